@@ -1,0 +1,27 @@
+/**
+ * The torrent engine: one session per torrent owning the peer set, piece picker, request
+ * scheduler and choker.
+ *
+ * @example
+ * ```ts
+ * import { PiecePicker } from "./mod.ts";
+ * const picker = new PiecePicker(8);
+ * console.log(picker.remaining); // 8
+ * ```
+ *
+ * @module
+ */
+export { type ChokeCandidate, type ChokeDecision, choose } from "./choker.ts";
+export { PiecePicker } from "./picker.ts";
+export { ActivePiece } from "./piece.ts";
+export { RateMeter } from "./rate.ts";
+export {
+  type PeerAddress,
+  type PeerSource,
+  type PieceStore,
+  Session,
+  type SessionLog,
+  type SessionOptions,
+  type SessionStats,
+  type SessionTorrent,
+} from "./session.ts";

@@ -1,0 +1,161 @@
+/**
+ * Rarest-first piece selection in O(1) per availability change.
+ *
+ * Candidate pieces (wanted, not had, not in progress) live in one array ordered by how many
+ * peers have them, split into buckets of equal availability; a change of availability swaps a
+ * piece across one bucket boundary. Peers that have every piece are counted apart: they raise
+ * every piece alike and so never reorder anything, which keeps a swarm of seeds free of work.
+ * Ties are broken at random by shuffling once at the start.
+ *
+ * @module
+ */
+
+/**
+ * Chooses which piece to start next.
+ *
+ * @example
+ * ```ts
+ * import { PiecePicker } from "./picker.ts";
+ * const picker = new PiecePicker(4);
+ * picker.peerHas(2); // one peer has piece 2 only...
+ * picker.peerHas(3); picker.peerHas(3); // ...two have piece 3
+ * console.log(picker.pick((i) => i >= 2)); // 2 (the rarer of the two)
+ * ```
+ */
+export class PiecePicker {
+  /** Candidate pieces, rarest first. Only `[0, #size)` is meaningful. */
+  #order: Int32Array;
+  /** Position of each piece in `#order`, or -1 when it is not a candidate. */
+  #pos: Int32Array;
+  /** Availability of each piece, not counting peers that have everything. */
+  #avail: Int32Array;
+  /** `#start[a]`: first position whose availability is at least `a` (length: max avail + 2). */
+  #start: number[] = [0, 0];
+  #size = 0;
+
+  constructor(readonly pieceCount: number, random: () => number = Math.random) {
+    this.#order = new Int32Array(pieceCount);
+    this.#pos = new Int32Array(pieceCount).fill(-1);
+    this.#avail = new Int32Array(pieceCount);
+    const shuffled = Array.from({ length: pieceCount }, (_, i) => i);
+    for (let i = shuffled.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [shuffled[i], shuffled[j]] = [shuffled[j], shuffled[i]];
+    }
+    for (const piece of shuffled) this.#insert(piece);
+  }
+
+  /** Number of candidate pieces left to start. */
+  get remaining(): number {
+    return this.#size;
+  }
+
+  /** Availability of `piece` among peers that do not have everything. */
+  availability(piece: number): number {
+    return this.#avail[piece];
+  }
+
+  /** True when `piece` may still be picked. */
+  isCandidate(piece: number): boolean {
+    return this.#pos[piece] !== -1;
+  }
+
+  #swap(i: number, j: number): void {
+    const a = this.#order[i], b = this.#order[j];
+    this.#order[i] = b;
+    this.#order[j] = a;
+    this.#pos[b] = i;
+    this.#pos[a] = j;
+  }
+
+  /** Bucket boundary for availability `a`, growing the table as needed. */
+  #boundary(a: number): number {
+    while (this.#start.length <= a) this.#start.push(this.#size);
+    return this.#start[a];
+  }
+
+  /** A peer announced `piece` (HAVE, or a bit of its BITFIELD). */
+  peerHas(piece: number): void {
+    const a = this.#avail[piece]++;
+    const p = this.#pos[piece];
+    if (p === -1) return;
+    // Move to the end of bucket a, then shift the boundary of bucket a+1 down over it.
+    this.#boundary(a + 2);
+    const last = this.#start[a + 1] - 1;
+    this.#swap(p, last);
+    this.#start[a + 1]--;
+  }
+
+  /** A peer that had `piece` left. */
+  peerLost(piece: number): void {
+    const a = this.#avail[piece]--;
+    const p = this.#pos[piece];
+    if (p === -1) return;
+    const first = this.#start[a];
+    this.#swap(p, first);
+    this.#start[a]++;
+  }
+
+  /** Adds `piece` back to the candidates (a failed or abandoned piece). */
+  #insert(piece: number): void {
+    const a = this.#avail[piece];
+    this.#boundary(a + 1);
+    let p = this.#size++;
+    this.#order[p] = piece;
+    this.#pos[piece] = p;
+    // Bubble down through the buckets above `a`: swap with each one's first element.
+    for (let level = this.#start.length - 1; level > a; level--) {
+      const first = this.#start[level];
+      if (first < p) {
+        this.#swap(p, first);
+        p = first;
+      }
+      this.#start[level]++;
+    }
+  }
+
+  /** Removes `piece` from the candidates (started, had, or not wanted). */
+  #remove(piece: number): void {
+    let p = this.#pos[piece];
+    if (p === -1) return;
+    const a = this.#avail[piece];
+    // Bubble up to the very end: swap with each bucket's last element from `a` upward.
+    for (let level = a + 1; level < this.#start.length; level++) {
+      const last = this.#start[level] - 1;
+      if (last > p) {
+        this.#swap(p, last);
+        p = last;
+      }
+      this.#start[level]--;
+    }
+    const end = this.#size - 1;
+    if (p !== end) this.#swap(p, end);
+    this.#size--;
+    this.#pos[piece] = -1;
+  }
+
+  /** Takes `piece` out of the pool (we have it, or chose not to want it). */
+  drop(piece: number): void {
+    this.#remove(piece);
+  }
+
+  /** Puts `piece` back into the pool (its download failed or was abandoned). */
+  restore(piece: number): void {
+    if (this.#pos[piece] === -1) this.#insert(piece);
+  }
+
+  /**
+   * Picks the rarest candidate for which `peerHas` is true and removes it from the pool;
+   * -1 when there is none.
+   */
+  pick(peerHas: (piece: number) => boolean): number {
+    for (let i = 0; i < this.#size; i++) {
+      const piece = this.#order[i];
+      if (peerHas(piece)) {
+        this.#remove(piece);
+        return piece;
+      }
+    }
+    return -1;
+  }
+}

@@ -1,0 +1,857 @@
+/**
+ * One torrent's session: the peer set, the piece picker, the request scheduler and the choker.
+ *
+ * The session is the single owner of all mutable download state. Connections deliver
+ * messages to it; it answers with decisions (requests, haves, chokes). Because Deno runs this on
+ * one event loop, nothing here needs a lock. STATE.md beside this file describes the states.
+ *
+ * @module
+ */
+import {
+  connectPeer,
+  encodeBitfield,
+  encodeBlockAddress,
+  encodeIndex,
+  encodeKeepAlive,
+  encodePieceHeader,
+  encodeSimple,
+  MAX_BLOCK,
+  MAX_SERVED_BLOCK,
+  type Message,
+  MessageId,
+  PeerConnection,
+  type RateLimiter,
+} from "../peer/mod.ts";
+import { Bitfield, bytesEqual, isValidBitfield, sha1 } from "../util/mod.ts";
+import { ActivePiece } from "./piece.ts";
+import { PiecePicker } from "./picker.ts";
+import { RateMeter } from "./rate.ts";
+import { choose } from "./choker.ts";
+
+/** What the session needs to know about the torrent's layout. */
+export interface SessionTorrent {
+  infoHash: Uint8Array;
+  pieceLength: number;
+  pieceCount: number;
+  pieceHashes: Uint8Array;
+  totalLength: number;
+}
+
+/** Where verified pieces go and uploads come from. */
+export interface PieceStore {
+  writePiece(index: number, data: Uint8Array): Promise<void>;
+  read(index: number, begin: number, length: number): Promise<Uint8Array>;
+}
+
+/** Where the session writes what it does. */
+export interface SessionLog {
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+}
+
+/** Where a peer address came from, for the status line. */
+export type PeerSource = "tracker" | "incoming" | "dht" | "pex" | "manual";
+
+/** A peer address to dial. */
+export interface PeerAddress {
+  host: string;
+  port: number;
+}
+
+/** Tunables; the defaults suit real swarms, tests shorten the timeouts. */
+export interface SessionOptions {
+  torrent: SessionTorrent;
+  storage: PieceStore;
+  /** Pieces already verified on disk. */
+  have: Bitfield;
+  peerId: Uint8Array;
+  maxPeers?: number;
+  downloadLimiter?: RateLimiter;
+  uploadLimiter?: RateLimiter;
+  log?: SessionLog;
+  /** Keep serving after completion until `stop()`. */
+  seed?: boolean;
+  connectTimeoutMs?: number;
+  /** A peer with requests outstanding that sends nothing for this long is snubbed. */
+  requestTimeoutMs?: number;
+  /** A peer that sends nothing at all for this long is dropped. */
+  idleTimeoutMs?: number;
+  tickMs?: number;
+  /** Regular upload slots (one more is the optimistic unchoke). */
+  uploadSlots?: number;
+  /** Cap on bytes of pieces in progress and waiting for disk (bounds memory). */
+  maxBufferedBytes?: number;
+  /** Hash failures a peer may take part in before it is banned. */
+  maxStrikes?: number;
+}
+
+/** Numbers for the status line and summary: a plain value, safe to keep. */
+export interface SessionStats {
+  phase: "downloading" | "seeding" | "done";
+  pieceCount: number;
+  piecesDone: number;
+  bytesDone: number;
+  totalBytes: number;
+  downloadRate: number;
+  uploadRate: number;
+  downloaded: number;
+  uploaded: number;
+  wasted: number;
+  hashFailures: number;
+  peersConnected: number;
+  peersKnown: number;
+  peersChokingUs: number;
+  peersInterested: number;
+  peersBySource: Record<PeerSource, number>;
+}
+
+interface KnownPeer {
+  host: string;
+  port: number;
+  source: PeerSource;
+  failures: number;
+  retryAt: number;
+  state: "idle" | "connecting" | "connected" | "banned";
+}
+
+interface Upload {
+  index: number;
+  begin: number;
+  length: number;
+}
+
+/** A connected peer and everything we track about it. */
+class Peer {
+  amChoking = true;
+  amInterested = false;
+  peerChoking = true;
+  peerInterested = false;
+  /** Peer has every piece (full bitfield or HAVE ALL): counted apart in the picker. */
+  seed = false;
+  gotBitfield = false;
+  /** Pieces this peer has that we lack; interesting while above zero. */
+  missing = 0;
+  /** Outstanding requests: global block id to time sent. */
+  readonly requests = new Map<number, number>();
+  maxRequests = 16;
+  /** Pieces this peer is working on, newest last. */
+  pieces: ActivePiece[] = [];
+  readonly down = new RateMeter();
+  readonly up = new RateMeter();
+  readonly uploads: Upload[] = [];
+  serving = false;
+  lastBlockAt = performance.now();
+  snubbed = false;
+  strikes = 0;
+  optimistic = false;
+  readonly connectedAt = performance.now();
+
+  constructor(
+    readonly conn: PeerConnection,
+    readonly bits: Bitfield,
+    readonly known: KnownPeer | undefined,
+    readonly source: PeerSource,
+  ) {}
+
+  get address(): string {
+    return this.conn.address;
+  }
+}
+
+/**
+ * Downloads and serves one torrent over the peers it is given.
+ *
+ * @example
+ * ```ts ignore
+ * const session = new Session({ torrent, storage, have, peerId });
+ * session.addPeers([{ host: "127.0.0.1", port: 6881 }], "manual");
+ * session.start();
+ * await session.done;
+ * await session.stop();
+ * ```
+ */
+export class Session {
+  readonly torrent: SessionTorrent;
+  readonly have: Bitfield;
+  #o: Required<Omit<SessionOptions, "downloadLimiter" | "uploadLimiter" | "log">> & SessionOptions;
+  #log: SessionLog;
+  #picker: PiecePicker;
+  #blocksPerPiece: number;
+  #active = new Map<number, ActivePiece>();
+  #peers = new Set<Peer>();
+  #known = new Map<string, KnownPeer>();
+  #connecting = 0;
+  #bufferedBytes = 0;
+  #pendingWrites = new Set<Promise<void>>();
+  #down = new RateMeter();
+  #up = new RateMeter();
+  #wasted = 0;
+  #hashFailures = 0;
+  #tick?: ReturnType<typeof setInterval>;
+  #ticks = 0;
+  #stopped = false;
+  #resolveDone!: () => void;
+  #rejectDone!: (e: Error) => void;
+  #completeListeners: (() => void)[] = [];
+  /** Settles when the download is complete (and we are not seeding) or fails for good. */
+  readonly done: Promise<void>;
+
+  constructor(options: SessionOptions) {
+    this.#o = {
+      maxPeers: 20,
+      seed: false,
+      connectTimeoutMs: 10_000,
+      requestTimeoutMs: 20_000,
+      idleTimeoutMs: 180_000,
+      tickMs: 1000,
+      uploadSlots: 8,
+      maxBufferedBytes: 64 * 1024 * 1024,
+      maxStrikes: 3,
+      ...options,
+    };
+    this.torrent = options.torrent;
+    this.have = options.have;
+    this.#log = options.log ?? { debug() {}, info() {}, warn() {} };
+    this.#blocksPerPiece = Math.ceil(this.torrent.pieceLength / MAX_BLOCK);
+    this.#picker = new PiecePicker(this.torrent.pieceCount);
+    for (const i of this.have.ones()) this.#picker.drop(i);
+    this.done = new Promise((resolve, reject) => {
+      this.#resolveDone = resolve;
+      this.#rejectDone = reject;
+    });
+    this.done.catch(() => {}); // the owner awaits it; never an unhandled rejection
+  }
+
+  /** True once every piece is verified and written. */
+  get complete(): boolean {
+    return this.have.complete;
+  }
+
+  /** Calls `listener` once when the last piece is written (at once if already complete). */
+  onComplete(listener: () => void): void {
+    if (this.complete) queueMicrotask(listener);
+    else this.#completeListeners.push(listener);
+  }
+
+  /** Starts dialling and the periodic work. */
+  start(): void {
+    this.#tick = setInterval(() => this.#onTick(), this.#o.tickMs);
+    if (this.complete) this.#finish();
+    this.#fillConnections();
+  }
+
+  /** Adds addresses to dial; known and banned ones are skipped. */
+  addPeers(addresses: PeerAddress[], source: PeerSource): void {
+    for (const { host, port } of addresses) {
+      if (!(port > 0 && port < 65536)) continue;
+      const key = addressKey(host, port);
+      if (!this.#known.has(key)) {
+        this.#known.set(key, { host, port, source, failures: 0, retryAt: 0, state: "idle" });
+      }
+    }
+    this.#fillConnections();
+  }
+
+  /** Adopts a connection a peer opened to us (already handshaken for this torrent). */
+  addIncoming(conn: PeerConnection): void {
+    if (this.#stopped || this.#peers.size >= this.#o.maxPeers + 5) {
+      conn.close("too many peers");
+      return;
+    }
+    this.#adopt(conn, undefined, "incoming");
+  }
+
+  /** The numbers for the status line. */
+  stats(): SessionStats {
+    let chokingUs = 0, interested = 0;
+    const bySource: Record<PeerSource, number> = {
+      tracker: 0,
+      incoming: 0,
+      dht: 0,
+      pex: 0,
+      manual: 0,
+    };
+    for (const p of this.#peers) {
+      if (p.peerChoking) chokingUs++;
+      if (p.peerInterested) interested++;
+      bySource[p.source]++;
+    }
+    const last = this.torrent.pieceCount - 1;
+    const lastLength = this.#pieceLength(last);
+    const bytesDone = this.have.count * this.torrent.pieceLength -
+      (this.have.has(last) ? this.torrent.pieceLength - lastLength : 0);
+    return {
+      phase: this.complete ? (this.#o.seed ? "seeding" : "done") : "downloading",
+      pieceCount: this.torrent.pieceCount,
+      piecesDone: this.have.count,
+      bytesDone,
+      totalBytes: this.torrent.totalLength,
+      downloadRate: this.#down.rate(),
+      uploadRate: this.#up.rate(),
+      downloaded: this.#down.total,
+      uploaded: this.#up.total,
+      wasted: this.#wasted,
+      hashFailures: this.#hashFailures,
+      peersConnected: this.#peers.size,
+      peersKnown: this.#known.size,
+      peersChokingUs: chokingUs,
+      peersInterested: interested,
+      peersBySource: bySource,
+    };
+  }
+
+  /** Closes every peer, waits for pending disk writes, stops timers. Idempotent. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#tick);
+    for (const p of [...this.#peers]) p.conn.close("session stopped");
+    await Promise.allSettled([...this.#pendingWrites]);
+    this.#resolveDone();
+  }
+
+  // ---- connections -------------------------------------------------------------------------
+
+  #fillConnections(): void {
+    if (this.#stopped) return;
+    const now = performance.now();
+    const maxHalfOpen = 8;
+    for (const known of this.#known.values()) {
+      if (this.#peers.size + this.#connecting >= this.#o.maxPeers) return;
+      if (this.#connecting >= maxHalfOpen) return;
+      if (known.state !== "idle" || known.retryAt > now) continue;
+      this.#dial(known);
+    }
+  }
+
+  #dial(known: KnownPeer): void {
+    known.state = "connecting";
+    this.#connecting++;
+    connectPeer(known.host, known.port, {
+      infoHash: this.torrent.infoHash,
+      peerId: this.#o.peerId,
+      timeoutMs: this.#o.connectTimeoutMs,
+      maxMessageLength: this.#maxMessageLength(),
+      downloadLimiter: this.#o.downloadLimiter,
+    }).then((conn) => {
+      this.#connecting--;
+      if (this.#stopped) return conn.close("session stopped");
+      known.failures = 0;
+      this.#adopt(conn, known, known.source);
+    }, (e) => {
+      this.#connecting--;
+      this.#failed(known, e instanceof Error ? e.message : String(e));
+      this.#fillConnections();
+    });
+  }
+
+  #failed(known: KnownPeer, reason: string): void {
+    if (known.state === "banned") return;
+    known.failures++;
+    known.state = "idle";
+    known.retryAt = performance.now() + Math.min(300_000, 5_000 * 2 ** (known.failures - 1));
+    this.#log.debug(`peer ${known.host}:${known.port}: ${reason}`);
+  }
+
+  #maxMessageLength(): number {
+    return Math.max(MAX_SERVED_BLOCK + 13, Math.ceil(this.torrent.pieceCount / 8) + 1, 1 << 20);
+  }
+
+  #adopt(conn: PeerConnection, known: KnownPeer | undefined, source: PeerSource): void {
+    for (const other of this.#peers) {
+      if (bytesEqual(other.conn.remote.peerId, conn.remote.peerId)) {
+        conn.close("already connected to this peer");
+        if (known) {
+          known.state = "idle";
+          known.retryAt = Infinity;
+        }
+        return;
+      }
+    }
+    if (known) known.state = "connected";
+    const peer = new Peer(conn, new Bitfield(this.torrent.pieceCount), known, source);
+    this.#peers.add(peer);
+    this.#log.debug(`peer ${peer.address} connected (${source})`);
+    conn.start({
+      onMessage: (m) => this.#onMessage(peer, m),
+      onClose: (reason) => this.#onClose(peer, reason),
+    });
+    const fast = conn.remote.fast;
+    if (fast && this.have.count === 0) conn.send(encodeSimple(MessageId.haveNone));
+    else if (fast && this.complete) conn.send(encodeSimple(MessageId.haveAll));
+    else if (this.have.count > 0) conn.send(encodeBitfield(this.have.bytes));
+  }
+
+  #onClose(peer: Peer, reason: string): void {
+    if (!this.#peers.delete(peer)) return;
+    this.#log.debug(`peer ${peer.address} closed: ${reason}`);
+    this.#releaseAll(peer);
+    // Seeds are not counted per piece, so only a partial peer's pieces lose availability.
+    if (!peer.seed) { for (const i of peer.bits.ones()) this.#picker.peerLost(i); }
+    if (peer.known && peer.known.state === "connected") {
+      peer.known.state = "idle";
+      // A peer that hung up soon after connecting is tried again later, not at once.
+      const shortLived = performance.now() - peer.connectedAt < 30_000;
+      peer.known.retryAt = performance.now() + (shortLived ? 30_000 : 5_000);
+    }
+    if (this.#stopped) return;
+    for (const p of this.#peers) this.#request(p);
+    this.#fillConnections();
+  }
+
+  #ban(peer: Peer, reason: string): void {
+    this.#log.warn(`banning peer ${peer.address}: ${reason}`);
+    if (peer.known) peer.known.state = "banned";
+    else {
+      const [host, port] = splitAddress(peer.address);
+      this.#known.set(peer.address, {
+        host,
+        port,
+        source: peer.source,
+        failures: 0,
+        retryAt: Infinity,
+        state: "banned",
+      });
+    }
+    peer.conn.close(`banned: ${reason}`);
+  }
+
+  // ---- messages ----------------------------------------------------------------------------
+
+  #onMessage(peer: Peer, m: Message): void {
+    switch (m.type) {
+      case "keepalive":
+        return;
+      case "choke":
+        peer.peerChoking = true;
+        this.#releaseAll(peer);
+        return;
+      case "unchoke":
+        peer.peerChoking = false;
+        this.#request(peer);
+        return;
+      case "interested":
+        peer.peerInterested = true;
+        this.#unchokeIfSlotFree(peer);
+        return;
+      case "notInterested":
+        peer.peerInterested = false;
+        return;
+      case "have":
+        return this.#onHave(peer, m.index);
+      case "bitfield":
+        return this.#onBitfield(peer, m.bits);
+      case "haveAll":
+        return this.#onHaveAll(peer);
+      case "haveNone":
+        return this.#onBitfield(peer, undefined);
+      case "request":
+        return this.#onRequest(peer, m);
+      case "cancel":
+        return this.#onCancel(peer, m);
+      case "piece":
+        return this.#onBlock(peer, m.index, m.begin, m.block);
+      case "reject":
+        return this.#onReject(peer, m.index, m.begin);
+      case "suggest":
+      case "allowedFast":
+      case "port":
+      case "extended":
+      case "unknown":
+        return;
+    }
+  }
+
+  #protocolError(peer: Peer, reason: string): void {
+    this.#log.debug(`peer ${peer.address}: ${reason}`);
+    peer.conn.close(`protocol error: ${reason}`);
+  }
+
+  #onHave(peer: Peer, index: number): void {
+    if (index >= this.torrent.pieceCount) return this.#protocolError(peer, "have out of range");
+    if (peer.seed || peer.bits.has(index)) return;
+    peer.bits.set(index);
+    if (peer.bits.complete) {
+      // Became a seed: move its count from per-piece to the seed counter.
+      for (const i of peer.bits.ones()) if (i !== index) this.#picker.peerLost(i);
+      peer.seed = true;
+    } else this.#picker.peerHas(index);
+    if (!this.have.has(index)) {
+      peer.missing++;
+      this.#updateInterest(peer);
+    }
+    if (peer.seed && this.complete) peer.conn.close("both seeds");
+  }
+
+  #onBitfield(peer: Peer, bits: Uint8Array | undefined): void {
+    if (peer.gotBitfield) return this.#protocolError(peer, "second bitfield");
+    peer.gotBitfield = true;
+    if (bits === undefined) return;
+    if (!isValidBitfield(bits, this.torrent.pieceCount)) {
+      return this.#protocolError(peer, "bitfield of the wrong size");
+    }
+    const got = new Bitfield(this.torrent.pieceCount, bits);
+    if (got.complete) return this.#onHaveAll(peer);
+    for (const i of got.ones()) {
+      peer.bits.set(i);
+      this.#picker.peerHas(i);
+      if (!this.have.has(i)) peer.missing++;
+    }
+    this.#updateInterest(peer);
+  }
+
+  #onHaveAll(peer: Peer): void {
+    peer.gotBitfield = true;
+    if (peer.seed) return;
+    for (const i of peer.bits.ones()) this.#picker.peerLost(i);
+    peer.bits.fill();
+    peer.seed = true;
+    peer.missing = this.torrent.pieceCount - this.have.count;
+    if (this.complete) return peer.conn.close("both seeds");
+    this.#updateInterest(peer);
+  }
+
+  #updateInterest(peer: Peer): void {
+    const want = peer.missing > 0 && !this.complete;
+    if (want === peer.amInterested) {
+      if (want) this.#request(peer);
+      return;
+    }
+    peer.amInterested = want;
+    peer.conn.send(encodeSimple(want ? MessageId.interested : MessageId.notInterested));
+    if (want) this.#request(peer);
+  }
+
+  // ---- requesting --------------------------------------------------------------------------
+
+  #pieceLength(index: number): number {
+    const { pieceLength, totalLength } = this.torrent;
+    return Math.min(pieceLength, totalLength - index * pieceLength);
+  }
+
+  /** Tops up `peer`'s request pipeline. */
+  #request(peer: Peer): void {
+    if (this.#stopped || peer.peerChoking || !peer.amInterested || peer.conn.closed) return;
+    const limit = peer.snubbed ? 1 : peer.maxRequests;
+    while (peer.requests.size < limit) {
+      const next = this.#nextBlock(peer);
+      if (!next) return;
+      const [piece, b] = next;
+      piece.requested[b]++;
+      peer.requests.set(piece.index * this.#blocksPerPiece + b, performance.now());
+      peer.conn.send(
+        encodeBlockAddress(MessageId.request, piece.index, b * MAX_BLOCK, piece.blockLength(b)),
+      );
+    }
+  }
+
+  /** The next block to ask `peer` for: its own pieces, then others' started ones, then a new one. */
+  #nextBlock(peer: Peer): [ActivePiece, number] | undefined {
+    // 1. Pieces this peer already works on.
+    for (let i = peer.pieces.length - 1; i >= 0; i--) {
+      const piece = peer.pieces[i];
+      if (this.#active.get(piece.index) !== piece) {
+        peer.pieces.splice(i, 1);
+        continue;
+      }
+      const b = piece.nextFreeBlock();
+      if (b !== -1) return [piece, b];
+    }
+    // 2. Finish pieces others started.
+    for (const piece of this.#active.values()) {
+      if (!peer.bits.has(piece.index)) continue;
+      const b = piece.nextFreeBlock();
+      if (b !== -1) {
+        peer.pieces.push(piece);
+        return [piece, b];
+      }
+    }
+    // 3. Start a new piece, if memory allows.
+    if (this.#bufferedBytes + this.torrent.pieceLength <= this.#o.maxBufferedBytes) {
+      const index = this.#picker.pick((i) => peer.bits.has(i));
+      if (index !== -1) {
+        const piece = new ActivePiece(index, this.#pieceLength(index));
+        this.#active.set(index, piece);
+        this.#bufferedBytes += piece.length;
+        peer.pieces.push(piece);
+        return [piece, 0];
+      }
+    }
+    // 4. Endgame: nothing left to start, so race others for the blocks still outstanding.
+    if (this.#picker.remaining === 0) return this.#endgameBlock(peer);
+    return undefined;
+  }
+
+  #endgameBlock(peer: Peer): [ActivePiece, number] | undefined {
+    for (const piece of this.#active.values()) {
+      if (!peer.bits.has(piece.index) || piece.complete) continue;
+      const base = piece.index * this.#blocksPerPiece;
+      for (let b = 0; b < piece.blockCount; b++) {
+        if (piece.received[b] || piece.requested[b] >= 2 || peer.requests.has(base + b)) continue;
+        return [piece, b];
+      }
+    }
+    return undefined;
+  }
+
+  /** Gives back one outstanding request of `peer`. */
+  #release(peer: Peer, id: number): void {
+    if (!peer.requests.delete(id)) return;
+    const piece = this.#active.get(Math.floor(id / this.#blocksPerPiece));
+    if (!piece) return;
+    piece.release(id % this.#blocksPerPiece);
+    if (piece.untouched) this.#abandon(piece);
+  }
+
+  /** Gives back every outstanding request of `peer`, so other peers can take them over. */
+  #releaseAll(peer: Peer): void {
+    for (const id of [...peer.requests.keys()]) this.#release(peer, id);
+    peer.pieces = [];
+  }
+
+  /** Returns a piece nobody works on to the picker, freeing its buffer. */
+  #abandon(piece: ActivePiece): void {
+    this.#active.delete(piece.index);
+    this.#bufferedBytes -= piece.length;
+    this.#picker.restore(piece.index);
+  }
+
+  #onReject(peer: Peer, index: number, begin: number): void {
+    this.#release(peer, index * this.#blocksPerPiece + Math.floor(begin / MAX_BLOCK));
+    this.#request(peer);
+  }
+
+  #onBlock(peer: Peer, index: number, begin: number, data: Uint8Array): void {
+    const now = performance.now();
+    peer.lastBlockAt = now;
+    peer.snubbed = false;
+    if (index >= this.torrent.pieceCount || begin % MAX_BLOCK !== 0) {
+      return this.#protocolError(peer, "piece message for a block we never ask for");
+    }
+    const b = begin / MAX_BLOCK;
+    const id = index * this.#blocksPerPiece + b;
+    const wasRequested = peer.requests.delete(id);
+    const piece = this.#active.get(index);
+    if (!piece || b >= piece.blockCount || data.length !== piece.blockLength(b)) {
+      this.#wasted += data.length;
+      if (!wasRequested) return; // late reply to a cancelled request
+      return this.#protocolError(peer, "block of the wrong size");
+    }
+    if (wasRequested) piece.requested[b]--;
+    peer.down.add(data.length, now);
+    this.#down.add(data.length, now);
+    this.#adaptDepth(peer, now);
+    if (!piece.store(b, data, peer.address)) {
+      this.#wasted += data.length;
+    } else if (piece.requested[b] > 0) {
+      // Endgame: others were asked for this block too; call them off.
+      for (const other of this.#peers) {
+        if (other !== peer && other.requests.delete(id)) {
+          piece.requested[b]--;
+          other.conn.send(
+            encodeBlockAddress(MessageId.cancel, index, begin, data.length),
+          );
+        }
+      }
+    }
+    if (piece.complete) this.#verify(piece);
+    this.#request(peer);
+  }
+
+  /** Keeps about two seconds of this peer's measured rate in flight (16..500 blocks). */
+  #adaptDepth(peer: Peer, now: number): void {
+    const wanted = Math.ceil((peer.down.rate(now) * 2) / MAX_BLOCK);
+    peer.maxRequests = Math.max(16, Math.min(500, wanted));
+  }
+
+  #verify(piece: ActivePiece): void {
+    this.#active.delete(piece.index);
+    const index = piece.index;
+    const expected = this.torrent.pieceHashes.subarray(index * 20, index * 20 + 20);
+    if (!bytesEqual(sha1(piece.buffer), expected)) {
+      this.#bufferedBytes -= piece.length;
+      this.#hashFailures++;
+      this.#wasted += piece.length;
+      this.#picker.restore(index);
+      const culprits = new Set(piece.senders);
+      this.#log.warn(`piece ${index} failed its hash check (from ${[...culprits].join(", ")})`);
+      for (const p of [...this.#peers]) {
+        if (!culprits.has(p.address)) continue;
+        p.strikes += culprits.size === 1 ? this.#o.maxStrikes : 1;
+        if (p.strikes >= this.#o.maxStrikes) this.#ban(p, "sent data that failed hash checks");
+      }
+      return;
+    }
+    const write = this.#o.storage.writePiece(index, piece.buffer).then(() => {
+      this.#bufferedBytes -= piece.length;
+      this.#onPieceWritten(index);
+    }, (e) => {
+      this.#bufferedBytes -= piece.length;
+      this.#fail(e instanceof Error ? e : new Error(String(e)));
+    });
+    this.#pendingWrites.add(write);
+    write.finally(() => this.#pendingWrites.delete(write));
+  }
+
+  #onPieceWritten(index: number): void {
+    if (this.#stopped) return;
+    this.have.set(index);
+    const have = encodeIndex(MessageId.have, index);
+    for (const p of this.#peers) {
+      p.conn.send(have);
+      if (p.bits.has(index)) {
+        p.missing--;
+        if (p.missing === 0) this.#updateInterest(p);
+      }
+    }
+    if (this.complete) this.#finish();
+  }
+
+  #finish(): void {
+    this.#log.info("download complete: every piece verified");
+    for (const listener of this.#completeListeners.splice(0)) listener();
+    for (const p of [...this.#peers]) {
+      if (p.seed) p.conn.close("both seeds");
+      else this.#updateInterest(p);
+    }
+    if (!this.#o.seed) this.#resolveDone();
+  }
+
+  #fail(error: Error): void {
+    if (this.#stopped) return;
+    this.#log.warn(`stopping: ${error.message}`);
+    this.#rejectDone(error);
+  }
+
+  // ---- uploading ---------------------------------------------------------------------------
+
+  #onRequest(peer: Peer, r: Upload): void {
+    const valid = r.index < this.torrent.pieceCount && r.length > 0 &&
+      r.length <= MAX_SERVED_BLOCK && r.begin + r.length <= this.#pieceLength(r.index);
+    if (!valid) return this.#protocolError(peer, "invalid request");
+    if (peer.amChoking || !this.have.has(r.index) || peer.uploads.length >= 512) {
+      if (peer.conn.remote.fast) {
+        peer.conn.send(encodeBlockAddress(MessageId.reject, r.index, r.begin, r.length));
+      }
+      return;
+    }
+    peer.uploads.push(r);
+    if (!peer.serving) this.#serve(peer);
+  }
+
+  #onCancel(peer: Peer, r: Upload): void {
+    const i = peer.uploads.findIndex((u) =>
+      u.index === r.index && u.begin === r.begin && u.length === r.length
+    );
+    if (i !== -1) peer.uploads.splice(i, 1);
+  }
+
+  /** Sends queued blocks to `peer`, paced by the upload limiter and the socket. */
+  async #serve(peer: Peer): Promise<void> {
+    peer.serving = true;
+    try {
+      while (peer.uploads.length > 0 && !peer.conn.closed && !peer.amChoking) {
+        if (peer.conn.queuedBytes > 1 << 20) await peer.conn.drained();
+        const r = peer.uploads.shift()!;
+        await this.#o.uploadLimiter?.take(r.length, peer.conn.signal);
+        if (peer.conn.closed) return;
+        const data = await this.#o.storage.read(r.index, r.begin, r.length);
+        peer.conn.send(encodePieceHeader(r.index, r.begin, r.length));
+        peer.conn.send(data);
+        const now = performance.now();
+        peer.up.add(r.length, now);
+        this.#up.add(r.length, now);
+      }
+    } catch (e) {
+      if (!peer.conn.closed) {
+        this.#log.warn(`cannot serve ${peer.address}: ${e instanceof Error ? e.message : e}`);
+        peer.conn.close("upload failed");
+      }
+    } finally {
+      peer.serving = false;
+    }
+  }
+
+  #unchokeIfSlotFree(peer: Peer): void {
+    if (!peer.amChoking) return;
+    let unchoked = 0;
+    for (const p of this.#peers) if (!p.amChoking) unchoked++;
+    if (unchoked < this.#o.uploadSlots + 1) this.#setChoke(peer, false);
+  }
+
+  #setChoke(peer: Peer, choke: boolean): void {
+    if (peer.amChoking === choke) return;
+    peer.amChoking = choke;
+    peer.conn.send(encodeSimple(choke ? MessageId.choke : MessageId.unchoke));
+    if (choke) {
+      if (peer.conn.remote.fast) {
+        for (const r of peer.uploads) {
+          peer.conn.send(encodeBlockAddress(MessageId.reject, r.index, r.begin, r.length));
+        }
+      }
+      peer.uploads.length = 0;
+    }
+  }
+
+  #rechoke(): void {
+    const now = performance.now();
+    const peers = [...this.#peers];
+    const decision = choose(
+      peers.map((p) => ({
+        interested: p.peerInterested,
+        rate: this.complete ? p.up.rate(now) : p.down.rate(now),
+        optimistic: p.optimistic,
+        connectedAt: p.connectedAt,
+      })),
+      {
+        slots: this.#o.uploadSlots,
+        rotateOptimistic: this.#ticks % 30 === 0,
+        random: Math.random,
+      },
+    );
+    peers.forEach((p, i) => {
+      p.optimistic = decision[i] === "optimistic";
+      this.#setChoke(p, decision[i] === "choke");
+    });
+  }
+
+  // ---- periodic work -----------------------------------------------------------------------
+
+  #onTick(): void {
+    if (this.#stopped) return;
+    this.#ticks++;
+    const now = performance.now();
+    for (const peer of [...this.#peers]) {
+      if (now - peer.conn.lastReceivedAt > this.#o.idleTimeoutMs) {
+        peer.conn.close("peer went silent");
+        continue;
+      }
+      if (now - peer.conn.lastSentAt > 60_000) peer.conn.send(encodeKeepAlive());
+      if (peer.requests.size > 0 && now - peer.lastBlockAt > this.#o.requestTimeoutMs) {
+        this.#log.debug(`peer ${peer.address} snubbed us: requests time out`);
+        peer.snubbed = true;
+        peer.lastBlockAt = now;
+        for (const id of [...peer.requests.keys()]) {
+          const index = Math.floor(id / this.#blocksPerPiece);
+          const begin = (id % this.#blocksPerPiece) * MAX_BLOCK;
+          const length = Math.min(MAX_BLOCK, this.#pieceLength(index) - begin);
+          peer.conn.send(encodeBlockAddress(MessageId.cancel, index, begin, length));
+          this.#release(peer, id);
+        }
+        for (const p of this.#peers) if (p !== peer) this.#request(p);
+      }
+    }
+    if (this.#ticks % 10 === 1) this.#rechoke();
+    this.#fillConnections();
+  }
+}
+
+function addressKey(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+function splitAddress(address: string): [string, number] {
+  const colon = address.lastIndexOf(":");
+  const host = address.slice(0, colon).replace(/^\[|\]$/g, "");
+  return [host, Number(address.slice(colon + 1))];
+}

@@ -1,0 +1,356 @@
+/**
+ * One peer connection: the handshake, a read loop that parses frames out of one reused buffer,
+ * and a write queue that batches small messages into one socket write.
+ *
+ * @module
+ */
+import { encodeHandshake, type Handshake, HANDSHAKE_LENGTH, parseHandshake } from "./handshake.ts";
+import { type Message, parseMessage, ProtocolError } from "./messages.ts";
+import { bytesEqual } from "../util/mod.ts";
+
+/** Something that limits a byte rate; `take` resolves when `bytes` may pass. */
+export interface RateLimiter {
+  take(bytes: number, signal?: AbortSignal): Promise<void>;
+}
+
+/** Reads exact byte counts and length-prefixed frames from a socket into one growable buffer. */
+class FrameReader {
+  #buf = new Uint8Array(64 * 1024);
+  #start = 0;
+  #end = 0;
+  constructor(
+    readonly conn: Deno.Conn,
+    /** Set once the torrent is known (for inbound peers, after their handshake). */
+    public limiter?: RateLimiter,
+  ) {}
+
+  /** Total bytes read from the socket. */
+  bytesRead = 0;
+
+  /** Reads until `n` bytes are buffered; false at end of stream. */
+  async #fill(n: number): Promise<boolean> {
+    if (this.#end - this.#start >= n) return true;
+    if (this.#buf.length - this.#start < n) {
+      // Compact, growing the buffer if the frame cannot fit even then.
+      const size = Math.max(this.#buf.length, n);
+      const next = size === this.#buf.length ? this.#buf : new Uint8Array(size);
+      next.copyWithin(0, this.#start, this.#end);
+      if (next !== this.#buf) next.set(this.#buf.subarray(this.#start, this.#end));
+      this.#end -= this.#start;
+      this.#start = 0;
+      this.#buf = next;
+    }
+    while (this.#end - this.#start < n) {
+      const got = await this.conn.read(this.#buf.subarray(this.#end));
+      if (got === null) return false;
+      this.#end += got;
+      this.bytesRead += got;
+      if (this.limiter) await this.limiter.take(got);
+    }
+    return true;
+  }
+
+  /** The next `n` bytes, viewing the internal buffer until the next read. */
+  async exact(n: number): Promise<Uint8Array | null> {
+    if (!(await this.#fill(n))) return null;
+    const out = this.#buf.subarray(this.#start, this.#start + n);
+    this.#start += n;
+    return out;
+  }
+
+  /** The next frame body (without its length prefix), or null at end of stream. */
+  async frame(maxLength: number): Promise<Uint8Array | null> {
+    if (!(await this.#fill(4))) return null;
+    const b = this.#buf, s = this.#start;
+    const length = ((b[s] << 24) | (b[s + 1] << 16) | (b[s + 2] << 8) | b[s + 3]) >>> 0;
+    if (length > maxLength) throw new ProtocolError(`message of ${length} bytes is too long`);
+    if (!(await this.#fill(4 + length))) return null;
+    const out = this.#buf.subarray(this.#start + 4, this.#start + 4 + length);
+    this.#start += 4 + length;
+    return out;
+  }
+}
+
+/** Options for a connection after the handshake. */
+export interface PeerConnectionOptions {
+  /** Longest frame accepted; larger ones cost the peer its connection. */
+  maxMessageLength: number;
+  /** Shared download limiter, applied to every byte read. */
+  downloadLimiter?: RateLimiter;
+}
+
+/** Receives what a connection reads; `piece.block` must be copied before returning. */
+export interface PeerEvents {
+  onMessage(message: Message): void;
+  onClose(reason: string): void;
+}
+
+/**
+ * A connected, handshaken peer. Sending never blocks: bytes queue and are flushed in one write
+ * per turn of the event loop; `queuedBytes` tells callers how far behind the socket is.
+ */
+export class PeerConnection {
+  /** `host:port` of the other end. */
+  readonly address: string;
+  /** What the peer said in its handshake. */
+  readonly remote: Handshake;
+  /** When we last received or sent a whole message (ms, `performance.now()` clock). */
+  lastReceivedAt = performance.now();
+  lastSentAt = performance.now();
+  /** Payload and protocol bytes sent. */
+  bytesWritten = 0;
+  #reader: FrameReader;
+  #queue: Uint8Array[] = [];
+  #queuedBytes = 0;
+  #flushing = false;
+  #closed = false;
+  #events?: PeerEvents;
+  #abort = new AbortController();
+  #drainWaiters: (() => void)[] = [];
+
+  constructor(
+    readonly conn: Deno.TcpConn,
+    reader: FrameReader,
+    remote: Handshake,
+    readonly options: PeerConnectionOptions,
+  ) {
+    this.#reader = reader;
+    this.remote = remote;
+    const addr = conn.remoteAddr as Deno.NetAddr;
+    this.address = addr.hostname.includes(":")
+      ? `[${addr.hostname}]:${addr.port}`
+      : `${addr.hostname}:${addr.port}`;
+    try {
+      conn.setNoDelay(true);
+    } catch { /* not fatal */ }
+  }
+
+  /** Bytes read from the socket so far. */
+  get bytesRead(): number {
+    return this.#reader.bytesRead;
+  }
+
+  /** Bytes queued for writing and not yet handed to the socket. */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Starts the read loop, delivering messages to `events` until the connection ends. */
+  start(events: PeerEvents): void {
+    this.#events = events;
+    this.#readLoop().catch((e) => this.close(errorText(e)));
+  }
+
+  async #readLoop(): Promise<void> {
+    while (!this.#closed) {
+      const body = await this.#reader.frame(this.options.maxMessageLength);
+      if (body === null) return this.close("connection closed by peer");
+      this.lastReceivedAt = performance.now();
+      const message = parseMessage(body);
+      if (this.#closed) return;
+      this.#events!.onMessage(message);
+    }
+  }
+
+  /** Queues bytes for sending. */
+  send(bytes: Uint8Array): void {
+    if (this.#closed) return;
+    this.#queue.push(bytes);
+    this.#queuedBytes += bytes.length;
+    if (!this.#flushing) {
+      this.#flushing = true;
+      queueMicrotask(() => this.#flush().catch((e) => this.close(errorText(e))));
+    }
+  }
+
+  async #flush(): Promise<void> {
+    while (this.#queue.length > 0 && !this.#closed) {
+      const parts = this.#queue;
+      this.#queue = [];
+      let out: Uint8Array;
+      if (parts.length === 1) out = parts[0];
+      else {
+        let total = 0;
+        for (const p of parts) total += p.length;
+        out = new Uint8Array(total);
+        let at = 0;
+        for (const p of parts) {
+          out.set(p, at);
+          at += p.length;
+        }
+      }
+      let written = 0;
+      while (written < out.length) {
+        written += await this.conn.write(out.subarray(written));
+      }
+      this.#queuedBytes -= out.length;
+      this.bytesWritten += out.length;
+      this.lastSentAt = performance.now();
+    }
+    this.#flushing = false;
+    this.#wakeDrainWaiters();
+  }
+
+  /** Resolves once everything queued so far has reached the socket (or the peer is gone). */
+  drained(): Promise<void> {
+    if (this.#queuedBytes === 0 || this.#closed) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  #wakeDrainWaiters(): void {
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** Closes the socket once; `onClose` is told why. */
+  close(reason: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#abort.abort();
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    this.#wakeDrainWaiters();
+    try {
+      this.conn.close();
+    } catch { /* already closed */ }
+    this.#events?.onClose(reason);
+  }
+
+  /** Aborted when the connection closes (for limiter waits). */
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+}
+
+function errorText(e: unknown): string {
+  if (e instanceof ProtocolError) return `protocol error: ${e.message}`;
+  if (e instanceof Error) return e.message;
+  return String(e);
+}
+
+/** What both sides of a handshake need. */
+export interface HandshakeOptions extends PeerConnectionOptions {
+  infoHash: Uint8Array;
+  peerId: Uint8Array;
+  timeoutMs: number;
+}
+
+async function withTimeout<T>(
+  ms: number,
+  conn: Deno.Conn,
+  work: () => Promise<T>,
+): Promise<T> {
+  const timer = setTimeout(() => conn.close(), ms);
+  try {
+    return await work();
+  } catch (e) {
+    if (e instanceof Deno.errors.BadResource || e instanceof Deno.errors.Interrupted) {
+      throw new ProtocolError("handshake timed out");
+    }
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function ours(o: HandshakeOptions): Uint8Array {
+  return encodeHandshake({
+    infoHash: o.infoHash,
+    peerId: o.peerId,
+    extensions: false,
+    fast: true,
+    dht: false,
+  });
+}
+
+/**
+ * Dials a peer and exchanges handshakes; rejects on timeout, refusal or a wrong info-hash.
+ *
+ * @example
+ * ```ts ignore
+ * import { connectPeer } from "./connection.ts";
+ * const peer = await connectPeer("127.0.0.1", 6881, {
+ *   infoHash: new Uint8Array(20), peerId: new Uint8Array(20), timeoutMs: 5000, maxMessageLength: 1 << 17,
+ * });
+ * peer.start({ onMessage: (m) => console.log(m.type), onClose: (why) => console.log(why) });
+ * ```
+ */
+export async function connectPeer(
+  hostname: string,
+  port: number,
+  options: HandshakeOptions,
+): Promise<PeerConnection> {
+  const signal = AbortSignal.timeout(options.timeoutMs);
+  let conn: Deno.TcpConn;
+  try {
+    conn = await Deno.connect({ hostname, port, signal });
+  } catch (e) {
+    if (signal.aborted) throw new ProtocolError("connect timed out");
+    throw e;
+  }
+  try {
+    return await withTimeout(options.timeoutMs, conn, async () => {
+      const reader = new FrameReader(conn, options.downloadLimiter);
+      await writeAll(conn, ours(options));
+      const theirs = await readHandshake(reader);
+      if (!bytesEqual(theirs.infoHash, options.infoHash)) {
+        throw new ProtocolError("peer answered with another info-hash");
+      }
+      if (bytesEqual(theirs.peerId, options.peerId)) {
+        throw new ProtocolError("connected to ourselves");
+      }
+      return new PeerConnection(conn, reader, theirs, options);
+    });
+  } catch (e) {
+    try {
+      conn.close();
+    } catch { /* closed by the timeout */ }
+    throw e;
+  }
+}
+
+/**
+ * Completes the handshake of an inbound connection: reads the peer's, checks that `accepts`
+ * its info-hash, then answers with ours.
+ */
+export async function acceptPeer(
+  conn: Deno.TcpConn,
+  accepts: (infoHash: Uint8Array) => HandshakeOptions | undefined,
+  timeoutMs: number,
+): Promise<PeerConnection> {
+  try {
+    return await withTimeout(timeoutMs, conn, async () => {
+      const probe = new FrameReader(conn);
+      const theirs = await readHandshake(probe);
+      const options = accepts(theirs.infoHash);
+      if (!options) throw new ProtocolError("peer asked for a torrent we do not serve");
+      if (bytesEqual(theirs.peerId, options.peerId)) {
+        throw new ProtocolError("connected to ourselves");
+      }
+      await writeAll(conn, ours(options));
+      probe.limiter = options.downloadLimiter;
+      return new PeerConnection(conn, probe, theirs, options);
+    });
+  } catch (e) {
+    try {
+      conn.close();
+    } catch { /* already closed */ }
+    throw e;
+  }
+}
+
+async function readHandshake(reader: FrameReader): Promise<Handshake> {
+  const bytes = await reader.exact(HANDSHAKE_LENGTH);
+  if (bytes === null) throw new ProtocolError("connection closed during handshake");
+  return parseHandshake(bytes);
+}
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) written += await conn.write(bytes.subarray(written));
+}
