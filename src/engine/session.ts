@@ -15,6 +15,7 @@ import {
   encodeKeepAlive,
   encodePieceHeader,
   encodeSimple,
+  type HandshakeOptions,
   MAX_BLOCK,
   MAX_SERVED_BLOCK,
   type Message,
@@ -223,6 +224,21 @@ export class Session {
     this.done.catch(() => {}); // the owner awaits it; never an unhandled rejection
   }
 
+  /** How this torrent's connections handshake, for dialling and for the listener. */
+  get handshakeOptions(): HandshakeOptions {
+    return {
+      infoHash: this.torrent.infoHash,
+      peerId: this.#o.peerId,
+      timeoutMs: this.#o.connectTimeoutMs,
+      maxMessageLength: Math.max(
+        MAX_SERVED_BLOCK + 13,
+        Math.ceil(this.torrent.pieceCount / 8) + 1,
+        1 << 20,
+      ),
+      downloadLimiter: this.#o.downloadLimiter,
+    };
+  }
+
   /** True once every piece is verified and written. */
   get complete(): boolean {
     return this.have.complete;
@@ -327,13 +343,7 @@ export class Session {
   #dial(known: KnownPeer): void {
     known.state = "connecting";
     this.#connecting++;
-    connectPeer(known.host, known.port, {
-      infoHash: this.torrent.infoHash,
-      peerId: this.#o.peerId,
-      timeoutMs: this.#o.connectTimeoutMs,
-      maxMessageLength: this.#maxMessageLength(),
-      downloadLimiter: this.#o.downloadLimiter,
-    }).then((conn) => {
+    connectPeer(known.host, known.port, this.handshakeOptions).then((conn) => {
       this.#connecting--;
       if (this.#stopped) return conn.close("session stopped");
       known.failures = 0;
@@ -351,10 +361,6 @@ export class Session {
     known.state = "idle";
     known.retryAt = performance.now() + Math.min(300_000, 5_000 * 2 ** (known.failures - 1));
     this.#log.debug(`peer ${known.host}:${known.port}: ${reason}`);
-  }
-
-  #maxMessageLength(): number {
-    return Math.max(MAX_SERVED_BLOCK + 13, Math.ceil(this.torrent.pieceCount / 8) + 1, 1 << 20);
   }
 
   #adopt(conn: PeerConnection, known: KnownPeer | undefined, source: PeerSource): void {

@@ -1,0 +1,15 @@
+/**
+ * Runs torrents: storage, engine session, listener and trackers wired into one job.
+ *
+ * @example
+ * ```ts ignore
+ * import { TorrentJob } from "./mod.ts";
+ * const job = await TorrentJob.open({ torrent, output: "./downloads", seed: false });
+ * job.start();
+ * await job.done;
+ * await job.stop();
+ * ```
+ *
+ * @module
+ */
+export { TorrentJob, type TorrentJobOptions } from "./torrent_job.ts";

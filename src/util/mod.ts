@@ -1,0 +1,8 @@
+/**
+ * Small shared helpers: the piece bitmap, SHA-1 and hex, the rate throttle.
+ *
+ * @module
+ */
+export { Bitfield, isValidBitfield } from "./bitfield.ts";
+export { bytesEqual, fromHex, sha1, toHex } from "./sha1.ts";
+export { TokenBucket } from "./throttle.ts";

@@ -1,0 +1,195 @@
+/**
+ * A token-bucket rate limiter for upload and download throttling.
+ *
+ * @module
+ */
+
+interface Waiter {
+  bytes: number;
+  resolve: () => void;
+  reject: (reason: unknown) => void;
+  signal?: AbortSignal;
+  onAbort?: () => void;
+  done: boolean;
+}
+
+/** Smallest default burst: one BitTorrent block, so a single request never waits twice. */
+const MIN_BURST = 16 * 1024;
+/** Default burst in seconds of traffic: small enough that averages stay within ~5 % of the rate. */
+const BURST_SECONDS = 0.05;
+
+function defaultBurst(rate: number): number {
+  return rate === Infinity ? Infinity : Math.max(MIN_BURST, rate * BURST_SECONDS);
+}
+
+function checkRate(rate: number): number {
+  if (typeof rate !== "number" || Number.isNaN(rate) || rate < 0) {
+    throw new RangeError(`rate must be a number >= 0, got ${rate}`);
+  }
+  return rate === 0 ? Infinity : rate;
+}
+
+function checkBytes(bytes: number): void {
+  if (typeof bytes !== "number" || !Number.isFinite(bytes) || bytes < 0) {
+    throw new RangeError(`byte count must be a finite number >= 0, got ${bytes}`);
+  }
+}
+
+/**
+ * Limits a flow of bytes to `rate` bytes per second, shared fairly (first come, first served) by
+ * every caller, e.g. all peer connections of a session. The bucket starts full and holds at most
+ * `burst` bytes; a request larger than the burst still passes once the bucket is full and leaves
+ * it in debt, so the long-run average never exceeds the rate. Waiting uses one timer, cleared
+ * whenever nobody waits. A rate of 0 or `Infinity` means unlimited.
+ *
+ * @example
+ * ```ts
+ * import { TokenBucket } from "./throttle.ts";
+ * const bucket = new TokenBucket(1_000_000); // 1 MB/s, default burst 50 kB
+ * await bucket.take(16384); // within the initial burst: resolves at once
+ * console.log(bucket.tryTake(1_000_000)); // false: the bucket is not full
+ * bucket.setRate(0); // unlimited from now on
+ * console.log(bucket.tryTake(1_000_000), bucket.rate); // true Infinity
+ * ```
+ */
+export class TokenBucket {
+  #rate: number;
+  #burst: number;
+  readonly #fixedBurst: number | undefined;
+  #tokens: number;
+  #last: number;
+  #queue: Waiter[] = [];
+  #head = 0;
+  #waiting = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  /**
+   * @param rateBytesPerSecond the limit; 0 or `Infinity` for unlimited.
+   * @param burstBytes most bytes allowed at once after a quiet spell; default
+   *   max(16 KiB, 50 ms of traffic).
+   */
+  constructor(rateBytesPerSecond: number, burstBytes?: number) {
+    this.#rate = checkRate(rateBytesPerSecond);
+    if (burstBytes !== undefined) {
+      if (typeof burstBytes !== "number" || !(burstBytes > 0) || !Number.isFinite(burstBytes)) {
+        throw new RangeError(`burst must be a finite number > 0, got ${burstBytes}`);
+      }
+      this.#fixedBurst = burstBytes;
+    }
+    this.#burst = this.#fixedBurst ?? defaultBurst(this.#rate);
+    this.#tokens = this.#burst;
+    this.#last = performance.now();
+  }
+
+  /** Current limit in bytes per second; `Infinity` when unlimited. */
+  get rate(): number {
+    return this.#rate;
+  }
+
+  /** Changes the limit (0 or `Infinity`: unlimited); waiting callers are re-timed at once. */
+  setRate(rate: number): void {
+    const next = checkRate(rate);
+    this.#refill();
+    this.#rate = next;
+    this.#burst = this.#rate === Infinity ? Infinity : this.#fixedBurst ?? defaultBurst(next);
+    this.#tokens = Math.min(this.#tokens, this.#burst);
+    this.#pump();
+  }
+
+  /**
+   * Resolves once `bytes` may pass. Callers are served in the order they asked. Rejects with the
+   * signal's reason if `signal` aborts first (the bytes are then not taken).
+   */
+  take(bytes: number, signal?: AbortSignal): Promise<void> {
+    checkBytes(bytes);
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.#rate === Infinity) return Promise.resolve();
+    if (this.#waiting === 0) {
+      this.#refill();
+      if (this.#fits(bytes)) {
+        this.#tokens -= bytes;
+        return Promise.resolve();
+      }
+    }
+    return new Promise<void>((resolve, reject) => {
+      const w: Waiter = { bytes, resolve, reject, signal, done: false };
+      if (signal) {
+        w.onAbort = () => {
+          if (w.done) return;
+          w.done = true;
+          this.#waiting--;
+          reject(signal.reason);
+          this.#pump();
+        };
+        signal.addEventListener("abort", w.onAbort, { once: true });
+      }
+      this.#queue.push(w);
+      this.#waiting++;
+      this.#pump();
+    });
+  }
+
+  /** Takes `bytes` and returns true if they may pass now (nobody waiting); otherwise false. */
+  tryTake(bytes: number): boolean {
+    checkBytes(bytes);
+    if (this.#rate === Infinity) return true;
+    if (this.#waiting > 0) return false;
+    this.#refill();
+    if (!this.#fits(bytes)) return false;
+    this.#tokens -= bytes;
+    return true;
+  }
+
+  /** A request fits when the bucket holds it, or, for one larger than the burst, when full. */
+  #fits(bytes: number): boolean {
+    return this.#tokens >= Math.min(bytes, this.#burst);
+  }
+
+  #refill(): void {
+    const now = performance.now();
+    if (this.#rate === Infinity) {
+      this.#tokens = Infinity;
+    } else {
+      const earned = (now - this.#last) / 1000 * this.#rate;
+      this.#tokens = Math.min(this.#burst, this.#tokens + earned);
+    }
+    this.#last = now;
+  }
+
+  /** Releases every waiter that fits now, then arms (or clears) the single timer. */
+  #pump(): void {
+    this.#refill();
+    const q = this.#queue;
+    while (this.#head < q.length) {
+      const w = q[this.#head];
+      if (!w.done) {
+        if (this.#rate !== Infinity && !this.#fits(w.bytes)) break;
+        if (this.#rate !== Infinity) this.#tokens -= w.bytes;
+        w.done = true;
+        this.#waiting--;
+        if (w.onAbort) w.signal?.removeEventListener("abort", w.onAbort);
+        w.resolve();
+      }
+      this.#head++;
+    }
+    if (this.#head === q.length) {
+      this.#queue = [];
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > q.length) {
+      this.#queue = q.slice(this.#head);
+      this.#head = 0;
+    }
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    if (this.#waiting === 0) return;
+    const head = this.#queue[this.#head];
+    const deficit = Math.min(head.bytes, this.#burst) - this.#tokens;
+    const delay = Math.max(1, Math.ceil(deficit / this.#rate * 1000));
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#pump();
+    }, delay);
+  }
+}

@@ -1,0 +1,973 @@
+/**
+ * Fixtures for interop tests against real BitTorrent programs from Debian's packages: aria2,
+ * python3-libtorrent (through `lt_client.py`), opentracker and mktorrent, all on 127.0.0.1.
+ *
+ * Every started program is a child process with piped stdout/stderr that are read to the end;
+ * `stop()` kills it (SIGTERM, then SIGKILL after a grace period) and awaits its exit, so tests
+ * leak no processes or resources. A failing tool raises an {@link InteropError} that carries the
+ * tail of its stderr/stdout. Read /work/shared/INTEROP.md for why each flag is set.
+ *
+ * @module
+ */
+import { decodeWithSpans } from "../../src/bencode/mod.ts";
+import { sha1, toHex } from "../../src/util/mod.ts";
+import { createSocket } from "node:dgram";
+
+/** Raised when a real client or tool fails, times out, or is not ready in time. */
+export class InteropError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "InteropError";
+  }
+}
+
+/** The programs the fixtures can drive; `libtorrent` means python3-libtorrent. */
+export type ToolName = "aria2c" | "libtorrent" | "opentracker" | "mktorrent" | "transmission-cli";
+
+/** Debian's python, the only one that can import python3-libtorrent (see INTEROP.md). */
+export const PYTHON = "/usr/bin/python3";
+
+/** Path of the libtorrent driver script beside this file. */
+export const LT_CLIENT: string = decodeURIComponent(
+  new URL("./lt_client.py", import.meta.url).pathname,
+);
+
+const LOOPBACK = "127.0.0.1";
+const TAIL_CHARS = 16_384;
+
+// ---------------------------------------------------------------------------------------------
+// Tool discovery and ports
+
+const toolCache = new Map<ToolName, Promise<boolean>>();
+
+async function onPath(name: string): Promise<boolean> {
+  const path = Deno.env.get("PATH") ?? "/usr/local/bin:/usr/bin:/bin";
+  for (const dir of path.split(":")) {
+    if (dir === "") continue;
+    try {
+      const st = await Deno.stat(`${dir}/${name}`);
+      if (st.isFile && st.mode !== null && (st.mode & 0o111) !== 0) return true;
+    } catch {
+      // not in this folder
+    }
+  }
+  return false;
+}
+
+async function pythonHasLibtorrent(): Promise<boolean> {
+  try {
+    const out = await new Deno.Command(PYTHON, {
+      args: ["-c", "import libtorrent"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return out.success;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether a tool is installed, so interop tests can be skipped (`ignore: !(await hasTool(..))`)
+ * on machines without it. Results are cached per process.
+ *
+ * @example
+ * ```ts
+ * import { hasTool } from "./fixtures.ts";
+ * console.log(await hasTool("mktorrent"));
+ * ```
+ */
+export function hasTool(name: ToolName): Promise<boolean> {
+  let p = toolCache.get(name);
+  if (!p) {
+    p = name === "libtorrent" ? pythonHasLibtorrent() : onPath(name);
+    toolCache.set(name, p);
+  }
+  return p;
+}
+
+const handedOut = new Set<number>();
+
+/**
+ * A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, read, closed). Ports
+ * already handed out by this process are never returned twice. Use {@link freeTcpUdpPort} when
+ * the UDP port of the same number must be free too (trackers, DHT, libtorrent).
+ *
+ * @example
+ * ```ts
+ * import { freePort } from "./fixtures.ts";
+ * const port = freePort();
+ * console.log(port > 0 && port < 65536); // true
+ * ```
+ */
+export function freePort(): number {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const listener = Deno.listen({ hostname: LOOPBACK, port: 0 });
+    const port = (listener.addr as Deno.NetAddr).port;
+    listener.close();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new InteropError("no free TCP port on 127.0.0.1");
+}
+
+function udpPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createSocket("udp4");
+    socket.once("error", () => socket.close(() => resolve(false)));
+    socket.bind({ port, address: LOOPBACK, exclusive: true }, () => {
+      socket.close(() => resolve(true));
+    });
+  });
+}
+
+/**
+ * A port on 127.0.0.1 free for both TCP and UDP (`Deno.listenDatagram` needs an unstable
+ * flag, so UDP is probed through `node:dgram`).
+ *
+ * @example
+ * ```ts
+ * import { freeTcpUdpPort } from "./fixtures.ts";
+ * console.log((await freeTcpUdpPort()) > 0); // true
+ * ```
+ */
+export async function freeTcpUdpPort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = freePort();
+    if (await udpPortFree(port)) return port;
+  }
+  throw new InteropError("no port on 127.0.0.1 free for both TCP and UDP");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Payloads and torrents
+
+/** One file of a generated payload: a relative path (with `/`) and a size in bytes. */
+export interface PayloadFile {
+  path: string;
+  size: number;
+}
+
+function safeRelative(path: string): string {
+  const parts = path.split("/");
+  if (
+    path.length === 0 || path.startsWith("/") ||
+    parts.some((p) => p === "" || p === "." || p === "..")
+  ) {
+    throw new InteropError(`payload path must be relative without . or ..: ${path}`);
+  }
+  return path;
+}
+
+async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < data.length) off += await file.write(data.subarray(off));
+}
+
+const CHUNK = 1 << 20;
+
+/**
+ * Writes files of deterministic pseudo-random bytes under `dir` (xorshift128 over a reused
+ * 1 MiB buffer: hundreds of MiB take about a second). Same `seed` and spec give the same bytes;
+ * each file gets its own stream, so no two files are equal.
+ *
+ * @example
+ * ```ts
+ * import { makePayload } from "./fixtures.ts";
+ * const dir = await Deno.makeTempDir();
+ * await makePayload(dir, { files: [{ path: "a/b.bin", size: 1000 }], seed: 7 });
+ * console.log((await Deno.stat(`${dir}/a/b.bin`)).size); // 1000
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function makePayload(
+  dir: string,
+  spec: { files: PayloadFile[]; seed?: number },
+): Promise<void> {
+  const words = new Uint32Array(CHUNK / 4);
+  const bytes = new Uint8Array(words.buffer);
+  for (let index = 0; index < spec.files.length; index++) {
+    const { path, size } = spec.files[index];
+    safeRelative(path);
+    if (!Number.isSafeInteger(size) || size < 0) {
+      throw new InteropError(`bad payload size for ${path}: ${size}`);
+    }
+    const full = `${dir}/${path}`;
+    const slash = full.lastIndexOf("/");
+    await Deno.mkdir(full.slice(0, slash), { recursive: true });
+    // xorshift128 state, never all zero.
+    let x = ((spec.seed ?? 1) * 0x9e3779b1 + index * 0x85ebca6b) >>> 0 || 1;
+    let y = 362436069, z = 521288629, w = (88675123 ^ index) >>> 0;
+    const file = await Deno.open(full, { write: true, create: true, truncate: true });
+    try {
+      let left = size;
+      while (left > 0) {
+        const n = Math.min(left, CHUNK);
+        const nWords = (n + 3) >>> 2;
+        for (let i = 0; i < nWords; i++) {
+          const t = x ^ (x << 11);
+          x = y;
+          y = z;
+          z = w;
+          w = (w ^ (w >>> 19) ^ (t ^ (t >>> 8))) >>> 0;
+          words[i] = w;
+        }
+        await writeAll(file, bytes.subarray(0, n));
+        left -= n;
+      }
+    } finally {
+      file.close();
+    }
+  }
+}
+
+/**
+ * Makes a v1 `.torrent` of a file or folder with Debian's mktorrent (no creation date, so the
+ * same input gives the same file). Each `announce` entry is its own tier.
+ *
+ * @example
+ * ```ts ignore
+ * await mktorrent({ source: "/tmp/x/payload", out: "/tmp/x/p.torrent", announce: [url] });
+ * ```
+ */
+export async function mktorrent(opts: {
+  source: string;
+  out: string;
+  announce: string[];
+  pieceLengthExp?: number;
+  private?: boolean;
+  webSeeds?: string[];
+}): Promise<void> {
+  const exp = opts.pieceLengthExp ?? 18;
+  if (!Number.isInteger(exp) || exp < 15 || exp > 28) {
+    throw new InteropError(`piece length exponent must be 15..28, got ${exp}`);
+  }
+  if (opts.announce.length === 0) throw new InteropError("mktorrent needs an announce URL");
+  const args = ["-d", "-l", String(exp), "-o", opts.out];
+  for (const url of opts.announce) args.push("-a", url);
+  if (opts.private) args.push("-p");
+  for (const url of opts.webSeeds ?? []) args.push("-w", url);
+  args.push(opts.source);
+  await Deno.remove(opts.out).catch(() => {}); // mktorrent refuses to overwrite
+  const out = await new Deno.Command("mktorrent", {
+    args,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    const text = new TextDecoder().decode(out.stderr) + new TextDecoder().decode(out.stdout);
+    throw new InteropError(`mktorrent failed (exit ${out.code}): ${tail(text)}`);
+  }
+}
+
+/**
+ * The lower-case hex v1 info-hash of a `.torrent` file (SHA-1 of the exact `info` bytes), for
+ * opentracker's whitelist and magnet links.
+ *
+ * @example
+ * ```ts ignore
+ * const hex = await infoHashHex("/tmp/x/p.torrent");
+ * ```
+ */
+export async function infoHashHex(torrentPath: string): Promise<string> {
+  const bytes = await Deno.readFile(torrentPath);
+  const span = decodeWithSpans(bytes).spans.get("info");
+  if (!span) throw new InteropError(`${torrentPath} has no info dictionary`);
+  return toHex(sha1(bytes.subarray(span.start, span.end)));
+}
+
+/** A magnet link for an info-hash with optional trackers (`tr`) and display name (`dn`). */
+export function magnetLink(
+  infoHash: string,
+  opts: { trackers?: string[]; name?: string } = {},
+): string {
+  let uri = `magnet:?xt=urn:btih:${infoHash}`;
+  if (opts.name) uri += `&dn=${encodeURIComponent(opts.name)}`;
+  for (const tr of opts.trackers ?? []) uri += `&tr=${encodeURIComponent(tr)}`;
+  return uri;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child processes
+
+function tail(text: string, chars = 2000): string {
+  const t = text.trimEnd();
+  return t.length > chars ? "..." + t.slice(t.length - chars) : t;
+}
+
+/** A running child process whose output is always drained (a copy of the tail is kept). */
+class Proc {
+  readonly name: string;
+  readonly child: Deno.ChildProcess;
+  readonly status: Promise<Deno.CommandStatus>;
+  stdoutText = "";
+  stderrText = "";
+  exited: Deno.CommandStatus | undefined;
+  #lineWaiters: Array<(line: string) => boolean> = [];
+  #pumps: Promise<void>[];
+
+  constructor(name: string, cmd: string, args: string[], env?: Record<string, string>) {
+    this.name = name;
+    this.child = new Deno.Command(cmd, {
+      args,
+      env,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.#pumps = [
+      this.#pump(this.child.stdout, (s) => {
+        this.stdoutText = keepTail(this.stdoutText + s);
+      }, true),
+      this.#pump(this.child.stderr, (s) => {
+        this.stderrText = keepTail(this.stderrText + s);
+      }, false),
+    ];
+    this.status = this.child.status.then((s) => {
+      this.exited = s;
+      return s;
+    });
+  }
+
+  async #pump(
+    stream: ReadableStream<Uint8Array>,
+    keep: (s: string) => void,
+    lines: boolean,
+  ): Promise<void> {
+    const decoder = new TextDecoder();
+    let partial = "";
+    for await (const chunk of stream) {
+      const s = decoder.decode(chunk, { stream: true });
+      keep(s);
+      if (!lines) continue;
+      partial += s;
+      let nl: number;
+      while ((nl = partial.indexOf("\n")) >= 0) {
+        const line = partial.slice(0, nl).replace(/\r$/, "");
+        partial = partial.slice(nl + 1);
+        this.#lineWaiters = this.#lineWaiters.filter((w) => !w(line));
+      }
+      if (partial.length > TAIL_CHARS) partial = partial.slice(-TAIL_CHARS);
+    }
+  }
+
+  /** Diagnostic text: exit state plus the tails of stderr and stdout. */
+  diagnosis(): string {
+    const state = this.exited
+      ? `exit ${this.exited.code}${this.exited.signal ? ` (${this.exited.signal})` : ""}`
+      : "running";
+    return `${this.name} ${state}; stderr: ${tail(this.stderrText) || "(empty)"}; stdout: ${
+      tail(this.stdoutText) || "(empty)"
+    }`;
+  }
+
+  /**
+   * Resolves with the first stdout line (from now on) that `match` accepts; rejects when the
+   * process exits first or `timeoutMs` passes.
+   */
+  waitForLine(match: (line: string) => boolean, timeoutMs: number, what: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      let done = false;
+      const finish = (err: Error | undefined, line?: string) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        if (err) reject(err);
+        else resolve(line ?? "");
+      };
+      const timer = setTimeout(
+        () =>
+          finish(new InteropError(`${what}: timed out after ${timeoutMs} ms; ${this.diagnosis()}`)),
+        timeoutMs,
+      );
+      this.#lineWaiters.push((line) => {
+        if (done) return true;
+        if (!match(line)) return false;
+        finish(undefined, line);
+        return true;
+      });
+      this.status.then(() =>
+        // Let the pumps deliver the last lines before declaring an early exit.
+        Promise.all(this.#pumps).then(() =>
+          finish(new InteropError(`${what}: exited early; ${this.diagnosis()}`))
+        )
+      );
+    });
+  }
+
+  /** Waits for the exit (killing after `timeoutMs`), drains output, returns the status. */
+  async finish(timeoutMs: number, what: string): Promise<Deno.CommandStatus> {
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      this.#signal("SIGKILL");
+    }, timeoutMs);
+    try {
+      const status = await this.status;
+      await Promise.all(this.#pumps);
+      if (timedOut) {
+        throw new InteropError(`${what}: timed out after ${timeoutMs} ms; ${this.diagnosis()}`);
+      }
+      return status;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #signal(sig: Deno.Signal): void {
+    if (this.exited) return;
+    try {
+      this.child.kill(sig);
+    } catch {
+      // already gone
+    }
+  }
+
+  /** Kills (SIGTERM, SIGKILL after `graceMs`) and awaits exit and output; idempotent. */
+  async stop(graceMs = 3000): Promise<void> {
+    this.#signal("SIGTERM");
+    const timer = setTimeout(() => this.#signal("SIGKILL"), graceMs);
+    try {
+      await this.status;
+      await Promise.all(this.#pumps);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function keepTail(s: string): string {
+  return s.length > TAIL_CHARS ? s.slice(s.length - TAIL_CHARS) : s;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function tcpAccepts(port: number): Promise<boolean> {
+  try {
+    const conn = await Deno.connect({ hostname: LOOPBACK, port });
+    conn.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Polls until `check` is true; throws when the process exits or `timeoutMs` passes (the caller
+ * decides whether to stop the process).
+ */
+async function until(
+  proc: Proc,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  const end = performance.now() + timeoutMs;
+  while (true) {
+    if (proc.exited) {
+      await proc.stop(); // drain the output for the message
+      throw new InteropError(`${what}: exited early; ${proc.diagnosis()}`);
+    }
+    if (await check()) return;
+    if (performance.now() > end) {
+      throw new InteropError(`${what}: not ready after ${timeoutMs} ms; ${proc.diagnosis()}`);
+    }
+    await delay(50);
+  }
+}
+
+/** A started background program (seeder, tracker). */
+export interface Running {
+  /** Its listen port on 127.0.0.1. */
+  port: number;
+  /** Kills it and waits until it has exited and its output is drained. */
+  stop(): Promise<void>;
+  /** Tails of its stderr and stdout, for failure messages. */
+  diagnosis(): string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// opentracker
+
+/** Peer counts of one torrent as a tracker reports them in a scrape. */
+export interface ScrapeCounts {
+  complete: number;
+  incomplete: number;
+  downloaded: number;
+}
+
+/** A running opentracker: announce URLs and a scrape helper. */
+export interface Tracker extends Running {
+  /** `http://127.0.0.1:PORT/announce` */
+  httpUrl: string;
+  /** `udp://127.0.0.1:PORT/announce` (same port as HTTP). */
+  udpUrl: string;
+  /** HTTP scrape of one info-hash (zeros if the tracker knows no peer of it). */
+  scrape(infoHashHex: string): Promise<ScrapeCounts>;
+  /** Waits until the tracker lists at least `n` seeders of the info-hash. */
+  waitForSeeders(infoHashHex: string, n?: number, timeoutMs?: number): Promise<void>;
+}
+
+function percentBytes(hex: string): string {
+  if (!/^[0-9a-fA-F]{40}$/.test(hex)) throw new InteropError(`not a v1 info-hash: ${hex}`);
+  let s = "";
+  for (let i = 0; i < 40; i += 2) s += "%" + hex.slice(i, i + 2);
+  return s;
+}
+
+async function httpGet(url: string): Promise<Uint8Array> {
+  const res = await fetch(url);
+  const body = new Uint8Array(await res.arrayBuffer());
+  if (!res.ok) throw new InteropError(`GET ${url}: HTTP ${res.status}`);
+  return body;
+}
+
+function readScrape(body: Uint8Array, hex: string): ScrapeCounts {
+  const value = decodeWithSpans(body).value;
+  const zero = { complete: 0, incomplete: 0, downloaded: 0 };
+  if (!(value instanceof Map)) return zero;
+  const files = value.get("files");
+  if (!(files instanceof Map)) return zero;
+  let key = "";
+  for (let i = 0; i < 40; i += 2) key += String.fromCharCode(parseInt(hex.slice(i, i + 2), 16));
+  const entry = files.get(key);
+  if (!(entry instanceof Map)) return zero;
+  const num = (k: string) => {
+    const v = entry.get(k);
+    return typeof v === "number" ? v : 0;
+  };
+  return {
+    complete: num("complete"),
+    incomplete: num("incomplete"),
+    downloaded: num("downloaded"),
+  };
+}
+
+/**
+ * Starts Debian's opentracker on 127.0.0.1 (HTTP and UDP on one port) serving only the given
+ * info-hashes: it is built with a whitelist and chroots into a temp folder, which must be
+ * readable by `nobody` since it drops privileges. Ready once it authorizes the first hash.
+ *
+ * @example
+ * ```ts ignore
+ * const tracker = await startOpentracker({ infoHashesHex: [await infoHashHex(torrent)] });
+ * await tracker.stop();
+ * ```
+ */
+export async function startOpentracker(opts: { infoHashesHex: string[] }): Promise<Tracker> {
+  for (const h of opts.infoHashesHex) percentBytes(h);
+  const dir = await Deno.makeTempDir({ prefix: "opentracker-" });
+  await Deno.chmod(dir, 0o755);
+  const whitelist = `${dir}/whitelist`;
+  await Deno.writeTextFile(
+    whitelist,
+    opts.infoHashesHex.map((h) => h.toLowerCase() + "\n").join(""),
+  );
+  await Deno.chmod(whitelist, 0o644);
+  const port = await freeTcpUdpPort();
+  const p = String(port);
+  const proc = new Proc("opentracker", "opentracker", [
+    "-i",
+    LOOPBACK,
+    "-p",
+    p,
+    "-P",
+    p,
+    "-d",
+    dir,
+    "-w",
+    "/whitelist",
+  ]);
+  const base = `http://${LOOPBACK}:${port}`;
+  const cleanup = async () => {
+    await proc.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  };
+  try {
+    await until(proc, () => tcpAccepts(port), 5000, "opentracker");
+    const first = opts.infoHashesHex[0];
+    if (first) {
+      // The whitelist loads in the background: ask with event=stopped (adds no peer) until the
+      // hash is authorized.
+      const url = `${base}/announce?info_hash=${percentBytes(first)}` +
+        "&peer_id=-XX0000-readinessprb&port=1&uploaded=0&downloaded=0&left=0&compact=1" +
+        "&event=stopped";
+      await until(
+        proc,
+        async () => {
+          const text = new TextDecoder().decode(await httpGet(url));
+          return !text.includes("failure reason");
+        },
+        5000,
+        "opentracker whitelist",
+      );
+    }
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+  const scrape = async (hex: string) =>
+    readScrape(await httpGet(`${base}/scrape?info_hash=${percentBytes(hex)}`), hex);
+  return {
+    port,
+    httpUrl: `${base}/announce`,
+    udpUrl: `udp://${LOOPBACK}:${port}/announce`,
+    stop: cleanup,
+    diagnosis: () => proc.diagnosis(),
+    scrape,
+    waitForSeeders: (hex, n = 1, timeoutMs = 10_000) =>
+      until(
+        proc,
+        async () => (await scrape(hex)).complete >= n,
+        timeoutMs,
+        `opentracker: ${n} seeder(s) of ${hex}`,
+      ),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// libtorrent
+
+/** Options shared by the libtorrent seeder and downloader. */
+export interface LibtorrentCommon {
+  /** Listen port on 127.0.0.1 (TCP; UDP too when DHT is on). Default: a fresh free port. */
+  port?: number;
+  /** Never announce to the torrent's trackers. */
+  trackerOff?: boolean;
+  /**
+   * Run libtorrent's DHT on 127.0.0.1, on the UDP side of this port (best: the same as `port`;
+   * another value adds a second listen port). Off by default.
+   */
+  dhtPort?: number;
+  /** DHT bootstrap nodes, `127.0.0.1:PORT` only. */
+  dhtBootstrap?: string[];
+  /** Echo every libtorrent alert to stderr (kept for diagnosis). */
+  verbose?: boolean;
+}
+
+function ltCommonArgs(port: number, opts: LibtorrentCommon): string[] {
+  const args = ["--port", String(port)];
+  if (opts.trackerOff) args.push("--tracker-off");
+  if (opts.dhtPort !== undefined) args.push("--dht-port", String(opts.dhtPort));
+  for (const node of opts.dhtBootstrap ?? []) args.push("--dht-bootstrap", node);
+  if (opts.verbose) args.push("--verbose");
+  return args;
+}
+
+/**
+ * Starts a libtorrent seeder of complete data. `data` is the save path: the folder holding the
+ * torrent's root file or folder. Resolves once it listens, has verified every piece and (if it
+ * has trackers) got its first announce answered.
+ *
+ * @example
+ * ```ts ignore
+ * const seeder = await startLibtorrentSeeder({ torrent, data: dir });
+ * await seeder.stop();
+ * ```
+ */
+export async function startLibtorrentSeeder(
+  opts:
+    & { torrent: string; data: string; seedMode?: boolean; readyTimeoutMs?: number }
+    & LibtorrentCommon,
+): Promise<Running> {
+  const port = opts.port ?? await freeTcpUdpPort();
+  const args = [LT_CLIENT, "seed", "--torrent", opts.torrent, "--data", opts.data];
+  if (opts.seedMode) args.push("--seed-mode");
+  args.push(...ltCommonArgs(port, opts));
+  const proc = new Proc("libtorrent seeder", PYTHON, args, { PYTHONUNBUFFERED: "1" });
+  try {
+    await proc.waitForLine(
+      (l) => l.startsWith("READY "),
+      opts.readyTimeoutMs ?? 30_000,
+      "libtorrent seeder",
+    );
+  } catch (e) {
+    await proc.stop();
+    throw e;
+  }
+  return { port, stop: () => proc.stop(), diagnosis: () => proc.diagnosis() };
+}
+
+/**
+ * Starts a bare libtorrent DHT node on 127.0.0.1 (UDP `port`), the bootstrap node of a loopback
+ * DHT: libtorrent does not search its own store, so a seeder and a downloader need a third node
+ * between them. Give seeders and downloaders `dhtPort` (their own listen port works) and
+ * `dhtBootstrap: [`127.0.0.1:${node.port}`]`.
+ *
+ * @example
+ * ```ts ignore
+ * const node = await startLibtorrentDhtNode();
+ * await node.stop();
+ * ```
+ */
+export async function startLibtorrentDhtNode(
+  opts: { port?: number; dhtBootstrap?: string[]; verbose?: boolean } = {},
+): Promise<Running> {
+  const port = opts.port ?? await freeTcpUdpPort();
+  const args = [LT_CLIENT, "dht-node", ...ltCommonArgs(port, { ...opts, dhtPort: port })];
+  const proc = new Proc("libtorrent DHT node", PYTHON, args, { PYTHONUNBUFFERED: "1" });
+  try {
+    await proc.waitForLine((l) => l.startsWith("READY "), 15_000, "libtorrent DHT node");
+  } catch (e) {
+    await proc.stop();
+    throw e;
+  }
+  return { port, stop: () => proc.stop(), diagnosis: () => proc.diagnosis() };
+}
+
+/**
+ * Downloads with libtorrent into `out` (save path) from a `.torrent` or a magnet link, through
+ * the torrent's trackers and/or `peers` (`127.0.0.1:PORT`, dialled with `connect_peer`).
+ * Resolves when every piece is verified and written; `seconds` is libtorrent's own measure.
+ *
+ * @example
+ * ```ts ignore
+ * const { seconds } = await libtorrentDownload({ torrent, out, peers: [`127.0.0.1:${port}`] });
+ * ```
+ */
+export async function libtorrentDownload(
+  opts: {
+    torrent?: string;
+    magnet?: string;
+    out: string;
+    peers?: string[];
+    timeoutSec?: number;
+  } & LibtorrentCommon,
+): Promise<{ seconds: number }> {
+  if ((opts.torrent === undefined) === (opts.magnet === undefined)) {
+    throw new InteropError("libtorrentDownload needs exactly one of torrent or magnet");
+  }
+  const timeoutSec = opts.timeoutSec ?? 60;
+  const port = opts.port ?? await freeTcpUdpPort();
+  const args = [LT_CLIENT, "download", "--out", opts.out, "--timeout", String(timeoutSec)];
+  if (opts.torrent !== undefined) args.push("--torrent", opts.torrent);
+  if (opts.magnet !== undefined) args.push("--magnet", opts.magnet);
+  for (const peer of opts.peers ?? []) args.push("--peer", peer);
+  args.push(...ltCommonArgs(port, opts));
+  const proc = new Proc("libtorrent download", PYTHON, args, { PYTHONUNBUFFERED: "1" });
+  // lt_client.py enforces the timeout itself; this guard only catches a hung interpreter.
+  const status = await proc.finish((timeoutSec + 15) * 1000, "libtorrent download");
+  const done = /^DONE (\d+(?:\.\d+)?)$/m.exec(proc.stdoutText);
+  const seconds = done ? Number(done[1]) : NaN;
+  if (!status.success || !Number.isFinite(seconds)) {
+    throw new InteropError(`libtorrent download failed: ${proc.diagnosis()}`);
+  }
+  return { seconds };
+}
+
+// ---------------------------------------------------------------------------------------------
+// aria2
+
+const ARIA2_COMMON = [
+  "--no-conf",
+  "--interface=" + LOOPBACK,
+  "--disable-ipv6=true",
+  "--enable-dht6=false",
+  "--bt-enable-lpd=false",
+  "--enable-peer-exchange=false",
+  "--file-allocation=falloc",
+  "--console-log-level=notice",
+  "--enable-color=false",
+  "--summary-interval=0",
+  "--show-console-readout=false",
+  "--auto-file-renaming=false",
+  "--max-overall-upload-limit=0",
+  "--max-overall-download-limit=0",
+];
+
+/**
+ * Starts aria2 seeding complete data from `data` (the save path, as `-d`): it verifies the files
+ * (`-V`) and, with `--seed-ratio=0.0` and no `--seed-time`, seeds until killed. Ready once it
+ * reported a successful verification and its port accepts TCP. Note: readiness does not wait for
+ * its tracker announce; use `Tracker.waitForSeeders` for that.
+ *
+ * @example
+ * ```ts ignore
+ * const seeder = await startAria2Seeder({ torrent, data: dir, trackerOff: true });
+ * await seeder.stop();
+ * ```
+ */
+export async function startAria2Seeder(
+  opts: {
+    torrent: string;
+    data: string;
+    port?: number;
+    trackerOff?: boolean;
+    readyTimeoutMs?: number;
+  },
+): Promise<Running> {
+  const port = opts.port ?? await freeTcpUdpPort();
+  const args = [
+    ...ARIA2_COMMON,
+    "--enable-dht=false",
+    "--check-integrity=true",
+    "--seed-ratio=0.0",
+    `--listen-port=${port}`,
+    `--dir=${opts.data}`,
+  ];
+  if (opts.trackerOff) args.push("--bt-exclude-tracker=*");
+  args.push(opts.torrent);
+  const proc = new Proc("aria2 seeder", "aria2c", args);
+  try {
+    await until(
+      proc,
+      async () => {
+        if (proc.stdoutText.includes("Checksum error detected")) {
+          throw new InteropError(
+            `aria2 seeder: the data under ${opts.data} failed verification; ${proc.diagnosis()}`,
+          );
+        }
+        return proc.stdoutText.includes("Verification finished successfully") &&
+          proc.stdoutText.includes("listening on TCP port") && await tcpAccepts(port);
+      },
+      opts.readyTimeoutMs ?? 30_000,
+      "aria2 seeder",
+    );
+  } catch (e) {
+    await proc.stop();
+    throw e;
+  }
+  return { port, stop: () => proc.stop(), diagnosis: () => proc.diagnosis() };
+}
+
+/**
+ * Downloads a `.torrent` with aria2 into `out` (`-d`), exiting when done (`--seed-time=0`).
+ * With `udpTracker`, aria2's DHT is switched on (it sends UDP tracker requests through its DHT
+ * socket) with a fresh routing-table file and a dead entry point on 127.0.0.1, so it can only
+ * talk to the torrent's trackers. `seconds` is wall time including aria2's ~3 s of tick overhead.
+ *
+ * @example
+ * ```ts ignore
+ * const { seconds } = await aria2Download({ torrent, out, udpTracker: true });
+ * ```
+ */
+export async function aria2Download(
+  opts: { torrent: string; out: string; timeoutSec?: number; udpTracker?: boolean; port?: number },
+): Promise<{ seconds: number }> {
+  const timeoutSec = opts.timeoutSec ?? 60;
+  const port = opts.port ?? await freeTcpUdpPort();
+  const args = [
+    ...ARIA2_COMMON,
+    "--seed-time=0",
+    `--listen-port=${port}`,
+    `--dir=${opts.out}`,
+    `--bt-stop-timeout=${Math.max(1, Math.ceil(timeoutSec))}`,
+  ];
+  let dhtDir: string | undefined;
+  if (opts.udpTracker) {
+    dhtDir = await Deno.makeTempDir({ prefix: "aria2-dht-" });
+    const dhtPort = await freeTcpUdpPort();
+    const deadEnd = await freeTcpUdpPort(); // nothing listens there
+    args.push(
+      "--enable-dht=true",
+      `--dht-listen-port=${dhtPort}`,
+      `--dht-file-path=${dhtDir}/dht.dat`,
+      `--dht-entry-point=${LOOPBACK}:${deadEnd}`,
+    );
+  } else {
+    args.push("--enable-dht=false");
+  }
+  args.push(opts.torrent);
+  const started = performance.now();
+  const proc = new Proc("aria2 download", "aria2c", args);
+  try {
+    const status = await proc.finish(timeoutSec * 1000 + 5000, "aria2 download");
+    if (!status.success) throw new InteropError(`aria2 download failed: ${proc.diagnosis()}`);
+    return { seconds: (performance.now() - started) / 1000 };
+  } finally {
+    await proc.stop();
+    if (dhtDir) await Deno.remove(dhtDir, { recursive: true }).catch(() => {});
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Comparing outputs
+
+async function readFull(file: Deno.FsFile, buf: Uint8Array): Promise<number> {
+  let off = 0;
+  while (off < buf.length) {
+    const n = await file.read(buf.subarray(off));
+    if (n === null) break;
+    off += n;
+  }
+  return off;
+}
+
+/**
+ * True when two files hold the same bytes (sizes first, then 1 MiB at a time, so size does not
+ * cost memory). False when either is missing or not a regular file.
+ *
+ * @example
+ * ```ts
+ * import { filesEqual } from "./fixtures.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/a`, "x");
+ * await Deno.writeTextFile(`${dir}/b`, "x");
+ * console.log(await filesEqual(`${dir}/a`, `${dir}/b`)); // true
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function filesEqual(a: string, b: string): Promise<boolean> {
+  let sa: Deno.FileInfo, sb: Deno.FileInfo;
+  try {
+    [sa, sb] = await Promise.all([Deno.stat(a), Deno.stat(b)]);
+  } catch {
+    return false;
+  }
+  if (!sa.isFile || !sb.isFile || sa.size !== sb.size) return false;
+  const fa = await Deno.open(a, { read: true });
+  try {
+    const fb = await Deno.open(b, { read: true });
+    try {
+      const ba = new Uint8Array(CHUNK), bb = new Uint8Array(CHUNK);
+      while (true) {
+        const [na, nb] = await Promise.all([readFull(fa, ba), readFull(fb, bb)]);
+        if (na !== nb) return false;
+        if (na === 0) return true;
+        for (let i = 0; i < na; i++) if (ba[i] !== bb[i]) return false;
+      }
+    } finally {
+      fb.close();
+    }
+  } finally {
+    fa.close();
+  }
+}
+
+async function* walkFiles(root: string, rel = ""): AsyncGenerator<string> {
+  for await (const entry of Deno.readDir(rel ? `${root}/${rel}` : root)) {
+    const path = rel ? `${rel}/${entry.name}` : entry.name;
+    if (entry.isDirectory) yield* walkFiles(root, path);
+    else yield path;
+  }
+}
+
+/**
+ * True when every file under folder `a` has an equal file at the same relative path under `b`
+ * (extra files in `b`, such as a client's leftovers, are ignored). False when `a` is empty.
+ *
+ * @example
+ * ```ts
+ * import { treesEqual } from "./fixtures.ts";
+ * const a = await Deno.makeTempDir(), b = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${a}/f`, "x");
+ * await Deno.writeTextFile(`${b}/f`, "x");
+ * console.log(await treesEqual(a, b)); // true
+ * await Deno.remove(a, { recursive: true });
+ * await Deno.remove(b, { recursive: true });
+ * ```
+ */
+export async function treesEqual(a: string, b: string): Promise<boolean> {
+  let any = false;
+  for await (const rel of walkFiles(a)) {
+    any = true;
+    if (!await filesEqual(`${a}/${rel}`, `${b}/${rel}`)) return false;
+  }
+  return any;
+}
