@@ -59,15 +59,17 @@ export function choose(peers: ChokeCandidate[], round: ChokeRound): ChokeDecisio
     decision[current] = "optimistic";
     return decision;
   }
+  // Rotating means someone else gets the chance, when there is anyone else.
+  const pool = rest.length > 1 ? rest.filter((i) => i !== current) : rest;
   // New peers are three times as likely to be picked: they have no rate to be judged by yet.
   const now = round.now ?? performance.now();
   const newPeerMs = round.newPeerMs ?? 60_000;
-  const weights = rest.map((i) => now - peers[i].connectedAt < newPeerMs ? 3 : 1);
+  const weights = pool.map((i) => now - peers[i].connectedAt < newPeerMs ? 3 : 1);
   let ticket = round.random() * weights.reduce((a, b) => a + b, 0);
-  for (let k = 0; k < rest.length; k++) {
+  for (let k = 0; k < pool.length; k++) {
     ticket -= weights[k];
-    if (ticket < 0 || k === rest.length - 1) {
-      decision[rest[k]] = "optimistic";
+    if (ticket < 0 || k === pool.length - 1) {
+      decision[pool[k]] = "optimistic";
       break;
     }
   }

@@ -1,0 +1,78 @@
+import { assert, assertEquals } from "../assert.ts";
+import { PiecePicker } from "../../src/engine/mod.ts";
+
+function lcg(seed: number): () => number {
+  let s = seed;
+  return () => (s = (s * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
+}
+
+Deno.test("picks the rarest piece the peer has", () => {
+  const picker = new PiecePicker(5, lcg(1));
+  for (const [piece, count] of [[0, 3], [1, 1], [2, 2], [3, 1], [4, 0]]) {
+    for (let k = 0; k < count; k++) picker.peerHas(piece);
+  }
+  const first = picker.pick((i) => i !== 4);
+  assert(first === 1 || first === 3, `got ${first}`);
+  assertEquals(picker.pick((i) => i === 0 || i === 2), 2);
+  assertEquals(picker.remaining, 3);
+  assertEquals(picker.pick(() => false), -1);
+});
+
+Deno.test("dropped pieces are never picked; restored ones are", () => {
+  const picker = new PiecePicker(3, lcg(2));
+  picker.drop(0);
+  picker.drop(1);
+  assertEquals(picker.pick(() => true), 2);
+  assertEquals(picker.pick(() => true), -1);
+  picker.restore(1);
+  assertEquals(picker.pick(() => true), 1);
+});
+
+Deno.test("ties are broken at random", () => {
+  const firsts = new Set<number>();
+  for (let seed = 1; seed <= 40; seed++) {
+    firsts.add(new PiecePicker(50, lcg(seed)).pick(() => true));
+  }
+  assert(firsts.size > 10, `only ${firsts.size} distinct first picks`);
+});
+
+Deno.test("randomised model check against a naive picker", () => {
+  const rnd = lcg(7);
+  for (let trial = 0; trial < 200; trial++) {
+    const n = 1 + Math.floor(rnd() * 50);
+    const picker = new PiecePicker(n, rnd);
+    const avail = new Array(n).fill(0);
+    const candidate = new Array(n).fill(true);
+    for (let step = 0; step < 400; step++) {
+      const r = rnd(), i = Math.floor(rnd() * n);
+      if (r < 0.35) {
+        picker.peerHas(i);
+        avail[i]++;
+      } else if (r < 0.55) {
+        if (avail[i] > 0) {
+          picker.peerLost(i);
+          avail[i]--;
+        }
+      } else if (r < 0.7) {
+        picker.drop(i);
+        candidate[i] = false;
+      } else if (r < 0.8) {
+        picker.restore(i);
+        candidate[i] = true;
+      } else {
+        const has = Array.from({ length: n }, () => rnd() < 0.5);
+        const got = picker.pick((x) => has[x]);
+        const options = [...candidate.keys()].filter((x) => candidate[x] && has[x]);
+        if (options.length === 0) {
+          assertEquals(got, -1);
+          continue;
+        }
+        const rarest = Math.min(...options.map((x) => avail[x]));
+        assert(got !== -1 && candidate[got] && has[got], `bad pick ${got}`);
+        assertEquals(avail[got], rarest, "not the rarest");
+        candidate[got] = false;
+      }
+      assertEquals(picker.remaining, candidate.filter(Boolean).length);
+    }
+  }
+});
