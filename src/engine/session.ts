@@ -180,6 +180,8 @@ export class Session {
   #picker: PiecePicker;
   #blocksPerPiece: number;
   #active = new Map<number, ActivePiece>();
+  /** Active pieces that may still have a block nobody asked for (checked lazily). */
+  #open = new Set<ActivePiece>();
   #peers = new Set<Peer>();
   #known = new Map<string, KnownPeer>();
   #connecting = 0;
@@ -539,6 +541,8 @@ export class Session {
   #request(peer: Peer): void {
     if (this.#stopped || peer.peerChoking || !peer.amInterested || peer.conn.closed) return;
     const limit = peer.snubbed ? 1 : peer.maxRequests;
+    // The request timeout counts from the first request of a burst, not from an idle past.
+    if (peer.requests.size === 0) peer.lastBlockAt = performance.now();
     while (peer.requests.size < limit) {
       const next = this.#nextBlock(peer);
       if (!next) return;
@@ -564,13 +568,15 @@ export class Session {
       if (b !== -1) return [piece, b];
     }
     // 2. Finish pieces others started.
-    for (const piece of this.#active.values()) {
+    for (const piece of this.#open) {
       if (!peer.bits.has(piece.index)) continue;
       const b = piece.nextFreeBlock();
-      if (b !== -1) {
-        peer.pieces.push(piece);
-        return [piece, b];
+      if (b === -1) {
+        this.#open.delete(piece);
+        continue;
       }
+      peer.pieces.push(piece);
+      return [piece, b];
     }
     // 3. Start a new piece, if memory allows.
     if (this.#bufferedBytes + this.torrent.pieceLength <= this.#o.maxBufferedBytes) {
@@ -578,6 +584,7 @@ export class Session {
       if (index !== -1) {
         const piece = new ActivePiece(index, this.#pieceLength(index));
         this.#active.set(index, piece);
+        this.#open.add(piece);
         this.#bufferedBytes += piece.length;
         peer.pieces.push(piece);
         return [piece, 0];
@@ -607,6 +614,7 @@ export class Session {
     if (!piece) return;
     piece.release(id % this.#blocksPerPiece);
     if (piece.untouched) this.#abandon(piece);
+    else this.#open.add(piece);
   }
 
   /** Gives back every outstanding request of `peer`, so other peers can take them over. */
@@ -618,6 +626,7 @@ export class Session {
   /** Returns a piece nobody works on to the picker, freeing its buffer. */
   #abandon(piece: ActivePiece): void {
     this.#active.delete(piece.index);
+    this.#open.delete(piece);
     this.#bufferedBytes -= piece.length;
     this.#picker.restore(piece.index);
   }
@@ -672,6 +681,7 @@ export class Session {
 
   #verify(piece: ActivePiece): void {
     this.#active.delete(piece.index);
+    this.#open.delete(piece);
     const index = piece.index;
     const expected = this.torrent.pieceHashes.subarray(index * 20, index * 20 + 20);
     if (!bytesEqual(sha1(piece.buffer), expected)) {

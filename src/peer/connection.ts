@@ -15,7 +15,7 @@ export interface RateLimiter {
 
 /** Reads exact byte counts and length-prefixed frames from a socket into one growable buffer. */
 class FrameReader {
-  #buf = new Uint8Array(64 * 1024);
+  #buf = new Uint8Array(256 * 1024);
   #start = 0;
   #end = 0;
   constructor(
