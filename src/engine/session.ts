@@ -23,7 +23,7 @@ import {
   PeerConnection,
   type RateLimiter,
 } from "../peer/mod.ts";
-import { Bitfield, bytesEqual, isValidBitfield, sha1 } from "../util/mod.ts";
+import { Bitfield, bytesEqual, isValidBitfield, sha1, toHex } from "../util/mod.ts";
 import { ActivePiece } from "./piece.ts";
 import { PiecePicker } from "./picker.ts";
 import { RateMeter } from "./rate.ts";
@@ -184,6 +184,8 @@ export class Session {
   #open = new Set<ActivePiece>();
   #peers = new Set<Peer>();
   #known = new Map<string, KnownPeer>();
+  /** Peer ids of banned peers, so they cannot come back from another port. */
+  #bannedIds = new Set<string>();
   #connecting = 0;
   #bufferedBytes = 0;
   #pendingWrites = new Set<Promise<void>>();
@@ -366,6 +368,11 @@ export class Session {
   }
 
   #adopt(conn: PeerConnection, known: KnownPeer | undefined, source: PeerSource): void {
+    if (this.#bannedIds.has(toHex(conn.remote.peerId))) {
+      conn.close("banned peer");
+      if (known) known.state = "banned";
+      return;
+    }
     for (const other of this.#peers) {
       if (bytesEqual(other.conn.remote.peerId, conn.remote.peerId)) {
         conn.close("already connected to this peer");
@@ -409,6 +416,7 @@ export class Session {
 
   #ban(peer: Peer, reason: string): void {
     this.#log.warn(`banning peer ${peer.address}: ${reason}`);
+    this.#bannedIds.add(toHex(peer.conn.remote.peerId));
     if (peer.known) peer.known.state = "banned";
     else {
       const [host, port] = splitAddress(peer.address);
