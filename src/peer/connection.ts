@@ -58,16 +58,28 @@ class FrameReader {
     return out;
   }
 
-  /** The next frame body (without its length prefix), or null at end of stream. */
-  async frame(maxLength: number): Promise<Uint8Array | null> {
-    if (!(await this.#fill(4))) return null;
-    const b = this.#buf, s = this.#start;
-    const length = ((b[s] << 24) | (b[s + 1] << 16) | (b[s + 2] << 8) | b[s + 3]) >>> 0;
-    if (length > maxLength) throw new ProtocolError(`message of ${length} bytes is too long`);
-    if (!(await this.#fill(4 + length))) return null;
+  /** The next frame body if it is already buffered whole; `undefined` when bytes are missing. */
+  buffered(maxLength: number): Uint8Array | undefined {
+    if (this.#end - this.#start < 4) return undefined;
+    const length = this.#lengthAt(maxLength);
+    if (this.#end - this.#start < 4 + length) return undefined;
     const out = this.#buf.subarray(this.#start + 4, this.#start + 4 + length);
     this.#start += 4 + length;
     return out;
+  }
+
+  #lengthAt(maxLength: number): number {
+    const b = this.#buf, s = this.#start;
+    const length = ((b[s] << 24) | (b[s + 1] << 16) | (b[s + 2] << 8) | b[s + 3]) >>> 0;
+    if (length > maxLength) throw new ProtocolError(`message of ${length} bytes is too long`);
+    return length;
+  }
+
+  /** The next frame body (without its length prefix), or null at end of stream. */
+  async frame(maxLength: number): Promise<Uint8Array | null> {
+    if (!(await this.#fill(4))) return null;
+    if (!(await this.#fill(4 + this.#lengthAt(maxLength)))) return null;
+    return this.buffered(maxLength)!;
   }
 }
 
@@ -146,13 +158,17 @@ export class PeerConnection {
   }
 
   async #readLoop(): Promise<void> {
+    const max = this.options.maxMessageLength;
     while (!this.#closed) {
-      const body = await this.#reader.frame(this.options.maxMessageLength);
+      let body: Uint8Array | null | undefined = await this.#reader.frame(max);
       if (body === null) return this.close("connection closed by peer");
       this.lastReceivedAt = performance.now();
-      const message = parseMessage(body);
-      if (this.#closed) return;
-      this.#events!.onMessage(message);
+      // Handle every frame already buffered before yielding, so the replies they cause leave
+      // in one socket write.
+      while (body !== undefined && !this.#closed) {
+        this.#events!.onMessage(parseMessage(body));
+        body = this.#reader.buffered(max);
+      }
     }
   }
 
