@@ -4,8 +4,7 @@
  *
  * @module
  */
-import { CommandError, runDownload } from "./cli/download.ts";
-import { HELP_TEXT, parseArgs, UsageError } from "./cli/mod.ts";
+import { CommandError, HELP_TEXT, parseArgs, runDownload, UsageError } from "./cli/mod.ts";
 import { TorrentError } from "./metainfo/mod.ts";
 import { StorageError } from "./storage/mod.ts";
 import denoConfig from "../deno.json" with { type: "json" };

@@ -32,3 +32,11 @@ export {
   renderSummary,
   type Snapshot,
 } from "./display.ts";
+export {
+  CommandError,
+  type CommandIO,
+  EXIT_INTERRUPTED,
+  loadTorrent,
+  processIO,
+  runDownload,
+} from "./download.ts";

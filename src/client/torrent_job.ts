@@ -106,8 +106,13 @@ export class TorrentJob {
         ...opts.announcer,
       });
     }
+    // BEP 3: `completed` is sent when a download completes, never for data complete at start
+    // (trackers count it as one more finished download).
+    const completeAtStart = session.complete;
     session.onComplete(() => {
-      this.#finishing = storage.finish().then(() => this.#announcer?.completed());
+      this.#finishing = storage.finish().then(() => {
+        if (!completeAtStart) this.#announcer?.completed();
+      });
     });
     this.done = session.done.then(() => this.#finishing);
     this.done.catch(() => {});
