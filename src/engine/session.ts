@@ -22,6 +22,7 @@ import {
   MessageId,
   PeerConnection,
   type RateLimiter,
+  SelfConnectionError,
 } from "../peer/mod.ts";
 import { Bitfield, bytesEqual, isValidBitfield, sha1, toHex } from "../util/mod.ts";
 import { ActivePiece } from "./piece.ts";
@@ -354,6 +355,8 @@ export class Session {
       this.#adopt(conn, known, known.source);
     }, (e) => {
       this.#connecting--;
+      // Trackers list our own address; once dialled it is never dialled again.
+      if (e instanceof SelfConnectionError) known.state = "banned";
       this.#failed(known, e instanceof Error ? e.message : String(e));
       this.#fillConnections();
     });
@@ -500,13 +503,21 @@ export class Session {
   }
 
   #onBitfield(peer: Peer, bits: Uint8Array | undefined): void {
-    if (peer.gotBitfield) return this.#protocolError(peer, "second bitfield");
-    peer.gotBitfield = true;
-    if (bits === undefined) return;
+    if (bits === undefined) {
+      if (peer.gotBitfield) return this.#protocolError(peer, "have-none after the bitfield");
+      peer.gotBitfield = true;
+      return;
+    }
     if (!isValidBitfield(bits, this.torrent.pieceCount)) {
       return this.#protocolError(peer, "bitfield of the wrong size");
     }
     const got = new Bitfield(this.torrent.pieceCount, bits);
+    if (peer.gotBitfield) {
+      // aria2 sends a later BITFIELD instead of many HAVEs: take it as HAVEs, never clearing.
+      for (const i of got.ones()) this.#onHave(peer, i);
+      return;
+    }
+    peer.gotBitfield = true;
     if (got.complete) return this.#onHaveAll(peer);
     for (const i of got.ones()) {
       peer.bits.set(i);

@@ -83,6 +83,14 @@ class FrameReader {
   }
 }
 
+/** We dialled our own listening socket (trackers list our address among the peers). */
+export class SelfConnectionError extends ProtocolError {
+  constructor() {
+    super("connected to ourselves");
+    this.name = "SelfConnectionError";
+  }
+}
+
 /** Options for a connection after the handshake. */
 export interface PeerConnectionOptions {
   /** Longest frame accepted; larger ones cost the peer its connection. */
@@ -317,9 +325,7 @@ export async function connectPeer(
       if (!bytesEqual(theirs.infoHash, options.infoHash)) {
         throw new ProtocolError("peer answered with another info-hash");
       }
-      if (bytesEqual(theirs.peerId, options.peerId)) {
-        throw new ProtocolError("connected to ourselves");
-      }
+      if (bytesEqual(theirs.peerId, options.peerId)) throw new SelfConnectionError();
       return new PeerConnection(conn, reader, theirs, options);
     });
   } catch (e) {
@@ -345,10 +351,9 @@ export async function acceptPeer(
       const theirs = await readHandshake(probe);
       const options = accepts(theirs.infoHash);
       if (!options) throw new ProtocolError("peer asked for a torrent we do not serve");
-      if (bytesEqual(theirs.peerId, options.peerId)) {
-        throw new ProtocolError("connected to ourselves");
-      }
+      // Answer even ourselves, so the dialling side sees its own id and stops dialling it.
       await writeAll(conn, ours(options));
+      if (bytesEqual(theirs.peerId, options.peerId)) throw new SelfConnectionError();
       probe.limiter = options.downloadLimiter;
       return new PeerConnection(conn, probe, theirs, options);
     });

@@ -19,6 +19,7 @@ export {
   type PeerConnectionOptions,
   type PeerEvents,
   type RateLimiter,
+  SelfConnectionError,
 } from "./connection.ts";
 export { encodeHandshake, type Handshake, makePeerId, parseHandshake } from "./handshake.ts";
 export {

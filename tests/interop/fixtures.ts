@@ -492,6 +492,12 @@ export interface Running {
   diagnosis(): string;
 }
 
+/** A running seeder that can tell how much payload it has sent. */
+export interface Seeder extends Running {
+  /** Payload bytes it has uploaded so far (its own count; may lag a fraction of a second). */
+  uploadedBytes(): Promise<number>;
+}
+
 // ---------------------------------------------------------------------------------------------
 // opentracker
 
@@ -675,7 +681,7 @@ export async function startLibtorrentSeeder(
   opts:
     & { torrent: string; data: string; seedMode?: boolean; readyTimeoutMs?: number }
     & LibtorrentCommon,
-): Promise<Running> {
+): Promise<Seeder> {
   const port = opts.port ?? await freeTcpUdpPort();
   const args = [LT_CLIENT, "seed", "--torrent", opts.torrent, "--data", opts.data];
   if (opts.seedMode) args.push("--seed-mode");
@@ -691,7 +697,12 @@ export async function startLibtorrentSeeder(
     await proc.stop();
     throw e;
   }
-  return { port, stop: () => proc.stop(), diagnosis: () => proc.diagnosis() };
+  const uploadedBytes = () => {
+    // lt_client.py prints "UPLOADED <n>" whenever its count grows: the last one is current.
+    const all = [...proc.stdoutText.matchAll(/^UPLOADED (\d+)$/gm)];
+    return Promise.resolve(all.length > 0 ? Number(all[all.length - 1][1]) : 0);
+  };
+  return { port, stop: () => proc.stop(), diagnosis: () => proc.diagnosis(), uploadedBytes };
 }
 
 /**
@@ -801,8 +812,10 @@ export async function startAria2Seeder(
     trackerOff?: boolean;
     readyTimeoutMs?: number;
   },
-): Promise<Running> {
+): Promise<Seeder> {
   const port = opts.port ?? await freeTcpUdpPort();
+  // JSON-RPC on 127.0.0.1 only, so uploadedBytes() can ask aria2 for its numbers.
+  const rpcPort = freePort();
   const args = [
     ...ARIA2_COMMON,
     "--enable-dht=false",
@@ -810,6 +823,9 @@ export async function startAria2Seeder(
     "--seed-ratio=0.0",
     `--listen-port=${port}`,
     `--dir=${opts.data}`,
+    "--enable-rpc=true",
+    "--rpc-listen-all=false",
+    `--rpc-listen-port=${rpcPort}`,
   ];
   if (opts.trackerOff) args.push("--bt-exclude-tracker=*");
   args.push(opts.torrent);
@@ -833,7 +849,27 @@ export async function startAria2Seeder(
     await proc.stop();
     throw e;
   }
-  return { port, stop: () => proc.stop(), diagnosis: () => proc.diagnosis() };
+  const uploadedBytes = async () => {
+    const res = await fetch(`http://${LOOPBACK}:${rpcPort}/jsonrpc`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: "1",
+        method: "aria2.tellActive",
+        params: [["uploadLength"]],
+      }),
+    });
+    const body: unknown = await res.json();
+    const result = (body as { result?: unknown }).result;
+    if (!res.ok || !Array.isArray(result)) {
+      throw new InteropError(`aria2 RPC tellActive failed: ${JSON.stringify(body)}`);
+    }
+    let sum = 0;
+    for (const item of result) sum += Number((item as { uploadLength?: string }).uploadLength ?? 0);
+    return sum;
+  };
+  return { port, stop: () => proc.stop(), diagnosis: () => proc.diagnosis(), uploadedBytes };
 }
 
 /**
@@ -970,4 +1006,127 @@ export async function treesEqual(a: string, b: string): Promise<boolean> {
     if (!await filesEqual(`${a}/${rel}`, `${b}/${rel}`)) return false;
   }
   return any;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Our own client, as a user runs it
+
+/** Path of our CLI entry point (`src/main.ts`). */
+export const OUR_MAIN: string = decodeURIComponent(
+  new URL("../../src/main.ts", import.meta.url).pathname,
+);
+
+/** Our client (`deno run src/main.ts`) running as a child process; see {@link runOurClient}. */
+export interface OurClient {
+  /** The `--port` it was given (it listens there unless the port was taken meanwhile). */
+  port: number;
+  /** Its private `--log-dir` (removed by `stop()`). */
+  logDir: string;
+  /** Settles with the exit status. */
+  status: Promise<Deno.CommandStatus>;
+  /** Everything it printed on stdout so far (tail). */
+  stdout(): string;
+  /** Everything it printed on stderr so far (tail). */
+  stderr(): string;
+  /** Sends SIGINT, as Ctrl-C does; its graceful shutdown should follow. */
+  interrupt(): void;
+  /**
+   * Waits for the exit, at most `timeoutMs` (then kills it and throws), and returns the exit
+   * code and the seconds since it was started.
+   */
+  wait(timeoutMs: number): Promise<{ code: number; seconds: number }>;
+  /** Tail of its log file (empty when it wrote none yet). */
+  logTail(chars?: number): Promise<string>;
+  /** Exit state, stdout/stderr tails and the log tail, for failure messages. */
+  diagnose(): Promise<string>;
+  /** Kills it if still running (SIGTERM, then SIGKILL), drains output, removes the log dir. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs our client as a user would: `deno run --allow-all src/main.ts -i TORRENT -o OUT
+ * --port PORT --log-dir TMP -v [--seed] ...extraArgs`, with stdout a pipe (so it prints plain
+ * status lines). The log goes to a fresh temp folder, readable through `logTail()`.
+ *
+ * @example
+ * ```ts ignore
+ * const ours = await runOurClient({ torrent, out });
+ * const { code, seconds } = await ours.wait(60_000);
+ * await ours.stop();
+ * ```
+ */
+export async function runOurClient(opts: {
+  torrent: string;
+  out: string;
+  port?: number;
+  seed?: boolean;
+  extraArgs?: string[];
+}): Promise<OurClient> {
+  const port = opts.port ?? await freeTcpUdpPort();
+  const logDir = await Deno.makeTempDir({ prefix: "bittorrent-log-" });
+  const args = [
+    "run",
+    "--allow-all",
+    OUR_MAIN,
+    "-i",
+    opts.torrent,
+    "-o",
+    opts.out,
+    "--port",
+    String(port),
+    "--log-dir",
+    logDir,
+    "-v",
+  ];
+  if (opts.seed) args.push("--seed");
+  args.push(...(opts.extraArgs ?? []));
+  const started = performance.now();
+  let proc: Proc;
+  try {
+    proc = new Proc("bittorrent", Deno.execPath(), args, { NO_COLOR: "1" });
+  } catch (e) {
+    await Deno.remove(logDir, { recursive: true }).catch(() => {});
+    throw e;
+  }
+  const logTail = async (chars = 6000) => {
+    let text = "";
+    try {
+      for await (const entry of Deno.readDir(logDir)) {
+        if (entry.isFile) text += await Deno.readTextFile(`${logDir}/${entry.name}`);
+      }
+    } catch {
+      // no log (yet)
+    }
+    return tail(text, chars);
+  };
+  const diagnose = async () => `${proc.diagnosis()}; log: ${(await logTail()) || "(empty)"}`;
+  return {
+    port,
+    logDir,
+    status: proc.status,
+    stdout: () => proc.stdoutText,
+    stderr: () => proc.stderrText,
+    interrupt: () => {
+      if (proc.exited) return;
+      try {
+        proc.child.kill("SIGINT");
+      } catch {
+        // already gone
+      }
+    },
+    wait: async (timeoutMs) => {
+      try {
+        const status = await proc.finish(timeoutMs, "bittorrent");
+        return { code: status.code, seconds: (performance.now() - started) / 1000 };
+      } catch (e) {
+        throw new InteropError(`${e instanceof Error ? e.message : e}; log: ${await logTail()}`);
+      }
+    },
+    logTail,
+    diagnose,
+    stop: async () => {
+      await proc.stop();
+      await Deno.remove(logDir, { recursive: true }).catch(() => {});
+    },
+  };
 }

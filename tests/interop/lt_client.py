@@ -18,7 +18,8 @@ file or folder, as with aria2's `-d`.
 
 Protocol on stdout (one line each, flushed):
     seed:     "READY <port>" once listening, all pieces verified, and (unless --tracker-off or the
-              torrent has no tracker) the first tracker announce answered or failed.
+              torrent has no tracker) the first tracker announce answered or failed; then
+              "UPLOADED <bytes>" (payload sent so far) whenever that number grows.
     dht-node: "READY <port>" once listening with the DHT running.
     download: "DONE <seconds>" once every piece is verified and written (exit code 0).
 Errors go to stderr as one line each; libtorrent alerts of the error category are echoed there
@@ -187,6 +188,7 @@ def cmd_seed(args):
     listening = False
     ready = False
     last_dht = 0.0
+    uploaded = 0
     while True:
         ses.wait_for_alert(200)
         if args.dht_port is not None and time.monotonic() - last_dht >= 2.0:
@@ -205,6 +207,10 @@ def cmd_seed(args):
             elif isinstance(a, (lt.tracker_reply_alert, lt.tracker_error_alert)):
                 announced = True
         if ready:
+            sent = h.status().total_payload_upload
+            if sent > uploaded:
+                uploaded = sent
+                say("UPLOADED %d" % sent)
             continue
         st = h.status()
         if st.errc.value() != 0:

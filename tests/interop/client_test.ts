@@ -1,0 +1,368 @@
+/**
+ * Interop tests of OUR client (`src/main.ts`, run as a user runs it) against real clients from
+ * Debian's packages, all on 127.0.0.1: libtorrent and aria2 seed to us, we seed to them, through
+ * opentracker over HTTP and UDP. Each test skips (with the reason printed) only when a tool it
+ * needs is missing; CI installs them all, so they do run there.
+ *
+ * Timings printed per test: "ours" is the wall time of our process from spawn to exit (Deno's
+ * start-up included), the others are the fixtures' own measures (see fixtures_test.ts).
+ */
+import { assert, assertEquals } from "../assert.ts";
+import {
+  aria2Download,
+  hasTool,
+  infoHashHex,
+  libtorrentDownload,
+  makePayload,
+  mktorrent,
+  type OurClient,
+  type PayloadFile,
+  runOurClient,
+  startAria2Seeder,
+  startLibtorrentSeeder,
+  startOpentracker,
+  type Tracker,
+  treesEqual,
+} from "./fixtures.ts";
+
+const MiB = 1 << 20;
+
+/**
+ * About 24 MiB over several files in nested folders, with sizes that do not line up with
+ * 256 KiB pieces, a one-byte file and an empty file.
+ */
+const MULTI: PayloadFile[] = [
+  { path: "payload/big.bin", size: 13 * MiB + 12_345 },
+  { path: "payload/dir/a.bin", size: 7 * MiB - 777 },
+  { path: "payload/dir/sub/deeper/tiny.txt", size: 1 },
+  { path: "payload/dir/sub/odd.bin", size: 3 * MiB + 262_145 },
+  { path: "payload/empty.txt", size: 0 },
+];
+
+/** One file of 24 MiB plus a bit: a single-file torrent. */
+const SINGLE: PayloadFile[] = [{ path: "single.bin", size: 24 * MiB + 4321 }];
+
+/** Download cap (MiB/s) of the two-seeder test. */
+const RATE_CAP_MIB = 8;
+
+/** Timeout of our client's download (normally done in 0.2 s to 3.5 s). */
+const DOWNLOAD_TIMEOUT_MS = 60_000;
+/** Timeout of a real client downloading from ours (normally done in 0.2 s to 6 s). */
+const PEER_TIMEOUT_S = 30;
+/** How long our client may take to exit after SIGINT (its `stopped` announce is capped at 3 s). */
+const SHUTDOWN_MS = 5_000;
+
+const tools = {
+  aria2c: await hasTool("aria2c"),
+  libtorrent: await hasTool("libtorrent"),
+  opentracker: await hasTool("opentracker"),
+  mktorrent: await hasTool("mktorrent"),
+};
+
+/** `ignore` value for a test needing these tools; prints why when one is missing. */
+function missing(test: string, ...needs: (keyof typeof tools)[]): boolean {
+  const absent = needs.filter((t) => !tools[t]);
+  if (absent.length > 0) console.log(`skipping "${test}": ${absent.join(", ")} not installed`);
+  return absent.length > 0;
+}
+
+/** A payload, its torrent(s) and a running opentracker that knows its info-hash. */
+interface Swarm {
+  root: string;
+  /** Save path of the pristine complete data (holds the torrent's root file or folder). */
+  data: string;
+  /** A fresh, empty folder for a downloader. */
+  out: string;
+  /** Torrent announcing to the tracker over HTTP. */
+  httpTorrent: string;
+  /** The same torrent (same info-hash) announcing over UDP only. */
+  udpTorrent: string;
+  infoHash: string;
+  tracker: Tracker;
+  /** Name of the torrent's root file or folder under `data`. */
+  rootName: string;
+}
+
+/**
+ * Makes the payload and starts opentracker. The tracker must know the info-hash before it
+ * starts and the torrent must name the tracker's port: the info-hash does not depend on the
+ * announce URL, so the torrent is made against a placeholder first, then remade.
+ */
+async function makeSwarm(files: PayloadFile[], seed: number): Promise<Swarm> {
+  const root = await Deno.makeTempDir({ prefix: "interop-ours-" });
+  try {
+    const data = `${root}/seed`;
+    await makePayload(data, { files, seed });
+    const rootName = files[0].path.split("/")[0];
+    const httpTorrent = `${root}/http.torrent`;
+    const udpTorrent = `${root}/udp.torrent`;
+    const source = `${data}/${rootName}`;
+    await mktorrent({ source, out: httpTorrent, announce: ["http://127.0.0.1:1/announce"] });
+    const infoHash = await infoHashHex(httpTorrent);
+    const tracker = await startOpentracker({ infoHashesHex: [infoHash] });
+    try {
+      await mktorrent({ source, out: httpTorrent, announce: [tracker.httpUrl] });
+      await mktorrent({ source, out: udpTorrent, announce: [tracker.udpUrl] });
+      assertEquals(await infoHashHex(httpTorrent), infoHash);
+      assertEquals(await infoHashHex(udpTorrent), infoHash);
+      const out = `${root}/out`;
+      await Deno.mkdir(out);
+      return { root, data, out, httpTorrent, udpTorrent, infoHash, tracker, rootName };
+    } catch (e) {
+      await tracker.stop();
+      throw e;
+    }
+  } catch (e) {
+    await Deno.remove(root, { recursive: true });
+    throw e;
+  }
+}
+
+async function dropSwarm(swarm: Swarm): Promise<void> {
+  await swarm.tracker.stop();
+  await Deno.remove(swarm.root, { recursive: true });
+}
+
+/**
+ * Runs our client to completion as a downloader and checks exit code and summary. Returns its
+ * wall time and its log.
+ */
+async function ourDownload(
+  torrent: string,
+  out: string,
+  extraArgs?: string[],
+): Promise<{ seconds: number; log: string }> {
+  const ours = await runOurClient({ torrent, out, extraArgs });
+  try {
+    const { code, seconds } = await ours.wait(DOWNLOAD_TIMEOUT_MS);
+    const why = await ours.diagnose();
+    assertEquals(code, 0, `our client's exit code; ${why}`);
+    assert(/All \d+ pieces verified/.test(ours.stdout()), `summary says verified; ${why}`);
+    return { seconds, log: await ours.logTail(1 << 20) };
+  } finally {
+    await ours.stop();
+  }
+}
+
+/** Starts our client seeding the data already under `data`; ready once the tracker lists it. */
+async function ourSeeder(swarm: Swarm, data: string): Promise<OurClient> {
+  const before = (await swarm.tracker.scrape(swarm.infoHash)).complete;
+  const ours = await runOurClient({ torrent: swarm.httpTorrent, out: data, seed: true });
+  try {
+    await swarm.tracker.waitForSeeders(swarm.infoHash, before + 1, 30_000);
+  } catch (e) {
+    const why = await ours.diagnose();
+    await ours.stop();
+    throw new Error(`our seeder never announced: ${e instanceof Error ? e.message : e}; ${why}`);
+  }
+  return ours;
+}
+
+/** Ctrl-C: our client must exit with 130 within a few seconds. Returns the seconds it took. */
+async function interruptOurs(ours: OurClient): Promise<number> {
+  const started = performance.now();
+  ours.interrupt();
+  const { code } = await ours.wait(SHUTDOWN_MS + 10_000);
+  const seconds = (performance.now() - started) / 1000;
+  const why = await ours.diagnose();
+  assertEquals(code, 130, `exit code after SIGINT; ${why}`);
+  assert(seconds * 1000 < SHUTDOWN_MS, `exited ${seconds.toFixed(2)} s after SIGINT; ${why}`);
+  return seconds;
+}
+
+/** Runs `fn`; when it fails, adds our client's state and log to the error (the likely culprit). */
+async function explained<T>(ours: OurClient, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw new Error(`${e instanceof Error ? e.message : e}\nOUR CLIENT: ${await ours.diagnose()}`);
+  }
+}
+
+/** Both folders hold the same files with the same bytes (no leftovers either way). */
+async function sameTree(a: string, b: string): Promise<boolean> {
+  return await treesEqual(a, b) && await treesEqual(b, a);
+}
+
+function report(name: string, seconds: number): void {
+  console.log(`  ${name}: ${seconds.toFixed(2)} s`);
+}
+
+Deno.test({
+  name: "opentracker (HTTP) + libtorrent seeder -> our client downloads",
+  ignore: missing("HTTP libtorrent -> ours", "libtorrent", "opentracker", "mktorrent"),
+  async fn() {
+    const swarm = await makeSwarm(MULTI, 101);
+    try {
+      const seeder = await startLibtorrentSeeder({ torrent: swarm.httpTorrent, data: swarm.data });
+      try {
+        await swarm.tracker.waitForSeeders(swarm.infoHash, 1);
+        report("ours (download)", (await ourDownload(swarm.httpTorrent, swarm.out)).seconds);
+        assert(await sameTree(swarm.data, swarm.out), "our copy equals the source, nothing more");
+        assert(await waitUploaded(seeder) > 0, "libtorrent reports the upload");
+      } finally {
+        await seeder.stop();
+      }
+    } finally {
+      await dropSwarm(swarm);
+    }
+  },
+});
+
+Deno.test({
+  name: "opentracker (UDP announce URL) + aria2 seeder -> our client downloads",
+  ignore: missing("UDP aria2 -> ours", "aria2c", "opentracker", "mktorrent"),
+  async fn() {
+    const swarm = await makeSwarm(MULTI, 202);
+    try {
+      // aria2 can only announce over UDP through its DHT socket, so it seeds the HTTP twin of
+      // the torrent (same info-hash, same swarm in opentracker); our client gets the UDP one.
+      const seeder = await startAria2Seeder({ torrent: swarm.httpTorrent, data: swarm.data });
+      try {
+        await swarm.tracker.waitForSeeders(swarm.infoHash, 1);
+        const { seconds, log } = await ourDownload(swarm.udpTorrent, swarm.out);
+        report("ours (download, UDP tracker)", seconds);
+        // The UDP tracker was the only source of peers; the log shows its answer.
+        const answered = `tracker ${swarm.tracker.udpUrl}: `;
+        assert(
+          log.split("\n").some((l) => l.includes(answered) && /\d+ peers$/.test(l)),
+          `our client got peers over UDP; log: ${log.slice(-3000)}`,
+        );
+        assert(await sameTree(swarm.data, swarm.out), "our copy equals the source, nothing more");
+      } finally {
+        await seeder.stop();
+      }
+    } finally {
+      await dropSwarm(swarm);
+    }
+  },
+});
+
+Deno.test({
+  name: "our client seeds -> libtorrent downloads through opentracker; SIGINT exits with 130",
+  ignore: missing("ours -> libtorrent", "libtorrent", "opentracker", "mktorrent"),
+  async fn() {
+    const swarm = await makeSwarm(MULTI, 303);
+    try {
+      // Our seeder gets its own copy, so the pristine source stays the reference.
+      const ourData = `${swarm.root}/ours`;
+      await makePayload(ourData, { files: MULTI, seed: 303 });
+      const ours = await ourSeeder(swarm, ourData);
+      try {
+        const { seconds } = await explained(
+          ours,
+          () =>
+            libtorrentDownload({
+              torrent: swarm.httpTorrent,
+              out: swarm.out,
+              timeoutSec: PEER_TIMEOUT_S,
+            }),
+        );
+        report("libtorrent download from ours", seconds);
+        assert(
+          await treesEqual(swarm.data, swarm.out),
+          `libtorrent's copy equals the source; ${await ours.diagnose()}`,
+        );
+        const seeders = (await swarm.tracker.scrape(swarm.infoHash)).complete;
+        report("ours: exit after SIGINT", await interruptOurs(ours));
+        // Its graceful stop told the tracker it left.
+        assertEquals(
+          (await swarm.tracker.scrape(swarm.infoHash)).complete,
+          seeders - 1,
+          "our client announced stopped",
+        );
+        assert(await treesEqual(swarm.data, ourData), "seeding left our data untouched");
+      } finally {
+        await ours.stop();
+      }
+    } finally {
+      await dropSwarm(swarm);
+    }
+  },
+});
+
+Deno.test({
+  name: "our client seeds -> aria2 downloads through opentracker",
+  ignore: missing("ours -> aria2", "aria2c", "opentracker", "mktorrent"),
+  async fn() {
+    const swarm = await makeSwarm(MULTI, 404);
+    try {
+      const ourData = `${swarm.root}/ours`;
+      await makePayload(ourData, { files: MULTI, seed: 404 });
+      const ours = await ourSeeder(swarm, ourData);
+      try {
+        const { seconds } = await explained(
+          ours,
+          () =>
+            aria2Download({
+              torrent: swarm.httpTorrent,
+              out: swarm.out,
+              timeoutSec: PEER_TIMEOUT_S,
+            }),
+        );
+        report("aria2 download from ours", seconds);
+        assert(
+          await treesEqual(swarm.data, swarm.out),
+          `aria2's copy equals the source; ${await ours.diagnose()}`,
+        );
+        // aria2 (--seed-time=0) never announces `completed`, and our seeder started complete,
+        // so it must not have announced `completed` either (BEP 3): nothing was downloaded
+        // as far as the tracker knows.
+        assertEquals((await swarm.tracker.scrape(swarm.infoHash)).downloaded, 0, "no completed");
+        report("ours: exit after SIGINT", await interruptOurs(ours));
+      } finally {
+        await ours.stop();
+      }
+    } finally {
+      await dropSwarm(swarm);
+    }
+  },
+});
+
+Deno.test({
+  name: "single-file torrent: libtorrent + aria2 seeders together -> our client uses both",
+  ignore: missing("lt + aria2 -> ours", "libtorrent", "aria2c", "opentracker", "mktorrent"),
+  async fn() {
+    const swarm = await makeSwarm(SINGLE, 505);
+    try {
+      const lt = await startLibtorrentSeeder({ torrent: swarm.httpTorrent, data: swarm.data });
+      try {
+        const aria2 = await startAria2Seeder({ torrent: swarm.httpTorrent, data: swarm.data });
+        try {
+          await swarm.tracker.waitForSeeders(swarm.infoHash, 2);
+          // aria2 unchokes on its one-second tick while libtorrent alone would deliver all
+          // 24 MiB in a fraction of a second: capping our rate keeps both in the game (and
+          // checks the cap holds against real peers).
+          const { seconds } = await ourDownload(swarm.httpTorrent, swarm.out, [
+            "--max-download-rate",
+            `${RATE_CAP_MIB}M`,
+          ]);
+          report(`ours (download from two seeders, capped at ${RATE_CAP_MIB} MiB/s)`, seconds);
+          const floor = (SINGLE[0].size / MiB - RATE_CAP_MIB) / RATE_CAP_MIB; // one burst allowed
+          assert(seconds >= floor, `the rate cap holds: ${seconds.toFixed(2)} s < ${floor} s`);
+          assert(await sameTree(swarm.data, swarm.out), "our copy equals the source, nothing more");
+          const fromLt = await waitUploaded(lt);
+          const fromAria2 = await waitUploaded(aria2);
+          console.log(`  libtorrent sent ${fromLt} bytes, aria2 sent ${fromAria2} bytes`);
+          assert(fromLt > 0 && fromAria2 > 0, "both seeders sent us pieces");
+        } finally {
+          await aria2.stop();
+        }
+      } finally {
+        await lt.stop();
+      }
+    } finally {
+      await dropSwarm(swarm);
+    }
+  },
+});
+
+/** A seeder's upload count once it is non-zero (it may report with a short lag), or 0. */
+async function waitUploaded(seeder: { uploadedBytes(): Promise<number> }): Promise<number> {
+  const end = performance.now() + 3000;
+  while (true) {
+    const n = await seeder.uploadedBytes();
+    if (n > 0 || performance.now() > end) return n;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
