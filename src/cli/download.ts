@@ -48,7 +48,8 @@ export async function loadTorrent(input: string): Promise<Torrent> {
     if (info.size > MAX_TORRENT_FILE) {
       throw new CommandError(`${input} is too large to be a torrent file (${info.size} bytes)`);
     }
-    bytes = await Deno.readFile(input);
+    // Devices and pipes report size 0: read with a bound rather than trusting `stat`.
+    bytes = await readAtMost(input, MAX_TORRENT_FILE);
   } catch (e) {
     if (e instanceof CommandError) throw e;
     throw new CommandError(`cannot read torrent file ${input}: ${fsReason(e)}`);
@@ -59,6 +60,31 @@ export async function loadTorrent(input: string): Promise<Torrent> {
     if (e instanceof TorrentError) throw new CommandError(`${input}: ${e.message}`);
     throw e;
   }
+}
+
+/** The whole file, or a `CommandError` once it passes `max` bytes (e.g. `/dev/zero`). */
+async function readAtMost(path: string, max: number): Promise<Uint8Array> {
+  using file = await Deno.open(path, { read: true });
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const chunk = new Uint8Array(Math.min(1 << 20, max + 1 - total));
+    const n = await file.read(chunk);
+    if (n === null) break;
+    total += n;
+    if (total > max) {
+      throw new CommandError(`${path} is too large to be a torrent file (over ${max} bytes)`);
+    }
+    chunks.push(chunk.subarray(0, n));
+  }
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
 }
 
 function fsReason(e: unknown): string {

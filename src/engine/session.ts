@@ -656,22 +656,26 @@ export class Session {
   }
 
   #onBlock(peer: Peer, index: number, begin: number, data: Uint8Array): void {
-    const now = performance.now();
-    peer.lastBlockAt = now;
-    peer.snubbed = false;
     if (index >= this.torrent.pieceCount || begin % MAX_BLOCK !== 0) {
       return this.#protocolError(peer, "piece message for a block we never ask for");
     }
     const b = begin / MAX_BLOCK;
     const id = index * this.#blocksPerPiece + b;
-    const wasRequested = peer.requests.delete(id);
+    if (!peer.requests.delete(id)) {
+      // A late reply to a cancelled or dropped request, or a block nobody asked for: never
+      // let it into a piece, or a sprayer could poison pieces others are filling.
+      this.#wasted += data.length;
+      return;
+    }
     const piece = this.#active.get(index);
     if (!piece || b >= piece.blockCount || data.length !== piece.blockLength(b)) {
       this.#wasted += data.length;
-      if (!wasRequested) return; // late reply to a cancelled request
       return this.#protocolError(peer, "block of the wrong size");
     }
-    if (wasRequested) piece.requested[b]--;
+    piece.requested[b]--;
+    const now = performance.now();
+    peer.lastBlockAt = now;
+    peer.snubbed = false;
     peer.down.add(data.length, now);
     this.#down.add(data.length, now);
     this.#adaptDepth(peer, now);

@@ -1,0 +1,295 @@
+/**
+ * The real executable as a user meets it: `deno run -A src/main.ts` in a subprocess. Every
+ * mistake must end with a non-zero exit code and exactly one line on stderr naming the problem,
+ * never a stack trace; Ctrl-C must exit 130 and leave only verified pieces behind.
+ */
+import { assert, assertEquals } from "../assert.ts";
+import { TorrentJob } from "../../src/client/mod.ts";
+import { encode } from "../../src/bencode/mod.ts";
+import { createTorrentFromBuffers, parseTorrent } from "../../src/metainfo/mod.ts";
+import { Storage } from "../../src/storage/mod.ts";
+import { startTracker } from "../../src/tracker/mod.ts";
+import { TokenBucket } from "../../src/util/mod.ts";
+
+const MAIN = decodeURIComponent(new URL("../../src/main.ts", import.meta.url).pathname);
+const VERSION: string = (JSON.parse(
+  await Deno.readTextFile(new URL("../../deno.json", import.meta.url)),
+) as { version: string }).version;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A folder for one test; the CLI runs inside it so its default `./logs` lands there too. */
+async function workdir(): Promise<string> {
+  return await Deno.makeTempDir({ prefix: "bt-cli-" });
+}
+
+function command(args: string[], cwd: string): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", MAIN, ...args],
+    cwd,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  });
+}
+
+async function run(args: string[], cwd: string): Promise<Run> {
+  const out = await command(args, cwd).output();
+  const text = new TextDecoder();
+  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+}
+
+/** Fails unless `r` exited with `code` and printed one clean line on stderr matching `names`. */
+function assertOneLineError(r: Run, code: number, names: RegExp): void {
+  const lines = r.stderr.split("\n").filter((l) => l.trim() !== "");
+  assertEquals(r.code, code, `exit code (stderr: ${r.stderr})`);
+  assertEquals(lines.length, 1, `exactly one line on stderr, got:\n${r.stderr}`);
+  const line = lines[0];
+  assert(line.startsWith("bittorrent: "), `prefixed with the program name: ${line}`);
+  assert(names.test(line), `"${line}" should match ${names}`);
+  assert(!/^\s+at |\w+Error:|unexpected error/m.test(r.stderr), `no stack trace: ${r.stderr}`);
+}
+
+const ERROR_CASES: {
+  name: string;
+  args: (dir: string) => string[] | Promise<string[]>;
+  code: number;
+  names: RegExp;
+  unixOnly?: boolean;
+}[] = [
+  {
+    name: "missing torrent file",
+    args: () => ["-i", "no-such.torrent"],
+    code: 1,
+    names: /error: cannot read torrent file no-such\.torrent: no such file/,
+  },
+  {
+    name: "a folder as the torrent",
+    args: async (dir) => {
+      await Deno.mkdir(`${dir}/folder.torrent`);
+      return ["-i", "folder.torrent"];
+    },
+    code: 1,
+    names: /error: folder\.torrent is a folder/,
+  },
+  {
+    name: "not bencode",
+    args: async (dir) => {
+      await Deno.writeTextFile(`${dir}/text.torrent`, "hello, this is not a torrent\n");
+      return ["-i", "text.torrent"];
+    },
+    code: 1,
+    names: /error: text\.torrent: not a torrent file/,
+  },
+  {
+    name: "bencode without 'info'",
+    args: async (dir) => {
+      await Deno.writeFile(
+        `${dir}/noinfo.torrent`,
+        encode(new Map([["announce", new TextEncoder().encode("http://127.0.0.1:1/a")]])),
+      );
+      return ["-i", "noinfo.torrent"];
+    },
+    code: 1,
+    names: /error: noinfo\.torrent: .*'info'/,
+  },
+  {
+    name: "a bad piece length",
+    args: async (dir) => {
+      const info = new Map<string, number | Uint8Array>([
+        ["length", 5],
+        ["name", new TextEncoder().encode("a.bin")],
+        ["piece length", 0],
+        ["pieces", new Uint8Array(20)],
+      ]);
+      await Deno.writeFile(`${dir}/badpl.torrent`, encode(new Map([["info", info]])));
+      return ["-i", "badpl.torrent"];
+    },
+    code: 1,
+    names: /error: badpl\.torrent: 'piece length'/,
+  },
+  {
+    // stat() says 0 bytes for a device: the read itself must be bounded.
+    name: "an endless device as the torrent",
+    args: () => ["-i", "/dev/zero"],
+    code: 1,
+    names: /error: \/dev\/zero is too large to be a torrent file/,
+    unixOnly: true,
+  },
+  {
+    name: "a magnet link",
+    args: () => ["magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567"],
+    code: 1,
+    names: /error: magnet links are not supported yet/,
+  },
+  {
+    name: "an unknown flag",
+    args: () => ["--frobnicate", "a.torrent"],
+    code: 2,
+    names: /unknown option --frobnicate/,
+  },
+  {
+    name: "a bad rate",
+    args: () => ["--max-download-rate", "2X", "a.torrent"],
+    code: 2,
+    names: /--max-download-rate: invalid rate "2X"/,
+  },
+  {
+    name: "no input at all",
+    args: () => [],
+    code: 2,
+    names: /missing -i/,
+  },
+  {
+    name: "an output folder that cannot be created",
+    args: async (dir) => {
+      await Deno.writeFile(
+        `${dir}/ok.torrent`,
+        createTorrentFromBuffers("x.bin", new Uint8Array(1000), { creationDate: null }),
+      );
+      await Deno.writeTextFile(`${dir}/plain-file`, "I am a file");
+      return ["-i", "ok.torrent", "-o", "plain-file/sub", "--port", "0"];
+    },
+    code: 1,
+    names: /error: cannot create output folder .*plain-file\/sub/,
+  },
+];
+
+for (const c of ERROR_CASES) {
+  Deno.test({
+    name: `cli error: ${c.name} → exit ${c.code}, one line on stderr`,
+    ignore: c.unixOnly === true && Deno.build.os === "windows",
+  }, async () => {
+    const dir = await workdir();
+    try {
+      const r = await run(await c.args(dir), dir);
+      assertOneLineError(r, c.code, c.names);
+      assertEquals(r.stdout, "", "nothing on stdout");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
+
+Deno.test("cli: --help exits 0 with the usage on stdout", async () => {
+  const dir = await workdir();
+  try {
+    const r = await run(["--help"], dir);
+    assertEquals(r.code, 0);
+    assertEquals(r.stderr, "");
+    assert(r.stdout.includes("Usage:"), r.stdout);
+    assert(r.stdout.includes("--max-download-rate"), r.stdout);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli: --version exits 0 and prints the version from deno.json", async () => {
+  const dir = await workdir();
+  try {
+    const r = await run(["--version"], dir);
+    assertEquals(r.code, 0);
+    assertEquals(r.stderr, "");
+    assertEquals(r.stdout.trim(), `bittorrent ${VERSION}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Polls until `check` holds or `ms` pass. */
+async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!check()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+Deno.test("cli: SIGINT exits 130 and keeps only written pieces; a rerun resumes", async () => {
+  const dir = await workdir();
+  const tracker = await startTracker({ hostname: "127.0.0.1" });
+  const PIECE = 32 * 1024;
+  const data = new Uint8Array(2 * 1024 * 1024);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 2654435761) >>> 24;
+  const torrentBytes = createTorrentFromBuffers("resume.bin", data, {
+    pieceLength: PIECE,
+    announce: [[tracker.httpUrl]],
+    creationDate: null,
+  });
+  const torrent = parseTorrent(torrentBytes);
+  await Deno.writeFile(`${dir}/t.torrent`, torrentBytes);
+  await Deno.mkdir(`${dir}/seed`);
+  await Deno.writeFile(`${dir}/seed/resume.bin`, data);
+  // A slow seeder (256 KiB/s: 8 s for everything) so the interrupt lands mid-download.
+  const bucket = new TokenBucket(256 * 1024);
+  const seeder = await TorrentJob.open({
+    torrent,
+    output: `${dir}/seed`,
+    hostname: "127.0.0.1",
+    port: 0,
+    seed: true,
+    announcer: { httpTimeoutMs: 2_000, stopTimeoutMs: 1_000 },
+    session: { uploadLimiter: bucket, tickMs: 200 },
+  });
+  const args = ["-i", "t.torrent", "-o", "out", "--port", "0", "--log-dir", "logs"];
+  try {
+    seeder.start();
+    await until(
+      "the seeder on the tracker",
+      () => tracker.swarm(torrent.infoHashHex).complete === 1,
+    );
+
+    // Run 1: interrupted once a good part (but not all) has been served.
+    const child = command(args, dir).spawn();
+    const first = (async () => {
+      const out = await child.output();
+      const text = new TextDecoder();
+      return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+    })();
+    await until("a few pieces served", () => seeder.stats().uploaded >= 8 * PIECE, 15_000);
+    child.kill("SIGINT");
+    const r1 = await first;
+    assertEquals(r1.code, 130, `exit code after SIGINT (stderr: ${r1.stderr})`);
+    assertEquals(r1.stderr.trim(), "", "an interrupt is not an error");
+    const claimed = /Incomplete: (\d+) of (\d+) pieces verified/.exec(r1.stdout);
+    assert(claimed, `a summary with the verified count:\n${r1.stdout}`);
+    const claimedCount = Number(claimed[1]);
+    assertEquals(Number(claimed[2]), torrent.pieceCount);
+    assert(claimedCount > 0 && claimedCount < torrent.pieceCount, `partial: ${claimed[0]}`);
+    // The graceful stop told the tracker we left.
+    await until("the stopped announce", () => tracker.swarm(torrent.infoHashHex).incomplete === 0);
+
+    // Every piece the run claimed is on disk and verifies.
+    const storage = await Storage.open(torrent, `${dir}/out`);
+    const onDisk = await storage.verify();
+    await storage.close();
+    assert(
+      onDisk.count >= claimedCount,
+      `claimed ${claimedCount} verified pieces, only ${onDisk.count} are on disk`,
+    );
+    assert(onDisk.count < torrent.pieceCount, "the interrupt came before the end");
+
+    // Run 2: the seeder at full speed; the check on start keeps what run 1 wrote.
+    bucket.setRate(0);
+    const servedBefore = seeder.stats().uploaded;
+    const r2 = await run(args, dir);
+    assertEquals(r2.code, 0, `second run (stderr: ${r2.stderr})`);
+    assert(r2.stdout.includes(`All ${torrent.pieceCount} pieces verified`), r2.stdout);
+    const served = seeder.stats().uploaded - servedBefore;
+    assert(served < data.length, `the rerun fetched ${served} of ${data.length} bytes`);
+    assert(
+      served <= data.length - onDisk.count * PIECE,
+      `the rerun fetched ${served} bytes; only ${data.length - onDisk.count * PIECE} were missing`,
+    );
+    assertEquals(await Deno.readFile(`${dir}/out/resume.bin`), data);
+  } finally {
+    await seeder.stop();
+    await tracker.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
