@@ -16,6 +16,7 @@ import {
   isDict,
 } from "../../src/bencode/mod.ts";
 import { assert, assertEquals, assertThrows } from "../assert.ts";
+import { mulberry32 as rng } from "../random.ts";
 
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -224,18 +225,6 @@ Deno.test("accessors return undefined for missing keys and other types", () => {
 
 // ---------------------------------------------------------------------------------------------
 // Seeded fuzzing
-
-/** Small seeded PRNG (mulberry32) so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomValue(r: () => number, depth: number): BencodeValue {
   const k = r();

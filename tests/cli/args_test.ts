@@ -10,6 +10,7 @@ import {
   UsageError,
 } from "../../src/cli/mod.ts";
 import { assert, assertEquals, assertThrows } from "../assert.ts";
+import { mulberry32 as prng } from "../random.ts";
 
 const LINUX = { os: "linux", home: "/home/ann" };
 
@@ -260,18 +261,6 @@ Deno.test("HELP_TEXT: lists every flag, defaults and examples, fits 80 columns",
   }
   for (const line of HELP_TEXT.split("\n")) assert(line.length <= 80, `too wide: ${line}`);
 });
-
-/** Small seeded PRNG (mulberry32) so fuzz failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 Deno.test("fuzz: parseArgs and parseRate only return or throw UsageError", () => {
   const random = prng(0xb17);

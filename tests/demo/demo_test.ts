@@ -18,6 +18,7 @@ import {
   writePayload,
 } from "../../src/demo/mod.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "../assert.ts";
+import { mulberry32 as rng } from "../random.ts";
 
 const MiB = 1024 * 1024;
 
@@ -196,18 +197,6 @@ Deno.test("parseSize: binary units, suffixes, bounds", () => {
   assertThrows(() => parseSize("1e9"), DemoError, "invalid size");
   assertThrows(() => parseSize("9".repeat(40)), DemoError, "invalid size");
 });
-
-/** Seeded PRNG (mulberry32) so a failure names a reproducible case. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 Deno.test("fuzz: parseDemoArgs only ever returns valid args or throws DemoError", () => {
   const pieces = [

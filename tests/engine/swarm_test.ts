@@ -3,18 +3,7 @@ import { Session } from "../../src/engine/mod.ts";
 import { createTorrentFromBuffers, parseTorrent, type Torrent } from "../../src/metainfo/mod.ts";
 import { listenForPeers, makePeerId } from "../../src/peer/mod.ts";
 import { Storage } from "../../src/storage/mod.ts";
-
-function randomBytes(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
+import { xorshiftBytes as randomBytes } from "../random.ts";
 
 interface Node {
   session: Session;

@@ -8,22 +8,13 @@ import { assertEquals } from "../assert.ts";
 import { TorrentJob, type TorrentJobOptions } from "../../src/client/mod.ts";
 import type { SessionLog } from "../../src/engine/mod.ts";
 import { type BufferFile, parseTorrent, type Torrent } from "../../src/metainfo/mod.ts";
+import { xorshiftBytes } from "../random.ts";
 
 /** Loopback only: no test may talk to any other address. */
 export const LOOPBACK = "127.0.0.1";
 
-/** Deterministic pseudo-random bytes (xorshift32), so failures are reproducible. */
-export function patternBytes(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
+/** Deterministic pseudo-random bytes (xorshift32, from tests/random.ts), so failures are reproducible. */
+export const patternBytes = xorshiftBytes;
 
 /** All file contents of a torrent laid end to end, as the pieces see them. */
 export function concat(files: readonly BufferFile[]): Uint8Array {

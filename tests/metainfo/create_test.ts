@@ -12,19 +12,7 @@ import {
 } from "../../src/metainfo/mod.ts";
 import { sha1 } from "../../src/util/mod.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "../assert.ts";
-
-/** Deterministic pseudo-random bytes. */
-function bytes(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
+import { xorshiftBytes as bytes } from "../random.ts";
 
 function concat(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));

@@ -13,18 +13,7 @@ import {
 } from "../../src/metainfo/mod.ts";
 import { assert } from "../assert.ts";
 import { assertTorrentInvariants } from "./invariants.ts";
-
-/** Seeded PRNG (mulberry32) so a failure names a reproducible case. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from "../random.ts";
 
 const te = new TextEncoder();
 

@@ -7,6 +7,7 @@ import {
   TorrentError,
 } from "../../src/metainfo/mod.ts";
 import { assert, assertEquals, assertThrows } from "../assert.ts";
+import { mulberry32 as rng } from "../random.ts";
 
 const utf8Bytes = (s: string) => new TextEncoder().encode(s).length;
 
@@ -158,18 +159,6 @@ Deno.test("joinInside joins clean components and refuses escaping ones", () => {
     assertThrows(() => joinInside("/dl", bad), TorrentError, "unsafe file name");
   }
 });
-
-/** Seeded PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 Deno.test("fuzz: any sanitised path joins inside the root", () => {
   const r = rng(7);

@@ -6,6 +6,7 @@
  */
 import type { StorageLayout } from "../../src/storage/mod.ts";
 import { sha1 } from "../../src/util/mod.ts";
+import { mulberry32 } from "../random.ts";
 
 /** One file of a test layout: a path (ignored for pad files), a length, and whether it pads. */
 export interface FileSpec {
@@ -14,17 +15,8 @@ export interface FileSpec {
   padding?: boolean;
 }
 
-/** Deterministic PRNG (mulberry32) returning floats in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG (mulberry32, from tests/random.ts) returning floats in [0, 1). */
+export const rng = mulberry32;
 
 /** `n` pseudo-random bytes from `seed`; pad-file ranges of a layout can be zeroed separately. */
 export function randomBytes(n: number, seed: number): Uint8Array {

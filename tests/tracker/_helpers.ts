@@ -6,18 +6,10 @@
  */
 import dgram from "node:dgram";
 import type { AnnounceParams } from "../../src/tracker/mod.ts";
+import { mulberry32 } from "../random.ts";
 
-/** Deterministic PRNG (mulberry32) returning numbers in [0, 1). */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG (mulberry32, from tests/random.ts) returning numbers in [0, 1). */
+export const seeded = mulberry32;
 
 /** A mutated copy of `input`: flipped bytes, insertions, deletions, truncation, splices. */
 export function mutate(input: Uint8Array, rand: () => number): Uint8Array {
