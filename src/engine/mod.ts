@@ -13,11 +13,17 @@
  */
 export { type ChokeCandidate, type ChokeDecision, choose } from "./choker.ts";
 export { PiecePicker } from "./picker.ts";
+export {
+  addressKey,
+  type BookEntry,
+  type PeerAddress,
+  PeerBook,
+  type PeerBookOptions,
+  type PeerSource,
+} from "./peer_book.ts";
 export { ActivePiece } from "./piece.ts";
 export { RateMeter } from "./rate.ts";
 export {
-  type PeerAddress,
-  type PeerSource,
   type PieceStore,
   Session,
   type SessionLog,

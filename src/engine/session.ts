@@ -22,9 +22,9 @@ import {
   MessageId,
   PeerConnection,
   type RateLimiter,
-  SelfConnectionError,
 } from "../peer/mod.ts";
-import { Bitfield, bytesEqual, isValidBitfield, sha1, toHex } from "../util/mod.ts";
+import { type BookEntry, type PeerAddress, PeerBook, type PeerSource } from "./peer_book.ts";
+import { Bitfield, bytesEqual, isValidBitfield, sha1 } from "../util/mod.ts";
 import { ActivePiece } from "./piece.ts";
 import { PiecePicker } from "./picker.ts";
 import { RateMeter } from "./rate.ts";
@@ -50,15 +50,6 @@ export interface SessionLog {
   debug(message: string): void;
   info(message: string): void;
   warn(message: string): void;
-}
-
-/** Where a peer address came from, for the status line. */
-export type PeerSource = "tracker" | "incoming" | "dht" | "pex" | "manual";
-
-/** A peer address to dial. */
-export interface PeerAddress {
-  host: string;
-  port: number;
 }
 
 /** Tunables; the defaults suit real swarms, tests shorten the timeouts. */
@@ -108,15 +99,6 @@ export interface SessionStats {
   peersBySource: Record<PeerSource, number>;
 }
 
-interface KnownPeer {
-  host: string;
-  port: number;
-  source: PeerSource;
-  failures: number;
-  retryAt: number;
-  state: "idle" | "connecting" | "connected" | "banned";
-}
-
 interface Upload {
   index: number;
   begin: number;
@@ -152,7 +134,7 @@ class Peer {
   constructor(
     readonly conn: PeerConnection,
     readonly bits: Bitfield,
-    readonly known: KnownPeer | undefined,
+    readonly known: BookEntry | undefined,
     readonly source: PeerSource,
   ) {}
 
@@ -184,10 +166,7 @@ export class Session {
   /** Active pieces that may still have a block nobody asked for (checked lazily). */
   #open = new Set<ActivePiece>();
   #peers = new Set<Peer>();
-  #known = new Map<string, KnownPeer>();
-  /** Peer ids of banned peers, so they cannot come back from another port. */
-  #bannedIds = new Set<string>();
-  #connecting = 0;
+  #book: PeerBook;
   #bufferedBytes = 0;
   #pendingWrites = new Set<Promise<void>>();
   #down = new RateMeter();
@@ -221,6 +200,13 @@ export class Session {
     this.#log = options.log ?? { debug() {}, info() {}, warn() {} };
     this.#blocksPerPiece = Math.ceil(this.torrent.pieceLength / MAX_BLOCK);
     this.#picker = new PiecePicker(this.torrent.pieceCount);
+    this.#book = new PeerBook({
+      connect: (host, port) => connectPeer(host, port, this.handshakeOptions),
+      onConnected: (conn, entry) => this.#adopt(conn, entry, entry.source),
+      connectedCount: () => this.#peers.size,
+      maxPeers: this.#o.maxPeers,
+      onDebug: (message) => this.#log.debug(message),
+    });
     for (const i of this.have.ones()) this.#picker.drop(i);
     this.done = new Promise((resolve, reject) => {
       this.#resolveDone = resolve;
@@ -259,19 +245,12 @@ export class Session {
   start(): void {
     this.#tick = setInterval(() => this.#onTick(), this.#o.tickMs);
     if (this.complete) this.#finish();
-    this.#fillConnections();
+    this.#book.fill();
   }
 
   /** Adds addresses to dial; known and banned ones are skipped. */
   addPeers(addresses: PeerAddress[], source: PeerSource): void {
-    for (const { host, port } of addresses) {
-      if (!(port > 0 && port < 65536)) continue;
-      const key = addressKey(host, port);
-      if (!this.#known.has(key)) {
-        this.#known.set(key, { host, port, source, failures: 0, retryAt: 0, state: "idle" });
-      }
-    }
-    this.#fillConnections();
+    if (!this.#stopped) this.#book.add(addresses, source);
   }
 
   /** Adopts a connection a peer opened to us (already handshaken for this torrent). */
@@ -291,6 +270,7 @@ export class Session {
       incoming: 0,
       dht: 0,
       pex: 0,
+      magnet: 0,
       manual: 0,
     };
     for (const p of this.#peers) {
@@ -315,7 +295,7 @@ export class Session {
       wasted: this.#wasted,
       hashFailures: this.#hashFailures,
       peersConnected: this.#peers.size,
-      peersKnown: this.#known.size,
+      peersKnown: this.#book.size,
       peersChokingUs: chokingUs,
       peersInterested: interested,
       peersBySource: bySource,
@@ -325,6 +305,7 @@ export class Session {
   /** Closes every peer, waits for pending disk writes, stops timers. Idempotent. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#book.close();
     clearInterval(this.#tick);
     for (const p of [...this.#peers]) p.conn.close("session stopped");
     await Promise.allSettled([...this.#pendingWrites]);
@@ -333,45 +314,8 @@ export class Session {
 
   // ---- connections -------------------------------------------------------------------------
 
-  #fillConnections(): void {
-    if (this.#stopped) return;
-    const now = performance.now();
-    const maxHalfOpen = 8;
-    for (const known of this.#known.values()) {
-      if (this.#peers.size + this.#connecting >= this.#o.maxPeers) return;
-      if (this.#connecting >= maxHalfOpen) return;
-      if (known.state !== "idle" || known.retryAt > now) continue;
-      this.#dial(known);
-    }
-  }
-
-  #dial(known: KnownPeer): void {
-    known.state = "connecting";
-    this.#connecting++;
-    connectPeer(known.host, known.port, this.handshakeOptions).then((conn) => {
-      this.#connecting--;
-      if (this.#stopped) return conn.close("session stopped");
-      known.failures = 0;
-      this.#adopt(conn, known, known.source);
-    }, (e) => {
-      this.#connecting--;
-      // Trackers list our own address; once dialled it is never dialled again.
-      if (e instanceof SelfConnectionError) known.state = "banned";
-      this.#failed(known, e instanceof Error ? e.message : String(e));
-      this.#fillConnections();
-    });
-  }
-
-  #failed(known: KnownPeer, reason: string): void {
-    if (known.state === "banned") return;
-    known.failures++;
-    known.state = "idle";
-    known.retryAt = performance.now() + Math.min(300_000, 5_000 * 2 ** (known.failures - 1));
-    this.#log.debug(`peer ${known.host}:${known.port}: ${reason}`);
-  }
-
-  #adopt(conn: PeerConnection, known: KnownPeer | undefined, source: PeerSource): void {
-    if (this.#bannedIds.has(toHex(conn.remote.peerId))) {
+  #adopt(conn: PeerConnection, known: BookEntry | undefined, source: PeerSource): void {
+    if (this.#book.isBanned(conn.remote.peerId)) {
       conn.close("banned peer");
       if (known) known.state = "banned";
       return;
@@ -379,14 +323,11 @@ export class Session {
     for (const other of this.#peers) {
       if (bytesEqual(other.conn.remote.peerId, conn.remote.peerId)) {
         conn.close("already connected to this peer");
-        if (known) {
-          known.state = "idle";
-          known.retryAt = Infinity;
-        }
+        if (known) this.#book.duplicate(known);
         return;
       }
     }
-    if (known) known.state = "connected";
+    if (known) this.#book.connected(known);
     const peer = new Peer(conn, new Bitfield(this.torrent.pieceCount), known, source);
     this.#peers.add(peer);
     this.#log.debug(`peer ${peer.address} connected (${source})`);
@@ -406,32 +347,20 @@ export class Session {
     this.#releaseAll(peer);
     // Seeds are not counted per piece, so only a partial peer's pieces lose availability.
     if (!peer.seed) { for (const i of peer.bits.ones()) this.#picker.peerLost(i); }
-    if (peer.known && peer.known.state === "connected") {
-      peer.known.state = "idle";
-      // A peer that hung up soon after connecting is tried again later, not at once.
-      const shortLived = performance.now() - peer.connectedAt < 30_000;
-      peer.known.retryAt = performance.now() + (shortLived ? 30_000 : 5_000);
+    if (peer.known) {
+      this.#book.disconnected(peer.known, performance.now() - peer.connectedAt < 30_000);
     }
     if (this.#stopped) return;
     for (const p of this.#peers) this.#request(p);
-    this.#fillConnections();
+    this.#book.fill();
   }
 
   #ban(peer: Peer, reason: string): void {
     this.#log.warn(`banning peer ${peer.address}: ${reason}`);
-    this.#bannedIds.add(toHex(peer.conn.remote.peerId));
-    if (peer.known) peer.known.state = "banned";
-    else {
-      const [host, port] = splitAddress(peer.address);
-      this.#known.set(peer.address, {
-        host,
-        port,
-        source: peer.source,
-        failures: 0,
-        retryAt: Infinity,
-        state: "banned",
-      });
-    }
+    const [host, port] = splitAddress(peer.address);
+    if (peer.known) {
+      this.#book.ban(peer.known.host, peer.known.port, peer.conn.remote.peerId, peer.source);
+    } else this.#book.ban(host, port, peer.conn.remote.peerId, peer.source);
     peer.conn.close(`banned: ${reason}`);
   }
 
@@ -881,12 +810,8 @@ export class Session {
       }
     }
     if (this.#ticks % 10 === 1) this.#rechoke();
-    this.#fillConnections();
+    this.#book.fill();
   }
-}
-
-function addressKey(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 function splitAddress(address: string): [string, number] {
