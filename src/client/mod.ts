@@ -13,3 +13,5 @@
  * @module
  */
 export { TorrentJob, type TorrentJobOptions } from "./torrent_job.ts";
+export { type FetchedTorrent, MetadataJob, type MetadataJobOptions } from "./metadata_job.ts";
+export { DhtLookups, type DhtNode } from "./dht_lookups.ts";

@@ -12,10 +12,13 @@ import {
   type SessionStats,
 } from "../engine/mod.ts";
 import type { Torrent } from "../metainfo/mod.ts";
-import { listenForPeers, makePeerId, type PeerConnection, type PeerListener } from "../peer/mod.ts";
+import { makePeerId, type PeerListener } from "../peer/mod.ts";
+import { listenForTorrent } from "./listen.ts";
+import { describeTracker } from "./status.ts";
+import { DhtLookups, type DhtNode } from "./dht_lookups.ts";
 import { Storage } from "../storage/mod.ts";
 import { Announcer, type AnnouncerOptions, type TrackerStatus } from "../tracker/mod.ts";
-import { bytesEqual, TokenBucket } from "../util/mod.ts";
+import { TokenBucket } from "../util/mod.ts";
 
 /** What a job needs; everything but the torrent and folder has a sensible default. */
 export interface TorrentJobOptions {
@@ -39,6 +42,8 @@ export interface TorrentJobOptions {
   peers?: PeerAddress[];
   /** Turn off tracker announces (tests and the demo's own seeders may not need them). */
   trackers?: boolean;
+  /** A running DHT node to find peers through (never used for private torrents). */
+  dht?: DhtNode;
   /** Engine tunables (tests shorten timeouts). */
   session?: Partial<SessionOptions>;
   /** Tracker tunables (tests shorten back-offs). */
@@ -63,6 +68,8 @@ export class TorrentJob {
   readonly session: Session;
   readonly listener: PeerListener;
   readonly #announcer?: Announcer;
+  readonly #dht?: DhtNode;
+  #lookups?: DhtLookups;
   readonly #log: SessionLog;
   #tracker?: TrackerStatus;
   #finishing: Promise<void> = Promise.resolve();
@@ -82,6 +89,7 @@ export class TorrentJob {
     this.session = session;
     this.listener = listener;
     this.#log = opts.log ?? { debug() {}, info() {}, warn() {} };
+    this.#dht = opts.torrent.private ? undefined : opts.dht;
     const tiers = opts.trackers === false ? [] : opts.torrent.announce;
     if (tiers.length > 0) {
       this.#announcer = new Announcer({
@@ -129,7 +137,11 @@ export class TorrentJob {
     try {
       const have = await storage.verify(opts.onCheckProgress);
       const peerId = makePeerId();
-      const session = new Session({
+      // The listener comes first so the session can tell peers its port; until the session
+      // exists, inbound handshakes find no target and are turned away.
+      const target: { session?: Session } = {};
+      listener = listenForTorrent(opts, torrent.infoHash, () => target.session);
+      const session = target.session = new Session({
         torrent,
         storage,
         have,
@@ -139,10 +151,14 @@ export class TorrentJob {
         log: opts.log,
         downloadLimiter: limiter(opts.maxDownloadRate),
         uploadLimiter: limiter(opts.maxUploadRate),
+        listenPort: listener.port,
+        dhtPort: opts.dht?.port,
+        onDhtNode: (host, port) => opts.dht?.addNode(host, port),
         ...opts.session,
       });
-      listener = listen(opts, session);
-      return new TorrentJob(opts, storage, session, listener, peerId);
+      const job = new TorrentJob(opts, storage, session, listener, peerId);
+      if (opts.peers) job.addPeers(opts.peers);
+      return job;
     } catch (e) {
       listener?.close();
       await storage.close();
@@ -154,8 +170,15 @@ export class TorrentJob {
   start(): void {
     this.session.start();
     this.#announcer?.start();
-    if (this.torrent.announce.length === 0 && !this.torrent.private) {
-      this.#log.info("the torrent names no tracker");
+    if (this.#dht) {
+      this.#lookups = new DhtLookups(
+        this.#dht,
+        this.torrent.infoHash,
+        this.listener.port,
+        (peers) => this.session.addPeers(peers, "dht"),
+      );
+    } else if (this.torrent.announce.length === 0) {
+      this.#log.info("the torrent names no tracker and the DHT is off: waiting for peers to call");
     }
   }
 
@@ -171,15 +194,14 @@ export class TorrentJob {
 
   /** The last tracker outcome, in a few words, for the status line. */
   get trackerStatus(): string | undefined {
-    const t = this.#tracker;
-    if (!t) return this.#announcer ? "tracker: contacting" : undefined;
-    return t.ok ? `tracker ok (${t.peers ?? 0} peers)` : t.message ?? "tracker failed";
+    return describeTracker(this.#tracker, this.#announcer !== undefined);
   }
 
   /** Announces `stopped`, closes peers, flushes and closes files. Idempotent. */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       this.listener.close();
+      this.#lookups?.stop();
       await Promise.allSettled([this.#announcer?.stop(), this.session.stop()]);
       await this.#finishing.catch(() => {});
       await this.storage.close();
@@ -190,25 +212,4 @@ export class TorrentJob {
 
 function limiter(rate: number | undefined): TokenBucket | undefined {
   return rate && rate > 0 ? new TokenBucket(rate) : undefined;
-}
-
-/** Listens on the chosen port, or the next free one of the nine after it, or any. */
-function listen(opts: TorrentJobOptions, session: Session): PeerListener {
-  const first = opts.port ?? 6881;
-  const ports = first === 0 ? [] : Array.from({ length: 10 }, (_, i) => first + i);
-  const route = (infoHash: Uint8Array) =>
-    bytesEqual(infoHash, opts.torrent.infoHash)
-      ? {
-        options: session.handshakeOptions,
-        adopt: (peer: PeerConnection) => session.addIncoming(peer),
-      }
-      : undefined;
-  for (const port of ports) {
-    try {
-      return listenForPeers({ hostname: opts.hostname, port, route });
-    } catch (e) {
-      if (!(e instanceof Deno.errors.AddrInUse)) throw e;
-    }
-  }
-  return listenForPeers({ hostname: opts.hostname, port: 0, route });
 }

@@ -20,6 +20,7 @@ export {
   PeerBook,
   type PeerBookOptions,
   type PeerSource,
+  splitAddressKey,
 } from "./peer_book.ts";
 export { ActivePiece } from "./piece.ts";
 export { RateMeter } from "./rate.ts";
@@ -31,3 +32,8 @@ export {
   type SessionStats,
   type SessionTorrent,
 } from "./session.ts";
+export {
+  MetadataFetcher,
+  type MetadataFetcherOptions,
+  type MetadataStats,
+} from "./metadata_fetcher.ts";

@@ -44,6 +44,15 @@ export function addressKey(host: string, port: number): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+/** The inverse of `addressKey`: `host:port` or `[v6]:port` back to its parts. */
+export function splitAddressKey(address: string): PeerAddress {
+  const colon = address.lastIndexOf(":");
+  return {
+    host: address.slice(0, colon).replace(/^\[|\]$/g, ""),
+    port: Number(address.slice(colon + 1)),
+  };
+}
+
 /**
  * Known peers and the dialling policy.
  *

@@ -11,9 +11,11 @@ import {
   connectPeer,
   encodeBitfield,
   encodeBlockAddress,
+  encodeExtended,
   encodeIndex,
   encodeKeepAlive,
   encodePieceHeader,
+  encodePort,
   encodeSimple,
   type HandshakeOptions,
   MAX_BLOCK,
@@ -23,8 +25,31 @@ import {
   PeerConnection,
   type RateLimiter,
 } from "../peer/mod.ts";
-import { type BookEntry, type PeerAddress, PeerBook, type PeerSource } from "./peer_book.ts";
+import {
+  type BookEntry,
+  type PeerAddress,
+  PeerBook,
+  type PeerSource,
+  splitAddressKey,
+} from "./peer_book.ts";
+import {
+  encodeExtendedHandshake,
+  encodeMetadataMessage,
+  encodePex,
+  type ExtendedHandshake,
+  ExtensionError,
+  LOCAL_EXTENSION_IDS,
+  metadataBlock,
+  type MetadataMessage,
+  parseExtendedHandshake,
+  parseMetadataMessage,
+  parsePex,
+  PEX_FLAGS,
+  type PexPeer,
+  PexState,
+} from "../ext/mod.ts";
 import { Bitfield, bytesEqual, isValidBitfield, sha1 } from "../util/mod.ts";
+import { compareBytes } from "../bencode/mod.ts";
 import { ActivePiece } from "./piece.ts";
 import { PiecePicker } from "./picker.ts";
 import { RateMeter } from "./rate.ts";
@@ -37,6 +62,10 @@ export interface SessionTorrent {
   pieceCount: number;
   pieceHashes: Uint8Array;
   totalLength: number;
+  /** The info dictionary's bytes, served to peers that fetch metadata (BEP 9). */
+  infoBytes?: Uint8Array;
+  /** Private torrents (BEP 27) take peers from trackers only: no PEX, no DHT. */
+  private?: boolean;
 }
 
 /** Where verified pieces go and uploads come from. */
@@ -77,7 +106,27 @@ export interface SessionOptions {
   maxBufferedBytes?: number;
   /** Hash failures a peer may take part in before it is banned. */
   maxStrikes?: number;
+  /** Our TCP listening port, told to peers in the extension handshake. */
+  listenPort?: number;
+  /** Our DHT node's UDP port, told to peers with a PORT message (BEP 5). */
+  dhtPort?: number;
+  /** A peer told us its DHT port. */
+  onDhtNode?: (host: string, port: number) => void;
+  /** Least time between two PEX messages to one peer (BEP 11 says a minute). */
+  pexIntervalMs?: number;
 }
+
+/** The options that have defaults. */
+type Tunable =
+  | "maxPeers"
+  | "seed"
+  | "connectTimeoutMs"
+  | "requestTimeoutMs"
+  | "idleTimeoutMs"
+  | "tickMs"
+  | "uploadSlots"
+  | "maxBufferedBytes"
+  | "maxStrikes";
 
 /** Numbers for the status line and summary: a plain value, safe to keep. */
 export interface SessionStats {
@@ -105,6 +154,11 @@ interface Upload {
   length: number;
 }
 
+/** Our name and version in extension handshakes. */
+const CLIENT_VERSION = "bittorrent-deno 0.1.0";
+/** Upload requests we queue per peer (told to peers as `reqq`). */
+const MAX_QUEUED_UPLOADS = 512;
+
 /** A connected peer and everything we track about it. */
 class Peer {
   amChoking = true;
@@ -130,16 +184,29 @@ class Peer {
   strikes = 0;
   optimistic = false;
   readonly connectedAt = performance.now();
+  /** The peer's extension handshake (BEP 10), once received. */
+  ext?: ExtendedHandshake;
+  /** What we last told this peer through PEX. */
+  pex?: PexState;
 
   constructor(
     readonly conn: PeerConnection,
     readonly bits: Bitfield,
-    readonly known: BookEntry | undefined,
+    /** The address-book entry when we know where the peer listens (we dialled it). */
+    public known: BookEntry | undefined,
     readonly source: PeerSource,
   ) {}
 
   get address(): string {
     return this.conn.address;
+  }
+
+  /** Where this peer accepts connections: the dialled address, or its host with the port it
+   * gave in its extension handshake. */
+  get listenAddress(): PeerAddress | undefined {
+    if (this.known) return { host: this.known.host, port: this.known.port };
+    const port = this.ext?.port;
+    return port ? { host: splitAddressKey(this.address).host, port } : undefined;
   }
 }
 
@@ -158,7 +225,7 @@ class Peer {
 export class Session {
   readonly torrent: SessionTorrent;
   readonly have: Bitfield;
-  #o: Required<Omit<SessionOptions, "downloadLimiter" | "uploadLimiter" | "log">> & SessionOptions;
+  #o: SessionOptions & Required<Pick<SessionOptions, Tunable>>;
   #log: SessionLog;
   #picker: PiecePicker;
   #blocksPerPiece: number;
@@ -227,6 +294,8 @@ export class Session {
         1 << 20,
       ),
       downloadLimiter: this.#o.downloadLimiter,
+      extensions: true,
+      dht: this.#o.dhtPort !== undefined && !this.torrent.private,
     };
   }
 
@@ -321,11 +390,25 @@ export class Session {
       return;
     }
     for (const other of this.#peers) {
-      if (bytesEqual(other.conn.remote.peerId, conn.remote.peerId)) {
+      if (!bytesEqual(other.conn.remote.peerId, conn.remote.peerId)) continue;
+      // Both sides dialled at once. Both keep the connection opened by the side with the
+      // smaller peer id, so exactly one survives; the address entry follows the survivor.
+      const newIsOurs = known !== undefined, otherIsOurs = other.known !== undefined;
+      const keepOurs = compareBytes(this.#o.peerId, conn.remote.peerId) < 0;
+      const keepNew = newIsOurs !== otherIsOurs && newIsOurs === keepOurs;
+      const entry = known ?? other.known;
+      if (!keepNew) {
         conn.close("already connected to this peer");
-        if (known) this.#book.duplicate(known);
+        if (entry && other.known === undefined) {
+          other.known = entry;
+          this.#book.connected(entry);
+        } else if (known && known !== other.known) this.#book.disconnected(known, true);
         return;
       }
+      other.known = undefined;
+      other.conn.close("replaced by the connection the peer keeps");
+      known = entry;
+      break;
     }
     if (known) this.#book.connected(known);
     const peer = new Peer(conn, new Bitfield(this.torrent.pieceCount), known, source);
@@ -339,6 +422,20 @@ export class Session {
     if (fast && this.have.count === 0) conn.send(encodeSimple(MessageId.haveNone));
     else if (fast && this.complete) conn.send(encodeSimple(MessageId.haveAll));
     else if (this.have.count > 0) conn.send(encodeBitfield(this.have.bytes));
+    if (conn.remote.extensions) {
+      conn.send(encodeExtended(
+        0,
+        encodeExtendedHandshake({
+          version: CLIENT_VERSION,
+          port: this.#o.listenPort,
+          reqq: MAX_QUEUED_UPLOADS,
+          metadataSize: this.torrent.infoBytes?.length,
+        }),
+      ));
+    }
+    if (conn.remote.dht && this.#o.dhtPort !== undefined && !this.torrent.private) {
+      conn.send(encodePort(this.#o.dhtPort));
+    }
   }
 
   #onClose(peer: Peer, reason: string): void {
@@ -357,10 +454,8 @@ export class Session {
 
   #ban(peer: Peer, reason: string): void {
     this.#log.warn(`banning peer ${peer.address}: ${reason}`);
-    const [host, port] = splitAddress(peer.address);
-    if (peer.known) {
-      this.#book.ban(peer.known.host, peer.known.port, peer.conn.remote.peerId, peer.source);
-    } else this.#book.ban(host, port, peer.conn.remote.peerId, peer.source);
+    const at = peer.known ?? splitAddressKey(peer.address);
+    this.#book.ban(at.host, at.port, peer.conn.remote.peerId, peer.source);
     peer.conn.close(`banned: ${reason}`);
   }
 
@@ -401,12 +496,68 @@ export class Session {
         return this.#onBlock(peer, m.index, m.begin, m.block);
       case "reject":
         return this.#onReject(peer, m.index, m.begin);
+      case "extended":
+        return this.#onExtended(peer, m.id, m.payload);
+      case "port":
+        if (!this.torrent.private && m.port > 0) {
+          this.#o.onDhtNode?.(splitAddressKey(peer.address).host, m.port);
+        }
+        return;
       case "suggest":
       case "allowedFast":
-      case "port":
-      case "extended":
       case "unknown":
         return;
+    }
+  }
+
+  #onExtended(peer: Peer, id: number, payload: Uint8Array): void {
+    try {
+      if (id === 0) {
+        peer.ext = parseExtendedHandshake(payload);
+      } else if (id === LOCAL_EXTENSION_IDS.ut_metadata) {
+        this.#onMetadataMessage(peer, parseMetadataMessage(payload));
+      } else if (id === LOCAL_EXTENSION_IDS.ut_pex && !this.torrent.private) {
+        this.addPeers(parsePex(payload).added, "pex");
+      }
+    } catch (e) {
+      if (!(e instanceof ExtensionError)) throw e;
+      this.#protocolError(peer, e.message);
+    }
+  }
+
+  /** Serves our info dictionary to peers fetching it (BEP 9). */
+  #onMetadataMessage(peer: Peer, m: MetadataMessage): void {
+    const remoteId = peer.ext?.m.get("ut_metadata");
+    if (m.type !== "request" || !remoteId) return;
+    const info = this.torrent.infoBytes;
+    const data = info && metadataBlock(info, m.piece);
+    peer.conn.send(encodeExtended(
+      remoteId,
+      encodeMetadataMessage(
+        data
+          ? { type: "data", piece: m.piece, totalSize: info!.length, data }
+          : { type: "reject", piece: m.piece },
+      ),
+    ));
+  }
+
+  /** Tells each PEX-capable peer which peers joined and left since we last told it (BEP 11). */
+  #sendPex(now: number): void {
+    if (this.torrent.private) return;
+    const everyone: { peer: Peer; entry: PexPeer }[] = [];
+    for (const p of this.#peers) {
+      const at = p.listenAddress;
+      if (!at) continue;
+      const flags = (p.seed ? PEX_FLAGS.seed : 0) | (p.known ? PEX_FLAGS.outgoing : 0);
+      everyone.push({ peer: p, entry: { ...at, flags } });
+    }
+    for (const peer of this.#peers) {
+      const remoteId = peer.ext?.m.get("ut_pex");
+      if (!remoteId) continue;
+      peer.pex ??= new PexState({ intervalMs: this.#o.pexIntervalMs });
+      const others = everyone.filter((e) => e.peer !== peer).map((e) => e.entry);
+      const message = peer.pex.next(others, now);
+      if (message) peer.conn.send(encodeExtended(remoteId, encodePex(message)));
     }
   }
 
@@ -697,7 +848,7 @@ export class Session {
     const valid = r.index < this.torrent.pieceCount && r.length > 0 &&
       r.length <= MAX_SERVED_BLOCK && r.begin + r.length <= this.#pieceLength(r.index);
     if (!valid) return this.#protocolError(peer, "invalid request");
-    if (peer.amChoking || !this.have.has(r.index) || peer.uploads.length >= 512) {
+    if (peer.amChoking || !this.have.has(r.index) || peer.uploads.length >= MAX_QUEUED_UPLOADS) {
       if (peer.conn.remote.fast) {
         peer.conn.send(encodeBlockAddress(MessageId.reject, r.index, r.begin, r.length));
       }
@@ -810,12 +961,7 @@ export class Session {
       }
     }
     if (this.#ticks % 10 === 1) this.#rechoke();
+    this.#sendPex(now);
     this.#book.fill();
   }
-}
-
-function splitAddress(address: string): [string, number] {
-  const colon = address.lastIndexOf(":");
-  const host = address.slice(0, colon).replace(/^\[|\]$/g, "");
-  return [host, Number(address.slice(colon + 1))];
 }

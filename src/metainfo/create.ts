@@ -326,3 +326,32 @@ export async function createTorrentFromPath(
   };
   return buildTorrent(layout, pieceLength, hasher.finish(), opts);
 }
+
+/**
+ * A .torrent file around an info dictionary fetched from peers (BEP 9), keeping its exact
+ * bytes so the info-hash stays the same, with the given tracker tiers.
+ *
+ * @example
+ * ```ts
+ * import { createTorrentFromBuffers, parseTorrent, torrentFileFromInfo } from "./mod.ts";
+ * const original = parseTorrent(createTorrentFromBuffers("a.txt", new Uint8Array(3)));
+ * const rebuilt = parseTorrent(torrentFileFromInfo(original.infoBytes, [["udp://127.0.0.1:1"]]));
+ * console.log(rebuilt.infoHashHex === original.infoHashHex); // true
+ * ```
+ */
+export function torrentFileFromInfo(info: Uint8Array, announce: string[][]): Uint8Array {
+  const tiers = announce.filter((tier) => tier.length > 0);
+  // Keys in byte order: announce, announce-list, info.
+  const head = encode({
+    announce: tiers[0]?.[0],
+    "announce-list": tiers.length > 1 || (tiers[0]?.length ?? 0) > 1 ? tiers : undefined,
+  });
+  const prefix = head.subarray(0, head.length - 1); // drop the closing "e"
+  const key = new TextEncoder().encode("4:info");
+  const out = new Uint8Array(prefix.length + key.length + info.length + 1);
+  out.set(prefix, 0);
+  out.set(key, prefix.length);
+  out.set(info, prefix.length + key.length);
+  out[out.length - 1] = 0x65; // "e"
+  return out;
+}

@@ -44,4 +44,6 @@ export {
   createTorrentFromPath,
   defaultPieceLength,
   PieceHasher,
+  torrentFileFromInfo,
 } from "./create.ts";
+export { type Magnet, magnetUri, MAX_MAGNET_LENGTH, parseMagnet } from "./magnet.ts";

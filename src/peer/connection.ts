@@ -262,6 +262,10 @@ export interface HandshakeOptions extends PeerConnectionOptions {
   infoHash: Uint8Array;
   peerId: Uint8Array;
   timeoutMs: number;
+  /** Announce the extension protocol (BEP 10). Default true. */
+  extensions?: boolean;
+  /** Announce a DHT node (BEP 5). Default false. */
+  dht?: boolean;
 }
 
 async function withTimeout<T>(
@@ -286,9 +290,9 @@ function ours(o: HandshakeOptions): Uint8Array {
   return encodeHandshake({
     infoHash: o.infoHash,
     peerId: o.peerId,
-    extensions: false,
+    extensions: o.extensions ?? true,
     fast: true,
-    dht: false,
+    dht: o.dht ?? false,
   });
 }
 

@@ -1,0 +1,69 @@
+/**
+ * Periodic DHT lookups for one torrent: find peers for its info-hash and announce that we are
+ * one of them, at once and then every few minutes, until stopped.
+ *
+ * @module
+ */
+import type { PeerAddress } from "../engine/mod.ts";
+
+/** The part of a DHT node a torrent uses. */
+export interface DhtNode {
+  /** Our node's UDP port, told to peers with PORT messages. */
+  readonly port: number;
+  /** Finds peers for `infoHash`, calling `onPeers` as they arrive; announces `announcePort`. */
+  lookup(
+    infoHash: Uint8Array,
+    onPeers: (peers: PeerAddress[]) => void,
+    opts?: { announcePort?: number },
+  ): Promise<void>;
+  /** A node learnt from a peer's PORT message. */
+  addNode(host: string, port: number): void;
+}
+
+/**
+ * Runs a lookup now and every `intervalMs` (default 5 minutes; sooner, every 30 s, while a
+ * lookup found nobody), never two at once.
+ *
+ * @example
+ * ```ts
+ * import { DhtLookups } from "./dht_lookups.ts";
+ * const fake = { port: 1, addNode() {}, lookup: (_h: Uint8Array, on: (p: { host: string; port: number }[]) => void) => {
+ *   on([{ host: "127.0.0.1", port: 6881 }]);
+ *   return Promise.resolve();
+ * } };
+ * const lookups = new DhtLookups(fake, new Uint8Array(20), 6881, (peers) => console.log(peers.length));
+ * lookups.stop();
+ * ```
+ */
+export class DhtLookups {
+  #timer?: ReturnType<typeof setTimeout>;
+  #stopped = false;
+
+  constructor(
+    readonly dht: DhtNode,
+    readonly infoHash: Uint8Array,
+    readonly announcePort: number,
+    readonly onPeers: (peers: PeerAddress[]) => void,
+    readonly intervalMs = 300_000,
+  ) {
+    this.#run();
+  }
+
+  async #run(): Promise<void> {
+    if (this.#stopped) return;
+    let found = 0;
+    try {
+      await this.dht.lookup(this.infoHash, (peers) => {
+        found += peers.length;
+        if (!this.#stopped) this.onPeers(peers);
+      }, { announcePort: this.announcePort });
+    } catch { /* the DHT logs its own trouble; try again next round */ }
+    if (this.#stopped) return;
+    this.#timer = setTimeout(() => this.#run(), found > 0 ? this.intervalMs : 30_000);
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * The metadata phase of a magnet link: trackers from the link, the DHT and the link's own peer
+ * addresses feed a `MetadataFetcher` until the info dictionary arrives and verifies; the result
+ * is a `Torrent` as if read from a .torrent file, plus every peer address learnt on the way.
+ *
+ * @module
+ */
+import {
+  MetadataFetcher,
+  type MetadataStats,
+  type PeerAddress,
+  type SessionLog,
+} from "../engine/mod.ts";
+import { type Magnet, parseInfo, type Torrent } from "../metainfo/mod.ts";
+import { makePeerId, type PeerListener } from "../peer/mod.ts";
+import { Announcer, type AnnouncerOptions, type TrackerStatus } from "../tracker/mod.ts";
+import { DhtLookups, type DhtNode } from "./dht_lookups.ts";
+import { listenForTorrent } from "./listen.ts";
+import { describeTracker } from "./status.ts";
+
+/** What the metadata phase needs. */
+export interface MetadataJobOptions {
+  magnet: Magnet;
+  port?: number;
+  hostname?: string;
+  maxPeers?: number;
+  log?: SessionLog;
+  /** A running DHT node, unless the DHT is off. */
+  dht?: DhtNode;
+  announcer?: Partial<AnnouncerOptions>;
+}
+
+/** The outcome: the torrent, and the peers to dial first for its pieces. */
+export interface FetchedTorrent {
+  torrent: Torrent;
+  peers: PeerAddress[];
+}
+
+/**
+ * Fetches a magnet link's metadata.
+ *
+ * @example
+ * ```ts ignore
+ * const job = MetadataJob.start({ magnet: parseMagnet(uri), dht });
+ * const { torrent, peers } = await job.done;
+ * await job.stop();
+ * ```
+ */
+export class MetadataJob {
+  readonly #fetcher: MetadataFetcher;
+  readonly #listener: PeerListener;
+  readonly #announcer?: Announcer;
+  readonly #lookups?: DhtLookups;
+  #tracker?: TrackerStatus;
+  #stopping?: Promise<void>;
+  /** Settles with the verified torrent. */
+  readonly done: Promise<FetchedTorrent>;
+
+  private constructor(opts: MetadataJobOptions) {
+    const { magnet } = opts;
+    const peerId = makePeerId();
+    this.#listener = listenForTorrent(opts, magnet.infoHash, () => this.#fetcher);
+    this.#fetcher = new MetadataFetcher({
+      infoHash: magnet.infoHash,
+      peerId,
+      maxPeers: opts.maxPeers,
+      listenPort: this.#listener.port,
+      log: opts.log,
+    });
+    this.#fetcher.start();
+    this.#fetcher.addPeers(magnet.peers, "magnet");
+    if (magnet.trackers.length > 0) {
+      this.#announcer = new Announcer({
+        tiers: magnet.trackers.map((url) => [url]),
+        infoHash: magnet.infoHash,
+        peerId,
+        port: this.#listener.port,
+        // The size is unknown until the metadata arrives; any positive `left` says "leecher".
+        stats: () => ({ uploaded: 0, downloaded: 0, left: 1 }),
+        onPeers: (peers) => this.#fetcher.addPeers(peers, "tracker"),
+        onStatus: (status) => this.#tracker = status,
+        ...opts.announcer,
+      });
+      this.#announcer.start();
+    }
+    if (opts.dht) {
+      this.#lookups = new DhtLookups(
+        opts.dht,
+        magnet.infoHash,
+        this.#listener.port,
+        (peers) => this.#fetcher.addPeers(peers, "dht"),
+        60_000,
+      );
+    }
+    this.done = this.#fetcher.done.then((info) => ({
+      torrent: {
+        ...parseInfo(info),
+        announce: magnet.trackers.map((url) => [url]),
+        urlList: magnet.webSeeds,
+      },
+      peers: this.#fetcher.knownAddresses(),
+    }));
+  }
+
+  /** Starts looking for peers and metadata at once. */
+  static start(opts: MetadataJobOptions): MetadataJob {
+    return new MetadataJob(opts);
+  }
+
+  stats(): MetadataStats {
+    return this.#fetcher.stats();
+  }
+
+  /** The last tracker outcome, in a few words. */
+  get trackerStatus(): string | undefined {
+    return describeTracker(this.#tracker, this.#announcer !== undefined);
+  }
+
+  /** Closes the phase: trackers, DHT lookups, peers, listener. Idempotent. */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      this.#lookups?.stop();
+      this.#listener.close();
+      await Promise.allSettled([this.#announcer?.stop(), this.#fetcher.stop()]);
+    })();
+    return this.#stopping;
+  }
+}

@@ -1,0 +1,91 @@
+import { assert, assertEquals } from "../assert.ts";
+import { MetadataJob } from "../../src/client/mod.ts";
+import {
+  createTorrentFromBuffers,
+  magnetUri,
+  parseMagnet,
+  parseTorrent,
+  torrentFileFromInfo,
+} from "../../src/metainfo/mod.ts";
+import {
+  addressOf,
+  assertPayload,
+  LOOPBACK,
+  openJob,
+  patternBytes,
+  torrentOf,
+  within,
+  writePayload,
+} from "./helpers.ts";
+
+const files = [
+  { path: ["a.bin"], data: patternBytes(200_000, 71) },
+  { path: ["dir", "b.bin"], data: patternBytes(333_333, 72) },
+];
+
+Deno.test("a magnet link with only x.pe peers: metadata from two seeders, then the download", async () => {
+  const torrent = torrentOf(
+    createTorrentFromBuffers("magnet-demo", files, { pieceLength: 32768, creationDate: null }),
+  );
+  const root = await Deno.makeTempDir();
+  await writePayload(`${root}/seed`, torrent.name, files);
+  const seeders = [
+    await openJob(torrent, `${root}/seed`, { seed: true }),
+    await openJob(torrent, `${root}/seed`, { seed: true }),
+  ];
+  for (const s of seeders) s.start();
+  const uri = magnetUri({ infoHashHex: torrent.infoHashHex, name: "magnet-demo" }) +
+    seeders.map((s) => `&x.pe=${LOOPBACK}:${addressOf(s).port}`).join("");
+  const metadata = MetadataJob.start({ magnet: parseMagnet(uri), port: 0, hostname: LOOPBACK });
+  try {
+    const fetched = await within("metadata", 10_000, metadata.done);
+    await metadata.stop();
+    assertEquals(fetched.torrent.infoHashHex, torrent.infoHashHex);
+    assertEquals(fetched.torrent.files.map((f) => f.path), torrent.files.map((f) => f.path));
+    assertEquals(fetched.peers.length, 2, "both x.pe peers are handed to the download");
+    const saved = parseTorrent(torrentFileFromInfo(fetched.torrent.infoBytes, []));
+    assertEquals(saved.infoHashHex, torrent.infoHashHex, ".torrent rebuilt from the metadata");
+
+    const leecher = await openJob(fetched.torrent, `${root}/leech`, { peers: fetched.peers });
+    leecher.start();
+    await within("download", 10_000, leecher.done);
+    await leecher.stop();
+    await assertPayload(`${root}/leech`, torrent.name, files);
+  } finally {
+    await metadata.stop();
+    for (const s of seeders) await s.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("PEX: a leecher that knows one peer learns the rest of the swarm", async () => {
+  const torrent = torrentOf(
+    createTorrentFromBuffers("pex-demo", files, { pieceLength: 16384, creationDate: null }),
+  );
+  const root = await Deno.makeTempDir();
+  await writePayload(`${root}/seed`, torrent.name, files);
+  const pex = { pexIntervalMs: 100 };
+  const seeders = [
+    await openJob(torrent, `${root}/seed`, { seed: true, session: pex }),
+    await openJob(torrent, `${root}/seed`, { seed: true, session: pex }),
+  ];
+  // The hub is a slow leecher connected to both seeders, so it stays a leecher for a while.
+  const hub = await openJob(torrent, `${root}/hub`, {
+    peers: seeders.map(addressOf),
+    maxDownloadRate: 64 * 1024,
+    session: pex,
+  });
+  const leecher = await openJob(torrent, `${root}/leech`, { session: pex });
+  try {
+    for (const job of [...seeders, hub]) job.start();
+    leecher.start();
+    leecher.addPeers([addressOf(hub)]);
+    await within("download", 15_000, leecher.done);
+    const stats = leecher.stats();
+    assert(stats.peersKnown >= 3, `learnt only ${stats.peersKnown} peers`);
+    await assertPayload(`${root}/leech`, torrent.name, files);
+  } finally {
+    for (const job of [leecher, hub, ...seeders]) await job.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+});
