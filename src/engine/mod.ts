@@ -11,6 +11,7 @@
  *
  * @module
  */
+export { allowedFastSet } from "./allowed_fast.ts";
 export { type ChokeCandidate, type ChokeDecision, choose } from "./choker.ts";
 export { PiecePicker } from "./picker.ts";
 export {

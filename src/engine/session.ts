@@ -51,6 +51,7 @@ import {
 import { Bitfield, bytesEqual, isValidBitfield, sha1 } from "../util/mod.ts";
 import { compareBytes } from "../bencode/mod.ts";
 import { ActivePiece } from "./piece.ts";
+import { allowedFastSet } from "./allowed_fast.ts";
 import { PiecePicker } from "./picker.ts";
 import { RateMeter } from "./rate.ts";
 import { choose } from "./choker.ts";
@@ -156,6 +157,8 @@ interface Upload {
 
 /** Our name and version in extension handshakes. */
 const CLIENT_VERSION = "bittorrent-deno 0.1.0";
+/** Pieces in the allowed-fast set we grant each fast-extension peer (BEP 6 suggests 10). */
+const ALLOWED_FAST_COUNT = 10;
 /** Upload requests we queue per peer (told to peers as `reqq`). */
 const MAX_QUEUED_UPLOADS = 512;
 
@@ -188,6 +191,10 @@ class Peer {
   ext?: ExtendedHandshake;
   /** What we last told this peer through PEX. */
   pex?: PexState;
+  /** Pieces this peer lets us request while it chokes us (BEP 6). */
+  readonly allowedFast = new Set<number>();
+  /** Pieces we let this peer request while we choke it (BEP 6). */
+  grantedFast: ReadonlySet<number> = new Set();
 
   constructor(
     readonly conn: PeerConnection,
@@ -422,6 +429,7 @@ export class Session {
     if (fast && this.have.count === 0) conn.send(encodeSimple(MessageId.haveNone));
     else if (fast && this.complete) conn.send(encodeSimple(MessageId.haveAll));
     else if (this.have.count > 0) conn.send(encodeBitfield(this.have.bytes));
+    if (fast) this.#grantAllowedFast(peer);
     if (conn.remote.extensions) {
       conn.send(encodeExtended(
         0,
@@ -503,11 +511,29 @@ export class Session {
           this.#o.onDhtNode?.(splitAddressKey(peer.address).host, m.port);
         }
         return;
-      case "suggest":
       case "allowedFast":
+        if (m.index < this.torrent.pieceCount && peer.allowedFast.size < ALLOWED_FAST_COUNT * 4) {
+          peer.allowedFast.add(m.index);
+          if (peer.peerChoking) this.#request(peer);
+        }
+        return;
+      case "suggest":
       case "unknown":
         return;
     }
+  }
+
+  /** Tells a fast-extension peer which pieces it may fetch from us while choked (BEP 6). */
+  #grantAllowedFast(peer: Peer): void {
+    const { host } = splitAddressKey(peer.address);
+    const set = allowedFastSet(
+      host,
+      this.torrent.infoHash,
+      this.torrent.pieceCount,
+      ALLOWED_FAST_COUNT,
+    );
+    peer.grantedFast = new Set(set);
+    for (const index of set) peer.conn.send(encodeIndex(MessageId.allowedFast, index));
   }
 
   #onExtended(peer: Peer, id: number, payload: Uint8Array): void {
@@ -638,7 +664,8 @@ export class Session {
 
   /** Tops up `peer`'s request pipeline. */
   #request(peer: Peer): void {
-    if (this.#stopped || peer.peerChoking || !peer.amInterested || peer.conn.closed) return;
+    if (this.#stopped || !peer.amInterested || peer.conn.closed) return;
+    if (peer.peerChoking && peer.allowedFast.size === 0) return;
     const limit = peer.snubbed ? 1 : peer.maxRequests;
     // The request timeout counts from the first request of a burst, not from an idle past.
     if (peer.requests.size === 0) peer.lastBlockAt = performance.now();
@@ -656,6 +683,10 @@ export class Session {
 
   /** The next block to ask `peer` for: its own pieces, then others' started ones, then a new one. */
   #nextBlock(peer: Peer): [ActivePiece, number] | undefined {
+    // While choked, only the pieces the peer allows fast may be asked for.
+    const may = peer.peerChoking
+      ? (i: number) => peer.allowedFast.has(i) && peer.bits.has(i)
+      : (i: number) => peer.bits.has(i);
     // 1. Pieces this peer already works on.
     for (let i = peer.pieces.length - 1; i >= 0; i--) {
       const piece = peer.pieces[i];
@@ -663,12 +694,13 @@ export class Session {
         peer.pieces.splice(i, 1);
         continue;
       }
+      if (!may(piece.index)) continue;
       const b = piece.nextFreeBlock();
       if (b !== -1) return [piece, b];
     }
     // 2. Finish pieces others started.
     for (const piece of this.#open) {
-      if (!peer.bits.has(piece.index)) continue;
+      if (!may(piece.index)) continue;
       const b = piece.nextFreeBlock();
       if (b === -1) {
         this.#open.delete(piece);
@@ -679,7 +711,7 @@ export class Session {
     }
     // 3. Start a new piece, if memory allows.
     if (this.#bufferedBytes + this.torrent.pieceLength <= this.#o.maxBufferedBytes) {
-      const index = this.#picker.pick((i) => peer.bits.has(i));
+      const index = this.#picker.pick(may);
       if (index !== -1) {
         const piece = new ActivePiece(index, this.#pieceLength(index));
         this.#active.set(index, piece);
@@ -690,7 +722,7 @@ export class Session {
       }
     }
     // 4. Endgame: nothing left to start, so race others for the blocks still outstanding.
-    if (this.#picker.remaining === 0) return this.#endgameBlock(peer);
+    if (this.#picker.remaining === 0 && !peer.peerChoking) return this.#endgameBlock(peer);
     return undefined;
   }
 
@@ -848,7 +880,8 @@ export class Session {
     const valid = r.index < this.torrent.pieceCount && r.length > 0 &&
       r.length <= MAX_SERVED_BLOCK && r.begin + r.length <= this.#pieceLength(r.index);
     if (!valid) return this.#protocolError(peer, "invalid request");
-    if (peer.amChoking || !this.have.has(r.index) || peer.uploads.length >= MAX_QUEUED_UPLOADS) {
+    const allowed = !peer.amChoking || peer.grantedFast.has(r.index);
+    if (!allowed || !this.have.has(r.index) || peer.uploads.length >= MAX_QUEUED_UPLOADS) {
       if (peer.conn.remote.fast) {
         peer.conn.send(encodeBlockAddress(MessageId.reject, r.index, r.begin, r.length));
       }
@@ -869,7 +902,7 @@ export class Session {
   async #serve(peer: Peer): Promise<void> {
     peer.serving = true;
     try {
-      while (peer.uploads.length > 0 && !peer.conn.closed && !peer.amChoking) {
+      while (peer.uploads.length > 0 && !peer.conn.closed) {
         if (peer.conn.queuedBytes > 1 << 20) await peer.conn.drained();
         const r = peer.uploads.shift()!;
         await this.#o.uploadLimiter?.take(r.length, peer.conn.signal);
@@ -903,12 +936,14 @@ export class Session {
     peer.amChoking = choke;
     peer.conn.send(encodeSimple(choke ? MessageId.choke : MessageId.unchoke));
     if (choke) {
+      const kept = peer.uploads.filter((r) => peer.grantedFast.has(r.index));
       if (peer.conn.remote.fast) {
         for (const r of peer.uploads) {
+          if (peer.grantedFast.has(r.index)) continue;
           peer.conn.send(encodeBlockAddress(MessageId.reject, r.index, r.begin, r.length));
         }
       }
-      peer.uploads.length = 0;
+      peer.uploads.splice(0, peer.uploads.length, ...kept);
     }
   }
 
