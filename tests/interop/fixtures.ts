@@ -142,6 +142,62 @@ export async function freeTcpUdpPort(): Promise<number> {
   throw new InteropError("no port on 127.0.0.1 free for both TCP and UDP");
 }
 
+/** True for an error saying a program could not bind its port. */
+function portTaken(e: unknown): boolean {
+  return e instanceof InteropError && e.message.includes("Address already in use");
+}
+
+/**
+ * Runs `start` on `given`, or on a fresh {@link freeTcpUdpPort} that is replaced (up to 3 tries)
+ * when the program reports it taken: a port is probed, then bound by the program, and on a busy
+ * machine (other test runs, thousands of TIME_WAIT sockets) another process can take it in
+ * between. A port the caller chose is never replaced.
+ */
+async function onFreshPort<T>(
+  given: number | undefined,
+  start: (port: number) => Promise<T>,
+): Promise<T> {
+  for (let attempt = 1;; attempt++) {
+    const port = given ?? await freeTcpUdpPort();
+    try {
+      return await start(port);
+    } catch (e) {
+      if (given !== undefined || attempt >= 3 || !portTaken(e)) throw e;
+    }
+  }
+}
+
+/**
+ * Free bytes on the filesystem holding `dir` (as `df -Pk` reports them for an ordinary user),
+ * so a test with a large payload can skip instead of filling the disk. `Deno.statfs` does not
+ * exist; `null` when `df` is missing or its output is not understood.
+ *
+ * @example
+ * ```ts
+ * import { freeDiskBytes } from "./fixtures.ts";
+ * const free = await freeDiskBytes(".");
+ * console.log(free === null || free >= 0); // true
+ * ```
+ */
+export async function freeDiskBytes(dir: string): Promise<number | null> {
+  try {
+    const out = await new Deno.Command("df", {
+      args: ["-Pk", dir],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+      env: { LC_ALL: "C" },
+    }).output();
+    if (!out.success) return null;
+    // Header, then "Filesystem 1024-blocks Used Available Capacity Mounted-on".
+    const line = new TextDecoder().decode(out.stdout).trim().split("\n")[1] ?? "";
+    const available = Number(line.trim().split(/\s+/)[3]);
+    return Number.isSafeInteger(available) && available >= 0 ? available * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Payloads and torrents
 
@@ -657,6 +713,12 @@ export interface LibtorrentCommon {
   verbose?: boolean;
 }
 
+/** The port of lt_client.py's "READY <port>" line, or `fallback` when it names none. */
+function readyPort(line: string, fallback: number): number {
+  const port = Number(line.slice("READY ".length).trim());
+  return Number.isInteger(port) && port > 0 && port < 65536 ? port : fallback;
+}
+
 function ltCommonArgs(port: number, opts: LibtorrentCommon): string[] {
   const args = ["--port", String(port)];
   if (opts.trackerOff) args.push("--tracker-off");
@@ -669,7 +731,8 @@ function ltCommonArgs(port: number, opts: LibtorrentCommon): string[] {
 /**
  * Starts a libtorrent seeder of complete data. `data` is the save path: the folder holding the
  * torrent's root file or folder. Resolves once it listens, has verified every piece and (if it
- * has trackers) got its first announce answered.
+ * has trackers) got its first announce answered. Without `port`, a fresh one is picked, and
+ * picked again (up to 3 tries) when another process took it before libtorrent could bind it.
  *
  * @example
  * ```ts ignore
@@ -682,13 +745,22 @@ export async function startLibtorrentSeeder(
     & { torrent: string; data: string; seedMode?: boolean; readyTimeoutMs?: number }
     & LibtorrentCommon,
 ): Promise<Seeder> {
-  const port = opts.port ?? await freeTcpUdpPort();
+  return await onFreshPort(opts.port, (port) => startLibtorrentSeederOn(port, opts));
+}
+
+async function startLibtorrentSeederOn(
+  port: number,
+  opts:
+    & { torrent: string; data: string; seedMode?: boolean; readyTimeoutMs?: number }
+    & LibtorrentCommon,
+): Promise<Seeder> {
   const args = [LT_CLIENT, "seed", "--torrent", opts.torrent, "--data", opts.data];
   if (opts.seedMode) args.push("--seed-mode");
   args.push(...ltCommonArgs(port, opts));
   const proc = new Proc("libtorrent seeder", PYTHON, args, { PYTHONUNBUFFERED: "1" });
+  let ready: string;
   try {
-    await proc.waitForLine(
+    ready = await proc.waitForLine(
       (l) => l.startsWith("READY "),
       opts.readyTimeoutMs ?? 30_000,
       "libtorrent seeder",
@@ -697,12 +769,20 @@ export async function startLibtorrentSeeder(
     await proc.stop();
     throw e;
   }
+  // libtorrent moves up to 10 ports on when its port is taken (max_retry_port_bind) and says
+  // where it ended up.
+  const listening = readyPort(ready, port);
   const uploadedBytes = () => {
     // lt_client.py prints "UPLOADED <n>" whenever its count grows: the last one is current.
     const all = [...proc.stdoutText.matchAll(/^UPLOADED (\d+)$/gm)];
     return Promise.resolve(all.length > 0 ? Number(all[all.length - 1][1]) : 0);
   };
-  return { port, stop: () => proc.stop(), diagnosis: () => proc.diagnosis(), uploadedBytes };
+  return {
+    port: listening,
+    stop: () => proc.stop(),
+    diagnosis: () => proc.diagnosis(),
+    uploadedBytes,
+  };
 }
 
 /**
@@ -723,13 +803,18 @@ export async function startLibtorrentDhtNode(
   const port = opts.port ?? await freeTcpUdpPort();
   const args = [LT_CLIENT, "dht-node", ...ltCommonArgs(port, { ...opts, dhtPort: port })];
   const proc = new Proc("libtorrent DHT node", PYTHON, args, { PYTHONUNBUFFERED: "1" });
+  let ready: string;
   try {
-    await proc.waitForLine((l) => l.startsWith("READY "), 15_000, "libtorrent DHT node");
+    ready = await proc.waitForLine((l) => l.startsWith("READY "), 15_000, "libtorrent DHT node");
   } catch (e) {
     await proc.stop();
     throw e;
   }
-  return { port, stop: () => proc.stop(), diagnosis: () => proc.diagnosis() };
+  return {
+    port: readyPort(ready, port),
+    stop: () => proc.stop(),
+    diagnosis: () => proc.diagnosis(),
+  };
 }
 
 /**
@@ -754,8 +839,14 @@ export async function libtorrentDownload(
   if ((opts.torrent === undefined) === (opts.magnet === undefined)) {
     throw new InteropError("libtorrentDownload needs exactly one of torrent or magnet");
   }
+  return await onFreshPort(opts.port, (port) => libtorrentDownloadOn(port, opts));
+}
+
+async function libtorrentDownloadOn(
+  port: number,
+  opts: Parameters<typeof libtorrentDownload>[0],
+): Promise<{ seconds: number }> {
   const timeoutSec = opts.timeoutSec ?? 60;
-  const port = opts.port ?? await freeTcpUdpPort();
   const args = [LT_CLIENT, "download", "--out", opts.out, "--timeout", String(timeoutSec)];
   if (opts.torrent !== undefined) args.push("--torrent", opts.torrent);
   if (opts.magnet !== undefined) args.push("--magnet", opts.magnet);
@@ -813,7 +904,13 @@ export async function startAria2Seeder(
     readyTimeoutMs?: number;
   },
 ): Promise<Seeder> {
-  const port = opts.port ?? await freeTcpUdpPort();
+  return await onFreshPort(opts.port, (port) => startAria2SeederOn(port, opts));
+}
+
+async function startAria2SeederOn(
+  port: number,
+  opts: Parameters<typeof startAria2Seeder>[0],
+): Promise<Seeder> {
   // JSON-RPC on 127.0.0.1 only, so uploadedBytes() can ask aria2 for its numbers.
   const rpcPort = freePort();
   const args = [
@@ -834,6 +931,10 @@ export async function startAria2Seeder(
     await until(
       proc,
       async () => {
+        // aria2 goes on running without its listen port: fail at once (onFreshPort retries).
+        if (proc.stdoutText.includes("Address already in use")) {
+          throw new InteropError(`aria2 seeder: cannot bind; ${proc.diagnosis()}`);
+        }
         if (proc.stdoutText.includes("Checksum error detected")) {
           throw new InteropError(
             `aria2 seeder: the data under ${opts.data} failed verification; ${proc.diagnosis()}`,
