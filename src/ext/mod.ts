@@ -43,4 +43,3 @@ export {
   PexState,
   type PexStateOptions,
 } from "./pex.ts";
-export { formatIp, parseIp } from "./ip.ts";

@@ -7,7 +7,7 @@
  */
 import { type BencodeValue, decode, encode, isDict } from "../bencode/mod.ts";
 import { ExtensionError } from "./error.ts";
-import { formatIp, parseIp } from "./ip.ts";
+import { formatIp, parseIp } from "../util/mod.ts";
 
 /** Bits of the `added.f` flags byte of each added peer (BEP 11). */
 export const PEX_FLAGS = {

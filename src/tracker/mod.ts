@@ -48,13 +48,10 @@ export { clearUdpConnectionCache, udpAnnounce, udpScrape } from "./udp.ts";
 export {
   DEFAULT_INTERVAL,
   DEFAULT_INTERVAL_LIMITS,
-  formatIPv6,
   normalizeHost,
   parseCompactPeers,
   parseHttpAnnounce,
   parseHttpScrape,
-  parseIPv4,
-  parseIPv6,
   parseUdpAnnounce,
   parseUdpResponse,
   type UdpResponse,

@@ -15,7 +15,7 @@ import {
   isDict,
   latin1,
 } from "../bencode/mod.ts";
-import { toHex } from "../util/mod.ts";
+import { formatIPv6, parseIPv4, parseIPv6, toHex } from "../util/mod.ts";
 import {
   type AnnounceResult,
   type IntervalLimits,
@@ -85,98 +85,6 @@ function ipv6FromBytes(b: Uint8Array): string | undefined {
   if (b[0] === 0xff) return undefined; // multicast
   if (b.every((x) => x === 0)) return undefined; // unspecified
   return formatIPv6(b);
-}
-
-/**
- * Canonical (RFC 5952) text of a 16-byte IPv6 address.
- *
- * @example
- * ```ts
- * import { formatIPv6 } from "./response.ts";
- * const b = new Uint8Array(16);
- * b[15] = 1;
- * console.log(formatIPv6(b)); // ::1
- * ```
- */
-export function formatIPv6(b: Uint8Array): string {
-  if (b.length !== 16) throw new RangeError("IPv6 address must be 16 bytes");
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((b[i] << 8) | b[i + 1]);
-  let bestStart = -1, bestLen = 0;
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(":");
-  return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLen).join(":")}`;
-}
-
-/**
- * The 16 bytes of an IPv6 address in text form (with `::` and an optional dotted IPv4 tail), or
- * `undefined` when `s` is not one. Zone ids (`%eth0`) are refused.
- *
- * @example
- * ```ts
- * import { parseIPv6 } from "./response.ts";
- * console.log(parseIPv6("::1")?.[15]); // 1
- * ```
- */
-export function parseIPv6(s: string): Uint8Array | undefined {
-  if (s.length < 2 || s.length > 45 || !/^[0-9a-fA-F:.]+$/.test(s)) return undefined;
-  const halves = s.split("::");
-  if (halves.length > 2) return undefined;
-  const parseGroups = (part: string, allowV4Tail: boolean): number[] | undefined => {
-    if (part === "") return [];
-    const items = part.split(":");
-    const out: number[] = [];
-    for (let i = 0; i < items.length; i++) {
-      const item = items[i];
-      if (allowV4Tail && i === items.length - 1 && item.includes(".")) {
-        const v4 = parseIPv4(item);
-        if (v4 === undefined) return undefined;
-        out.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
-      } else {
-        if (!/^[0-9a-fA-F]{1,4}$/.test(item)) return undefined;
-        out.push(parseInt(item, 16));
-      }
-    }
-    return out;
-  };
-  const head = parseGroups(halves[0], halves.length === 1);
-  const tail = halves.length === 2 ? parseGroups(halves[1], true) : [];
-  if (head === undefined || tail === undefined) return undefined;
-  const total = head.length + tail.length;
-  if (halves.length === 1 ? total !== 8 : total > 7) return undefined;
-  const groups = [...head, ...new Array<number>(8 - total).fill(0), ...tail];
-  const out = new Uint8Array(16);
-  groups.forEach((g, i) => {
-    out[i * 2] = g >> 8;
-    out[i * 2 + 1] = g & 0xff;
-  });
-  return out;
-}
-
-/** The 4 bytes of a dotted-quad IPv4 address, or `undefined`. */
-export function parseIPv4(s: string): Uint8Array | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
-  if (m === null) return undefined;
-  const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const n = Number(m[i + 1]);
-    if (n > 255 || (m[i + 1].length > 1 && m[i + 1][0] === "0")) return undefined;
-    out[i] = n;
-  }
-  return out;
 }
 
 /**

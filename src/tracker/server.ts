@@ -8,7 +8,8 @@
 import dgram from "node:dgram";
 import { type Encodable, encode } from "../bencode/mod.ts";
 import { sha1, toHex } from "../util/mod.ts";
-import { normalizeHost, parseIPv4, parseIPv6, UdpAction } from "./response.ts";
+import { normalizeHost, UdpAction } from "./response.ts";
+import { parseIPv4, parseIPv6 } from "../util/mod.ts";
 import { type AnnounceEvent, type PeerAddress, type ScrapeEntry, TrackerError } from "./types.ts";
 import { UDP_PROTOCOL_ID } from "./udp.ts";
 

@@ -8,10 +8,9 @@
 import dgram from "node:dgram";
 import { lookup } from "node:dns/promises";
 import { checkAnnounceParams, type ScrapeOptions } from "./http.ts";
+import { parseIPv4, parseIPv6 } from "../util/mod.ts";
 import {
   DEFAULT_INTERVAL_LIMITS,
-  parseIPv4,
-  parseIPv6,
   parseUdpResponse,
   UdpAction,
   type UdpResponse,

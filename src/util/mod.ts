@@ -6,3 +6,4 @@
 export { Bitfield, isValidBitfield } from "./bitfield.ts";
 export { bytesEqual, fromHex, sha1, toHex } from "./sha1.ts";
 export { TokenBucket } from "./throttle.ts";
+export { formatIp, formatIPv6, parseIp, parseIPv4, parseIPv6 } from "./ip.ts";

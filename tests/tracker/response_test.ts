@@ -1,15 +1,14 @@
 import {
-  formatIPv6,
   normalizeHost,
   parseCompactPeers,
   parseHttpAnnounce,
   parseHttpScrape,
-  parseIPv6,
   parseUdpAnnounce,
   parseUdpResponse,
   TrackerError,
 } from "../../src/tracker/mod.ts";
 import { encode } from "../../src/bencode/mod.ts";
+import { formatIPv6, parseIPv6 } from "../../src/util/mod.ts";
 import { assert, assertEquals, assertThrows } from "../assert.ts";
 import {
   announceReply,

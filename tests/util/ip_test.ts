@@ -1,4 +1,4 @@
-import { formatIp, parseIp } from "../../src/ext/mod.ts";
+import { formatIp, parseIp } from "../../src/util/mod.ts";
 import { assertEquals } from "../assert.ts";
 import { mulberry32, randomInt } from "../random.ts";
 
