@@ -15,7 +15,7 @@ export interface DhtNode {
     infoHash: Uint8Array,
     onPeers: (peers: PeerAddress[]) => void,
     opts?: { announcePort?: number },
-  ): Promise<void>;
+  ): Promise<unknown>;
   /** A node learnt from a peer's PORT message. */
   addNode(host: string, port: number): void;
 }
