@@ -23,6 +23,12 @@ export interface CliOptions {
   port: number;
   /** Keep seeding after the download completes, until interrupted. */
   seed: boolean;
+  /** Find peers through the DHT (never for private torrents). */
+  dht: boolean;
+  /** DHT nodes to start from instead of the public routers (`host:port`). */
+  dhtBootstrap?: string[];
+  /** Where to write the .torrent fetched for a magnet link. */
+  saveTorrent?: string;
   /** Do not print the live progress line. */
   quiet: boolean;
   /** Log at debug level. */
@@ -78,6 +84,38 @@ export function defaultLogDir(
   return "./logs";
 }
 
+/**
+ * Where state that outlives a run is kept (saved DHT nodes): `$XDG_STATE_HOME/bittorrent` or
+ * `~/.local/state/bittorrent` on Linux and BSDs, `~/Library/Application Support/bittorrent` on
+ * macOS, `%LOCALAPPDATA%\\bittorrent` on Windows; `./.bittorrent` when none is known.
+ *
+ * @example
+ * ```ts
+ * import { defaultStateDir } from "./args.ts";
+ * console.log(defaultStateDir("linux", { HOME: "/home/ann" })); // "/home/ann/.local/state/bittorrent"
+ * ```
+ */
+export function defaultStateDir(
+  os: string = Deno.build.os,
+  env: Record<string, string | undefined> = readEnv(["HOME", "XDG_STATE_HOME", "LOCALAPPDATA"]),
+): string {
+  if (os === "windows" && env.LOCALAPPDATA) return `${env.LOCALAPPDATA}\\bittorrent`;
+  if (os === "darwin" && env.HOME) return `${env.HOME}/Library/Application Support/bittorrent`;
+  if (env.XDG_STATE_HOME) return `${env.XDG_STATE_HOME}/bittorrent`;
+  if (env.HOME) return `${env.HOME}/.local/state/bittorrent`;
+  return "./.bittorrent";
+}
+
+function readEnv(names: string[]): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const name of names) {
+    try {
+      out[name] = Deno.env.get(name);
+    } catch { /* no --allow-env */ }
+  }
+  return out;
+}
+
 function readHome(): string | undefined {
   try {
     return Deno.env.get("HOME");
@@ -107,6 +145,11 @@ Options:
       --log-dir <DIR>         folder for the log file (default: ./logs;
                               ~/Library/Logs/bittorrent on macOS)
       --seed                  keep seeding after completion, until Ctrl-C
+      --no-dht                do not use the DHT to find peers
+      --dht-bootstrap <HOST:PORT,...>
+                              DHT nodes to start from (default: public routers
+                              and the nodes saved by the last run)
+      --save-torrent <FILE>   for a magnet link, save the fetched .torrent
   -q, --quiet                 no progress line
   -v, --verbose               write debug messages to the log
   -h, --help                  show this help and exit
@@ -158,8 +201,10 @@ type ValueFlag =
   | "maxUploadRate"
   | "maxPeers"
   | "logDir"
-  | "port";
-type BoolFlag = "seed" | "quiet" | "verbose" | "help" | "version";
+  | "port"
+  | "dhtBootstrap"
+  | "saveTorrent";
+type BoolFlag = "seed" | "quiet" | "verbose" | "help" | "version" | "noDht";
 
 interface FlagSpec {
   key: ValueFlag | BoolFlag;
@@ -185,6 +230,15 @@ const LONG_FLAGS: ReadonlyMap<string, FlagSpec> = new Map<string, FlagSpec>([
   ["log-dir", { key: "logDir", takesValue: true, label: "--log-dir", metavar: "<DIR>" }],
   ["port", { key: "port", takesValue: true, label: "--port", metavar: "<N>" }],
   ["seed", { key: "seed", takesValue: false, label: "--seed" }],
+  ["no-dht", { key: "noDht", takesValue: false, label: "--no-dht" }],
+  [
+    "dht-bootstrap",
+    { key: "dhtBootstrap", takesValue: true, label: "--dht-bootstrap", metavar: "<HOST:PORT,...>" },
+  ],
+  [
+    "save-torrent",
+    { key: "saveTorrent", takesValue: true, label: "--save-torrent", metavar: "<FILE>" },
+  ],
   ["quiet", { key: "quiet", takesValue: false, label: "--quiet" }],
   ["verbose", { key: "verbose", takesValue: false, label: "--verbose" }],
   ["help", { key: "help", takesValue: false, label: "--help" }],
@@ -314,9 +368,28 @@ export function parseArgs(argv: readonly string[], env: ParseArgsEnv = {}): Pars
     logDir,
     port: intOption(values.get("port"), 0, 65535, DEFAULT_PORT),
     seed: switches.has("seed"),
+    dht: !switches.has("noDht"),
+    dhtBootstrap: bootstrapOption(values.get("dhtBootstrap")),
+    saveTorrent: values.get("saveTorrent")?.value,
     quiet: switches.has("quiet"),
     verbose: switches.has("verbose"),
   };
+}
+
+/** `host:port[,host:port...]`, each checked; IPv6 hosts in brackets. */
+function bootstrapOption(
+  given: { label: string; value: string } | undefined,
+): string[] | undefined {
+  if (given === undefined) return undefined;
+  const nodes = given.value.split(",").map((n) => n.trim()).filter((n) => n !== "");
+  for (const node of nodes) {
+    const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):(\d{1,5})$/.exec(node);
+    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) {
+      throw new UsageError(`${given.label}: "${printable(node)}" is not host:port`);
+    }
+  }
+  if (nodes.length === 0) throw new UsageError(`${given.label} needs at least one host:port`);
+  return nodes;
 }
 
 /** "-x" or "--x" is an option; "-" alone and negative numbers are values (validated later). */

@@ -38,6 +38,8 @@ export interface Snapshot {
   peersChokingUs: number;
   /** Connected peers interested in our pieces. */
   peersInterested: number;
+  /** Where connected peers came from, e.g. "tracker 3, dht 2, pex 1". */
+  peerSources?: string;
   /** One short line about the trackers, e.g. "tracker ok (23 peers)". */
   trackerStatus?: string;
   /** Fraction 0..1 of existing data checked, during "checking". */
@@ -104,7 +106,12 @@ function buildSegments(s: Snapshot): Segment[] {
   switch (s.phase) {
     case "metadata":
       segments.push(
-        { id: "head", text: `${phase} fetching torrent info` },
+        {
+          id: "head",
+          text: `${phase} fetching torrent info ${
+            formatPercent((s.checkProgress ?? 0) * 1000, 1000)
+          }`,
+        },
         { id: "peers", text: `${peerCount} (${count(s.peersKnown)} known)` },
         { id: "rates", text: `↓ ${formatRate(s.downloadRate)}` },
       );
@@ -134,7 +141,8 @@ function buildSegments(s: Snapshot): Segment[] {
         },
         {
           id: "peers",
-          text: `${peerCount} (${count(s.peersKnown)} known, ${count(s.peersChokingUs)} choking)`,
+          text: `${peerCount} (${count(s.peersKnown)} known, ${count(s.peersChokingUs)} choking` +
+            (s.peerSources ? `; ${sanitize(s.peerSources)})` : ")"),
         },
         { id: "rates", text: `↓ ${formatRate(s.downloadRate)} ↑ ${formatRate(s.uploadRate)}` },
         { id: "eta", text: `ETA ${formatEta(s.totalBytes - s.bytesDone, s.downloadRate)}` },

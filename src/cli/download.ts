@@ -4,9 +4,18 @@
  *
  * @module
  */
-import { TorrentJob } from "../client/mod.ts";
-import { parseTorrent, type Torrent, TorrentError } from "../metainfo/mod.ts";
-import type { CliOptions } from "./args.ts";
+import { type FetchedTorrent, MetadataJob, TorrentJob } from "../client/mod.ts";
+import { DEFAULT_BOOTSTRAP, Dht } from "../dht/mod.ts";
+import type { PeerAddress } from "../engine/mod.ts";
+import {
+  type Magnet,
+  parseMagnet,
+  parseTorrent,
+  type Torrent,
+  TorrentError,
+  torrentFileFromInfo,
+} from "../metainfo/mod.ts";
+import { type CliOptions, defaultStateDir } from "./args.ts";
 import { ProgressDisplay, renderSummary, type Snapshot } from "./display.ts";
 import { Logger } from "./log.ts";
 
@@ -38,9 +47,6 @@ export const EXIT_INTERRUPTED = 130;
  * ```
  */
 export async function loadTorrent(input: string): Promise<Torrent> {
-  if (/^magnet:/i.test(input)) {
-    throw new CommandError("magnet links are not supported yet: pass a .torrent file");
-  }
   let bytes: Uint8Array;
   try {
     const info = await Deno.stat(input);
@@ -87,6 +93,19 @@ async function readAtMost(path: string, max: number): Promise<Uint8Array> {
   return out;
 }
 
+/** A magnet link (`magnet:?...`) or the path of a .torrent file, loaded and checked. */
+export async function loadInput(
+  input: string,
+): Promise<{ magnet: Magnet } | { torrent: Torrent }> {
+  if (!/^magnet:/i.test(input)) return { torrent: await loadTorrent(input) };
+  try {
+    return { magnet: parseMagnet(input) };
+  } catch (e) {
+    if (e instanceof TorrentError) throw new CommandError(e.message);
+    throw e;
+  }
+}
+
 function fsReason(e: unknown): string {
   if (e instanceof Deno.errors.NotFound) return "no such file";
   if (e instanceof Deno.errors.PermissionDenied) return "permission denied";
@@ -117,6 +136,36 @@ export function processIO(): CommandIO {
   };
 }
 
+/** Stops on Ctrl-C, SIGTERM or `stopSignal`: `interrupted` resolves then; `dispose` unhooks. */
+function watchInterrupts(stopSignal?: AbortSignal): {
+  interrupted: Promise<"interrupted">;
+  dispose: () => void;
+} {
+  let onSignal = () => {};
+  const interrupted = new Promise<"interrupted">((resolve) =>
+    onSignal = () => resolve("interrupted")
+  );
+  stopSignal?.addEventListener("abort", onSignal, { once: true });
+  if (stopSignal?.aborted) onSignal();
+  const signals = ["SIGINT", "SIGTERM"] as const;
+  for (const sig of signals) {
+    try {
+      Deno.addSignalListener(sig, onSignal);
+    } catch { /* SIGTERM is not available on Windows */ }
+  }
+  return {
+    interrupted,
+    dispose: () => {
+      stopSignal?.removeEventListener("abort", onSignal);
+      for (const sig of signals) {
+        try {
+          Deno.removeSignalListener(sig, onSignal);
+        } catch { /* never added */ }
+      }
+    },
+  };
+}
+
 /**
  * Runs a download as the CLI does and returns the process exit code: 0 when complete,
  * 130 when interrupted. Failures throw `CommandError` (or a domain error with a one-line message).
@@ -126,22 +175,44 @@ export async function runDownload(
   io: CommandIO = processIO(),
   stopSignal?: AbortSignal,
 ): Promise<number> {
-  const torrent = await loadTorrent(options.input);
+  const input = await loadInput(options.input);
   const log = await openLog(options, io);
-  log.info(
-    `torrent ${torrent.name}: ${torrent.pieceCount} pieces of ${torrent.pieceLength} bytes, ` +
-      `info-hash ${torrent.infoHashHex}`,
-  );
   const started = performance.now();
+  const elapsed = () => performance.now() - started;
   const display = new ProgressDisplay({
     write: options.quiet ? () => {} : io.out,
     isTTY: io.isTTY,
     columns: io.columns,
   });
-  const base = { name: torrent.name, elapsedMs: 0 };
-  let job: TorrentJob;
+  const { interrupted, dispose } = watchInterrupts(stopSignal);
+  const cleanups: (() => unknown)[] = [dispose];
+  const cleanUp = async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  };
   try {
-    job = await TorrentJob.open({
+    const isPrivate = "torrent" in input && input.torrent.private;
+    const dht = options.dht && !isPrivate ? await startDht(options, log, io) : undefined;
+    if (dht) cleanups.push(() => dht.stop());
+
+    let torrent: Torrent;
+    let peers: PeerAddress[] = [];
+    if ("magnet" in input) {
+      const fetched = await fetchMetadata(input.magnet, options, { log, dht, display, elapsed });
+      const phase = await Promise.race([fetched.done, interrupted]);
+      await fetched.stop();
+      if (phase === "interrupted") {
+        display.finish(["Stopped before the torrent's metadata arrived."]);
+        return EXIT_INTERRUPTED;
+      }
+      ({ torrent, peers } = phase);
+      if (options.saveTorrent) await saveTorrent(options.saveTorrent, torrent);
+    } else torrent = input.torrent;
+    log.info(
+      `torrent ${torrent.name}: ${torrent.pieceCount} pieces of ${torrent.pieceLength} bytes, ` +
+        `info-hash ${torrent.infoHashHex}`,
+    );
+
+    const job = await TorrentJob.open({
       torrent,
       output: options.output,
       port: options.port,
@@ -150,81 +221,148 @@ export async function runDownload(
       maxUploadRate: options.maxUploadRate,
       seed: options.seed,
       log,
+      dht,
+      peers,
       onCheckProgress: (checked, total) =>
         display.update({
-          ...emptySnapshot(torrent),
-          ...base,
+          ...emptySnapshot(torrent.name, torrent.pieceCount, torrent.totalLength),
           phase: "checking",
           checkProgress: total > 0 ? checked / total : 1,
-          elapsedMs: performance.now() - started,
+          elapsedMs: elapsed(),
         }),
     });
-  } catch (e) {
-    await log.close();
-    throw e;
-  }
-  log.info(`listening for peers on port ${job.listener.port}`);
+    cleanups.push(() => job.stop());
+    log.info(`listening for peers on port ${job.listener.port}`);
+    const snapshot = (): Snapshot => {
+      const stats = job.stats();
+      return {
+        ...stats,
+        name: torrent.name,
+        trackerStatus: job.trackerStatus,
+        peerSources: describeSources(stats.peersBySource),
+        elapsedMs: elapsed(),
+      };
+    };
+    const ticker = setInterval(() => display.update(snapshot()), 250);
+    cleanups.push(() => clearInterval(ticker));
 
-  const snapshot = (): Snapshot => ({
-    ...job.stats(),
-    name: torrent.name,
-    trackerStatus: job.trackerStatus,
-    elapsedMs: performance.now() - started,
-  });
-  const cleanups: (() => void)[] = [];
-  const interrupted = new Promise<"interrupted">((resolve) => {
-    const onSignal = () => resolve("interrupted");
-    stopSignal?.addEventListener("abort", onSignal, { once: true });
-    for (const sig of ["SIGINT", "SIGTERM"] as const) {
-      try {
-        Deno.addSignalListener(sig, onSignal);
-      } catch { /* SIGTERM is not available on Windows */ }
-    }
-    cleanups.push(() => {
-      for (const sig of ["SIGINT", "SIGTERM"] as const) {
-        try {
-          Deno.removeSignalListener(sig, onSignal);
-        } catch { /* never added */ }
-      }
-    });
-  });
-  const ticker = setInterval(() => display.update(snapshot()), 250);
-  cleanups.push(() => clearInterval(ticker));
-
-  job.start();
-  display.update(snapshot());
-  let outcome: "complete" | "interrupted";
-  try {
-    outcome = await Promise.race([job.done.then(() => "complete" as const), interrupted]);
+    job.start();
+    display.update(snapshot());
+    let outcome = await Promise.race([job.done.then(() => "complete" as const), interrupted]);
     if (outcome === "complete" && options.seed) {
       log.info("download complete, seeding until interrupted");
       display.message(`Complete: ${torrent.name}. Seeding; press Ctrl-C to stop.`);
       outcome = await interrupted;
     }
+    if (outcome === "interrupted") {
+      display.message("Stopping: telling trackers and closing peers...");
+    }
+    await cleanUp();
+    const final = snapshot();
+    display.finish(renderSummary({ ...final, verified: final.piecesDone === final.pieceCount }));
+    if (log.path) io.out(`Log: ${log.path}\n`);
+    log.info(`finished (${outcome})`);
+    return outcome === "interrupted" ? EXIT_INTERRUPTED : 0;
   } catch (e) {
-    for (const cleanup of cleanups) cleanup();
     display.finish([]);
-    await job.stop();
-    await log.close();
     throw e;
+  } finally {
+    await cleanUp();
+    await log.close();
   }
-  for (const cleanup of cleanups) cleanup();
-  if (outcome === "interrupted") display.message("Stopping: telling trackers and closing peers...");
-  await job.stop();
-  const final = snapshot();
-  display.finish(renderSummary({ ...final, verified: final.piecesDone === final.pieceCount }));
-  if (log.path) io.out(`Log: ${log.path}\n`);
-  log.info(`finished (${outcome})`);
-  await log.close();
-  return outcome === "interrupted" ? EXIT_INTERRUPTED : 0;
 }
 
-function emptySnapshot(torrent: Torrent): Omit<Snapshot, "name" | "elapsedMs" | "phase"> {
+/** "tracker 3, dht 2" from per-source peer counts, or undefined when nobody is connected. */
+function describeSources(bySource: Record<string, number>): string | undefined {
+  const parts = Object.entries(bySource).filter(([, n]) => n > 0).map(([s, n]) => `${s} ${n}`);
+  return parts.length > 0 ? parts.join(", ") : undefined;
+}
+
+/** Starts the metadata phase of a magnet link, showing its progress. */
+function fetchMetadata(
+  magnet: Magnet,
+  options: CliOptions,
+  ctx: { log: Logger; dht?: Dht; display: ProgressDisplay; elapsed: () => number },
+): { done: Promise<FetchedTorrent>; stop: () => Promise<void> } {
+  const name = magnet.name ?? magnet.infoHashHex;
+  ctx.log.info(`magnet ${magnet.infoHashHex}: fetching metadata`);
+  const job = MetadataJob.start({
+    magnet,
+    port: options.port,
+    maxPeers: options.maxPeers,
+    log: ctx.log,
+    dht: ctx.dht,
+  });
+  const show = () => {
+    const s = job.stats();
+    ctx.display.update({
+      ...emptySnapshot(name, 0, 0),
+      phase: "metadata",
+      peersConnected: s.peersConnected,
+      peersKnown: s.peersKnown,
+      checkProgress: s.progress,
+      trackerStatus: job.trackerStatus,
+      elapsedMs: ctx.elapsed(),
+    });
+  };
+  show();
+  const ticker = setInterval(show, 250);
   return {
+    done: job.done,
+    stop: async () => {
+      clearInterval(ticker);
+      await job.stop();
+    },
+  };
+}
+
+/** Writes the .torrent of a fetched magnet link, refusing to replace an existing file. */
+async function saveTorrent(path: string, torrent: Torrent): Promise<void> {
+  try {
+    await Deno.writeFile(path, torrentFileFromInfo(torrent.infoBytes, torrent.announce), {
+      createNew: true,
+    });
+  } catch (e) {
+    if (e instanceof Deno.errors.AlreadyExists) {
+      throw new CommandError(`--save-torrent: ${path} already exists; not replacing it`);
+    }
+    throw new CommandError(`--save-torrent: cannot write ${path}: ${fsReason(e)}`);
+  }
+}
+
+/** Starts the DHT node on the listening port number (UDP), or any free port when taken. */
+async function startDht(options: CliOptions, log: Logger, io: CommandIO): Promise<Dht | undefined> {
+  const common = {
+    bootstrap: options.dhtBootstrap ?? DEFAULT_BOOTSTRAP,
+    statePath: `${defaultStateDir()}/dht.json`,
+    log: log.child("dht"),
+  };
+  for (const port of [options.port, 0]) {
+    const dht = new Dht({ ...common, port });
+    try {
+      await dht.start();
+      return dht;
+    } catch (e) {
+      await dht.stop().catch(() => {});
+      if (port === 0) {
+        io.err(`bittorrent: warning: DHT is off: ${e instanceof Error ? e.message : e}\n`);
+      }
+    }
+  }
+  return undefined;
+}
+
+function emptySnapshot(
+  name: string,
+  pieceCount: number,
+  totalBytes: number,
+): Omit<Snapshot, "elapsedMs" | "phase"> {
+  return {
+    name,
     piecesDone: 0,
-    pieceCount: torrent.pieceCount,
+    pieceCount,
     bytesDone: 0,
-    totalBytes: torrent.totalLength,
+    totalBytes,
     downloadRate: 0,
     uploadRate: 0,
     downloaded: 0,

@@ -37,6 +37,9 @@ Deno.test("parseArgs: defaults with only an input", () => {
     logDir: "./logs",
     port: DEFAULT_PORT,
     seed: false,
+    dht: true,
+    dhtBootstrap: undefined,
+    saveTorrent: undefined,
     quiet: false,
     verbose: false,
   });
@@ -61,6 +64,11 @@ Deno.test("parseArgs: every flag, long and short spellings", () => {
     "--port",
     "0",
     "--seed",
+    "--no-dht",
+    "--dht-bootstrap",
+    "127.0.0.1:6881,[::1]:7000",
+    "--save-torrent",
+    "/tmp/x.torrent",
     "--quiet",
     "--verbose",
   );
@@ -73,6 +81,9 @@ Deno.test("parseArgs: every flag, long and short spellings", () => {
     logDir: "/tmp/logs",
     port: 0,
     seed: true,
+    dht: false,
+    dhtBootstrap: ["127.0.0.1:6881", "[::1]:7000"],
+    saveTorrent: "/tmp/x.torrent",
     quiet: true,
     verbose: true,
   });
@@ -334,4 +345,10 @@ Deno.test("fuzz: parseArgs and parseRate only return or throw UsageError", () =>
       assert(err instanceof UsageError, `unexpected ${err} for ${JSON.stringify(rate)}`);
     }
   }
+});
+
+Deno.test("parseArgs: --dht-bootstrap wants host:port entries", () => {
+  usage(["-i", "a.torrent", "--dht-bootstrap", "nohost"], "is not host:port");
+  usage(["-i", "a.torrent", "--dht-bootstrap", "h:0"], "is not host:port");
+  usage(["-i", "a.torrent", "--dht-bootstrap", ","], "needs at least one");
 });

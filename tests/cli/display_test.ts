@@ -75,7 +75,10 @@ Deno.test("renderStatusLine: other phases", () => {
     snapshot({ phase: "metadata", pieceCount: 0, piecesDone: 0, totalBytes: 0, bytesDone: 0 }),
     200,
   );
-  assert(metadata.startsWith("[metadata] fetching torrent info | 12 peers (40 known)"), metadata);
+  assert(
+    metadata.startsWith("[metadata] fetching torrent info 0.0% | 12 peers (40 known)"),
+    metadata,
+  );
   const seeding = renderStatusLine(snapshot({ phase: "seeding", piecesDone: 272 }), 200);
   assertEquals(
     seeding,

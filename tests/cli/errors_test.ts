@@ -122,10 +122,10 @@ const ERROR_CASES: {
     unixOnly: true,
   },
   {
-    name: "a magnet link",
-    args: () => ["magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567"],
+    name: "a malformed magnet link",
+    args: () => ["magnet:?xt=urn:btih:0123456789abcdef"],
     code: 1,
-    names: /error: magnet links are not supported yet/,
+    names: /error: .*info-hash/,
   },
   {
     name: "an unknown flag",
