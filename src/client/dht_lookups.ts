@@ -21,8 +21,8 @@ export interface DhtNode {
 }
 
 /**
- * Runs a lookup now and every `intervalMs` (default 5 minutes; sooner, every 30 s, while a
- * lookup found nobody), never two at once.
+ * Runs a lookup now and every `intervalMs` (default 5 minutes; ten times as often, within
+ * 2 to 30 s, while lookups find nobody), never two at once.
  *
  * @example
  * ```ts
@@ -59,7 +59,8 @@ export class DhtLookups {
       }, { announcePort: this.announcePort });
     } catch { /* the DHT logs its own trouble; try again next round */ }
     if (this.#stopped) return;
-    this.#timer = setTimeout(() => this.#run(), found > 0 ? this.intervalMs : 30_000);
+    const retryMs = Math.min(30_000, Math.max(2_000, this.intervalMs / 10));
+    this.#timer = setTimeout(() => this.#run(), found > 0 ? this.intervalMs : retryMs);
   }
 
   stop(): void {
