@@ -117,17 +117,18 @@ export interface SessionOptions {
   pexIntervalMs?: number;
 }
 
-/** The options that have defaults. */
-type Tunable =
-  | "maxPeers"
-  | "seed"
-  | "connectTimeoutMs"
-  | "requestTimeoutMs"
-  | "idleTimeoutMs"
-  | "tickMs"
-  | "uploadSlots"
-  | "maxBufferedBytes"
-  | "maxStrikes";
+/** Defaults of the tunable options. */
+const DEFAULTS = {
+  maxPeers: 20,
+  seed: false,
+  connectTimeoutMs: 10_000,
+  requestTimeoutMs: 20_000,
+  idleTimeoutMs: 180_000,
+  tickMs: 1000,
+  uploadSlots: 8,
+  maxBufferedBytes: 64 * 1024 * 1024,
+  maxStrikes: 3,
+} satisfies Partial<SessionOptions>;
 
 /** Numbers for the status line and summary: a plain value, safe to keep. */
 export interface SessionStats {
@@ -232,7 +233,7 @@ class Peer {
 export class Session {
   readonly torrent: SessionTorrent;
   readonly have: Bitfield;
-  #o: SessionOptions & Required<Pick<SessionOptions, Tunable>>;
+  #o: SessionOptions & typeof DEFAULTS;
   #log: SessionLog;
   #picker: PiecePicker;
   #blocksPerPiece: number;
@@ -257,18 +258,9 @@ export class Session {
   readonly done: Promise<void>;
 
   constructor(options: SessionOptions) {
-    this.#o = {
-      maxPeers: 20,
-      seed: false,
-      connectTimeoutMs: 10_000,
-      requestTimeoutMs: 20_000,
-      idleTimeoutMs: 180_000,
-      tickMs: 1000,
-      uploadSlots: 8,
-      maxBufferedBytes: 64 * 1024 * 1024,
-      maxStrikes: 3,
-      ...options,
-    };
+    // Options given as `undefined` keep their defaults.
+    const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+    this.#o = { ...DEFAULTS, ...given } as SessionOptions & typeof DEFAULTS;
     this.torrent = options.torrent;
     this.have = options.have;
     this.#log = options.log ?? { debug() {}, info() {}, warn() {} };
