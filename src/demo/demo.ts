@@ -196,6 +196,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
       "0",
       "--log-dir",
       logDir,
+      // The demo is offline: its swarm is the tracker and seeders above, nothing else.
+      "--no-dht",
       ...(opts.quiet ? ["-q"] : []),
       ...(opts.extraArgs ?? []),
     ];

@@ -336,14 +336,25 @@ export async function infoHashHex(torrentPath: string): Promise<string> {
   return toHex(sha1(bytes.subarray(span.start, span.end)));
 }
 
-/** A magnet link for an info-hash with optional trackers (`tr`) and display name (`dn`). */
+/**
+ * A magnet link for an info-hash with optional trackers (`tr`), display name (`dn`) and peer
+ * addresses (`x.pe`, `HOST:PORT`, BEP 9).
+ *
+ * @example
+ * ```ts
+ * import { magnetLink } from "./fixtures.ts";
+ * const uri = magnetLink("aa".repeat(20), { peers: ["127.0.0.1:6881"] });
+ * console.log(uri.endsWith("&x.pe=127.0.0.1%3A6881")); // true
+ * ```
+ */
 export function magnetLink(
   infoHash: string,
-  opts: { trackers?: string[]; name?: string } = {},
+  opts: { trackers?: string[]; name?: string; peers?: string[] } = {},
 ): string {
   let uri = `magnet:?xt=urn:btih:${infoHash}`;
   if (opts.name) uri += `&dn=${encodeURIComponent(opts.name)}`;
   for (const tr of opts.trackers ?? []) uri += `&tr=${encodeURIComponent(tr)}`;
+  for (const pe of opts.peers ?? []) uri += `&x.pe=${encodeURIComponent(pe)}`;
   return uri;
 }
 
@@ -902,8 +913,16 @@ export async function startAria2Seeder(
     port?: number;
     trackerOff?: boolean;
     readyTimeoutMs?: number;
+    /**
+     * Upload cap of this torrent in aria2's syntax (`--max-upload-limit`, e.g. `"1M"` =
+     * 1 MiB/s): keeps a downloader of it busy long enough for others to meet it mid-download.
+     */
+    uploadLimit?: string;
   },
 ): Promise<Seeder> {
+  if (opts.uploadLimit !== undefined && !/^\d+[KM]?$/.test(opts.uploadLimit)) {
+    throw new InteropError(`aria2 upload limit must be like 500K or 1M, got ${opts.uploadLimit}`);
+  }
   return await onFreshPort(opts.port, (port) => startAria2SeederOn(port, opts));
 }
 
@@ -925,6 +944,7 @@ async function startAria2SeederOn(
     `--rpc-listen-port=${rpcPort}`,
   ];
   if (opts.trackerOff) args.push("--bt-exclude-tracker=*");
+  if (opts.uploadLimit !== undefined) args.push(`--max-upload-limit=${opts.uploadLimit}`);
   args.push(opts.torrent);
   const proc = new Proc("aria2 seeder", "aria2c", args);
   try {
@@ -1145,9 +1165,15 @@ export interface OurClient {
 }
 
 /**
- * Runs our client as a user would: `deno run --allow-all src/main.ts -i TORRENT -o OUT
- * --port PORT --log-dir TMP -v [--seed] ...extraArgs`, with stdout a pipe (so it prints plain
- * status lines). The log goes to a fresh temp folder, readable through `logTail()`.
+ * Runs our client as a user would: `deno run --allow-all src/main.ts -i INPUT -o OUT
+ * --port PORT --log-dir TMP -v [--seed] [--no-dht | --dht-bootstrap NODES] ...extraArgs`, with
+ * stdout a pipe (so it prints plain status lines). `torrent` is a `.torrent` path or a magnet
+ * link. The log goes to a fresh temp folder, readable through `logTail()`.
+ *
+ * The DHT never leaves the machine: without `dhtBootstrap` (loopback `HOST:PORT` nodes) it is
+ * off (`--no-dht`), since its default bootstrap contacts are the public routers; and
+ * `XDG_STATE_HOME` points at a fresh temp folder, so no saved nodes are read and the user's
+ * real DHT state is never written.
  *
  * @example
  * ```ts ignore
@@ -1161,10 +1187,22 @@ export async function runOurClient(opts: {
   out: string;
   port?: number;
   seed?: boolean;
+  /** Loopback DHT nodes to bootstrap from; the DHT is off without them. */
+  dhtBootstrap?: string[];
   extraArgs?: string[];
 }): Promise<OurClient> {
+  for (const node of opts.dhtBootstrap ?? []) {
+    if (!/^127\.0\.0\.1:\d{1,5}$/.test(node)) {
+      throw new InteropError(`DHT bootstrap nodes must be 127.0.0.1:PORT, got ${node}`);
+    }
+  }
   const port = opts.port ?? await freeTcpUdpPort();
   const logDir = await Deno.makeTempDir({ prefix: "bittorrent-log-" });
+  const stateDir = await Deno.makeTempDir({ prefix: "bittorrent-state-" });
+  const removeDirs = async () => {
+    await Deno.remove(logDir, { recursive: true }).catch(() => {});
+    await Deno.remove(stateDir, { recursive: true }).catch(() => {});
+  };
   const args = [
     "run",
     "--allow-all",
@@ -1180,13 +1218,21 @@ export async function runOurClient(opts: {
     "-v",
   ];
   if (opts.seed) args.push("--seed");
+  if (opts.dhtBootstrap && opts.dhtBootstrap.length > 0) {
+    args.push("--dht-bootstrap", opts.dhtBootstrap.join(","));
+  } else {
+    args.push("--no-dht");
+  }
   args.push(...(opts.extraArgs ?? []));
   const started = performance.now();
   let proc: Proc;
   try {
-    proc = new Proc("bittorrent", Deno.execPath(), args, { NO_COLOR: "1" });
+    proc = new Proc("bittorrent", Deno.execPath(), args, {
+      NO_COLOR: "1",
+      XDG_STATE_HOME: stateDir,
+    });
   } catch (e) {
-    await Deno.remove(logDir, { recursive: true }).catch(() => {});
+    await removeDirs();
     throw e;
   }
   const logTail = async (chars = 6000) => {
@@ -1227,7 +1273,7 @@ export async function runOurClient(opts: {
     diagnose,
     stop: async () => {
       await proc.stop();
-      await Deno.remove(logDir, { recursive: true }).catch(() => {});
+      await removeDirs();
     },
   };
 }
