@@ -1,10 +1,18 @@
 /**
- * The `bittorrent` executable: parse arguments, run the download, and turn every failure into
- * one line on stderr and an exit code (0 done, 1 failed, 2 bad usage, 130 interrupted).
+ * The `bittorrent` executable: parse arguments, run the command (download, or verify), and turn
+ * every failure into one line on stderr and an exit code (0 done, 1 failed or incomplete, 2 bad
+ * usage, 130 interrupted).
  *
  * @module
  */
-import { CommandError, HELP_TEXT, parseArgs, runDownload, UsageError } from "./cli/mod.ts";
+import {
+  CommandError,
+  HELP_TEXT,
+  parseArgs,
+  runDownload,
+  runVerify,
+  UsageError,
+} from "./cli/mod.ts";
 import { TorrentError } from "./metainfo/mod.ts";
 import { StorageError } from "./storage/mod.ts";
 import denoConfig from "../deno.json" with { type: "json" };
@@ -24,6 +32,7 @@ export async function main(args: string[]): Promise<number> {
       console.log(`bittorrent ${VERSION}`);
       return 0;
     }
+    if (parsed.command === "verify") return await runVerify(parsed);
     return await runDownload(parsed);
   } catch (e) {
     if (e instanceof UsageError) {

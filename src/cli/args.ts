@@ -5,8 +5,21 @@
  * @module
  */
 
+/** The commands the first word of the command line may name (`download` when absent). */
+export type CommandName = "download" | "verify";
+
+const COMMANDS: ReadonlySet<string> = new Set<CommandName>(["download", "verify"]);
+
+/** Flags `verify` accepts; any other is a mistake rather than silently ignored. */
+const VERIFY_FLAGS: ReadonlySet<string> = new Set(["input", "output", "quiet", "help", "version"]);
+
 /** Options for one download run, validated and with every default filled in. */
 export interface CliOptions {
+  /**
+   * The command named by a leading word (`bittorrent verify ...`); absent when none was given,
+   * which means download.
+   */
+  command?: CommandName;
   /** Path of a `.torrent` file or a `magnet:` link, exactly as given. */
   input: string;
   /** Folder the torrent's files are written into. */
@@ -21,8 +34,21 @@ export interface CliOptions {
   logDir: string;
   /** TCP port to accept peers on; 0 = any free port. */
   port: number;
-  /** Keep seeding after the download completes, until interrupted. */
+  /**
+   * Keep seeding after the download completes: until interrupted, or until `seedRatio` or
+   * `seedTimeMs` is reached (either one given implies seeding).
+   */
   seed: boolean;
+  /** `--seed-ratio`: stop seeding once uploaded bytes reach this multiple of the download. */
+  seedRatio?: number;
+  /** `--seed-time`: stop seeding after this many milliseconds of it. */
+  seedTimeMs?: number;
+  /** `--files`: list the torrent's files with their indexes and sizes, then exit. */
+  listFiles?: boolean;
+  /** `--select` / `--exclude`: which files to download, by index; every file when absent. */
+  fileSelection?: FileSelection;
+  /** `--sequential`: fetch pieces in order (for media played while it arrives). */
+  sequential?: boolean;
   /** Find peers through the DHT (never for private torrents). */
   dht: boolean;
   /** DHT nodes to start from instead of the public routers (`host:port`). */
@@ -128,8 +154,15 @@ function readHome(): string | undefined {
 export const HELP_TEXT: string = `bittorrent - download a torrent from the terminal
 
 Usage:
-  bittorrent [options] <torrent-file|magnet>
-  bittorrent -i <torrent-file|magnet> [options]
+  bittorrent [download] [options] <torrent-file|magnet>
+  bittorrent [download] -i <torrent-file|magnet> [options]
+  bittorrent verify [-o <dir>] [-q] <torrent-file>
+
+Commands:
+  download (the default)      download, resuming what the output folder holds
+  verify                      hash the files in the output folder and report
+                              each file's completeness; exit 0 when complete,
+                              1 when not
 
 Options:
   -i, --input <torrent-file|magnet>
@@ -144,7 +177,16 @@ Options:
       --port <N>              port to accept peers on, 0 = any (default: ${DEFAULT_PORT})
       --log-dir <DIR>         folder for the log file (default: ./logs;
                               ~/Library/Logs/bittorrent on macOS)
+      --files                 list the torrent's files with indexes and sizes,
+                              then exit (for a magnet, once its info arrived)
+      --select <LIST>         download only these files, e.g. 1,3-5
+      --exclude <LIST>        download every file but these, e.g. 2,7-9
+      --sequential            download pieces in order (to play media early)
       --seed                  keep seeding after completion, until Ctrl-C
+      --seed-ratio <R>        seed until uploaded / size reaches R, then exit
+      --seed-time <DURATION>  seed this long, then exit (e.g. 90s, 30m, 2h,
+                              1h30m; a bare number is minutes)
+      --no-seed               stop when the download completes (the default)
       --no-dht                do not use the DHT to find peers
       --dht-bootstrap <HOST:PORT,...>
                               DHT nodes to start from (default: public routers
@@ -155,6 +197,9 @@ Options:
   -h, --help                  show this help and exit
       --version               show the version and exit
 
+With both --seed-ratio and --seed-time, seeding stops at whichever comes
+first; --seed alone seeds until Ctrl-C.
+
 RATE is bytes per second with an optional K, M or G suffix
 (K = 1024, M = 1024^2, G = 1024^3), e.g. 500K, 2M, 1.5M; a trailing B or /s
 is allowed, in any case. 0 means unlimited.
@@ -162,6 +207,8 @@ is allowed, in any case. 0 means unlimited.
 Examples:
   bittorrent -o ~/Downloads ubuntu.iso.torrent
   bittorrent --max-download-rate 2M --seed "magnet:?xt=urn:btih:<info-hash>"
+  bittorrent --files series.torrent
+  bittorrent --select 2,4-6 --sequential --seed-ratio 1.5 series.torrent
 `;
 
 const RATE_PATTERN = /^(\d+(?:\.\d+)?|\.\d+)\s*([kmg]?)(?:i?b)?(?:\/s)?$/i;
@@ -203,8 +250,21 @@ type ValueFlag =
   | "logDir"
   | "port"
   | "dhtBootstrap"
-  | "saveTorrent";
-type BoolFlag = "seed" | "quiet" | "verbose" | "help" | "version" | "noDht";
+  | "saveTorrent"
+  | "select"
+  | "exclude"
+  | "seedRatio"
+  | "seedTime";
+type BoolFlag =
+  | "seed"
+  | "quiet"
+  | "verbose"
+  | "help"
+  | "version"
+  | "noDht"
+  | "listFiles"
+  | "sequential"
+  | "noSeed";
 
 interface FlagSpec {
   key: ValueFlag | BoolFlag;
@@ -230,6 +290,16 @@ const LONG_FLAGS: ReadonlyMap<string, FlagSpec> = new Map<string, FlagSpec>([
   ["log-dir", { key: "logDir", takesValue: true, label: "--log-dir", metavar: "<DIR>" }],
   ["port", { key: "port", takesValue: true, label: "--port", metavar: "<N>" }],
   ["seed", { key: "seed", takesValue: false, label: "--seed" }],
+  ["no-seed", { key: "noSeed", takesValue: false, label: "--no-seed" }],
+  ["seed-ratio", { key: "seedRatio", takesValue: true, label: "--seed-ratio", metavar: "<R>" }],
+  [
+    "seed-time",
+    { key: "seedTime", takesValue: true, label: "--seed-time", metavar: "<DURATION>" },
+  ],
+  ["files", { key: "listFiles", takesValue: false, label: "--files" }],
+  ["select", { key: "select", takesValue: true, label: "--select", metavar: "<LIST>" }],
+  ["exclude", { key: "exclude", takesValue: true, label: "--exclude", metavar: "<LIST>" }],
+  ["sequential", { key: "sequential", takesValue: false, label: "--sequential" }],
   ["no-dht", { key: "noDht", takesValue: false, label: "--no-dht" }],
   [
     "dht-bootstrap",
@@ -277,6 +347,9 @@ export interface ParseArgsEnv {
  * ```
  */
 export function parseArgs(argv: readonly string[], env: ParseArgsEnv = {}): ParsedArgs {
+  // A leading command word; a torrent file literally named "verify" needs "./verify" or -i.
+  const command = COMMANDS.has(argv[0]) ? argv[0] as CommandName : undefined;
+  if (command !== undefined) argv = argv.slice(1);
   const values = new Map<ValueFlag, { label: string; value: string }>();
   const switches = new Set<BoolFlag>();
   const positionals: string[] = [];
@@ -337,6 +410,14 @@ export function parseArgs(argv: readonly string[], env: ParseArgsEnv = {}): Pars
 
   if (switches.has("help")) return { help: true };
   if (switches.has("version")) return { version: true };
+  if (command === "verify") {
+    for (const key of [...values.keys(), ...switches]) {
+      if (VERIFY_FLAGS.has(key)) continue;
+      const label = values.get(key as ValueFlag)?.label ??
+        [...LONG_FLAGS.values()].find((spec) => spec.key === key)?.label ?? key;
+      throw new UsageError(`${label} does not apply to verify (see --help)`);
+    }
+  }
 
   if (positionals.length > 1) {
     throw new UsageError(
@@ -367,12 +448,14 @@ export function parseArgs(argv: readonly string[], env: ParseArgsEnv = {}): Pars
     maxPeers: intOption(values.get("maxPeers"), 1, MAX_PEERS_LIMIT, DEFAULT_MAX_PEERS),
     logDir,
     port: intOption(values.get("port"), 0, 65535, DEFAULT_PORT),
-    seed: switches.has("seed"),
+    ...seedOptions(switches, values),
+    ...selectionOptions(switches, values),
     dht: !switches.has("noDht"),
     dhtBootstrap: bootstrapOption(values.get("dhtBootstrap")),
     saveTorrent: values.get("saveTorrent")?.value,
     quiet: switches.has("quiet"),
     verbose: switches.has("verbose"),
+    ...(command === undefined ? {} : { command }),
   };
 }
 
@@ -427,4 +510,164 @@ function printable(text: string): string {
   // deno-lint-ignore no-control-regex
   const clean = text.replace(/[\x00-\x1f\x7f-\x9f]/g, "?");
   return clean.length > 60 ? `${clean.slice(0, 57)}...` : clean;
+}
+
+// ---- file selection and seeding limits ----------------------------------------------------
+
+/** `--select` or `--exclude` as given: inclusive ranges of 1-based file indexes. */
+export interface FileSelection {
+  /** `select`: only these files; `exclude`: every file but these. */
+  mode: "select" | "exclude";
+  /** Inclusive `[first, last]` ranges of 1-based indexes, as written. */
+  ranges: readonly (readonly [number, number])[];
+}
+
+/** Longest accepted index list: bounds the work on hostile input. */
+const MAX_LIST_LENGTH = 4096;
+
+/**
+ * Parses a file index list such as `1,3-5` into inclusive ranges. Indexes start at 1; a range
+ * must not run backwards. Throws {@link UsageError} naming `label` on any mistake.
+ *
+ * @example
+ * ```ts
+ * import { parseIndexList } from "./args.ts";
+ * console.log(parseIndexList("1, 3-5", "--select")); // [ [ 1, 1 ], [ 3, 5 ] ]
+ * ```
+ */
+export function parseIndexList(text: string, label: string): [number, number][] {
+  if (text.length > MAX_LIST_LENGTH) throw new UsageError(`${label}: the list is too long`);
+  const ranges: [number, number][] = [];
+  for (const item of text.split(",")) {
+    const m = /^\s*(\d{1,9})\s*(?:-\s*(\d{1,9})\s*)?$/.exec(item);
+    if (!m) {
+      throw new UsageError(
+        `${label}: "${printable(item.trim())}" is not a file index or range (use e.g. 1,3-5)`,
+      );
+    }
+    const first = Number(m[1]), last = m[2] === undefined ? first : Number(m[2]);
+    if (first < 1) throw new UsageError(`${label}: file indexes start at 1`);
+    if (last < first) throw new UsageError(`${label}: range ${first}-${last} runs backwards`);
+    ranges.push([first, last]);
+  }
+  return ranges;
+}
+
+/**
+ * Turns a selection into one flag per file (`fileCount` files, index 0 for file 1), checking
+ * every index against the torrent. Throws {@link UsageError} for an index the torrent does not
+ * have, or when nothing would be left to download.
+ *
+ * @example
+ * ```ts
+ * import { resolveSelection } from "./args.ts";
+ * console.log(resolveSelection({ mode: "exclude", ranges: [[2, 3]] }, 4)); // [ true, false, false, true ]
+ * ```
+ */
+export function resolveSelection(selection: FileSelection, fileCount: number): boolean[] {
+  const label = `--${selection.mode}`;
+  const include = selection.mode === "select";
+  const chosen = new Array<boolean>(fileCount).fill(!include);
+  for (const [first, last] of selection.ranges) {
+    if (last > fileCount) {
+      const files = fileCount === 1 ? "1 file" : `${fileCount} files`;
+      throw new UsageError(
+        `${label}: there is no file ${last > first && first <= fileCount ? last : first}; ` +
+          `the torrent has ${files} (see --files)`,
+      );
+    }
+    for (let i = first; i <= last; i++) chosen[i - 1] = include;
+  }
+  if (!chosen.includes(true)) throw new UsageError(`${label} leaves no file to download`);
+  return chosen;
+}
+
+const DURATION_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+/** Longest seeding time accepted (a year): bounds the arithmetic. */
+const MAX_DURATION_MS = 365 * 86_400_000;
+
+/**
+ * Parses a duration such as `90s`, `30m`, `2h`, `1d`, `1h30m` or `1.5h` into milliseconds. A
+ * bare number counts minutes, as aria2's `--seed-time` does. Throws {@link UsageError}.
+ *
+ * @example
+ * ```ts
+ * import { parseDuration } from "./args.ts";
+ * console.log(parseDuration("1h30m"), parseDuration("90s"), parseDuration("2")); // 5400000 90000 120000
+ * ```
+ */
+export function parseDuration(text: string): number {
+  const t = text.trim().toLowerCase();
+  const bad = () =>
+    new UsageError(`invalid duration "${printable(text)}" (use e.g. 90s, 30m, 2h or 1h30m)`);
+  if (t.length === 0 || t.length > 32) throw bad();
+  let ms = 0;
+  if (/^\d+(?:\.\d+)?$/.test(t)) ms = Number(t) * DURATION_UNITS.m;
+  else {
+    if (!/^(?:\d+(?:\.\d+)?[smhd])+$/.test(t)) throw bad();
+    for (const m of t.matchAll(/(\d+(?:\.\d+)?)([smhd])/g)) {
+      ms += Number(m[1]) * DURATION_UNITS[m[2]];
+    }
+  }
+  if (!Number.isFinite(ms) || ms > MAX_DURATION_MS) {
+    throw new UsageError(`duration "${printable(text)}" is too long (at most 365d)`);
+  }
+  return Math.round(ms);
+}
+
+type Given = ReadonlyMap<ValueFlag, { label: string; value: string }>;
+
+/** `seed`, `seedRatio` and `seedTimeMs` from --seed, --no-seed, --seed-ratio, --seed-time. */
+function seedOptions(
+  switches: ReadonlySet<BoolFlag>,
+  values: Given,
+): Pick<CliOptions, "seed" | "seedRatio" | "seedTimeMs"> {
+  const ratio = values.get("seedRatio"), time = values.get("seedTime");
+  if (switches.has("noSeed")) {
+    const clash = switches.has("seed") ? "--seed" : (ratio ?? time)?.label;
+    if (clash) throw new UsageError(`--no-seed and ${clash} contradict each other`);
+    return { seed: false };
+  }
+  const out: Pick<CliOptions, "seed" | "seedRatio" | "seedTimeMs"> = {
+    seed: switches.has("seed") || ratio !== undefined || time !== undefined,
+  };
+  if (ratio !== undefined) {
+    const text = ratio.value.trim();
+    const r = /^(?:\d{1,6}(?:\.\d{0,6})?|\.\d{1,6})$/.test(text) ? Number(text) : NaN;
+    if (!(r >= 0 && r <= 10_000)) {
+      throw new UsageError(`${ratio.label} must be a number from 0 to 10000, e.g. 1.5`);
+    }
+    out.seedRatio = r;
+  }
+  if (time !== undefined) {
+    try {
+      out.seedTimeMs = parseDuration(time.value);
+    } catch (e) {
+      if (e instanceof UsageError) throw new UsageError(`${time.label}: ${e.message}`);
+      throw e;
+    }
+  }
+  return out;
+}
+
+/** `listFiles`, `fileSelection` and `sequential`, each present only when asked for. */
+function selectionOptions(
+  switches: ReadonlySet<BoolFlag>,
+  values: Given,
+): Pick<CliOptions, "listFiles" | "fileSelection" | "sequential"> {
+  const select = values.get("select"), exclude = values.get("exclude");
+  if (select && exclude) {
+    throw new UsageError("--select and --exclude cannot be used together");
+  }
+  const out: Pick<CliOptions, "listFiles" | "fileSelection" | "sequential"> = {};
+  if (switches.has("listFiles")) out.listFiles = true;
+  if (switches.has("sequential")) out.sequential = true;
+  const given = select ?? exclude;
+  if (given) {
+    out.fileSelection = {
+      mode: select ? "select" : "exclude",
+      ranges: parseIndexList(given.value, given.label),
+    };
+  }
+  return out;
 }

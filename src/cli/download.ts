@@ -15,8 +15,9 @@ import {
   TorrentError,
   torrentFileFromInfo,
 } from "../metainfo/mod.ts";
-import { type CliOptions, defaultStateDir } from "./args.ts";
+import { type CliOptions, defaultStateDir, resolveSelection } from "./args.ts";
 import { ProgressDisplay, renderSummary, type Snapshot } from "./display.ts";
+import { formatBytes, formatDuration } from "./format.ts";
 import { Logger } from "./log.ts";
 
 /** A failure the user can act on: printed as one line, exit code 1. */
@@ -176,6 +177,13 @@ export async function runDownload(
   stopSignal?: AbortSignal,
 ): Promise<number> {
   const input = await loadInput(options.input);
+  if ("torrent" in input) {
+    if (options.listFiles) {
+      io.out(renderFileList(input.torrent));
+      return 0;
+    }
+    chooseFiles(input.torrent, options); // a bad --select fails before anything starts
+  }
   const log = await openLog(options, io);
   const started = performance.now();
   const elapsed = () => performance.now() - started;
@@ -206,7 +214,17 @@ export async function runDownload(
       }
       ({ torrent, peers } = phase);
       if (options.saveTorrent) await saveTorrent(options.saveTorrent, torrent);
+      if (options.listFiles) {
+        display.finish([]);
+        io.out(renderFileList(torrent));
+        return 0;
+      }
     } else torrent = input.torrent;
+    const selected = chooseFiles(torrent, options);
+    if (selected) {
+      const chosen = listedFiles(torrent).filter((i) => selected[i]).length;
+      log.info(`downloading ${chosen} of ${listedFiles(torrent).length} files`);
+    }
     log.info(
       `torrent ${torrent.name}: ${torrent.pieceCount} pieces of ${torrent.pieceLength} bytes, ` +
         `info-hash ${torrent.infoHashHex}`,
@@ -220,6 +238,8 @@ export async function runDownload(
       maxDownloadRate: options.maxDownloadRate,
       maxUploadRate: options.maxUploadRate,
       seed: options.seed,
+      selected,
+      sequential: options.sequential,
       log,
       dht,
       peers,
@@ -248,11 +268,25 @@ export async function runDownload(
 
     job.start();
     display.update(snapshot());
-    let outcome = await Promise.race([job.done.then(() => "complete" as const), interrupted]);
+    // While seeding, `done` only settles by failing: `completed` marks the download's end.
+    const complete = () => "complete" as const;
+    let outcome = await Promise.race([
+      job.completed.then(complete),
+      job.done.then(complete),
+      interrupted,
+    ]);
     if (outcome === "complete" && options.seed) {
-      log.info("download complete, seeding until interrupted");
-      display.message(`Complete: ${torrent.name}. Seeding; press Ctrl-C to stop.`);
-      outcome = await interrupted;
+      const goal = describeSeedGoal(options);
+      log.info(`download complete, seeding ${goal}`);
+      display.message(`Complete: ${torrent.name}. Seeding ${goal}; press Ctrl-C to stop.`);
+      const limit = watchSeedLimit(() => job.stats(), options);
+      cleanups.push(limit.dispose);
+      outcome = await Promise.race([limit.reached, job.done.then(complete), interrupted]);
+      if (outcome === "complete" && limit.reason) {
+        log.info(`seeding done: ${limit.reason}`);
+        display.message(`Seeding done: ${limit.reason}.`);
+        await job.session.drainUploads(2_000);
+      }
     }
     if (outcome === "interrupted") {
       display.message("Stopping: telling trackers and closing peers...");
@@ -381,4 +415,138 @@ async function openLog(options: CliOptions, io: CommandIO): Promise<Logger> {
     io.err(`bittorrent: warning: ${e instanceof Error ? e.message : e}; logging is off\n`);
     return Logger.null();
   }
+}
+
+// ---- file listing, selection and seeding limits -------------------------------------------
+
+/**
+ * Indexes into `torrent.files` of the files a user sees and numbers from 1: pad files and
+ * symlink entries hold no data of their own and are left out.
+ */
+function listedFiles(torrent: Torrent): number[] {
+  const out: number[] = [];
+  torrent.files.forEach((f, i) => {
+    if (!f.padding && f.symlink === undefined) out.push(i);
+  });
+  return out;
+}
+
+/**
+ * The `--files` listing: the torrent's name and size, then one line per file with the index
+ * that `--select` and `--exclude` take, its size and its path.
+ *
+ * @example
+ * ```ts
+ * import { renderFileList } from "./download.ts";
+ * import { createTorrentFromBuffers, parseTorrent } from "../metainfo/mod.ts";
+ * const torrent = parseTorrent(createTorrentFromBuffers("show", [
+ *   { path: ["e1.mkv"], data: new Uint8Array(3000) },
+ *   { path: ["e2.mkv"], data: new Uint8Array(1000) },
+ * ], { pieceLength: 16384, creationDate: null }));
+ * console.log(renderFileList(torrent));
+ * // show: 2 files, 3.9 KiB in 1 piece of 16.0 KiB
+ * //   1  2.9 KiB  show/e1.mkv
+ * //   2   1000 B  show/e2.mkv
+ * ```
+ */
+export function renderFileList(torrent: Torrent): string {
+  const listed = listedFiles(torrent);
+  const sizes = listed.map((i) => formatBytes(torrent.files[i].length));
+  const indexWidth = String(listed.length).length;
+  const sizeWidth = Math.max(0, ...sizes.map((s) => s.length));
+  const pieces = torrent.pieceCount === 1 ? "1 piece" : `${torrent.pieceCount} pieces`;
+  const files = listed.length === 1 ? "1 file" : `${listed.length} files`;
+  const lines = [
+    `${oneLine(torrent.name)}: ${files}, ${formatBytes(torrent.totalLength)} in ${pieces} of ` +
+    formatBytes(torrent.pieceLength),
+  ];
+  listed.forEach((fileIndex, k) => {
+    const index = String(k + 1).padStart(indexWidth);
+    const path = oneLine(torrent.files[fileIndex].path.join("/"));
+    lines.push(`  ${index}  ${sizes[k].padStart(sizeWidth)}  ${path}`);
+  });
+  return lines.join("\n") + "\n";
+}
+
+/** Keeps names from a torrent on one line and free of terminal escapes. */
+function oneLine(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, "?");
+}
+
+/**
+ * The per-file choice (one entry per `torrent.files` entry) of `--select` / `--exclude`, or
+ * undefined for every file. Throws `UsageError` for an index the torrent does not have.
+ */
+function chooseFiles(torrent: Torrent, options: CliOptions): boolean[] | undefined {
+  if (!options.fileSelection) return undefined;
+  const listed = listedFiles(torrent);
+  const chosen = resolveSelection(options.fileSelection, listed.length);
+  const selected = torrent.files.map(() => false);
+  listed.forEach((fileIndex, k) => selected[fileIndex] = chosen[k]);
+  return selected;
+}
+
+/** "until Ctrl-C", "until ratio 1.5", "for 2h00m" or "until ratio 1.5 or for 2h00m". */
+function describeSeedGoal(options: CliOptions): string {
+  const parts: string[] = [];
+  if (options.seedRatio !== undefined) parts.push(`until ratio ${options.seedRatio}`);
+  if (options.seedTimeMs !== undefined) parts.push(`for ${formatDuration(options.seedTimeMs)}`);
+  return parts.length > 0 ? parts.join(" or ") : "until Ctrl-C";
+}
+
+/**
+ * Why seeding should stop now, or undefined to go on: the share ratio (bytes uploaded over the
+ * size of what was downloaded) reached `seedRatio`, or `seedTimeMs` passed. With both, the first
+ * one met ends it, as in aria2. Nothing to share (an empty download) meets any ratio.
+ *
+ * @example
+ * ```ts
+ * import { seedLimitReached } from "./download.ts";
+ * const stats = { uploaded: 150, totalBytes: 100 };
+ * console.log(seedLimitReached(stats, 1000, { seedRatio: 1.5 })); // "ratio 1.50 reached"
+ * console.log(seedLimitReached(stats, 1000, { seedRatio: 2, seedTimeMs: 60_000 })); // undefined
+ * ```
+ */
+export function seedLimitReached(
+  stats: { uploaded: number; totalBytes: number },
+  seedingMs: number,
+  limits: { seedRatio?: number; seedTimeMs?: number },
+): string | undefined {
+  if (limits.seedRatio !== undefined) {
+    const ratio = stats.totalBytes > 0 ? stats.uploaded / stats.totalBytes : Infinity;
+    if (ratio >= limits.seedRatio) {
+      return `ratio ${Number.isFinite(ratio) ? ratio.toFixed(2) : "-"} reached`;
+    }
+  }
+  if (limits.seedTimeMs !== undefined && seedingMs >= limits.seedTimeMs) {
+    return `seeded for ${formatDuration(seedingMs)}`;
+  }
+  return undefined;
+}
+
+/** Checks the seeding limits four times a second; `reached` resolves once one is met. */
+function watchSeedLimit(
+  stats: () => { uploaded: number; totalBytes: number },
+  limits: { seedRatio?: number; seedTimeMs?: number },
+): { reached: Promise<"complete">; reason?: string; dispose: () => void } {
+  const watch: { reached: Promise<"complete">; reason?: string; dispose: () => void } = {
+    reached: new Promise(() => {}),
+    dispose: () => {},
+  };
+  if (limits.seedRatio === undefined && limits.seedTimeMs === undefined) return watch;
+  const since = performance.now();
+  watch.reached = new Promise((resolve) => {
+    const check = () => {
+      const reason = seedLimitReached(stats(), performance.now() - since, limits);
+      if (reason === undefined) return;
+      watch.reason = reason;
+      clearInterval(timer);
+      resolve("complete");
+    };
+    const timer = setInterval(check, 250);
+    watch.dispose = () => clearInterval(timer);
+    check();
+  });
+  return watch;
 }

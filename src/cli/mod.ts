@@ -13,14 +13,19 @@
  */
 export {
   type CliOptions,
+  type CommandName,
   DEFAULT_MAX_PEERS,
   DEFAULT_PORT,
   defaultLogDir,
+  type FileSelection,
   HELP_TEXT,
   parseArgs,
   type ParseArgsEnv,
   type ParsedArgs,
+  parseDuration,
+  parseIndexList,
   parseRate,
+  resolveSelection,
   UsageError,
 } from "./args.ts";
 export { LogError, logFileName, Logger, type LoggerOptions, type LogLevel } from "./log.ts";
@@ -38,5 +43,14 @@ export {
   EXIT_INTERRUPTED,
   loadTorrent,
   processIO,
+  renderFileList,
   runDownload,
+  seedLimitReached,
 } from "./download.ts";
+export {
+  type FileReport,
+  renderVerifyReport,
+  runVerify,
+  verifyData,
+  type VerifyReport,
+} from "./verify.ts";

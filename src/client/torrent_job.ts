@@ -6,6 +6,7 @@
  */
 import {
   type PeerAddress,
+  type PieceStore,
   Session,
   type SessionLog,
   type SessionOptions,
@@ -16,9 +17,9 @@ import { makePeerId, type PeerListener } from "../peer/mod.ts";
 import { listenForTorrent } from "./listen.ts";
 import { describeTracker } from "./status.ts";
 import { DhtLookups, type DhtNode } from "./dht_lookups.ts";
-import { Storage } from "../storage/mod.ts";
+import { loadResume, saveResume, Storage } from "../storage/mod.ts";
 import { Announcer, type AnnouncerOptions, type TrackerStatus } from "../tracker/mod.ts";
-import { TokenBucket } from "../util/mod.ts";
+import { Bitfield, TokenBucket } from "../util/mod.ts";
 
 /** What a job needs; everything but the torrent and folder has a sensible default. */
 export interface TorrentJobOptions {
@@ -35,6 +36,13 @@ export interface TorrentJobOptions {
   maxUploadRate?: number;
   /** Keep serving once complete, until `stop()`. */
   seed?: boolean;
+  /**
+   * The files to download, one entry per `torrent.files` entry (default: all). Only chosen
+   * files are created; pieces they share with unchosen files keep the rest in the part file.
+   */
+  selected?: readonly boolean[];
+  /** Download pieces in index order instead of rarest first. */
+  sequential?: boolean;
   log?: SessionLog;
   /** Called while existing data is checked, with pieces checked so far. */
   onCheckProgress?: (checked: number, total: number) => void;
@@ -48,6 +56,23 @@ export interface TorrentJobOptions {
   session?: Partial<SessionOptions>;
   /** Tracker tunables (tests shorten back-offs). */
   announcer?: Partial<AnnouncerOptions>;
+  /**
+   * Keep a resume record in `<output>/.bittorrent/` and trust it on open (skipping the hash
+   * check when no file changed since). Default true; false always hashes and never writes one.
+   */
+  resume?: boolean;
+  /** How often the resume record is refreshed while pieces arrive. Default 30 s. */
+  resumeIntervalMs?: number;
+}
+
+/** The resume-record state a job carries (see `TorrentJobOptions.resume`). */
+interface ResumeState {
+  enabled: boolean;
+  /** Pieces verified and written: what the record may claim (session.have plus late writes). */
+  written: Bitfield;
+  /** `written.count` at the last save; -1 when the record on disk is out of date. */
+  savedCount: number;
+  fromRecord: boolean;
 }
 
 /**
@@ -74,8 +99,18 @@ export class TorrentJob {
   #tracker?: TrackerStatus;
   #finishing: Promise<void> = Promise.resolve();
   #stopping?: Promise<void>;
+  readonly #resume: ResumeState;
+  #resumeSaving: Promise<void> = Promise.resolve();
+  #resumeTimer?: ReturnType<typeof setInterval>;
+  #resumeWarned = false;
+  readonly #resumeIntervalMs: number;
   /** Settles when the download is complete and flushed (never, while seeding) or fails. */
   readonly done: Promise<void>;
+  /**
+   * Resolves when every wanted piece is verified and the files are flushed, seeding or not
+   * (at once when the data was complete at start); rejects if flushing fails.
+   */
+  readonly completed: Promise<void>;
 
   private constructor(
     opts: TorrentJobOptions,
@@ -83,8 +118,11 @@ export class TorrentJob {
     session: Session,
     listener: PeerListener,
     peerId: Uint8Array,
+    resume: ResumeState,
   ) {
     this.torrent = opts.torrent;
+    this.#resume = resume;
+    this.#resumeIntervalMs = opts.resumeIntervalMs ?? 30_000;
     this.storage = storage;
     this.session = session;
     this.listener = listener;
@@ -102,7 +140,7 @@ export class TorrentJob {
           return {
             uploaded: s.uploaded,
             downloaded: s.downloaded,
-            left: s.totalBytes - s.bytesDone,
+            left: s.left,
           };
         },
         onPeers: (peers) => session.addPeers(peers, "tracker"),
@@ -116,11 +154,16 @@ export class TorrentJob {
     }
     // BEP 3: `completed` is sent when a download completes, never for data complete at start
     // (trackers count it as one more finished download).
+    // A partial selection is not a finished download of the torrent: no `completed` for it.
     const completeAtStart = session.complete;
+    let completed!: { resolve: () => void; reject: (e: unknown) => void };
+    this.completed = new Promise((resolve, reject) => completed = { resolve, reject });
+    this.completed.catch(() => {});
     session.onComplete(() => {
-      this.#finishing = storage.finish().then(() => {
-        if (!completeAtStart) this.#announcer?.completed();
+      this.#finishing = storage.finish().then(() => this.#saveResume(true)).then(() => {
+        if (!completeAtStart && session.complete) this.#announcer?.completed();
       });
+      this.#finishing.then(completed.resolve, completed.reject);
     });
     this.done = session.done.then(() => this.#finishing);
     this.done.catch(() => {});
@@ -132,10 +175,32 @@ export class TorrentJob {
    */
   static async open(opts: TorrentJobOptions): Promise<TorrentJob> {
     const { torrent } = opts;
-    const storage = await Storage.open(torrent, opts.output);
+    const storage = await Storage.open(torrent, opts.output, { selected: opts.selected });
     let listener: PeerListener | undefined;
     try {
-      const have = await storage.verify(opts.onCheckProgress);
+      // A clean stop left a record no file contradicts: trust it. Otherwise hash the data.
+      const enabled = opts.resume !== false;
+      const log = opts.log;
+      const recorded = enabled
+        ? await loadResume(storage, torrent.infoHash, (why) => log?.info(`${why}: checking data`))
+        : undefined;
+      const have = recorded ?? await storage.verify(opts.onCheckProgress);
+      if (recorded) {
+        log?.info(`resume record: ${have.count}/${have.size} pieces, data check skipped`);
+      }
+      const resume: ResumeState = {
+        enabled,
+        written: new Bitfield(have.size, have.bytes),
+        savedCount: recorded ? have.count : -1,
+        fromRecord: recorded !== undefined,
+      };
+      // Pieces whose write resolves while the session stops are on disk but never marked
+      // have: the record counts them too.
+      const store: PieceStore = {
+        writePiece: (index, data) =>
+          storage.writePiece(index, data).then(() => resume.written.set(index)),
+        read: (index, begin, length) => storage.read(index, begin, length),
+      };
       const peerId = makePeerId();
       // The listener comes first so the session can tell peers its port; until the session
       // exists, inbound handshakes find no target and are turned away.
@@ -143,7 +208,7 @@ export class TorrentJob {
       listener = listenForTorrent(opts, torrent.infoHash, () => target.session);
       const session = target.session = new Session({
         torrent,
-        storage,
+        storage: store,
         have,
         peerId,
         maxPeers: opts.maxPeers,
@@ -154,10 +219,15 @@ export class TorrentJob {
         listenPort: listener.port,
         dhtPort: opts.dht?.port,
         onDhtNode: (host, port) => opts.dht?.addNode(host, port),
+        wanted: storage.wantedPieces(),
+        sequential: opts.sequential,
         ...opts.session,
       });
-      const job = new TorrentJob(opts, storage, session, listener, peerId);
+      const job = new TorrentJob(opts, storage, session, listener, peerId, resume);
       if (opts.peers) job.addPeers(opts.peers);
+      // Right away when the data was hashed: a run killed before its first write then skips
+      // the check next time. Later saves: see start() and stop().
+      await job.#saveResume();
       return job;
     } catch (e) {
       listener?.close();
@@ -166,8 +236,41 @@ export class TorrentJob {
     }
   }
 
+  /** True when open trusted the resume record instead of hashing the data on disk. */
+  get resumedFromRecord(): boolean {
+    return this.#resume.fromRecord;
+  }
+
+  /**
+   * Writes the resume record when pieces were written since the last save (always with
+   * `force`). Saves run one after another and never reject: a record that cannot be written
+   * only costs a hash check on the next start, so it is logged, not fatal.
+   */
+  #saveResume(force = false): Promise<void> {
+    const r = this.#resume;
+    if (!r.enabled) return Promise.resolve();
+    this.#resumeSaving = this.#resumeSaving.then(async () => {
+      const count = r.written.count;
+      if (!force && count === r.savedCount) return;
+      try {
+        await saveResume(this.storage, this.torrent.infoHash, r.written);
+        r.savedCount = count;
+      } catch (e) {
+        const message = `resume record not saved: ${e instanceof Error ? e.message : e}`;
+        if (this.#resumeWarned) this.#log.debug(message);
+        else this.#log.warn(message);
+        this.#resumeWarned = true;
+      }
+    });
+    return this.#resumeSaving;
+  }
+
   /** Starts announcing, dialling and serving. */
   start(): void {
+    if (this.#resume.enabled && this.#stopping === undefined) {
+      clearInterval(this.#resumeTimer);
+      this.#resumeTimer = setInterval(() => this.#saveResume(), this.#resumeIntervalMs);
+    }
     this.session.start();
     this.#announcer?.start();
     if (this.#dht) {
@@ -200,11 +303,14 @@ export class TorrentJob {
   /** Announces `stopped`, closes peers, flushes and closes files. Idempotent. */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
+      clearInterval(this.#resumeTimer);
       this.listener.close();
       this.#lookups?.stop();
       await Promise.allSettled([this.#announcer?.stop(), this.session.stop()]);
       await this.#finishing.catch(() => {});
       await this.storage.close();
+      // After the last write (the session waited for its writes, storage for the rest).
+      await this.#saveResume();
     })();
     return this.#stopping;
   }

@@ -1,14 +1,32 @@
 /**
- * Rarest-first piece selection in O(1) per availability change.
+ * Piece selection: rarest first in O(1) per availability change, or in index order for media
+ * watched while it arrives.
  *
  * Candidate pieces (wanted, not had, not in progress) live in one array ordered by how many
  * peers have them, split into buckets of equal availability; a change of availability swaps a
  * piece across one bucket boundary. Peers that have every piece are counted apart: they raise
  * every piece alike and so never reorder anything, which keeps a swarm of seeds free of work.
- * Ties are broken at random by shuffling once at the start.
+ * Ties are broken at random by shuffling once at the start. A bit set of the same candidates
+ * lets the sequential order find the lowest-index candidate a word (32 pieces) at a time.
  *
  * @module
  */
+
+/** How {@link PiecePicker.pick} orders the candidates. */
+export type PickOrder = "rarest" | "sequential";
+
+/** Choices for a {@link PiecePicker}; every field has a default. */
+export interface PickerOptions {
+  /** Random source for breaking ties (default `Math.random`). */
+  random?: () => number;
+  /** `"rarest"` (default): fewest peers first; `"sequential"`: lowest index first. */
+  order?: PickOrder;
+  /**
+   * Pieces that may ever be picked (default: all). The others never become candidates, not even
+   * through `restore`, so a partial file selection never downloads what nobody chose.
+   */
+  wanted?: (piece: number) => boolean;
+}
 
 /**
  * Chooses which piece to start next.
@@ -20,6 +38,9 @@
  * picker.peerHas(2); // one peer has piece 2 only...
  * picker.peerHas(3); picker.peerHas(3); // ...two have piece 3
  * console.log(picker.pick((i) => i >= 2)); // 2 (the rarer of the two)
+ *
+ * const inOrder = new PiecePicker(6, { order: "sequential", wanted: (i) => i !== 1 });
+ * console.log(inOrder.pick(() => true), inOrder.pick(() => true)); // 0 2
  * ```
  */
 export class PiecePicker {
@@ -32,17 +53,34 @@ export class PiecePicker {
   /** `#start[a]`: first position whose availability is at least `a` (length: max avail + 2). */
   #start: number[] = [0, 0];
   #size = 0;
+  /** The candidates again, one bit per piece (bit `i & 31` of word `i >> 5`). */
+  #bits: Uint32Array;
+  /** No word below this one has a candidate bit (sequential scans start here). */
+  #lowWord = 0;
+  readonly #wanted?: (piece: number) => boolean;
+  /** The order `pick` follows. */
+  readonly order: PickOrder;
 
-  constructor(readonly pieceCount: number, random: () => number = Math.random) {
+  constructor(readonly pieceCount: number, options: PickerOptions | (() => number) = {}) {
+    const opts: PickerOptions = typeof options === "function" ? { random: options } : options;
+    const random = opts.random ?? Math.random;
+    this.order = opts.order ?? "rarest";
+    this.#wanted = opts.wanted;
     this.#order = new Int32Array(pieceCount);
     this.#pos = new Int32Array(pieceCount).fill(-1);
     this.#avail = new Int32Array(pieceCount);
-    const shuffled = Array.from({ length: pieceCount }, (_, i) => i);
+    this.#bits = new Uint32Array(Math.ceil(pieceCount / 32));
+    const shuffled: number[] = [];
+    for (let i = 0; i < pieceCount; i++) if (this.#isWanted(i)) shuffled.push(i);
     for (let i = shuffled.length - 1; i > 0; i--) {
       const j = Math.floor(random() * (i + 1));
       [shuffled[i], shuffled[j]] = [shuffled[j], shuffled[i]];
     }
     for (const piece of shuffled) this.#insert(piece);
+  }
+
+  #isWanted(piece: number): boolean {
+    return this.#wanted === undefined || this.#wanted(piece);
   }
 
   /** Number of candidate pieces left to start. */
@@ -112,6 +150,9 @@ export class PiecePicker {
       }
       this.#start[level]++;
     }
+    const word = piece >>> 5;
+    this.#bits[word] |= 1 << (piece & 31);
+    if (word < this.#lowWord) this.#lowWord = word;
   }
 
   /** Removes `piece` from the candidates (started, had, or not wanted). */
@@ -132,6 +173,7 @@ export class PiecePicker {
     if (p !== end) this.#swap(p, end);
     this.#size--;
     this.#pos[piece] = -1;
+    this.#bits[piece >>> 5] &= ~(1 << (piece & 31));
   }
 
   /** Takes `piece` out of the pool (we have it, or chose not to want it). */
@@ -139,21 +181,40 @@ export class PiecePicker {
     this.#remove(piece);
   }
 
-  /** Puts `piece` back into the pool (its download failed or was abandoned). */
+  /** Puts `piece` back into the pool (its download failed or was abandoned), if it is wanted. */
   restore(piece: number): void {
-    if (this.#pos[piece] === -1) this.#insert(piece);
+    if (this.#pos[piece] === -1 && this.#isWanted(piece)) this.#insert(piece);
   }
 
   /**
-   * Picks the rarest candidate for which `peerHas` is true and removes it from the pool;
-   * -1 when there is none.
+   * Picks the candidate for which `peerHas` is true that comes first in this picker's order
+   * (the rarest, or the lowest index) and removes it from the pool; -1 when there is none.
    */
   pick(peerHas: (piece: number) => boolean): number {
+    if (this.order === "sequential") return this.#pickLowest(peerHas);
     for (let i = 0; i < this.#size; i++) {
       const piece = this.#order[i];
       if (peerHas(piece)) {
         this.#remove(piece);
         return piece;
+      }
+    }
+    return -1;
+  }
+
+  #pickLowest(peerHas: (piece: number) => boolean): number {
+    const words = this.#bits;
+    while (this.#lowWord < words.length && words[this.#lowWord] === 0) this.#lowWord++;
+    for (let w = this.#lowWord; w < words.length; w++) {
+      let bits = words[w];
+      while (bits !== 0) {
+        const bit = 31 - Math.clz32(bits & -bits);
+        const piece = (w << 5) + bit;
+        if (peerHas(piece)) {
+          this.#remove(piece);
+          return piece;
+        }
+        bits &= bits - 1;
       }
     }
     return -1;

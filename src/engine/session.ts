@@ -115,6 +115,14 @@ export interface SessionOptions {
   onDhtNode?: (host: string, port: number) => void;
   /** Least time between two PEX messages to one peer (BEP 11 says a minute). */
   pexIntervalMs?: number;
+  /**
+   * Pieces to download (default: all). Others are never requested; the download is finished
+   * when every wanted piece is had, and without all pieces the session never claims to be a
+   * seed. A file selection makes this the pieces its chosen files touch.
+   */
+  wanted?: Bitfield;
+  /** Start pieces in index order (for media watched while it arrives) instead of rarest first. */
+  sequential?: boolean;
 }
 
 /** Defaults of the tunable options. */
@@ -130,13 +138,22 @@ const DEFAULTS = {
   maxStrikes: 3,
 } satisfies Partial<SessionOptions>;
 
-/** Numbers for the status line and summary: a plain value, safe to keep. */
+/**
+ * Numbers for the status line and summary: a plain value, safe to keep. Piece and byte counts
+ * cover the wanted pieces (every piece unless a file selection leaves some out).
+ */
 export interface SessionStats {
   phase: "downloading" | "seeding" | "done";
+  /** Wanted pieces. */
   pieceCount: number;
+  /** Wanted pieces verified and written. */
   piecesDone: number;
+  /** Bytes of the wanted pieces verified and written. */
   bytesDone: number;
+  /** Bytes of the wanted pieces. */
   totalBytes: number;
+  /** Bytes of the whole torrent not had yet (the `left` trackers are told). */
+  left: number;
   downloadRate: number;
   uploadRate: number;
   downloaded: number;
@@ -254,6 +271,14 @@ export class Session {
   #resolveDone!: () => void;
   #rejectDone!: (e: Error) => void;
   #completeListeners: (() => void)[] = [];
+  /** The wanted pieces; undefined when every piece is wanted. */
+  #wanted?: Bitfield;
+  /** Wanted pieces not had yet: the download is finished at 0. */
+  #wantedMissing = 0;
+  #wantedCount = 0;
+  #wantedBytes = 0;
+  #wantedBytesDone = 0;
+  #finished = false;
   /** Settles when the download is complete (and we are not seeding) or fails for good. */
   readonly done: Promise<void>;
 
@@ -265,7 +290,25 @@ export class Session {
     this.have = options.have;
     this.#log = options.log ?? { debug() {}, info() {}, warn() {} };
     this.#blocksPerPiece = Math.ceil(this.torrent.pieceLength / MAX_BLOCK);
-    this.#picker = new PiecePicker(this.torrent.pieceCount);
+    const { pieceCount } = this.torrent;
+    const wanted = options.wanted;
+    if (wanted !== undefined && wanted.size !== pieceCount) {
+      throw new RangeError(`wanted has ${wanted.size} pieces, the torrent ${pieceCount}`);
+    }
+    this.#wanted = wanted?.complete ? undefined : wanted;
+    const only = this.#wanted;
+    this.#picker = new PiecePicker(pieceCount, {
+      order: options.sequential ? "sequential" : "rarest",
+      wanted: only && ((i) => only.has(i)),
+    });
+    for (let i = 0; i < pieceCount; i++) {
+      if (!this.#isWanted(i)) continue;
+      const length = this.#pieceLength(i);
+      this.#wantedCount++;
+      this.#wantedBytes += length;
+      if (this.have.has(i)) this.#wantedBytesDone += length;
+      else this.#wantedMissing++;
+    }
     this.#book = new PeerBook({
       connect: (host, port) => connectPeer(host, port, this.handshakeOptions),
       onConnected: (conn, entry) => this.#adopt(conn, entry, entry.source),
@@ -298,21 +341,36 @@ export class Session {
     };
   }
 
-  /** True once every piece is verified and written. */
+  /** True once every piece is verified and written: we are a seed. */
   get complete(): boolean {
     return this.have.complete;
   }
 
-  /** Calls `listener` once when the last piece is written (at once if already complete). */
+  /**
+   * True once every wanted piece is verified and written: the download is done. The same as
+   * `complete` unless a selection leaves pieces out.
+   */
+  get finished(): boolean {
+    return this.#wantedMissing === 0;
+  }
+
+  #isWanted(index: number): boolean {
+    return this.#wanted === undefined || this.#wanted.has(index);
+  }
+
+  /**
+   * Calls `listener` once when the last wanted piece is written (at once if already
+   * finished).
+   */
   onComplete(listener: () => void): void {
-    if (this.complete) queueMicrotask(listener);
+    if (this.finished) queueMicrotask(listener);
     else this.#completeListeners.push(listener);
   }
 
   /** Starts dialling and the periodic work. */
   start(): void {
     this.#tick = setInterval(() => this.#onTick(), this.#o.tickMs);
-    if (this.complete) this.#finish();
+    if (this.finished) this.#finish();
     this.#book.fill();
   }
 
@@ -348,14 +406,15 @@ export class Session {
     }
     const last = this.torrent.pieceCount - 1;
     const lastLength = this.#pieceLength(last);
-    const bytesDone = this.have.count * this.torrent.pieceLength -
+    const haveBytes = this.have.count * this.torrent.pieceLength -
       (this.have.has(last) ? this.torrent.pieceLength - lastLength : 0);
     return {
-      phase: this.complete ? (this.#o.seed ? "seeding" : "done") : "downloading",
-      pieceCount: this.torrent.pieceCount,
-      piecesDone: this.have.count,
-      bytesDone,
-      totalBytes: this.torrent.totalLength,
+      phase: this.finished ? (this.#o.seed ? "seeding" : "done") : "downloading",
+      pieceCount: this.#wantedCount,
+      piecesDone: this.#wantedCount - this.#wantedMissing,
+      bytesDone: this.#wantedBytesDone,
+      totalBytes: this.#wantedBytes,
+      left: this.torrent.totalLength - haveBytes,
       downloadRate: this.#down.rate(),
       uploadRate: this.#up.rate(),
       downloaded: this.#down.total,
@@ -368,6 +427,20 @@ export class Session {
       peersInterested: interested,
       peersBySource: bySource,
     };
+  }
+
+  /**
+   * Waits, at most `timeoutMs`, until the blocks already handed to peers' sockets have left, so
+   * that a stop right after (a seeding limit reached) does not cut off data counted as uploaded.
+   */
+  async drainUploads(timeoutMs: number): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<void>((resolve) => timer = setTimeout(resolve, timeoutMs));
+    try {
+      await Promise.race([Promise.all([...this.#peers].map((p) => p.conn.drained())), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Closes every peer, waits for pending disk writes, stops timers. Idempotent. */
@@ -593,11 +666,11 @@ export class Session {
       for (const i of peer.bits.ones()) if (i !== index) this.#picker.peerLost(i);
       peer.seed = true;
     } else this.#picker.peerHas(index);
-    if (!this.have.has(index)) {
+    if (!this.have.has(index) && this.#isWanted(index)) {
       peer.missing++;
       this.#updateInterest(peer);
     }
-    if (peer.seed && this.complete) peer.conn.close("both seeds");
+    if (peer.seed && this.finished) peer.conn.close("nothing to exchange with a seed");
   }
 
   #onBitfield(peer: Peer, bits: Uint8Array | undefined): void {
@@ -620,7 +693,7 @@ export class Session {
     for (const i of got.ones()) {
       peer.bits.set(i);
       this.#picker.peerHas(i);
-      if (!this.have.has(i)) peer.missing++;
+      if (!this.have.has(i) && this.#isWanted(i)) peer.missing++;
     }
     this.#updateInterest(peer);
   }
@@ -631,13 +704,13 @@ export class Session {
     for (const i of peer.bits.ones()) this.#picker.peerLost(i);
     peer.bits.fill();
     peer.seed = true;
-    peer.missing = this.torrent.pieceCount - this.have.count;
-    if (this.complete) return peer.conn.close("both seeds");
+    peer.missing = this.#wantedMissing;
+    if (this.finished) return peer.conn.close("nothing to exchange with a seed");
     this.#updateInterest(peer);
   }
 
   #updateInterest(peer: Peer): void {
-    const want = peer.missing > 0 && !this.complete;
+    const want = peer.missing > 0 && !this.finished;
     if (want === peer.amInterested) {
       if (want) this.#request(peer);
       return;
@@ -701,8 +774,12 @@ export class Session {
       peer.pieces.push(piece);
       return [piece, b];
     }
-    // 3. Start a new piece, if memory allows.
-    if (this.#bufferedBytes + this.torrent.pieceLength <= this.#o.maxBufferedBytes) {
+    // 3. Start a new piece, if memory allows. In sequential mode, not a random allowed-fast
+    // one while choked: that would put pieces far ahead before the first ones.
+    const inOrderWait = peer.peerChoking && this.#o.sequential === true;
+    if (
+      !inOrderWait && this.#bufferedBytes + this.torrent.pieceLength <= this.#o.maxBufferedBytes
+    ) {
       const index = this.#picker.pick(may);
       if (index !== -1) {
         const piece = new ActivePiece(index, this.#pieceLength(index));
@@ -838,20 +915,32 @@ export class Session {
 
   #onPieceWritten(index: number): void {
     if (this.#stopped) return;
+    if (this.have.has(index)) return;
     this.have.set(index);
+    const wanted = this.#isWanted(index);
+    if (wanted) {
+      this.#wantedMissing--;
+      this.#wantedBytesDone += this.#pieceLength(index);
+    }
     const have = encodeIndex(MessageId.have, index);
     for (const p of this.#peers) {
       p.conn.send(have);
-      if (p.bits.has(index)) {
+      if (wanted && p.bits.has(index)) {
         p.missing--;
         if (p.missing === 0) this.#updateInterest(p);
       }
     }
-    if (this.complete) this.#finish();
+    if (this.finished) this.#finish();
   }
 
   #finish(): void {
-    this.#log.info("download complete: every piece verified");
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#log.info(
+      this.complete
+        ? "download complete: every piece verified"
+        : `download complete: the ${this.#wantedCount} pieces of the chosen files verified`,
+    );
     for (const listener of this.#completeListeners.splice(0)) listener();
     for (const p of [...this.#peers]) {
       if (p.seed) p.conn.close("both seeds");
@@ -945,7 +1034,7 @@ export class Session {
     const decision = choose(
       peers.map((p) => ({
         interested: p.peerInterested,
-        rate: this.complete ? p.up.rate(now) : p.down.rate(now),
+        rate: this.finished ? p.up.rate(now) : p.down.rate(now),
         optimistic: p.optimistic,
         connectedAt: p.connectedAt,
       })),

@@ -75,6 +75,12 @@ export class HandleCache {
     return this.#entries.size;
   }
 
+  /** True when file `file` has a path to open (not a pad file, nor an absent unchosen file). */
+  hasPath(file: number): boolean {
+    const p = this.#paths[file];
+    return p !== null && p !== undefined;
+  }
+
   /** Path of file `file` (throws for pad files, which have none). */
   path(file: number): string {
     const p = this.#paths[file];

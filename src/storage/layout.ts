@@ -43,6 +43,11 @@ export interface StorageLayout {
   readonly totalLength: number;
   /** Files in data order; offsets are contiguous. */
   readonly files: readonly StorageFile[];
+  /**
+   * The torrent's info-hash (20 bytes, or 32 for v2), which names its part file; without it the
+   * name comes from the piece hashes.
+   */
+  readonly infoHash?: Uint8Array;
 }
 
 /** Largest piece length storage accepts: bounds the buffers `verify` allocates. */
@@ -95,6 +100,13 @@ export function validateLayout(layout: StorageLayout): void {
     throw bad("piece hashes are not 20 bytes per piece");
   }
   if (!Array.isArray(files)) throw bad("no file list");
+  const { infoHash } = layout;
+  if (
+    infoHash !== undefined &&
+    !(infoHash instanceof Uint8Array && (infoHash.length === 20 || infoHash.length === 32))
+  ) {
+    throw bad("the info-hash is not 20 or 32 bytes");
+  }
   let offset = 0;
   const seen = new Set<string>();
   for (let i = 0; i < files.length; i++) {

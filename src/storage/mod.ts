@@ -37,3 +37,13 @@
 export { StorageError } from "./error.ts";
 export { MAX_PIECE_LENGTH, type StorageFile, type StorageLayout } from "./layout.ts";
 export { Storage, type StorageOptions } from "./storage.ts";
+export { sharedPieces, wantedPieces } from "./selection.ts";
+export { PartFile, STATE_DIR } from "./parts.ts";
+export {
+  loadResume,
+  RESUME_DIR,
+  RESUME_VERSION,
+  resumePath,
+  type ResumeTarget,
+  saveResume,
+} from "./resume.ts";

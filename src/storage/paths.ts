@@ -84,6 +84,8 @@ export async function prepareRoot(outDir: string): Promise<string> {
  * Makes sure every non-pad file of `layout` exists below `root` (a real path from
  * `prepareRoot`), creating missing folders and empty files without touching existing data.
  * Returns, per file, the real path to open, or `null` for pad files and symlink entries.
+ * Files for which `create` says false (not chosen for download) are neither created nor get
+ * folders: their path is returned only when they already exist inside `root`, else `null`.
  *
  * @example
  * ```ts
@@ -103,6 +105,7 @@ export async function prepareRoot(outDir: string): Promise<string> {
 export async function prepareFiles(
   root: string,
   layout: StorageLayout,
+  create: (file: number) => boolean = () => true,
 ): Promise<(string | null)[]> {
   const dirs = new Map<string, string>(); // relative folder key -> real path
   dirs.set("", root);
@@ -149,9 +152,14 @@ export async function prepareFiles(
   }
 
   const out: (string | null)[] = [];
-  for (const f of layout.files) {
+  for (let i = 0; i < layout.files.length; i++) {
+    const f = layout.files[i];
     if (!isStored(f)) {
       out.push(null);
+      continue;
+    }
+    if (!create(i)) {
+      out.push(await locateExisting(root, f.path));
       continue;
     }
     const parent = await ensureDir(f.path.slice(0, -1));
@@ -190,4 +198,37 @@ async function ensureFile(root: string, p: string): Promise<string> {
     throw new StorageError(`cannot use ${p}: it is not a regular file`);
   }
   throw new StorageError(`cannot create file ${p}: it keeps changing`);
+}
+
+/**
+ * The real path of an existing regular file at `components` below `root`, found without
+ * creating anything; `null` when it is missing or anything on the way is not a plain folder
+ * or leads outside `root`.
+ */
+async function locateExisting(root: string, components: readonly string[]): Promise<string | null> {
+  let cur = root;
+  for (let k = 0; k < components.length; k++) {
+    const p = join(cur, components[k]);
+    if (!isInside(root, p)) return null;
+    let info: Deno.FileInfo | null;
+    try {
+      info = await lstatOrNull(p, "read");
+    } catch {
+      return null;
+    }
+    if (info === null) return null;
+    const last = k === components.length - 1;
+    if (info.isSymlink) {
+      let real: string;
+      try {
+        real = await realInside(root, p);
+        info = await Deno.stat(real);
+      } catch {
+        return null;
+      }
+      cur = real;
+    } else cur = p;
+    if (last ? !info.isFile : !info.isDirectory) return null;
+  }
+  return cur;
 }

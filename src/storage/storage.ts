@@ -1,19 +1,41 @@
 /**
  * Pieces <-> files: positional writes of verified pieces, bounds-checked reads for uploads,
- * verification of existing data, and the final trim and sync.
+ * verification of existing data, and the final trim and sync. With a file selection, only the
+ * chosen files are created and written; the unchosen bytes of pieces shared with a chosen file
+ * go to the part file (see parts.ts).
  *
  * @module
  */
-import { Bitfield, bytesEqual, sha1 } from "../util/mod.ts";
+import { Bitfield, bytesEqual, sha1, toHex } from "../util/mod.ts";
 import { fsError, StorageError } from "./error.ts";
 import { HandleCache, readFully, writeFully } from "./handles.ts";
 import { isStored, pieceSizeOf, segmentsOf, type StorageLayout, validateLayout } from "./layout.ts";
+import { PartFile, STATE_DIR } from "./parts.ts";
 import { prepareFiles, prepareRoot } from "./paths.ts";
+import { checkSelection, sharedPieces, wantedPieces } from "./selection.ts";
 
 /** Options for `Storage.open`. */
 export interface StorageOptions {
   /** Most file handles kept open at once (least recently used are closed first). Default 64. */
   maxOpenFiles?: number;
+  /**
+   * The files to download, one entry per `layout.files` entry (pad files and symlink entries
+   * are ignored). Unchosen files are never created nor written; they are only read when an
+   * earlier run left them on disk. Default: every file.
+   */
+  selected?: readonly boolean[];
+}
+
+/** What `Storage` knows about the selection and the part file. */
+interface Selection {
+  /** Per file: chosen for download (all true when there is no selection). */
+  chosen: readonly boolean[];
+  /** True when every stored file is chosen. */
+  all: boolean;
+  /** Part-file slot of every piece shared by two or more files, in piece order. */
+  slots: Map<number, number>;
+  /** Shared pieces that touch a chosen and an unchosen file: written whole to the part file. */
+  mixed: Set<number>;
 }
 
 /** One batch of pieces read by `verify`. */
@@ -67,20 +89,35 @@ export class Storage {
   /** Real absolute path of the output folder. */
   readonly root: string;
   readonly #handles: HandleCache;
+  readonly #sel: Selection;
+  readonly #parts: PartFile;
+  /** Mixed pieces whose verified bytes are all in the part file (reads come from there). */
+  readonly #inParts = new Set<number>();
   #closed = false;
   #closing: Promise<void> | null = null;
   #inflight = 0;
   #idle: (() => void)[] = [];
 
-  private constructor(layout: StorageLayout, root: string, handles: HandleCache) {
+  private constructor(
+    layout: StorageLayout,
+    root: string,
+    handles: HandleCache,
+    sel: Selection,
+    parts: PartFile,
+  ) {
     this.layout = layout;
     this.root = root;
     this.#handles = handles;
+    this.#sel = sel;
+    this.#parts = parts;
   }
 
   /**
    * Validates `layout`, creates `outDir` and every missing folder and (empty) file below it, pad
-   * files excepted, and returns a ready storage. Existing files are kept as they are.
+   * files and unchosen files excepted, and returns a ready storage. Existing files are kept as
+   * they are. When a part file exists, the verified pieces in it are taken up: their bytes of
+   * chosen files are copied into those files (a file chosen now that was not chosen before),
+   * and when every file is chosen the part file is deleted.
    */
   static async open(
     layout: StorageLayout,
@@ -92,9 +129,93 @@ export class Storage {
       throw new StorageError(`maxOpenFiles must be a positive integer, got ${maxOpenFiles}`);
     }
     validateLayout(layout);
+    const sel = selectionOf(layout, opts.selected);
+    const name = toHex(layout.infoHash ?? sha1(layout.pieceHashes));
+    if (sel.mixed.size > 0) checkPartFileFree(layout, name);
     const root = await prepareRoot(outDir);
-    const paths = await prepareFiles(root, layout);
-    return new Storage(layout, root, new HandleCache(paths, maxOpenFiles));
+    const paths = await prepareFiles(root, layout, (i) => sel.chosen[i]);
+    const storage = new Storage(
+      layout,
+      root,
+      new HandleCache(paths, maxOpenFiles),
+      sel,
+      new PartFile(root, name),
+    );
+    try {
+      await storage.#takeUpParts();
+    } catch (e) {
+      await storage.close();
+      throw e;
+    }
+    return storage;
+  }
+
+  /**
+   * The pieces the chosen files need (every piece without a selection): what a download
+   * should fetch.
+   */
+  wantedPieces(): Bitfield {
+    return wantedPieces(this.layout, this.#sel.all ? undefined : this.#sel.chosen);
+  }
+
+  /** True when piece `index` is read from the part file (it mixes chosen and unchosen files). */
+  inPartFile(index: number): boolean {
+    return this.#inParts.has(index);
+  }
+
+  /** Path of this torrent's part file (it exists only once a shared piece was written). */
+  get partFilePath(): string {
+    return this.#parts.path;
+  }
+
+  /** Reads the part file's verified pieces and copies their chosen bytes into the files. */
+  async #takeUpParts(): Promise<void> {
+    const L = this.layout;
+    const size = await this.#parts.size();
+    if (size === 0) return;
+    const buf = new Uint8Array(L.pieceLength);
+    const onDisk = new Uint8Array(L.pieceLength);
+    const written = new Set<number>();
+    for (const [piece, slot] of this.#sel.slots) {
+      const at = slot * L.pieceLength;
+      if (at >= size) break;
+      const len = pieceSizeOf(L, piece);
+      const data = buf.subarray(0, len);
+      if (await this.#parts.read(data, at) < len) continue;
+      if (!bytesEqual(sha1(data), L.pieceHashes.subarray(piece * 20, piece * 20 + 20))) continue;
+      for (const seg of segmentsOf(L, piece * L.pieceLength, len)) {
+        if (!isStored(L.files[seg.file]) || !this.#sel.chosen[seg.file]) continue;
+        const want = data.subarray(seg.bufOffset, seg.bufOffset + seg.length);
+        const path = this.#handles.path(seg.file);
+        try {
+          const there = onDisk.subarray(0, seg.length);
+          const got = await this.#handles.use(
+            seg.file,
+            false,
+            (fh) => readFully(fh, there, 0, seg.length, seg.fileOffset),
+          );
+          if (got === seg.length && bytesEqual(there, want)) continue;
+          await this.#handles.use(
+            seg.file,
+            true,
+            (fh) => writeFully(fh, data, seg.bufOffset, seg.length, seg.fileOffset),
+          );
+          written.add(seg.file);
+        } catch (e) {
+          throw fsError(e, "write", path);
+        }
+      }
+      if (this.#sel.mixed.has(piece)) this.#inParts.add(piece);
+    }
+    for (const file of written) {
+      try {
+        await this.#handles.use(file, true, (fh) => fh.datasync());
+      } catch (e) {
+        throw fsError(e, "finish writing", this.#handles.path(file));
+      }
+    }
+    // Every file chosen: the files now hold all the part file could give.
+    if (this.#sel.all) await this.#parts.remove();
   }
 
   /** Number of handles open now (at most `maxOpenFiles` once operations settle). */
@@ -148,7 +269,14 @@ export class Storage {
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.write(index, 0, data);
+    return this.write(index, 0, data).then(() => {
+      if (this.#sel.mixed.has(index)) this.#inParts.add(index);
+    });
+  }
+
+  /** True for files whose bytes are written: stored and chosen. */
+  #writable(file: number): boolean {
+    return isStored(this.layout.files[file]) && this.#sel.chosen[file];
   }
 
   /** Writes `data` at byte `begin` of piece `index`, split across files; bounds-checked. */
@@ -158,10 +286,19 @@ export class Storage {
     } catch (e) {
       return Promise.reject(e);
     }
+    const slot = this.#sel.mixed.has(index) ? this.#sel.slots.get(index) : undefined;
+    const start = index * this.layout.pieceLength + begin;
+    const segments = segmentsOf(this.layout, start, data.length);
+    const unchosen = (file: number) => isStored(this.layout.files[file]) && !this.#sel.chosen[file];
+    if (slot === undefined && segments.some((seg) => unchosen(seg.file))) {
+      return Promise.reject(
+        new StorageError(`cannot write piece ${index}: it lies in a file not chosen for download`),
+      );
+    }
     return this.#track(async () => {
-      const start = index * this.layout.pieceLength + begin;
-      for (const seg of segmentsOf(this.layout, start, data.length)) {
-        if (!isStored(this.layout.files[seg.file])) continue;
+      if (slot !== undefined) await this.#parts.write(data, slot * this.layout.pieceLength + begin);
+      for (const seg of segments) {
+        if (!this.#writable(seg.file)) continue;
         try {
           await this.#handles.use(
             seg.file,
@@ -187,9 +324,22 @@ export class Storage {
     }
     return this.#track(async () => {
       const out = new Uint8Array(length);
+      const slot = this.#inParts.has(index) ? this.#sel.slots.get(index) : undefined;
+      if (slot !== undefined) {
+        if (await this.#parts.read(out, slot * this.layout.pieceLength + begin) < length) {
+          throw new StorageError(
+            `cannot read piece ${index}: ${this.#parts.path} is shorter than expected`,
+          );
+        }
+        return out;
+      }
       const start = index * this.layout.pieceLength + begin;
       for (const seg of segmentsOf(this.layout, start, length)) {
         if (!isStored(this.layout.files[seg.file])) continue;
+        if (!this.#handles.hasPath(seg.file)) {
+          const name = this.layout.files[seg.file].path.join("/");
+          throw new StorageError(`cannot read piece ${index}: ${name} is not on disk`);
+        }
         const path = this.#handles.path(seg.file);
         let got: number;
         try {
@@ -235,6 +385,7 @@ export class Storage {
 
       const sizeOf = async (file: number): Promise<number> => {
         let size = sizes.get(file);
+        if (size === undefined && !this.#handles.hasPath(file)) size = 0;
         if (size === undefined) {
           const path = this.#handles.path(file);
           try {
@@ -295,10 +446,12 @@ export class Storage {
           const more = b + 1 < batches;
           pending = overlap && more ? readBatch(b + 1, bufs[(b + 1) % 2]) : null;
           for (let k = 0; k < cur.count; k++) {
-            if (cur.missing[k]) continue;
+            const i = cur.first + k;
+            // Checked when the storage opened, and kept true by writePiece since.
+            if (this.#inParts.has(i)) have.set(i);
+            if (cur.missing[k] || have.has(i)) continue;
             const from = k * L.pieceLength;
             const piece = buf.subarray(from, Math.min(from + L.pieceLength, cur.len));
-            const i = cur.first + k;
             if (bytesEqual(sha1(piece), L.pieceHashes.subarray(i * 20, i * 20 + 20))) have.set(i);
           }
           if (!overlap && more) pending = readBatch(b + 1, buf);
@@ -313,14 +466,16 @@ export class Storage {
   }
 
   /**
-   * Call once the download is complete: trims files that are longer than they should be
-   * (leftovers of an earlier, different download) and flushes every file to disk.
+   * Call once the download is complete: trims chosen files that are longer than they should be
+   * (leftovers of an earlier, different download) and flushes every file, and the part file,
+   * to disk.
    */
   finish(): Promise<void> {
     return this.#track(async () => {
       const files = this.layout.files;
+      await this.#parts.sync();
       for (let i = 0; i < files.length; i++) {
-        if (!isStored(files[i])) continue;
+        if (!this.#writable(i)) continue;
         const length = files[i].length;
         try {
           await this.#handles.use(i, true, async (fh) => {
@@ -342,7 +497,41 @@ export class Storage {
     this.#closing = (async () => {
       if (this.#inflight > 0) await new Promise<void>((wake) => this.#idle.push(wake));
       await this.#handles.closeAll();
+      await this.#parts.close();
     })();
     return this.#closing;
+  }
+}
+
+/** The selection as storage uses it; throws `StorageError` for a malformed one. */
+function selectionOf(layout: StorageLayout, selected?: readonly boolean[]): Selection {
+  if (selected !== undefined) checkSelection(layout, selected);
+  const files = layout.files;
+  const chosen = files.map((_f, i) => selected === undefined || selected[i] === true);
+  const all = files.every((f, i) => !isStored(f) || chosen[i]);
+  const slots = new Map<number, number>();
+  const mixed = new Set<number>();
+  sharedPieces(layout).forEach((piece, slot) => {
+    slots.set(piece, slot);
+    if (all) return;
+    let someChosen = false, someNot = false;
+    const len = pieceSizeOf(layout, piece);
+    for (const seg of segmentsOf(layout, piece * layout.pieceLength, len)) {
+      if (!isStored(files[seg.file])) continue;
+      if (chosen[seg.file]) someChosen = true;
+      else someNot = true;
+    }
+    if (someChosen && someNot) mixed.add(piece);
+  });
+  return { chosen, all, slots, mixed };
+}
+
+/** Refuses a torrent whose own files would collide with the part file. */
+function checkPartFileFree(layout: StorageLayout, name: string): void {
+  const ours = `${STATE_DIR}/${name}.parts`;
+  for (const f of layout.files) {
+    if (isStored(f) && f.path.join("/").toLowerCase() === ours) {
+      throw new StorageError(`cannot keep a part file: the torrent itself has a file ${ours}`);
+    }
   }
 }

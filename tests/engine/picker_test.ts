@@ -76,3 +76,60 @@ Deno.test("randomised model check against a naive picker", () => {
     }
   }
 });
+
+Deno.test("sequential: the lowest-index candidate the peer has, whatever its availability", () => {
+  const picker = new PiecePicker(100, { order: "sequential", random: lcg(3) });
+  for (let i = 0; i < 100; i++) for (let k = 0; k < (i % 7); k++) picker.peerHas(i);
+  assertEquals(picker.pick(() => true), 0);
+  assertEquals(picker.pick(() => true), 1);
+  assertEquals(picker.pick((i) => i >= 40), 40);
+  assertEquals(picker.pick((i) => i % 2 === 1), 3);
+  picker.restore(1);
+  assertEquals(picker.pick(() => true), 1);
+  picker.drop(2);
+  assertEquals(picker.pick(() => true), 4);
+  assertEquals(picker.pick((i) => i > 99), -1);
+  assertEquals(picker.remaining, 100 - 6);
+});
+
+Deno.test("wanted: unwanted pieces are never candidates, not even after restore", () => {
+  const wanted = (i: number) => i % 3 === 0;
+  for (const order of ["rarest", "sequential"] as const) {
+    const picker = new PiecePicker(30, { order, wanted, random: lcg(4) });
+    assertEquals(picker.remaining, 10);
+    assert(!picker.isCandidate(1) && picker.isCandidate(3));
+    picker.restore(1);
+    assertEquals(picker.remaining, 10, order);
+    const got: number[] = [];
+    for (let p = picker.pick(() => true); p !== -1; p = picker.pick(() => true)) got.push(p);
+    assertEquals(got.toSorted((a, b) => a - b), [0, 3, 6, 9, 12, 15, 18, 21, 24, 27], order);
+    if (order === "sequential") assertEquals(got, [0, 3, 6, 9, 12, 15, 18, 21, 24, 27]);
+  }
+});
+
+Deno.test("sequential: randomised model check against a naive lowest-index picker", () => {
+  const rnd = lcg(11);
+  for (let trial = 0; trial < 200; trial++) {
+    const n = 1 + Math.floor(rnd() * 200);
+    const wantedSet = Array.from({ length: n }, () => rnd() < 0.8);
+    const picker = new PiecePicker(n, { order: "sequential", wanted: (i) => wantedSet[i] });
+    const candidate = [...wantedSet];
+    for (let step = 0; step < 300; step++) {
+      const r = rnd(), i = Math.floor(rnd() * n);
+      if (r < 0.2) picker.peerHas(i);
+      else if (r < 0.35) {
+        picker.drop(i);
+        candidate[i] = false;
+      } else if (r < 0.5) {
+        picker.restore(i);
+        if (wantedSet[i]) candidate[i] = true;
+      } else {
+        const has = Array.from({ length: n }, () => rnd() < 0.6);
+        const expected = candidate.findIndex((c, x) => c && has[x]);
+        assertEquals(picker.pick((x) => has[x]), expected, `trial ${trial} step ${step}`);
+        if (expected !== -1) candidate[expected] = false;
+      }
+      assertEquals(picker.remaining, candidate.filter(Boolean).length);
+    }
+  }
+});

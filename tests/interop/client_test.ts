@@ -19,6 +19,7 @@ import {
   type OurClient,
   type PayloadFile,
   runOurClient,
+  sameTree,
   startAria2Seeder,
   startLibtorrentSeeder,
   startOpentracker,
@@ -178,11 +179,6 @@ async function explained<T>(ours: OurClient, fn: () => Promise<T>): Promise<T> {
   } catch (e) {
     throw new Error(`${e instanceof Error ? e.message : e}\nOUR CLIENT: ${await ours.diagnose()}`);
   }
-}
-
-/** Both folders hold the same files with the same bytes (no leftovers either way). */
-async function sameTree(a: string, b: string): Promise<boolean> {
-  return await treesEqual(a, b) && await treesEqual(b, a);
 }
 
 function report(name: string, seconds: number): void {

@@ -1129,6 +1129,40 @@ export async function treesEqual(a: string, b: string): Promise<boolean> {
   return any;
 }
 
+/** Our client's own bookkeeping folder inside its output folder (resume records, part files). */
+export const OWN_FOLDER = ".bittorrent";
+
+/** Relative paths of the files under `root`, sorted, without our client's own folder. */
+async function fileList(root: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const rel of walkFiles(root)) {
+    if (rel !== OWN_FOLDER && !rel.startsWith(`${OWN_FOLDER}/`)) out.push(rel);
+  }
+  return out.sort();
+}
+
+/**
+ * `source` and our client's `copy` hold the same files with the same bytes and nothing else,
+ * apart from our client's own folder.
+ *
+ * @example
+ * ```ts
+ * import { sameTree } from "./fixtures.ts";
+ * const a = await Deno.makeTempDir(), b = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${a}/x`, "1");
+ * await Deno.writeTextFile(`${b}/x`, "1");
+ * await Deno.mkdir(`${b}/.bittorrent`);
+ * await Deno.writeTextFile(`${b}/.bittorrent/r.resume`, "{}");
+ * console.log(await sameTree(a, b)); // true
+ * await Deno.remove(a, { recursive: true });
+ * await Deno.remove(b, { recursive: true });
+ * ```
+ */
+export async function sameTree(source: string, copy: string): Promise<boolean> {
+  const [a, b] = await Promise.all([fileList(source), fileList(copy)]);
+  return a.join("\n") === b.join("\n") && await treesEqual(source, copy);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Our own client, as a user runs it
 

@@ -28,6 +28,7 @@ import {
   type PayloadFile,
   type Running,
   runOurClient,
+  sameTree,
   startAria2Seeder,
   startLibtorrentDhtNode,
   startLibtorrentSeeder,
@@ -93,30 +94,6 @@ async function makeFixture(
     await Deno.remove(root, { recursive: true });
     throw e;
   }
-}
-
-/** Our client's own bookkeeping folder in its output folder (resume records). */
-const OWN_FOLDER = ".bittorrent";
-
-/** Relative paths of the files under `root`, sorted, without our client's own folder. */
-async function fileList(root: string, rel = ""): Promise<string[]> {
-  const out: string[] = [];
-  for await (const entry of Deno.readDir(rel ? `${root}/${rel}` : root)) {
-    const path = rel ? `${rel}/${entry.name}` : entry.name;
-    if (path === OWN_FOLDER) continue;
-    if (entry.isDirectory) out.push(...await fileList(root, path));
-    else out.push(path);
-  }
-  return out.sort();
-}
-
-/**
- * `source` and our client's `copy` hold the same files with the same bytes and nothing else,
- * apart from our client's resume folder.
- */
-async function sameTree(source: string, copy: string): Promise<boolean> {
-  const [a, b] = await Promise.all([fileList(source), fileList(copy)]);
-  return a.join("\n") === b.join("\n") && await treesEqual(source, copy);
 }
 
 /** What a finished run of our client left behind. */

@@ -1,0 +1,188 @@
+/**
+ * The part file: where the bytes of unchosen files go when a piece is shared between a chosen
+ * and an unchosen file, so the piece can still be verified and served without the unchosen
+ * file ever appearing on disk.
+ *
+ * It lives at `<output>/.bittorrent/<info-hash>.parts`. Every piece touched by two or more
+ * files (see `sharedPieces`) owns one slot of `pieceLength` bytes, numbered in piece order, and
+ * a shared piece is written whole into its slot. The slot numbering depends on the torrent
+ * only, never on the selection, so a later run with another selection finds the same bytes in
+ * the same place; slots never written stay holes of a sparse file.
+ *
+ * @module
+ */
+import { constants } from "node:fs";
+import { type FileHandle, open } from "node:fs/promises";
+import { join } from "node:path";
+import { errorCode, fsError, StorageError } from "./error.ts";
+import { readFully, writeFully } from "./handles.ts";
+
+/** Folder inside the output folder that holds the client's own files (part file, records). */
+export const STATE_DIR = ".bittorrent";
+
+const NOFOLLOW = constants.O_NOFOLLOW ?? 0;
+
+/**
+ * One torrent's part file, opened lazily: reading a part file that does not exist reads
+ * nothing, and the folder and file are created by the first write.
+ *
+ * @example
+ * ```ts
+ * import { PartFile } from "./parts.ts";
+ * const root = await Deno.realPath(await Deno.makeTempDir());
+ * const parts = new PartFile(root, "00".repeat(20));
+ * await parts.write(new Uint8Array([1, 2, 3]), 100);
+ * const buf = new Uint8Array(3);
+ * console.log(await parts.read(buf, 100), buf); // 3 Uint8Array(3) [ 1, 2, 3 ]
+ * await parts.remove();
+ * await Deno.remove(root, { recursive: true });
+ * ```
+ */
+export class PartFile {
+  /** Absolute path of the part file. */
+  readonly path: string;
+  readonly #dir: string;
+  #handle: Promise<FileHandle | null> | null = null;
+  #writable = false;
+
+  /** `root` is the real path of the output folder; `name` the info-hash in hex. */
+  constructor(root: string, name: string) {
+    if (!/^[0-9a-f]{40}$|^[0-9a-f]{64}$/.test(name)) {
+      throw new StorageError(`part file name ${JSON.stringify(name)} is not an info-hash`);
+    }
+    this.#dir = join(root, STATE_DIR);
+    this.path = join(this.#dir, `${name}.parts`);
+  }
+
+  /** Size of the part file in bytes; 0 when there is none. */
+  async size(): Promise<number> {
+    try {
+      const info = await Deno.lstat(this.path);
+      return info.isFile ? info.size : 0;
+    } catch (e) {
+      if (errorCode(e) === "ENOENT" || errorCode(e) === "ENOTDIR") return 0;
+      throw fsError(e, "read", this.path);
+    }
+  }
+
+  /**
+   * The shared handle, read-write when the file system allows; null while there is no part
+   * file and `create` is false. A failed or empty open is not remembered: the next call retries.
+   */
+  #open(create: boolean): Promise<FileHandle | null> {
+    if (this.#handle) return this.#handle;
+    const opening = (async () => {
+      if (create) await this.#ensureDir();
+      const flags = constants.O_RDWR | NOFOLLOW | (create ? constants.O_CREAT : 0);
+      try {
+        const fh = await open(this.path, flags, 0o644);
+        this.#writable = true;
+        return fh;
+      } catch (e) {
+        const code = errorCode(e);
+        if (!create && (code === "ENOENT" || code === "ENOTDIR")) return null;
+        if (create || (code !== "EROFS" && code !== "EACCES" && code !== "EPERM")) {
+          throw fsError(e, create ? "write" : "read", this.path);
+        }
+      }
+      try {
+        this.#writable = false;
+        return await open(this.path, constants.O_RDONLY | NOFOLLOW);
+      } catch (e) {
+        throw fsError(e, "read", this.path);
+      }
+    })();
+    this.#handle = opening;
+    opening.then((fh) => {
+      if (fh === null && this.#handle === opening) this.#handle = null;
+    }, () => {
+      if (this.#handle === opening) this.#handle = null;
+    });
+    return opening;
+  }
+
+  async #ensureDir(): Promise<void> {
+    let info: Deno.FileInfo | null = null;
+    try {
+      info = await Deno.lstat(this.#dir);
+    } catch (e) {
+      if (errorCode(e) !== "ENOENT") throw fsError(e, "create folder", this.#dir);
+    }
+    if (info === null) {
+      try {
+        await Deno.mkdir(this.#dir);
+      } catch (e) {
+        if (errorCode(e) !== "EEXIST") throw fsError(e, "create folder", this.#dir);
+      }
+      info = await Deno.lstat(this.#dir).catch((e) => {
+        throw fsError(e, "create folder", this.#dir);
+      });
+    }
+    if (!info.isDirectory) {
+      throw new StorageError(`cannot keep a part file: ${this.#dir} is not a plain folder`);
+    }
+  }
+
+  /** Reads up to `buf.length` bytes at `position`; returns the count (0 when absent). */
+  async read(buf: Uint8Array, position: number): Promise<number> {
+    const fh = await this.#open(false);
+    if (fh === null) return 0;
+    try {
+      return await readFully(fh, buf, 0, buf.length, position);
+    } catch (e) {
+      throw fsError(e, "read", this.path);
+    }
+  }
+
+  /** Writes all of `data` at `position`, creating the part file when needed. */
+  async write(data: Uint8Array, position: number): Promise<void> {
+    let fh = await this.#open(true);
+    let own: FileHandle | null = null;
+    try {
+      if (fh === null || !this.#writable) {
+        // Opened read-only earlier: one more try gives the real reason, or a handle.
+        await this.#ensureDir();
+        own = await open(this.path, constants.O_RDWR | constants.O_CREAT | NOFOLLOW, 0o644);
+        fh = own;
+      }
+      await writeFully(fh, data, 0, data.length, position);
+    } catch (e) {
+      throw fsError(e, "write", this.path);
+    } finally {
+      await own?.close().catch(() => {});
+    }
+  }
+
+  /** Flushes written bytes to disk (nothing to do when never written). */
+  async sync(): Promise<void> {
+    if (!this.#writable || this.#handle === null) return;
+    const fh = await this.#handle.catch(() => null);
+    if (fh === null) return;
+    try {
+      await fh.datasync();
+    } catch (e) {
+      throw fsError(e, "finish writing", this.path);
+    }
+  }
+
+  /** Closes the file if open. */
+  async close(): Promise<void> {
+    const handle = this.#handle;
+    this.#handle = null;
+    this.#writable = false;
+    const fh = await handle?.catch(() => null);
+    if (fh) await fh.close().catch(() => {});
+  }
+
+  /** Closes and deletes the part file, and its folder when that is left empty. */
+  async remove(): Promise<void> {
+    await this.close();
+    try {
+      await Deno.remove(this.path);
+    } catch (e) {
+      if (errorCode(e) !== "ENOENT") throw fsError(e, "remove", this.path);
+    }
+    // Other state (a resume record) may share the folder: only an empty one goes.
+    await Deno.remove(this.#dir).catch(() => {});
+  }
+}
