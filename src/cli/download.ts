@@ -6,7 +6,7 @@
  */
 import { type FetchedTorrent, MetadataJob, TorrentJob } from "../client/mod.ts";
 import { DEFAULT_BOOTSTRAP, Dht } from "../dht/mod.ts";
-import type { PeerAddress } from "../engine/mod.ts";
+import type { SourcedAddress } from "../engine/mod.ts";
 import {
   type Magnet,
   parseMagnet,
@@ -203,7 +203,7 @@ export async function runDownload(
     if (dht) cleanups.push(() => dht.stop());
 
     let torrent: Torrent;
-    let peers: PeerAddress[] = [];
+    let peers: SourcedAddress[] = [];
     if ("magnet" in input) {
       const fetched = await fetchMetadata(input.magnet, options, { log, dht, display, elapsed });
       const phase = await Promise.race([fetched.done, interrupted]);

@@ -8,8 +8,8 @@
 import {
   MetadataFetcher,
   type MetadataStats,
-  type PeerAddress,
   type SessionLog,
+  type SourcedAddress,
 } from "../engine/mod.ts";
 import { type Magnet, parseInfo, type Torrent } from "../metainfo/mod.ts";
 import { makePeerId, type PeerListener } from "../peer/mod.ts";
@@ -33,7 +33,7 @@ export interface MetadataJobOptions {
 /** The outcome: the torrent, and the peers to dial first for its pieces. */
 export interface FetchedTorrent {
   torrent: Torrent;
-  peers: PeerAddress[];
+  peers: SourcedAddress[];
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 import {
   type PeerAddress,
+  type PeerSource,
   type PieceStore,
   Session,
   type SessionLog,
@@ -46,8 +47,8 @@ export interface TorrentJobOptions {
   log?: SessionLog;
   /** Called while existing data is checked, with pieces checked so far. */
   onCheckProgress?: (checked: number, total: number) => void;
-  /** Peers to dial besides those the trackers give. */
-  peers?: PeerAddress[];
+  /** Peers to dial besides those the trackers give (`manual` unless they say where from). */
+  peers?: (PeerAddress & { source?: PeerSource })[];
   /** Turn off tracker announces (tests and the demo's own seeders may not need them). */
   trackers?: boolean;
   /** A running DHT node to find peers through (never used for private torrents). */
@@ -285,9 +286,9 @@ export class TorrentJob {
     }
   }
 
-  /** Dials these peers too. */
-  addPeers(peers: PeerAddress[]): void {
-    this.session.addPeers(peers, "manual");
+  /** Dials these peers too, counted by the source each names (`manual` when none). */
+  addPeers(peers: (PeerAddress & { source?: PeerSource })[]): void {
+    for (const peer of peers) this.session.addPeers([peer], peer.source ?? "manual");
   }
 
   /** Engine numbers for the status line. */

@@ -27,6 +27,7 @@ import {
   type PeerAddress,
   PeerBook,
   type PeerSource,
+  type SourcedAddress,
   splitAddressKey,
 } from "./peer_book.ts";
 import type { SessionLog } from "./session.ts";
@@ -131,7 +132,7 @@ export class MetadataFetcher {
   }
 
   /** Every address known, to hand to the download phase. */
-  knownAddresses(): PeerAddress[] {
+  knownAddresses(): SourcedAddress[] {
     return this.#book.addresses();
   }
 

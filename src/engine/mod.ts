@@ -21,6 +21,7 @@ export {
   PeerBook,
   type PeerBookOptions,
   type PeerSource,
+  type SourcedAddress,
   splitAddressKey,
 } from "./peer_book.ts";
 export { ActivePiece } from "./piece.ts";

@@ -17,6 +17,11 @@ export interface PeerAddress {
   port: number;
 }
 
+/** A peer address and where it came from. */
+export interface SourcedAddress extends PeerAddress {
+  source: PeerSource;
+}
+
 /** One address in the book. */
 export interface BookEntry extends PeerAddress {
   source: PeerSource;
@@ -87,11 +92,12 @@ export class PeerBook {
     return this.#connecting;
   }
 
-  /** Every known address, for handing over to another owner. */
-  addresses(): PeerAddress[] {
+  /** Every known address with where it came from, for handing over to another owner. */
+  addresses(): SourcedAddress[] {
     return [...this.#entries.values()].filter((e) => e.state !== "banned").map((e) => ({
       host: e.host,
       port: e.port,
+      source: e.source,
     }));
   }
 
