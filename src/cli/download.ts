@@ -4,7 +4,13 @@
  *
  * @module
  */
-import { type FetchedTorrent, MetadataJob, TorrentJob } from "../client/mod.ts";
+import {
+  combineDhtNodes,
+  type DhtNode,
+  type FetchedTorrent,
+  MetadataJob,
+  TorrentJob,
+} from "../client/mod.ts";
 import { DEFAULT_BOOTSTRAP, Dht } from "../dht/mod.ts";
 import type { SourcedAddress } from "../engine/mod.ts";
 import {
@@ -316,7 +322,7 @@ function describeSources(bySource: Record<string, number>): string | undefined {
 function fetchMetadata(
   magnet: Magnet,
   options: CliOptions,
-  ctx: { log: Logger; dht?: Dht; display: ProgressDisplay; elapsed: () => number },
+  ctx: { log: Logger; dht?: DhtNode; display: ProgressDisplay; elapsed: () => number },
 ): { done: Promise<FetchedTorrent>; stop: () => Promise<void> } {
   const name = magnet.name ?? magnet.infoHashHex;
   ctx.log.info(`magnet ${magnet.infoHashHex}: fetching metadata`);
@@ -364,26 +370,49 @@ async function saveTorrent(path: string, torrent: Torrent): Promise<void> {
   }
 }
 
-/** Starts the DHT node on the listening port number (UDP), or any free port when taken. */
-async function startDht(options: CliOptions, log: Logger, io: CommandIO): Promise<Dht | undefined> {
-  const common = {
-    bootstrap: options.dhtBootstrap ?? DEFAULT_BOOTSTRAP,
-    statePath: `${defaultStateDir()}/dht.json`,
-    log: log.child("dht"),
-  };
-  for (const port of [options.port, 0]) {
-    const dht = new Dht({ ...common, port });
-    try {
-      await dht.start();
-      return dht;
-    } catch (e) {
-      await dht.stop().catch(() => {});
-      if (port === 0) {
-        io.err(`bittorrent: warning: DHT is off: ${e instanceof Error ? e.message : e}\n`);
+/** A running DHT: one node per address family this host has. */
+type RunningDht = DhtNode & { stop(): Promise<unknown> };
+
+/**
+ * Starts an IPv4 DHT node on the listening port number (UDP), or any free port when taken,
+ * and an IPv6 node (BEP 32) on the same port where the host has IPv6.
+ */
+async function startDht(
+  options: CliOptions,
+  log: Logger,
+  io: CommandIO,
+): Promise<RunningDht | undefined> {
+  const start = async (hostname: string, file: string, ports: number[]) => {
+    for (const port of ports) {
+      const dht = new Dht({
+        hostname,
+        port,
+        bootstrap: options.dhtBootstrap ?? DEFAULT_BOOTSTRAP,
+        statePath: `${defaultStateDir()}/${file}`,
+        log: log.child(file === "dht.json" ? "dht" : "dht6"),
+      });
+      try {
+        await dht.start();
+        return dht;
+      } catch (e) {
+        await dht.stop().catch(() => {});
+        if (port === ports.at(-1)) throw e;
       }
     }
+  };
+  let v4: Dht | undefined;
+  try {
+    v4 = await start("0.0.0.0", "dht.json", [options.port, 0]);
+  } catch (e) {
+    io.err(`bittorrent: warning: DHT is off: ${e instanceof Error ? e.message : e}\n`);
+    return undefined;
   }
-  return undefined;
+  const v6 = await start("::", "dht6.json", [v4!.port, 0]).catch((e) => {
+    log.debug(`no IPv6 DHT node: ${e instanceof Error ? e.message : e}`);
+    return undefined;
+  });
+  const nodes = v6 ? [v4!, v6] : [v4!];
+  return { ...combineDhtNodes(nodes), stop: () => Promise.all(nodes.map((n) => n.stop())) };
 }
 
 function emptySnapshot(

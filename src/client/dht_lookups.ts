@@ -21,6 +21,28 @@ export interface DhtNode {
 }
 
 /**
+ * Several DHT nodes used as one, e.g. an IPv4 and an IPv6 node (BEP 32): lookups run on all at
+ * once and a node address goes to each (a node ignores the other family's addresses).
+ *
+ * @example
+ * ```ts
+ * import { combineDhtNodes } from "./dht_lookups.ts";
+ * const node = (port: number) => ({ port, addNode() {}, lookup: () => Promise.resolve() });
+ * console.log(combineDhtNodes([node(6881), node(6882)]).port); // 6881
+ * ```
+ */
+export function combineDhtNodes(nodes: DhtNode[]): DhtNode {
+  return {
+    port: nodes[0].port,
+    lookup: (infoHash, onPeers, opts) =>
+      Promise.all(nodes.map((node) => node.lookup(infoHash, onPeers, opts))),
+    addNode: (host, port) => {
+      for (const node of nodes) node.addNode(host, port);
+    },
+  };
+}
+
+/**
  * Runs a lookup now and every `intervalMs` (default 5 minutes; ten times as often, within
  * 2 to 30 s, while lookups find nobody), never two at once.
  *

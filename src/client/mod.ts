@@ -14,4 +14,4 @@
  */
 export { TorrentJob, type TorrentJobOptions } from "./torrent_job.ts";
 export { type FetchedTorrent, MetadataJob, type MetadataJobOptions } from "./metadata_job.ts";
-export { DhtLookups, type DhtNode } from "./dht_lookups.ts";
+export { combineDhtNodes, DhtLookups, type DhtNode } from "./dht_lookups.ts";
