@@ -49,6 +49,11 @@ export interface CliOptions {
   fileSelection?: FileSelection;
   /** `--sequential`: fetch pieces in order (for media played while it arrives). */
   sequential?: boolean;
+  /**
+   * `--prealloc`: reserve the chosen files' full size on disk before downloading (fails at once
+   * when the disk is too small); files are sparse otherwise.
+   */
+  prealloc?: boolean;
   /** Find peers through the DHT (never for private torrents). */
   dht: boolean;
   /** DHT nodes to start from instead of the public routers (`host:port`). */
@@ -182,6 +187,8 @@ Options:
       --select <LIST>         download only these files, e.g. 1,3-5
       --exclude <LIST>        download every file but these, e.g. 2,7-9
       --sequential            download pieces in order (to play media early)
+      --prealloc              reserve the files' full size on disk before
+                              downloading (default: sparse files that grow)
       --seed                  keep seeding after completion, until Ctrl-C
       --seed-ratio <R>        seed until uploaded / size reaches R, then exit
       --seed-time <DURATION>  seed this long, then exit (e.g. 90s, 30m, 2h,
@@ -264,6 +271,7 @@ type BoolFlag =
   | "noDht"
   | "listFiles"
   | "sequential"
+  | "prealloc"
   | "noSeed";
 
 interface FlagSpec {
@@ -300,6 +308,7 @@ const LONG_FLAGS: ReadonlyMap<string, FlagSpec> = new Map<string, FlagSpec>([
   ["select", { key: "select", takesValue: true, label: "--select", metavar: "<LIST>" }],
   ["exclude", { key: "exclude", takesValue: true, label: "--exclude", metavar: "<LIST>" }],
   ["sequential", { key: "sequential", takesValue: false, label: "--sequential" }],
+  ["prealloc", { key: "prealloc", takesValue: false, label: "--prealloc" }],
   ["no-dht", { key: "noDht", takesValue: false, label: "--no-dht" }],
   [
     "dht-bootstrap",
@@ -650,18 +659,19 @@ function seedOptions(
   return out;
 }
 
-/** `listFiles`, `fileSelection` and `sequential`, each present only when asked for. */
+/** `listFiles`, `fileSelection`, `sequential` and `prealloc`, each present only when asked for. */
 function selectionOptions(
   switches: ReadonlySet<BoolFlag>,
   values: Given,
-): Pick<CliOptions, "listFiles" | "fileSelection" | "sequential"> {
+): Pick<CliOptions, "listFiles" | "fileSelection" | "sequential" | "prealloc"> {
   const select = values.get("select"), exclude = values.get("exclude");
   if (select && exclude) {
     throw new UsageError("--select and --exclude cannot be used together");
   }
-  const out: Pick<CliOptions, "listFiles" | "fileSelection" | "sequential"> = {};
+  const out: Pick<CliOptions, "listFiles" | "fileSelection" | "sequential" | "prealloc"> = {};
   if (switches.has("listFiles")) out.listFiles = true;
   if (switches.has("sequential")) out.sequential = true;
+  if (switches.has("prealloc")) out.prealloc = true;
   const given = select ?? exclude;
   if (given) {
     out.fileSelection = {

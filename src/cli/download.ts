@@ -246,6 +246,7 @@ export async function runDownload(
       seed: options.seed,
       selected,
       sequential: options.sequential,
+      prealloc: options.prealloc,
       log,
       dht,
       peers,

@@ -44,6 +44,8 @@ export interface TorrentJobOptions {
   selected?: readonly boolean[];
   /** Download pieces in index order instead of rarest first. */
   sequential?: boolean;
+  /** Reserve the chosen files' full size at open (`--prealloc`); see `StorageOptions`. */
+  prealloc?: boolean;
   log?: SessionLog;
   /** Called while existing data is checked, with pieces checked so far. */
   onCheckProgress?: (checked: number, total: number) => void;
@@ -176,7 +178,10 @@ export class TorrentJob {
    */
   static async open(opts: TorrentJobOptions): Promise<TorrentJob> {
     const { torrent } = opts;
-    const storage = await Storage.open(torrent, opts.output, { selected: opts.selected });
+    const storage = await Storage.open(torrent, opts.output, {
+      selected: opts.selected,
+      preallocate: opts.prealloc,
+    });
     let listener: PeerListener | undefined;
     try {
       // A clean stop left a record no file contradicts: trust it. Otherwise hash the data.

@@ -11,6 +11,7 @@ import { fsError, StorageError } from "./error.ts";
 import { HandleCache, readFully, writeFully } from "./handles.ts";
 import { isStored, pieceSizeOf, segmentsOf, type StorageLayout, validateLayout } from "./layout.ts";
 import { PartFile, STATE_DIR } from "./parts.ts";
+import { preallocate } from "./prealloc.ts";
 import { prepareFiles, prepareRoot } from "./paths.ts";
 import { checkSelection, sharedPieces, wantedPieces } from "./selection.ts";
 
@@ -24,6 +25,12 @@ export interface StorageOptions {
    * earlier run left them on disk. Default: every file.
    */
   selected?: readonly boolean[];
+  /**
+   * Reserve the chosen files' full size on disk before anything is downloaded (`--prealloc`),
+   * so a full disk shows up at once, not hours later. Default false: files grow sparsely as
+   * pieces arrive. See `preallocate` in prealloc.ts for what exactly is written.
+   */
+  preallocate?: boolean;
 }
 
 /** What `Storage` knows about the selection and the part file. */
@@ -117,7 +124,9 @@ export class Storage {
    * files and unchosen files excepted, and returns a ready storage. Existing files are kept as
    * they are. When a part file exists, the verified pieces in it are taken up: their bytes of
    * chosen files are copied into those files (a file chosen now that was not chosen before),
-   * and when every file is chosen the part file is deleted.
+   * and when every file is chosen the part file is deleted. With `preallocate`, the chosen
+   * files are then grown to full size, or a `StorageError` ("not enough space for ...") is
+   * thrown before anything is downloaded.
    */
   static async open(
     layout: StorageLayout,
@@ -142,6 +151,13 @@ export class Storage {
       new PartFile(root, name),
     );
     try {
+      if (opts.preallocate) {
+        await preallocate(
+          root,
+          layout.files.map((f, i) => sel.chosen[i] && isStored(f) ? paths[i] : null),
+          layout.files.map((f) => f.length),
+        );
+      }
       await storage.#takeUpParts();
     } catch (e) {
       await storage.close();
@@ -468,7 +484,8 @@ export class Storage {
   /**
    * Call once the download is complete: trims chosen files that are longer than they should be
    * (leftovers of an earlier, different download) and flushes every file, and the part file,
-   * to disk.
+   * to disk. A file deleted while the download ran (its open handle kept taking writes) is a
+   * `StorageError`: the data is not where the user will look for it.
    */
   finish(): Promise<void> {
     return this.#track(async () => {
@@ -479,7 +496,16 @@ export class Storage {
         const length = files[i].length;
         try {
           await this.#handles.use(i, true, async (fh) => {
-            const { size } = await fh.stat();
+            const { size, nlink } = await fh.stat();
+            // Deleted while open: the bytes went to a file no longer in the folder.
+            if (nlink === 0) {
+              throw new StorageError(
+                `cannot finish writing ${
+                  this.#handles.path(i)
+                }: it was deleted during the download`,
+                "ENOENT",
+              );
+            }
             if (size > length) await fh.truncate(length);
             await fh.datasync();
           });
