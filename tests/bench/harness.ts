@@ -16,8 +16,8 @@
  * @module
  */
 import { startTracker, type TrackerServer } from "../../src/tracker/mod.ts";
-import { createSocket } from "node:dgram";
 import {
+  delay,
   filesEqual,
   hasTool,
   infoHashHex,
@@ -26,9 +26,18 @@ import {
   mktorrent,
   type PayloadFile,
   PYTHON,
+  tcpAccepts,
+  udpPortFree,
 } from "../interop/fixtures.ts";
 import { createTorrentFromPath } from "../../src/metainfo/mod.ts";
-import { BenchError, Child, type CommandSpec, processCpuSeconds, runMeasured } from "./proc.ts";
+import {
+  BenchError,
+  type Child,
+  type CommandSpec,
+  processCpuSeconds,
+  runMeasured,
+  spawnChild,
+} from "./proc.ts";
 import { formatSize, renderTable, type Row, type RunFigures } from "./report.ts";
 import { summarizeCpuProfile } from "./profile.ts";
 
@@ -218,7 +227,7 @@ async function startSeederProc(
     if (rate > 0) args.push("--upload-rate", String(rate));
     spec = { cmd: Deno.execPath(), args, stdin: true };
   }
-  const child = await Child.spawn(`${kind} seeders #${index} (${count})`, spec);
+  const child = await spawnChild(`${kind} seeders #${index} (${count})`, spec);
   try {
     await child.waitForLine((l) => l.startsWith("READY "), ctx.timeoutMs, child.name);
   } catch (e) {
@@ -265,16 +274,6 @@ async function startSeeders(
 const handedOut = new Set<number>();
 let ephemeralLow: number | undefined;
 
-function udpPortFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createSocket("udp4");
-    socket.once("error", () => socket.close(() => resolve(false)));
-    socket.bind({ port, address: LOOPBACK, exclusive: true }, () => {
-      socket.close(() => resolve(true));
-    });
-  });
-}
-
 /**
  * A port on 127.0.0.1 free for TCP and UDP, drawn below the kernel's ephemeral range: with
  * hundreds of peers the loopback connections use up ephemeral ports, and a port picked by
@@ -306,20 +305,6 @@ export async function benchPort(): Promise<number> {
 async function loadAverage(): Promise<string> {
   const text = await Deno.readTextFile("/proc/loadavg").catch(() => "");
   return text.split(" ")[0] || "?";
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-async function tcpAccepts(port: number): Promise<boolean> {
-  try {
-    const conn = await Deno.connect({ hostname: LOOPBACK, port });
-    conn.close();
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**

@@ -36,7 +36,11 @@ except ImportError as e:  # pragma: no cover - depends on the interpreter
     sys.stderr.write("lt_seeders: cannot import libtorrent (%s); use /usr/bin/python3\n" % e)
     sys.exit(2)
 
-LOOPBACK = "127.0.0.1"
+# The session settings are shared with the interop driver beside the interop tests (imported
+# without leaving a __pycache__ folder in the source tree).
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "interop"))
+from lt_client import LOOPBACK, loopback_settings  # noqa: E402
 
 
 def fail(code, message):
@@ -47,27 +51,7 @@ def fail(code, message):
 
 def make_session(port, upload_rate):
     ses = lt.session(
-        {
-            "listen_interfaces": "%s:%d" % (LOOPBACK, port),
-            "outgoing_interfaces": LOOPBACK,
-            "listen_system_port_fallback": False,
-            "enable_dht": False,
-            "enable_lsd": False,
-            "enable_upnp": False,
-            "enable_natpmp": False,
-            "enable_ip_notifier": False,
-            "enable_outgoing_utp": False,
-            "enable_incoming_utp": False,
-            "allow_multiple_connections_per_ip": True,
-            "min_reconnect_time": 1,
-            "tick_interval": 100,
-            "peer_connect_timeout": 5,
-            "upload_rate_limit": upload_rate,
-            "download_rate_limit": 0,
-            "alert_mask": lt.alert.category_t.error_notification
-            | lt.alert.category_t.status_notification
-            | lt.alert.category_t.tracker_notification,
-        },
+        loopback_settings("%s:%d" % (LOOPBACK, port), upload_rate),
         # No default plugins: without ut_pex, a downloader's peer list cannot make hundreds of
         # seeders dial each other.
         0,

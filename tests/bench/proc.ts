@@ -11,6 +11,8 @@
  * @module
  */
 
+import { Child, type CommandSpec, isExecutable } from "../process.ts";
+
 /** Raised when the benchmark cannot run or a download comes out wrong. */
 export class BenchError extends Error {
   constructor(message: string) {
@@ -19,21 +21,9 @@ export class BenchError extends Error {
   }
 }
 
-const TAIL_CHARS = 16_384;
 const GNU_TIME = "/usr/bin/time";
-const SETSID = "/usr/bin/setsid";
-
-async function isExecutable(path: string): Promise<boolean> {
-  try {
-    const st = await Deno.stat(path);
-    return st.isFile && st.mode !== null && (st.mode & 0o111) !== 0;
-  } catch {
-    return false;
-  }
-}
 
 let gnuTime: Promise<boolean> | undefined;
-let setsid: Promise<boolean> | undefined;
 
 /** Whether GNU time is installed at /usr/bin/time (checked once per process). */
 export function hasGnuTime(): Promise<boolean> {
@@ -41,196 +31,18 @@ export function hasGnuTime(): Promise<boolean> {
   return gnuTime;
 }
 
-function hasSetsid(): Promise<boolean> {
-  setsid ??= isExecutable(SETSID);
-  return setsid;
-}
-
-function keepTail(s: string): string {
-  return s.length > TAIL_CHARS ? s.slice(s.length - TAIL_CHARS) : s;
-}
-
-function tail(text: string, chars = 1500): string {
-  const t = text.trimEnd();
-  return t.length > chars ? "..." + t.slice(t.length - chars) : t;
-}
-
-/** What to start: a program, its arguments, and optional environment and working folder. */
-export interface CommandSpec {
-  cmd: string;
-  args: string[];
-  env?: Record<string, string>;
-  cwd?: string;
-  /** Keep stdin open for {@link Child.send}; default: no stdin. */
-  stdin?: boolean;
-}
+export { Child, type CommandSpec, stopAllChildren } from "../process.ts";
 
 /**
- * A running child process in its own process group, with stdout and stderr drained (tails kept)
- * and stdout delivered line by line to waiters.
+ * Starts `spec` in its own process group (see {@link Child.spawn}); its timeouts and early exits
+ * raise {@link BenchError}.
  */
-export class Child {
-  readonly name: string;
-  readonly child: Deno.ChildProcess;
-  /** Pid of the spawned process (the process group id too when `setsid` was used). */
-  readonly pid: number;
-  readonly status: Promise<Deno.CommandStatus>;
-  readonly #grouped: boolean;
-  stdoutText = "";
-  stderrText = "";
-  exited: Deno.CommandStatus | undefined;
-  #waiters: Array<(line: string) => boolean> = [];
-  #stdin: WritableStreamDefaultWriter<Uint8Array> | undefined;
-  #pumps: Promise<void>[];
-
-  private constructor(name: string, spec: CommandSpec, grouped: boolean) {
-    this.name = name;
-    this.#grouped = grouped;
-    const [cmd, args] = grouped ? [SETSID, ["-w", spec.cmd, ...spec.args]] : [spec.cmd, spec.args];
-    this.child = new Deno.Command(cmd, {
-      args,
-      env: spec.env,
-      cwd: spec.cwd,
-      stdin: spec.stdin ? "piped" : "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    this.pid = this.child.pid;
-    if (spec.stdin) this.#stdin = this.child.stdin.getWriter();
-    this.#pumps = [
-      this.#pump(this.child.stdout, (s) => this.stdoutText = keepTail(this.stdoutText + s), true),
-      this.#pump(this.child.stderr, (s) => this.stderrText = keepTail(this.stderrText + s), false),
-    ];
-    this.status = this.child.status.then((s) => {
-      this.exited = s;
-      return s;
-    });
-  }
-
-  /** Children not yet exited, for {@link stopAllChildren}. */
-  static readonly live: Set<Child> = new Set();
-
-  /** Starts `spec` (under `setsid` when installed, so `stop` reaches every descendant). */
-  static async spawn(name: string, spec: CommandSpec): Promise<Child> {
-    const child = new Child(name, spec, await hasSetsid());
-    Child.live.add(child);
-    child.status.finally(() => Child.live.delete(child));
-    return child;
-  }
-
-  async #pump(
-    stream: ReadableStream<Uint8Array>,
-    keep: (s: string) => void,
-    lines: boolean,
-  ): Promise<void> {
-    const decoder = new TextDecoder();
-    let partial = "";
-    for await (const chunk of stream) {
-      const s = decoder.decode(chunk, { stream: true });
-      keep(s);
-      if (!lines) continue;
-      partial += s;
-      let nl: number;
-      while ((nl = partial.indexOf("\n")) >= 0) {
-        const line = partial.slice(0, nl).replace(/\r$/, "");
-        partial = partial.slice(nl + 1);
-        this.#waiters = this.#waiters.filter((w) => !w(line));
-      }
-      if (partial.length > TAIL_CHARS) partial = partial.slice(-TAIL_CHARS);
-    }
-  }
-
-  /** Exit state plus the tails of stderr and stdout, for error messages. */
-  diagnosis(): string {
-    const state = this.exited
-      ? `exit ${this.exited.code}${this.exited.signal ? ` (${this.exited.signal})` : ""}`
-      : "running";
-    return `${this.name} ${state}; stderr: ${tail(this.stderrText) || "(empty)"}; stdout: ${
-      tail(this.stdoutText) || "(empty)"
-    }`;
-  }
-
-  /** Resolves with the first stdout line from now on that `match` accepts. */
-  waitForLine(match: (line: string) => boolean, timeoutMs: number, what: string): Promise<string> {
-    return new Promise((resolve, reject) => {
-      let done = false;
-      const finish = (err: Error | undefined, line = "") => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        if (err) reject(err);
-        else resolve(line);
-      };
-      const timer = setTimeout(
-        () =>
-          finish(new BenchError(`${what}: not ready after ${timeoutMs} ms; ${this.diagnosis()}`)),
-        timeoutMs,
-      );
-      this.#waiters.push((line) => {
-        if (done) return true;
-        if (!match(line)) return false;
-        finish(undefined, line);
-        return true;
-      });
-      this.status.then(() =>
-        Promise.all(this.#pumps).then(() =>
-          finish(new BenchError(`${what}: exited early; ${this.diagnosis()}`))
-        )
-      );
-    });
-  }
-
-  /** Sends a signal to the process group (or the process), ignoring one that already exited. */
-  signal(sig: Deno.Signal): void {
-    if (this.exited) return;
-    try {
-      if (this.#grouped) Deno.kill(-this.pid, sig);
-      else this.child.kill(sig);
-    } catch {
-      // already gone
-    }
-  }
-
-  /** Writes one line to the child's stdin (ignored when it has none or has exited). */
-  async send(line: string): Promise<void> {
-    if (!this.#stdin || this.exited) return;
-    try {
-      await this.#stdin.write(new TextEncoder().encode(line + "\n"));
-    } catch {
-      // the child closed its stdin or exited
-    }
-  }
-
-  /** Waits for exit, then for the output to drain, and closes stdin. */
-  async wait(): Promise<Deno.CommandStatus> {
-    const status = await this.status;
-    await Promise.all(this.#pumps);
-    if (this.#stdin) {
-      const writer = this.#stdin;
-      this.#stdin = undefined;
-      await writer.close().catch(() => {});
-    }
-    return status;
-  }
-
-  /** SIGTERM, SIGKILL after `graceMs`; awaits exit and output. Idempotent. */
-  async stop(graceMs = 5000): Promise<void> {
-    this.signal("SIGTERM");
-    const timer = setTimeout(() => this.signal("SIGKILL"), graceMs);
-    try {
-      await this.wait();
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-}
-
-/**
- * Stops every child still running (they run in their own process groups, so a Ctrl-C on the
- * terminal does not reach them): for the benchmark's signal handler.
- */
-export async function stopAllChildren(): Promise<void> {
-  await Promise.all([...Child.live].map((c) => c.stop(2000)));
+export function spawnChild(name: string, spec: CommandSpec): Promise<Child> {
+  return Child.spawn(name, spec, {
+    error: (message) => new BenchError(message),
+    graceMs: 5000,
+    diagnosisChars: 1500,
+  });
 }
 
 /** CPU seconds (user+system) a live process has used so far, from /proc; 0 when unreadable. */
@@ -372,7 +184,7 @@ export async function runMeasured(
     }
     : spec;
   const started = performance.now();
-  const child = await Child.spawn(name, wrapped);
+  const child = await spawnChild(name, wrapped);
   let timedOut = false;
   let killTimer: ReturnType<typeof setTimeout> | undefined;
   const timer = setTimeout(() => {

@@ -10,20 +10,19 @@
 import { assert, assertEquals } from "../assert.ts";
 import {
   aria2Download,
+  dropSwarm,
   freeDiskBytes,
-  hasTool,
-  infoHashHex,
   libtorrentDownload,
   makePayload,
-  mktorrent,
+  makeSwarm,
   type OurClient,
   type PayloadFile,
   runOurClient,
   sameTree,
   startAria2Seeder,
   startLibtorrentSeeder,
-  startOpentracker,
-  type Tracker,
+  type Swarm,
+  toolGate,
   treesEqual,
 } from "./fixtures.ts";
 
@@ -54,76 +53,11 @@ const PEER_TIMEOUT_S = 30;
 /** How long our client may take to exit after SIGINT (its `stopped` announce is capped at 3 s). */
 const SHUTDOWN_MS = 5_000;
 
-const tools = {
-  aria2c: await hasTool("aria2c"),
-  libtorrent: await hasTool("libtorrent"),
-  opentracker: await hasTool("opentracker"),
-  mktorrent: await hasTool("mktorrent"),
-};
-
 /** `ignore` value for a test needing these tools; prints why when one is missing. */
-function missing(test: string, ...needs: (keyof typeof tools)[]): boolean {
-  const absent = needs.filter((t) => !tools[t]);
-  if (absent.length > 0) console.log(`skipping "${test}": ${absent.join(", ")} not installed`);
-  return absent.length > 0;
-}
+const missing = await toolGate(["aria2c", "libtorrent", "opentracker", "mktorrent"]);
 
-/** A payload, its torrent(s) and a running opentracker that knows its info-hash. */
-interface Swarm {
-  root: string;
-  /** Save path of the pristine complete data (holds the torrent's root file or folder). */
-  data: string;
-  /** A fresh, empty folder for a downloader. */
-  out: string;
-  /** Torrent announcing to the tracker over HTTP. */
-  httpTorrent: string;
-  /** The same torrent (same info-hash) announcing over UDP only. */
-  udpTorrent: string;
-  infoHash: string;
-  tracker: Tracker;
-  /** Name of the torrent's root file or folder under `data`. */
-  rootName: string;
-}
-
-/**
- * Makes the payload and starts opentracker. The tracker must know the info-hash before it
- * starts and the torrent must name the tracker's port: the info-hash does not depend on the
- * announce URL, so the torrent is made against a placeholder first, then remade.
- */
-async function makeSwarm(files: PayloadFile[], seed: number): Promise<Swarm> {
-  const root = await Deno.makeTempDir({ prefix: "interop-ours-" });
-  try {
-    const data = `${root}/seed`;
-    await makePayload(data, { files, seed });
-    const rootName = files[0].path.split("/")[0];
-    const httpTorrent = `${root}/http.torrent`;
-    const udpTorrent = `${root}/udp.torrent`;
-    const source = `${data}/${rootName}`;
-    await mktorrent({ source, out: httpTorrent, announce: ["http://127.0.0.1:1/announce"] });
-    const infoHash = await infoHashHex(httpTorrent);
-    const tracker = await startOpentracker({ infoHashesHex: [infoHash] });
-    try {
-      await mktorrent({ source, out: httpTorrent, announce: [tracker.httpUrl] });
-      await mktorrent({ source, out: udpTorrent, announce: [tracker.udpUrl] });
-      assertEquals(await infoHashHex(httpTorrent), infoHash);
-      assertEquals(await infoHashHex(udpTorrent), infoHash);
-      const out = `${root}/out`;
-      await Deno.mkdir(out);
-      return { root, data, out, httpTorrent, udpTorrent, infoHash, tracker, rootName };
-    } catch (e) {
-      await tracker.stop();
-      throw e;
-    }
-  } catch (e) {
-    await Deno.remove(root, { recursive: true });
-    throw e;
-  }
-}
-
-async function dropSwarm(swarm: Swarm): Promise<void> {
-  await swarm.tracker.stop();
-  await Deno.remove(swarm.root, { recursive: true });
-}
+const makeOursSwarm = (files: PayloadFile[], seed: number) =>
+  makeSwarm(files, seed, "interop-ours-");
 
 /**
  * Runs our client to completion as a downloader and checks exit code and summary. Returns its
@@ -189,7 +123,7 @@ Deno.test({
   name: "opentracker (HTTP) + libtorrent seeder -> our client downloads",
   ignore: missing("HTTP libtorrent -> ours", "libtorrent", "opentracker", "mktorrent"),
   async fn() {
-    const swarm = await makeSwarm(MULTI, 101);
+    const swarm = await makeOursSwarm(MULTI, 101);
     try {
       const seeder = await startLibtorrentSeeder({ torrent: swarm.httpTorrent, data: swarm.data });
       try {
@@ -210,7 +144,7 @@ Deno.test({
   name: "opentracker (UDP announce URL) + aria2 seeder -> our client downloads",
   ignore: missing("UDP aria2 -> ours", "aria2c", "opentracker", "mktorrent"),
   async fn() {
-    const swarm = await makeSwarm(MULTI, 202);
+    const swarm = await makeOursSwarm(MULTI, 202);
     try {
       // aria2 can only announce over UDP through its DHT socket, so it seeds the HTTP twin of
       // the torrent (same info-hash, same swarm in opentracker); our client gets the UDP one.
@@ -239,7 +173,7 @@ Deno.test({
   name: "our client seeds -> libtorrent downloads through opentracker; SIGINT exits with 130",
   ignore: missing("ours -> libtorrent", "libtorrent", "opentracker", "mktorrent"),
   async fn() {
-    const swarm = await makeSwarm(MULTI, 303);
+    const swarm = await makeOursSwarm(MULTI, 303);
     try {
       // Our seeder gets its own copy, so the pristine source stays the reference.
       const ourData = `${swarm.root}/ours`;
@@ -282,7 +216,7 @@ Deno.test({
   name: "our client seeds -> aria2 downloads through opentracker",
   ignore: missing("ours -> aria2", "aria2c", "opentracker", "mktorrent"),
   async fn() {
-    const swarm = await makeSwarm(MULTI, 404);
+    const swarm = await makeOursSwarm(MULTI, 404);
     try {
       const ourData = `${swarm.root}/ours`;
       await makePayload(ourData, { files: MULTI, seed: 404 });
@@ -320,7 +254,7 @@ Deno.test({
   name: "single-file torrent: libtorrent + aria2 seeders together -> our client uses both",
   ignore: missing("lt + aria2 -> ours", "libtorrent", "aria2c", "opentracker", "mktorrent"),
   async fn() {
-    const swarm = await makeSwarm(SINGLE, 505);
+    const swarm = await makeOursSwarm(SINGLE, 505);
     try {
       const lt = await startLibtorrentSeeder({ torrent: swarm.httpTorrent, data: swarm.data });
       try {
@@ -400,7 +334,7 @@ Deno.test({
   ignore: missing("300 MiB", "libtorrent", "aria2c", "opentracker", "mktorrent") ||
     await lowDisk("300 MiB"),
   async fn() {
-    const swarm = await makeSwarm(BIG, 606);
+    const swarm = await makeOursSwarm(BIG, 606);
     try {
       // Both seeders hash-check the whole payload before they serve: do it at the same time.
       const [lt, aria2] = await Promise.allSettled([

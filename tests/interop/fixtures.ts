@@ -12,6 +12,7 @@
 import { decodeWithSpans } from "../../src/bencode/mod.ts";
 import { sha1, toHex } from "../../src/util/mod.ts";
 import { createSocket } from "node:dgram";
+import { Child, tail } from "../process.ts";
 
 /** Raised when a real client or tool fails, times out, or is not ready in time. */
 export class InteropError extends Error {
@@ -33,7 +34,6 @@ export const LT_CLIENT: string = decodeURIComponent(
 );
 
 const LOOPBACK = "127.0.0.1";
-const TAIL_CHARS = 16_384;
 
 // ---------------------------------------------------------------------------------------------
 // Tool discovery and ports
@@ -114,7 +114,17 @@ export function freePort(): number {
   throw new InteropError("no free TCP port on 127.0.0.1");
 }
 
-function udpPortFree(port: number): Promise<boolean> {
+/**
+ * Whether UDP `port` on 127.0.0.1 can be bound right now (probed through `node:dgram`, since
+ * `Deno.listenDatagram` needs an unstable flag).
+ *
+ * @example
+ * ```ts ignore
+ * import { freePort, udpPortFree } from "./fixtures.ts";
+ * console.log(typeof (await udpPortFree(freePort()))); // "boolean"
+ * ```
+ */
+export function udpPortFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createSocket("udp4");
     socket.once("error", () => socket.close(() => resolve(false)));
@@ -361,161 +371,34 @@ export function magnetLink(
 // ---------------------------------------------------------------------------------------------
 // Child processes
 
-function tail(text: string, chars = 2000): string {
-  const t = text.trimEnd();
-  return t.length > chars ? "..." + t.slice(t.length - chars) : t;
-}
-
-/** A running child process whose output is always drained (a copy of the tail is kept). */
-class Proc {
-  readonly name: string;
-  readonly child: Deno.ChildProcess;
-  readonly status: Promise<Deno.CommandStatus>;
-  stdoutText = "";
-  stderrText = "";
-  exited: Deno.CommandStatus | undefined;
-  #lineWaiters: Array<(line: string) => boolean> = [];
-  #pumps: Promise<void>[];
-
+/** A child process whose timeouts and early exits raise {@link InteropError}. */
+class Proc extends Child {
   constructor(name: string, cmd: string, args: string[], env?: Record<string, string>) {
-    this.name = name;
-    this.child = new Deno.Command(cmd, {
-      args,
-      env,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    this.#pumps = [
-      this.#pump(this.child.stdout, (s) => {
-        this.stdoutText = keepTail(this.stdoutText + s);
-      }, true),
-      this.#pump(this.child.stderr, (s) => {
-        this.stderrText = keepTail(this.stderrText + s);
-      }, false),
-    ];
-    this.status = this.child.status.then((s) => {
-      this.exited = s;
-      return s;
+    super(name, { cmd, args, env }, {
+      error: (message) => new InteropError(message),
+      graceMs: 3000,
+      diagnosisChars: 2000,
     });
-  }
-
-  async #pump(
-    stream: ReadableStream<Uint8Array>,
-    keep: (s: string) => void,
-    lines: boolean,
-  ): Promise<void> {
-    const decoder = new TextDecoder();
-    let partial = "";
-    for await (const chunk of stream) {
-      const s = decoder.decode(chunk, { stream: true });
-      keep(s);
-      if (!lines) continue;
-      partial += s;
-      let nl: number;
-      while ((nl = partial.indexOf("\n")) >= 0) {
-        const line = partial.slice(0, nl).replace(/\r$/, "");
-        partial = partial.slice(nl + 1);
-        this.#lineWaiters = this.#lineWaiters.filter((w) => !w(line));
-      }
-      if (partial.length > TAIL_CHARS) partial = partial.slice(-TAIL_CHARS);
-    }
-  }
-
-  /** Diagnostic text: exit state plus the tails of stderr and stdout. */
-  diagnosis(): string {
-    const state = this.exited
-      ? `exit ${this.exited.code}${this.exited.signal ? ` (${this.exited.signal})` : ""}`
-      : "running";
-    return `${this.name} ${state}; stderr: ${tail(this.stderrText) || "(empty)"}; stdout: ${
-      tail(this.stdoutText) || "(empty)"
-    }`;
-  }
-
-  /**
-   * Resolves with the first stdout line (from now on) that `match` accepts; rejects when the
-   * process exits first or `timeoutMs` passes.
-   */
-  waitForLine(match: (line: string) => boolean, timeoutMs: number, what: string): Promise<string> {
-    return new Promise((resolve, reject) => {
-      let done = false;
-      const finish = (err: Error | undefined, line?: string) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        if (err) reject(err);
-        else resolve(line ?? "");
-      };
-      const timer = setTimeout(
-        () =>
-          finish(new InteropError(`${what}: timed out after ${timeoutMs} ms; ${this.diagnosis()}`)),
-        timeoutMs,
-      );
-      this.#lineWaiters.push((line) => {
-        if (done) return true;
-        if (!match(line)) return false;
-        finish(undefined, line);
-        return true;
-      });
-      this.status.then(() =>
-        // Let the pumps deliver the last lines before declaring an early exit.
-        Promise.all(this.#pumps).then(() =>
-          finish(new InteropError(`${what}: exited early; ${this.diagnosis()}`))
-        )
-      );
-    });
-  }
-
-  /** Waits for the exit (killing after `timeoutMs`), drains output, returns the status. */
-  async finish(timeoutMs: number, what: string): Promise<Deno.CommandStatus> {
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      this.#signal("SIGKILL");
-    }, timeoutMs);
-    try {
-      const status = await this.status;
-      await Promise.all(this.#pumps);
-      if (timedOut) {
-        throw new InteropError(`${what}: timed out after ${timeoutMs} ms; ${this.diagnosis()}`);
-      }
-      return status;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  #signal(sig: Deno.Signal): void {
-    if (this.exited) return;
-    try {
-      this.child.kill(sig);
-    } catch {
-      // already gone
-    }
-  }
-
-  /** Kills (SIGTERM, SIGKILL after `graceMs`) and awaits exit and output; idempotent. */
-  async stop(graceMs = 3000): Promise<void> {
-    this.#signal("SIGTERM");
-    const timer = setTimeout(() => this.#signal("SIGKILL"), graceMs);
-    try {
-      await this.status;
-      await Promise.all(this.#pumps);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 }
 
-function keepTail(s: string): string {
-  return s.length > TAIL_CHARS ? s.slice(s.length - TAIL_CHARS) : s;
-}
-
-function delay(ms: number): Promise<void> {
+/** Resolves after `ms` milliseconds, for polling loops. */
+export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-async function tcpAccepts(port: number): Promise<boolean> {
+/**
+ * Whether something accepts TCP connections on 127.0.0.1:`port` (a program is listening).
+ *
+ * @example
+ * ```ts ignore
+ * import { tcpAccepts } from "./fixtures.ts";
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * console.log(await tcpAccepts((listener.addr as Deno.NetAddr).port)); // true
+ * listener.close();
+ * ```
+ */
+export async function tcpAccepts(port: number): Promise<boolean> {
   try {
     const conn = await Deno.connect({ hostname: LOOPBACK, port });
     conn.close();
@@ -1310,4 +1193,104 @@ export async function runOurClient(opts: {
       await removeDirs();
     },
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared test set-up
+
+/**
+ * Checks the given tools once and returns the `ignore` value maker for tests: `missing(test,
+ * ...needs)` is true (and prints why the test is skipped) when one of `needs` is not installed.
+ *
+ * @example
+ * ```ts ignore
+ * import { toolGate } from "./fixtures.ts";
+ * const missing = await toolGate(["mktorrent"]);
+ * console.log(typeof missing("example", "mktorrent")); // "boolean"
+ * ```
+ */
+export async function toolGate<T extends ToolName>(
+  tools: readonly T[],
+): Promise<(test: string, ...needs: T[]) => boolean> {
+  const installed = new Map<T, boolean>();
+  for (const tool of tools) installed.set(tool, await hasTool(tool));
+  return (test, ...needs) => {
+    const absent = needs.filter((t) => !installed.get(t));
+    if (absent.length > 0) console.log(`skipping "${test}": ${absent.join(", ")} not installed`);
+    return absent.length > 0;
+  };
+}
+
+/** A payload, its torrents and a running opentracker that knows its info-hash. */
+export interface Swarm {
+  root: string;
+  /** Save path of the pristine complete data (holds the torrent's root file or folder). */
+  data: string;
+  /** A fresh, empty folder for a downloader. */
+  out: string;
+  /** Torrent announcing to the tracker over HTTP. */
+  httpTorrent: string;
+  /** The same torrent (same info-hash) announcing over UDP only. */
+  udpTorrent: string;
+  infoHash: string;
+  tracker: Tracker;
+  /** Name of the torrent's root file or folder under `data`. */
+  rootName: string;
+}
+
+/**
+ * Makes the payload (in a new temp folder named with `prefix`) and starts opentracker. The
+ * tracker must know the info-hash before it starts and the torrent must name the tracker's port:
+ * the info-hash does not depend on the announce URL, so the torrent is made against a
+ * placeholder first, then remade. Undo with {@link dropSwarm}.
+ *
+ * @example
+ * ```ts ignore
+ * const swarm = await makeSwarm([{ path: "p/a.bin", size: 1 << 20 }], 1, "interop-x-");
+ * await dropSwarm(swarm);
+ * ```
+ */
+export async function makeSwarm(
+  files: PayloadFile[],
+  seed: number,
+  prefix: string,
+): Promise<Swarm> {
+  if (files.length === 0) throw new InteropError("a swarm needs at least one payload file");
+  const root = await Deno.makeTempDir({ prefix });
+  try {
+    const data = `${root}/seed`;
+    await makePayload(data, { files, seed });
+    const rootName = files[0].path.split("/")[0];
+    const httpTorrent = `${root}/http.torrent`;
+    const udpTorrent = `${root}/udp.torrent`;
+    const source = `${data}/${rootName}`;
+    await mktorrent({ source, out: httpTorrent, announce: ["http://127.0.0.1:1/announce"] });
+    const infoHash = await infoHashHex(httpTorrent);
+    const tracker = await startOpentracker({ infoHashesHex: [infoHash] });
+    try {
+      await mktorrent({ source, out: httpTorrent, announce: [tracker.httpUrl] });
+      await mktorrent({ source, out: udpTorrent, announce: [tracker.udpUrl] });
+      for (const torrent of [httpTorrent, udpTorrent]) {
+        const remade = await infoHashHex(torrent);
+        if (remade !== infoHash) {
+          throw new InteropError(`${torrent}: info-hash ${remade} changed from ${infoHash}`);
+        }
+      }
+      const out = `${root}/out`;
+      await Deno.mkdir(out);
+      return { root, data, out, httpTorrent, udpTorrent, infoHash, tracker, rootName };
+    } catch (e) {
+      await tracker.stop();
+      throw e;
+    }
+  } catch (e) {
+    await Deno.remove(root, { recursive: true });
+    throw e;
+  }
+}
+
+/** Stops the swarm's tracker and removes its folder. */
+export async function dropSwarm(swarm: Swarm): Promise<void> {
+  await swarm.tracker.stop();
+  await Deno.remove(swarm.root, { recursive: true });
 }

@@ -75,19 +75,17 @@ def loopback_host_port(text):
     return (LOOPBACK, port)
 
 
-def make_session(args):
-    listen = ["%s:%d" % (LOOPBACK, args.port)]
-    dht = args.dht_port is not None
-    if dht and args.dht_port != args.port:
-        # libtorrent 2 runs the DHT on the UDP socket of each listen interface, so a distinct
-        # DHT port means one more (TCP+UDP) listen interface on loopback.
-        listen.append("%s:%d" % (LOOPBACK, args.dht_port))
-    settings = {
-        "listen_interfaces": ",".join(listen),
+def loopback_settings(listen_interfaces, upload_rate=0):
+    """Session settings for a libtorrent on 127.0.0.1 only (also used by bench/lt_seeders.py).
+
+    DHT, LSD, UPnP, NAT-PMP and uTP are off; several connections per IP are allowed (every
+    loopback peer is 127.0.0.1); alerts: errors, status and trackers.
+    """
+    return {
+        "listen_interfaces": listen_interfaces,
         "outgoing_interfaces": LOOPBACK,
         "listen_system_port_fallback": False,
-        "enable_dht": dht,
-        "dht_bootstrap_nodes": ",".join("%s:%d" % hp for hp in args.dht_bootstrap),
+        "enable_dht": False,
         "enable_lsd": False,
         "enable_upnp": False,
         "enable_natpmp": False,
@@ -100,15 +98,31 @@ def make_session(args):
         # Outgoing connections are made on the session tick (500 ms by default).
         "tick_interval": 100,
         "peer_connect_timeout": 5,
-        "upload_rate_limit": 0,
+        "upload_rate_limit": upload_rate,
         "download_rate_limit": 0,
-        "announce_to_all_trackers": True,
-        "announce_to_all_tiers": True,
         "alert_mask": lt.alert.category_t.error_notification
         | lt.alert.category_t.status_notification
-        | lt.alert.category_t.tracker_notification
-        | lt.alert.category_t.storage_notification,
+        | lt.alert.category_t.tracker_notification,
     }
+
+
+def make_session(args):
+    listen = ["%s:%d" % (LOOPBACK, args.port)]
+    dht = args.dht_port is not None
+    if dht and args.dht_port != args.port:
+        # libtorrent 2 runs the DHT on the UDP socket of each listen interface, so a distinct
+        # DHT port means one more (TCP+UDP) listen interface on loopback.
+        listen.append("%s:%d" % (LOOPBACK, args.dht_port))
+    settings = loopback_settings(",".join(listen))
+    settings.update(
+        {
+            "enable_dht": dht,
+            "dht_bootstrap_nodes": ",".join("%s:%d" % hp for hp in args.dht_bootstrap),
+            "announce_to_all_trackers": True,
+            "announce_to_all_tiers": True,
+            "alert_mask": settings["alert_mask"] | lt.alert.category_t.storage_notification,
+        }
+    )
     if dht:
         # Every node of a loopback DHT shares one address: lift the per-IP/subnet limits and the
         # "dark internet" filter that would drop 127.0.0.1.

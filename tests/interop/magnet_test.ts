@@ -18,7 +18,6 @@
 import { assert, assertEquals } from "../assert.ts";
 import {
   freeTcpUdpPort,
-  hasTool,
   infoHashHex,
   libtorrentDownload,
   magnetLink,
@@ -32,6 +31,7 @@ import {
   startAria2Seeder,
   startLibtorrentDhtNode,
   startLibtorrentSeeder,
+  toolGate,
   treesEqual,
 } from "./fixtures.ts";
 
@@ -44,18 +44,8 @@ const PEER_TIMEOUT_S = 30;
 /** Nobody listens on port 1: the announce URL that mktorrent insists on, never answered. */
 const DEAD_TRACKER = "http://127.0.0.1:1/announce";
 
-const tools = {
-  aria2c: await hasTool("aria2c"),
-  libtorrent: await hasTool("libtorrent"),
-  mktorrent: await hasTool("mktorrent"),
-};
-
 /** `ignore` value for a test needing these tools; prints why when one is missing. */
-function missing(test: string, ...needs: (keyof typeof tools)[]): boolean {
-  const absent = needs.filter((t) => !tools[t]);
-  if (absent.length > 0) console.log(`skipping "${test}": ${absent.join(", ")} not installed`);
-  return absent.length > 0;
-}
+const missing = await toolGate(["aria2c", "libtorrent", "mktorrent"]);
 
 /** A payload on disk, its torrent, and an empty folder for a downloader. */
 interface Fixture {

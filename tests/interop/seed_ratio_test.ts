@@ -6,17 +6,14 @@
 import { assert, assertEquals } from "../assert.ts";
 import {
   aria2Download,
-  hasTool,
-  infoHashHex,
+  dropSwarm,
   libtorrentDownload,
-  makePayload,
-  mktorrent,
+  makeSwarm,
   type OurClient,
   type PayloadFile,
   runOurClient,
   startLibtorrentSeeder,
-  startOpentracker,
-  type Tracker,
+  toolGate,
   treesEqual,
 } from "./fixtures.ts";
 
@@ -30,54 +27,9 @@ const FILES: PayloadFile[] = [
   { path: "ratio/d.bin", size: MiB + 999 },
 ];
 
-const tools = {
-  aria2c: await hasTool("aria2c"),
-  libtorrent: await hasTool("libtorrent"),
-  opentracker: await hasTool("opentracker"),
-  mktorrent: await hasTool("mktorrent"),
-};
+const missing = await toolGate(["aria2c", "libtorrent", "opentracker", "mktorrent"]);
 
-function missing(test: string, ...needs: (keyof typeof tools)[]): boolean {
-  const absent = needs.filter((t) => !tools[t]);
-  if (absent.length > 0) console.log(`skipping "${test}": ${absent.join(", ")} not installed`);
-  return absent.length > 0;
-}
-
-interface Swarm {
-  root: string;
-  data: string;
-  torrent: string;
-  infoHash: string;
-  tracker: Tracker;
-}
-
-async function makeSwarm(seed: number): Promise<Swarm> {
-  const root = await Deno.makeTempDir({ prefix: "interop-ratio-" });
-  try {
-    const data = `${root}/seed`;
-    await makePayload(data, { files: FILES, seed });
-    const torrent = `${root}/ratio.torrent`;
-    await mktorrent({ source: `${data}/ratio`, out: torrent, announce: ["http://127.0.0.1:1/a"] });
-    const infoHash = await infoHashHex(torrent);
-    const tracker = await startOpentracker({ infoHashesHex: [infoHash] });
-    try {
-      await mktorrent({ source: `${data}/ratio`, out: torrent, announce: [tracker.httpUrl] });
-      assertEquals(await infoHashHex(torrent), infoHash);
-      return { root, data, torrent, infoHash, tracker };
-    } catch (e) {
-      await tracker.stop();
-      throw e;
-    }
-  } catch (e) {
-    await Deno.remove(root, { recursive: true });
-    throw e;
-  }
-}
-
-async function dropSwarm(swarm: Swarm): Promise<void> {
-  await swarm.tracker.stop();
-  await Deno.remove(swarm.root, { recursive: true });
-}
+const makeRatioSwarm = (seed: number) => makeSwarm(FILES, seed, "interop-ratio-");
 
 async function until(what: string, check: () => boolean | Promise<boolean>, ms: number) {
   const deadline = performance.now() + ms;
@@ -100,11 +52,11 @@ Deno.test({
   name: "ours downloads from libtorrent, then seeds to aria2 until ratio 1, then exits 0",
   ignore: missing("ratio: lt -> ours -> aria2", "libtorrent", "aria2c", "opentracker", "mktorrent"),
   async fn() {
-    const swarm = await makeSwarm(501);
+    const swarm = await makeRatioSwarm(501);
     try {
-      const seeder = await startLibtorrentSeeder({ torrent: swarm.torrent, data: swarm.data });
+      const seeder = await startLibtorrentSeeder({ torrent: swarm.httpTorrent, data: swarm.data });
       const ours = await runOurClient({
-        torrent: swarm.torrent,
+        torrent: swarm.httpTorrent,
         out: `${swarm.root}/ours`,
         extraArgs: ["--seed-ratio", "1"],
       });
@@ -117,7 +69,11 @@ Deno.test({
         }
         assert(await treesEqual(swarm.data, `${swarm.root}/ours`), "our copy equals the source");
         // Now we are the only seeder left: aria2's copy is what we uploaded.
-        await aria2Download({ torrent: swarm.torrent, out: `${swarm.root}/aria2`, timeoutSec: 30 });
+        await aria2Download({
+          torrent: swarm.httpTorrent,
+          out: `${swarm.root}/aria2`,
+          timeoutSec: 30,
+        });
         assert(
           await treesEqual(swarm.data, `${swarm.root}/aria2`),
           "aria2's copy equals the source",
@@ -138,17 +94,17 @@ Deno.test({
   name: "ours seeds complete data to libtorrent until ratio 1, then exits 0",
   ignore: missing("ratio: ours -> lt", "libtorrent", "opentracker", "mktorrent"),
   async fn() {
-    const swarm = await makeSwarm(502);
+    const swarm = await makeRatioSwarm(502);
     try {
       const ours = await runOurClient({
-        torrent: swarm.torrent,
+        torrent: swarm.httpTorrent,
         out: swarm.data,
         extraArgs: ["--seed-ratio", "1.0"],
       });
       try {
         await swarm.tracker.waitForSeeders(swarm.infoHash, 1, 30_000);
         await libtorrentDownload({
-          torrent: swarm.torrent,
+          torrent: swarm.httpTorrent,
           out: `${swarm.root}/lt`,
           timeoutSec: 30,
         });
