@@ -17,6 +17,7 @@
  */
 import { startTracker, type TrackerServer } from "../../src/tracker/mod.ts";
 import {
+  ARIA2_COMMON as FIXTURE_ARIA2_COMMON,
   delay,
   filesEqual,
   hasTool,
@@ -101,23 +102,8 @@ const LT_SEEDERS = decodeURIComponent(new URL("./lt_seeders.py", import.meta.url
 const REPO_ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname);
 const LOOPBACK = "127.0.0.1";
 
-const ARIA2_COMMON = [
-  "--no-conf",
-  "--interface=" + LOOPBACK,
-  "--disable-ipv6=true",
-  "--enable-dht=false",
-  "--enable-dht6=false",
-  "--bt-enable-lpd=false",
-  "--enable-peer-exchange=false",
-  "--file-allocation=falloc",
-  "--console-log-level=notice",
-  "--enable-color=false",
-  "--summary-interval=0",
-  "--show-console-readout=false",
-  "--auto-file-renaming=false",
-  "--max-overall-upload-limit=0",
-  "--max-overall-download-limit=0",
-];
+/** The fixtures' aria2 flags, with its DHT off: the benchmark never uses a UDP tracker. */
+const ARIA2_COMMON = [...FIXTURE_ARIA2_COMMON, "--enable-dht=false"];
 
 /** Which reference programs are installed, for choosing clients and seeder kinds. */
 export async function installedClients(): Promise<Set<ClientName>> {

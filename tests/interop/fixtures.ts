@@ -760,7 +760,8 @@ async function libtorrentDownloadOn(
 // ---------------------------------------------------------------------------------------------
 // aria2
 
-const ARIA2_COMMON = [
+/** aria2 flags every run here shares: loopback only, no LPD/PEX/IPv6, quiet, no limits. */
+export const ARIA2_COMMON: readonly string[] = [
   "--no-conf",
   "--interface=" + LOOPBACK,
   "--disable-ipv6=true",
