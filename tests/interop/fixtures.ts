@@ -733,8 +733,18 @@ export async function libtorrentDownload(
   if ((opts.torrent === undefined) === (opts.magnet === undefined)) {
     throw new InteropError("libtorrentDownload needs exactly one of torrent or magnet");
   }
-  return await onFreshPort(opts.port, (port) => libtorrentDownloadOn(port, opts));
+  try {
+    return await onFreshPort(opts.port, (port) => libtorrentDownloadOn(port, opts));
+  } catch (e) {
+    // python3-libtorrent 2.0.8 now and then dies of SIGSEGV while starting, before it has
+    // printed or fetched anything: that is its crash, not a result, so it gets one more try.
+    if (!(e instanceof LibtorrentStartupCrash)) throw e;
+    return await onFreshPort(opts.port, (port) => libtorrentDownloadOn(port, opts));
+  }
 }
+
+/** libtorrent died of a signal before printing anything. */
+class LibtorrentStartupCrash extends InteropError {}
 
 async function libtorrentDownloadOn(
   port: number,
@@ -752,7 +762,9 @@ async function libtorrentDownloadOn(
   const done = /^DONE (\d+(?:\.\d+)?)$/m.exec(proc.stdoutText);
   const seconds = done ? Number(done[1]) : NaN;
   if (!status.success || !Number.isFinite(seconds)) {
-    throw new InteropError(`libtorrent download failed: ${proc.diagnosis()}`);
+    const crashedAtStart = status.signal === "SIGSEGV" && proc.stdoutText === "";
+    const Failure = crashedAtStart ? LibtorrentStartupCrash : InteropError;
+    throw new Failure(`libtorrent download failed: ${proc.diagnosis()}`);
   }
   return { seconds };
 }
