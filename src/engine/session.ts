@@ -50,7 +50,7 @@ import {
 } from "../ext/mod.ts";
 import { Bitfield, bytesEqual, isValidBitfield, sha1 } from "../util/mod.ts";
 import { compareBytes } from "../bencode/mod.ts";
-import { ActivePiece } from "./piece.ts";
+import { ActivePiece, PiecePool } from "./piece.ts";
 import { allowedFastSet } from "./allowed_fast.ts";
 import { PiecePicker } from "./picker.ts";
 import { RateMeter } from "./rate.ts";
@@ -260,6 +260,9 @@ export class Session {
   #peers = new Set<Peer>();
   #book: PeerBook;
   #bufferedBytes = 0;
+  readonly #buffers: PiecePool;
+  /** A peer went without a new piece because the buffers were full: top everyone up on release. */
+  #bufferStarved = false;
   #pendingWrites = new Set<Promise<void>>();
   #down = new RateMeter();
   #up = new RateMeter();
@@ -287,6 +290,7 @@ export class Session {
     const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
     this.#o = { ...DEFAULTS, ...given } as SessionOptions & typeof DEFAULTS;
     this.torrent = options.torrent;
+    this.#buffers = new PiecePool(this.torrent.pieceLength);
     this.have = options.have;
     this.#log = options.log ?? { debug() {}, info() {}, warn() {} };
     this.#blocksPerPiece = Math.ceil(this.torrent.pieceLength / MAX_BLOCK);
@@ -777,12 +781,13 @@ export class Session {
     // 3. Start a new piece, if memory allows. In sequential mode, not a random allowed-fast
     // one while choked: that would put pieces far ahead before the first ones.
     const inOrderWait = peer.peerChoking && this.#o.sequential === true;
-    if (
-      !inOrderWait && this.#bufferedBytes + this.torrent.pieceLength <= this.#o.maxBufferedBytes
-    ) {
+    const room = this.#bufferedBytes + this.torrent.pieceLength <= this.#o.maxBufferedBytes;
+    if (!room) this.#bufferStarved = true;
+    if (!inOrderWait && room) {
       const index = this.#picker.pick(may);
       if (index !== -1) {
-        const piece = new ActivePiece(index, this.#pieceLength(index));
+        const length = this.#pieceLength(index);
+        const piece = new ActivePiece(index, length, this.#buffers.take(length));
         this.#active.set(index, piece);
         this.#open.add(piece);
         this.#bufferedBytes += piece.length;
@@ -827,8 +832,8 @@ export class Session {
   #abandon(piece: ActivePiece): void {
     this.#active.delete(piece.index);
     this.#open.delete(piece);
-    this.#bufferedBytes -= piece.length;
     this.#picker.restore(piece.index);
+    this.#releaseBuffer(piece);
   }
 
   #onReject(peer: Peer, index: number, begin: number): void {
@@ -889,10 +894,10 @@ export class Session {
     const index = piece.index;
     const expected = this.torrent.pieceHashes.subarray(index * 20, index * 20 + 20);
     if (!bytesEqual(sha1(piece.buffer), expected)) {
-      this.#bufferedBytes -= piece.length;
       this.#hashFailures++;
       this.#wasted += piece.length;
       this.#picker.restore(index);
+      this.#releaseBuffer(piece);
       const culprits = new Set(piece.senders);
       this.#log.warn(`piece ${index} failed its hash check (from ${[...culprits].join(", ")})`);
       for (const p of [...this.#peers]) {
@@ -903,14 +908,24 @@ export class Session {
       return;
     }
     const write = this.#o.storage.writePiece(index, piece.buffer).then(() => {
-      this.#bufferedBytes -= piece.length;
       this.#onPieceWritten(index);
+      this.#releaseBuffer(piece);
     }, (e) => {
-      this.#bufferedBytes -= piece.length;
+      this.#releaseBuffer(piece);
       this.#fail(e instanceof Error ? e : new Error(String(e)));
     });
     this.#pendingWrites.add(write);
     write.finally(() => this.#pendingWrites.delete(write));
+  }
+
+  /** Gives back a piece's buffer and its share of `maxBufferedBytes`, waking peers that waited. */
+  #releaseBuffer(piece: ActivePiece): void {
+    this.#bufferedBytes -= piece.length;
+    if (this.finished) this.#buffers.clear();
+    else this.#buffers.give(piece.buffer);
+    if (!this.#bufferStarved) return;
+    this.#bufferStarved = false;
+    for (const p of this.#peers) this.#request(p);
   }
 
   #onPieceWritten(index: number): void {

@@ -11,16 +11,12 @@
  *
  * @module
  */
-import { constants } from "node:fs";
-import { type FileHandle, open } from "node:fs/promises";
 import { join } from "node:path";
+import { DataFile } from "./data_file.ts";
 import { errorCode, fsError, StorageError } from "./error.ts";
-import { readFully, writeFully } from "./handles.ts";
 
 /** Folder inside the output folder that holds the client's own files (part file, records). */
 export const STATE_DIR = ".bittorrent";
-
-const NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 
 /**
  * One torrent's part file, opened lazily: reading a part file that does not exist reads
@@ -42,8 +38,7 @@ export class PartFile {
   /** Absolute path of the part file. */
   readonly path: string;
   readonly #dir: string;
-  #handle: Promise<FileHandle | null> | null = null;
-  #writable = false;
+  #handle: Promise<DataFile | null> | null = null;
 
   /** `root` is the real path of the output folder; `name` the info-hash in hex. */
   constructor(root: string, name: string) {
@@ -69,15 +64,12 @@ export class PartFile {
    * The shared handle, read-write when the file system allows; null while there is no part
    * file and `create` is false. A failed or empty open is not remembered: the next call retries.
    */
-  #open(create: boolean): Promise<FileHandle | null> {
+  #open(create: boolean): Promise<DataFile | null> {
     if (this.#handle) return this.#handle;
     const opening = (async () => {
       if (create) await this.#ensureDir();
-      const flags = constants.O_RDWR | NOFOLLOW | (create ? constants.O_CREAT : 0);
       try {
-        const fh = await open(this.path, flags, 0o644);
-        this.#writable = true;
-        return fh;
+        return await DataFile.open(this.path, { write: true, create });
       } catch (e) {
         const code = errorCode(e);
         if (!create && (code === "ENOENT" || code === "ENOTDIR")) return null;
@@ -86,15 +78,14 @@ export class PartFile {
         }
       }
       try {
-        this.#writable = false;
-        return await open(this.path, constants.O_RDONLY | NOFOLLOW);
+        return await DataFile.open(this.path, { write: false });
       } catch (e) {
         throw fsError(e, "read", this.path);
       }
     })();
     this.#handle = opening;
-    opening.then((fh) => {
-      if (fh === null && this.#handle === opening) this.#handle = null;
+    opening.then((file) => {
+      if (file === null && this.#handle === opening) this.#handle = null;
     }, () => {
       if (this.#handle === opening) this.#handle = null;
     });
@@ -125,10 +116,10 @@ export class PartFile {
 
   /** Reads up to `buf.length` bytes at `position`; returns the count (0 when absent). */
   async read(buf: Uint8Array, position: number): Promise<number> {
-    const fh = await this.#open(false);
-    if (fh === null) return 0;
+    const file = await this.#open(false);
+    if (file === null) return 0;
     try {
-      return await readFully(fh, buf, 0, buf.length, position);
+      return await file.read(buf, 0, buf.length, position);
     } catch (e) {
       throw fsError(e, "read", this.path);
     }
@@ -136,16 +127,16 @@ export class PartFile {
 
   /** Writes all of `data` at `position`, creating the part file when needed. */
   async write(data: Uint8Array, position: number): Promise<void> {
-    let fh = await this.#open(true);
-    let own: FileHandle | null = null;
+    let file = await this.#open(true);
+    let own: DataFile | null = null;
     try {
-      if (fh === null || !this.#writable) {
+      if (file === null || !file.writable) {
         // Opened read-only earlier: one more try gives the real reason, or a handle.
         await this.#ensureDir();
-        own = await open(this.path, constants.O_RDWR | constants.O_CREAT | NOFOLLOW, 0o644);
-        fh = own;
+        own = await DataFile.open(this.path, { write: true, create: true });
+        file = own;
       }
-      await writeFully(fh, data, 0, data.length, position);
+      await file.write(data, 0, data.length, position);
     } catch (e) {
       throw fsError(e, "write", this.path);
     } finally {
@@ -155,11 +146,11 @@ export class PartFile {
 
   /** Flushes written bytes to disk (nothing to do when never written). */
   async sync(): Promise<void> {
-    if (!this.#writable || this.#handle === null) return;
-    const fh = await this.#handle.catch(() => null);
-    if (fh === null) return;
+    if (this.#handle === null) return;
+    const file = await this.#handle.catch(() => null);
+    if (file === null || !file.writable) return;
     try {
-      await fh.datasync();
+      await file.datasync();
     } catch (e) {
       throw fsError(e, "finish writing", this.path);
     }
@@ -169,9 +160,8 @@ export class PartFile {
   async close(): Promise<void> {
     const handle = this.#handle;
     this.#handle = null;
-    this.#writable = false;
-    const fh = await handle?.catch(() => null);
-    if (fh) await fh.close().catch(() => {});
+    const file = await handle?.catch(() => null);
+    if (file) await file.close().catch(() => {});
   }
 
   /** Closes and deletes the part file, and its folder when that is left empty. */

@@ -8,7 +8,7 @@
  */
 import { Bitfield, bytesEqual, sha1, toHex } from "../util/mod.ts";
 import { fsError, StorageError } from "./error.ts";
-import { HandleCache, readFully, writeFully } from "./handles.ts";
+import { HandleCache } from "./handles.ts";
 import { isStored, pieceSizeOf, segmentsOf, type StorageLayout, validateLayout } from "./layout.ts";
 import { PartFile, STATE_DIR } from "./parts.ts";
 import { preallocate } from "./prealloc.ts";
@@ -208,13 +208,13 @@ export class Storage {
           const got = await this.#handles.use(
             seg.file,
             false,
-            (fh) => readFully(fh, there, 0, seg.length, seg.fileOffset),
+            (f) => f.read(there, 0, seg.length, seg.fileOffset),
           );
           if (got === seg.length && bytesEqual(there, want)) continue;
           await this.#handles.use(
             seg.file,
             true,
-            (fh) => writeFully(fh, data, seg.bufOffset, seg.length, seg.fileOffset),
+            (f) => f.write(data, seg.bufOffset, seg.length, seg.fileOffset),
           );
           written.add(seg.file);
         } catch (e) {
@@ -225,7 +225,7 @@ export class Storage {
     }
     for (const file of written) {
       try {
-        await this.#handles.use(file, true, (fh) => fh.datasync());
+        await this.#handles.use(file, true, (f) => f.datasync());
       } catch (e) {
         throw fsError(e, "finish writing", this.#handles.path(file));
       }
@@ -319,7 +319,7 @@ export class Storage {
           await this.#handles.use(
             seg.file,
             true,
-            (fh) => writeFully(fh, data, seg.bufOffset, seg.length, seg.fileOffset),
+            (f) => f.write(data, seg.bufOffset, seg.length, seg.fileOffset),
           );
         } catch (e) {
           throw fsError(e, "write", this.#handles.path(seg.file));
@@ -362,7 +362,7 @@ export class Storage {
           got = await this.#handles.use(
             seg.file,
             false,
-            (fh) => readFully(fh, out, seg.bufOffset, seg.length, seg.fileOffset),
+            (f) => f.read(out, seg.bufOffset, seg.length, seg.fileOffset),
           );
         } catch (e) {
           throw fsError(e, "read", path);
@@ -440,7 +440,7 @@ export class Storage {
               got = await this.#handles.use(
                 seg.file,
                 false,
-                (fh) => readFully(fh, buf, seg.bufOffset, avail, seg.fileOffset),
+                (f) => f.read(buf, seg.bufOffset, avail, seg.fileOffset),
               );
             } catch (e) {
               throw fsError(e, "read", this.#handles.path(seg.file));
@@ -495,8 +495,8 @@ export class Storage {
         if (!this.#writable(i)) continue;
         const length = files[i].length;
         try {
-          await this.#handles.use(i, true, async (fh) => {
-            const { size, nlink } = await fh.stat();
+          await this.#handles.use(i, true, async (f) => {
+            const { size, nlink } = await f.stat();
             // Deleted while open: the bytes went to a file no longer in the folder.
             if (nlink === 0) {
               throw new StorageError(
@@ -506,8 +506,8 @@ export class Storage {
                 "ENOENT",
               );
             }
-            if (size > length) await fh.truncate(length);
-            await fh.datasync();
+            if (size > length) await f.truncate(length);
+            await f.datasync();
           });
         } catch (e) {
           throw fsError(e, "finish writing", this.#handles.path(i));

@@ -12,11 +12,32 @@ interface Node {
   stop(): Promise<void>;
 }
 
-async function startNode(torrent: Torrent, dir: string, seed: boolean): Promise<Node> {
+async function startNode(
+  torrent: Torrent,
+  dir: string,
+  seed: boolean,
+  tune: { writeDelayMs?: number; maxBufferedBytes?: number } = {},
+): Promise<Node> {
   const storage = await Storage.open(torrent, dir);
   const have = await storage.verify();
   const peerId = makePeerId();
-  const session = new Session({ torrent, storage, have, peerId, seed, tickMs: 200 });
+  const slow = tune.writeDelayMs;
+  const store = slow === undefined ? storage : {
+    read: storage.read.bind(storage),
+    writePiece: async (index: number, data: Uint8Array) => {
+      await new Promise((r) => setTimeout(r, slow));
+      await storage.writePiece(index, data);
+    },
+  };
+  const session = new Session({
+    torrent,
+    storage: store,
+    have,
+    peerId,
+    seed,
+    tickMs: 200,
+    maxBufferedBytes: tune.maxBufferedBytes,
+  });
   const listener = listenForPeers({
     hostname: "127.0.0.1",
     port: 0,
@@ -72,5 +93,35 @@ Deno.test("a leecher downloads a multi-file torrent from two seeders of our own"
     const got = await Deno.readFile(`${root}/leech/swarm/${f.path.join("/")}`);
     assertEquals(got, f.data, f.path.join("/"));
   }
+  await Deno.remove(root, { recursive: true });
+});
+
+Deno.test("a disk slower than the network: the download goes on each time a write frees buffer room", async () => {
+  const data = randomBytes(40 * 16384, 3);
+  const torrent = parseTorrent(
+    createTorrentFromBuffers("slow", [{ path: ["slow.bin"], data }], {
+      pieceLength: 16384,
+      creationDate: null,
+    }),
+  );
+  const root = await Deno.makeTempDir();
+  await Deno.mkdir(`${root}/seed/slow`, { recursive: true });
+  await Deno.writeFile(`${root}/seed/slow/slow.bin`, data);
+  const seeder = await startNode(torrent, `${root}/seed`, true);
+  // Room for two pieces while every write takes 30 ms: the peer's answers arrive long before
+  // the room comes back, so only the write's completion can start the next request.
+  const leecher = await startNode(torrent, `${root}/leech`, false, {
+    writeDelayMs: 30,
+    maxBufferedBytes: 2 * 16384,
+  });
+  leecher.session.addPeers([{ host: "127.0.0.1", port: seeder.port }], "manual");
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const stalled = new Promise<string>((r) => timer = setTimeout(() => r("stalled"), 20_000));
+  const outcome = await Promise.race([leecher.session.done.then(() => "done"), stalled]);
+  clearTimeout(timer);
+  await leecher.stop();
+  await seeder.stop();
+  assertEquals(outcome, "done");
+  assertEquals(await Deno.readFile(`${root}/leech/slow/slow.bin`), data);
   await Deno.remove(root, { recursive: true });
 });

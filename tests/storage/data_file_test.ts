@@ -1,0 +1,66 @@
+import { DataFile } from "../../src/storage/data_file.ts";
+import { assertEquals, assertRejects } from "../assert.ts";
+import { randomBytes, withTempDir } from "./helpers.ts";
+
+Deno.test("DataFile: many writes at once land at their positions", async () => {
+  await withTempDir(async (dir) => {
+    const data = randomBytes(64 * 1000, 1);
+    const file = await DataFile.open(`${dir}/a`, { write: true, create: true });
+    // Backwards and all at once: the write handles' cursors must never mix positions up.
+    const writes = [];
+    for (let i = 63; i >= 0; i--) writes.push(file.write(data, i * 1000, 1000, i * 1000));
+    await Promise.all(writes);
+    await file.datasync();
+    const back = new Uint8Array(data.length);
+    assertEquals(await file.read(back, 0, back.length, 0), data.length);
+    assertEquals(back, data);
+    await file.close();
+    assertEquals(await Deno.readFile(`${dir}/a`), data);
+  });
+});
+
+Deno.test("DataFile: datasync, truncate and close wait for writes in flight", async () => {
+  await withTempDir(async (dir) => {
+    const file = await DataFile.open(`${dir}/a`, { write: true, create: true });
+    const big = randomBytes(1 << 20, 2);
+    const writing = file.write(big, 0, big.length, 0);
+    await file.truncate(1000);
+    await writing;
+    assertEquals((await file.stat()).size, 1000);
+    void file.write(big, 0, 4096, 8192);
+    await file.close();
+    assertEquals((await Deno.stat(`${dir}/a`)).size, 8192 + 4096);
+  });
+});
+
+Deno.test("DataFile: reads past the end are short; a read-only file refuses writes", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeFile(`${dir}/a`, new Uint8Array([1, 2, 3]));
+    const file = await DataFile.open(`${dir}/a`, { write: false });
+    const buf = new Uint8Array(10);
+    assertEquals(await file.read(buf, 0, 10, 1), 2);
+    assertEquals([...buf.subarray(0, 2)], [2, 3]);
+    await assertRejects(() => file.write(new Uint8Array(1), 0, 1, 0), Error, "read-only");
+    await file.close();
+  });
+});
+
+Deno.test("DataFile: never opens through a symbolic link, nor writes to a file swapped in later", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeFile(`${dir}/secret`, new Uint8Array([9, 9, 9]));
+    await Deno.symlink(`${dir}/secret`, `${dir}/link`);
+    await assertRejects(() => DataFile.open(`${dir}/link`, { write: true }));
+
+    const file = await DataFile.open(`${dir}/a`, { write: true, create: true });
+    // Replaced by a link before the first write opened a write handle.
+    await Deno.remove(`${dir}/a`);
+    await Deno.symlink(`${dir}/secret`, `${dir}/a`);
+    await assertRejects(
+      () => file.write(new Uint8Array([1]), 0, 1, 0),
+      Error,
+      "symbolic link or was replaced",
+    );
+    assertEquals(await Deno.readFile(`${dir}/secret`), new Uint8Array([9, 9, 9]));
+    await file.close();
+  });
+});
