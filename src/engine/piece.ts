@@ -85,7 +85,8 @@ export class ActivePiece {
  * Piece buffers for reuse. A fresh buffer costs a zero-fill and a page fault per 4 KiB on its
  * first write, then garbage collection; at 256 KiB pieces that was about a tenth of the
  * download loop's time. Callers bound how many buffers are out at once (the session's memory
- * budget), so the pool never holds more than that.
+ * budget), so the pool never holds more than that. The memory is a `SharedArrayBuffer`, so the
+ * disk writer's worker reads a verified piece where it is, without a copy.
  *
  * @example
  * ```ts
@@ -97,21 +98,22 @@ export class ActivePiece {
  * ```
  */
 export class PiecePool {
-  readonly #free: ArrayBuffer[] = [];
+  readonly #free: SharedArrayBuffer[] = [];
 
   constructor(readonly pieceLength: number) {}
 
   /** A buffer of `length` bytes (at most `pieceLength`), with old contents. */
   take(length: number): Uint8Array {
     if (length > this.pieceLength) throw new RangeError("longer than a piece");
-    const memory = this.#free.pop() ?? new ArrayBuffer(this.pieceLength);
+    const memory = this.#free.pop() ?? new SharedArrayBuffer(this.pieceLength);
     return new Uint8Array(memory, 0, length);
   }
 
   /** Returns a buffer from `take` once nothing reads it any more. */
   give(buffer: Uint8Array): void {
-    if (buffer.buffer.byteLength === this.pieceLength) {
-      this.#free.push(buffer.buffer as ArrayBuffer);
+    const memory = buffer.buffer;
+    if (memory instanceof SharedArrayBuffer && memory.byteLength === this.pieceLength) {
+      this.#free.push(memory);
     }
   }
 
