@@ -2,8 +2,8 @@
  * File writes on a worker thread. In Deno 2, `node:fs` writes run on the main thread (the whole
  * copy into the page cache happens inside the call: 0.2–3 s per GiB on the machines measured),
  * and `Deno.FsFile.write` copies the buffer on the main thread and has no position, so each
- * write is a seek and a write, two trips to the blocking pool. One worker doing plain `pwrite`
- * costs the main thread only a message per write, and none of the bytes when they live in a
+ * write is a seek and a write, two trips to the blocking pool. One worker doing blocking seeks
+ * and writes costs the main thread only a message per write, and none of the bytes when they live in a
  * `SharedArrayBuffer` (as the session's piece buffers do); other buffers are copied once, when
  * posted.
  *
