@@ -27,7 +27,7 @@ export type WriterRequest =
   }
   | { id: number; op: "forget"; path: string };
 
-/** The worker's answer to request `id`. */
+/** The worker's answer to request `id` (answers travel in arrays, one per batch). */
 export interface WriterReply {
   id: number;
   error?: { message: string; code?: string };
@@ -59,6 +59,8 @@ export class DiskWriter {
   #users = 0;
   #nextId = 1;
   readonly #pending = new Map<number, Pending>();
+  /** Requests not posted yet: one message per turn carries them all (16 KiB pieces come fast). */
+  #batch: WriterRequest[] = [];
 
   private constructor() {}
 
@@ -85,7 +87,9 @@ export class DiskWriter {
    * Rejects with an `Error` carrying the OS `code` (`ENOSPC`, ...).
    */
   write(path: string, ino: number, dev: number, data: Uint8Array, position: number) {
-    return this.#call({ id: 0, op: "write", path, ino, dev, data, position });
+    // Shared memory is read where it is; anything else is copied now, as the caller may reuse it.
+    const bytes = data.buffer instanceof SharedArrayBuffer ? data : data.slice();
+    return this.#call({ id: 0, op: "write", path, ino, dev, data: bytes, position });
   }
 
   /** Closes the worker's descriptor of `path`, after the writes asked for before. */
@@ -96,25 +100,34 @@ export class DiskWriter {
 
   #call(request: WriterRequest): Promise<void> {
     if (this.#users === 0) return Promise.reject(new Error("disk writer not acquired"));
-    const worker = this.#worker ??= this.#start();
+    this.#worker ??= this.#start();
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      worker.postMessage({ ...request, id });
+      this.#batch.push({ ...request, id });
+      if (this.#batch.length === 1) queueMicrotask(() => this.#post());
     });
+  }
+
+  /** Posts the requests of this turn of the event loop as one message. */
+  #post(): void {
+    const batch = this.#batch;
+    this.#batch = [];
+    this.#worker?.postMessage(batch);
   }
 
   #start(): Worker {
     const worker = new Worker(new URL("./disk_writer_worker.ts", import.meta.url), {
       type: "module",
     });
-    worker.onmessage = (event: MessageEvent<WriterReply>) => {
-      const { id, error } = event.data;
-      const pending = this.#pending.get(id);
-      if (!pending) return;
-      this.#pending.delete(id);
-      if (!error) return pending.resolve();
-      pending.reject(Object.assign(new Error(error.message), { code: error.code }));
+    worker.onmessage = (event: MessageEvent<WriterReply[]>) => {
+      for (const { id, error } of event.data) {
+        const pending = this.#pending.get(id);
+        if (!pending) continue;
+        this.#pending.delete(id);
+        if (!error) pending.resolve();
+        else pending.reject(Object.assign(new Error(error.message), { code: error.code }));
+      }
     };
     worker.onerror = (event) => {
       event.preventDefault();
