@@ -51,6 +51,7 @@ import {
 import { Bitfield, bytesEqual, isValidBitfield, sha1 } from "../util/mod.ts";
 import { compareBytes } from "../bencode/mod.ts";
 import { ActivePiece, PiecePool } from "./piece.ts";
+import { ReadCache } from "./read_cache.ts";
 import { allowedFastSet } from "./allowed_fast.ts";
 import { PiecePicker } from "./picker.ts";
 import { RateMeter } from "./rate.ts";
@@ -190,6 +191,8 @@ const MAX_QUEUED_UPLOADS = 512;
 const BUFFER_PER_PEER = 512 * 1024;
 const MIN_BUFFER_BUDGET = 12 * 1024 * 1024;
 const MAX_BUFFER_BUDGET = 64 * 1024 * 1024;
+/** Whole pieces kept in memory for uploading (see `ReadCache`). */
+const READ_CACHE_BYTES = 16 * 1024 * 1024;
 
 /** A connected peer and everything we track about it. */
 class Peer {
@@ -272,6 +275,7 @@ export class Session {
   #book: PeerBook;
   #bufferedBytes = 0;
   readonly #buffers: PiecePool;
+  readonly #reads: ReadCache;
   /** A peer went without a new piece because the buffers were full: top everyone up on release. */
   #bufferStarved = false;
   #pendingWrites = new Set<Promise<void>>();
@@ -302,6 +306,7 @@ export class Session {
     this.#o = { ...DEFAULTS, ...given } as SessionOptions & typeof DEFAULTS;
     this.torrent = options.torrent;
     this.#buffers = new PiecePool(this.torrent.pieceLength);
+    this.#reads = new ReadCache(options.storage, (i) => this.#pieceLength(i), READ_CACHE_BYTES);
     this.have = options.have;
     this.#log = options.log ?? { debug() {}, info() {}, warn() {} };
     this.#blocksPerPiece = Math.ceil(this.torrent.pieceLength / MAX_BLOCK);
@@ -465,6 +470,7 @@ export class Session {
     clearInterval(this.#tick);
     for (const p of [...this.#peers]) p.conn.close("session stopped");
     await Promise.allSettled([...this.#pendingWrites]);
+    this.#reads.clear();
     this.#resolveDone();
   }
 
@@ -1021,7 +1027,7 @@ export class Session {
         const r = peer.uploads.shift()!;
         await this.#o.uploadLimiter?.take(r.length, peer.conn.signal);
         if (peer.conn.closed) return;
-        const data = await this.#o.storage.read(r.index, r.begin, r.length);
+        const data = await this.#reads.read(r.index, r.begin, r.length);
         peer.conn.send(encodePieceHeader(r.index, r.begin, r.length));
         peer.conn.send(data);
         const now = performance.now();
