@@ -8,7 +8,7 @@
  * @module
  */
 
-/** Where pieces are read from. */
+/** Where pieces are read from (the session's `PieceStore` is one). */
 export interface PieceReader {
   read(index: number, begin: number, length: number): Promise<Uint8Array>;
 }

@@ -51,7 +51,7 @@ import {
 import { Bitfield, bytesEqual, isValidBitfield, sha1 } from "../util/mod.ts";
 import { compareBytes } from "../bencode/mod.ts";
 import { ActivePiece, PiecePool } from "./piece.ts";
-import { ReadCache } from "./read_cache.ts";
+import { type PieceReader, ReadCache } from "./read_cache.ts";
 import { allowedFastSet } from "./allowed_fast.ts";
 import { PiecePicker } from "./picker.ts";
 import { RateMeter } from "./rate.ts";
@@ -71,9 +71,8 @@ export interface SessionTorrent {
 }
 
 /** Where verified pieces go and uploads come from. */
-export interface PieceStore {
+export interface PieceStore extends PieceReader {
   writePiece(index: number, data: Uint8Array): Promise<void>;
-  read(index: number, begin: number, length: number): Promise<Uint8Array>;
 }
 
 /** Where the session writes what it does. */

@@ -8,7 +8,8 @@
  */
 import { constants } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
-import { DiskWriter } from "./disk_writer.ts";
+import { DiskWriter, replacedFileError } from "./disk_writer.ts";
+import { errorCode } from "./error.ts";
 
 const NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 /**
@@ -17,12 +18,6 @@ const NOFOLLOW = constants.O_NOFOLLOW ?? 0;
  * (measured: 0.41 s at the end of a 1 GiB download without it).
  */
 const FLUSH_EVERY = 64 * 1024 * 1024;
-
-function replaced(): Error {
-  return Object.assign(new Error("it is a symbolic link or was replaced while open"), {
-    code: "ELOOP",
-  });
-}
 
 /**
  * A file opened read-write or read-only, never through a final symbolic link.
@@ -83,12 +78,32 @@ export class DataFile {
     const fh = await open(path, flags, 0o644);
     try {
       const [link, opened] = await Promise.all([Deno.lstat(path), fh.stat()]);
-      if (link.isSymlink || link.ino !== opened.ino || link.dev !== opened.dev) throw replaced();
+      if (link.isSymlink || link.ino !== opened.ino || link.dev !== opened.dev) {
+        throw replacedFileError();
+      }
       return new DataFile(path, fh, opened, opts.write);
     } catch (e) {
       await fh.close();
       throw e;
     }
+  }
+
+  /**
+   * Opens `path` read-write, or read-only when the file system refuses writing (read-only file
+   * system, permissions) and `mustWrite` is false. Rejects with the OS error of the attempt that
+   * mattered.
+   */
+  static async openForWriteIfAllowed(
+    path: string,
+    opts: { mustWrite: boolean; create?: boolean },
+  ): Promise<DataFile> {
+    try {
+      return await DataFile.open(path, { write: true, create: opts.create });
+    } catch (e) {
+      const code = errorCode(e);
+      if (opts.mustWrite || (code !== "EROFS" && code !== "EACCES" && code !== "EPERM")) throw e;
+    }
+    return await DataFile.open(path, { write: false });
   }
 
   /**

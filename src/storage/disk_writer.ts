@@ -3,9 +3,9 @@
  * copy into the page cache happens inside the call: 0.2–3 s per GiB on the machines measured),
  * and `Deno.FsFile.write` copies the buffer on the main thread and has no position, so each
  * write is a seek and a write, two trips to the blocking pool. One worker doing blocking seeks
- * and writes costs the main thread only a message per write, and none of the bytes when they live in a
- * `SharedArrayBuffer` (as the session's piece buffers do); other buffers are copied once, when
- * posted.
+ * and writes costs the main thread only a message per turn of the event loop, and none of the
+ * bytes when they live in a `SharedArrayBuffer` (as the session's piece buffers do); other
+ * buffers are copied once, when the write is asked for.
  *
  * The worker is shared by the whole process, started by the first write and ended when the last
  * user releases it, since an idle worker would keep the process alive.
@@ -34,6 +34,16 @@ export interface WriterReply {
 }
 
 type Pending = { resolve: () => void; reject: (e: Error) => void };
+
+/**
+ * The error for a path that is a symbolic link, or no longer the file that was opened: writes
+ * never follow it.
+ */
+export function replacedFileError(): Error {
+  return Object.assign(new Error("it is a symbolic link or was replaced while open"), {
+    code: "ELOOP",
+  });
+}
 
 let shared: DiskWriter | null = null;
 
@@ -74,10 +84,7 @@ export class DiskWriter {
   /** Drops one user; the last one ends the worker (after answers still owed, which fail). */
   release(): void {
     if (--this.#users > 0) return;
-    this.#worker?.terminate();
-    this.#worker = null;
-    for (const p of this.#pending.values()) p.reject(new Error("disk writer stopped"));
-    this.#pending.clear();
+    this.#stop(new Error("disk writer stopped"));
     if (shared === this) shared = null;
   }
 
@@ -131,12 +138,17 @@ export class DiskWriter {
     };
     worker.onerror = (event) => {
       event.preventDefault();
-      const e = new Error(`disk writer failed: ${event.message}`);
-      for (const p of this.#pending.values()) p.reject(e);
-      this.#pending.clear();
-      this.#worker?.terminate();
-      this.#worker = null;
+      this.#stop(new Error(`disk writer failed: ${event.message}`));
     };
     return worker;
+  }
+
+  /** Ends the worker; writes not answered yet fail with `reason`. */
+  #stop(reason: Error): void {
+    this.#worker?.terminate();
+    this.#worker = null;
+    this.#batch = [];
+    for (const p of this.#pending.values()) p.reject(reason);
+    this.#pending.clear();
   }
 }

@@ -1,13 +1,14 @@
 /**
  * The worker behind `DiskWriter`: performs writes with blocking calls, one request at a time in
- * arrival order (requests come in batches and are answered in batches), keeping one handle per path until told to forget it. It uses the `Deno` API
- * only: loading `node:fs` here cost 8 MB more of resident memory than the worker's other 16 MB.
+ * arrival order (requests come and are answered in batches), keeping one handle per path until
+ * told to forget it. It uses the `Deno` API only: loading `node:fs` here cost 8 MB more of
+ * resident memory than the worker's other 16 MB.
  *
  * @module
  */
 /// <reference no-default-lib="true" />
 /// <reference lib="deno.worker" />
-import type { WriterReply, WriterRequest } from "./disk_writer.ts";
+import { replacedFileError, type WriterReply, type WriterRequest } from "./disk_writer.ts";
 
 const files = new Map<string, Deno.FsFile>();
 
@@ -19,9 +20,7 @@ function fileOf(path: string, ino: number, dev: number): Deno.FsFile {
   const st = file.statSync();
   if (st.ino !== ino || st.dev !== dev) {
     file.close();
-    throw Object.assign(new Error("it is a symbolic link or was replaced while open"), {
-      code: "ELOOP",
-    });
+    throw replacedFileError();
   }
   files.set(path, file);
   return file;

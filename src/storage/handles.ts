@@ -6,7 +6,7 @@
  * @module
  */
 import { DataFile } from "./data_file.ts";
-import { errorCode, fsError } from "./error.ts";
+import { fsError } from "./error.ts";
 
 interface Entry {
   ready: Promise<DataFile>;
@@ -17,17 +17,9 @@ interface Entry {
 /** Opens read-write, or read-only when the file system refuses writing and `write` is false. */
 async function openFile(path: string, write: boolean): Promise<DataFile> {
   try {
-    return await DataFile.open(path, { write: true });
+    return await DataFile.openForWriteIfAllowed(path, { mustWrite: write });
   } catch (e) {
-    const code = errorCode(e);
-    if (write || (code !== "EROFS" && code !== "EACCES" && code !== "EPERM")) {
-      throw fsError(e, write ? "write" : "open", path);
-    }
-  }
-  try {
-    return await DataFile.open(path, { write: false });
-  } catch (e) {
-    throw fsError(e, "open", path);
+    throw fsError(e, write ? "write" : "open", path);
   }
 }
 

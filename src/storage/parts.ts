@@ -69,18 +69,11 @@ export class PartFile {
     const opening = (async () => {
       if (create) await this.#ensureDir();
       try {
-        return await DataFile.open(this.path, { write: true, create });
+        return await DataFile.openForWriteIfAllowed(this.path, { mustWrite: create, create });
       } catch (e) {
         const code = errorCode(e);
         if (!create && (code === "ENOENT" || code === "ENOTDIR")) return null;
-        if (create || (code !== "EROFS" && code !== "EACCES" && code !== "EPERM")) {
-          throw fsError(e, create ? "write" : "read", this.path);
-        }
-      }
-      try {
-        return await DataFile.open(this.path, { write: false });
-      } catch (e) {
-        throw fsError(e, "read", this.path);
+        throw fsError(e, create ? "write" : "read", this.path);
       }
     })();
     this.#handle = opening;
