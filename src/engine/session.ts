@@ -962,7 +962,9 @@ export class Session {
     }
     const have = encodeIndex(MessageId.have, index);
     for (const p of this.#peers) {
-      p.conn.send(have);
+      // A seed has every piece: a HAVE would cost both sides a write and a read for nothing
+      // (one per piece, a third of our writes when downloading from one seed).
+      if (!p.seed) p.conn.send(have);
       if (wanted && p.bits.has(index)) {
         p.missing--;
         if (p.missing === 0) this.#updateInterest(p);
