@@ -97,6 +97,8 @@ export interface BenchResult {
 }
 
 const MAIN_TS = decodeURIComponent(new URL("../../src/main.ts", import.meta.url).pathname);
+/** How our processes run: with the V8 flags the `download` and `compile` tasks use. */
+const OUR_RUN = ["run", "-A", "--v8-flags=--max-semi-space-size=1"];
 const OUR_SEEDERS = decodeURIComponent(new URL("./our_seeders.ts", import.meta.url).pathname);
 const LT_SEEDERS = decodeURIComponent(new URL("./lt_seeders.py", import.meta.url).pathname);
 const REPO_ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname);
@@ -207,7 +209,7 @@ async function startSeederProc(
     if (ctx.config.seeders > 8) args.push("--seed-mode");
     spec = { cmd: PYTHON, args, env: { PYTHONUNBUFFERED: "1" }, stdin: true };
   } else {
-    const args = ["run", "-A"];
+    const args = [...OUR_RUN];
     if (profileDir) args.push("--cpu-prof", `--cpu-prof-dir=${profileDir}`);
     args.push(OUR_SEEDERS, "--torrent", ctx.torrent, "--data", ctx.data, ...portArgs);
     if (rate > 0) args.push("--upload-rate", String(rate));
@@ -325,7 +327,7 @@ async function downloadCommand(
   const dial = ctx.config.dialDownloader ?? false;
   switch (client) {
     case "ours": {
-      const args = ["run", "-A"];
+      const args = [...OUR_RUN];
       if (profileDir) args.push("--cpu-prof", `--cpu-prof-dir=${profileDir}`);
       args.push(MAIN_TS, "-i", ctx.torrent, "-o", out, "--port", String(port));
       // --no-dht: the benchmark's swarm is on 127.0.0.1; never the public DHT routers.
