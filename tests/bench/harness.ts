@@ -405,6 +405,14 @@ async function transmissionCommand(ctx: Ctx, out: string, port: number): Promise
   };
 }
 
+/**
+ * Writes every dirty page to disk (`sync`), so no download competes with the write-back of the
+ * payload made just before, or of anything else, for the disk and the CPU.
+ */
+async function flushDirtyPages(): Promise<void> {
+  await new Deno.Command("sync", { stdout: "null", stderr: "null" }).output().catch(() => {});
+}
+
 /** One download: run it measured, verify it, return figures or throw a failure line. */
 async function downloadOnce(
   ctx: Ctx,
@@ -415,6 +423,7 @@ async function downloadOnce(
 ): Promise<RunFigures> {
   const out = `${ctx.work}/dl-${tag}`;
   await Deno.mkdir(out, { recursive: true });
+  await flushDirtyPages();
   const port = await benchPort();
   try {
     const { spec, dial } = await downloadCommand(ctx, client, out, port, profileDir);
