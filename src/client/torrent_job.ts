@@ -205,7 +205,7 @@ export class TorrentJob {
       const store: PieceStore = {
         writePiece: (index, data) =>
           storage.writePiece(index, data).then(() => resume.written.set(index)),
-        read: (index, begin, length) => storage.read(index, begin, length),
+        read: (index, begin, length, into) => storage.read(index, begin, length, into),
       };
       const peerId = makePeerId();
       // The listener comes first so the session can tell peers its port; until the session

@@ -1025,13 +1025,17 @@ export class Session {
     peer.serving = true;
     try {
       while (peer.uploads.length > 0 && !peer.conn.closed) {
-        if (peer.conn.queuedBytes > 1 << 20) await peer.conn.drained();
+        // Refill at 128 KiB left rather than none, so the socket never waits for a disk read.
+        if (peer.conn.queuedBytes > 512 * 1024) await peer.conn.drained(128 * 1024);
         const r = peer.uploads.shift()!;
         await this.#o.uploadLimiter?.take(r.length, peer.conn.signal);
         if (peer.conn.closed) return;
-        const data = await this.#reads.read(r.index, r.begin, r.length);
-        peer.conn.send(encodePieceHeader(r.index, r.begin, r.length));
-        peer.conn.send(data);
+        const next = peer.uploads.find((u) => u.index !== r.index);
+        if (next) this.#reads.prefetch(next.index);
+        await this.#reads.serve(r.index, r.begin, r.length, (block) => {
+          peer.conn.send(encodePieceHeader(r.index, r.begin, r.length));
+          peer.conn.send(block);
+        });
         const now = performance.now();
         peer.up.add(r.length, now);
         this.#up.add(r.length, now);

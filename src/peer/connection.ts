@@ -13,6 +13,12 @@ export interface RateLimiter {
   take(bytes: number, signal?: AbortSignal): Promise<void>;
 }
 
+/**
+ * Send buffers start at 4 KiB (a turn's requests and HAVEs) and double up to 512 KiB, then grow
+ * only as far as needed (an uploader keeps about that much queued for a fast peer).
+ */
+const SEND_BUFFER_START = 4 * 1024;
+const SEND_BUFFER_DOUBLING_LIMIT = 512 * 1024;
 /** Where a connection's read buffer starts: a few blocks, enough for a slow peer. */
 const READ_BUFFER_START = 64 * 1024;
 /** Where it stops growing: a fast peer's socket hands over this much per read. */
@@ -158,13 +164,16 @@ export class PeerConnection {
   /** Payload and protocol bytes sent. */
   bytesWritten = 0;
   #reader: FrameReader;
-  #queue: Uint8Array[] = [];
+  /** Bytes `send` copied in and no write has taken yet; swapped with `#spare` by each write. */
+  #pending = new Uint8Array(SEND_BUFFER_START);
+  #pendingLength = 0;
+  #spare = new Uint8Array(SEND_BUFFER_START);
   #queuedBytes = 0;
   #flushing = false;
   #closed = false;
   #events?: PeerEvents;
   #abort = new AbortController();
-  #drainWaiters: (() => void)[] = [];
+  #drainWaiters: { below: number; wake: () => void }[] = [];
 
   constructor(
     readonly conn: Deno.TcpConn,
@@ -218,10 +227,21 @@ export class PeerConnection {
     }
   }
 
-  /** Queues bytes for sending. */
+  /**
+   * Queues bytes for sending. They are copied at once, so the caller may reuse `bytes` (a view
+   * into a cache, say) as soon as this returns.
+   */
   send(bytes: Uint8Array): void {
     if (this.#closed) return;
-    this.#queue.push(bytes);
+    const need = this.#pendingLength + bytes.length;
+    if (need > this.#pending.length) {
+      const doubled = Math.min(2 * this.#pending.length, SEND_BUFFER_DOUBLING_LIMIT);
+      const grown = new Uint8Array(Math.max(need, doubled));
+      grown.set(this.#pending.subarray(0, this.#pendingLength));
+      this.#pending = grown;
+    }
+    this.#pending.set(bytes, this.#pendingLength);
+    this.#pendingLength = need;
     this.#queuedBytes += bytes.length;
     if (!this.#flushing) {
       this.#flushing = true;
@@ -229,44 +249,40 @@ export class PeerConnection {
     }
   }
 
+  /** Writes what is pending, in one socket write per batch of sends. */
   async #flush(): Promise<void> {
-    while (this.#queue.length > 0 && !this.#closed) {
-      const parts = this.#queue;
-      this.#queue = [];
-      let out: Uint8Array;
-      if (parts.length === 1) out = parts[0];
-      else {
-        let total = 0;
-        for (const p of parts) total += p.length;
-        out = new Uint8Array(total);
-        let at = 0;
-        for (const p of parts) {
-          out.set(p, at);
-          at += p.length;
-        }
+    while (this.#pendingLength > 0 && !this.#closed) {
+      const out = this.#pending.subarray(0, this.#pendingLength);
+      // Sends made while this write runs go to the other buffer.
+      [this.#pending, this.#spare] = [this.#spare, this.#pending];
+      this.#pendingLength = 0;
+      for (let at = 0; at < out.length;) {
+        const n = await this.conn.write(out.subarray(at));
+        at += n;
+        this.#queuedBytes -= n;
+        this.bytesWritten += n;
+        this.#wakeDrainWaiters();
       }
-      let written = 0;
-      while (written < out.length) {
-        written += await this.conn.write(out.subarray(written));
-      }
-      this.#queuedBytes -= out.length;
-      this.bytesWritten += out.length;
       this.lastSentAt = performance.now();
     }
     this.#flushing = false;
-    this.#wakeDrainWaiters();
   }
 
-  /** Resolves once everything queued so far has reached the socket (or the peer is gone). */
-  drained(): Promise<void> {
-    if (this.#queuedBytes === 0 || this.#closed) return Promise.resolve();
-    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  /**
+   * Resolves once at most `below` bytes wait to reach the socket (or the peer is gone). A sender
+   * that waits for some bytes rather than none keeps the socket busy meanwhile.
+   */
+  drained(below = 0): Promise<void> {
+    if (this.#queuedBytes <= below || this.#closed) return Promise.resolve();
+    return new Promise((wake) => this.#drainWaiters.push({ below, wake }));
   }
 
   #wakeDrainWaiters(): void {
-    const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
-    for (const wake of waiters) wake();
+    if (this.#drainWaiters.length === 0) return;
+    const queued = this.#closed ? 0 : this.#queuedBytes;
+    const waiting = this.#drainWaiters;
+    this.#drainWaiters = waiting.filter((w) => w.below < queued);
+    for (const w of waiting) if (w.below >= queued) w.wake();
   }
 
   /** Closes the socket once; `onClose` is told why. */
@@ -274,7 +290,7 @@ export class PeerConnection {
     if (this.#closed) return;
     this.#closed = true;
     this.#abort.abort();
-    this.#queue = [];
+    this.#pendingLength = 0;
     this.#queuedBytes = 0;
     this.#wakeDrainWaiters();
     try {

@@ -329,17 +329,19 @@ export class Storage {
   }
 
   /**
-   * Reads `length` bytes at `begin` of piece `index` (to serve a peer's request). Pad files read
-   * as zeros; a file too short to hold the bytes (not downloaded yet) is a `StorageError`.
+   * Reads `length` bytes at `begin` of piece `index` (to serve a peer's request), into `into`
+   * when given (it must be `length` bytes long). Pad files read as zeros; a file too short to
+   * hold the bytes (not downloaded yet) is a `StorageError`.
    */
-  read(index: number, begin: number, length: number): Promise<Uint8Array> {
+  read(index: number, begin: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
     try {
       this.#checkRange(index, begin, length);
+      if (into && into.length !== length) throw new RangeError("read buffer of the wrong size");
     } catch (e) {
       return Promise.reject(e);
     }
     return this.#track(async () => {
-      const out = new Uint8Array(length);
+      const out = into ?? new Uint8Array(length);
       const slot = this.#inParts.has(index) ? this.#sel.slots.get(index) : undefined;
       if (slot !== undefined) {
         if (await this.#parts.read(out, slot * this.layout.pieceLength + begin) < length) {
@@ -351,7 +353,10 @@ export class Storage {
       }
       const start = index * this.layout.pieceLength + begin;
       for (const seg of segmentsOf(this.layout, start, length)) {
-        if (!isStored(this.layout.files[seg.file])) continue;
+        if (!isStored(this.layout.files[seg.file])) {
+          out.fill(0, seg.bufOffset, seg.bufOffset + seg.length); // `into` may hold old bytes
+          continue;
+        }
         if (!this.#handles.hasPath(seg.file)) {
           const name = this.layout.files[seg.file].path.join("/");
           throw new StorageError(`cannot read piece ${index}: ${name} is not on disk`);

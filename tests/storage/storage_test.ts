@@ -76,7 +76,13 @@ Deno.test("multi-file with empty and pad files: pieces span files, pads never cr
           assertEquals(await s.read(i, b, n), data.subarray(at, at + n), `read ${i} ${b} ${n}`);
         }
       }
+      // Into reused memory (the upload cache's), pad bytes come out as zeros too.
+      const into = new Uint8Array(size).fill(0xee);
+      const got = await s.read(i, 0, size, into);
+      assert(got === into, "read into the memory given");
+      assertEquals(got, data.subarray(i * 7, i * 7 + size), `read ${i} into used memory`);
     }
+    await assertRejects(() => s.read(0, 0, 7, new Uint8Array(6)), RangeError);
     await s.close();
     assertEquals(await Deno.readFile(`${dir}/t/a.bin`), data.subarray(0, 10));
     assertEquals(await Deno.readFile(`${dir}/t/sub/b.bin`), data.subarray(10, 13));
