@@ -101,7 +101,9 @@ CPU all seeders used during that download; vs libtorrent = seconds / libtorrent'
 Fixed costs to keep in mind on small payloads: aria2 works on a one-second tick (about 3 s of
 any run); transmission-cli 3.00 ignores loopback peers from trackers, so the seeders dial it,
 and it declares interest only on its 10-second rechoke pulse (about 10-15 s of any run).
-libtorrent's peak RSS counts the pages of its memory-mapped files.`;
+libtorrent's peak RSS counts the pages of its memory-mapped files. libtorrent downloads without
+trying encryption first: our client has no MSE yet, and libtorrent's encrypted first try would cost
+every download from our seeder a 1 s redial.`;
 
 function intFlag(
   v: string | undefined,

@@ -336,7 +336,10 @@ async function downloadCommand(
       return { spec: { cmd: Deno.execPath(), args }, dial };
     }
     case "libtorrent": {
-      const args = [LT_CLIENT, "download", "--torrent", ctx.torrent, "--out", out];
+      // --plaintext: libtorrent tries an encrypted (MSE) handshake first on every new peer and
+      // redials in plaintext a second later when refused; we do not speak MSE, so that second
+      // would count against our seeder. Both seeder groups are measured the same way.
+      const args = [LT_CLIENT, "download", "--plaintext", "--torrent", ctx.torrent, "--out", out];
       args.push("--port", String(port), "--timeout", String(timeoutSec));
       return { spec: { cmd: PYTHON, args, env: { PYTHONUNBUFFERED: "1" } }, dial };
     }

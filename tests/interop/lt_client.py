@@ -260,6 +260,8 @@ def cmd_dht_node(args):
 
 def cmd_download(args):
     ses = make_session(args)
+    if args.plaintext:
+        ses.apply_settings({"out_enc_policy": int(lt.enc_policy.disabled)})
     atp = torrent_params(args, args.out)
     started = time.monotonic()
     h = add(ses, atp, args.tracker_off)
@@ -344,6 +346,11 @@ def main():
     d.add_argument("--out", required=True, help="save path")
     d.add_argument("--peer", type=loopback_host_port, action="append", default=[], help="HOST:PORT")
     d.add_argument("--timeout", type=float, default=60.0, help="seconds (default 60)")
+    d.add_argument(
+        "--plaintext",
+        action="store_true",
+        help="dial without trying encryption (MSE) first: a peer without MSE costs a 1 s redial",
+    )
     common(d)
 
     n = sub.add_parser(
