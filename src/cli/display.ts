@@ -48,6 +48,62 @@ export interface Snapshot {
   elapsedMs: number;
 }
 
+/**
+ * A snapshot with no progress and no peers, for the phases before a session runs (the caller
+ * adds `phase` and `elapsedMs`).
+ *
+ * @example
+ * ```ts
+ * import { emptySnapshot } from "./display.ts";
+ * console.log(emptySnapshot("ubuntu.iso", 100, 1 << 20).piecesDone); // 0
+ * ```
+ */
+export function emptySnapshot(
+  name: string,
+  pieceCount: number,
+  totalBytes: number,
+): Omit<Snapshot, "elapsedMs" | "phase"> {
+  return {
+    name,
+    piecesDone: 0,
+    pieceCount,
+    bytesDone: 0,
+    totalBytes,
+    downloadRate: 0,
+    uploadRate: 0,
+    downloaded: 0,
+    uploaded: 0,
+    peersConnected: 0,
+    peersKnown: 0,
+    peersChokingUs: 0,
+    peersInterested: 0,
+  };
+}
+
+/**
+ * The snapshot while existing data is hashed: `checked` of `total` bytes so far.
+ *
+ * @example
+ * ```ts
+ * import { checkingSnapshot } from "./display.ts";
+ * const torrent = { name: "a", pieceCount: 4, totalLength: 1000 };
+ * console.log(checkingSnapshot(torrent, 250, 1000, 12).checkProgress); // 0.25
+ * ```
+ */
+export function checkingSnapshot(
+  torrent: { name: string; pieceCount: number; totalLength: number },
+  checked: number,
+  total: number,
+  elapsedMs: number,
+): Snapshot {
+  return {
+    ...emptySnapshot(torrent.name, torrent.pieceCount, torrent.totalLength),
+    phase: "checking",
+    checkProgress: total > 0 ? checked / total : 1,
+    elapsedMs,
+  };
+}
+
 interface Segment {
   id: "head" | "pieces" | "peers" | "rates" | "eta" | "tracker" | "transfer";
   text: string;

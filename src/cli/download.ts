@@ -22,7 +22,13 @@ import {
   torrentFileFromInfo,
 } from "../metainfo/mod.ts";
 import { type CliOptions, defaultStateDir, resolveSelection } from "./args.ts";
-import { ProgressDisplay, renderSummary, type Snapshot } from "./display.ts";
+import {
+  checkingSnapshot,
+  emptySnapshot,
+  ProgressDisplay,
+  renderSummary,
+  type Snapshot,
+} from "./display.ts";
 import { formatBytes, formatDuration } from "./format.ts";
 import { Logger } from "./log.ts";
 
@@ -251,12 +257,7 @@ export async function runDownload(
       dht,
       peers,
       onCheckProgress: (checked, total) =>
-        display.update({
-          ...emptySnapshot(torrent.name, torrent.pieceCount, torrent.totalLength),
-          phase: "checking",
-          checkProgress: total > 0 ? checked / total : 1,
-          elapsedMs: elapsed(),
-        }),
+        display.update(checkingSnapshot(torrent, checked, total, elapsed())),
     });
     cleanups.push(() => job.stop());
     log.info(`listening for peers on port ${job.listener.port}`);
@@ -414,28 +415,6 @@ async function startDht(
   });
   const nodes = v6 ? [v4!, v6] : [v4!];
   return { ...combineDhtNodes(nodes), stop: () => Promise.all(nodes.map((n) => n.stop())) };
-}
-
-function emptySnapshot(
-  name: string,
-  pieceCount: number,
-  totalBytes: number,
-): Omit<Snapshot, "elapsedMs" | "phase"> {
-  return {
-    name,
-    piecesDone: 0,
-    pieceCount,
-    bytesDone: 0,
-    totalBytes,
-    downloadRate: 0,
-    uploadRate: 0,
-    downloaded: 0,
-    uploaded: 0,
-    peersConnected: 0,
-    peersKnown: 0,
-    peersChokingUs: 0,
-    peersInterested: 0,
-  };
 }
 
 async function openLog(options: CliOptions, io: CommandIO): Promise<Logger> {

@@ -10,7 +10,7 @@ import { resumePath, saveResume, Storage } from "../storage/mod.ts";
 import { Bitfield } from "../util/mod.ts";
 import type { CliOptions } from "./args.ts";
 import { CommandError, type CommandIO, loadTorrent, processIO } from "./download.ts";
-import { ProgressDisplay } from "./display.ts";
+import { checkingSnapshot, ProgressDisplay } from "./display.ts";
 import { formatBytes, formatPercent } from "./format.ts";
 
 /** How complete one file of the torrent is on disk. */
@@ -215,25 +215,12 @@ export async function runVerify(options: CliOptions, io: CommandIO = processIO()
   const started = performance.now();
   let report: VerifyReport;
   try {
-    report = await verifyData(torrent, options.output, (checked, total) =>
-      display.update({
-        name: torrent.name,
-        phase: "checking",
-        checkProgress: total > 0 ? checked / total : 1,
-        piecesDone: 0,
-        pieceCount: torrent.pieceCount,
-        bytesDone: 0,
-        totalBytes: torrent.totalLength,
-        downloadRate: 0,
-        uploadRate: 0,
-        downloaded: 0,
-        uploaded: 0,
-        peersConnected: 0,
-        peersKnown: 0,
-        peersChokingUs: 0,
-        peersInterested: 0,
-        elapsedMs: performance.now() - started,
-      }));
+    report = await verifyData(
+      torrent,
+      options.output,
+      (checked, total) =>
+        display.update(checkingSnapshot(torrent, checked, total, performance.now() - started)),
+    );
   } catch (e) {
     display.finish([]);
     throw e;
