@@ -1030,8 +1030,11 @@ export class Session {
         const r = peer.uploads.shift()!;
         await this.#o.uploadLimiter?.take(r.length, peer.conn.signal);
         if (peer.conn.closed) return;
-        const next = peer.uploads.find((u) => u.index !== r.index);
-        if (next) this.#reads.prefetch(next.index);
+        if (r.begin === 0) {
+          // Starting a piece: read the next one the peer asked for while this one is sent.
+          const next = peer.uploads.find((u) => u.index !== r.index);
+          if (next) this.#reads.prefetch(next.index);
+        }
         await this.#reads.serve(r.index, r.begin, r.length, (block) => {
           peer.conn.send(encodePieceHeader(r.index, r.begin, r.length));
           peer.conn.send(block);
