@@ -772,16 +772,17 @@ export class Session {
     const may = peer.peerChoking
       ? (i: number) => peer.allowedFast.has(i) && peer.bits.has(i)
       : (i: number) => peer.bits.has(i);
-    // 1. Pieces this peer already works on.
+    // 1. Pieces this peer already works on. One with every block asked for leaves the list (a
+    // block given back later puts it in `#open`), so the list stays short even when small
+    // pieces make the pipeline hundreds of pieces long.
     for (let i = peer.pieces.length - 1; i >= 0; i--) {
       const piece = peer.pieces[i];
-      if (this.#active.get(piece.index) !== piece) {
+      const b = this.#active.get(piece.index) === piece ? piece.nextFreeBlock() : -1;
+      if (b === -1) {
         peer.pieces.splice(i, 1);
         continue;
       }
-      if (!may(piece.index)) continue;
-      const b = piece.nextFreeBlock();
-      if (b !== -1) return [piece, b];
+      if (may(piece.index)) return [piece, b];
     }
     // 2. Finish pieces others started.
     for (const piece of this.#open) {
