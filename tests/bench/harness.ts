@@ -474,17 +474,27 @@ async function firstDifference(ctx: Ctx, out: string): Promise<string | undefine
   return undefined;
 }
 
-async function firstProfile(dir: string): Promise<{ name: string; value: unknown } | undefined> {
+/**
+ * Every `.cpuprofile` in `dir` as summary text, the main thread's first. Deno writes one file per
+ * thread: `CPU.<time>.<pid>.cpuprofile` for the main thread and `....worker-<n>.cpuprofile` for
+ * each worker (ours: the disk writer).
+ */
+async function profileSummaries(dir: string): Promise<string[]> {
+  const names: string[] = [];
   try {
-    for await (const e of Deno.readDir(dir)) {
-      if (e.name.endsWith(".cpuprofile")) {
-        return { name: e.name, value: JSON.parse(await Deno.readTextFile(`${dir}/${e.name}`)) };
-      }
-    }
+    for await (const e of Deno.readDir(dir)) if (e.name.endsWith(".cpuprofile")) names.push(e.name);
   } catch {
-    // no profile written
+    return []; // no profile written
   }
-  return undefined;
+  const thread = (name: string) => name.match(/\.(worker-\d+)\.cpuprofile$/)?.[1] ?? "main thread";
+  names.sort((a, b) => thread(a).localeCompare(thread(b)));
+  const out: string[] = [];
+  for (const name of names) {
+    const value = JSON.parse(await Deno.readTextFile(`${dir}/${name}`));
+    const main = thread(name) === "main thread";
+    out.push(`  ${thread(name)}:\n${summarizeCpuProfile(value, main ? 20 : 8)}`);
+  }
+  return out;
 }
 
 async function runGroup(
@@ -565,12 +575,11 @@ async function profileGroup(
   const dir = `${ctx.work}/prof-${kind}-download`;
   try {
     const fig = await downloadOnce(ctx, "ours", seeders, `${kind}-profile`, dir);
-    const p = await firstProfile(dir);
-    if (p) {
+    const summaries = await profileSummaries(dir);
+    if (summaries.length > 0) {
       result.text.push(
         `CPU profile of our client downloading from ${kind} seeders (extra run, not in the ` +
-          `table: ${fig.seconds.toFixed(2)} s under the profiler):\n` +
-          summarizeCpuProfile(p.value, 20),
+          `table: ${fig.seconds.toFixed(2)} s under the profiler):\n` + summaries.join("\n"),
       );
     }
   } catch (e) {
@@ -593,11 +602,11 @@ async function profileGroup(
     await Promise.all(seeders.map((s) => s.child.stop()));
     seeders.length = 0;
   }
-  const p = await firstProfile(seedDir);
-  if (p) {
+  const summaries = await profileSummaries(seedDir);
+  if (summaries.length > 0) {
     result.text.push(
       "CPU profile of our seeder process while libtorrent downloads from it (includes its " +
-        "start-up check):\n" + summarizeCpuProfile(p.value, 20),
+        "start-up check):\n" + summaries.join("\n"),
     );
   }
 }
