@@ -189,15 +189,21 @@ export class PiecePicker {
   /**
    * Picks the candidate for which `peerHas` is true that comes first in this picker's order
    * (the rarest, or the lowest index) and removes it from the pool; -1 when there is none.
+   * `next`, when given, wins a tie: it is taken instead when it is a candidate the peer has and
+   * no candidate is rarer. Passing the piece after the one a peer started last keeps its pieces
+   * in runs, so the disk sees mostly sequential writes rather than random ones.
    */
-  pick(peerHas: (piece: number) => boolean): number {
+  pick(peerHas: (piece: number) => boolean, next?: number): number {
     if (this.order === "sequential") return this.#pickLowest(peerHas);
     for (let i = 0; i < this.#size; i++) {
-      const piece = this.#order[i];
-      if (peerHas(piece)) {
-        this.#remove(piece);
-        return piece;
-      }
+      let piece = this.#order[i];
+      if (!peerHas(piece)) continue;
+      if (
+        next !== undefined && next >= 0 && next < this.pieceCount && this.#pos[next] !== -1 &&
+        this.#avail[next] === this.#avail[piece] && peerHas(next)
+      ) piece = next;
+      this.#remove(piece);
+      return piece;
     }
     return -1;
   }

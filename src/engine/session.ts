@@ -209,6 +209,8 @@ class Peer {
   maxRequests = 16;
   /** Pieces this peer is working on, newest last. */
   pieces: ActivePiece[] = [];
+  /** The piece after the one last started for this peer: the picker's choice on a tie. */
+  runNext = -1;
   readonly down = new RateMeter();
   readonly up = new RateMeter();
   readonly uploads: Upload[] = [];
@@ -803,8 +805,9 @@ export class Session {
       Math.max(this.#bufferBudget(), 2 * this.torrent.pieceLength);
     if (!room) this.#bufferStarved = true;
     if (!inOrderWait && room) {
-      const index = this.#picker.pick(may);
+      const index = this.#picker.pick(may, peer.runNext);
       if (index !== -1) {
+        peer.runNext = index + 1;
         const length = this.#pieceLength(index);
         const piece = new ActivePiece(index, length, this.#buffers.take(length));
         this.#active.set(index, piece);

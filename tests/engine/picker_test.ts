@@ -36,6 +36,28 @@ Deno.test("ties are broken at random", () => {
   assert(firsts.size > 10, `only ${firsts.size} distinct first picks`);
 });
 
+Deno.test("the piece after a peer's last one wins ties, never over a rarer piece", () => {
+  const picker = new PiecePicker(8, lcg(3));
+  // A seed's whole run comes out in order from wherever it starts.
+  const first = picker.pick(() => true);
+  let last = first;
+  for (let k = 1; first + k < 8; k++) {
+    last = picker.pick(() => true, last + 1);
+    assertEquals(last, first + k);
+  }
+  // Past the end, or a piece not a candidate any more: the usual pick.
+  assert(picker.pick(() => true, 8) !== -1);
+  const rare = new PiecePicker(4, lcg(4));
+  rare.peerHas(0);
+  rare.peerHas(1);
+  rare.peerHas(3);
+  assertEquals(rare.pick(() => true, 1), 2, "a rarer piece beats the next one");
+  const other = rare.pick((i) => i !== 1, 1);
+  assert(other === 0 || other === 3, `not a piece the peer lacks: got ${other}`);
+  const left = rare.pick(() => true, 2);
+  assert(left !== 2 && left !== -1, `a piece already taken is no candidate: got ${left}`);
+});
+
 Deno.test("randomised model check against a naive picker", () => {
   const rnd = lcg(7);
   for (let trial = 0; trial < 200; trial++) {
