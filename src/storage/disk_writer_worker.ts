@@ -18,6 +18,15 @@ interface Open {
 
 const files = new Map<string, Open>();
 
+/**
+ * Bytes per write call. Linux 6.16+ gives ext4 page-cache folios as large as each write; on a VM
+ * whose free memory goes back to the host (free page reporting), large folios come from memory
+ * the host must fault in again, and 1 GiB written in 256 KiB calls cost 0.9-2.4 s of kernel time
+ * against 0.25-0.37 s in 16 KiB calls (measured on Firecracker, kernel 6.18). The extra calls
+ * cost about 0.05 s per GiB where memory is cheap.
+ */
+const WRITE_CHUNK = 16 * 1024;
+
 /** The handle of `path`, opened on first use; it must be the inode the caller opened. */
 function fileOf(path: string, ino: number, dev: number): Open {
   const known = files.get(path);
@@ -47,7 +56,7 @@ function handle(request: WriterRequest): void {
   open.offset = -1;
   let done = 0;
   while (done < data.length) {
-    const n = open.file.writeSync(data.subarray(done));
+    const n = open.file.writeSync(data.subarray(done, done + WRITE_CHUNK));
     if (!(n > 0)) throw Object.assign(new Error("no bytes written"), { code: "ENOSPC" });
     done += n;
   }
