@@ -19,11 +19,11 @@ interface Open {
 const files = new Map<string, Open>();
 
 /**
- * Bytes per write call. Linux 6.16+ gives ext4 page-cache folios as large as each write; on a VM
- * whose free memory goes back to the host (free page reporting), large folios come from memory
- * the host must fault in again, and 1 GiB written in 256 KiB calls cost 0.9-2.4 s of kernel time
- * against 0.25-0.37 s in 16 KiB calls (measured on Firecracker, kernel 6.18). The extra calls
- * cost about 0.05 s per GiB where memory is cheap.
+ * Bytes per write call. Recent Linux kernels give ext4 page-cache folios sized by each write; on
+ * a VM whose free memory goes back to its host (free page reporting), large folios come from
+ * memory the host must fault in again: 1 GiB written in 256 KiB calls cost 0.9-2.4 s of kernel
+ * time, in 16 KiB calls 0.25-0.37 s (Firecracker, kernel 6.18). Where memory is cheap, the extra
+ * calls cost 0.05-0.13 s per GiB.
  */
 const WRITE_CHUNK = 16 * 1024;
 
