@@ -115,13 +115,15 @@ export class DiskWriter {
     return this.#call({ id: 0, op: "forget", path });
   }
 
+  /** Queues `request` (built by the caller for this call; its `id` is set here). */
   #call(request: WriterRequest): Promise<void> {
     if (this.#users === 0) return Promise.reject(new Error("disk writer not acquired"));
     this.#worker ??= this.#start();
     const id = this.#nextId++;
+    request.id = id;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      this.#batch.push({ ...request, id });
+      this.#batch.push(request);
       if (request.op === "write") this.#batchBytes += request.data.length;
       if (this.#batchBytes >= BATCH_BYTES) this.#post();
       else this.#batchTimer ??= setTimeout(() => this.#post(), BATCH_DELAY_MS);

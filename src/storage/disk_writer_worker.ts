@@ -9,6 +9,7 @@
 /// <reference no-default-lib="true" />
 /// <reference lib="deno.worker" />
 import { replacedFileError, type WriterReply, type WriterRequest } from "./disk_writer.ts";
+import { errorCode } from "./error.ts";
 
 /** An open file and where its offset stands (-1: unknown, after a failed write). */
 interface Open {
@@ -68,14 +69,8 @@ function answer(request: WriterRequest): WriterReply {
     handle(request);
     return { id: request.id };
   } catch (e) {
-    const code = (e as { code?: unknown }).code;
-    return {
-      id: request.id,
-      error: {
-        message: e instanceof Error ? e.message : String(e),
-        code: typeof code === "string" ? code : undefined,
-      },
-    };
+    const message = e instanceof Error ? e.message : String(e);
+    return { id: request.id, error: { message, code: errorCode(e) } };
   }
 }
 
