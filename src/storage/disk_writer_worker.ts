@@ -24,7 +24,7 @@ const files = new Map<string, Open>();
  * a VM whose free memory goes back to its host (free page reporting), large folios come from
  * memory the host must fault in again: 1 GiB written in 256 KiB calls cost 0.9-2.4 s of kernel
  * time, in 16 KiB calls 0.25-0.37 s (Firecracker, kernel 6.18). Where memory is cheap, the extra
- * calls cost 0.05-0.13 s per GiB.
+ * calls cost 0.06-0.13 s per GiB.
  */
 const WRITE_CHUNK = 16 * 1024;
 
