@@ -41,3 +41,24 @@ Deno.test("PiecePool: sizes are checked, clear drops idle buffers", () => {
   assert(b.buffer !== a.buffer, "cleared buffers are not handed out again");
   assertEquals(b.length, 512);
 });
+
+Deno.test("ActivePiece: blocks at any alignment in their read buffer land byte for byte", () => {
+  const pool = new PiecePool(4 * MAX_BLOCK);
+  const length = 3 * MAX_BLOCK + 5;
+  const piece = new ActivePiece(0, length, pool.take(length));
+  // A read buffer holding the blocks at offsets of every remainder modulo 8 (13 is a header).
+  const read = new Uint8Array(length + 64);
+  for (let i = 0; i < read.length; i++) read[i] = (i * 7 + (i >> 8)) & 0xff;
+  const offsets = [13, 16, 3, 8];
+  for (let b = 0; b < piece.blockCount; b++) {
+    const at = offsets[b] + b * MAX_BLOCK;
+    assert(piece.store(b, read.subarray(at, at + piece.blockLength(b)), "peer"));
+  }
+  for (let b = 0; b < piece.blockCount; b++) {
+    const at = offsets[b] + b * MAX_BLOCK;
+    assertEquals(
+      piece.buffer.subarray(b * MAX_BLOCK, b * MAX_BLOCK + piece.blockLength(b)),
+      read.subarray(at, at + piece.blockLength(b)),
+    );
+  }
+});
