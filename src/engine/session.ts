@@ -276,6 +276,8 @@ export class Session {
   #book: PeerBook;
   #bufferedBytes = 0;
   readonly #buffers: PiecePool;
+  /** Where each REQUEST is built: `send` copies it at once, so one buffer serves them all. */
+  readonly #requestMessage = new Uint8Array(17);
   readonly #reads: ReadCache;
   /** A peer went without a new piece because the buffers were full: top everyone up on release. */
   #bufferStarved = false;
@@ -757,23 +759,31 @@ export class Session {
     // The request timeout counts from the first request of a burst, not from an idle past.
     if (peer.requests.size === 0) peer.lastBlockAt = performance.now();
     while (peer.requests.size < limit) {
-      const next = this.#nextBlock(peer);
-      if (!next) return;
-      const [piece, b] = next;
+      const id = this.#nextBlock(peer);
+      if (id === -1) return;
+      const piece = this.#active.get(Math.floor(id / this.#blocksPerPiece))!;
+      const b = id % this.#blocksPerPiece;
       piece.requested[b]++;
-      peer.requests.set(piece.index * this.#blocksPerPiece + b, performance.now());
+      peer.requests.set(id, performance.now());
+      const at = b * MAX_BLOCK;
+      const length = piece.blockLength(b);
       peer.conn.send(
-        encodeBlockAddress(MessageId.request, piece.index, b * MAX_BLOCK, piece.blockLength(b)),
+        encodeBlockAddress(MessageId.request, piece.index, at, length, this.#requestMessage),
       );
     }
   }
 
-  /** The next block to ask `peer` for: its own pieces, then others' started ones, then a new one. */
-  #nextBlock(peer: Peer): [ActivePiece, number] | undefined {
-    // While choked, only the pieces the peer allows fast may be asked for.
-    const may = peer.peerChoking
-      ? (i: number) => peer.allowedFast.has(i) && peer.bits.has(i)
-      : (i: number) => peer.bits.has(i);
+  /** True when `peer` may be asked for piece `i`: it has it, and allows it while choking. */
+  #mayAsk(peer: Peer, i: number): boolean {
+    return peer.bits.has(i) && (!peer.peerChoking || peer.allowedFast.has(i));
+  }
+
+  /**
+   * The next block to ask `peer` for, as a request id (piece index × blocks per piece + block;
+   * -1 for none): its own pieces, then others' started ones, then a new one. Called once per
+   * request, so it allocates nothing until it starts a piece.
+   */
+  #nextBlock(peer: Peer): number {
     // 1. Pieces this peer already works on. One with every block asked for leaves the list (a
     // block given back later puts it in `#open`), so the list stays short even when small
     // pieces make the pipeline hundreds of pieces long.
@@ -784,18 +794,18 @@ export class Session {
         peer.pieces.splice(i, 1);
         continue;
       }
-      if (may(piece.index)) return [piece, b];
+      if (this.#mayAsk(peer, piece.index)) return piece.index * this.#blocksPerPiece + b;
     }
     // 2. Finish pieces others started.
     for (const piece of this.#open) {
-      if (!may(piece.index)) continue;
+      if (!this.#mayAsk(peer, piece.index)) continue;
       const b = piece.nextFreeBlock();
       if (b === -1) {
         this.#open.delete(piece);
         continue;
       }
       peer.pieces.push(piece);
-      return [piece, b];
+      return piece.index * this.#blocksPerPiece + b;
     }
     // 3. Start a new piece, if memory allows. In sequential mode, not a random allowed-fast
     // one while choked: that would put pieces far ahead before the first ones.
@@ -805,7 +815,7 @@ export class Session {
       Math.max(this.#bufferBudget(), 2 * this.torrent.pieceLength);
     if (!room) this.#bufferStarved = true;
     if (!inOrderWait && room) {
-      const index = this.#picker.pick(may, peer.runNext);
+      const index = this.#picker.pick((i) => this.#mayAsk(peer, i), peer.runNext);
       if (index !== -1) {
         peer.runNext = index + 1;
         const length = this.#pieceLength(index);
@@ -814,24 +824,24 @@ export class Session {
         this.#open.add(piece);
         this.#bufferedBytes += piece.length;
         peer.pieces.push(piece);
-        return [piece, 0];
+        return index * this.#blocksPerPiece;
       }
     }
     // 4. Endgame: nothing left to start, so race others for the blocks still outstanding.
     if (this.#picker.remaining === 0 && !peer.peerChoking) return this.#endgameBlock(peer);
-    return undefined;
+    return -1;
   }
 
-  #endgameBlock(peer: Peer): [ActivePiece, number] | undefined {
+  #endgameBlock(peer: Peer): number {
     for (const piece of this.#active.values()) {
       if (!peer.bits.has(piece.index) || piece.complete) continue;
       const base = piece.index * this.#blocksPerPiece;
       for (let b = 0; b < piece.blockCount; b++) {
         if (piece.received[b] || piece.requested[b] >= 2 || peer.requests.has(base + b)) continue;
-        return [piece, b];
+        return base + b;
       }
     }
-    return undefined;
+    return -1;
   }
 
   /** Gives back one outstanding request of `peer`. */

@@ -163,7 +163,8 @@ export function encodeIndex(id: number, index: number): Uint8Array {
 }
 
 /**
- * REQUEST, CANCEL or REJECT: an id and a block address.
+ * REQUEST, CANCEL or REJECT: an id and a block address, written into `into` (17 bytes) when
+ * given, so a caller sending one per block can reuse one buffer.
  *
  * @example
  * ```ts
@@ -173,12 +174,27 @@ export function encodeIndex(id: number, index: number): Uint8Array {
  * // { type: "request", index: 1, begin: 16384, length: 16384 }
  * ```
  */
-export function encodeBlockAddress(id: number, index: number, begin: number, length: number) {
-  const { bytes, view } = frame(id, 12);
-  view.setUint32(5, index);
-  view.setUint32(9, begin);
-  view.setUint32(13, length);
-  return bytes;
+export function encodeBlockAddress(
+  id: number,
+  index: number,
+  begin: number,
+  length: number,
+  into: Uint8Array = new Uint8Array(17),
+): Uint8Array {
+  putU32(into, 0, 13);
+  into[4] = id;
+  putU32(into, 5, index);
+  putU32(into, 9, begin);
+  putU32(into, 13, length);
+  return into;
+}
+
+/** Writes `n` big-endian at `at`. */
+function putU32(bytes: Uint8Array, at: number, n: number): void {
+  bytes[at] = n >>> 24;
+  bytes[at + 1] = n >>> 16;
+  bytes[at + 2] = n >>> 8;
+  bytes[at + 3] = n;
 }
 
 /** BITFIELD with the given wire bytes. */
