@@ -125,17 +125,28 @@ export class DataFile {
    * `SharedArrayBuffer` it must stay unchanged until the promise settles; other buffers are
    * copied at once.
    */
-  async write(data: Uint8Array, offset: number, length: number, position: number): Promise<void> {
-    if (this.#writer === null) throw new Error(`${this.path} is not open for writing`);
-    this.#writing++;
-    try {
-      const part = data.subarray(offset, offset + length);
-      await this.#writer.write(this.path, this.#ino, this.#dev, part, position);
-      this.#unflushed += length;
-      if (this.#unflushed >= FLUSH_EVERY && this.#flushing === null) this.#flushInBackground();
-    } finally {
-      if (--this.#writing === 0) { for (const wake of this.#settled.splice(0)) wake(); }
+  write(data: Uint8Array, offset: number, length: number, position: number): Promise<void> {
+    if (this.#writer === null) {
+      return Promise.reject(new Error(`${this.path} is not open for writing`));
     }
+    this.#writing++;
+    const part = data.subarray(offset, offset + length);
+    return this.#writer.write(this.path, this.#ino, this.#dev, part, position).then(
+      () => {
+        this.#unflushed += length;
+        if (this.#unflushed >= FLUSH_EVERY && this.#flushing === null) this.#flushInBackground();
+        this.#wrote();
+      },
+      (e) => {
+        this.#wrote();
+        throw e;
+      },
+    );
+  }
+
+  /** One write settled: wakes those waiting for none to be in flight. */
+  #wrote(): void {
+    if (--this.#writing === 0) { for (const wake of this.#settled.splice(0)) wake(); }
   }
 
   /** Starts writing the dirty pages out; failures surface in the final `datasync`. */

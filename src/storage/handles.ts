@@ -111,6 +111,29 @@ export class HandleCache {
     }
   }
 
+  /**
+   * Writes `length` bytes of `data[offset..]` at `position` of file `file` (see
+   * `DataFile.write`). A handle already open for writing takes the write at once, with no turn
+   * of the event loop: the path of every downloaded piece.
+   */
+  write(
+    file: number,
+    data: Uint8Array,
+    offset: number,
+    length: number,
+    position: number,
+  ): Promise<void> {
+    const entry = this.#entries.get(file);
+    if (!entry?.opened?.writable) {
+      return this.use(file, true, (f) => f.write(data, offset, length, position));
+    }
+    // Most recently used goes last. No reference is held: closing a handle waits for the
+    // writes it has taken (`DataFile.close`), and an evicted handle is never handed out again.
+    this.#entries.delete(file);
+    this.#entries.set(file, entry);
+    return entry.opened.write(data, offset, length, position);
+  }
+
   #evict(): void {
     if (this.#entries.size <= this.#max) return;
     for (const [file, entry] of this.#entries) {

@@ -9,7 +9,14 @@
 import { Bitfield, bytesEqual, sha1, toHex } from "../util/mod.ts";
 import { fsError, StorageError } from "./error.ts";
 import { HandleCache } from "./handles.ts";
-import { isStored, pieceSizeOf, segmentsOf, type StorageLayout, validateLayout } from "./layout.ts";
+import {
+  isStored,
+  pieceSizeOf,
+  type Segment,
+  segmentsOf,
+  type StorageLayout,
+  validateLayout,
+} from "./layout.ts";
 import { PartFile, STATE_DIR } from "./parts.ts";
 import { preallocate } from "./prealloc.ts";
 import { prepareFiles, prepareRoot } from "./paths.ts";
@@ -261,15 +268,22 @@ export class Storage {
     }
   }
 
-  async #track<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.#closed) throw new StorageError("storage is closed");
+  /** Runs `fn` counted as in flight, so `close` waits for it. */
+  #track<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new StorageError("storage is closed"));
     this.#inflight++;
+    let work: Promise<T>;
     try {
-      return await fn();
-    } finally {
-      if (--this.#inflight === 0) { for (const wake of this.#idle.splice(0)) wake(); }
+      work = fn();
+    } catch (e) {
+      work = Promise.reject(e);
     }
+    return work.finally(this.#settled);
   }
+
+  readonly #settled = (): void => {
+    if (--this.#inflight === 0) { for (const wake of this.#idle.splice(0)) wake(); }
+  };
 
   /**
    * Writes a whole (already verified) piece. Resolves only once every byte reached its file, so
@@ -285,8 +299,10 @@ export class Storage {
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.write(index, 0, data).then(() => {
-      if (this.#sel.mixed.has(index)) this.#inParts.add(index);
+    const written = this.write(index, 0, data);
+    if (!this.#sel.mixed.has(index)) return written;
+    return written.then(() => {
+      this.#inParts.add(index);
     });
   }
 
@@ -311,21 +327,32 @@ export class Storage {
         new StorageError(`cannot write piece ${index}: it lies in a file not chosen for download`),
       );
     }
+    if (slot === undefined) return this.#track(() => this.#writeFiles(segments, data));
     return this.#track(async () => {
-      if (slot !== undefined) await this.#parts.write(data, slot * this.layout.pieceLength + begin);
-      for (const seg of segments) {
-        if (!this.#writable(seg.file)) continue;
-        try {
-          await this.#handles.use(
-            seg.file,
-            true,
-            (f) => f.write(data, seg.bufOffset, seg.length, seg.fileOffset),
-          );
-        } catch (e) {
-          throw fsError(e, "write", this.#handles.path(seg.file));
-        }
-      }
+      await this.#parts.write(data, slot * this.layout.pieceLength + begin);
+      await this.#writeFiles(segments, data);
     });
+  }
+
+  /**
+   * Writes `data`'s segments to their files, all at once. This is the path of every downloaded
+   * piece, so it adds no turn of the event loop of its own: with 16 KiB pieces, the awaits
+   * it had cost a sixth of the download loop's time.
+   */
+  #writeFiles(segments: Segment[], data: Uint8Array): Promise<void> {
+    const writes: Promise<void>[] = [];
+    for (const seg of segments) {
+      if (!this.#writable(seg.file)) continue;
+      writes.push(
+        this.#handles.write(seg.file, data, seg.bufOffset, seg.length, seg.fileOffset).catch(
+          (e) => {
+            throw fsError(e, "write", this.#handles.path(seg.file));
+          },
+        ),
+      );
+    }
+    if (writes.length === 1) return writes[0];
+    return Promise.all(writes).then(() => {});
   }
 
   /**

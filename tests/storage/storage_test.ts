@@ -327,6 +327,25 @@ Deno.test("many files with maxOpenFiles=2: concurrent writes, bounded handles", 
   });
 });
 
+Deno.test("writes to an open handle go straight to it; evicting it waits for them", async () => {
+  await withTempDir(async (dir) => {
+    const specs: FileSpec[] = [{ path: ["a"], length: 4096 }, { path: ["b"], length: 4096 }];
+    const data = randomBytes(8192, 15);
+    const layout = makeLayout(specs, 1024, data);
+    const s = await Storage.open(layout, dir, { maxOpenFiles: 1 });
+    await s.writePiece(0, pieceOf(layout, data, 0)); // opens a
+    // Pieces 1-3 go to a's open handle at once; piece 4 opens b, which evicts a while a's
+    // writes may still be in flight.
+    const order = [1, 2, 3, 4, 5, 6, 7];
+    await Promise.all(order.map((i) => s.writePiece(i, pieceOf(layout, data, i))));
+    assert(s.openFiles <= 1, `at most 1 handle open, got ${s.openFiles}`);
+    assert((await s.verify()).complete);
+    await s.close();
+    assertEquals(await Deno.readFile(`${dir}/a`), data.subarray(0, 4096));
+    assertEquals(await Deno.readFile(`${dir}/b`), data.subarray(4096));
+  });
+});
+
 Deno.test("randomised: shuffled concurrent block writes match an in-memory model", async () => {
   const r = rng(12345);
   for (let round = 0; round < 6; round++) {
