@@ -939,15 +939,16 @@ export class Session {
       }
       return;
     }
-    const write = this.#o.storage.writePiece(index, piece.buffer).then(() => {
+    const write: Promise<void> = this.#o.storage.writePiece(index, piece.buffer).then(() => {
+      this.#pendingWrites.delete(write);
       this.#onPieceWritten(index);
       this.#releaseBuffer(piece);
     }, (e) => {
+      this.#pendingWrites.delete(write);
       this.#releaseBuffer(piece);
       this.#fail(e instanceof Error ? e : new Error(String(e)));
     });
     this.#pendingWrites.add(write);
-    write.finally(() => this.#pendingWrites.delete(write));
   }
 
   #bufferBudget(): number {
@@ -975,11 +976,11 @@ export class Session {
       this.#wantedMissing--;
       this.#wantedBytesDone += this.#pieceLength(index);
     }
-    const have = encodeIndex(MessageId.have, index);
+    let have: Uint8Array | undefined;
     for (const p of this.#peers) {
       // A seed has every piece: a HAVE would cost both sides a write and a read for nothing
       // (one per piece, a third of our writes when downloading from one seed).
-      if (!p.seed) p.conn.send(have);
+      if (!p.seed) p.conn.send(have ??= encodeIndex(MessageId.have, index));
       if (wanted && p.bits.has(index)) {
         p.missing--;
         if (p.missing === 0) this.#updateInterest(p);

@@ -9,7 +9,7 @@
 import { constants } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { DiskWriter, replacedFileError } from "./disk_writer.ts";
-import { errorCode } from "./error.ts";
+import { errorCode, fsError } from "./error.ts";
 
 const NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 /**
@@ -121,9 +121,9 @@ export class DataFile {
   }
 
   /**
-   * Writes all `length` bytes of `data[offset..]` at `position`. When `data` lives in a
-   * `SharedArrayBuffer` it must stay unchanged until the promise settles; other buffers are
-   * copied at once.
+   * Writes all `length` bytes of `data[offset..]` at `position`; rejects with a `StorageError`
+   * naming the file. When `data` lives in a `SharedArrayBuffer` it must stay unchanged until the
+   * promise settles; other buffers are copied at once.
    */
   write(data: Uint8Array, offset: number, length: number, position: number): Promise<void> {
     if (this.#writer === null) {
@@ -139,7 +139,7 @@ export class DataFile {
       },
       (e) => {
         this.#wrote();
-        throw e;
+        throw fsError(e, "write", this.path);
       },
     );
   }

@@ -340,19 +340,12 @@ export class Storage {
    * it had cost a sixth of the download loop's time.
    */
   #writeFiles(segments: Segment[], data: Uint8Array): Promise<void> {
-    const writes: Promise<void>[] = [];
-    for (const seg of segments) {
-      if (!this.#writable(seg.file)) continue;
-      writes.push(
-        this.#handles.write(seg.file, data, seg.bufOffset, seg.length, seg.fileOffset).catch(
-          (e) => {
-            throw fsError(e, "write", this.#handles.path(seg.file));
-          },
-        ),
-      );
-    }
-    if (writes.length === 1) return writes[0];
-    return Promise.all(writes).then(() => {});
+    const write = (seg: Segment) =>
+      this.#handles.write(seg.file, data, seg.bufOffset, seg.length, seg.fileOffset);
+    if (segments.length === 1 && this.#writable(segments[0].file)) return write(segments[0]);
+    return Promise.all(segments.filter((seg) => this.#writable(seg.file)).map(write)).then(
+      () => {},
+    );
   }
 
   /**
