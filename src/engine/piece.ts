@@ -94,7 +94,7 @@ function copyAligned(target: Uint8Array, data: Uint8Array, at: number): void {
   const aligned = ((target.byteOffset + at - data.byteOffset) & 7) === 0;
   if (aligned || data.length > scratch.length) return target.set(data, at);
   scratch.set(data);
-  target.set(scratch.subarray(0, data.length), at);
+  target.set(data.length === scratch.length ? scratch : scratch.subarray(0, data.length), at);
 }
 
 /**

@@ -53,7 +53,8 @@ export class RateMeter {
     if (this.#slotStart === -1) return 0;
     this.#advance(now);
     let sum = 0;
-    for (const v of this.#slots) sum += v;
+    // Indexed, not for-of: this runs once per block received, and the iterator was garbage.
+    for (let i = 0; i < this.#slots.length; i++) sum += this.#slots[i];
     const elapsed = Math.min(this.#slots.length, now / 1000 - this.#slotStart);
     return elapsed > 0 ? sum / Math.max(elapsed, 0.5) : 0;
   }

@@ -281,6 +281,7 @@ export class Storage {
     return work.finally(this.#settled);
   }
 
+  /** Ends one operation `#track` counted (one function for all, so tracking allocates none). */
   readonly #settled = (): void => {
     if (--this.#inflight === 0) { for (const wake of this.#idle.splice(0)) wake(); }
   };
@@ -336,8 +337,8 @@ export class Storage {
 
   /**
    * Writes `data`'s segments to their files, all at once. This is the path of every downloaded
-   * piece, so it adds no turn of the event loop of its own: with 16 KiB pieces, the awaits
-   * it had cost a sixth of the download loop's time.
+   * piece, so it adds no turn of the event loop of its own (measured with 16 KiB pieces: the
+   * awaits it had cost 7 % of the download's CPU time, mostly in garbage collection).
    */
   #writeFiles(segments: Segment[], data: Uint8Array): Promise<void> {
     const write = (seg: Segment) =>
