@@ -50,11 +50,9 @@ let shared: DiskWriter | null = null;
 /**
  * A batch is posted once it carries this many bytes, or `BATCH_DELAY_MS` after its first request.
  * Each message costs both threads a wake-up (about 28 µs of the main thread's time per message,
- * measured): a piece per message was a tenth of the download loop's time at 256 KiB pieces, and
- * 2 MiB batches took 0.09 s of CPU per GiB off 1 MiB ones (16 KiB and 256 KiB pieces alike).
- * The session's smallest buffer budget (8 MiB) keeps room for the batches on their way.
+ * measured): a piece per message was a tenth of the download loop's time at 256 KiB pieces.
  */
-const BATCH_BYTES = 2 << 20;
+const BATCH_BYTES = 1 << 20;
 const BATCH_DELAY_MS = 3;
 
 /**
