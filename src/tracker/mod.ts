@@ -66,6 +66,7 @@ export {
   type AnnounceRequest,
   parseAnnounceQuery,
   parseUdpRequest,
+  peerLifetimeMs,
   startTracker,
   type TrackerServer,
   type TrackerServerOptions,

@@ -233,6 +233,27 @@ interface Torrent {
   downloaded: number;
 }
 
+/**
+ * Clients announce no more often than they like, whatever interval they are told: libtorrent
+ * waits at least 5 minutes (its `min_announce_interval`).
+ */
+const SLOWEST_CLIENT_INTERVAL_S = 300;
+
+/**
+ * How long a peer stays listed after its last announce, for a tracker handing out `interval`
+ * seconds: two missed announces at the slower of that interval and the slowest client's own.
+ * (At 2 × 60 s, libtorrent seeders fell off the list for three minutes in every five.)
+ *
+ * @example
+ * ```ts
+ * import { peerLifetimeMs } from "./server.ts";
+ * console.log(peerLifetimeMs(60) / 1000, peerLifetimeMs(1800) / 1000); // 605 3605
+ * ```
+ */
+export function peerLifetimeMs(interval: number): number {
+  return (2 * Math.max(interval, SLOWEST_CLIENT_INTERVAL_S) + 5) * 1000;
+}
+
 /** The swarm table both transports share. */
 class Swarms {
   readonly #torrents = new Map<string, Torrent>();
@@ -333,7 +354,7 @@ function failure(message: string): Response {
 export async function startTracker(opts: TrackerServerOptions = {}): Promise<TrackerServer> {
   const hostname = opts.hostname ?? "127.0.0.1";
   const interval = Math.max(1, Math.floor(opts.interval ?? 60));
-  const swarms = new Swarms(Math.max(2 * interval * 1000 + 5000, 30_000));
+  const swarms = new Swarms(peerLifetimeMs(interval));
   const family: 4 | 6 = hostname.includes(":") ? 6 : 4;
   const secret = crypto.getRandomValues(new Uint8Array(16));
 

@@ -3,6 +3,7 @@ import {
   parseAnnounceQuery,
   parseHttpAnnounce,
   parseUdpRequest,
+  peerLifetimeMs,
   startTracker,
   TrackerError,
 } from "../../src/tracker/mod.ts";
@@ -201,4 +202,11 @@ Deno.test("tracker server: close is idempotent and frees the ports", async () =>
   await t.close();
   await t.close();
   await assertRejects(() => fetch(t.httpUrl), TypeError);
+});
+
+Deno.test("tracker: a peer that announces at libtorrent's 5-minute floor stays listed", () => {
+  // libtorrent re-announces no sooner than every 300 s, whatever interval it is told; one lost
+  // announce must not drop it either.
+  for (const interval of [1, 60, 300]) assert(peerLifetimeMs(interval) > 2 * 300_000);
+  assert(peerLifetimeMs(1800) > 2 * 1800_000);
 });
