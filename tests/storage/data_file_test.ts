@@ -32,6 +32,22 @@ Deno.test("DataFile: runs of back-to-back writes and jumps between them land rig
   });
 });
 
+Deno.test("DataFile: writes asked while the writer is busy go later, in the order asked", async () => {
+  await withTempDir(async (dir) => {
+    const file = await DataFile.open(`${dir}/a`, { write: true, create: true });
+    // 4 MiB is posted at once and keeps the worker busy while the rest queue up behind it.
+    const big = randomBytes(4 << 20, 5);
+    const first = file.write(big, 0, big.length, 0);
+    const layers = [6, 7, 8].map((seed) => randomBytes(3000, seed));
+    const later = layers.map((bytes, i) => file.write(bytes, 0, bytes.length, 1000 * i));
+    await Promise.all([first, ...later]);
+    const want = big.slice();
+    layers.forEach((bytes, i) => want.set(bytes, 1000 * i));
+    await file.close();
+    assertEquals(await Deno.readFile(`${dir}/a`), want);
+  });
+});
+
 Deno.test("DataFile: datasync, truncate and close wait for writes in flight", async () => {
   await withTempDir(async (dir) => {
     const file = await DataFile.open(`${dir}/a`, { write: true, create: true });
