@@ -115,8 +115,11 @@ Deno.test("renderTable shows medians, ratios to libtorrent, and skipped or faile
   ]);
   const lines = text.split("\n");
   assertEquals(lines[0], "case t");
-  assert(/^ {2}ours +2\.00 +50\.0 +50 MB +1\.00 +0\.50 +2\.00x$/.test(lines[2]), lines[2]);
-  assert(lines[3].includes("1.00x"), lines[3]);
+  assert(
+    /^ {2}ours +2\.00 +1\.00-3\.00 +50\.0 +50 MB +1\.00 +0\.50 +2\.00x$/.test(lines[2]),
+    lines[2],
+  );
+  assert(/^ {2}libtorrent +1\.00 +- +100\.0 .* 1\.00x$/.test(lines[3]), lines[3]);
   assert(lines[4].includes("FAILED: timed out"), lines[4]);
   assert(lines[5].includes("skipped: not installed"), lines[5]);
 });

@@ -78,14 +78,21 @@ export interface Row {
   failed?: string;
 }
 
+/** Fastest and slowest of several runs ("5.65-7.49"), so a median's noise shows; "-" for one. */
+function spread(values: number[]): string {
+  const v = values.filter(Number.isFinite);
+  if (v.length < 2) return "-";
+  return `${Math.min(...v).toFixed(2)}-${Math.max(...v).toFixed(2)}`;
+}
+
 function cell(v: number, digits: number): string {
   return Number.isFinite(v) ? v.toFixed(digits) : "-";
 }
 
 /**
- * Renders one table: a header line, then a row per client with median seconds, MB/s (10^6
- * bytes), peak RSS, CPU seconds, the seeders' CPU seconds during the download, and the time
- * relative to libtorrent's (above 1 means slower than libtorrent).
+ * Renders one table: a header line, then a row per client with median seconds, the fastest and
+ * slowest run, MB/s (10^6 bytes), peak RSS, CPU seconds, the seeders' CPU seconds during the
+ * download, and the time relative to libtorrent's (above 1 means slower than libtorrent).
  *
  * @example
  * ```ts
@@ -100,18 +107,29 @@ function cell(v: number, digits: number): string {
 export function renderTable(title: string, totalBytes: number, rows: Row[]): string {
   const lt = rows.find((r) => r.client === "libtorrent" && !r.skipped && !r.failed);
   const ltSeconds = lt ? median(lt.runs.map((r) => r.seconds)) : NaN;
-  const head = ["client", "seconds", "MB/s", "peak RSS", "CPU s", "seed CPU s", "vs libtorrent"];
+  const head = [
+    "client",
+    "seconds",
+    "runs s",
+    "MB/s",
+    "peak RSS",
+    "CPU s",
+    "seed CPU s",
+    "vs libtorrent",
+  ];
   const lines: string[][] = [head];
   for (const row of rows) {
     if (row.skipped || row.failed) {
       lines.push([row.client, row.skipped ? `skipped: ${row.skipped}` : `FAILED: ${row.failed}`]);
       continue;
     }
-    const s = median(row.runs.map((r) => r.seconds));
+    const seconds = row.runs.map((r) => r.seconds);
+    const s = median(seconds);
     const rss = median(row.runs.map((r) => r.peakRssBytes));
     lines.push([
       row.client,
       cell(s, 2),
+      spread(seconds),
       cell(totalBytes / 1e6 / s, 1),
       Number.isFinite(rss) ? `${Math.round(rss / 1e6)} MB` : "-",
       cell(median(row.runs.map((r) => r.cpuSeconds)), 2),
