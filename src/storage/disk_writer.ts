@@ -50,9 +50,9 @@ let shared: DiskWriter | null = null;
 /**
  * While the worker is idle, a batch is posted once it carries this many bytes, or
  * `BATCH_DELAY_MS` after its first request; while it is busy, requests wait until it answers
- * and then go as one batch. Each message costs both threads a wake-up (28 µs of the main thread's
- * time per message where that was measured, 150 µs on a VM where waking another CPU is dear): a
- * piece per message was a tenth of the download loop's time at 256 KiB pieces.
+ * and then go as one batch. Each message costs both threads a wake-up (28 µs of the main
+ * thread's time per message where that was measured, 100-270 µs on a VM where waking another
+ * CPU is dear): a piece per message was a tenth of the download loop's time at 256 KiB pieces.
  */
 const BATCH_BYTES = 1 << 20;
 const BATCH_DELAY_MS = 3;
