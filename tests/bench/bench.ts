@@ -96,9 +96,10 @@ const USAGE = `deno task bench [options]
   -h, --help             this text
 
 Columns: seconds = wall time of the downloader process (start-up and final flush included);
-runs s = its fastest and slowest run; MB/s = 10^6 bytes/s; peak RSS and CPU s (user+system) of
-the downloader process; seed CPU s = CPU all seeders used during that download; vs libtorrent =
-seconds / libtorrent's seconds.
+runs s = its fastest and slowest run; sync s = how long \`sync\` took after it exited (the
+writing to disk it left to the OS: ours flushes its files before it exits, the others do not);
+MB/s = 10^6 bytes/s; peak RSS and CPU s (user+system) of the downloader process; seed CPU s =
+CPU all seeders used during that download; vs libtorrent = seconds / libtorrent's seconds.
 Fixed costs to keep in mind on small payloads: aria2 works on a one-second tick (about 3 s of
 any run); transmission-cli 3.00 ignores loopback peers from trackers, so the seeders dial it,
 and it declares interest only on its 10-second rechoke pulse (about 10-15 s of any run).

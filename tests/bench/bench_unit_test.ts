@@ -103,6 +103,7 @@ Deno.test("median ignores non-finite values", () => {
 Deno.test("renderTable shows medians, ratios to libtorrent, and skipped or failed rows", () => {
   const fig = (seconds: number) => ({
     seconds,
+    syncSeconds: seconds / 4,
     peakRssBytes: 50e6,
     cpuSeconds: 1,
     seederCpuSeconds: 0.5,
@@ -116,10 +117,10 @@ Deno.test("renderTable shows medians, ratios to libtorrent, and skipped or faile
   const lines = text.split("\n");
   assertEquals(lines[0], "case t");
   assert(
-    /^ {2}ours +2\.00 +1\.00-3\.00 +50\.0 +50 MB +1\.00 +0\.50 +2\.00x$/.test(lines[2]),
+    /^ {2}ours +2\.00 +1\.00-3\.00 +0\.50 +50\.0 +50 MB +1\.00 +0\.50 +2\.00x$/.test(lines[2]),
     lines[2],
   );
-  assert(/^ {2}libtorrent +1\.00 +- +100\.0 .* 1\.00x$/.test(lines[3]), lines[3]);
+  assert(/^ {2}libtorrent +1\.00 +- +0\.25 +100\.0 .* 1\.00x$/.test(lines[3]), lines[3]);
   assert(lines[4].includes("FAILED: timed out"), lines[4]);
   assert(lines[5].includes("skipped: not installed"), lines[5]);
 });

@@ -436,6 +436,9 @@ async function downloadOnce(
       scratch: ctx.work,
       onStart: dial ? (child) => dialFromSeeders(child, port, seeders) : undefined,
     });
+    const syncStart = performance.now();
+    await flushDirtyPages();
+    const syncSeconds = (performance.now() - syncStart) / 1000;
     const seederCpu = seeders.reduce(
       (sum, s, i) => sum + processCpuSeconds(s.child.pid) - cpuBefore[i],
       0,
@@ -450,6 +453,7 @@ async function downloadOnce(
     if (wrong) throw new BenchError(`WRONG DATA: ${wrong}`);
     return {
       seconds: m.seconds,
+      syncSeconds,
       peakRssBytes: m.peakRssBytes,
       cpuSeconds: m.cpuSeconds,
       seederCpuSeconds: seederCpu,

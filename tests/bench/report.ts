@@ -64,6 +64,12 @@ export function median(values: number[]): number {
 /** One download's measured figures. */
 export interface RunFigures {
   seconds: number;
+  /**
+   * Seconds `sync` took once the downloader had exited: the writing to disk it left to the OS.
+   * Our client flushes its files before it exits (its resume record may only claim bytes that
+   * are on disk); the others leave the download in the page cache.
+   */
+  syncSeconds: number;
   peakRssBytes: number;
   cpuSeconds: number;
   /** CPU seconds all seeders spent during this download. */
@@ -91,13 +97,14 @@ function cell(v: number, digits: number): string {
 
 /**
  * Renders one table: a header line, then a row per client with median seconds, the fastest and
- * slowest run, MB/s (10^6 bytes), peak RSS, CPU seconds, the seeders' CPU seconds during the
- * download, and the time relative to libtorrent's (above 1 means slower than libtorrent).
+ * slowest run, the `sync` after it, MB/s (10^6 bytes), peak RSS, CPU seconds, the seeders' CPU
+ * seconds during the download, and the time relative to libtorrent's (above 1 means slower than
+ * libtorrent).
  *
  * @example
  * ```ts
  * import { renderTable } from "./report.ts";
- * const r = { seconds: 2, peakRssBytes: 88e6, cpuSeconds: 2.1, seederCpuSeconds: 1 };
+ * const r = { seconds: 2, syncSeconds: 0, peakRssBytes: 88e6, cpuSeconds: 2, seederCpuSeconds: 1 };
  * console.log(renderTable("case x", 1e9, [
  *   { client: "ours", runs: [r] },
  *   { client: "libtorrent", runs: [{ ...r, seconds: 1 }] },
@@ -111,6 +118,7 @@ export function renderTable(title: string, totalBytes: number, rows: Row[]): str
     "client",
     "seconds",
     "runs s",
+    "sync s",
     "MB/s",
     "peak RSS",
     "CPU s",
@@ -130,6 +138,7 @@ export function renderTable(title: string, totalBytes: number, rows: Row[]): str
       row.client,
       cell(s, 2),
       spread(seconds),
+      cell(median(row.runs.map((r) => r.syncSeconds)), 2),
       cell(totalBytes / 1e6 / s, 1),
       Number.isFinite(rss) ? `${Math.round(rss / 1e6)} MB` : "-",
       cell(median(row.runs.map((r) => r.cpuSeconds)), 2),
