@@ -117,6 +117,23 @@ Deno.test("ReadCache: prefetch reads a piece once, before it is asked for", asyn
   assertEquals(d.reads, ["3:0+65536"]);
 });
 
+Deno.test("ReadCache: peek gives a block only once its piece is in memory, and keeps it recent", async () => {
+  const d = disk();
+  const cache = new ReadCache(d, d.length, 4 * 65536);
+  d.holdReads();
+  cache.prefetch(2);
+  assertEquals(cache.peek(2, 0, 10), undefined); // still being read
+  d.release();
+  await block(cache, 2, 0, 1);
+  assertEquals([...cache.peek(2, 100, 3)!], [102, 103, 104]);
+  for (const p of [3, 4, 5]) await block(cache, p, 0, 1);
+  assertEquals(cache.peek(2, 0, 1)?.[0], 2); // 2 is the most recent again: 3 is the oldest
+  await block(cache, 6, 0, 1);
+  assertEquals(cache.peek(3, 0, 1), undefined); // evicted
+  assertEquals(cache.peek(2, 0, 1)?.[0], 2);
+  assertEquals(d.reads.length, 5);
+});
+
 Deno.test("ReadCache: a failed read is not kept; pieces too big for the budget are read block by block", async () => {
   const d = disk();
   const cache = new ReadCache(d, d.length, 4 * 65536);
