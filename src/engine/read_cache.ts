@@ -88,9 +88,9 @@ export class ReadCache {
   /**
    * Bytes `begin..begin+length` of piece `index` if the whole piece is in memory already (it
    * becomes the most recent), else `undefined`. The view must be used before the caller next
-   * yields, as `serve`'s is: memory is reused only a turn of the event loop later. An uploader
-   * serves a run of cached blocks without one `await`, so they leave in one socket write, not
-   * one each.
+   * yields, as `serve`'s is: an evicted piece's memory is handed on from a promise callback,
+   * never while the caller runs. An uploader serves a run of cached blocks without one
+   * `await`, so they leave in one socket write, not one each.
    */
   peek(index: number, begin: number, length: number): Uint8Array | undefined {
     const piece = this.#pieces.get(index);
