@@ -18,7 +18,7 @@ const NOFOLLOW = constants.O_NOFOLLOW ?? 0;
  * the dirty pages and leaves little for the final `datasync` the resume record waits for
  * (measured: 0.41 s at the end of a 1 GiB download without it). Each flush then drops the
  * file's flushed pages from the OS cache (see `page_cache.ts`): a 1 GiB download from one
- * libtorrent seeder on a Firecracker VM took 2.37-2.49 s with that and 3.12-3.53 s without.
+ * libtorrent seeder on a Firecracker VM took 2.29-3.10 s with that and 3.36-3.79 s without.
  */
 const FLUSH_EVERY = 64 * 1024 * 1024;
 

@@ -47,8 +47,7 @@ function loadLibc(): Libc | null {
 
 /** True when `dropCachedPages` can do its work in this process. */
 export function canDropCachedPages(): boolean {
-  libc ??= loadLibc();
-  return libc !== null;
+  return (libc ??= loadLibc()) !== null;
 }
 
 /**
@@ -68,8 +67,8 @@ export function canDropCachedPages(): boolean {
  * ```
  */
 export async function dropCachedPages(path: string): Promise<void> {
-  if (!canDropCachedPages()) return;
-  const c = libc!;
+  const c = libc ??= loadLibc();
+  if (c === null) return;
   const fd = await c.open(new TextEncoder().encode(`${path}\0`), OPEN_FLAGS);
   if (fd < 0) return;
   try {
