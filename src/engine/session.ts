@@ -48,7 +48,7 @@ import {
   type PexPeer,
   PexState,
 } from "../ext/mod.ts";
-import { Bitfield, bytesEqual, isValidBitfield, sha1 } from "../util/mod.ts";
+import { Bitfield, bytesEqual, isValidBitfield, sha1Matches } from "../util/mod.ts";
 import { compareBytes } from "../bencode/mod.ts";
 import { ActivePiece, PiecePool } from "./piece.ts";
 import { type PieceReader, ReadCache } from "./read_cache.ts";
@@ -924,8 +924,7 @@ export class Session {
     this.#active.delete(piece.index);
     this.#open.delete(piece);
     const index = piece.index;
-    const expected = this.torrent.pieceHashes.subarray(index * 20, index * 20 + 20);
-    if (!bytesEqual(sha1(piece.buffer), expected)) {
+    if (!sha1Matches(piece.buffer, this.torrent.pieceHashes, index * 20)) {
       this.#hashFailures++;
       this.#wasted += piece.length;
       this.#picker.restore(index);

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { Bitfield, bytesEqual, sha1, toHex } from "../util/mod.ts";
+import { Bitfield, bytesEqual, sha1, sha1Matches, toHex } from "../util/mod.ts";
 import { fsError, StorageError } from "./error.ts";
 import { HandleCache } from "./handles.ts";
 import {
@@ -205,7 +205,7 @@ export class Storage {
       const len = pieceSizeOf(L, piece);
       const data = buf.subarray(0, len);
       if (await this.#parts.read(data, at) < len) continue;
-      if (!bytesEqual(sha1(data), L.pieceHashes.subarray(piece * 20, piece * 20 + 20))) continue;
+      if (!sha1Matches(data, L.pieceHashes, piece * 20)) continue;
       for (const seg of segmentsOf(L, piece * L.pieceLength, len)) {
         if (!isStored(L.files[seg.file]) || !this.#sel.chosen[seg.file]) continue;
         const want = data.subarray(seg.bufOffset, seg.bufOffset + seg.length);
@@ -494,7 +494,7 @@ export class Storage {
             if (cur.missing[k] || have.has(i)) continue;
             const from = k * L.pieceLength;
             const piece = buf.subarray(from, Math.min(from + L.pieceLength, cur.len));
-            if (bytesEqual(sha1(piece), L.pieceHashes.subarray(i * 20, i * 20 + 20))) have.set(i);
+            if (sha1Matches(piece, L.pieceHashes, i * 20)) have.set(i);
           }
           if (!overlap && more) pending = readBatch(b + 1, buf);
           onProgress?.(cur.first + cur.count, L.pieceCount);

@@ -4,6 +4,6 @@
  * @module
  */
 export { Bitfield, isValidBitfield } from "./bitfield.ts";
-export { bytesEqual, fromHex, sha1, toHex } from "./sha1.ts";
+export { bytesEqual, fromHex, sha1, sha1Backend, sha1Matches, toHex } from "./sha1.ts";
 export { TokenBucket } from "./throttle.ts";
 export { formatIp, formatIPv6, parseIp, parseIPv4, parseIPv6 } from "./ip.ts";
