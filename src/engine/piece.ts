@@ -98,11 +98,19 @@ function copyAligned(target: Uint8Array, data: Uint8Array, at: number): void {
 }
 
 /**
+ * Pieces shorter than this are cut several at a time from one `SharedArrayBuffer`, so that a
+ * batch of writes to the disk writer names a few buffers rather than one per piece (each costs
+ * the message a serialization and the worker a new object).
+ */
+const SLAB_BYTES = 1 << 20;
+
+/**
  * Piece buffers for reuse. A fresh buffer costs a zero-fill and a page fault per 4 KiB on its
  * first write, then garbage collection; at 256 KiB pieces that was about a tenth of the
  * download loop's time. Callers bound how many buffers are out at once (the session's memory
- * budget), so the pool never holds more than that. The memory is a `SharedArrayBuffer`, so the
- * disk writer's worker reads a verified piece where it is, without a copy.
+ * budget), so the pool never holds more than that. The memory is shared (`SharedArrayBuffer`),
+ * so the disk writer's worker reads a verified piece where it is, without a copy; memory cut
+ * but never handed out is never touched, and costs address space only.
  *
  * @example
  * ```ts
@@ -110,31 +118,47 @@ function copyAligned(target: Uint8Array, data: Uint8Array, at: number): void {
  * const pool = new PiecePool(32768);
  * const a = pool.take(32768);
  * pool.give(a);
- * console.log(pool.take(1000).buffer === a.buffer); // true: the same memory, shorter view
+ * const b = pool.take(1000);
+ * console.log(b.buffer === a.buffer && b.byteOffset === a.byteOffset); // true: the same memory
  * ```
  */
 export class PiecePool {
-  readonly #free: SharedArrayBuffer[] = [];
+  /** Idle buffers, each a whole piece long. */
+  readonly #free: Uint8Array[] = [];
+  readonly #slabs = new WeakSet<ArrayBufferLike>();
 
   constructor(readonly pieceLength: number) {}
 
   /** A buffer of `length` bytes (at most `pieceLength`), with old contents. */
   take(length: number): Uint8Array {
     if (length > this.pieceLength) throw new RangeError("longer than a piece");
-    const memory = this.#free.pop() ?? new SharedArrayBuffer(this.pieceLength);
-    return new Uint8Array(memory, 0, length);
+    if (this.#free.length === 0) this.#cut();
+    const piece = this.#free.pop()!;
+    return length === piece.length ? piece : piece.subarray(0, length);
   }
 
   /** Returns a buffer from `take` once nothing reads it any more. */
   give(buffer: Uint8Array): void {
-    const memory = buffer.buffer;
-    if (memory instanceof SharedArrayBuffer && memory.byteLength === this.pieceLength) {
-      this.#free.push(memory);
-    }
+    if (!this.#slabs.has(buffer.buffer) || buffer.byteOffset % this.pieceLength !== 0) return;
+    this.#free.push(
+      buffer.length === this.pieceLength
+        ? buffer
+        : new Uint8Array(buffer.buffer, buffer.byteOffset, this.pieceLength),
+    );
   }
 
   /** Frees every idle buffer (when no more pieces are coming). */
   clear(): void {
     this.#free.length = 0;
+  }
+
+  /** Cuts a new slab into idle buffers, the lowest handed out first. */
+  #cut(): void {
+    const count = Math.max(1, Math.floor(SLAB_BYTES / this.pieceLength));
+    const slab = new SharedArrayBuffer(count * this.pieceLength);
+    this.#slabs.add(slab);
+    for (let i = count - 1; i >= 0; i--) {
+      this.#free.push(new Uint8Array(slab, i * this.pieceLength, this.pieceLength));
+    }
   }
 }

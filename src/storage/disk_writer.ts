@@ -13,24 +13,29 @@
  * @module
  */
 
-/** A message to the worker. */
-export type WriterRequest =
-  | {
-    id: number;
-    op: "write";
-    path: string;
-    /** Inode and device the caller opened: the worker refuses to write to any other file. */
-    ino: number;
-    dev: number;
-    data: Uint8Array;
-    position: number;
-  }
-  | { id: number; op: "forget"; path: string };
+/**
+ * One batch of requests, as posted to the worker. Requests are numbers, `OP_FIELDS` each, so a
+ * batch costs one typed array to pass however many writes it holds (objects cost about 3 µs per
+ * write to serialize and 2 µs to read back, at 16 KiB pieces 0.5 s per 100 000 pieces).
+ */
+export interface WriterBatch {
+  /** Files named here for the first time: their id, path and the inode and device opened. */
+  files: { file: number; path: string; ino: number; dev: number }[];
+  /** The memory the writes read; each write names one by its index here. */
+  buffers: (SharedArrayBuffer | ArrayBuffer)[];
+  /** Requests in order: `[op, file, buffer, offset, length, position]` each. */
+  ops: Float64Array;
+}
 
-/** The worker's answer to request `id` (answers travel in arrays, one per batch). */
-export interface WriterReply {
-  id: number;
-  error?: { message: string; code?: string };
+/** Numbers per request in `WriterBatch.ops`. */
+export const OP_FIELDS = 6;
+/** Request kinds: write `length` bytes of a buffer, or close the file and drop its id. */
+export const OP_WRITE = 0;
+export const OP_FORGET = 1;
+
+/** The worker's answer to a batch: the requests that failed, by their place in it. */
+export interface WriterAnswer {
+  errors: { at: number; message: string; code?: string }[];
 }
 
 type Pending = { resolve: () => void; reject: (e: Error) => void };
@@ -77,14 +82,15 @@ const BATCH_DELAY_MS = 3;
 export class DiskWriter {
   #worker: Worker | null = null;
   #users = 0;
-  #nextId = 1;
-  readonly #pending = new Map<number, Pending>();
-  /** Requests not posted yet, and the bytes they write: one message carries them all. */
-  #batch: WriterRequest[] = [];
-  #batchBytes = 0;
+  /** The id each path's writes go to, from its first write until `forget`. */
+  readonly #fileIds = new Map<string, number>();
+  #nextFileId = 1;
+  /** The batch being gathered, and the callers waiting on its requests, in order. */
+  #batch = new BatchBuilder();
+  #waiting: Pending[] = [];
   #batchTimer: ReturnType<typeof setTimeout> | undefined;
-  /** True from posting a batch until the worker answers it: the next batch waits meanwhile. */
-  #busy = false;
+  /** The callers waiting on the batch the worker has; set from posting it until it answers. */
+  #posted: Pending[] | null = null;
 
   private constructor() {}
 
@@ -108,62 +114,62 @@ export class DiskWriter {
    * Rejects with an `Error` carrying the OS `code` (`ENOSPC`, ...).
    */
   write(path: string, ino: number, dev: number, data: Uint8Array, position: number) {
-    // Shared memory is read where it is; anything else is copied now, as the caller may reuse it.
-    const bytes = data.buffer instanceof SharedArrayBuffer ? data : data.slice();
-    return this.#call({ id: 0, op: "write", path, ino, dev, data: bytes, position });
+    if (this.#users === 0) return Promise.reject(new Error("disk writer not acquired"));
+    let file = this.#fileIds.get(path);
+    if (file === undefined) {
+      file = this.#nextFileId++;
+      this.#fileIds.set(path, file);
+      this.#batch.files.push({ file, path, ino, dev });
+    }
+    this.#batch.write(file, data, position);
+    return this.#queued();
   }
 
   /** Closes the worker's descriptor of `path`, after the writes asked for before. */
   forget(path: string): Promise<void> {
-    if (this.#worker === null) return Promise.resolve();
-    return this.#call({ id: 0, op: "forget", path });
+    const file = this.#fileIds.get(path);
+    if (file === undefined) return Promise.resolve();
+    this.#fileIds.delete(path);
+    this.#batch.forget(file);
+    return this.#queued();
   }
 
-  /** Queues `request` (built by the caller for this call; its `id` is set here). */
-  #call(request: WriterRequest): Promise<void> {
-    if (this.#users === 0) return Promise.reject(new Error("disk writer not acquired"));
+  /** The promise of the request just added to the batch; posts the batch when it is due. */
+  #queued(): Promise<void> {
     this.#worker ??= this.#start();
-    const id = this.#nextId++;
-    request.id = id;
     return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
-      this.#batch.push(request);
-      if (request.op === "write") this.#batchBytes += request.data.length;
-      if (this.#busy) return;
-      if (this.#batchBytes >= BATCH_BYTES) this.#post();
+      this.#waiting.push({ resolve, reject });
+      if (this.#posted !== null) return;
+      if (this.#batch.bytes >= BATCH_BYTES) this.#post();
       else this.#batchTimer ??= setTimeout(() => this.#post(), BATCH_DELAY_MS);
     });
   }
 
   /** Posts the requests waiting as one message. */
   #post(): void {
-    if (this.#busy || this.#worker === null || this.#batch.length === 0) return;
-    this.#busy = true;
-    this.#worker.postMessage(this.#takeBatch());
-  }
-
-  #takeBatch(): WriterRequest[] {
     clearTimeout(this.#batchTimer);
     this.#batchTimer = undefined;
-    const batch = this.#batch;
-    this.#batch = [];
-    this.#batchBytes = 0;
-    return batch;
+    if (this.#posted !== null || this.#worker === null || this.#waiting.length === 0) return;
+    const { batch, transfer } = this.#batch.finish();
+    this.#batch = new BatchBuilder();
+    this.#posted = this.#waiting;
+    this.#waiting = [];
+    this.#worker.postMessage(batch, transfer);
   }
 
   #start(): Worker {
     const worker = new Worker(new URL("./disk_writer_worker.ts", import.meta.url), {
       type: "module",
     });
-    worker.onmessage = (event: MessageEvent<WriterReply[]>) => {
-      this.#busy = false;
+    worker.onmessage = (event: MessageEvent<WriterAnswer>) => {
+      const answered = this.#posted ?? [];
+      this.#posted = null;
       this.#post();
-      for (const { id, error } of event.data) {
-        const pending = this.#pending.get(id);
-        if (!pending) continue;
-        this.#pending.delete(id);
-        if (!error) pending.resolve();
-        else pending.reject(Object.assign(new Error(error.message), { code: error.code }));
+      const failed = new Map(event.data.errors.map((e) => [e.at, e]));
+      for (let at = 0; at < answered.length; at++) {
+        const error = failed.get(at);
+        if (!error) answered[at].resolve();
+        else answered[at].reject(Object.assign(new Error(error.message), { code: error.code }));
       }
     };
     worker.onerror = (event) => {
@@ -177,9 +183,48 @@ export class DiskWriter {
   #stop(reason: Error): void {
     this.#worker?.terminate();
     this.#worker = null;
-    this.#busy = false;
-    this.#takeBatch();
-    for (const p of this.#pending.values()) p.reject(reason);
-    this.#pending.clear();
+    clearTimeout(this.#batchTimer);
+    this.#batchTimer = undefined;
+    const owed = [...(this.#posted ?? []), ...this.#waiting];
+    this.#posted = null;
+    this.#waiting = [];
+    this.#batch = new BatchBuilder();
+    this.#fileIds.clear();
+    for (const p of owed) p.reject(reason);
+  }
+}
+
+/** Gathers requests into a `WriterBatch`, naming each buffer once. */
+class BatchBuilder {
+  readonly files: WriterBatch["files"] = [];
+  readonly #buffers: (SharedArrayBuffer | ArrayBuffer)[] = [];
+  readonly #bufferIndex = new Map<ArrayBufferLike, number>();
+  /** Copies of unshared data: handed over to the worker rather than copied again. */
+  readonly #transfer: ArrayBuffer[] = [];
+  readonly #ops: number[] = [];
+  bytes = 0;
+
+  /** Adds a write; shared memory is read where it is, anything else is copied now. */
+  write(file: number, data: Uint8Array, position: number): void {
+    const shared = data.buffer instanceof SharedArrayBuffer;
+    const bytes = shared ? data : data.slice();
+    let buffer = this.#bufferIndex.get(bytes.buffer);
+    if (buffer === undefined) {
+      buffer = this.#buffers.push(bytes.buffer) - 1;
+      this.#bufferIndex.set(bytes.buffer, buffer);
+      if (!shared) this.#transfer.push(bytes.buffer as ArrayBuffer);
+    }
+    this.#ops.push(OP_WRITE, file, buffer, bytes.byteOffset, bytes.length, position);
+    this.bytes += bytes.length;
+  }
+
+  forget(file: number): void {
+    this.#ops.push(OP_FORGET, file, 0, 0, 0, 0);
+  }
+
+  finish(): { batch: WriterBatch; transfer: Transferable[] } {
+    const ops = Float64Array.from(this.#ops);
+    const batch = { files: this.files, buffers: this.#buffers, ops };
+    return { batch, transfer: [ops.buffer, ...this.#transfer] };
   }
 }

@@ -1,6 +1,6 @@
 /**
  * The worker behind `DiskWriter`: performs writes with blocking calls, one request at a time in
- * arrival order (requests come and are answered in batches), keeping one handle per path until
+ * arrival order (requests come and are answered in batches), keeping one handle per file until
  * told to forget it. It uses the `Deno` API only: loading `node:fs` here cost 8 MB more of
  * resident memory than the worker's other 16 MB.
  *
@@ -8,16 +8,26 @@
  */
 /// <reference no-default-lib="true" />
 /// <reference lib="deno.worker" />
-import { replacedFileError, type WriterReply, type WriterRequest } from "./disk_writer.ts";
+import {
+  OP_FIELDS,
+  OP_FORGET,
+  replacedFileError,
+  type WriterAnswer,
+  type WriterBatch,
+} from "./disk_writer.ts";
 import { errorCode } from "./error.ts";
 
-/** An open file and where its offset stands (-1: unknown, after a failed write). */
-interface Open {
-  file: Deno.FsFile;
+/** A file the main thread named, opened on its first write. */
+interface Target {
+  path: string;
+  ino: number;
+  dev: number;
+  file?: Deno.FsFile;
+  /** Where the file's offset stands (-1: unknown, after a failed write). */
   offset: number;
 }
 
-const files = new Map<string, Open>();
+const targets = new Map<number, Target>();
 
 /**
  * Bytes per write call. Recent Linux kernels give ext4 page-cache folios sized by each write; on
@@ -30,52 +40,53 @@ const files = new Map<string, Open>();
  */
 const WRITE_CHUNK = 256 * 1024;
 
-/** The handle of `path`, opened on first use; it must be the inode the caller opened. */
-function fileOf(path: string, ino: number, dev: number): Open {
-  const known = files.get(path);
-  if (known !== undefined) return known;
-  const file = Deno.openSync(path, { read: true, write: true });
+/** The open handle of `target`, opened on first use; it must be the inode the caller opened. */
+function fileOf(target: Target): Deno.FsFile {
+  if (target.file !== undefined) return target.file;
+  const file = Deno.openSync(target.path, { read: true, write: true });
   const st = file.statSync();
-  if (st.ino !== ino || st.dev !== dev) {
+  if (st.ino !== target.ino || st.dev !== target.dev) {
     file.close();
     throw replacedFileError();
   }
-  const open = { file, offset: 0 };
-  files.set(path, open);
-  return open;
+  return target.file = file;
 }
 
-function handle(request: WriterRequest): void {
-  if (request.op === "forget") {
-    files.get(request.path)?.file.close();
-    files.delete(request.path);
-    return;
-  }
-  const open = fileOf(request.path, request.ino, request.dev);
-  const { data, position } = request;
+function write(target: Target, data: Uint8Array, position: number): void {
+  const file = fileOf(target);
   // Pieces mostly arrive in runs (see PiecePicker.pick): a write that continues the last one
   // needs no seek, which saves a system call per piece.
-  if (open.offset !== position) open.file.seekSync(position, Deno.SeekMode.Start);
-  open.offset = -1;
+  if (target.offset !== position) file.seekSync(position, Deno.SeekMode.Start);
+  target.offset = -1;
   let done = 0;
   while (done < data.length) {
-    const n = open.file.writeSync(data.subarray(done, done + WRITE_CHUNK));
+    const n = file.writeSync(data.subarray(done, done + WRITE_CHUNK));
     if (!(n > 0)) throw Object.assign(new Error("no bytes written"), { code: "ENOSPC" });
     done += n;
   }
-  open.offset = position + done;
+  target.offset = position + done;
 }
 
-function answer(request: WriterRequest): WriterReply {
-  try {
-    handle(request);
-    return { id: request.id };
-  } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
-    return { id: request.id, error: { message, code: errorCode(e) } };
+function run({ files, buffers, ops }: WriterBatch): WriterAnswer {
+  for (const { file, path, ino, dev } of files) targets.set(file, { path, ino, dev, offset: 0 });
+  const errors: WriterAnswer["errors"] = [];
+  for (let at = 0, i = 0; i < ops.length; at++, i += OP_FIELDS) {
+    const target = targets.get(ops[i + 1])!;
+    try {
+      if (ops[i] === OP_FORGET) {
+        target.file?.close();
+        targets.delete(ops[i + 1]);
+      } else {
+        write(target, new Uint8Array(buffers[ops[i + 2]], ops[i + 3], ops[i + 4]), ops[i + 5]);
+      }
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      errors.push({ at, message, code: errorCode(e) });
+    }
   }
+  return { errors };
 }
 
-self.onmessage = (event: MessageEvent<WriterRequest[]>) => {
-  self.postMessage(event.data.map(answer));
+self.onmessage = (event: MessageEvent<WriterBatch>) => {
+  self.postMessage(run(event.data));
 };

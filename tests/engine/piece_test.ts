@@ -10,6 +10,7 @@ Deno.test("ActivePiece: blocks go free, requested, received; a reused buffer is 
   const length = 2 * MAX_BLOCK + 100;
   const piece = new ActivePiece(7, length, pool.take(length));
   assertEquals(piece.buffer.buffer, dirty.buffer, "the pool hands the same memory back");
+  assertEquals(piece.buffer.byteOffset, dirty.byteOffset);
   assertEquals(piece.blockCount, 3);
   assertEquals(piece.blockLength(2), 100);
   assertEquals(piece.nextFreeBlock(), 0);
@@ -40,6 +41,26 @@ Deno.test("PiecePool: sizes are checked, clear drops idle buffers", () => {
   const b = pool.take(512);
   assert(b.buffer !== a.buffer, "cleared buffers are not handed out again");
   assertEquals(b.length, 512);
+});
+
+Deno.test("PiecePool: small pieces share slabs without overlapping; large ones own their memory", () => {
+  const pool = new PiecePool(MAX_BLOCK);
+  const pieces = Array.from({ length: 100 }, () => pool.take(MAX_BLOCK));
+  const slabs = new Set(pieces.map((p) => p.buffer));
+  assertEquals(slabs.size, 2, "64 pieces of 16 KiB to a 1 MiB slab");
+  const starts = new Set(pieces.map((p) => `${pieces.indexOf(p) < 64 ? 0 : 1}:${p.byteOffset}`));
+  assertEquals(starts.size, 100, "no two pieces share memory");
+  pieces.forEach((p, i) => p.fill(i));
+  pieces.forEach((p, i) => assertEquals(p.indexOf(i ^ 1), -1));
+  const short = pool.take(100);
+  pool.give(short);
+  assertEquals(pool.take(MAX_BLOCK).byteOffset, short.byteOffset, "a short piece returns whole");
+  pool.give(new Uint8Array(new SharedArrayBuffer(MAX_BLOCK))); // not the pool's memory: ignored
+  assert(slabs.has(pool.take(MAX_BLOCK).buffer), "foreign memory is never handed out");
+  const big = new PiecePool(4 << 20);
+  const [a, b] = [big.take(4 << 20), big.take(4 << 20)];
+  assert(a.buffer !== b.buffer);
+  assertEquals(a.buffer.byteLength, 4 << 20);
 });
 
 Deno.test("ActivePiece: blocks at any alignment in their read buffer land byte for byte", () => {

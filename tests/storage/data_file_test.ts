@@ -94,3 +94,34 @@ Deno.test("DataFile: never opens through a symbolic link, nor writes to a file s
     await file.close();
   });
 });
+
+Deno.test("DataFile: one failed write in a batch fails alone; a file reopened is written anew", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeFile(`${dir}/secret`, new Uint8Array([9, 9, 9]));
+    const good = await DataFile.open(`${dir}/good`, { write: true, create: true });
+    const bad = await DataFile.open(`${dir}/bad`, { write: true, create: true });
+    await Deno.remove(`${dir}/bad`);
+    await Deno.symlink(`${dir}/secret`, `${dir}/bad`);
+    // Asked in one turn, so they travel in one batch: shared memory and a plain buffer mixed.
+    const shared = new Uint8Array(new SharedArrayBuffer(4000));
+    shared.fill(1, 0, 2000).fill(2, 2000);
+    const results = await Promise.allSettled([
+      good.write(shared, 0, 2000, 0),
+      bad.write(shared, 0, 1, 0),
+      good.write(new Uint8Array(1000).fill(3), 0, 1000, 2000),
+      good.write(shared, 2000, 2000, 3000),
+    ]);
+    assertEquals(results.map((r) => r.status), ["fulfilled", "rejected", "fulfilled", "fulfilled"]);
+    await Promise.all([good.close(), bad.close()]);
+    const want = new Uint8Array(5000).fill(1, 0, 2000).fill(3, 2000, 3000).fill(2, 3000);
+    assertEquals(await Deno.readFile(`${dir}/good`), want);
+    assertEquals(await Deno.readFile(`${dir}/secret`), new Uint8Array([9, 9, 9]));
+
+    // Closing forgot the path; a new file at it gets a new descriptor in the writer.
+    await Deno.remove(`${dir}/good`);
+    const again = await DataFile.open(`${dir}/good`, { write: true, create: true });
+    await again.write(new Uint8Array([7, 7]), 0, 2, 1);
+    await again.close();
+    assertEquals(await Deno.readFile(`${dir}/good`), new Uint8Array([0, 7, 7]));
+  });
+});
