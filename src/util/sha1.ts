@@ -1,24 +1,32 @@
 /**
  * SHA-1 helpers. Where the C library's OpenSSL can be loaded (Linux, with `--allow-ffi`), its
- * one-shot `SHA1` hashes in place without allocating; elsewhere `node:crypto` does. Both run at
- * the CPU's speed, but a `node:crypto` hash object costs about 3 µs and several allocations per
- * call: at 16 KiB pieces that was 0.3-0.4 s of the main thread per 100 000 pieces (measured).
+ * `SHA1_Init`, `SHA1_Update` and `SHA1_Final` hash in place without allocating; elsewhere
+ * `node:crypto` does. Both run at the CPU's speed, but a `node:crypto` hash object costs about
+ * 3 µs and several allocations per call: at 16 KiB pieces that was 0.3-0.4 s of the main thread
+ * per 100 000 pieces (measured). The one-shot `SHA1` would be one call instead of three, but in
+ * OpenSSL 3 it sets up the provider machinery first, 2 MB more resident memory for no speed.
  *
  * @module
  */
 import { createHash } from "node:crypto";
 
 const LIBCRYPTO_SYMBOLS = {
-  SHA1: { parameters: ["buffer", "usize", "buffer"], result: "pointer" },
+  SHA1_Init: { parameters: ["buffer"], result: "i32" },
+  SHA1_Update: { parameters: ["buffer", "buffer", "usize"], result: "i32" },
+  SHA1_Final: { parameters: ["buffer", "buffer"], result: "i32" },
 } as const;
 
 /**
- * `SHA1(data, length, digest)`. Deno takes a number for a `usize` argument, though its types ask
- * for a bigint, which would be an allocation per call.
+ * OpenSSL's low-level SHA-1 calls. Deno takes a number for a `usize` argument, though its types
+ * ask for a bigint, which would be an allocation per call.
  */
-type NativeSha1 = (data: Uint8Array, length: number, digest: Uint8Array) => unknown;
+interface NativeSha1 {
+  SHA1_Init(context: Uint8Array): number;
+  SHA1_Update(context: Uint8Array, data: Uint8Array, length: number): number;
+  SHA1_Final(digest: Uint8Array, context: Uint8Array): number;
+}
 
-/** OpenSSL's `SHA1`, or `null` where it cannot be had. Loaded on first use. */
+/** OpenSSL's SHA-1, or `null` where it cannot be had. Loaded on first use. */
 let native: NativeSha1 | null | undefined;
 
 function loadNative(): NativeSha1 | null {
@@ -27,22 +35,33 @@ function loadNative(): NativeSha1 | null {
   if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return null;
   for (const name of ["libcrypto.so.3", "libcrypto.so"]) {
     try {
-      return Deno.dlopen(name, LIBCRYPTO_SYMBOLS).symbols.SHA1 as unknown as NativeSha1;
+      return Deno.dlopen(name, LIBCRYPTO_SYMBOLS).symbols as unknown as NativeSha1;
     } catch {
-      // Not installed under this name.
+      // Not installed under this name, or built without the low-level calls.
     }
   }
   return null;
 }
 
+/** OpenSSL's `SHA_CTX` (96 bytes on 64-bit systems), with room to spare. */
+const context = new Uint8Array(128);
 /** Where `hashInto` leaves each digest before it is compared or copied out. */
 const digest = new Uint8Array(20);
 
-/** Hashes `data` into `digest`. */
-function hashInto(data: Uint8Array): void {
-  const sha1 = native ??= loadNative();
-  if (sha1 !== null) sha1(data, data.length, digest);
-  else digest.set(createHash("sha1").update(data).digest());
+/** Hashes `data` (one chunk, or several in order) into `digest`. */
+function hashInto(data: Uint8Array | readonly Uint8Array[]): void {
+  const c = native ??= loadNative();
+  if (c === null) {
+    const hash = createHash("sha1");
+    if (data instanceof Uint8Array) hash.update(data);
+    else for (const chunk of data) hash.update(chunk);
+    digest.set(hash.digest());
+    return;
+  }
+  c.SHA1_Init(context);
+  if (data instanceof Uint8Array) c.SHA1_Update(context, data, data.length);
+  else for (const chunk of data) c.SHA1_Update(context, chunk, chunk.length);
+  c.SHA1_Final(digest, context);
 }
 
 /** Which implementation hashes in this process. */
@@ -61,7 +80,7 @@ export function sha1Backend(): "openssl" | "node:crypto" {
  * ```
  */
 export function sha1(...data: Uint8Array[]): Uint8Array {
-  hashInto(data.length === 1 ? data[0] : concat(data));
+  hashInto(data);
   return digest.slice();
 }
 
@@ -82,16 +101,6 @@ export function sha1Matches(data: Uint8Array, hashes: Uint8Array, at: number): b
   hashInto(data);
   for (let i = 0; i < 20; i++) if (digest[i] !== hashes[at + i]) return false;
   return true;
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }
 
 /** Lower-case hex of bytes. */
