@@ -59,6 +59,14 @@ export class ActivePiece {
     if (this.requested[b] === 0 && this.received[b] === 0 && b < this.#cursor) this.#cursor = b;
   }
 
+  /** Forgets received block `b` (its sender turned out to be bad): it is free again. */
+  discard(b: number): void {
+    if (!this.received[b]) return;
+    this.received[b] = 0;
+    this.receivedCount--;
+    if (this.requested[b] === 0 && b < this.#cursor) this.#cursor = b;
+  }
+
   /** True when no block is requested or received: nothing lost by giving the piece up. */
   get untouched(): boolean {
     if (this.receivedCount > 0) return false;

@@ -554,6 +554,22 @@ export class Session {
     const at = peer.known ?? splitAddressKey(peer.address);
     this.#book.ban(at.host, at.port, peer.conn.remote.peerId, peer.source);
     peer.conn.close(`banned: ${reason}`);
+    // What it sent to pieces still filling is suspect too: fetch those blocks from others, or
+    // a good peer completing such a piece would share the blame for its bad hash.
+    let discarded = false;
+    for (const piece of [...this.#active.values()]) {
+      const before = piece.receivedCount;
+      for (let b = 0; b < piece.blockCount; b++) {
+        if (!piece.received[b] || piece.senders[b] !== peer.address) continue;
+        piece.discard(b);
+        this.#wasted += piece.blockLength(b);
+      }
+      if (piece.receivedCount === before) continue;
+      discarded = true;
+      if (piece.untouched) this.#abandon(piece);
+      else this.#open.add(piece);
+    }
+    if (discarded) { for (const p of this.#peers) this.#request(p); }
   }
 
   // ---- messages ----------------------------------------------------------------------------

@@ -24,6 +24,11 @@ Deno.test("ActivePiece: blocks go free, requested, received; a reused buffer is 
     assert(piece.store(b, new Uint8Array(piece.blockLength(b)).fill(b + 1), "peer"));
   }
   assert(!piece.store(0, new Uint8Array(MAX_BLOCK), "peer"), "a second copy is refused");
+  piece.discard(1);
+  assert(!piece.complete);
+  assertEquals(piece.nextFreeBlock(), 1, "a discarded block is free again");
+  assert(piece.store(1, new Uint8Array(MAX_BLOCK).fill(2), "other"));
+  assertEquals(piece.senders[1], "other");
   assert(piece.complete);
   // Every byte of the piece came from a block: nothing of the buffer's old contents is left.
   assertEquals(piece.buffer.indexOf(0xee), -1);

@@ -205,6 +205,45 @@ Deno.test("a peer sending corrupt blocks is banned; its pieces are fetched again
   }
 });
 
+Deno.test("a banned peer's blocks in unfinished pieces are fetched again, not blamed on others", async () => {
+  const s = await setup(1 << 20, 44);
+  const fake = new FakePeer(async (w) => {
+    if (!(await actLikeASeeder(w, s.torrent))) return;
+    // Wait for two whole pieces' requests; then send one bad block of the first (it stays
+    // unfinished) and the second whole and bad (its hash fails, and the peer is banned).
+    const asked = new Map<number, number>();
+    let pieces: number[] = [];
+    while (pieces.length < 2) {
+      const r = await w.nextRequest();
+      if (r === null) return;
+      asked.set(r.index, (asked.get(r.index) ?? 0) + 1);
+      pieces = [...asked].filter(([, n]) => n === PIECE / 16_384).map(([i]) => i);
+    }
+    const [half, bad] = pieces;
+    const wrong = new Uint8Array(16_384).fill(0xee);
+    await w.write(pieceMessage(half, 0, wrong));
+    for (let begin = 0; begin < PIECE; begin += 16_384) {
+      await w.write(pieceMessage(bad, begin, wrong));
+    }
+    await w.waitForHangup(5_000);
+  });
+  try {
+    s.leecher.start();
+    s.leecher.addPeers([fake.address]);
+    await waitFor("the ban", () => s.log.find(`banning peer 127.0.0.1:${fake.port}`).length > 0);
+    s.leecher.addPeers([addressOf(s.seeder)]);
+    await within("download", 10_000, s.leecher.done);
+    // The unfinished piece's bad block was dropped with the ban: the seeder's copy completed it.
+    assertEquals(s.leecher.stats().hashFailures, 1, s.log.find("failed its hash").join(" | "));
+    assertEquals(s.log.find("banning").length, 1);
+    await s.leecher.stop();
+    await assertPayload(s.out, s.torrent.name, s.data);
+  } finally {
+    await fake.close();
+    await s.cleanup();
+  }
+});
+
 Deno.test("a corrupt peer and a good seeder at once: the good one is not banned", async () => {
   const s = await setup(2 << 20, 43, 2 << 20);
   const fake = new FakePeer(async (w) => {
