@@ -837,9 +837,14 @@ export class Session {
         const length = this.#pieceLength(index);
         const piece = new ActivePiece(index, length, this.#buffers.take(length));
         this.#active.set(index, piece);
-        this.#open.add(piece);
         this.#bufferedBytes += piece.length;
-        peer.pieces.push(piece);
+        // A piece of one block has nothing more to ask for once this request goes out, so it
+        // joins neither list (giving the request back abandons it): at 16 KiB pieces the lists'
+        // churn was about 5 % of the bytes allocated (heap sampling).
+        if (piece.blockCount > 1) {
+          this.#open.add(piece);
+          peer.pieces.push(piece);
+        }
         return index * this.#blocksPerPiece;
       }
     }

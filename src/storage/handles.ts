@@ -45,6 +45,8 @@ export class HandleCache {
   readonly #max: number;
   /** Map order is recency order: first = least recently used. */
   readonly #entries = new Map<number, Entry>();
+  /** The file last in `#entries`, or -1: using it again needs no reordering. */
+  #newest = -1;
   readonly #closing = new Set<Promise<void>>();
 
   constructor(paths: readonly (string | null)[], max: number) {
@@ -75,8 +77,7 @@ export class HandleCache {
     const path = this.path(file);
     let entry = this.#entries.get(file);
     if (entry) {
-      this.#entries.delete(file);
-      this.#entries.set(file, entry);
+      this.#touch(file, entry);
     } else {
       const ready = openFile(path, write);
       const created: Entry = { ready, opened: null, refs: 0 };
@@ -85,11 +86,12 @@ export class HandleCache {
           created.opened = opened;
         },
         () => {
-          if (this.#entries.get(file) === created) this.#entries.delete(file);
+          if (this.#entries.get(file) === created) this.#forget(file);
         },
       );
       entry = created;
       this.#entries.set(file, entry);
+      this.#newest = file;
     }
     entry.refs++;
     try {
@@ -129,9 +131,25 @@ export class HandleCache {
     }
     // Most recently used goes last. No reference is held: closing a handle waits for the
     // writes it has taken (`DataFile.close`), and an evicted handle is never handed out again.
+    this.#touch(file, entry);
+    return entry.opened.write(data, offset, length, position);
+  }
+
+  /**
+   * Makes `file` the most recently used. A Map keeps its order by insertion, so that is a delete
+   * and a set, skipped when `file` is last already: for a single file that was every write, and
+   * the churn made garbage.
+   */
+  #touch(file: number, entry: Entry): void {
+    if (file === this.#newest) return;
     this.#entries.delete(file);
     this.#entries.set(file, entry);
-    return entry.opened.write(data, offset, length, position);
+    this.#newest = file;
+  }
+
+  #forget(file: number): void {
+    this.#entries.delete(file);
+    if (file === this.#newest) this.#newest = -1;
   }
 
   #evict(): void {
@@ -139,7 +157,7 @@ export class HandleCache {
     for (const [file, entry] of this.#entries) {
       if (this.#entries.size <= this.#max) break;
       if (entry.refs > 0 || entry.opened === null) continue;
-      this.#entries.delete(file);
+      this.#forget(file);
       this.#closeLater(entry.opened);
     }
   }
@@ -153,6 +171,7 @@ export class HandleCache {
   async closeAll(): Promise<void> {
     const entries = [...this.#entries.values()];
     this.#entries.clear();
+    this.#newest = -1;
     for (const entry of entries) {
       const opened = await entry.ready.catch(() => null);
       if (opened) this.#closeLater(opened);
