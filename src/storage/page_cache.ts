@@ -15,6 +15,7 @@
  * @module
  */
 import { constants } from "node:fs";
+import { openLinuxLibrary } from "../util/mod.ts";
 
 const POSIX_FADV_DONTNEED = 4;
 /** Read-only, and never blocking or following a link swapped in for the file. */
@@ -31,18 +32,9 @@ type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 /** The C library's calls; `null` where they cannot be had. Loaded on first use. */
 let libc: Libc | null | undefined;
 
+/** glibc, then musl. */
 function loadLibc(): Libc | null {
-  if (Deno.build.os !== "linux") return null;
-  // Asked without a prompt: a run without --allow-ffi just keeps its pages cached.
-  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return null;
-  for (const name of ["libc.so.6", "libc.so"]) {
-    try {
-      return Deno.dlopen(name, SYMBOLS).symbols;
-    } catch {
-      // Not this C library (glibc, then musl).
-    }
-  }
-  return null;
+  return openLinuxLibrary(["libc.so.6", "libc.so"], SYMBOLS);
 }
 
 /** True when `dropCachedPages` can do its work in this process. */

@@ -1,9 +1,11 @@
 /**
- * Small shared helpers: the piece bitmap, SHA-1 and hex, the rate throttle.
+ * Small shared helpers: the piece bitmap, SHA-1 and hex, the rate throttle, system libraries
+ * through FFI.
  *
  * @module
  */
 export { Bitfield, isValidBitfield } from "./bitfield.ts";
 export { bytesEqual, fromHex, sha1, sha1Backend, sha1Matches, toHex } from "./sha1.ts";
 export { TokenBucket } from "./throttle.ts";
+export { openLinuxLibrary } from "./native.ts";
 export { formatIp, formatIPv6, parseIp, parseIPv4, parseIPv6 } from "./ip.ts";

@@ -9,6 +9,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
+import { openLinuxLibrary } from "./native.ts";
 
 const LIBCRYPTO_SYMBOLS = {
   SHA1_Init: { parameters: ["buffer"], result: "i32" },
@@ -30,17 +31,8 @@ interface NativeSha1 {
 let native: NativeSha1 | null | undefined;
 
 function loadNative(): NativeSha1 | null {
-  if (Deno.build.os !== "linux") return null;
-  // Asked without a prompt: a run without --allow-ffi hashes with node:crypto.
-  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return null;
-  for (const name of ["libcrypto.so.3", "libcrypto.so"]) {
-    try {
-      return Deno.dlopen(name, LIBCRYPTO_SYMBOLS).symbols as unknown as NativeSha1;
-    } catch {
-      // Not installed under this name, or built without the low-level calls.
-    }
-  }
-  return null;
+  const symbols = openLinuxLibrary(["libcrypto.so.3", "libcrypto.so"], LIBCRYPTO_SYMBOLS);
+  return symbols as unknown as NativeSha1 | null;
 }
 
 /** OpenSSL's `SHA_CTX` (96 bytes on 64-bit systems), with room to spare. */
