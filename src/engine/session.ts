@@ -566,8 +566,7 @@ export class Session {
       }
       if (piece.receivedCount === before) continue;
       discarded = true;
-      if (piece.untouched) this.#abandon(piece);
-      else this.#open.add(piece);
+      this.#reopen(piece);
     }
     if (discarded) { for (const p of this.#peers) this.#request(p); }
   }
@@ -871,6 +870,11 @@ export class Session {
     const piece = this.#active.get(Math.floor(id / this.#blocksPerPiece));
     if (!piece) return;
     piece.release(id % this.#blocksPerPiece);
+    this.#reopen(piece);
+  }
+
+  /** A piece that got blocks back to ask for: to the picker when nothing of it is left, else open. */
+  #reopen(piece: ActivePiece): void {
     if (piece.untouched) this.#abandon(piece);
     else this.#open.add(piece);
   }
