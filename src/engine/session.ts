@@ -190,6 +190,11 @@ const MAX_QUEUED_UPLOADS = 512;
 const BUFFER_PER_PEER = 512 * 1024;
 const MIN_BUFFER_BUDGET = 8 * 1024 * 1024;
 const MAX_BUFFER_BUDGET = 64 * 1024 * 1024;
+/**
+ * In endgame, a peer asks for blocks others are fetching only while it has fewer requests than
+ * this out: a copy queued behind others of its own would seldom come first.
+ */
+const ENDGAME_DEPTH = 2;
 /** Whole pieces kept in memory for uploading (see `ReadCache`). */
 const READ_CACHE_BYTES = 16 * 1024 * 1024;
 
@@ -852,16 +857,26 @@ export class Session {
     return -1;
   }
 
+  /**
+   * A block others are fetching, for a peer whose pipeline is nearly empty: the one asked of the
+   * fewest peers, and of those the last asked for, which waits at the back of some queue. A peer
+   * with a longer queue takes none: its copy would come too late and spend the sender's upload.
+   */
   #endgameBlock(peer: Peer): number {
+    if (peer.requests.size >= ENDGAME_DEPTH) return -1;
+    let best = -1;
+    let fewest = Infinity;
     for (const piece of this.#active.values()) {
       if (!peer.bits.has(piece.index) || piece.complete) continue;
       const base = piece.index * this.#blocksPerPiece;
       for (let b = 0; b < piece.blockCount; b++) {
-        if (piece.received[b] || piece.requested[b] >= 2 || peer.requests.has(base + b)) continue;
-        return base + b;
+        const asked = piece.requested[b];
+        if (piece.received[b] || asked > fewest || peer.requests.has(base + b)) continue;
+        fewest = asked;
+        best = base + b;
       }
     }
-    return -1;
+    return best;
   }
 
   /** Gives back one outstanding request of `peer`. */
@@ -925,15 +940,18 @@ export class Session {
     if (!piece.store(b, data, peer.address)) {
       this.#wasted += data.length;
     } else if (piece.requested[b] > 0) {
-      // Endgame: others were asked for this block too; call them off.
+      // Endgame: others were asked for this block too; call them off, and give them new work.
+      const freed: Peer[] = [];
       for (const other of this.#peers) {
         if (other !== peer && other.requests.delete(id)) {
           piece.requested[b]--;
           other.conn.send(
             encodeBlockAddress(MessageId.cancel, index, begin, data.length),
           );
+          freed.push(other);
         }
       }
+      for (const other of freed) this.#request(other);
     }
     if (piece.complete) this.#verify(piece);
     this.#request(peer);

@@ -325,6 +325,75 @@ Deno.test("a peer that takes requests and never answers does not stall the downl
   }
 });
 
+Deno.test("endgame: an idle peer fetches the blocks a silent one sits on, last asked first", async () => {
+  const root = await Deno.makeTempDir({ prefix: "bt-endgame-" });
+  const data = patternBytes(8 * PIECE, 45); // 32 blocks: 16 for the silent peer, 16 for the other
+  const torrent = torrentOf(
+    createTorrentFromBuffers("payload.bin", data, { pieceLength: PIECE, creationDate: null }),
+  );
+  const silentAsked: string[] = [];
+  let silentCancelled = 0;
+  const silent = new FakePeer(async (w) => {
+    if (!(await actLikeASeeder(w, torrent))) return;
+    for (let m = await w.read(); m !== null; m = await w.read()) {
+      if (m.id === Id.cancel) silentCancelled++;
+      if (m.id !== Id.request) continue;
+      const v = new DataView(m.payload.buffer, m.payload.byteOffset, 8);
+      silentAsked.push(`${v.getUint32(0)}/${v.getUint32(4)}`);
+    }
+  });
+  const dups: string[] = [];
+  let extraWhileBusy = false;
+  const idle = new FakePeer(async (w) => {
+    if (!(await actLikeASeeder(w, torrent))) return;
+    const own = [];
+    for (let i = 0; i < 16; i++) own.push((await w.nextRequest())!);
+    // Every block it was asked for, at once: only after the last ones does it have room.
+    for (const r of own) await w.write(pieceMessage(r.index, r.begin, blockOf(data, r)));
+    for (let i = 0; i < 2; i++) {
+      const r = (await w.nextRequest())!;
+      dups.push(`${r.index}/${r.begin}`);
+    }
+    let next = w.nextRequest();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    extraWhileBusy = await Promise.race([
+      next.then(() => true),
+      new Promise<boolean>((r) => timer = setTimeout(() => r(false), 300)),
+    ]);
+    clearTimeout(timer);
+    for (const d of dups) {
+      const [index, begin] = d.split("/").map(Number);
+      await w.write(pieceMessage(index, begin, blockOf(data, { index, begin, length: 16_384 })));
+    }
+    for (let r = await next; r !== null; r = await next) {
+      await w.write(pieceMessage(r.index, r.begin, blockOf(data, r)));
+      next = w.nextRequest();
+    }
+  });
+  // Requests never time out here: the silent peer keeps its blocks until they are cancelled.
+  const leecher = await openJob(torrent, `${root}/leech`, {
+    session: { requestTimeoutMs: 60_000 },
+  });
+  try {
+    leecher.start();
+    leecher.addPeers([silent.address]);
+    await waitFor("16 requests to the silent peer", () => silentAsked.length === 16);
+    leecher.addPeers([idle.address]);
+    await within("download", 10_000, leecher.done);
+    // The two blocks asked last of the silent peer come first; none while its own queue was long.
+    assertEquals(dups, [silentAsked[15], silentAsked[14]]);
+    assert(!extraWhileBusy, "a third endgame request while two were out");
+    await waitFor("a cancel for each silent block", () => silentCancelled === 16);
+    await leecher.stop();
+    await assertPayload(`${root}/leech`, torrent.name, data);
+  } finally {
+    await leecher.stop();
+    await silent.close();
+    await idle.close();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 /** Abuses of the wire protocol, each after a correct handshake unless it says otherwise. */
 const ABUSES: Record<string, (w: Wire, t: Torrent) => Promise<boolean>> = {
   "garbage instead of a handshake": async (w) => {
