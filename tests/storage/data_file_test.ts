@@ -32,6 +32,37 @@ Deno.test("DataFile: runs of back-to-back writes and jumps between them land rig
   });
 });
 
+Deno.test("DataFile: back-to-back writes asked at once, from scattered memory, land right", async () => {
+  await withTempDir(async (dir) => {
+    // 300 writes of 1000 bytes: more than one call's worth (256 KiB) of a run the writer
+    // gathers, each from its own place in the source, with one jump back in the middle.
+    const data = randomBytes(300 * 1000, 4);
+    const source = new Uint8Array(new SharedArrayBuffer(data.length));
+    const slot = (i: number) => (i * 7) % 300; // where write i's bytes sit in `source`
+    for (let i = 0; i < 300; i++) {
+      source.set(data.subarray(i * 1000, i * 1000 + 1000), slot(i) * 1000);
+    }
+    const file = await DataFile.open(`${dir}/a`, { write: true, create: true });
+    const order = [...Array(300).keys()];
+    order.splice(150, 10); // written after the rest: a run, a jump back, another run
+    order.push(150, 151, 152, 153, 154, 155, 156, 157, 158, 159);
+    await Promise.all(order.map((i) => file.write(source, slot(i) * 1000, 1000, i * 1000)));
+    await file.close();
+    assertEquals(await Deno.readFile(`${dir}/a`), data);
+
+    // A run whose file was swapped for a link fails as a whole: every write in it is told.
+    const bad = await DataFile.open(`${dir}/b`, { write: true, create: true });
+    await Deno.remove(`${dir}/b`);
+    await Deno.symlink(`${dir}/a`, `${dir}/b`);
+    const results = await Promise.allSettled(
+      [0, 1, 2].map((i) => bad.write(source, 0, 1000, i * 1000)),
+    );
+    assertEquals(results.map((r) => r.status), ["rejected", "rejected", "rejected"]);
+    await bad.close();
+    assertEquals(await Deno.readFile(`${dir}/a`), data);
+  });
+});
+
 Deno.test("DataFile: writes asked while the writer is busy go later, in the order asked", async () => {
   await withTempDir(async (dir) => {
     const file = await DataFile.open(`${dir}/a`, { write: true, create: true });
