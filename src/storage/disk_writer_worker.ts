@@ -1,7 +1,7 @@
 /**
- * The worker behind `DiskWriter`: performs writes with blocking calls, one request at a time in
- * arrival order (requests come and are answered in batches), keeping one handle per file until
- * told to forget it. It uses the `Deno` API only: loading `node:fs` here cost 8 MB more of
+ * The worker behind `DiskWriter`: performs writes with blocking calls in arrival order (requests
+ * come and are answered in batches; writes that continue each other go in one call), keeping one
+ * handle per file until told to forget it. It uses the `Deno` API only: loading `node:fs` here cost 8 MB more of
  * resident memory than the worker's other 16 MB.
  *
  * @module
