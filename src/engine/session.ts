@@ -888,7 +888,7 @@ export class Session {
     this.#reopen(piece);
   }
 
-  /** A piece that got blocks back to ask for: to the picker when nothing of it is left, else open. */
+  /** A piece given blocks back: to the picker when none of it is left, else to the open set. */
   #reopen(piece: ActivePiece): void {
     if (piece.untouched) this.#abandon(piece);
     else this.#open.add(piece);

@@ -1,8 +1,8 @@
 /**
  * The worker behind `DiskWriter`: performs writes with blocking calls in arrival order (requests
  * come and are answered in batches; writes that continue each other go in one call), keeping one
- * handle per file until told to forget it. It uses the `Deno` API only: loading `node:fs` here cost 8 MB more of
- * resident memory than the worker's other 16 MB.
+ * handle per file until told to forget it. It uses the `Deno` API only: loading `node:fs` here
+ * cost 8 MB more of resident memory than the worker's other 16 MB.
  *
  * @module
  */
@@ -74,7 +74,7 @@ function write(target: Target, data: Uint8Array, position: number): void {
  */
 const staging = new Uint8Array(WRITE_CHUNK);
 
-/** The end of the run of requests from `i` that one call can do: writes that continue each other. */
+/** Where the run of requests from `i` that one call can do ends: writes continuing each other. */
 function runEnd(ops: Float64Array, i: number): number {
   let end = i + OP_FIELDS;
   if (ops[i] === OP_FORGET) return end;
