@@ -342,7 +342,7 @@ Deno.test("endgame: an idle peer fetches the blocks a silent one sits on, last a
       silentAsked.push(`${v.getUint32(0)}/${v.getUint32(4)}`);
     }
   });
-  const dups: string[] = [];
+  const dups: { index: number; begin: number; length: number }[] = [];
   let extraWhileBusy = false;
   const idle = new FakePeer(async (w) => {
     if (!(await actLikeASeeder(w, torrent))) return;
@@ -350,10 +350,7 @@ Deno.test("endgame: an idle peer fetches the blocks a silent one sits on, last a
     for (let i = 0; i < 16; i++) own.push((await w.nextRequest())!);
     // Every block it was asked for, at once: only after the last ones does it have room.
     for (const r of own) await w.write(pieceMessage(r.index, r.begin, blockOf(data, r)));
-    for (let i = 0; i < 2; i++) {
-      const r = (await w.nextRequest())!;
-      dups.push(`${r.index}/${r.begin}`);
-    }
+    for (let i = 0; i < 2; i++) dups.push((await w.nextRequest())!);
     let next = w.nextRequest();
     let timer: ReturnType<typeof setTimeout> | undefined;
     extraWhileBusy = await Promise.race([
@@ -361,10 +358,7 @@ Deno.test("endgame: an idle peer fetches the blocks a silent one sits on, last a
       new Promise<boolean>((r) => timer = setTimeout(() => r(false), 300)),
     ]);
     clearTimeout(timer);
-    for (const d of dups) {
-      const [index, begin] = d.split("/").map(Number);
-      await w.write(pieceMessage(index, begin, blockOf(data, { index, begin, length: 16_384 })));
-    }
+    for (const r of dups) await w.write(pieceMessage(r.index, r.begin, blockOf(data, r)));
     for (let r = await next; r !== null; r = await next) {
       await w.write(pieceMessage(r.index, r.begin, blockOf(data, r)));
       next = w.nextRequest();
@@ -381,7 +375,7 @@ Deno.test("endgame: an idle peer fetches the blocks a silent one sits on, last a
     leecher.addPeers([idle.address]);
     await within("download", 10_000, leecher.done);
     // The two blocks asked last of the silent peer come first; none while its own queue was long.
-    assertEquals(dups, [silentAsked[15], silentAsked[14]]);
+    assertEquals(dups.map((r) => `${r.index}/${r.begin}`), [silentAsked[15], silentAsked[14]]);
     assert(!extraWhileBusy, "a third endgame request while two were out");
     await waitFor("a cancel for each silent block", () => silentCancelled === 16);
     await leecher.stop();
