@@ -21,6 +21,7 @@ import {
   TorrentError,
   torrentFileFromInfo,
 } from "../metainfo/mod.ts";
+import { PeerNetwork } from "../peer/mod.ts";
 import { type CliOptions, defaultStateDir, resolveSelection } from "./args.ts";
 import {
   checkingSnapshot,
@@ -213,11 +214,18 @@ export async function runDownload(
     const isPrivate = "torrent" in input && input.torrent.private;
     const dht = options.dht && !isPrivate ? await startDht(options, log, io) : undefined;
     if (dht) cleanups.push(() => dht.stop());
+    const network = new PeerNetwork();
 
     let torrent: Torrent;
     let peers: SourcedAddress[] = [];
     if ("magnet" in input) {
-      const fetched = await fetchMetadata(input.magnet, options, { log, dht, display, elapsed });
+      const fetched = await fetchMetadata(input.magnet, options, {
+        log,
+        dht,
+        network,
+        display,
+        elapsed,
+      });
       const phase = await Promise.race([fetched.done, interrupted]);
       await fetched.stop();
       if (phase === "interrupted") {
@@ -246,6 +254,7 @@ export async function runDownload(
       torrent,
       output: options.output,
       port: options.port,
+      network,
       maxPeers: options.maxPeers,
       maxDownloadRate: options.maxDownloadRate,
       maxUploadRate: options.maxUploadRate,
@@ -324,13 +333,20 @@ function describeSources(bySource: Record<string, number>): string | undefined {
 function fetchMetadata(
   magnet: Magnet,
   options: CliOptions,
-  ctx: { log: Logger; dht?: DhtNode; display: ProgressDisplay; elapsed: () => number },
+  ctx: {
+    log: Logger;
+    dht?: DhtNode;
+    network: PeerNetwork;
+    display: ProgressDisplay;
+    elapsed: () => number;
+  },
 ): { done: Promise<FetchedTorrent>; stop: () => Promise<void> } {
   const name = magnet.name ?? magnet.infoHashHex;
   ctx.log.info(`magnet ${magnet.infoHashHex}: fetching metadata`);
   const job = MetadataJob.start({
     magnet,
     port: options.port,
+    network: ctx.network,
     maxPeers: options.maxPeers,
     log: ctx.log,
     dht: ctx.dht,

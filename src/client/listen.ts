@@ -6,11 +6,11 @@
  */
 import {
   type HandshakeOptions,
-  listenForPeers,
   type PeerConnection,
-  type PeerListener,
+  type PeerNetwork,
+  PeerRouter,
+  type StreamListener,
 } from "../peer/mod.ts";
-import { bytesEqual } from "../util/mod.ts";
 
 /** Who takes inbound peers of a torrent right now. */
 export interface IncomingTarget {
@@ -25,29 +25,36 @@ export interface IncomingTarget {
  * @example
  * ```ts
  * import { listenForTorrent } from "./listen.ts";
- * const listener = listenForTorrent({ port: 0, hostname: "127.0.0.1" }, new Uint8Array(20), () => undefined);
+ * import { PeerNetwork } from "../peer/mod.ts";
+ * const listener = listenForTorrent(
+ *   new PeerNetwork(), { port: 0, hostname: "127.0.0.1" }, new Uint8Array(20), () => undefined,
+ * );
  * console.log(listener.port > 0); // true
  * listener.close();
  * ```
  */
 export function listenForTorrent(
-  at: { port?: number; hostname?: string },
+  network: PeerNetwork,
+  at: { port?: number; hostname?: string; onError?: (message: string) => void },
   infoHash: Uint8Array,
   target: () => IncomingTarget | undefined,
-): PeerListener {
-  const route = (theirs: Uint8Array) => {
-    const t = bytesEqual(theirs, infoHash) ? target() : undefined;
+): StreamListener {
+  const router = new PeerRouter();
+  router.add(infoHash, () => {
+    const t = target();
     return t &&
       { options: t.handshakeOptions, adopt: (peer: PeerConnection) => t.addIncoming(peer) };
-  };
+  });
+  const listen = (port: number) =>
+    network.listen({ hostname: at.hostname, port, router, onError: at.onError });
   const first = at.port ?? 6881;
   const ports = first === 0 ? [] : Array.from({ length: 10 }, (_, i) => first + i);
   for (const port of ports) {
     try {
-      return listenForPeers({ hostname: at.hostname, port, route });
+      return listen(port);
     } catch (e) {
       if (!(e instanceof Deno.errors.AddrInUse)) throw e;
     }
   }
-  return listenForPeers({ hostname: at.hostname, port: 0, route });
+  return listen(0);
 }

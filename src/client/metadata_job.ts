@@ -12,7 +12,7 @@ import {
   type SourcedAddress,
 } from "../engine/mod.ts";
 import { type Magnet, parseInfo, type Torrent } from "../metainfo/mod.ts";
-import { makePeerId, type PeerListener } from "../peer/mod.ts";
+import { makePeerId, PeerNetwork, type StreamListener } from "../peer/mod.ts";
 import { Announcer, type AnnouncerOptions, type TrackerStatus } from "../tracker/mod.ts";
 import { DhtLookups, type DhtNode } from "./dht_lookups.ts";
 import { listenForTorrent } from "./listen.ts";
@@ -23,6 +23,8 @@ export interface MetadataJobOptions {
   magnet: Magnet;
   port?: number;
   hostname?: string;
+  /** How peers are dialled and accepted. Default: over TCP. */
+  network?: PeerNetwork;
   maxPeers?: number;
   log?: SessionLog;
   /** A running DHT node, unless the DHT is off. */
@@ -48,7 +50,7 @@ export interface FetchedTorrent {
  */
 export class MetadataJob {
   readonly #fetcher: MetadataFetcher;
-  readonly #listener: PeerListener;
+  readonly #listener: StreamListener;
   readonly #announcer?: Announcer;
   readonly #lookups?: DhtLookups;
   #tracker?: TrackerStatus;
@@ -59,10 +61,17 @@ export class MetadataJob {
   private constructor(opts: MetadataJobOptions) {
     const { magnet } = opts;
     const peerId = makePeerId();
-    this.#listener = listenForTorrent(opts, magnet.infoHash, () => this.#fetcher);
+    const network = opts.network ?? new PeerNetwork();
+    this.#listener = listenForTorrent(
+      network,
+      { ...opts, onError: (message) => opts.log?.debug(message) },
+      magnet.infoHash,
+      () => this.#fetcher,
+    );
     this.#fetcher = new MetadataFetcher({
       infoHash: magnet.infoHash,
       peerId,
+      dial: network.dial,
       maxPeers: opts.maxPeers,
       listenPort: this.#listener.port,
       log: opts.log,

@@ -14,7 +14,7 @@ import {
   type SessionStats,
 } from "../engine/mod.ts";
 import type { Torrent } from "../metainfo/mod.ts";
-import { makePeerId, type PeerListener } from "../peer/mod.ts";
+import { makePeerId, PeerNetwork, type StreamListener } from "../peer/mod.ts";
 import { listenForTorrent } from "./listen.ts";
 import { describeTracker } from "./status.ts";
 import { DhtLookups, type DhtNode } from "./dht_lookups.ts";
@@ -31,6 +31,8 @@ export interface TorrentJobOptions {
   port?: number;
   /** Address to listen on. Default all interfaces. */
   hostname?: string;
+  /** How peers are dialled and accepted. Default: over TCP. */
+  network?: PeerNetwork;
   maxPeers?: number;
   /** Bytes per second, 0 for no limit. */
   maxDownloadRate?: number;
@@ -94,7 +96,7 @@ export class TorrentJob {
   readonly torrent: Torrent;
   readonly storage: Storage;
   readonly session: Session;
-  readonly listener: PeerListener;
+  readonly listener: StreamListener;
   readonly #announcer?: Announcer;
   readonly #dht?: DhtNode;
   #lookups?: DhtLookups;
@@ -119,7 +121,7 @@ export class TorrentJob {
     opts: TorrentJobOptions,
     storage: Storage,
     session: Session,
-    listener: PeerListener,
+    listener: StreamListener,
     peerId: Uint8Array,
     resume: ResumeState,
   ) {
@@ -182,7 +184,7 @@ export class TorrentJob {
       selected: opts.selected,
       preallocate: opts.prealloc,
     });
-    let listener: PeerListener | undefined;
+    let listener: StreamListener | undefined;
     try {
       // A clean stop left a record no file contradicts: trust it. Otherwise hash the data.
       const enabled = opts.resume !== false;
@@ -211,12 +213,19 @@ export class TorrentJob {
       // The listener comes first so the session can tell peers its port; until the session
       // exists, inbound handshakes find no target and are turned away.
       const target: { session?: Session } = {};
-      listener = listenForTorrent(opts, torrent.infoHash, () => target.session);
+      const network = opts.network ?? new PeerNetwork();
+      listener = listenForTorrent(
+        network,
+        { ...opts, onError: (message) => log?.debug(message) },
+        torrent.infoHash,
+        () => target.session,
+      );
       const session = target.session = new Session({
         torrent,
         storage: store,
         have,
         peerId,
+        dial: network.dial,
         maxPeers: opts.maxPeers,
         seed: opts.seed,
         log: opts.log,

@@ -16,11 +16,11 @@ import {
   parsePex,
 } from "../ext/mod.ts";
 import {
-  connectPeer,
   encodeExtended,
   type HandshakeOptions,
   type Message,
   type PeerConnection,
+  type PeerDialler,
 } from "../peer/mod.ts";
 import {
   type BookEntry,
@@ -36,6 +36,8 @@ import type { SessionLog } from "./session.ts";
 export interface MetadataFetcherOptions {
   infoHash: Uint8Array;
   peerId: Uint8Array;
+  /** Opens connections to peers. */
+  dial: PeerDialler;
   maxPeers?: number;
   /** Our TCP listening port, for the extension handshake. */
   listenPort?: number;
@@ -72,7 +74,7 @@ interface FetchPeer {
  *
  * @example
  * ```ts ignore
- * const fetcher = new MetadataFetcher({ infoHash, peerId });
+ * const fetcher = new MetadataFetcher({ infoHash, peerId, dial: new PeerNetwork().dial });
  * fetcher.start();
  * fetcher.addPeers([{ host: "127.0.0.1", port: 6881 }], "magnet");
  * const info = await fetcher.done; // verified bytes of the info dictionary
@@ -96,7 +98,7 @@ export class MetadataFetcher {
     this.#log = options.log ?? { debug() {}, info() {}, warn() {} };
     this.done = new Promise((resolve) => this.#resolve = resolve);
     this.#book = new PeerBook({
-      connect: (host, port) => connectPeer(host, port, this.handshakeOptions),
+      connect: (host, port) => options.dial(host, port, this.handshakeOptions),
       onConnected: (conn, entry) => this.#adopt(conn, entry),
       connectedCount: () => this.#peers.size,
       maxPeers: options.maxPeers ?? 20,

@@ -15,7 +15,6 @@ export { allowedFastSet } from "./allowed_fast.ts";
 export { type ChokeCandidate, type ChokeDecision, choose } from "./choker.ts";
 export { type PickerOptions, type PickOrder, PiecePicker } from "./picker.ts";
 export {
-  addressKey,
   type BookEntry,
   type PeerAddress,
   PeerBook,

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type PeerConnection, SelfConnectionError } from "../peer/mod.ts";
+import { formatAddress, type PeerConnection, SelfConnectionError } from "../peer/mod.ts";
 import { toHex } from "../util/mod.ts";
 
 /** Where a peer address came from, for the status line. */
@@ -44,12 +44,7 @@ export interface PeerBookOptions {
   onDebug?: (message: string) => void;
 }
 
-/** `host:port`, with IPv6 hosts in brackets. */
-export function addressKey(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-/** The inverse of `addressKey`: `host:port` or `[v6]:port` back to its parts. */
+/** The inverse of `formatAddress`: `host:port` or `[v6]:port` back to its parts. */
 export function splitAddressKey(address: string): PeerAddress {
   const colon = address.lastIndexOf(":");
   return {
@@ -105,7 +100,7 @@ export class PeerBook {
   add(addresses: Iterable<PeerAddress>, source: PeerSource): void {
     for (const { host, port } of addresses) {
       if (!(Number.isInteger(port) && port > 0 && port < 65536) || host === "") continue;
-      const key = addressKey(host, port);
+      const key = formatAddress(host, port);
       if (!this.#entries.has(key)) {
         this.#entries.set(key, { host, port, source, failures: 0, retryAt: 0, state: "idle" });
       }
@@ -177,7 +172,7 @@ export class PeerBook {
   /** Bans a peer by address and by id, so it cannot come back from another port either. */
   ban(host: string, port: number, peerId: Uint8Array, source: PeerSource): void {
     this.#bannedIds.add(toHex(peerId));
-    const key = addressKey(host, port);
+    const key = formatAddress(host, port);
     const entry = this.#entries.get(key);
     if (entry) entry.state = "banned";
     else {

@@ -8,7 +8,6 @@
  * @module
  */
 import {
-  connectPeer,
   encodeBitfield,
   encodeBlockAddress,
   encodeExtended,
@@ -23,6 +22,7 @@ import {
   type Message,
   MessageId,
   PeerConnection,
+  type PeerDialler,
   type RateLimiter,
 } from "../peer/mod.ts";
 import {
@@ -89,6 +89,8 @@ export interface SessionOptions {
   /** Pieces already verified on disk. */
   have: Bitfield;
   peerId: Uint8Array;
+  /** Opens connections to peers (the process's network, or memory in tests). */
+  dial: PeerDialler;
   maxPeers?: number;
   downloadLimiter?: RateLimiter;
   uploadLimiter?: RateLimiter;
@@ -260,7 +262,7 @@ class Peer {
  *
  * @example
  * ```ts ignore
- * const session = new Session({ torrent, storage, have, peerId });
+ * const session = new Session({ torrent, storage, have, peerId, dial: new PeerNetwork().dial });
  * session.addPeers([{ host: "127.0.0.1", port: 6881 }], "manual");
  * session.start();
  * await session.done;
@@ -338,7 +340,7 @@ export class Session {
       else this.#wantedMissing++;
     }
     this.#book = new PeerBook({
-      connect: (host, port) => connectPeer(host, port, this.handshakeOptions),
+      connect: (host, port) => this.#o.dial(host, port, this.handshakeOptions),
       onConnected: (conn, entry) => this.#adopt(conn, entry, entry.source),
       connectedCount: () => this.#peers.size,
       maxPeers: this.#o.maxPeers,

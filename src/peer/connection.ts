@@ -1,11 +1,12 @@
 /**
- * One peer connection: the handshake, a read loop that parses frames out of one reused buffer,
- * and a write queue that batches small messages into one socket write.
+ * One peer connection over a `ByteStream`: the BitTorrent handshake, a read loop that parses
+ * frames out of one reused buffer, and a write queue that batches small messages into one write.
  *
  * @module
  */
 import { encodeHandshake, type Handshake, HANDSHAKE_LENGTH, parseHandshake } from "./handshake.ts";
 import { type Message, parseMessage, ProtocolError } from "./messages.ts";
+import type { ByteStream } from "./stream.ts";
 import { bytesEqual } from "../util/mod.ts";
 
 /** Something that limits a byte rate; `take` resolves when `bytes` may pass. */
@@ -25,35 +26,41 @@ const READ_BUFFER_START = 64 * 1024;
 const READ_BUFFER_MAX = 256 * 1024;
 
 /**
- * Reads exact byte counts and length-prefixed frames from a socket into one reused buffer. The
+ * Reads exact byte counts and length-prefixed frames from a stream into one reused buffer. The
  * buffer starts small (many peers are slow; 200 of them at the largest size held 50 MB) and
  * doubles whenever a read fills it, up to `READ_BUFFER_MAX`, or to a frame that needs more.
  *
  * @example
  * ```ts
  * import { FrameReader } from "./connection.ts";
- * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
- * const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
- * const server = await listener.accept();
+ * import { streamPair } from "./stream.ts";
+ * const [client, server] = streamPair();
  * await client.write(new Uint8Array([0, 0, 0, 2, 7, 9]));
  * const reader = new FrameReader(server);
  * console.log(await reader.frame(100)); // Uint8Array(2) [ 7, 9 ]
  * client.close();
  * server.close();
- * listener.close();
  * ```
  */
 export class FrameReader {
-  #buf = new Uint8Array(READ_BUFFER_START);
+  #buf: Uint8Array;
   #start = 0;
   #end = 0;
-  /** A read filled at least half the buffer, all the room it had: the socket had more. */
+  /** A read filled at least half the buffer, all the room it had: the stream had more. */
   #filled = false;
   constructor(
-    readonly conn: Deno.Conn,
+    readonly stream: ByteStream,
     /** Set once the torrent is known (for inbound peers, after their handshake). */
     public limiter?: RateLimiter,
-  ) {}
+    /** Bytes an earlier reader of the stream took and did not use: they are read first. */
+    initial?: Uint8Array,
+  ) {
+    this.#buf = new Uint8Array(Math.max(READ_BUFFER_START, initial?.length ?? 0));
+    if (initial) {
+      this.#buf.set(initial);
+      this.#end = initial.length;
+    }
+  }
 
   /** Total bytes read from the socket. */
   bytesRead = 0;
@@ -69,7 +76,7 @@ export class FrameReader {
     if (this.#buf.length - this.#start < n) this.#compact(n);
     while (this.#end - this.#start < n) {
       const room = this.#buf.length - this.#end;
-      const got = await this.conn.read(this.#buf.subarray(this.#end));
+      const got = await this.stream.read(this.#buf.subarray(this.#end));
       if (got === null) return false;
       this.#end += got;
       this.#filled = got === room && 2 * room >= this.#buf.length;
@@ -99,6 +106,19 @@ export class FrameReader {
     if (!(await this.#fill(n))) return null;
     const out = this.#buf.subarray(this.#start, this.#start + n);
     this.#start += n;
+    return out;
+  }
+
+  /** The next `n` bytes without consuming them (a view, valid until the next read). */
+  async peek(n: number): Promise<Uint8Array | null> {
+    if (!(await this.#fill(n))) return null;
+    return this.#buf.subarray(this.#start, this.#start + n);
+  }
+
+  /** A copy of every byte read from the stream and not consumed yet, which are then dropped. */
+  takeBuffered(): Uint8Array {
+    const out = this.#buf.slice(this.#start, this.#end);
+    this.#start = this.#end = 0;
     return out;
   }
 
@@ -176,20 +196,14 @@ export class PeerConnection {
   #drainWaiters: { below: number; wake: () => void }[] = [];
 
   constructor(
-    readonly conn: Deno.TcpConn,
+    readonly stream: ByteStream,
     reader: FrameReader,
     remote: Handshake,
     readonly options: PeerConnectionOptions,
   ) {
     this.#reader = reader;
     this.remote = remote;
-    const addr = conn.remoteAddr as Deno.NetAddr;
-    this.address = addr.hostname.includes(":")
-      ? `[${addr.hostname}]:${addr.port}`
-      : `${addr.hostname}:${addr.port}`;
-    try {
-      conn.setNoDelay(true);
-    } catch { /* not fatal */ }
+    this.address = stream.remoteAddress;
   }
 
   /** Bytes read from the socket so far. */
@@ -257,7 +271,7 @@ export class PeerConnection {
       [this.#pending, this.#spare] = [this.#spare, this.#pending];
       this.#pendingLength = 0;
       for (let at = 0; at < out.length;) {
-        const n = await this.conn.write(out.subarray(at));
+        const n = await this.stream.write(out.subarray(at));
         at += n;
         this.#queuedBytes -= n;
         this.bytesWritten += n;
@@ -293,9 +307,7 @@ export class PeerConnection {
     this.#pendingLength = 0;
     this.#queuedBytes = 0;
     this.#wakeDrainWaiters();
-    try {
-      this.conn.close();
-    } catch { /* already closed */ }
+    this.stream.close();
     this.#events?.onClose(reason);
   }
 
@@ -322,25 +334,44 @@ export interface HandshakeOptions extends PeerConnectionOptions {
   dht?: boolean;
 }
 
-async function withTimeout<T>(
+/**
+ * Runs `work`, which reads and writes `stream`; past `ms` the stream is closed and this fails
+ * with "`what` timed out", whatever `work` then throws or returns. Any failure closes the stream.
+ *
+ * @example
+ * ```ts
+ * import { withDeadline } from "./connection.ts";
+ * import { streamPair } from "./stream.ts";
+ * const [a] = streamPair();
+ * const silent = withDeadline(a, 10, "handshake", () => a.read(new Uint8Array(1)));
+ * console.log(await silent.catch((e) => e.message)); // handshake timed out
+ * ```
+ */
+export async function withDeadline<T>(
+  stream: ByteStream,
   ms: number,
-  conn: Deno.Conn,
+  what: string,
   work: () => Promise<T>,
 ): Promise<T> {
-  const timer = setTimeout(() => conn.close(), ms);
+  let late = false;
+  const timer = setTimeout(() => {
+    late = true;
+    stream.close();
+  }, ms);
   try {
-    return await work();
+    const result = await work();
+    if (late) throw new ProtocolError(`${what} timed out`);
+    return result;
   } catch (e) {
-    if (e instanceof Deno.errors.BadResource || e instanceof Deno.errors.Interrupted) {
-      throw new ProtocolError("handshake timed out");
-    }
-    throw e;
+    stream.close();
+    throw late ? new ProtocolError(`${what} timed out`) : e;
   } finally {
     clearTimeout(timer);
   }
 }
 
-function ours(o: HandshakeOptions): Uint8Array {
+/** Our handshake for these options. */
+export function ourHandshake(o: HandshakeOptions): Uint8Array {
   return encodeHandshake({
     infoHash: o.infoHash,
     peerId: o.peerId,
@@ -351,76 +382,57 @@ function ours(o: HandshakeOptions): Uint8Array {
 }
 
 /**
- * Dials a peer and exchanges handshakes; rejects on timeout, refusal or a wrong info-hash.
+ * Our side of a handshake on a stream we opened: sends ours (unless `sent`: MSE carried it in
+ * its initial payload), then reads theirs, which must name the same torrent and not be us.
  *
  * @example
- * ```ts ignore
- * import { connectPeer } from "./connection.ts";
- * const peer = await connectPeer("127.0.0.1", 6881, {
- *   infoHash: new Uint8Array(20), peerId: new Uint8Array(20), timeoutMs: 5000, maxMessageLength: 1 << 17,
- * });
- * peer.start({ onMessage: (m) => console.log(m.type), onClose: (why) => console.log(why) });
+ * ```ts
+ * import { completeIncoming, completeOutgoing, FrameReader } from "./connection.ts";
+ * import { streamPair } from "./stream.ts";
+ * const options = {
+ *   infoHash: new Uint8Array(20), timeoutMs: 5000, maxMessageLength: 1 << 17,
+ * };
+ * const [a, b] = streamPair();
+ * const [dialled, accepted] = await Promise.all([
+ *   completeOutgoing(new FrameReader(a), { ...options, peerId: new Uint8Array(20).fill(1) }),
+ *   completeIncoming(new FrameReader(b), () => ({ ...options, peerId: new Uint8Array(20).fill(2) })),
+ * ]);
+ * console.log(dialled.remote.peerId[0], accepted.remote.peerId[0]); // 2 1
+ * dialled.close("done");
+ * accepted.close("done");
  * ```
  */
-export async function connectPeer(
-  hostname: string,
-  port: number,
+export async function completeOutgoing(
+  reader: FrameReader,
   options: HandshakeOptions,
+  sent = false,
 ): Promise<PeerConnection> {
-  const signal = AbortSignal.timeout(options.timeoutMs);
-  let conn: Deno.TcpConn;
-  try {
-    conn = await Deno.connect({ hostname, port, signal });
-  } catch (e) {
-    if (signal.aborted) throw new ProtocolError("connect timed out");
-    throw e;
+  if (!sent) await writeAll(reader.stream, ourHandshake(options));
+  const theirs = await readHandshake(reader);
+  if (!bytesEqual(theirs.infoHash, options.infoHash)) {
+    throw new ProtocolError("peer answered with another info-hash");
   }
-  try {
-    return await withTimeout(options.timeoutMs, conn, async () => {
-      const reader = new FrameReader(conn, options.downloadLimiter);
-      await writeAll(conn, ours(options));
-      const theirs = await readHandshake(reader);
-      if (!bytesEqual(theirs.infoHash, options.infoHash)) {
-        throw new ProtocolError("peer answered with another info-hash");
-      }
-      if (bytesEqual(theirs.peerId, options.peerId)) throw new SelfConnectionError();
-      return new PeerConnection(conn, reader, theirs, options);
-    });
-  } catch (e) {
-    try {
-      conn.close();
-    } catch { /* closed by the timeout */ }
-    throw e;
-  }
+  if (bytesEqual(theirs.peerId, options.peerId)) throw new SelfConnectionError();
+  reader.limiter = options.downloadLimiter;
+  return new PeerConnection(reader.stream, reader, theirs, options);
 }
 
 /**
- * Completes the handshake of an inbound connection: reads the peer's, checks that `accepts`
- * its info-hash, then answers with ours.
+ * The handshake of a stream a peer opened: reads theirs, asks `accepts` for the options of the
+ * torrent it names (none: refused), then answers with ours.
  */
-export async function acceptPeer(
-  conn: Deno.TcpConn,
+export async function completeIncoming(
+  reader: FrameReader,
   accepts: (infoHash: Uint8Array) => HandshakeOptions | undefined,
-  timeoutMs: number,
 ): Promise<PeerConnection> {
-  try {
-    return await withTimeout(timeoutMs, conn, async () => {
-      const probe = new FrameReader(conn);
-      const theirs = await readHandshake(probe);
-      const options = accepts(theirs.infoHash);
-      if (!options) throw new ProtocolError("peer asked for a torrent we do not serve");
-      // Answer even ourselves, so the dialling side sees its own id and stops dialling it.
-      await writeAll(conn, ours(options));
-      if (bytesEqual(theirs.peerId, options.peerId)) throw new SelfConnectionError();
-      probe.limiter = options.downloadLimiter;
-      return new PeerConnection(conn, probe, theirs, options);
-    });
-  } catch (e) {
-    try {
-      conn.close();
-    } catch { /* already closed */ }
-    throw e;
-  }
+  const theirs = await readHandshake(reader);
+  const options = accepts(theirs.infoHash);
+  if (!options) throw new ProtocolError("peer asked for a torrent we do not serve");
+  // Answer even ourselves, so the dialling side sees its own id and stops dialling it.
+  await writeAll(reader.stream, ourHandshake(options));
+  if (bytesEqual(theirs.peerId, options.peerId)) throw new SelfConnectionError();
+  reader.limiter = options.downloadLimiter;
+  return new PeerConnection(reader.stream, reader, theirs, options);
 }
 
 async function readHandshake(reader: FrameReader): Promise<Handshake> {
@@ -429,7 +441,8 @@ async function readHandshake(reader: FrameReader): Promise<Handshake> {
   return parseHandshake(bytes);
 }
 
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+/** Writes all of `bytes`, however many calls the stream takes. */
+export async function writeAll(stream: ByteStream, bytes: Uint8Array): Promise<void> {
   let written = 0;
-  while (written < bytes.length) written += await conn.write(bytes.subarray(written));
+  while (written < bytes.length) written += await stream.write(bytes.subarray(written));
 }

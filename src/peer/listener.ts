@@ -1,69 +1,85 @@
 /**
- * Accepts inbound peer connections on one TCP port and hands each, once its handshake names a
- * torrent we serve, to that torrent's owner.
+ * The incoming side: routing handshakes to the torrents this process serves by info-hash, and
+ * accepting a stream a peer opened.
  *
  * @module
  */
-import { acceptPeer, type HandshakeOptions, type PeerConnection } from "./connection.ts";
+import {
+  completeIncoming,
+  FrameReader,
+  type HandshakeOptions,
+  type PeerConnection,
+  withDeadline,
+} from "./connection.ts";
+import type { ByteStream } from "./stream.ts";
+import { toHex } from "../util/mod.ts";
 
-/** Routes an inbound handshake to the torrent it names. */
+/** Where an inbound handshake for one torrent goes. */
 export interface IncomingRoute {
   options: HandshakeOptions;
   adopt(peer: PeerConnection): void;
 }
 
-/** A listening socket for peers. */
-export interface PeerListener {
-  readonly port: number;
-  close(): void;
-}
-
 /**
- * Listens on `hostname:port` (port 0 picks a free one) and routes handshakes through `route`.
+ * The torrents inbound peers may ask for. Each entry names who takes its peers right now (the
+ * metadata phase, then the download).
  *
  * @example
  * ```ts
- * import { listenForPeers } from "./listener.ts";
- * const listener = listenForPeers({ hostname: "127.0.0.1", port: 0, route: () => undefined });
- * console.log(listener.port > 0); // true
- * listener.close();
+ * import { PeerRouter } from "./listener.ts";
+ * const router = new PeerRouter();
+ * router.add(new Uint8Array(20), () => undefined);
+ * console.log(router.size); // 1
  * ```
  */
-export function listenForPeers(opts: {
-  hostname?: string;
-  port: number;
-  route: (infoHash: Uint8Array) => IncomingRoute | undefined;
-  handshakeTimeoutMs?: number;
-  onError?: (message: string) => void;
-}): PeerListener {
-  const listener = Deno.listen({ hostname: opts.hostname ?? "0.0.0.0", port: opts.port });
-  const timeout = opts.handshakeTimeoutMs ?? 10_000;
-  let closed = false;
-  (async () => {
-    for await (const conn of listener) {
-      let route: IncomingRoute | undefined;
-      acceptPeer(conn, (infoHash) => {
-        route = opts.route(infoHash);
-        return route?.options;
-      }, timeout).then(
-        (peer) => route!.adopt(peer),
-        (e) => opts.onError?.(`incoming ${addressOf(conn)}: ${e instanceof Error ? e.message : e}`),
-      );
-    }
-  })().catch((e) => {
-    if (!closed) opts.onError?.(`listener stopped: ${e instanceof Error ? e.message : e}`);
-  });
-  return {
-    port: (listener.addr as Deno.NetAddr).port,
-    close() {
-      if (closed) return;
-      closed = true;
-      listener.close();
-    },
-  };
+export class PeerRouter {
+  readonly #byInfoHash = new Map<string, () => IncomingRoute | undefined>();
+
+  /** Routes `infoHash` to whatever `target` returns when a peer asks (none: refused). */
+  add(infoHash: Uint8Array, target: () => IncomingRoute | undefined): void {
+    this.#byInfoHash.set(toHex(infoHash), target);
+  }
+
+  delete(infoHash: Uint8Array): void {
+    this.#byInfoHash.delete(toHex(infoHash));
+  }
+
+  get size(): number {
+    return this.#byInfoHash.size;
+  }
+
+  /** Who takes a peer asking for `infoHash` now, if anyone. */
+  route(infoHash: Uint8Array): IncomingRoute | undefined {
+    return this.#byInfoHash.get(toHex(infoHash))?.();
+  }
 }
 
-function addressOf(conn: Deno.Conn): string {
-  const a = conn.remoteAddr as Deno.NetAddr;
-  return `${a.hostname}:${a.port}`;
+/**
+ * Takes a stream a peer opened through its handshake. Resolves with the handshaken peer and the
+ * route that takes it; rejects, with the stream closed, on any failure or after `timeoutMs`.
+ *
+ * @example
+ * ```ts
+ * import { acceptPeer, PeerRouter } from "./listener.ts";
+ * import { streamPair } from "./stream.ts";
+ * const [dialler, accepted] = streamPair();
+ * await dialler.write(new TextEncoder().encode("GET /announce HTTP/1.1\r\n\r\n".repeat(3)));
+ * dialler.close();
+ * const outcome = await acceptPeer(accepted, new PeerRouter(), 1000).catch((e) => e);
+ * console.log(outcome.message); // not a BitTorrent handshake
+ * ```
+ */
+export function acceptPeer(
+  stream: ByteStream,
+  router: PeerRouter,
+  timeoutMs: number,
+): Promise<{ peer: PeerConnection; route: IncomingRoute }> {
+  return withDeadline(stream, timeoutMs, "handshake", async () => {
+    let route: IncomingRoute | undefined;
+    const peer = await completeIncoming(new FrameReader(stream), (infoHash) => {
+      route = router.route(infoHash);
+      return route?.options;
+    });
+    return { peer, route: route! };
+  });
 }

@@ -1,6 +1,7 @@
 /**
- * The peer wire protocol (BEP 3, fast extension BEP 6): handshake, message codec, and one
- * connection's read loop and write queue.
+ * The peer wire protocol (BEP 3, fast extension BEP 6) over a byte stream: handshake, message
+ * codec, one connection's read loop and write queue, and the network that dials and accepts
+ * peers.
  *
  * @example
  * ```ts
@@ -12,8 +13,9 @@
  * @module
  */
 export {
-  acceptPeer,
-  connectPeer,
+  completeIncoming,
+  completeOutgoing,
+  FrameReader,
   type HandshakeOptions,
   PeerConnection,
   type PeerConnectionOptions,
@@ -38,4 +40,15 @@ export {
   parseMessage,
   ProtocolError,
 } from "./messages.ts";
-export { type IncomingRoute, listenForPeers, type PeerListener } from "./listener.ts";
+export { acceptPeer, type IncomingRoute, PeerRouter } from "./listener.ts";
+export { type PeerDialler, PeerNetwork, type PeerNetworkOptions } from "./network.ts";
+export {
+  type AcceptHandlers,
+  type ByteStream,
+  formatAddress,
+  type StreamListener,
+  streamPair,
+  TcpStream,
+  tcpTransport,
+  type Transport,
+} from "./stream.ts";

@@ -1,8 +1,9 @@
 import { assert, assertEquals } from "../assert.ts";
 import { Session } from "../../src/engine/mod.ts";
 import { createTorrentFromBuffers, parseTorrent, type Torrent } from "../../src/metainfo/mod.ts";
-import { listenForPeers, makePeerId } from "../../src/peer/mod.ts";
+import { makePeerId, PeerNetwork, PeerRouter } from "../../src/peer/mod.ts";
 import { Storage } from "../../src/storage/mod.ts";
+import { MemoryTransport } from "../memory_transport.ts";
 import { xorshiftBytes as randomBytes } from "../random.ts";
 
 interface Node {
@@ -13,6 +14,7 @@ interface Node {
 }
 
 async function startNode(
+  network: PeerNetwork,
   torrent: Torrent,
   dir: string,
   seed: boolean,
@@ -34,23 +36,17 @@ async function startNode(
     storage: store,
     have,
     peerId,
+    dial: network.dial,
     seed,
     tickMs: 200,
     maxBufferedBytes: tune.maxBufferedBytes,
   });
-  const listener = listenForPeers({
-    hostname: "127.0.0.1",
-    port: 0,
-    route: () => ({
-      options: {
-        infoHash: torrent.infoHash,
-        peerId,
-        timeoutMs: 5000,
-        maxMessageLength: 1 << 20,
-      },
-      adopt: (peer) => session.addIncoming(peer),
-    }),
-  });
+  const router = new PeerRouter();
+  router.add(torrent.infoHash, () => ({
+    options: session.handshakeOptions,
+    adopt: (peer) => session.addIncoming(peer),
+  }));
+  const listener = network.listen({ port: 0, router });
   session.start();
   return {
     session,
@@ -78,12 +74,18 @@ Deno.test("a leecher downloads a multi-file torrent from two seeders of our own"
   await Deno.mkdir(`${seedDir}/swarm/sub`, { recursive: true });
   for (const f of files) await Deno.writeFile(`${seedDir}/swarm/${f.path.join("/")}`, f.data);
 
+  const network = new PeerNetwork({ transport: new MemoryTransport() });
   const seeders = [
-    await startNode(torrent, seedDir, true),
-    await startNode(torrent, seedDir, true),
+    await startNode(
+      network,
+      torrent,
+      seedDir,
+      true,
+    ),
+    await startNode(network, torrent, seedDir, true),
   ];
   assert(seeders[0].session.complete, "seeder should see its data as complete");
-  const leecher = await startNode(torrent, `${root}/leech`, false);
+  const leecher = await startNode(network, torrent, `${root}/leech`, false);
   leecher.session.addPeers(seeders.map((s) => ({ host: "127.0.0.1", port: s.port })), "manual");
   await leecher.session.done;
   const stats = leecher.session.stats();
@@ -107,10 +109,11 @@ Deno.test("a disk slower than the network: the download goes on each time a writ
   const root = await Deno.makeTempDir();
   await Deno.mkdir(`${root}/seed/slow`, { recursive: true });
   await Deno.writeFile(`${root}/seed/slow/slow.bin`, data);
-  const seeder = await startNode(torrent, `${root}/seed`, true);
+  const network = new PeerNetwork({ transport: new MemoryTransport() });
+  const seeder = await startNode(network, torrent, `${root}/seed`, true);
   // Room for two pieces while every write takes 30 ms: the peer's answers arrive long before
   // the room comes back, so only the write's completion can start the next request.
-  const leecher = await startNode(torrent, `${root}/leech`, false, {
+  const leecher = await startNode(network, torrent, `${root}/leech`, false, {
     writeDelayMs: 30,
     maxBufferedBytes: 2 * 16384,
   });

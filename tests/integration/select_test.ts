@@ -6,7 +6,7 @@ import { assert, assertEquals } from "../assert.ts";
 import type { TorrentJob } from "../../src/client/mod.ts";
 import { type PieceStore, Session } from "../../src/engine/mod.ts";
 import { type BufferFile, createTorrentFromBuffers, type Torrent } from "../../src/metainfo/mod.ts";
-import { makePeerId } from "../../src/peer/mod.ts";
+import { makePeerId, PeerNetwork } from "../../src/peer/mod.ts";
 import { type CommandIO, parseArgs, runDownload } from "../../src/cli/mod.ts";
 import { magnetUri } from "../../src/metainfo/mod.ts";
 import { Storage } from "../../src/storage/mod.ts";
@@ -173,6 +173,7 @@ Deno.test("sequential: pieces complete in index order; a selection's pieces only
         storage: recorder,
         have: await storage.verify(),
         peerId: makePeerId(),
+        dial: new PeerNetwork().dial,
         wanted,
         sequential: true,
         tickMs: 100,

@@ -5,28 +5,27 @@
 import { assert, assertEquals } from "../assert.ts";
 import { createTorrentFromBuffers } from "../../src/metainfo/mod.ts";
 import { FrameReader, PeerConnection } from "../../src/peer/connection.ts";
+import { type ByteStream, TcpStream } from "../../src/peer/stream.ts";
 import { fakePeerId, frame, Id, u32s, Wire } from "./fake_peer.ts";
 import { LOOPBACK, openJob, patternBytes, torrentOf, within, writePayload } from "./helpers.ts";
 
 const PIECE = 262_144;
 const BLOCK = 16_384;
 
-/** `conn` with its `write` calls counted (everything else passes through). */
-function countingWrites(conn: Deno.TcpConn): { conn: Deno.TcpConn; writes: () => number } {
+/** `conn` as a stream whose `write` calls are counted. */
+function countingWrites(conn: Deno.TcpConn): { stream: ByteStream; writes: () => number } {
   let writes = 0;
-  const counted = new Proxy(conn, {
-    get(target, key) {
-      if (key === "write") {
-        return (bytes: Uint8Array) => {
-          writes++;
-          return target.write(bytes);
-        };
-      }
-      const value = Reflect.get(target, key, target);
-      return typeof value === "function" ? value.bind(target) : value;
+  const tcp = new TcpStream(conn);
+  const stream: ByteStream = {
+    remoteAddress: tcp.remoteAddress,
+    read: (into) => tcp.read(into),
+    write: (bytes) => {
+      writes++;
+      return tcp.write(bytes);
     },
-  });
-  return { conn: counted, writes: () => writes };
+    close: () => tcp.close(),
+  };
+  return { stream, writes: () => writes };
 }
 
 Deno.test("a seeder sends a run of requested blocks in a few socket writes, not one each", async () => {
@@ -52,7 +51,7 @@ Deno.test("a seeder sends a run of requested blocks in a few socket writes, not 
       dht: false,
     };
     job.session.addIncoming(
-      new PeerConnection(counted.conn, new FrameReader(counted.conn), remote, {
+      new PeerConnection(counted.stream, new FrameReader(counted.stream), remote, {
         maxMessageLength: BLOCK + 13,
       }),
     );

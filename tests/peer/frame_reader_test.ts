@@ -1,6 +1,7 @@
 /** FrameReader over real loopback sockets: frames intact, and a buffer sized by the sender. */
 import { assert, assertEquals } from "../assert.ts";
 import { FrameReader } from "../../src/peer/connection.ts";
+import { TcpStream } from "../../src/peer/stream.ts";
 
 interface Pair {
   reader: FrameReader;
@@ -14,7 +15,7 @@ async function pair(): Promise<Pair> {
   const received = await listener.accept();
   listener.close();
   return {
-    reader: new FrameReader(received),
+    reader: new FrameReader(new TcpStream(received)),
     send,
     close() {
       send.close();
