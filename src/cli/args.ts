@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { EncryptionPolicy } from "../peer/mod.ts";
 
 /** The commands the first word of the command line may name (`download` when absent). */
 export type CommandName = "download" | "verify";
@@ -34,6 +35,8 @@ export interface CliOptions {
   logDir: string;
   /** TCP port to accept peers on; 0 = any free port. */
   port: number;
+  /** `--encryption`: MSE for peer connections (default `prefer`). */
+  encryption: EncryptionPolicy;
   /**
    * Keep seeding after the download completes: until interrupted, or until `seedRatio` or
    * `seedTimeMs` is reached (either one given implies seeding).
@@ -180,6 +183,8 @@ Options:
                               upload limit (default: 0 = unlimited)
       --max-peers <NUM>       most peer connections, 1-1000 (default: ${DEFAULT_MAX_PEERS})
       --port <N>              port to accept peers on, 0 = any (default: ${DEFAULT_PORT})
+      --encryption <MODE>     prefer: encrypt where the peer can (default);
+                              require: encrypted peers only; off: plaintext only
       --log-dir <DIR>         folder for the log file (default: ./logs;
                               ~/Library/Logs/bittorrent on macOS)
       --files                 list the torrent's files with indexes and sizes,
@@ -256,6 +261,7 @@ type ValueFlag =
   | "maxPeers"
   | "logDir"
   | "port"
+  | "encryption"
   | "dhtBootstrap"
   | "saveTorrent"
   | "select"
@@ -297,6 +303,10 @@ const LONG_FLAGS: ReadonlyMap<string, FlagSpec> = new Map<string, FlagSpec>([
   ["max-peers", { key: "maxPeers", takesValue: true, label: "--max-peers", metavar: "<NUM>" }],
   ["log-dir", { key: "logDir", takesValue: true, label: "--log-dir", metavar: "<DIR>" }],
   ["port", { key: "port", takesValue: true, label: "--port", metavar: "<N>" }],
+  [
+    "encryption",
+    { key: "encryption", takesValue: true, label: "--encryption", metavar: "<MODE>" },
+  ],
   ["seed", { key: "seed", takesValue: false, label: "--seed" }],
   ["no-seed", { key: "noSeed", takesValue: false, label: "--no-seed" }],
   ["seed-ratio", { key: "seedRatio", takesValue: true, label: "--seed-ratio", metavar: "<R>" }],
@@ -457,6 +467,7 @@ export function parseArgs(argv: readonly string[], env: ParseArgsEnv = {}): Pars
     maxPeers: intOption(values.get("maxPeers"), 1, MAX_PEERS_LIMIT, DEFAULT_MAX_PEERS),
     logDir,
     port: intOption(values.get("port"), 0, 65535, DEFAULT_PORT),
+    encryption: encryptionOption(values.get("encryption")),
     ...seedOptions(switches, values),
     ...selectionOptions(switches, values),
     dht: !switches.has("noDht"),
@@ -466,6 +477,17 @@ export function parseArgs(argv: readonly string[], env: ParseArgsEnv = {}): Pars
     verbose: switches.has("verbose"),
     ...(command === undefined ? {} : { command }),
   };
+}
+
+const ENCRYPTION_MODES: readonly EncryptionPolicy[] = ["prefer", "require", "off"];
+
+function encryptionOption(given: { label: string; value: string } | undefined): EncryptionPolicy {
+  if (given === undefined) return "prefer";
+  const mode = ENCRYPTION_MODES.find((m) => m === given.value.trim().toLowerCase());
+  if (mode === undefined) {
+    throw new UsageError(`${given.label} must be prefer, require or off`);
+  }
+  return mode;
 }
 
 /** `host:port[,host:port...]`, each checked; IPv6 hosts in brackets. */

@@ -38,6 +38,8 @@ export interface Snapshot {
   peersChokingUs: number;
   /** Connected peers interested in our pieces. */
   peersInterested: number;
+  /** Connected peers whose payload is encrypted (MSE). */
+  peersEncrypted?: number;
   /** Where connected peers came from, e.g. "tracker 3, dht 2, pex 1". */
   peerSources?: string;
   /** One short line about the trackers, e.g. "tracker ok (23 peers)". */
@@ -159,6 +161,7 @@ function buildSegments(s: Snapshot): Segment[] {
   const peerCount = `${count(s.peersConnected)} ${s.peersConnected === 1 ? "peer" : "peers"}`;
   const segments: Segment[] = [];
   const tracker = s.trackerStatus ? sanitize(s.trackerStatus) : "";
+  const encrypted = s.peersEncrypted ? `, ${count(s.peersEncrypted)} encrypted` : "";
   switch (s.phase) {
     case "metadata":
       segments.push(
@@ -184,7 +187,7 @@ function buildSegments(s: Snapshot): Segment[] {
     case "done":
       segments.push(
         { id: "head", text: `${phase} ${pieceProgress(s)}` },
-        { id: "peers", text: `${peerCount} (${count(s.peersInterested)} interested)` },
+        { id: "peers", text: `${peerCount} (${count(s.peersInterested)} interested${encrypted})` },
         { id: "rates", text: `↑ ${formatRate(s.uploadRate)}` },
         { id: "transfer", text: `uploaded ${formatBytes(s.uploaded)}` },
       );
@@ -198,6 +201,7 @@ function buildSegments(s: Snapshot): Segment[] {
         {
           id: "peers",
           text: `${peerCount} (${count(s.peersKnown)} known, ${count(s.peersChokingUs)} choking` +
+            encrypted +
             (s.peerSources ? `; ${sanitize(s.peerSources)})` : ")"),
         },
         { id: "rates", text: `↓ ${formatRate(s.downloadRate)} ↑ ${formatRate(s.uploadRate)}` },

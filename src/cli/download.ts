@@ -214,7 +214,9 @@ export async function runDownload(
     const isPrivate = "torrent" in input && input.torrent.private;
     const dht = options.dht && !isPrivate ? await startDht(options, log, io) : undefined;
     if (dht) cleanups.push(() => dht.stop());
-    const network = new PeerNetwork();
+    // One network for both phases, so what it learnt of peers' encryption carries over.
+    const network = new PeerNetwork({ encryption: options.encryption });
+    log.info(`encryption: ${options.encryption}`);
 
     let torrent: Torrent;
     let peers: SourcedAddress[] = [];

@@ -23,7 +23,7 @@ export interface MetadataJobOptions {
   magnet: Magnet;
   port?: number;
   hostname?: string;
-  /** How peers are dialled and accepted. Default: over TCP. */
+  /** How peers are dialled and accepted (encryption policy). Default: a `prefer` network. */
   network?: PeerNetwork;
   maxPeers?: number;
   log?: SessionLog;

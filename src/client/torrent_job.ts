@@ -31,7 +31,7 @@ export interface TorrentJobOptions {
   port?: number;
   /** Address to listen on. Default all interfaces. */
   hostname?: string;
-  /** How peers are dialled and accepted. Default: over TCP. */
+  /** How peers are dialled and accepted (encryption policy). Default: a `prefer` network. */
   network?: PeerNetwork;
   maxPeers?: number;
   /** Bytes per second, 0 for no limit. */

@@ -168,6 +168,8 @@ export interface SessionStats {
   peersKnown: number;
   peersChokingUs: number;
   peersInterested: number;
+  /** Connected peers whose payload is encrypted (MSE with RC4). */
+  peersEncrypted: number;
   peersBySource: Record<PeerSource, number>;
 }
 
@@ -420,7 +422,7 @@ export class Session {
 
   /** The numbers for the status line. */
   stats(): SessionStats {
-    let chokingUs = 0, interested = 0;
+    let chokingUs = 0, interested = 0, encrypted = 0;
     const bySource: Record<PeerSource, number> = {
       tracker: 0,
       incoming: 0,
@@ -432,6 +434,7 @@ export class Session {
     for (const p of this.#peers) {
       if (p.peerChoking) chokingUs++;
       if (p.peerInterested) interested++;
+      if (p.conn.encrypted) encrypted++;
       bySource[p.source]++;
     }
     const last = this.torrent.pieceCount - 1;
@@ -455,6 +458,7 @@ export class Session {
       peersKnown: this.#book.size,
       peersChokingUs: chokingUs,
       peersInterested: interested,
+      peersEncrypted: encrypted,
       peersBySource: bySource,
     };
   }
@@ -516,7 +520,9 @@ export class Session {
     if (known) this.#book.connected(known);
     const peer = new Peer(conn, new Bitfield(this.torrent.pieceCount), known, source);
     this.#peers.add(peer);
-    this.#log.debug(`peer ${peer.address} connected (${source})`);
+    this.#log.debug(
+      `peer ${peer.address} connected (${source}${conn.encrypted ? ", encrypted" : ""})`,
+    );
     conn.start({
       onMessage: (m) => this.#onMessage(peer, m),
       onClose: (reason) => this.#onClose(peer, reason),
@@ -685,7 +691,8 @@ export class Session {
     for (const p of this.#peers) {
       const at = p.listenAddress;
       if (!at) continue;
-      const flags = (p.seed ? PEX_FLAGS.seed : 0) | (p.known ? PEX_FLAGS.outgoing : 0);
+      const flags = (p.seed ? PEX_FLAGS.seed : 0) | (p.known ? PEX_FLAGS.outgoing : 0) |
+        (p.conn.encrypted ? PEX_FLAGS.encryption : 0);
       everyone.push({ peer: p, entry: { ...at, flags } });
     }
     for (const peer of this.#peers) {

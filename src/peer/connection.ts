@@ -206,6 +206,11 @@ export class PeerConnection {
     this.address = stream.remoteAddress;
   }
 
+  /** True when the payload crosses the wire encrypted (MSE with RC4). */
+  get encrypted(): boolean {
+    return this.stream.encrypted;
+  }
+
   /** Bytes read from the socket so far. */
   get bytesRead(): number {
     return this.#reader.bytesRead;

@@ -1,7 +1,7 @@
 /**
  * The peer wire protocol (BEP 3, fast extension BEP 6) over a byte stream: handshake, message
- * codec, one connection's read loop and write queue, and the network that dials and accepts
- * peers.
+ * codec, one connection's read loop and write queue, message stream encryption (MSE), and the
+ * network that dials and accepts peers under an encryption policy.
  *
  * @example
  * ```ts
@@ -40,7 +40,8 @@ export {
   parseMessage,
   ProtocolError,
 } from "./messages.ts";
-export { acceptPeer, type IncomingRoute, PeerRouter } from "./listener.ts";
+export { acceptPeer, type EncryptionPolicy, type IncomingRoute, PeerRouter } from "./listener.ts";
+export { MseError } from "./mse.ts";
 export { type PeerDialler, PeerNetwork, type PeerNetworkOptions } from "./network.ts";
 export {
   type AcceptHandlers,

@@ -1,7 +1,7 @@
 /**
- * The byte stream under the peer wire. TCP and (next) encrypted streams and uTP implement
- * `ByteStream`, so the wire code never knows which one it runs on; a `Transport` opens and
- * accepts them. In-memory pairs stand in for sockets in tests.
+ * The byte stream under the peer wire. TCP, an MSE-encrypted stream over another stream, and
+ * (next) uTP all implement `ByteStream`, so the wire code never knows which one it runs on; a
+ * `Transport` opens and accepts them. In-memory pairs stand in for sockets in tests.
  *
  * @module
  */
@@ -23,6 +23,8 @@ export interface ByteStream {
   close(): void;
   /** `host:port` of the other end, IPv6 hosts in brackets. */
   readonly remoteAddress: string;
+  /** True when the payload crosses the wire encrypted (MSE with RC4). */
+  readonly encrypted: boolean;
 }
 
 /** A listening socket: it hands each stream it accepts to its owner until `close()`. */
@@ -69,6 +71,7 @@ export function formatAddress(host: string, port: number): string {
 /** A TCP connection as a `ByteStream`, with Nagle's delay off (requests go out at once). */
 export class TcpStream implements ByteStream {
   readonly remoteAddress: string;
+  readonly encrypted = false;
   #closed = false;
 
   constructor(readonly conn: Deno.TcpConn) {
@@ -200,6 +203,7 @@ class Pipe {
 
 /** One end of an in-memory pair. */
 class MemoryStream implements ByteStream {
+  readonly encrypted = false;
   #closed = false;
 
   constructor(

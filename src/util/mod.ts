@@ -1,11 +1,12 @@
 /**
- * Small shared helpers: the piece bitmap, SHA-1 and hex, the rate throttle, system libraries
+ * Small shared helpers: the piece bitmap, SHA-1 and hex, RC4, the rate throttle, system libraries
  * through FFI.
  *
  * @module
  */
 export { Bitfield, isValidBitfield } from "./bitfield.ts";
-export { bytesEqual, fromHex, sha1, sha1Backend, sha1Matches, toHex } from "./sha1.ts";
+export { bytesEqual, concatBytes, fromHex, sha1, sha1Backend, sha1Matches, toHex } from "./sha1.ts";
+export { Rc4 } from "./rc4.ts";
 export { TokenBucket } from "./throttle.ts";
 export { openLinuxLibrary } from "./native.ts";
 export { formatIp, formatIPv6, parseIp, parseIPv4, parseIPv6 } from "./ip.ts";

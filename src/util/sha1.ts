@@ -110,6 +110,25 @@ export function fromHex(hex: string): Uint8Array {
   return out;
 }
 
+/**
+ * The bytes of all parts, in order, in one new array.
+ *
+ * @example
+ * ```ts
+ * import { concatBytes } from "./sha1.ts";
+ * console.log(concatBytes(new Uint8Array([1]), new Uint8Array([2, 3]))); // Uint8Array(3) [ 1, 2, 3 ]
+ * ```
+ */
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 /** True when two byte arrays hold the same bytes. */
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;

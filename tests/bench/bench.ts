@@ -73,6 +73,14 @@ export const CASES: Record<
     downloaderMaxPeers: 250,
     about: "128 MiB from 200 seeders of 128 KiB/s each (25 MiB/s together): many slow peers",
   },
+  "256m-encrypted": {
+    size: 256 * 1024 ** 2,
+    pieceLength: 256 * 1024,
+    seeders: 1,
+    encryptedSeeders: true,
+    seederKinds: ["libtorrent"],
+    about: "256 MiB from one seeder that takes MSE/RC4-encrypted connections only",
+  },
 };
 
 const USAGE = `deno task bench [options]
@@ -88,6 +96,7 @@ const USAGE = `deno task bench [options]
                          (default: all installed)
   --runs N               repeats; tables show medians (default 3)
   --seed-rate SIZE       upload limit of each seeder per second, e.g. 128K (default: none)
+  --encrypted            seeders take encrypted (MSE, RC4) connections only
   --timeout SEC          seconds one download may take (default: 120 + 1 s per 2 MB)
   --profile              one extra untimed download by our client under --cpu-prof, summarised
   --tmp DIR              parent of the work folder (default: system temp)
@@ -103,9 +112,8 @@ CPU all seeders used during that download; vs libtorrent = seconds / libtorrent'
 Fixed costs to keep in mind on small payloads: aria2 works on a one-second tick (about 3 s of
 any run); transmission-cli 3.00 ignores loopback peers from trackers, so the seeders dial it,
 and it declares interest only on its 10-second rechoke pulse (about 10-15 s of any run).
-libtorrent's peak RSS counts the pages of its memory-mapped files. libtorrent downloads without
-trying encryption first: our client has no MSE yet, and libtorrent's encrypted first try would cost
-every download from our seeder a 1 s redial.`;
+libtorrent's peak RSS counts the pages of its memory-mapped files. Every client runs with its own
+encryption default: ours and libtorrent's try MSE first; our seeders select RC4 when offered.`;
 
 function intFlag(
   v: string | undefined,
@@ -149,6 +157,7 @@ export async function configsFromArgs(args: string[]): Promise<BenchConfig[] | "
       clients: { type: "string" },
       runs: { type: "string" },
       "seed-rate": { type: "string" },
+      encrypted: { type: "boolean" },
       timeout: { type: "string" },
       profile: { type: "boolean" },
       tmp: { type: "string" },
@@ -187,13 +196,14 @@ export async function configsFromArgs(args: string[]): Promise<BenchConfig[] | "
       pieceLength,
       files,
       seeders,
-      seederKinds: kinds,
+      seederKinds: values["seeded-by"] ? kinds : preset?.seederKinds ?? kinds,
       clients,
       runs: intFlag(values.runs, "runs", 1, 100) ?? preset?.runs ?? 3,
       seederUploadRate: values["seed-rate"]
         ? parseSize(values["seed-rate"])
         : preset?.seederUploadRate,
       dialDownloader: preset?.dialDownloader ?? seeders > 50,
+      encryptedSeeders: values.encrypted ?? preset?.encryptedSeeders,
       downloaderMaxPeers: preset?.downloaderMaxPeers ?? (seeders > 50 ? seeders + 50 : undefined),
       timeoutSec: intFlag(values.timeout, "timeout", 1, 86_400),
       profile: values.profile ?? false,

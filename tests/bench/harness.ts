@@ -76,6 +76,8 @@ export interface BenchConfig {
   seederUploadRate?: number;
   /** Make every seeder dial each downloader (swarms bigger than one tracker answer). */
   dialDownloader?: boolean;
+  /** Seeders take encrypted (MSE with RC4) connections only; downloaders use their defaults. */
+  encryptedSeeders?: boolean;
   /** Peer connection limit given to downloaders that have one. */
   downloaderMaxPeers?: number;
   /** One extra, untimed download by our client under `--cpu-prof`, summarised. */
@@ -205,6 +207,7 @@ async function startSeederProc(
   if (kind === "libtorrent") {
     const args = [LT_SEEDERS, "--torrent", ctx.torrent, "--data", ctx.data, ...portArgs];
     if (rate > 0) args.push("--upload-rate", String(rate));
+    if (ctx.config.encryptedSeeders) args.push("--encryption", "forced");
     // Many seeders would hash the payload once each: let libtorrent verify on first upload.
     if (ctx.config.seeders > 8) args.push("--seed-mode");
     spec = { cmd: PYTHON, args, env: { PYTHONUNBUFFERED: "1" }, stdin: true };
@@ -213,6 +216,7 @@ async function startSeederProc(
     if (profileDir) args.push("--cpu-prof", `--cpu-prof-dir=${profileDir}`);
     args.push(OUR_SEEDERS, "--torrent", ctx.torrent, "--data", ctx.data, ...portArgs);
     if (rate > 0) args.push("--upload-rate", String(rate));
+    if (ctx.config.encryptedSeeders) args.push("--encrypted-only");
     spec = { cmd: Deno.execPath(), args, stdin: true };
   }
   const child = await spawnChild(`${kind} seeders #${index} (${count})`, spec);
@@ -336,10 +340,7 @@ async function downloadCommand(
       return { spec: { cmd: Deno.execPath(), args }, dial };
     }
     case "libtorrent": {
-      // --plaintext: libtorrent tries an encrypted (MSE) handshake first on every new peer and
-      // redials in plaintext a second later when refused; we do not speak MSE, so that second
-      // would count against our seeder. Both seeder groups are measured the same way.
-      const args = [LT_CLIENT, "download", "--plaintext", "--torrent", ctx.torrent, "--out", out];
+      const args = [LT_CLIENT, "download", "--torrent", ctx.torrent, "--out", out];
       args.push("--port", String(port), "--timeout", String(timeoutSec));
       return { spec: { cmd: PYTHON, args, env: { PYTHONUNBUFFERED: "1" } }, dial };
     }
@@ -509,8 +510,8 @@ async function runGroup(
 ): Promise<void> {
   const { config } = ctx;
   const label = `${config.seeders} seeder${config.seeders > 1 ? "s" : ""}: ${kind}${
-    config.seederUploadRate ? ` at ${formatSize(config.seederUploadRate)}/s each` : ""
-  }`;
+    config.encryptedSeeders ? ", encrypted only" : ""
+  }${config.seederUploadRate ? ` at ${formatSize(config.seederUploadRate)}/s each` : ""}`;
   const title = `case ${config.caseName} (${formatSize(config.size)}, ${
     Math.ceil(config.size / config.pieceLength)
   } pieces of ${formatSize(config.pieceLength)}, ${

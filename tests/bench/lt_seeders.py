@@ -40,7 +40,7 @@ except ImportError as e:  # pragma: no cover - depends on the interpreter
 # without leaving a __pycache__ folder in the source tree).
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "interop"))
-from lt_client import LOOPBACK, loopback_settings  # noqa: E402
+from lt_client import LOOPBACK, encryption_settings, loopback_settings  # noqa: E402
 
 
 def fail(code, message):
@@ -49,9 +49,11 @@ def fail(code, message):
     os._exit(code)
 
 
-def make_session(port, upload_rate):
+def make_session(port, upload_rate, encryption):
+    settings = loopback_settings("%s:%d" % (LOOPBACK, port), upload_rate)
+    settings.update(encryption_settings(encryption))
     ses = lt.session(
-        loopback_settings("%s:%d" % (LOOPBACK, port), upload_rate),
+        settings,
         # No default plugins: without ut_pex, a downloader's peer list cannot make hundreds of
         # seeders dial each other.
         0,
@@ -81,6 +83,12 @@ def main():
     p.add_argument("--upload-rate", type=int, default=0, help="bytes/s per seeder, 0 = none")
     p.add_argument("--seed-mode", action="store_true", help="skip the initial hash check")
     p.add_argument("--tracker-off", action="store_true", help="never announce to trackers")
+    p.add_argument(
+        "--encryption",
+        choices=("enabled", "forced", "disabled"),
+        default="enabled",
+        help="MSE policy both ways; forced: RC4-encrypted connections only",
+    )
     args = p.parse_args()
     if len(args.port) > 1000 or any(not 0 < q < 65536 for q in args.port):
         fail(2, "ports must be 1..65535, at most 1000 of them")
@@ -95,7 +103,7 @@ def main():
     has_trackers = len(list(info.trackers())) > 0 and not args.tracker_off
     seeders = []
     for port in args.port:
-        ses = make_session(port, args.upload_rate)
+        ses = make_session(port, args.upload_rate, args.encryption)
         atp = lt.add_torrent_params()
         atp.ti = lt.torrent_info(info)
         atp.save_path = args.data

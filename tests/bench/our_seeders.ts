@@ -4,7 +4,7 @@
  * with its own peer id and listening port on 127.0.0.1.
  *
  *     deno run -A tests/bench/our_seeders.ts --torrent T --data DIR --port P [--port P2 ...]
- *                 [--upload-rate BYTES] [--max-peers N] [--tracker-off]
+ *                 [--upload-rate BYTES] [--max-peers N] [--tracker-off] [--encrypted-only]
  *
  * stdout: "READY <n>" once every seeder has checked its data and started. stdin, one command a
  * line: `connect HOST:PORT` makes every seeder dial that peer (for clients that ignore loopback
@@ -16,6 +16,7 @@
 import { parseArgs } from "node:util";
 import { TorrentJob } from "../../src/client/mod.ts";
 import { parseTorrent } from "../../src/metainfo/mod.ts";
+import { PeerNetwork } from "../../src/peer/mod.ts";
 
 const MAX_SEEDERS = 1000;
 const MAX_TORRENT_FILE = 64 * 1024 * 1024;
@@ -62,6 +63,7 @@ async function main(): Promise<void> {
       "upload-rate": { type: "string" },
       "max-peers": { type: "string" },
       "tracker-off": { type: "boolean" },
+      "encrypted-only": { type: "boolean" },
     },
   });
   if (!values.torrent || !values.data || !values.port?.length) {
@@ -85,8 +87,10 @@ async function main(): Promise<void> {
   };
   Deno.addSignalListener("SIGTERM", stopAll);
   Deno.addSignalListener("SIGINT", stopAll);
+  const network = new PeerNetwork({ encryption: values["encrypted-only"] ? "require" : "prefer" });
   for (const port of ports) {
     const job = await TorrentJob.open({
+      network,
       torrent,
       output: values.data,
       port,

@@ -36,6 +36,7 @@ Deno.test("parseArgs: defaults with only an input", () => {
     maxPeers: DEFAULT_MAX_PEERS,
     logDir: "./logs",
     port: DEFAULT_PORT,
+    encryption: "prefer",
     seed: false,
     dht: true,
     dhtBootstrap: undefined,
@@ -63,6 +64,8 @@ Deno.test("parseArgs: every flag, long and short spellings", () => {
     "/tmp/logs",
     "--port",
     "0",
+    "--encryption",
+    "require",
     "--seed",
     "--no-dht",
     "--dht-bootstrap",
@@ -80,6 +83,7 @@ Deno.test("parseArgs: every flag, long and short spellings", () => {
     maxPeers: 50,
     logDir: "/tmp/logs",
     port: 0,
+    encryption: "require",
     seed: true,
     dht: false,
     dhtBootstrap: ["127.0.0.1:6881", "[::1]:7000"],
@@ -351,4 +355,11 @@ Deno.test("parseArgs: --dht-bootstrap wants host:port entries", () => {
   usage(["-i", "a.torrent", "--dht-bootstrap", "nohost"], "is not host:port");
   usage(["-i", "a.torrent", "--dht-bootstrap", "h:0"], "is not host:port");
   usage(["-i", "a.torrent", "--dht-bootstrap", ","], "needs at least one");
+});
+
+Deno.test("parseArgs: --encryption takes prefer, require or off, in any case", () => {
+  assertEquals(run("--encryption", "OFF", "f").encryption, "off");
+  assertEquals(run("--encryption=prefer", "f").encryption, "prefer");
+  usage(["--encryption", "always", "f"], "--encryption must be prefer, require or off");
+  usage(["--encryption"], "--encryption needs a value <MODE>");
 });

@@ -74,22 +74,25 @@ Deno.test("a leecher downloads a multi-file torrent from two seeders of our own"
   await Deno.mkdir(`${seedDir}/swarm/sub`, { recursive: true });
   for (const f of files) await Deno.writeFile(`${seedDir}/swarm/${f.path.join("/")}`, f.data);
 
-  const network = new PeerNetwork({ transport: new MemoryTransport() });
+  // Over memory, encrypted: one seeder requires MSE, the other and the leecher prefer it.
+  const memory = new MemoryTransport();
+  const prefer = new PeerNetwork({ transport: memory });
   const seeders = [
     await startNode(
-      network,
+      new PeerNetwork({ transport: memory, encryption: "require" }),
       torrent,
       seedDir,
       true,
     ),
-    await startNode(network, torrent, seedDir, true),
+    await startNode(prefer, torrent, seedDir, true),
   ];
   assert(seeders[0].session.complete, "seeder should see its data as complete");
-  const leecher = await startNode(network, torrent, `${root}/leech`, false);
+  const leecher = await startNode(prefer, torrent, `${root}/leech`, false);
   leecher.session.addPeers(seeders.map((s) => ({ host: "127.0.0.1", port: s.port })), "manual");
   await leecher.session.done;
   const stats = leecher.session.stats();
   assertEquals(stats.piecesDone, torrent.pieceCount);
+  assertEquals(stats.peersEncrypted, stats.peersConnected, "every connection encrypted");
   for (const node of [leecher, ...seeders]) await node.stop();
   for (const f of files) {
     const got = await Deno.readFile(`${root}/leech/swarm/${f.path.join("/")}`);
@@ -109,7 +112,7 @@ Deno.test("a disk slower than the network: the download goes on each time a writ
   const root = await Deno.makeTempDir();
   await Deno.mkdir(`${root}/seed/slow`, { recursive: true });
   await Deno.writeFile(`${root}/seed/slow/slow.bin`, data);
-  const network = new PeerNetwork({ transport: new MemoryTransport() });
+  const network = new PeerNetwork({ transport: new MemoryTransport(), encryption: "off" });
   const seeder = await startNode(network, torrent, `${root}/seed`, true);
   // Room for two pieces while every write takes 30 ms: the peer's answers arrive long before
   // the room comes back, so only the write's completion can start the next request.

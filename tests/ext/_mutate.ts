@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { concatBytes } from "../../src/util/mod.ts";
 import { type Random, randomInt } from "../random.ts";
 
 const INTERESTING = new TextEncoder().encode("deil:-0123456789");
@@ -47,15 +48,7 @@ export function mutate(input: Uint8Array, r: Random): Uint8Array {
 }
 
 /** The bytes of all parts, in order. */
-export function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+export const concat = concatBytes;
 
 /** Random bytes of length `n`. */
 export function randomBytes(r: Random, n: number): Uint8Array {

@@ -1,7 +1,9 @@
 /**
  * A scriptable fake peer for hostile-peer tests: it listens on 127.0.0.1, and for every
  * connection runs a script that speaks (or abuses) the wire protocol by hand. Written from
- * BEP 3 directly, without our own peer code, so it can send what that code never would.
+ * BEP 3 directly, without our own peer code, so it can send what that code never would. It
+ * speaks plaintext only, as many real peers do: a connection that opens with anything but a
+ * BitTorrent handshake (our MSE attempt) is hung up on and not given to the script.
  *
  * @module
  */
@@ -135,6 +137,13 @@ export class Wire {
     return out;
   }
 
+  /** True when the other side opened with a plaintext handshake (nothing is consumed). */
+  async opensPlain(): Promise<boolean> {
+    if (!(await this.#fill(PROTOCOL.length + 1))) return false;
+    const head = this.#buf.subarray(this.#start, this.#start + PROTOCOL.length + 1);
+    return head[0] === PROTOCOL.length && PROTOCOL.every((b, i) => head[i + 1] === b);
+  }
+
   /** Reads the other side's handshake and returns its info-hash, or null if it hung up. */
   async readHandshake(): Promise<Uint8Array | null> {
     const h = await this.#take(68);
@@ -229,8 +238,10 @@ export class FakePeer {
   readonly #listener: Deno.TcpListener;
   readonly #running = new Set<Promise<void>>();
   readonly #wires = new Set<Wire>();
-  /** Connections accepted so far. */
+  /** Connections accepted so far (those that opened with a plaintext handshake). */
   accepted = 0;
+  /** Connections hung up on at once: they did not open with a plaintext handshake. */
+  refused = 0;
   /** Errors the scripts threw (a test asserts there are none it did not expect). */
   readonly errors: unknown[] = [];
   #loop: Promise<void>;
@@ -242,9 +253,14 @@ export class FakePeer {
       try {
         for await (const conn of listener) {
           const wire = new Wire(conn);
-          const n = this.accepted++;
           this.#wires.add(wire);
-          const run = script(wire, n).catch((e) => {
+          const run = wire.opensPlain().then((plain) => {
+            if (!plain) {
+              this.refused++;
+              return;
+            }
+            return script(wire, this.accepted++);
+          }).catch((e) => {
             this.errors.push(e);
           }).finally(() => {
             wire.close();

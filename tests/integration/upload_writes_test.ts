@@ -18,6 +18,7 @@ function countingWrites(conn: Deno.TcpConn): { stream: ByteStream; writes: () =>
   const tcp = new TcpStream(conn);
   const stream: ByteStream = {
     remoteAddress: tcp.remoteAddress,
+    encrypted: false,
     read: (into) => tcp.read(into),
     write: (bytes) => {
       writes++;

@@ -12,6 +12,7 @@ import {
   aria2Download,
   dropSwarm,
   freeDiskBytes,
+  type LibtorrentCommon,
   libtorrentDownload,
   makePayload,
   makeSwarm,
@@ -19,6 +20,7 @@ import {
   type PayloadFile,
   runOurClient,
   sameTree,
+  type Seeder,
   startAria2Seeder,
   startLibtorrentSeeder,
   type Swarm,
@@ -115,29 +117,93 @@ async function explained<T>(ours: OurClient, fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Our client's log once it holds `text` (it is flushed every 500 ms), or at the deadline. */
+async function logWith(ours: OurClient, text: string, timeoutMs = 5_000): Promise<string> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const log = await ours.logTail(1 << 20);
+    if (log.includes(text) || performance.now() > deadline) return log;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 function report(name: string, seconds: number): void {
   console.log(`  ${name}: ${seconds.toFixed(2)} s`);
+}
+
+/** Runs `fn` against a swarm of `files` whose one seeder is libtorrent, listed by the tracker. */
+async function withLibtorrentSeeder(
+  files: PayloadFile[],
+  seed: number,
+  options: Pick<LibtorrentCommon, "encryption">,
+  fn: (swarm: Swarm, seeder: Seeder) => Promise<void>,
+): Promise<void> {
+  const swarm = await makeOursSwarm(files, seed);
+  try {
+    const seeder = await startLibtorrentSeeder({
+      torrent: swarm.httpTorrent,
+      data: swarm.data,
+      ...options,
+    });
+    try {
+      await swarm.tracker.waitForSeeders(swarm.infoHash, 1);
+      await fn(swarm, seeder);
+    } finally {
+      await seeder.stop();
+    }
+  } finally {
+    await dropSwarm(swarm);
+  }
+}
+
+/**
+ * Runs `fn` against a swarm of `files` whose one seeder is our client, seeding its own copy of
+ * the data (`ourData`), so the pristine source stays the reference.
+ */
+async function withOurSeeder(
+  files: PayloadFile[],
+  seed: number,
+  fn: (swarm: Swarm, ours: OurClient, ourData: string) => Promise<void>,
+): Promise<void> {
+  const swarm = await makeOursSwarm(files, seed);
+  try {
+    const ourData = `${swarm.root}/ours`;
+    await makePayload(ourData, { files, seed });
+    const ours = await ourSeeder(swarm, ourData);
+    try {
+      await fn(swarm, ours, ourData);
+    } finally {
+      await ours.stop();
+    }
+  } finally {
+    await dropSwarm(swarm);
+  }
 }
 
 Deno.test({
   name: "opentracker (HTTP) + libtorrent seeder -> our client downloads",
   ignore: missing("HTTP libtorrent -> ours", "libtorrent", "opentracker", "mktorrent"),
-  async fn() {
-    const swarm = await makeOursSwarm(MULTI, 101);
-    try {
-      const seeder = await startLibtorrentSeeder({ torrent: swarm.httpTorrent, data: swarm.data });
-      try {
-        await swarm.tracker.waitForSeeders(swarm.infoHash, 1);
-        report("ours (download)", (await ourDownload(swarm.httpTorrent, swarm.out)).seconds);
-        assert(await sameTree(swarm.data, swarm.out), "our copy equals the source, nothing more");
-        assert(await waitUploaded(seeder) > 0, "libtorrent reports the upload");
-      } finally {
-        await seeder.stop();
-      }
-    } finally {
-      await dropSwarm(swarm);
-    }
-  },
+  fn: () =>
+    withLibtorrentSeeder(MULTI, 101, {}, async (swarm, seeder) => {
+      report("ours (download)", (await ourDownload(swarm.httpTorrent, swarm.out)).seconds);
+      assert(await sameTree(swarm.data, swarm.out), "our copy equals the source, nothing more");
+      assert(await waitUploaded(seeder) > 0, "libtorrent reports the upload");
+    }),
+});
+
+Deno.test({
+  name: "an encryption-only libtorrent seeder -> our client downloads with no flag, encrypted",
+  ignore: missing("lt (forced MSE) -> ours", "libtorrent", "opentracker", "mktorrent"),
+  fn: () =>
+    withLibtorrentSeeder(SINGLE, 606, { encryption: "forced" }, async (swarm) => {
+      const { seconds, log } = await ourDownload(swarm.httpTorrent, swarm.out);
+      report("ours (download from an encryption-only seeder)", seconds);
+      assert(await sameTree(swarm.data, swarm.out), "our copy equals the source, nothing more");
+      assert(
+        log.includes(`connected (tracker, encrypted)`),
+        `the connection was encrypted; log: ${log.slice(-3000)}`,
+      );
+    }),
 });
 
 Deno.test({
@@ -172,82 +238,94 @@ Deno.test({
 Deno.test({
   name: "our client seeds -> libtorrent downloads through opentracker; SIGINT exits with 130",
   ignore: missing("ours -> libtorrent", "libtorrent", "opentracker", "mktorrent"),
-  async fn() {
-    const swarm = await makeOursSwarm(MULTI, 303);
-    try {
-      // Our seeder gets its own copy, so the pristine source stays the reference.
-      const ourData = `${swarm.root}/ours`;
-      await makePayload(ourData, { files: MULTI, seed: 303 });
-      const ours = await ourSeeder(swarm, ourData);
-      try {
-        const { seconds } = await explained(
-          ours,
-          () =>
-            libtorrentDownload({
-              torrent: swarm.httpTorrent,
-              out: swarm.out,
-              timeoutSec: PEER_TIMEOUT_S,
-            }),
-        );
-        report("libtorrent download from ours", seconds);
-        assert(
-          await treesEqual(swarm.data, swarm.out),
-          `libtorrent's copy equals the source; ${await ours.diagnose()}`,
-        );
-        const seeders = (await swarm.tracker.scrape(swarm.infoHash)).complete;
-        report("ours: exit after SIGINT", await interruptOurs(ours));
-        // Its graceful stop told the tracker it left.
-        assertEquals(
-          (await swarm.tracker.scrape(swarm.infoHash)).complete,
-          seeders - 1,
-          "our client announced stopped",
-        );
-        assert(await treesEqual(swarm.data, ourData), "seeding left our data untouched");
-      } finally {
-        await ours.stop();
-      }
-    } finally {
-      await dropSwarm(swarm);
-    }
-  },
+  fn: () =>
+    withOurSeeder(MULTI, 303, async (swarm, ours, ourData) => {
+      const { seconds } = await explained(
+        ours,
+        () =>
+          libtorrentDownload({
+            torrent: swarm.httpTorrent,
+            out: swarm.out,
+            timeoutSec: PEER_TIMEOUT_S,
+          }),
+      );
+      report("libtorrent download from ours", seconds);
+      assert(
+        await treesEqual(swarm.data, swarm.out),
+        `libtorrent's copy equals the source; ${await ours.diagnose()}`,
+      );
+      const seeders = (await swarm.tracker.scrape(swarm.infoHash)).complete;
+      report("ours: exit after SIGINT", await interruptOurs(ours));
+      // Its graceful stop told the tracker it left.
+      assertEquals(
+        (await swarm.tracker.scrape(swarm.infoHash)).complete,
+        seeders - 1,
+        "our client announced stopped",
+      );
+      assert(await treesEqual(swarm.data, ourData), "seeding left our data untouched");
+    }),
 });
 
 Deno.test({
-  name: "our client seeds -> aria2 downloads through opentracker",
+  name: "our client seeds -> an encryption-only libtorrent downloader fetches from it",
+  ignore: missing("ours -> lt (forced MSE)", "libtorrent", "opentracker", "mktorrent"),
+  fn: () =>
+    withOurSeeder(SINGLE, 707, async (swarm, ours) => {
+      const { seconds } = await explained(
+        ours,
+        () =>
+          libtorrentDownload({
+            torrent: swarm.httpTorrent,
+            out: swarm.out,
+            timeoutSec: PEER_TIMEOUT_S,
+            encryption: "forced",
+          }),
+      );
+      report("encryption-only libtorrent download from ours", seconds);
+      assert(await treesEqual(swarm.data, swarm.out), "libtorrent's copy equals the source");
+      const log = await logWith(ours, "connected (incoming, encrypted)");
+      assert(
+        log.includes("connected (incoming, encrypted)"),
+        `libtorrent's connection was encrypted; log: ${log.slice(-3000)}`,
+      );
+    }),
+});
+
+Deno.test({
+  name: "our client seeds -> aria2 downloads through opentracker, encrypted at once",
   ignore: missing("ours -> aria2", "aria2c", "opentracker", "mktorrent"),
-  async fn() {
-    const swarm = await makeOursSwarm(MULTI, 404);
-    try {
-      const ourData = `${swarm.root}/ours`;
-      await makePayload(ourData, { files: MULTI, seed: 404 });
-      const ours = await ourSeeder(swarm, ourData);
-      try {
-        const { seconds } = await explained(
-          ours,
-          () =>
-            aria2Download({
-              torrent: swarm.httpTorrent,
-              out: swarm.out,
-              timeoutSec: PEER_TIMEOUT_S,
-            }),
-        );
-        report("aria2 download from ours", seconds);
-        assert(
-          await treesEqual(swarm.data, swarm.out),
-          `aria2's copy equals the source; ${await ours.diagnose()}`,
-        );
-        // aria2 (--seed-time=0) never announces `completed`, and our seeder started complete,
-        // so it must not have announced `completed` either (BEP 3): nothing was downloaded
-        // as far as the tracker knows.
-        assertEquals((await swarm.tracker.scrape(swarm.infoHash)).downloaded, 0, "no completed");
-        report("ours: exit after SIGINT", await interruptOurs(ours));
-      } finally {
-        await ours.stop();
-      }
-    } finally {
-      await dropSwarm(swarm);
-    }
-  },
+  fn: () =>
+    withOurSeeder(MULTI, 404, async (swarm, ours) => {
+      const { seconds } = await explained(
+        ours,
+        () =>
+          aria2Download({
+            torrent: swarm.httpTorrent,
+            out: swarm.out,
+            timeoutSec: PEER_TIMEOUT_S,
+          }),
+      );
+      report("aria2 download from ours", seconds);
+      assert(
+        await treesEqual(swarm.data, swarm.out),
+        `aria2's copy equals the source; ${await ours.diagnose()}`,
+      );
+      // aria2 dials with MSE first: each of its connections is encrypted from the start,
+      // with no refused attempt and no plaintext retry.
+      const log = await logWith(ours, "connected (incoming");
+      const incoming = log.split("\n").filter((l) => l.includes("connected (incoming"));
+      assert(incoming.length > 0, `aria2 connected to us; log: ${log.slice(-3000)}`);
+      assert(
+        incoming.every((l) => l.includes("connected (incoming, encrypted)")),
+        `every aria2 connection encrypted: ${incoming.join("; ")}`,
+      );
+      assert(!log.includes("handshake refused"), "no refused handshake");
+      // aria2 (--seed-time=0) never announces `completed`, and our seeder started complete,
+      // so it must not have announced `completed` either (BEP 3): nothing was downloaded
+      // as far as the tracker knows.
+      assertEquals((await swarm.tracker.scrape(swarm.infoHash)).downloaded, 0, "no completed");
+      report("ours: exit after SIGINT", await interruptOurs(ours));
+    }),
 });
 
 Deno.test({

@@ -605,6 +605,11 @@ export interface LibtorrentCommon {
   dhtBootstrap?: string[];
   /** Echo every libtorrent alert to stderr (kept for diagnosis). */
   verbose?: boolean;
+  /**
+   * libtorrent's MSE policy, both ways: `forced` takes RC4-encrypted connections only,
+   * `disabled` plaintext only. Default `enabled` (libtorrent's own default).
+   */
+  encryption?: "enabled" | "forced" | "disabled";
 }
 
 /** The port of lt_client.py's "READY <port>" line, or `fallback` when it names none. */
@@ -619,6 +624,7 @@ function ltCommonArgs(port: number, opts: LibtorrentCommon): string[] {
   if (opts.dhtPort !== undefined) args.push("--dht-port", String(opts.dhtPort));
   for (const node of opts.dhtBootstrap ?? []) args.push("--dht-bootstrap", node);
   if (opts.verbose) args.push("--verbose");
+  if (opts.encryption) args.push("--encryption", opts.encryption);
   return args;
 }
 

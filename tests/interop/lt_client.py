@@ -8,7 +8,9 @@ Run it with Debian's /usr/bin/python3: the libtorrent module imports only there.
                           [--peer HOST:PORT ...] [--timeout S] [--tracker-off]
     lt_client.py dht-node --port P [--dht-bootstrap HOST:PORT ...]
 
-All accept --dht-port P2 and --dht-bootstrap HOST:PORT (repeatable) to run libtorrent's DHT on
+All accept --encryption enabled|forced|disabled (libtorrent's policy for both directions;
+forced also allows RC4 only, so every connection is MSE with RC4; default enabled, libtorrent's
+own default), --dht-port P2 and --dht-bootstrap HOST:PORT (repeatable) to run libtorrent's DHT on
 127.0.0.1 only; without --dht-port the DHT is off (dht-node always runs it, on --port). A
 loopback DHT needs three nodes: libtorrent does not search its own store, so a seeder and a
 downloader find each other only through a third node (dht-node) they both bootstrap from.
@@ -114,6 +116,7 @@ def make_session(args):
         # DHT port means one more (TCP+UDP) listen interface on loopback.
         listen.append("%s:%d" % (LOOPBACK, args.dht_port))
     settings = loopback_settings(",".join(listen))
+    settings.update(encryption_settings(args.encryption))
     settings.update(
         {
             "enable_dht": dht,
@@ -138,6 +141,17 @@ def make_session(args):
             }
         )
     return lt.session(settings)
+
+
+def encryption_settings(mode):
+    """Session settings for --encryption: libtorrent's policy, both ways."""
+    if mode == "enabled":
+        return {}
+    policy = lt.enc_policy.forced if mode == "forced" else lt.enc_policy.disabled
+    settings = {"out_enc_policy": int(policy), "in_enc_policy": int(policy)}
+    if mode == "forced":
+        settings["allowed_enc_level"] = int(lt.enc_level.rc4)
+    return settings
 
 
 def torrent_params(args, save_path):
@@ -260,8 +274,6 @@ def cmd_dht_node(args):
 
 def cmd_download(args):
     ses = make_session(args)
-    if args.plaintext:
-        ses.apply_settings({"out_enc_policy": int(lt.enc_policy.disabled)})
     atp = torrent_params(args, args.out)
     started = time.monotonic()
     h = add(ses, atp, args.tracker_off)
@@ -332,6 +344,12 @@ def main():
             help="DHT bootstrap node on 127.0.0.1 (repeatable)",
         )
         sp.add_argument("--verbose", action="store_true", help="echo every alert to stderr")
+        sp.add_argument(
+            "--encryption",
+            choices=("enabled", "forced", "disabled"),
+            default="enabled",
+            help="MSE policy both ways; forced: RC4-encrypted connections only",
+        )
 
     s = sub.add_parser("seed", help="seed complete data until killed")
     s.add_argument("--torrent", required=True)
@@ -346,11 +364,6 @@ def main():
     d.add_argument("--out", required=True, help="save path")
     d.add_argument("--peer", type=loopback_host_port, action="append", default=[], help="HOST:PORT")
     d.add_argument("--timeout", type=float, default=60.0, help="seconds (default 60)")
-    d.add_argument(
-        "--plaintext",
-        action="store_true",
-        help="dial without trying encryption (MSE) first: a peer without MSE costs a 1 s redial",
-    )
     common(d)
 
     n = sub.add_parser(

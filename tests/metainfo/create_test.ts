@@ -10,18 +10,12 @@ import {
   pieceSize,
   TorrentError,
 } from "../../src/metainfo/mod.ts";
-import { sha1 } from "../../src/util/mod.ts";
+import { concatBytes, sha1 } from "../../src/util/mod.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "../assert.ts";
 import { xorshiftBytes as bytes } from "../random.ts";
 
 function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(...parts);
 }
 
 /** Checks every piece hash of `t` against the payload. */

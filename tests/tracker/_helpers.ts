@@ -6,6 +6,7 @@
  */
 import dgram from "node:dgram";
 import type { AnnounceParams } from "../../src/tracker/mod.ts";
+import { concatBytes } from "../../src/util/mod.ts";
 import { mulberry32 } from "../random.ts";
 
 /** Deterministic PRNG (mulberry32, from tests/random.ts) returning numbers in [0, 1). */
@@ -48,15 +49,7 @@ export function bin(s: string): Uint8Array {
 }
 
 /** Concatenates byte arrays. */
-export function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
+export const concat = concatBytes;
 
 /** Standard announce parameters for tests. */
 export function params(over: Partial<AnnounceParams> = {}): AnnounceParams {
