@@ -5,6 +5,7 @@
  * @module
  */
 import type { EncryptionPolicy } from "../peer/mod.ts";
+import { formatIp, parseIp } from "../util/mod.ts";
 
 /** The commands the first word of the command line may name (`download` when absent). */
 export type CommandName = "download" | "verify";
@@ -35,6 +36,8 @@ export interface CliOptions {
   logDir: string;
   /** TCP port to accept peers on; 0 = any free port. */
   port: number;
+  /** `--bind`: the one local address to listen on (peers and DHT); every address when absent. */
+  bind?: string;
   /** `--encryption`: MSE for peer connections (default `prefer`). */
   encryption: EncryptionPolicy;
   /**
@@ -183,6 +186,8 @@ Options:
                               upload limit (default: 0 = unlimited)
       --max-peers <NUM>       most peer connections, 1-1000 (default: ${DEFAULT_MAX_PEERS})
       --port <N>              port to accept peers on, 0 = any (default: ${DEFAULT_PORT})
+      --bind <ADDR>           listen for peers and run the DHT on this address
+                              only (default: every IPv4 and IPv6 address)
       --encryption <MODE>     prefer: encrypt where the peer can (default);
                               require: encrypted peers only; off: plaintext only
       --log-dir <DIR>         folder for the log file (default: ./logs;
@@ -261,6 +266,7 @@ type ValueFlag =
   | "maxPeers"
   | "logDir"
   | "port"
+  | "bind"
   | "encryption"
   | "dhtBootstrap"
   | "saveTorrent"
@@ -303,6 +309,7 @@ const LONG_FLAGS: ReadonlyMap<string, FlagSpec> = new Map<string, FlagSpec>([
   ["max-peers", { key: "maxPeers", takesValue: true, label: "--max-peers", metavar: "<NUM>" }],
   ["log-dir", { key: "logDir", takesValue: true, label: "--log-dir", metavar: "<DIR>" }],
   ["port", { key: "port", takesValue: true, label: "--port", metavar: "<N>" }],
+  ["bind", { key: "bind", takesValue: true, label: "--bind", metavar: "<ADDR>" }],
   [
     "encryption",
     { key: "encryption", takesValue: true, label: "--encryption", metavar: "<MODE>" },
@@ -467,6 +474,7 @@ export function parseArgs(argv: readonly string[], env: ParseArgsEnv = {}): Pars
     maxPeers: intOption(values.get("maxPeers"), 1, MAX_PEERS_LIMIT, DEFAULT_MAX_PEERS),
     logDir,
     port: intOption(values.get("port"), 0, 65535, DEFAULT_PORT),
+    ...bindOption(values.get("bind")),
     encryption: encryptionOption(values.get("encryption")),
     ...seedOptions(switches, values),
     ...selectionOptions(switches, values),
@@ -477,6 +485,18 @@ export function parseArgs(argv: readonly string[], env: ParseArgsEnv = {}): Pars
     verbose: switches.has("verbose"),
     ...(command === undefined ? {} : { command }),
   };
+}
+
+/** `--bind`: a literal IPv4 or IPv6 address (brackets allowed), in its canonical form. */
+function bindOption(given: { label: string; value: string } | undefined): { bind?: string } {
+  if (given === undefined) return {};
+  const bytes = parseIp(given.value.trim());
+  if (bytes === undefined) {
+    throw new UsageError(
+      `${given.label}: "${printable(given.value)}" is not an IP address (e.g. 192.168.1.5 or ::1)`,
+    );
+  }
+  return { bind: formatIp(bytes)! };
 }
 
 const ENCRYPTION_MODES: readonly EncryptionPolicy[] = ["prefer", "require", "off"];

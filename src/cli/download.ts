@@ -211,6 +211,7 @@ export async function runDownload(
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   };
   try {
+    if (options.bind) checkBindable(options.bind);
     const isPrivate = "torrent" in input && input.torrent.private;
     const dht = options.dht && !isPrivate ? await startDht(options, log, io) : undefined;
     if (dht) cleanups.push(() => dht.stop());
@@ -256,6 +257,7 @@ export async function runDownload(
       torrent,
       output: options.output,
       port: options.port,
+      hostname: options.bind,
       network,
       maxPeers: options.maxPeers,
       maxDownloadRate: options.maxDownloadRate,
@@ -271,7 +273,9 @@ export async function runDownload(
         display.update(checkingSnapshot(torrent, checked, total, elapsed())),
     });
     cleanups.push(() => job.stop());
-    log.info(`listening for peers on port ${job.listener.port}`);
+    log.info(
+      `listening for peers on ${options.bind ?? "every address"}, port ${job.listener.port}`,
+    );
     const snapshot = (): Snapshot => {
       const stats = job.stats();
       return {
@@ -348,6 +352,7 @@ function fetchMetadata(
   const job = MetadataJob.start({
     magnet,
     port: options.port,
+    hostname: options.bind,
     network: ctx.network,
     maxPeers: options.maxPeers,
     log: ctx.log,
@@ -390,12 +395,24 @@ async function saveTorrent(path: string, torrent: Torrent): Promise<void> {
   }
 }
 
+/** Fails with one clear line when `--bind` names no address of this machine. */
+function checkBindable(address: string): void {
+  try {
+    Deno.listen({ hostname: address, port: 0 }).close();
+  } catch (e) {
+    const why = e instanceof Deno.errors.PermissionDenied ? "permission denied" : "it is not an " +
+      "address of this machine";
+    throw new CommandError(`--bind ${address}: cannot listen there (${why})`);
+  }
+}
+
 /** A running DHT: one node per address family this host has. */
 type RunningDht = DhtNode & { stop(): Promise<unknown> };
 
 /**
  * Starts an IPv4 DHT node on the listening port number (UDP), or any free port when taken,
- * and an IPv6 node (BEP 32) on the same port where the host has IPv6.
+ * and an IPv6 node (BEP 32) on the same port where the host has IPv6; with `--bind`, one node
+ * on that address only.
  */
 async function startDht(
   options: CliOptions,
@@ -420,18 +437,23 @@ async function startDht(
       }
     }
   };
-  let v4: Dht | undefined;
-  try {
-    v4 = await start("0.0.0.0", "dht.json", [options.port, 0]);
-  } catch (e) {
-    io.err(`bittorrent: warning: DHT is off: ${e instanceof Error ? e.message : e}\n`);
-    return undefined;
+  // The first node takes the listening port's number; a second (IPv6) node follows it.
+  const addresses = options.bind ? [options.bind] : ["0.0.0.0", "::"];
+  const nodes: Dht[] = [];
+  for (const address of addresses) {
+    const v6 = address.includes(":");
+    const ports = nodes.length === 0 ? [options.port, 0] : [nodes[0].port, 0];
+    try {
+      nodes.push((await start(address, v6 ? "dht6.json" : "dht.json", ports))!);
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      if (nodes.length > 0) log.debug(`no IPv6 DHT node: ${why}`);
+      else {
+        io.err(`bittorrent: warning: DHT is off: ${why}\n`);
+        return undefined;
+      }
+    }
   }
-  const v6 = await start("::", "dht6.json", [v4!.port, 0]).catch((e) => {
-    log.debug(`no IPv6 DHT node: ${e instanceof Error ? e.message : e}`);
-    return undefined;
-  });
-  const nodes = v6 ? [v4!, v6] : [v4!];
   return { ...combineDhtNodes(nodes), stop: () => Promise.all(nodes.map((n) => n.stop())) };
 }
 

@@ -20,7 +20,8 @@ export interface IncomingTarget {
 
 /**
  * Listens on `port`, or the next free one of the nine after it, or any free port; routes
- * handshakes for `infoHash` to `target()` (none while it returns undefined).
+ * handshakes for `infoHash` to `target()` (none while it returns undefined). Without a
+ * hostname it listens on every address, IPv4 and IPv6.
  *
  * @example
  * ```ts

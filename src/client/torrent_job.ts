@@ -29,7 +29,7 @@ export interface TorrentJobOptions {
   output: string;
   /** Listening port; when taken, the next few are tried, then any free one. Default 6881. */
   port?: number;
-  /** Address to listen on. Default all interfaces. */
+  /** Address to listen on. Default every address, IPv4 and IPv6. */
   hostname?: string;
   /** How peers are dialled and accepted (encryption policy). Default: a `prefer` network. */
   network?: PeerNetwork;

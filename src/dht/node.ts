@@ -399,7 +399,10 @@ export class Dht {
   }
 
   #bind(port: number): Promise<dgram.Socket> {
-    const socket = dgram.createSocket(this.#family === 6 ? "udp6" : "udp4");
+    // An IPv6 node takes IPv6 only, so it can share its port number with the IPv4 node.
+    const socket = this.#family === 6
+      ? dgram.createSocket({ type: "udp6", ipv6Only: true })
+      : dgram.createSocket("udp4");
     return new Promise((resolve, reject) => {
       const onError = (e: Error) => {
         try {

@@ -46,8 +46,8 @@ export interface Transport {
   /** Opens a stream to `host:port`; rejects when refused or when `signal` aborts first. */
   dial(host: string, port: number, signal: AbortSignal): Promise<ByteStream>;
   /**
-   * Listens on `hostname:port`, or on every IPv4 address when `hostname` is undefined; port 0
-   * picks a free one. Throws `Deno.errors.AddrInUse` when the port is taken.
+   * Listens on `hostname:port`, or on every address of both IP versions when `hostname` is
+   * undefined; port 0 picks a free one. Throws `Deno.errors.AddrInUse` when the port is taken.
    */
   listen(hostname: string | undefined, port: number, handlers: AcceptHandlers): StreamListener;
 }
@@ -100,7 +100,8 @@ export class TcpStream implements ByteStream {
 }
 
 /**
- * Streams over TCP.
+ * Streams over TCP. Listening without a hostname takes IPv6 and IPv4 on one dual-stack socket
+ * where the system allows, else one socket each on the same port, else IPv4 alone.
  *
  * @example
  * ```ts
@@ -121,23 +122,51 @@ export const tcpTransport: Transport = {
     return new TcpStream(await Deno.connect({ hostname: host, port, signal }));
   },
   listen(hostname, port, handlers) {
-    const socket = Deno.listen({ hostname: hostname ?? "0.0.0.0", port });
+    const sockets: Deno.TcpListener[] = [];
+    try {
+      if (hostname !== undefined) sockets.push(Deno.listen({ hostname, port }));
+      else sockets.push(...listenEverywhere(port));
+    } catch (e) {
+      for (const s of sockets) s.close();
+      throw e;
+    }
     let closed = false;
-    (async () => {
-      for await (const conn of socket) handlers.accept(new TcpStream(conn));
-    })().catch((e) => {
-      if (!closed) handlers.error?.(e);
-    });
+    for (const socket of sockets) {
+      (async () => {
+        for await (const conn of socket) handlers.accept(new TcpStream(conn));
+      })().catch((e) => {
+        if (!closed) handlers.error?.(e);
+      });
+    }
     return {
-      port: socket.addr.port,
+      port: sockets[0].addr.port,
       close() {
         if (closed) return;
         closed = true;
-        socket.close();
+        for (const s of sockets) s.close();
       },
     };
   },
 };
+
+/** Sockets that together take IPv6 and IPv4 on `port`. */
+function listenEverywhere(port: number): Deno.TcpListener[] {
+  let v6: Deno.TcpListener;
+  try {
+    v6 = Deno.listen({ hostname: "::", port });
+  } catch (e) {
+    if (e instanceof Deno.errors.AddrInUse) throw e;
+    return [Deno.listen({ hostname: "0.0.0.0", port })]; // no IPv6 here
+  }
+  try {
+    // Taken means the IPv6 socket is dual-stack and has IPv4 already.
+    return [v6, Deno.listen({ hostname: "0.0.0.0", port: v6.addr.port })];
+  } catch (e) {
+    if (e instanceof Deno.errors.AddrInUse) return [v6];
+    v6.close();
+    throw e;
+  }
+}
 
 /** One direction of an in-memory pair: chunks written and not yet read. */
 class Pipe {

@@ -262,6 +262,8 @@ Deno.test("HELP_TEXT: lists every flag, defaults and examples, fits 80 columns",
       "--max-peers",
       "--log-dir",
       "--port",
+      "--bind",
+      "--encryption",
       "--seed",
       "-q, --quiet",
       "-v, --verbose",
@@ -362,4 +364,13 @@ Deno.test("parseArgs: --encryption takes prefer, require or off, in any case", (
   assertEquals(run("--encryption=prefer", "f").encryption, "prefer");
   usage(["--encryption", "always", "f"], "--encryption must be prefer, require or off");
   usage(["--encryption"], "--encryption needs a value <MODE>");
+});
+
+Deno.test("parseArgs: --bind takes one IP address, written canonically", () => {
+  assertEquals(run("--bind", "127.0.0.1", "f").bind, "127.0.0.1");
+  assertEquals(run("--bind", "[::1]", "f").bind, "::1");
+  assertEquals(run("--bind=0:0:0:0:0:0:0:1", "f").bind, "::1");
+  assertEquals(run("f").bind, undefined);
+  usage(["--bind", "localhost", "f"], '--bind: "localhost" is not an IP address');
+  usage(["--bind", "1.2.3.4.5", "f"], "is not an IP address");
 });
