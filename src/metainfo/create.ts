@@ -1,12 +1,11 @@
 /**
  * Making .torrent files (BEP 3, single- and multi-file, with BEP 12 tiers and BEP 27 private
- * flag): from buffers for tests, or by streaming a file or folder from disk with memory use of
- * about one piece.
+ * flag): from buffers for tests, or from a file or folder on disk, hashed on worker threads.
  *
  * @module
  */
 import { type Encodable, encode } from "../bencode/mod.ts";
-import { sha1 } from "../util/mod.ts";
+import { hashFiles, sha1 } from "../util/mod.ts";
 import { TorrentError } from "./error.ts";
 import { MAX_PIECE_LENGTH } from "./torrent.ts";
 
@@ -25,6 +24,8 @@ export interface CreateOptions {
   creationDate?: number | null;
   /** Web seeds (BEP 19). */
   urlList?: string[];
+  /** The info dictionary's `source` (private trackers tell their torrents apart by it). */
+  source?: string;
 }
 
 /** One file given in memory to {@link createTorrentFromBuffers}. */
@@ -93,26 +94,13 @@ export class PieceHasher {
       }
       const n = Math.min(this.pieceLength - this.#fill, chunk.length - at);
       this.#buf.set(chunk.subarray(at, at + n), this.#fill);
-      this.commit(n);
+      this.#fill += n;
+      this.length += n;
       at += n;
-    }
-  }
-
-  /** Free room in the current piece, for reading straight into it (then call `commit`). */
-  space(): Uint8Array {
-    return this.#buf.subarray(this.#fill);
-  }
-
-  /** Accepts `n` bytes written into `space()`. */
-  commit(n: number): void {
-    if (!Number.isInteger(n) || n < 0 || n > this.pieceLength - this.#fill) {
-      throw new RangeError(`commit(${n}) exceeds the free space of the piece`);
-    }
-    this.#fill += n;
-    this.length += n;
-    if (this.#fill === this.pieceLength) {
-      this.#hashes.push(sha1(this.#buf));
-      this.#fill = 0;
+      if (this.#fill === this.pieceLength) {
+        this.#hashes.push(sha1(this.#buf));
+        this.#fill = 0;
+      }
     }
   }
 
@@ -160,6 +148,7 @@ function buildTorrent(
     "piece length": pieceLength,
     pieces,
     private: opts.private ? 1 : undefined,
+    source: opts.source,
   };
   if (layout.files === undefined) info.length = layout.length;
   else info.files = layout.files.map((f) => ({ length: f.length, path: f.path }));
@@ -247,14 +236,18 @@ function byName(a: Deno.DirEntry, b: Deno.DirEntry): number {
   return x.length - y.length;
 }
 
-/** Regular files under `dir`, sorted by path; symlinks and special files are skipped. */
+/**
+ * Regular files under `dir`, by name within each folder. Symbolic links (they may point
+ * anywhere, even round in a loop), special files and hidden names (`.git`, `.DS_Store`: rarely
+ * meant to be shared) are left out.
+ */
 async function walk(dir: string, rel: string[], out: DiskFile[]): Promise<void> {
   const entries: Deno.DirEntry[] = [];
   for await (const e of Deno.readDir(dir)) entries.push(e);
   entries.sort(byName);
   for (const e of entries) {
     const abs = `${dir}/${e.name}`;
-    if (e.isSymlink) continue;
+    if (e.isSymlink || e.name.startsWith(".")) continue;
     if (e.isDirectory) await walk(abs, [...rel, e.name], out);
     else if (e.isFile) out.push({ abs, rel: [...rel, e.name], size: (await Deno.stat(abs)).size });
   }
@@ -268,23 +261,12 @@ async function baseName(path: string): Promise<string> {
   return real.split(/[/\\]/u).pop() ?? "";
 }
 
-/** Streams `file` into the hasher, reading straight into the piece buffer. */
-async function hashFile(file: DiskFile, hasher: PieceHasher): Promise<void> {
-  using handle = await Deno.open(file.abs, { read: true });
-  let left = file.size;
-  while (left > 0) {
-    const space = hasher.space();
-    const n = await handle.read(space.subarray(0, Math.min(space.length, left)));
-    if (n === null) throw new TorrentError(`file changed while hashing: ${file.abs}`);
-    hasher.commit(n);
-    left -= n;
-  }
-}
-
 /**
- * Makes a .torrent from a file or folder on disk, streaming its contents (memory stays about
- * one piece). Folder contents are taken in byte order of their paths; symlinks are skipped.
- * Throws `TorrentError` when there is nothing to share, and Deno's errors for unreadable paths.
+ * Makes a .torrent from a file or folder on disk, hashed by `hashFiles` (on worker threads for
+ * large payloads). A folder is walked in byte order of the names in each folder (as a v2 file
+ * tree orders them), leaving out symlinks and hidden names; the path given is taken as it is. Throws `TorrentError` when there is
+ * nothing to share, `FileHashingError` when a file cannot be read or changes meanwhile, and
+ * Deno's errors for a path that cannot be listed.
  *
  * @example
  * ```ts
@@ -298,7 +280,11 @@ async function hashFile(file: DiskFile, hasher: PieceHasher): Promise<void> {
  */
 export async function createTorrentFromPath(
   path: string,
-  opts: CreateOptions & { name?: string } = {},
+  opts: CreateOptions & {
+    name?: string;
+    /** Called as pieces are hashed, with the bytes hashed so far and the total. */
+    onProgress?: (done: number, total: number) => void;
+  } = {},
 ): Promise<Uint8Array> {
   const info = await Deno.stat(path);
   const name = opts.name ?? await baseName(path);
@@ -317,14 +303,18 @@ export async function createTorrentFromPath(
   checkTotal(total);
   if (!Number.isSafeInteger(total)) throw new TorrentError("payload is too large");
   const pieceLength = opts.pieceLength ?? defaultPieceLength(total);
-  const hasher = new PieceHasher(pieceLength);
-  for (const f of files) await hashFile(f, hasher);
+  checkPieceLength(pieceLength);
+  const pieces = await hashFiles(
+    files.map((f) => ({ path: f.abs, length: f.size })),
+    pieceLength,
+    { onProgress: opts.onProgress },
+  );
   const layout: Layout = {
     name,
     length: total,
     files: info.isFile ? undefined : files.map((f) => ({ path: f.rel, length: f.size })),
   };
-  return buildTorrent(layout, pieceLength, hasher.finish(), opts);
+  return buildTorrent(layout, pieceLength, pieces, opts);
 }
 
 /**

@@ -7,6 +7,12 @@
 export { Bitfield, isValidBitfield } from "./bitfield.ts";
 export { bytesEqual, concatBytes, fromHex, sha1, sha1Backend, sha1Matches, toHex } from "./sha1.ts";
 export { Rc4 } from "./rc4.ts";
+export {
+  FileHashingError,
+  type FileSpan,
+  hashFiles,
+  type HashFilesOptions,
+} from "./file_hashing.ts";
 export { TokenBucket } from "./throttle.ts";
 export { openLinuxLibrary } from "./native.ts";
 export { formatIp, formatIPv6, parseIp, parseIPv4, parseIPv6 } from "./ip.ts";

@@ -8,7 +8,6 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import { openLinuxLibrary } from "./native.ts";
 
 const LIBCRYPTO_SYMBOLS = {
@@ -27,13 +26,13 @@ interface NativeSha1 {
   SHA1_Final(digest: Uint8Array, context: Uint8Array): number;
 }
 
-/** OpenSSL's SHA-1, or `null` where it cannot be had. Loaded on first use. */
-let native: NativeSha1 | null | undefined;
-
-function loadNative(): NativeSha1 | null {
-  const symbols = openLinuxLibrary(["libcrypto.so.3", "libcrypto.so"], LIBCRYPTO_SYMBOLS);
-  return symbols as unknown as NativeSha1 | null;
-}
+/** OpenSSL's SHA-1, or `null` where it cannot be had. */
+const native = openLinuxLibrary(
+  ["libcrypto.so.3", "libcrypto.so"],
+  LIBCRYPTO_SYMBOLS,
+) as unknown as NativeSha1 | null;
+/** `node:crypto`, loaded only where OpenSSL is not (it costs each thread some 10 ms to load). */
+const nodeCrypto = native === null ? await import("node:crypto") : null;
 
 /** OpenSSL's `SHA_CTX` (96 bytes on 64-bit systems), with room to spare. */
 const context = new Uint8Array(128);
@@ -42,9 +41,9 @@ const digest = new Uint8Array(20);
 
 /** Hashes `data` (one chunk, or several in order) into `digest`. */
 function hashInto(data: Uint8Array | readonly Uint8Array[]): void {
-  const c = native ??= loadNative();
+  const c = native;
   if (c === null) {
-    const hash = createHash("sha1");
+    const hash = nodeCrypto!.createHash("sha1");
     if (data instanceof Uint8Array) hash.update(data);
     else for (const chunk of data) hash.update(chunk);
     digest.set(hash.digest());
@@ -58,7 +57,7 @@ function hashInto(data: Uint8Array | readonly Uint8Array[]): void {
 
 /** Which implementation hashes in this process. */
 export function sha1Backend(): "openssl" | "node:crypto" {
-  return (native ??= loadNative()) === null ? "node:crypto" : "openssl";
+  return native === null ? "node:crypto" : "openssl";
 }
 
 /**

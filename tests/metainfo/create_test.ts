@@ -161,19 +161,12 @@ Deno.test("defaultPieceLength aims at no more than ~2000 pieces within 16 KiB..1
   }
 });
 
-Deno.test("PieceHasher: update and space/commit agree, pieces cross chunk boundaries", () => {
+Deno.test("PieceHasher: chunks of any size give the hashes of the whole, pieces cross them", () => {
   const data = bytes(100_003, 5);
   const a = new PieceHasher(1000);
   for (let at = 0; at < data.length; at += 777) a.update(data.subarray(at, at + 777));
   const b = new PieceHasher(1000);
-  let at = 0;
-  while (at < data.length) {
-    const space = b.space();
-    const n = Math.min(space.length, 333, data.length - at);
-    space.set(data.subarray(at, at + n));
-    b.commit(n);
-    at += n;
-  }
+  for (let at = 0; at < data.length; at += 2500) b.update(data.subarray(at, at + 2500));
   const c = new PieceHasher(1000);
   c.update(data);
   const ha = a.finish(), hb = b.finish(), hc = c.finish();
@@ -182,8 +175,6 @@ Deno.test("PieceHasher: update and space/commit agree, pieces cross chunk bounda
   assertEquals(ha, hc);
   assertEquals(ha.subarray(100 * 20), sha1(data.subarray(100_000)));
   assertEquals(a.length, data.length);
-  assertThrows(() => b.commit(1001), RangeError);
-  assertThrows(() => b.commit(-1), RangeError);
   assertEquals(new PieceHasher(16).finish(), new Uint8Array());
 });
 

@@ -1,0 +1,72 @@
+/** Piece hashes of files on disk, on worker threads and on this one, against hashing in memory. */
+import { FileHashingError, hashFiles, sha1 } from "../../src/util/mod.ts";
+import { assert, assertEquals, assertRejects } from "../assert.ts";
+import { xorshiftBytes } from "../random.ts";
+
+/** SHA-1 of every `pieceLength` bytes of `data`, concatenated. */
+function expected(data: Uint8Array, pieceLength: number): Uint8Array {
+  const out = new Uint8Array(Math.ceil(data.length / pieceLength) * 20);
+  for (let at = 0, p = 0; at < data.length; at += pieceLength, p++) {
+    out.set(sha1(data.subarray(at, at + pieceLength)), p * 20);
+  }
+  return out;
+}
+
+Deno.test("hashFiles: files of odd sizes, empty ones among them, hash as one stream, by any number of workers", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "bt-hash-" });
+  try {
+    // Pieces cross files; a task of 4 MiB holds several files and a file spans tasks.
+    const sizes = [5 * 1024 * 1024 + 3, 0, 1, 700_001, 3 * 1024 * 1024 - 5, 0, 16_383];
+    const parts = sizes.map((n, i) => xorshiftBytes(n, i + 1));
+    const files = [];
+    for (let i = 0; i < parts.length; i++) {
+      await Deno.writeFile(`${dir}/f${i}`, parts[i]);
+      files.push({ path: `${dir}/f${i}`, length: sizes[i] });
+    }
+    const all = new Uint8Array(sizes.reduce((a, b) => a + b, 0));
+    let at = 0;
+    for (const p of parts) {
+      all.set(p, at);
+      at += p.length;
+    }
+    for (const pieceLength of [16384, 262144, 4 * 1024 * 1024, 8 * 1024 * 1024]) {
+      const want = expected(all, pieceLength);
+      for (const workers of [0, 1, 2]) {
+        const seen: number[] = [];
+        const got = await hashFiles(files, pieceLength, {
+          workers,
+          onProgress: (done, total) => {
+            assertEquals(total, all.length);
+            seen.push(done);
+          },
+        });
+        assertEquals(got, want, `piece ${pieceLength}, ${workers} workers`);
+        assertEquals(seen.at(-1), all.length, "progress reaches the total");
+        assert(seen.every((d, i) => i === 0 || d > seen[i - 1]), "progress only grows");
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("hashFiles: a missing file or one shorter than said is a FileHashingError naming it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "bt-hash-" });
+  try {
+    await Deno.writeFile(`${dir}/short`, new Uint8Array(1000));
+    for (const workers of [0, 1]) {
+      await assertRejects(
+        () => hashFiles([{ path: `${dir}/short`, length: 2000 }], 16384, { workers }),
+        FileHashingError,
+        `${dir}/short changed while hashing`,
+      );
+      await assertRejects(
+        () => hashFiles([{ path: `${dir}/gone`, length: 10 }], 16384, { workers }),
+        FileHashingError,
+        `cannot read ${dir}/gone: no such file`,
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
