@@ -23,13 +23,12 @@ import {
   hasTool,
   infoHashHex,
   LT_CLIENT,
-  makePayload,
   mktorrent,
-  type PayloadFile,
   PYTHON,
   tcpAccepts,
   udpPortFree,
 } from "../interop/fixtures.ts";
+import { makePayload, type PayloadFile } from "../../testdata/payload.ts";
 import { createTorrentFromPath } from "../../src/metainfo/mod.ts";
 import {
   BenchError,

@@ -10,11 +10,11 @@ import {
   freeTcpUdpPort,
   hasTool,
   infoHashHex,
-  makePayload,
   mktorrent,
   startLibtorrentDhtNode,
   startLibtorrentSeeder,
 } from "../interop/fixtures.ts";
+import { makePayload } from "../../testdata/payload.ts";
 
 const haveLt = await hasTool("libtorrent");
 const haveMktorrent = await hasTool("mktorrent");

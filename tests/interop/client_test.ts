@@ -14,10 +14,8 @@ import {
   freeDiskBytes,
   type LibtorrentCommon,
   libtorrentDownload,
-  makePayload,
   makeSwarm,
   type OurClient,
-  type PayloadFile,
   runOurClient,
   sameTree,
   type Seeder,
@@ -27,6 +25,7 @@ import {
   toolGate,
   treesEqual,
 } from "./fixtures.ts";
+import { makePayload, type PayloadFile } from "../../testdata/payload.ts";
 
 const MiB = 1 << 20;
 

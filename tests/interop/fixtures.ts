@@ -10,6 +10,7 @@
  * @module
  */
 import { decodeWithSpans } from "../../src/bencode/mod.ts";
+import { makePayload, type PayloadFile } from "../../testdata/payload.ts";
 import { sha1, toHex } from "../../src/util/mod.ts";
 import { createSocket } from "node:dgram";
 import { Child, tail } from "../process.ts";
@@ -209,86 +210,7 @@ export async function freeDiskBytes(dir: string): Promise<number | null> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Payloads and torrents
-
-/** One file of a generated payload: a relative path (with `/`) and a size in bytes. */
-export interface PayloadFile {
-  path: string;
-  size: number;
-}
-
-function safeRelative(path: string): string {
-  const parts = path.split("/");
-  if (
-    path.length === 0 || path.startsWith("/") ||
-    parts.some((p) => p === "" || p === "." || p === "..")
-  ) {
-    throw new InteropError(`payload path must be relative without . or ..: ${path}`);
-  }
-  return path;
-}
-
-async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < data.length) off += await file.write(data.subarray(off));
-}
-
-const CHUNK = 1 << 20;
-
-/**
- * Writes files of deterministic pseudo-random bytes under `dir` (xorshift128 over a reused
- * 1 MiB buffer: hundreds of MiB take about a second). Same `seed` and spec give the same bytes;
- * each file gets its own stream, so no two files are equal.
- *
- * @example
- * ```ts
- * import { makePayload } from "./fixtures.ts";
- * const dir = await Deno.makeTempDir();
- * await makePayload(dir, { files: [{ path: "a/b.bin", size: 1000 }], seed: 7 });
- * console.log((await Deno.stat(`${dir}/a/b.bin`)).size); // 1000
- * await Deno.remove(dir, { recursive: true });
- * ```
- */
-export async function makePayload(
-  dir: string,
-  spec: { files: PayloadFile[]; seed?: number },
-): Promise<void> {
-  const words = new Uint32Array(CHUNK / 4);
-  const bytes = new Uint8Array(words.buffer);
-  for (let index = 0; index < spec.files.length; index++) {
-    const { path, size } = spec.files[index];
-    safeRelative(path);
-    if (!Number.isSafeInteger(size) || size < 0) {
-      throw new InteropError(`bad payload size for ${path}: ${size}`);
-    }
-    const full = `${dir}/${path}`;
-    const slash = full.lastIndexOf("/");
-    await Deno.mkdir(full.slice(0, slash), { recursive: true });
-    // xorshift128 state, never all zero.
-    let x = ((spec.seed ?? 1) * 0x9e3779b1 + index * 0x85ebca6b) >>> 0 || 1;
-    let y = 362436069, z = 521288629, w = (88675123 ^ index) >>> 0;
-    const file = await Deno.open(full, { write: true, create: true, truncate: true });
-    try {
-      let left = size;
-      while (left > 0) {
-        const n = Math.min(left, CHUNK);
-        const nWords = (n + 3) >>> 2;
-        for (let i = 0; i < nWords; i++) {
-          const t = x ^ (x << 11);
-          x = y;
-          y = z;
-          z = w;
-          w = (w ^ (w >>> 19) ^ (t ^ (t >>> 8))) >>> 0;
-          words[i] = w;
-        }
-        await writeAll(file, bytes.subarray(0, n));
-        left -= n;
-      }
-    } finally {
-      file.close();
-    }
-  }
-}
+// Torrents
 
 /**
  * Makes a v1 `.torrent` of a file or folder with Debian's mktorrent (no creation date, so the
@@ -958,6 +880,9 @@ async function readFull(file: Deno.FsFile, buf: Uint8Array): Promise<number> {
   return off;
 }
 
+/** Bytes read from each file per comparison step. */
+const COMPARE_CHUNK = 1 << 20;
+
 /**
  * True when two files hold the same bytes (sizes first, then 1 MiB at a time, so size does not
  * cost memory). False when either is missing or not a regular file.
@@ -984,7 +909,7 @@ export async function filesEqual(a: string, b: string): Promise<boolean> {
   try {
     const fb = await Deno.open(b, { read: true });
     try {
-      const ba = new Uint8Array(CHUNK), bb = new Uint8Array(CHUNK);
+      const ba = new Uint8Array(COMPARE_CHUNK), bb = new Uint8Array(COMPARE_CHUNK);
       while (true) {
         const [na, nb] = await Promise.all([readFull(fa, ba), readFull(fb, bb)]);
         if (na !== nb) return false;

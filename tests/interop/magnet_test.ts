@@ -21,10 +21,8 @@ import {
   infoHashHex,
   libtorrentDownload,
   magnetLink,
-  makePayload,
   mktorrent,
   type OurClient,
-  type PayloadFile,
   type Running,
   runOurClient,
   sameTree,
@@ -34,6 +32,7 @@ import {
   toolGate,
   treesEqual,
 } from "./fixtures.ts";
+import { makePayload, type PayloadFile } from "../../testdata/payload.ts";
 
 const MiB = 1 << 20;
 

@@ -10,12 +10,12 @@ import {
   libtorrentDownload,
   makeSwarm,
   type OurClient,
-  type PayloadFile,
   runOurClient,
   startLibtorrentSeeder,
   toolGate,
   treesEqual,
 } from "./fixtures.ts";
+import { type PayloadFile } from "../../testdata/payload.ts";
 
 const MiB = 1 << 20;
 
