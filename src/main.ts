@@ -1,14 +1,19 @@
 /**
- * The `bittorrent` executable: parse arguments, run the command (download, or verify), and turn
- * every failure into one line on stderr and an exit code (0 done, 1 failed or incomplete, 2 bad
- * usage, 130 interrupted).
+ * The `bittorrent` executable: parse arguments, run the command (download, verify, info,
+ * create, completions), and turn every failure into one line on stderr and an exit code (0
+ * done, 1 failed or incomplete, 2 bad usage, 130 interrupted).
  *
  * @module
  */
 import {
   CommandError,
-  HELP_TEXT,
+  type CommandIO,
+  completionScript,
+  helpText,
+  JsonEvents,
   parseArgs,
+  processIO,
+  runCreate,
   runDownload,
   runVerify,
   UsageError,
@@ -20,34 +25,54 @@ import denoConfig from "../deno.json" with { type: "json" };
 /** The version printed by `--version`. */
 export const VERSION: string = denoConfig.version;
 
-/** Runs the CLI with `args` and returns the exit code. */
-export async function main(args: string[]): Promise<number> {
+/**
+ * Runs the CLI with `args` and returns the exit code. Everything it prints goes through `io`,
+ * failures as one line on its `err` (and, with `--json`, an `error` event on its `out`).
+ */
+export async function main(args: string[], io: CommandIO = processIO()): Promise<number> {
+  let json = false;
   try {
     const parsed = parseArgs(args);
     if ("help" in parsed) {
-      console.log(HELP_TEXT);
+      io.out(helpText(parsed.topic));
       return 0;
     }
     if ("version" in parsed) {
-      console.log(`bittorrent ${VERSION}`);
+      io.out(`bittorrent ${VERSION}\n`);
       return 0;
     }
-    if (parsed.command === "verify") return await runVerify(parsed);
-    return await runDownload(parsed);
+    // Events are the output of download, verify and create; `info --json` is one object.
+    json = parsed.command !== "completions" && parsed.command !== "info" && parsed.json === true;
+    switch (parsed.command) {
+      case "verify":
+        return await runVerify(parsed, io);
+      case "create":
+        return await runCreate(parsed, io);
+      case "completions":
+        io.out(completionScript(parsed.shell));
+        return 0;
+      default:
+        return await runDownload(parsed, io);
+    }
   } catch (e) {
-    if (e instanceof UsageError) {
-      console.error(`bittorrent: ${e.message}`);
-      return 2;
+    const [code, line] = failure(e);
+    if (json) {
+      new JsonEvents(io.out).emit("error", {
+        message: line.replace(/^bittorrent: (error: )?/, ""),
+      });
     }
-    if (
-      e instanceof CommandError || e instanceof TorrentError || e instanceof StorageError
-    ) {
-      console.error(`bittorrent: error: ${e.message}`);
-      return 1;
-    }
-    console.error(`bittorrent: unexpected error: ${e instanceof Error ? e.stack : e}`);
-    return 1;
+    io.err(`${line}\n`);
+    return code;
   }
+}
+
+/** The exit code and the one line for what ended the run. */
+function failure(e: unknown): [number, string] {
+  if (e instanceof UsageError) return [2, `bittorrent: ${e.message}`];
+  if (e instanceof CommandError || e instanceof TorrentError || e instanceof StorageError) {
+    return [1, `bittorrent: error: ${e.message}`];
+  }
+  return [1, `bittorrent: unexpected error: ${e instanceof Error ? e.stack : e}`];
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,6 +1,6 @@
 /**
- * Command-line arguments: parsing, validation and the help screen. Every mistake becomes a
- * {@link UsageError} with one line the user can act on.
+ * Command-line arguments: the command word, every command's flags, and their validation. Every
+ * mistake becomes a {@link UsageError} with one line the user can act on.
  *
  * @module
  */
@@ -8,20 +8,31 @@ import type { EncryptionPolicy } from "../peer/mod.ts";
 import { formatIp, parseIp } from "../util/mod.ts";
 
 /** The commands the first word of the command line may name (`download` when absent). */
-export type CommandName = "download" | "verify";
+export type CommandName = "download" | "verify" | "info" | "create" | "completions";
 
-const COMMANDS: ReadonlySet<string> = new Set<CommandName>(["download", "verify"]);
+/** Every command word, `help` included. */
+export const COMMAND_WORDS: readonly (CommandName | "help")[] = [
+  "download",
+  "verify",
+  "info",
+  "create",
+  "completions",
+  "help",
+];
 
-/** Flags `verify` accepts; any other is a mistake rather than silently ignored. */
-const VERIFY_FLAGS: ReadonlySet<string> = new Set(["input", "output", "quiet", "help", "version"]);
+/** A peer given on the command line (`--peer HOST:PORT`). */
+export interface PeerOption {
+  host: string;
+  port: number;
+}
 
-/** Options for one download run, validated and with every default filled in. */
+/** Options of `download`, `verify` and `info`, validated and with every default filled in. */
 export interface CliOptions {
   /**
    * The command named by a leading word (`bittorrent verify ...`); absent when none was given,
    * which means download.
    */
-  command?: CommandName;
+  command?: "download" | "verify" | "info";
   /** Path of a `.torrent` file or a `magnet:` link, exactly as given. */
   input: string;
   /** Folder the torrent's files are written into. */
@@ -40,6 +51,8 @@ export interface CliOptions {
   bind?: string;
   /** `--encryption`: MSE for peer connections (default `prefer`). */
   encryption: EncryptionPolicy;
+  /** `--peer`: peers to dial at start, besides those trackers, the DHT and PEX give. */
+  peers?: PeerOption[];
   /**
    * Keep seeding after the download completes: until interrupted, or until `seedRatio` or
    * `seedTimeMs` is reached (either one given implies seeding).
@@ -66,14 +79,54 @@ export interface CliOptions {
   dhtBootstrap?: string[];
   /** Where to write the .torrent fetched for a magnet link. */
   saveTorrent?: string;
+  /** `--json`: newline-delimited JSON events on stdout instead of the status line. */
+  json?: boolean;
   /** Do not print the live progress line. */
   quiet: boolean;
   /** Log at debug level. */
   verbose: boolean;
 }
 
-/** What {@link parseArgs} returns: options to run with, or a request for help or the version. */
-export type ParsedArgs = CliOptions | { help: true } | { version: true };
+/** Options of `create`. */
+export interface CreateCommandOptions {
+  command: "create";
+  /** The file or folder to share. */
+  path: string;
+  /** Where the .torrent is written. */
+  output: string;
+  /** Tracker tiers, in order (BEP 12). */
+  trackers: string[][];
+  /** Web seed URLs (BEP 19). */
+  webSeeds: string[];
+  /** Bytes per piece; chosen from the total size when absent. */
+  pieceLength?: number;
+  private: boolean;
+  comment?: string;
+  /** `--source`: the `source` key of the info dictionary (private trackers use it). */
+  source?: string;
+  /** Leave the creation date out (`--no-date`), so the same input gives the same bytes. */
+  noDate: boolean;
+  json?: boolean;
+  quiet: boolean;
+}
+
+/** Options of `completions`. */
+export interface CompletionsOptions {
+  command: "completions";
+  shell: Shell;
+}
+
+/** The shells `completions` writes scripts for. */
+export type Shell = "bash" | "zsh" | "fish";
+const SHELLS: readonly Shell[] = ["bash", "zsh", "fish"];
+
+/** What {@link parseArgs} returns: a command to run, or a request for help or the version. */
+export type ParsedArgs =
+  | CliOptions
+  | CreateCommandOptions
+  | CompletionsOptions
+  | { help: true; topic?: CommandName }
+  | { version: true };
 
 /**
  * A mistake on the command line. The message is one line meant for the user; the caller prints
@@ -101,24 +154,28 @@ export const DEFAULT_PORT = 6881;
 const MAX_PEERS_LIMIT = 1000;
 /** Largest accepted rate limit (1 TiB/s): bounds the arithmetic, far above any real link. */
 const MAX_RATE = 1024 ** 4;
+/** Most `--peer`, `--tracker` or `--web-seed` values: bounds the work on hostile input. */
+const MAX_REPEATS = 1000;
 
 /**
  * The default log folder: `~/Library/Logs/bittorrent` on macOS (the platform's convention),
- * `./logs` elsewhere or when HOME is unknown.
+ * `logs` in the state folder elsewhere (`$XDG_STATE_HOME/bittorrent/logs`, see
+ * {@link defaultStateDir}), so runs do not litter the folder they start in.
  *
  * @example
  * ```ts
  * import { defaultLogDir } from "./args.ts";
- * console.log(defaultLogDir("darwin", "/Users/ann")); // "/Users/ann/Library/Logs/bittorrent"
- * console.log(defaultLogDir("linux", "/home/ann")); // "./logs"
+ * console.log(defaultLogDir("darwin", { HOME: "/Users/ann" })); // "/Users/ann/Library/Logs/bittorrent"
+ * console.log(defaultLogDir("linux", { HOME: "/home/ann" })); // "/home/ann/.local/state/bittorrent/logs"
  * ```
  */
 export function defaultLogDir(
   os: string = Deno.build.os,
-  home: string | undefined = readHome(),
+  env: Record<string, string | undefined> = readEnv(["HOME", "XDG_STATE_HOME", "LOCALAPPDATA"]),
 ): string {
-  if (os === "darwin" && home) return `${home.replace(/\/+$/, "")}/Library/Logs/bittorrent`;
-  return "./logs";
+  if (os === "darwin" && env.HOME) return `${env.HOME.replace(/\/+$/, "")}/Library/Logs/bittorrent`;
+  const state = defaultStateDir(os, env);
+  return `${state}${os === "windows" && env.LOCALAPPDATA ? "\\" : "/"}logs`;
 }
 
 /**
@@ -153,81 +210,6 @@ function readEnv(names: string[]): Record<string, string | undefined> {
   return out;
 }
 
-function readHome(): string | undefined {
-  try {
-    return Deno.env.get("HOME");
-  } catch {
-    return undefined; // no --allow-env: fall back to the portable default
-  }
-}
-
-/** The usage screen printed for `--help`. */
-export const HELP_TEXT: string = `bittorrent - download a torrent from the terminal
-
-Usage:
-  bittorrent [download] [options] <torrent-file|magnet>
-  bittorrent [download] -i <torrent-file|magnet> [options]
-  bittorrent verify [-o <dir>] [-q] <torrent-file>
-
-Commands:
-  download (the default)      download, resuming what the output folder holds
-  verify                      hash the files in the output folder and report
-                              each file's completeness; exit 0 when complete,
-                              1 when not
-
-Options:
-  -i, --input <torrent-file|magnet>
-                              .torrent file or magnet link to download
-                              (a bare argument works too)
-  -o, --output <dir>          folder to save the files in (default: .)
-      --max-download-rate <RATE>
-                              download limit (default: 0 = unlimited)
-      --max-upload-rate <RATE>
-                              upload limit (default: 0 = unlimited)
-      --max-peers <NUM>       most peer connections, 1-1000 (default: ${DEFAULT_MAX_PEERS})
-      --port <N>              port to accept peers on, 0 = any (default: ${DEFAULT_PORT})
-      --bind <ADDR>           listen for peers and run the DHT on this address
-                              only (default: every IPv4 and IPv6 address)
-      --encryption <MODE>     prefer: encrypt where the peer can (default);
-                              require: encrypted peers only; off: plaintext only
-      --log-dir <DIR>         folder for the log file (default: ./logs;
-                              ~/Library/Logs/bittorrent on macOS)
-      --files                 list the torrent's files with indexes and sizes,
-                              then exit (for a magnet, once its info arrived)
-      --select <LIST>         download only these files, e.g. 1,3-5
-      --exclude <LIST>        download every file but these, e.g. 2,7-9
-      --sequential            download pieces in order (to play media early)
-      --prealloc              reserve the files' full size on disk before
-                              downloading (default: sparse files that grow)
-      --seed                  keep seeding after completion, until Ctrl-C
-      --seed-ratio <R>        seed until uploaded / size reaches R, then exit
-      --seed-time <DURATION>  seed this long, then exit (e.g. 90s, 30m, 2h,
-                              1h30m; a bare number is minutes)
-      --no-seed               stop when the download completes (the default)
-      --no-dht                do not use the DHT to find peers
-      --dht-bootstrap <HOST:PORT,...>
-                              DHT nodes to start from (default: public routers
-                              and the nodes saved by the last run)
-      --save-torrent <FILE>   for a magnet link, save the fetched .torrent
-  -q, --quiet                 no progress line
-  -v, --verbose               write debug messages to the log
-  -h, --help                  show this help and exit
-      --version               show the version and exit
-
-With both --seed-ratio and --seed-time, seeding stops at whichever comes
-first; --seed alone seeds until Ctrl-C.
-
-RATE is bytes per second with an optional K, M or G suffix
-(K = 1024, M = 1024^2, G = 1024^3), e.g. 500K, 2M, 1.5M; a trailing B or /s
-is allowed, in any case. 0 means unlimited.
-
-Examples:
-  bittorrent -o ~/Downloads ubuntu.iso.torrent
-  bittorrent --max-download-rate 2M --seed "magnet:?xt=urn:btih:<info-hash>"
-  bittorrent --files series.torrent
-  bittorrent --select 2,4-6 --sequential --seed-ratio 1.5 series.torrent
-`;
-
 const RATE_PATTERN = /^(\d+(?:\.\d+)?|\.\d+)\s*([kmg]?)(?:i?b)?(?:\/s)?$/i;
 const RATE_MULTIPLIER: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 
@@ -258,6 +240,26 @@ export function parseRate(text: string): number {
   return value > 0 ? Math.max(1, Math.round(value)) : 0;
 }
 
+/** Flags that take no value. */
+type Switch =
+  | "seed"
+  | "noSeed"
+  | "quiet"
+  | "verbose"
+  | "help"
+  | "version"
+  | "noDht"
+  | "listFiles"
+  | "sequential"
+  | "prealloc"
+  | "json"
+  | "private"
+  | "noDate"
+  | "v1"
+  | "v2"
+  | "hybrid";
+
+/** Flags that take a value; `repeat` ones keep every value given, the others the last. */
 type ValueFlag =
   | "input"
   | "output"
@@ -268,78 +270,123 @@ type ValueFlag =
   | "port"
   | "bind"
   | "encryption"
+  | "peer"
   | "dhtBootstrap"
   | "saveTorrent"
   | "select"
   | "exclude"
   | "seedRatio"
-  | "seedTime";
-type BoolFlag =
-  | "seed"
-  | "quiet"
-  | "verbose"
-  | "help"
-  | "version"
-  | "noDht"
-  | "listFiles"
-  | "sequential"
-  | "prealloc"
-  | "noSeed";
+  | "seedTime"
+  | "tracker"
+  | "webSeed"
+  | "pieceSize"
+  | "comment"
+  | "source";
+
+type Flag = Switch | ValueFlag;
 
 interface FlagSpec {
-  key: ValueFlag | BoolFlag;
-  takesValue: boolean;
+  key: Flag;
   /** Spelling used in messages, e.g. "--max-peers". */
   label: string;
-  /** What the value looks like, for "needs a value" messages. */
+  /** What the value looks like; absent for switches. */
   metavar?: string;
+  /** Every use adds a value. */
+  repeat?: boolean;
+  /** A few words for shell completions. */
+  about: string;
 }
 
-const LONG_FLAGS: ReadonlyMap<string, FlagSpec> = new Map<string, FlagSpec>([
-  ["input", { key: "input", takesValue: true, label: "--input", metavar: "<torrent-file|magnet>" }],
-  ["output", { key: "output", takesValue: true, label: "--output", metavar: "<dir>" }],
-  [
-    "max-download-rate",
-    { key: "maxDownloadRate", takesValue: true, label: "--max-download-rate", metavar: "<RATE>" },
-  ],
-  [
-    "max-upload-rate",
-    { key: "maxUploadRate", takesValue: true, label: "--max-upload-rate", metavar: "<RATE>" },
-  ],
-  ["max-peers", { key: "maxPeers", takesValue: true, label: "--max-peers", metavar: "<NUM>" }],
-  ["log-dir", { key: "logDir", takesValue: true, label: "--log-dir", metavar: "<DIR>" }],
-  ["port", { key: "port", takesValue: true, label: "--port", metavar: "<N>" }],
-  ["bind", { key: "bind", takesValue: true, label: "--bind", metavar: "<ADDR>" }],
-  [
-    "encryption",
-    { key: "encryption", takesValue: true, label: "--encryption", metavar: "<MODE>" },
-  ],
-  ["seed", { key: "seed", takesValue: false, label: "--seed" }],
-  ["no-seed", { key: "noSeed", takesValue: false, label: "--no-seed" }],
-  ["seed-ratio", { key: "seedRatio", takesValue: true, label: "--seed-ratio", metavar: "<R>" }],
-  [
-    "seed-time",
-    { key: "seedTime", takesValue: true, label: "--seed-time", metavar: "<DURATION>" },
-  ],
-  ["files", { key: "listFiles", takesValue: false, label: "--files" }],
-  ["select", { key: "select", takesValue: true, label: "--select", metavar: "<LIST>" }],
-  ["exclude", { key: "exclude", takesValue: true, label: "--exclude", metavar: "<LIST>" }],
-  ["sequential", { key: "sequential", takesValue: false, label: "--sequential" }],
-  ["prealloc", { key: "prealloc", takesValue: false, label: "--prealloc" }],
-  ["no-dht", { key: "noDht", takesValue: false, label: "--no-dht" }],
-  [
-    "dht-bootstrap",
-    { key: "dhtBootstrap", takesValue: true, label: "--dht-bootstrap", metavar: "<HOST:PORT,...>" },
-  ],
-  [
-    "save-torrent",
-    { key: "saveTorrent", takesValue: true, label: "--save-torrent", metavar: "<FILE>" },
-  ],
-  ["quiet", { key: "quiet", takesValue: false, label: "--quiet" }],
-  ["verbose", { key: "verbose", takesValue: false, label: "--verbose" }],
-  ["help", { key: "help", takesValue: false, label: "--help" }],
-  ["version", { key: "version", takesValue: false, label: "--version" }],
-]);
+const FLAG_SPECS: readonly FlagSpec[] = [
+  {
+    key: "input",
+    label: "--input",
+    metavar: "<torrent-file|magnet>",
+    about: "torrent file or magnet link",
+  },
+  {
+    key: "output",
+    label: "--output",
+    metavar: "<path>",
+    about: "output folder (create: the .torrent to write)",
+  },
+  {
+    key: "maxDownloadRate",
+    label: "--max-download-rate",
+    metavar: "<RATE>",
+    about: "download limit, e.g. 2M",
+  },
+  {
+    key: "maxUploadRate",
+    label: "--max-upload-rate",
+    metavar: "<RATE>",
+    about: "upload limit, e.g. 500K",
+  },
+  { key: "maxPeers", label: "--max-peers", metavar: "<NUM>", about: "most peer connections" },
+  { key: "logDir", label: "--log-dir", metavar: "<DIR>", about: "folder for the log file" },
+  { key: "port", label: "--port", metavar: "<N>", about: "port to accept peers on" },
+  { key: "bind", label: "--bind", metavar: "<ADDR>", about: "listen on this address only" },
+  { key: "encryption", label: "--encryption", metavar: "<MODE>", about: "prefer, require or off" },
+  {
+    key: "peer",
+    label: "--peer",
+    metavar: "<HOST:PORT>",
+    repeat: true,
+    about: "dial this peer at start",
+  },
+  { key: "seed", label: "--seed", about: "keep seeding after completion" },
+  { key: "noSeed", label: "--no-seed", about: "stop when complete" },
+  { key: "seedRatio", label: "--seed-ratio", metavar: "<R>", about: "seed until this share ratio" },
+  { key: "seedTime", label: "--seed-time", metavar: "<DURATION>", about: "seed this long" },
+  { key: "listFiles", label: "--files", about: "list the files, then exit" },
+  { key: "select", label: "--select", metavar: "<LIST>", about: "download only these files" },
+  { key: "exclude", label: "--exclude", metavar: "<LIST>", about: "download all files but these" },
+  { key: "sequential", label: "--sequential", about: "download pieces in order" },
+  { key: "prealloc", label: "--prealloc", about: "reserve disk space first" },
+  { key: "noDht", label: "--no-dht", about: "do not use the DHT" },
+  {
+    key: "dhtBootstrap",
+    label: "--dht-bootstrap",
+    metavar: "<HOST:PORT,...>",
+    about: "DHT nodes to start from",
+  },
+  {
+    key: "saveTorrent",
+    label: "--save-torrent",
+    metavar: "<FILE>",
+    about: "save a magnet's .torrent here",
+  },
+  { key: "json", label: "--json", about: "JSON events on stdout" },
+  {
+    key: "tracker",
+    label: "--tracker",
+    metavar: "<URL>",
+    repeat: true,
+    about: "announce URL (a blank one starts a new tier)",
+  },
+  { key: "webSeed", label: "--web-seed", metavar: "<URL>", repeat: true, about: "web seed URL" },
+  {
+    key: "pieceSize",
+    label: "--piece-size",
+    metavar: "<SIZE>",
+    about: "bytes per piece, e.g. 256K",
+  },
+  { key: "private", label: "--private", about: "private torrent" },
+  { key: "comment", label: "--comment", metavar: "<TEXT>", about: "a comment" },
+  { key: "source", label: "--source", metavar: "<TEXT>", about: "a source tag" },
+  { key: "noDate", label: "--no-date", about: "no creation date" },
+  { key: "v1", label: "--v1", about: "a v1 torrent" },
+  { key: "v2", label: "--v2", about: "a v2 torrent" },
+  { key: "hybrid", label: "--hybrid", about: "a hybrid torrent" },
+  { key: "quiet", label: "--quiet", about: "no progress line" },
+  { key: "verbose", label: "--verbose", about: "debug messages in the log" },
+  { key: "help", label: "--help", about: "show help" },
+  { key: "version", label: "--version", about: "show the version" },
+];
+
+const LONG_FLAGS: ReadonlyMap<string, FlagSpec> = new Map(
+  FLAG_SPECS.map((spec) => [spec.label.slice(2), spec]),
+);
 
 const SHORT_FLAGS: ReadonlyMap<string, string> = new Map([
   ["i", "input"],
@@ -349,20 +396,193 @@ const SHORT_FLAGS: ReadonlyMap<string, string> = new Map([
   ["h", "help"],
 ]);
 
+/** Flags about reaching peers: a download's, and `info`'s for a magnet link's metadata. */
+const NETWORK_FLAGS: readonly Flag[] = [
+  "port",
+  "bind",
+  "encryption",
+  "peer",
+  "maxPeers",
+  "noDht",
+  "dhtBootstrap",
+  "logDir",
+  "verbose",
+];
+
+/** The flags each command takes (`--help` and `--version` go with all of them). */
+const COMMAND_FLAGS: Record<CommandName, ReadonlySet<Flag>> = {
+  download: new Set<Flag>([
+    ...NETWORK_FLAGS,
+    "input",
+    "output",
+    "maxDownloadRate",
+    "maxUploadRate",
+    "seed",
+    "noSeed",
+    "seedRatio",
+    "seedTime",
+    "listFiles",
+    "select",
+    "exclude",
+    "sequential",
+    "prealloc",
+    "saveTorrent",
+    "json",
+    "quiet",
+  ]),
+  verify: new Set<Flag>(["input", "output", "quiet", "json"]),
+  info: new Set<Flag>([...NETWORK_FLAGS, "input", "json", "quiet"]),
+  create: new Set<Flag>([
+    "output",
+    "tracker",
+    "webSeed",
+    "pieceSize",
+    "private",
+    "comment",
+    "source",
+    "noDate",
+    "v1",
+    "v2",
+    "hybrid",
+    "json",
+    "quiet",
+  ]),
+  completions: new Set<Flag>(),
+};
+
+/** A flag as shell completions offer it. */
+export interface FlagInfo {
+  /** `--long-name`. */
+  long: string;
+  /** `-x`, when it has one. */
+  short?: string;
+  /** What the value looks like (`<DIR>`); absent for switches. */
+  metavar?: string;
+  about: string;
+}
+
+/**
+ * The flags `command` takes, `--help` included, in the order the help lists them.
+ *
+ * @example
+ * ```ts
+ * import { commandFlags } from "./args.ts";
+ * console.log(commandFlags("verify").map((f) => f.long).join(" "));
+ * // --input --output --json --quiet --help
+ * ```
+ */
+export function commandFlags(command: CommandName): FlagInfo[] {
+  const shortOf = new Map([...SHORT_FLAGS].map(([letter, long]) => [long, `-${letter}`]));
+  return FLAG_SPECS
+    .filter((spec) => spec.key === "help" || COMMAND_FLAGS[command].has(spec.key))
+    .map((spec) => {
+      const long = spec.label;
+      const short = shortOf.get(long.slice(2));
+      return {
+        long,
+        ...(short ? { short } : {}),
+        ...(spec.metavar ? { metavar: spec.metavar } : {}),
+        about: spec.about,
+      };
+    });
+}
+
 /** Options that tune where defaults come from; tests use them to pin the platform. */
 export interface ParseArgsEnv {
   /** Operating system name as in `Deno.build.os`. */
   os?: string;
-  /** The user's home folder. */
-  home?: string;
+  /** The environment variables that place folders (`HOME`, `XDG_STATE_HOME`, `LOCALAPPDATA`). */
+  env?: Record<string, string | undefined>;
+}
+
+/** One value as given: the spelling used (for messages) and the text. */
+interface Given {
+  label: string;
+  value: string;
+}
+
+/** The command line taken apart: flags by key, and the plain arguments in order. */
+interface Tokens {
+  values: Map<ValueFlag, Given[]>;
+  switches: Set<Switch>;
+  /** Every flag given, by key, with the spelling used. */
+  labels: Map<Flag, string>;
+  positionals: string[];
+}
+
+/** Splits `argv` into flags and plain arguments; unknown flags and missing values throw. */
+function tokenize(argv: readonly string[]): Tokens {
+  const t: Tokens = { values: new Map(), switches: new Set(), labels: new Map(), positionals: [] };
+  const take = (spec: FlagSpec, label: string, inline: string | undefined, i: number): number => {
+    t.labels.set(spec.key, label);
+    if (spec.metavar === undefined) {
+      if (inline !== undefined) throw new UsageError(`${label} does not take a value`);
+      t.switches.add(spec.key as Switch);
+      return i;
+    }
+    let value = inline, next = i;
+    if (value === undefined) {
+      const candidate = argv[i + 1];
+      if (candidate === undefined || looksLikeOption(candidate)) {
+        throw new UsageError(`${label} needs a value ${spec.metavar}`);
+      }
+      value = candidate;
+      next = i + 1;
+    }
+    const key = spec.key as ValueFlag;
+    const list = spec.repeat ? t.values.get(key) ?? [] : [];
+    if (list.length >= MAX_REPEATS) throw new UsageError(`${label}: too many values`);
+    list.push({ label, value });
+    t.values.set(key, list);
+    return next;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === "--") {
+      t.positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (arg.startsWith("--")) {
+      const eq = arg.indexOf("=");
+      const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
+      const spec = LONG_FLAGS.get(name);
+      if (!spec) throw new UsageError(`unknown option --${printable(name)} (see --help)`);
+      i = take(spec, spec.label, eq === -1 ? undefined : arg.slice(eq + 1), i);
+      continue;
+    }
+    if (arg.startsWith("-") && arg.length > 1) {
+      // A cluster of short flags: switches combine; a value flag takes the rest (or next arg).
+      for (let j = 1; j < arg.length; j++) {
+        const letter = arg[j];
+        const long = SHORT_FLAGS.get(letter);
+        const spec = long === undefined ? undefined : LONG_FLAGS.get(long);
+        if (!spec) throw new UsageError(`unknown option -${printable(letter)} (see --help)`);
+        if (spec.metavar !== undefined) {
+          const rest = arg.slice(j + 1);
+          i = take(spec, `-${letter}`, rest === "" ? undefined : rest.replace(/^=/, ""), i);
+          break;
+        }
+        take(spec, `-${letter}`, undefined, i);
+      }
+      continue;
+    }
+    t.positionals.push(arg);
+  }
+  return t;
+}
+
+/** The last value given for `key`. */
+function last(t: Tokens, key: ValueFlag): Given | undefined {
+  return t.values.get(key)?.at(-1);
 }
 
 /**
- * Parses the command line (without the program name) into validated {@link CliOptions}, or
- * `{ help: true }` / `{ version: true }` when those flags appear anywhere. Long options take
- * their value as `--name value` or `--name=value`; short ones as `-o dir` or `-odir`, and
- * short switches combine (`-qv`). `--` ends the options. Throws {@link UsageError} on any
- * mistake.
+ * Parses the command line (without the program name) into validated options, or
+ * `{ help: true }` / `{ version: true }` when those flags appear anywhere. The first word may
+ * name a command (`download`, `verify`, `info`, `create`, `completions`, `help`); without one
+ * it is a download. Long options take their value as `--name value` or `--name=value`; short
+ * ones as `-o dir` or `-odir`, and short switches combine (`-qv`). `--` ends the options.
+ * Throws {@link UsageError} on any mistake.
  *
  * @example
  * ```ts
@@ -373,84 +593,66 @@ export interface ParseArgsEnv {
  * ```
  */
 export function parseArgs(argv: readonly string[], env: ParseArgsEnv = {}): ParsedArgs {
-  // A leading command word; a torrent file literally named "verify" needs "./verify" or -i.
-  const command = COMMANDS.has(argv[0]) ? argv[0] as CommandName : undefined;
-  if (command !== undefined) argv = argv.slice(1);
-  const values = new Map<ValueFlag, { label: string; value: string }>();
-  const switches = new Set<BoolFlag>();
-  const positionals: string[] = [];
-
-  const take = (spec: FlagSpec, inline: string | undefined, index: number): number => {
-    if (!spec.takesValue) {
-      if (inline !== undefined) throw new UsageError(`${spec.label} does not take a value`);
-      switches.add(spec.key as BoolFlag);
-      return index;
-    }
-    let value = inline;
-    let next = index;
-    if (value === undefined) {
-      const candidate = argv[index + 1];
-      if (candidate === undefined || looksLikeOption(candidate)) {
-        throw new UsageError(`${spec.label} needs a value ${spec.metavar ?? ""}`.trimEnd());
-      }
-      value = candidate;
-      next = index + 1;
-    }
-    values.set(spec.key as ValueFlag, { label: spec.label, value });
-    return next;
-  };
-
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === "--") {
-      positionals.push(...argv.slice(i + 1));
-      break;
-    }
-    if (arg.startsWith("--")) {
-      const eq = arg.indexOf("=");
-      const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
-      const spec = LONG_FLAGS.get(name);
-      if (!spec) throw new UsageError(`unknown option --${printable(name)} (see --help)`);
-      i = take(spec, eq === -1 ? undefined : arg.slice(eq + 1), i);
-      continue;
-    }
-    if (arg.startsWith("-") && arg.length > 1) {
-      // A cluster of short flags: switches combine; a value flag takes the rest (or next arg).
-      for (let j = 1; j < arg.length; j++) {
-        const letter = arg[j];
-        const long = SHORT_FLAGS.get(letter);
-        const spec = long === undefined ? undefined : LONG_FLAGS.get(long);
-        if (!spec) throw new UsageError(`unknown option -${printable(letter)} (see --help)`);
-        if (spec.takesValue) {
-          const rest = arg.slice(j + 1);
-          const label = { ...spec, label: `-${letter}` };
-          i = take(label, rest === "" ? undefined : rest.replace(/^=/, ""), i);
-          break;
-        }
-        take(spec, undefined, i);
-      }
-      continue;
-    }
-    positionals.push(arg);
+  const word = COMMAND_WORDS.find((w) => w === argv[0]);
+  if (word !== undefined) argv = argv.slice(1);
+  if (word === "help") return helpTopic(argv);
+  const command: CommandName = word ?? "download";
+  const t = tokenize(argv);
+  if (t.switches.has("help")) {
+    return word === undefined ? { help: true } : { help: true, topic: command };
   }
-
-  if (switches.has("help")) return { help: true };
-  if (switches.has("version")) return { version: true };
-  if (command === "verify") {
-    for (const key of [...values.keys(), ...switches]) {
-      if (VERIFY_FLAGS.has(key)) continue;
-      const label = values.get(key as ValueFlag)?.label ??
-        [...LONG_FLAGS.values()].find((spec) => spec.key === key)?.label ?? key;
-      throw new UsageError(`${label} does not apply to verify (see --help)`);
-    }
+  if (t.switches.has("version")) return { version: true };
+  for (const [key, label] of t.labels) {
+    if (COMMAND_FLAGS[command].has(key)) continue;
+    throw new UsageError(`${label} does not apply to ${command} (see bittorrent help ${command})`);
   }
+  if (word === "create") return createOptions(t);
+  if (word === "completions") return completionsOptions(t);
+  if (word === undefined) checkNotAMistypedCommand(t.positionals);
+  return torrentOptions(t, word, env);
+}
 
+/** `bittorrent help [command]`. */
+function helpTopic(rest: readonly string[]): ParsedArgs {
+  if (rest.length === 0) return { help: true };
+  const topic = COMMAND_WORDS.find((w) => w === rest[0]);
+  if (topic === undefined || topic === "help" || rest.length > 1) {
+    throw new UsageError(
+      `no help on "${printable(rest.join(" "))}" (commands: ${COMMAND_WORDS.join(", ")})`,
+    );
+  }
+  return { help: true, topic };
+}
+
+/**
+ * `bittorrent dowload x.torrent` would otherwise read as two inputs: a first plain word that
+ * is neither a path nor a link, followed by more, is a command misspelt.
+ */
+function checkNotAMistypedCommand(positionals: readonly string[]): void {
+  const first = positionals[0];
+  if (positionals.length < 2 || !/^[a-z][a-z-]*$/.test(first)) return;
+  try {
+    Deno.statSync(first);
+    return; // a file of that name: an input after all
+  } catch { /* not a file */ }
+  throw new UsageError(
+    `unknown command "${printable(first)}" (commands: ${COMMAND_WORDS.join(", ")})`,
+  );
+}
+
+/** The options of `download`, `verify` and `info`. */
+function torrentOptions(
+  t: Tokens,
+  command: "download" | "verify" | "info" | undefined,
+  env: ParseArgsEnv,
+): CliOptions {
+  const { positionals } = t;
   if (positionals.length > 1) {
     throw new UsageError(
       `unexpected argument "${printable(positionals[1])}" (one input at a time)`,
     );
   }
-  const flagInput = values.get("input")?.value;
+  const flagInput = last(t, "input")?.value;
   if (flagInput !== undefined && positionals.length === 1) {
     throw new UsageError(
       `input given twice: "${printable(flagInput)}" and "${printable(positionals[0])}"`,
@@ -458,37 +660,43 @@ export function parseArgs(argv: readonly string[], env: ParseArgsEnv = {}): Pars
   }
   const input = flagInput ?? positionals[0];
   if (input === undefined || input.trim() === "") {
-    throw new UsageError("missing -i <torrent-file|magnet> (see --help)");
+    throw new UsageError(
+      command === "verify"
+        ? "missing the .torrent file to verify (see bittorrent help verify)"
+        : "missing -i <torrent-file|magnet> (see --help)",
+    );
   }
 
-  const output = values.get("output")?.value ?? ".";
+  const output = last(t, "output")?.value ?? ".";
   if (output === "") throw new UsageError("--output must not be empty");
-  const logDir = values.get("logDir")?.value ?? defaultLogDir(env.os, env.home ?? readHome());
+  const logDir = last(t, "logDir")?.value ?? defaultLogDir(env.os, env.env);
   if (logDir === "") throw new UsageError("--log-dir must not be empty");
 
   return {
     input,
     output,
-    maxDownloadRate: rateOption(values.get("maxDownloadRate")),
-    maxUploadRate: rateOption(values.get("maxUploadRate")),
-    maxPeers: intOption(values.get("maxPeers"), 1, MAX_PEERS_LIMIT, DEFAULT_MAX_PEERS),
+    maxDownloadRate: rateOption(last(t, "maxDownloadRate")),
+    maxUploadRate: rateOption(last(t, "maxUploadRate")),
+    maxPeers: intOption(last(t, "maxPeers"), 1, MAX_PEERS_LIMIT, DEFAULT_MAX_PEERS),
     logDir,
-    port: intOption(values.get("port"), 0, 65535, DEFAULT_PORT),
-    ...bindOption(values.get("bind")),
-    encryption: encryptionOption(values.get("encryption")),
-    ...seedOptions(switches, values),
-    ...selectionOptions(switches, values),
-    dht: !switches.has("noDht"),
-    dhtBootstrap: bootstrapOption(values.get("dhtBootstrap")),
-    saveTorrent: values.get("saveTorrent")?.value,
-    quiet: switches.has("quiet"),
-    verbose: switches.has("verbose"),
+    port: intOption(last(t, "port"), 0, 65535, DEFAULT_PORT),
+    ...bindOption(last(t, "bind")),
+    encryption: encryptionOption(last(t, "encryption")),
+    ...peerOptions(t.values.get("peer")),
+    ...seedOptions(t),
+    ...selectionOptions(t),
+    dht: !t.switches.has("noDht"),
+    dhtBootstrap: bootstrapOption(last(t, "dhtBootstrap")),
+    saveTorrent: last(t, "saveTorrent")?.value,
+    ...(t.switches.has("json") ? { json: true } : {}),
+    quiet: t.switches.has("quiet"),
+    verbose: t.switches.has("verbose"),
     ...(command === undefined ? {} : { command }),
   };
 }
 
 /** `--bind`: a literal IPv4 or IPv6 address (brackets allowed), in its canonical form. */
-function bindOption(given: { label: string; value: string } | undefined): { bind?: string } {
+function bindOption(given: Given | undefined): { bind?: string } {
   if (given === undefined) return {};
   const bytes = parseIp(given.value.trim());
   if (bytes === undefined) {
@@ -501,7 +709,7 @@ function bindOption(given: { label: string; value: string } | undefined): { bind
 
 const ENCRYPTION_MODES: readonly EncryptionPolicy[] = ["prefer", "require", "off"];
 
-function encryptionOption(given: { label: string; value: string } | undefined): EncryptionPolicy {
+function encryptionOption(given: Given | undefined): EncryptionPolicy {
   if (given === undefined) return "prefer";
   const mode = ENCRYPTION_MODES.find((m) => m === given.value.trim().toLowerCase());
   if (mode === undefined) {
@@ -510,15 +718,41 @@ function encryptionOption(given: { label: string; value: string } | undefined): 
   return mode;
 }
 
+/** `host:port` with an IPv6 host in brackets; a host name or an IP literal. */
+function hostPort(text: string): PeerOption | undefined {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s[\]]+)):(\d{1,5})$/.exec(text.trim());
+  if (!m) return undefined;
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) return undefined;
+  if (m[1] !== undefined) {
+    const bytes = parseIp(m[1]);
+    return bytes?.length === 16 ? { host: formatIp(bytes)!, port } : undefined;
+  }
+  return { host: m[2], port };
+}
+
+/** `--peer HOST:PORT`, repeatable. */
+function peerOptions(given: Given[] | undefined): { peers?: PeerOption[] } {
+  if (given === undefined) return {};
+  return {
+    peers: given.map((g) => {
+      const peer = hostPort(g.value);
+      if (!peer) {
+        throw new UsageError(
+          `${g.label}: "${printable(g.value)}" is not HOST:PORT (IPv6 as [addr]:port)`,
+        );
+      }
+      return peer;
+    }),
+  };
+}
+
 /** `host:port[,host:port...]`, each checked; IPv6 hosts in brackets. */
-function bootstrapOption(
-  given: { label: string; value: string } | undefined,
-): string[] | undefined {
+function bootstrapOption(given: Given | undefined): string[] | undefined {
   if (given === undefined) return undefined;
   const nodes = given.value.split(",").map((n) => n.trim()).filter((n) => n !== "");
   for (const node of nodes) {
-    const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):(\d{1,5})$/.exec(node);
-    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) {
+    if (!hostPort(node)) {
       throw new UsageError(`${given.label}: "${printable(node)}" is not host:port`);
     }
   }
@@ -526,12 +760,108 @@ function bootstrapOption(
   return nodes;
 }
 
+// ---- create and completions -----------------------------------------------------------------
+
+const MIN_PIECE_SIZE = 16 * 1024;
+const MAX_PIECE_SIZE = 256 * 1024 * 1024;
+
+/** The options of `create`. */
+function createOptions(t: Tokens): CreateCommandOptions {
+  const [path, extra] = t.positionals;
+  if (path === undefined || path === "") {
+    throw new UsageError("missing the file or folder to share (see bittorrent help create)");
+  }
+  if (extra !== undefined) {
+    throw new UsageError(`unexpected argument "${printable(extra)}" (one file or folder)`);
+  }
+  const output = last(t, "output")?.value;
+  if (output === undefined || output === "") {
+    throw new UsageError("missing -o <file.torrent>: where to write the torrent");
+  }
+  const kinds = (["v2", "hybrid"] as const).filter((k) => t.switches.has(k));
+  if (kinds.length > 0) {
+    throw new UsageError(
+      `--${kinds[0]} is not supported yet: this version makes v1 torrents only (--v1)`,
+    );
+  }
+  const out: CreateCommandOptions = {
+    command: "create",
+    path,
+    output,
+    trackers: trackerTiers(t.values.get("tracker") ?? []),
+    webSeeds: (t.values.get("webSeed") ?? []).map((g) => urlOption(g, ["http:", "https:"])),
+    private: t.switches.has("private"),
+    noDate: t.switches.has("noDate"),
+    quiet: t.switches.has("quiet"),
+  };
+  const piece = last(t, "pieceSize");
+  if (piece) out.pieceLength = pieceSizeOption(piece);
+  const comment = last(t, "comment")?.value;
+  if (comment !== undefined) out.comment = comment;
+  const source = last(t, "source")?.value;
+  if (source !== undefined) out.source = source;
+  if (t.switches.has("json")) out.json = true;
+  return out;
+}
+
+/** Consecutive `--tracker` URLs share a tier; a blank one (`--tracker ""`) starts the next. */
+function trackerTiers(given: readonly Given[]): string[][] {
+  const tiers: string[][] = [[]];
+  for (const g of given) {
+    if (g.value.trim() === "") tiers.push([]);
+    else tiers[tiers.length - 1].push(urlOption(g, ["http:", "https:", "udp:"]));
+  }
+  return tiers.filter((tier) => tier.length > 0);
+}
+
+function urlOption(g: Given, schemes: readonly string[]): string {
+  const text = g.value.trim();
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch { /* reported below */ }
+  if (!url || !schemes.includes(url.protocol) || url.hostname === "") {
+    throw new UsageError(
+      `${g.label}: "${printable(text)}" is not a ${
+        schemes.map((s) => s.slice(0, -1)).join(" or ")
+      } URL`,
+    );
+  }
+  return text;
+}
+
+/** `--piece-size`: a power of two from 16 KiB to 256 MiB, e.g. `256K` or `4M`. */
+function pieceSizeOption(g: Given): number {
+  const m = /^(\d+)\s*([kmg]?)(?:i?b)?$/i.exec(g.value.trim());
+  const size = m ? Number(m[1]) * RATE_MULTIPLIER[m[2].toLowerCase()] : NaN;
+  const powerOfTwo = Number.isSafeInteger(size) && size > 0 && (size & (size - 1)) === 0;
+  if (!powerOfTwo || size < MIN_PIECE_SIZE || size > MAX_PIECE_SIZE) {
+    throw new UsageError(
+      `${g.label} must be a power of two from 16K to 256M, e.g. 256K or 4M`,
+    );
+  }
+  return size;
+}
+
+function completionsOptions(t: Tokens): CompletionsOptions {
+  const [shell, extra] = t.positionals;
+  const known = SHELLS.find((s) => s === shell);
+  if (known === undefined || extra !== undefined) {
+    throw new UsageError(
+      `completions needs one shell: ${SHELLS.join(", ")} (e.g. bittorrent completions bash)`,
+    );
+  }
+  return { command: "completions", shell: known };
+}
+
+// ---- value checks ---------------------------------------------------------------------------
+
 /** "-x" or "--x" is an option; "-" alone and negative numbers are values (validated later). */
 function looksLikeOption(arg: string): boolean {
   return arg.length > 1 && arg.startsWith("-") && !/^-\d/.test(arg);
 }
 
-function rateOption(given: { label: string; value: string } | undefined): number {
+function rateOption(given: Given | undefined): number {
   if (given === undefined) return 0;
   try {
     return parseRate(given.value);
@@ -541,12 +871,7 @@ function rateOption(given: { label: string; value: string } | undefined): number
   }
 }
 
-function intOption(
-  given: { label: string; value: string } | undefined,
-  min: number,
-  max: number,
-  fallback: number,
-): number {
+function intOption(given: Given | undefined, min: number, max: number, fallback: number): number {
   if (given === undefined) return fallback;
   const text = given.value.trim();
   const n = /^\d{1,7}$/.test(text) ? Number(text) : NaN;
@@ -666,14 +991,10 @@ export function parseDuration(text: string): number {
   return Math.round(ms);
 }
 
-type Given = ReadonlyMap<ValueFlag, { label: string; value: string }>;
-
 /** `seed`, `seedRatio` and `seedTimeMs` from --seed, --no-seed, --seed-ratio, --seed-time. */
-function seedOptions(
-  switches: ReadonlySet<BoolFlag>,
-  values: Given,
-): Pick<CliOptions, "seed" | "seedRatio" | "seedTimeMs"> {
-  const ratio = values.get("seedRatio"), time = values.get("seedTime");
+function seedOptions(t: Tokens): Pick<CliOptions, "seed" | "seedRatio" | "seedTimeMs"> {
+  const { switches } = t;
+  const ratio = last(t, "seedRatio"), time = last(t, "seedTime");
   if (switches.has("noSeed")) {
     const clash = switches.has("seed") ? "--seed" : (ratio ?? time)?.label;
     if (clash) throw new UsageError(`--no-seed and ${clash} contradict each other`);
@@ -703,10 +1024,10 @@ function seedOptions(
 
 /** `listFiles`, `fileSelection`, `sequential` and `prealloc`, each present only when asked for. */
 function selectionOptions(
-  switches: ReadonlySet<BoolFlag>,
-  values: Given,
+  t: Tokens,
 ): Pick<CliOptions, "listFiles" | "fileSelection" | "sequential" | "prealloc"> {
-  const select = values.get("select"), exclude = values.get("exclude");
+  const { switches } = t;
+  const select = last(t, "select"), exclude = last(t, "exclude");
   if (select && exclude) {
     throw new UsageError("--select and --exclude cannot be used together");
   }

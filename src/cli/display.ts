@@ -6,14 +6,14 @@
  * @module
  */
 
-import { formatBytes, formatDuration, formatEta, formatPercent, formatRate } from "./format.ts";
+import { formatBytes, formatElapsed, formatEta, formatPercent, formatRate } from "./format.ts";
 
 /** One moment of a torrent's progress, as the engine publishes it. */
 export interface Snapshot {
   /** Torrent name (from the info dictionary, or the magnet's display name). */
   name: string;
-  /** What the session is doing now. */
-  phase: "checking" | "metadata" | "downloading" | "seeding" | "done";
+  /** What the session is doing now (`hashing`: `create` making a torrent). */
+  phase: "checking" | "metadata" | "downloading" | "seeding" | "done" | "hashing";
   /** Pieces verified so far. */
   piecesDone: number;
   /** Pieces in the torrent (0 while metadata is unknown). */
@@ -22,7 +22,7 @@ export interface Snapshot {
   bytesDone: number;
   /** Size of the torrent's payload (0 while unknown). */
   totalBytes: number;
-  /** Payload download rate, bytes per second. */
+  /** Payload download rate, bytes per second (while hashing: bytes hashed per second). */
   downloadRate: number;
   /** Payload upload rate, bytes per second. */
   uploadRate: number;
@@ -42,6 +42,8 @@ export interface Snapshot {
   peersEncrypted?: number;
   /** Where connected peers came from, e.g. "tracker 3, dht 2, pex 1". */
   peerSources?: string;
+  /** The same as counts by source. */
+  peersBySource?: Record<string, number>;
   /** One short line about the trackers, e.g. "tracker ok (23 peers)". */
   trackerStatus?: string;
   /** Fraction 0..1 of existing data checked, during "checking". */
@@ -175,6 +177,17 @@ function buildSegments(s: Snapshot): Segment[] {
         { id: "rates", text: `↓ ${formatRate(s.downloadRate)}` },
       );
       break;
+    case "hashing":
+      segments.push(
+        { id: "head", text: `${phase} ${formatPercent(s.bytesDone, s.totalBytes)}` },
+        {
+          id: "pieces",
+          text: `${formatBytes(s.bytesDone)} of ${formatBytes(s.totalBytes)}`,
+        },
+        { id: "rates", text: formatRate(s.downloadRate) },
+        { id: "eta", text: `ETA ${formatEta(s.totalBytes - s.bytesDone, s.downloadRate)}` },
+      );
+      break;
     case "checking": {
       const fraction = clampFraction(s.checkProgress ?? 0);
       segments.push(
@@ -298,7 +311,7 @@ export function renderSummary(s: Snapshot & { verified: boolean }): string[] {
   const seconds = s.elapsedMs / 1000;
   const average = seconds > 0 ? s.downloaded / seconds : 0;
   lines.push(
-    `Size: ${formatBytes(s.totalBytes)} | Elapsed: ${formatDuration(s.elapsedMs)}`,
+    `Size: ${formatBytes(s.totalBytes)} | Elapsed: ${formatElapsed(s.elapsedMs)}`,
     `Downloaded: ${formatBytes(s.downloaded)} (average ${formatRate(average)}) | ` +
       `Uploaded: ${formatBytes(s.uploaded)}`,
   );

@@ -13,142 +13,18 @@ import {
 } from "../client/mod.ts";
 import { DEFAULT_BOOTSTRAP, Dht } from "../dht/mod.ts";
 import type { SourcedAddress } from "../engine/mod.ts";
-import {
-  type Magnet,
-  parseMagnet,
-  parseTorrent,
-  type Torrent,
-  TorrentError,
-  torrentFileFromInfo,
-} from "../metainfo/mod.ts";
+import { type Magnet, parseTorrent, type Torrent, torrentFileFromInfo } from "../metainfo/mod.ts";
 import { PeerNetwork } from "../peer/mod.ts";
+import { fsReason, STATE_DIR } from "../storage/mod.ts";
+import { CommandError, type CommandIO, EXIT_INTERRUPTED, processIO } from "./io.ts";
+import { loadInput } from "./input.ts";
 import { type CliOptions, defaultStateDir, resolveSelection } from "./args.ts";
-import {
-  checkingSnapshot,
-  emptySnapshot,
-  ProgressDisplay,
-  renderSummary,
-  type Snapshot,
-} from "./display.ts";
-import { formatBytes, formatDuration } from "./format.ts";
+import { checkingSnapshot, emptySnapshot, ProgressDisplay, type Snapshot } from "./display.ts";
+import { JsonEvents } from "./events.ts";
+import { JsonReporter, type Reporter, TerminalReporter } from "./report.ts";
+import { formatDuration } from "./format.ts";
+import { listedFiles, renderFileList, renderTorrentInfo, torrentReport } from "./info.ts";
 import { Logger } from "./log.ts";
-
-/** A failure the user can act on: printed as one line, exit code 1. */
-export class CommandError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "CommandError";
-  }
-}
-
-/** The largest file we will read as a torrent (real ones are well under a few MiB). */
-const MAX_TORRENT_FILE = 64 * 1024 * 1024;
-
-/** Exit code after Ctrl-C, as shells report a SIGINT death. */
-export const EXIT_INTERRUPTED = 130;
-
-/**
- * Reads and parses a .torrent file, turning every failure into one clear `CommandError` line.
- *
- * @example
- * ```ts
- * import { CommandError, loadTorrent } from "./download.ts";
- * try {
- *   await loadTorrent("/no/such/file.torrent");
- * } catch (e) {
- *   console.log(e instanceof CommandError); // true
- * }
- * ```
- */
-export async function loadTorrent(input: string): Promise<Torrent> {
-  let bytes: Uint8Array;
-  try {
-    const info = await Deno.stat(input);
-    if (info.isDirectory) throw new CommandError(`${input} is a folder, not a torrent file`);
-    if (info.size > MAX_TORRENT_FILE) {
-      throw new CommandError(`${input} is too large to be a torrent file (${info.size} bytes)`);
-    }
-    // Devices and pipes report size 0: read with a bound rather than trusting `stat`.
-    bytes = await readAtMost(input, MAX_TORRENT_FILE);
-  } catch (e) {
-    if (e instanceof CommandError) throw e;
-    throw new CommandError(`cannot read torrent file ${input}: ${fsReason(e)}`);
-  }
-  try {
-    return parseTorrent(bytes);
-  } catch (e) {
-    if (e instanceof TorrentError) throw new CommandError(`${input}: ${e.message}`);
-    throw e;
-  }
-}
-
-/** The whole file, or a `CommandError` once it passes `max` bytes (e.g. `/dev/zero`). */
-async function readAtMost(path: string, max: number): Promise<Uint8Array> {
-  using file = await Deno.open(path, { read: true });
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const chunk = new Uint8Array(Math.min(1 << 20, max + 1 - total));
-    const n = await file.read(chunk);
-    if (n === null) break;
-    total += n;
-    if (total > max) {
-      throw new CommandError(`${path} is too large to be a torrent file (over ${max} bytes)`);
-    }
-    chunks.push(chunk.subarray(0, n));
-  }
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
-
-/** A magnet link (`magnet:?...`) or the path of a .torrent file, loaded and checked. */
-export async function loadInput(
-  input: string,
-): Promise<{ magnet: Magnet } | { torrent: Torrent }> {
-  if (!/^magnet:/i.test(input)) return { torrent: await loadTorrent(input) };
-  try {
-    return { magnet: parseMagnet(input) };
-  } catch (e) {
-    if (e instanceof TorrentError) throw new CommandError(e.message);
-    throw e;
-  }
-}
-
-function fsReason(e: unknown): string {
-  if (e instanceof Deno.errors.NotFound) return "no such file";
-  if (e instanceof Deno.errors.PermissionDenied) return "permission denied";
-  return e instanceof Error ? e.message : String(e);
-}
-
-/** Where the command writes; tests capture it. */
-export interface CommandIO {
-  out: (text: string) => void;
-  err: (text: string) => void;
-  isTTY: boolean;
-  columns: () => number;
-}
-
-/** Standard output and error of this process. */
-export function processIO(): CommandIO {
-  const encoder = new TextEncoder();
-  const writeAll = (file: typeof Deno.stdout, text: string) => {
-    const bytes = encoder.encode(text);
-    let at = 0;
-    while (at < bytes.length) at += file.writeSync(bytes.subarray(at));
-  };
-  return {
-    out: (t) => writeAll(Deno.stdout, t),
-    err: (t) => writeAll(Deno.stderr, t),
-    isTTY: Deno.stdout.isTerminal(),
-    columns: () => Deno.consoleSize().columns,
-  };
-}
 
 /** Stops on Ctrl-C, SIGTERM or `stopSignal`: `interrupted` resolves then; `dispose` unhooks. */
 function watchInterrupts(stopSignal?: AbortSignal): {
@@ -183,6 +59,8 @@ function watchInterrupts(stopSignal?: AbortSignal): {
 /**
  * Runs a download as the CLI does and returns the process exit code: 0 when complete,
  * 130 when interrupted. Failures throw `CommandError` (or a domain error with a one-line message).
+ * The `info` command and `--files` come here too: for a magnet link they need its metadata
+ * first, fetched as a download does.
  */
 export async function runDownload(
   options: CliOptions,
@@ -190,30 +68,46 @@ export async function runDownload(
   stopSignal?: AbortSignal,
 ): Promise<number> {
   const input = await loadInput(options.input);
-  if ("torrent" in input) {
-    if (options.listFiles) {
-      io.out(renderFileList(input.torrent));
-      return 0;
-    }
-    chooseFiles(input.torrent, options); // a bad --select fails before anything starts
+  // `info` and `--files` show the torrent and stop; for a magnet link, once its info arrived.
+  const inspect = options.command === "info" || options.listFiles === true;
+  let known = "torrent" in input ? input.torrent : undefined;
+  if (known && inspect) {
+    io.out(describeTorrent(known, options));
+    return 0;
+  }
+  const kept = !known && !inspect && "magnet" in input
+    ? await loadSavedMetadata(input.magnet, options.output)
+    : undefined;
+  known ??= kept;
+  if (known) chooseFiles(known, options); // a bad --select fails before anything starts
+  const noPeerSource = noPeerSourceReason(input, known, options);
+  if (noPeerSource && (!options.seed || "magnet" in input)) {
+    const help = known?.private ? "" : " or leave the DHT on";
+    throw new CommandError(`${noPeerSource}; give a peer with --peer HOST:PORT${help}`);
   }
   const log = await openLog(options, io);
+  if (kept) log.info("using the torrent's metadata kept from an earlier run");
   const started = performance.now();
   const elapsed = () => performance.now() - started;
-  const display = new ProgressDisplay({
-    write: options.quiet ? () => {} : io.out,
-    isTTY: io.isTTY,
-    columns: io.columns,
-  });
+  const reporter = makeReporter(options, io);
   const { interrupted, dispose } = watchInterrupts(stopSignal);
   const cleanups: (() => unknown)[] = [dispose];
   const cleanUp = async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   };
+  const warnPortMoved = portMovedWarning(options, (message) => {
+    log.warn(message);
+    reporter.notice({ kind: "warning", message });
+  });
+  if (noPeerSource) {
+    const message = `${noPeerSource}; waiting for peers to connect`;
+    log.warn(message);
+    reporter.notice({ kind: "warning", message });
+  }
   try {
     if (options.bind) checkBindable(options.bind);
-    const isPrivate = "torrent" in input && input.torrent.private;
-    const dht = options.dht && !isPrivate ? await startDht(options, log, io) : undefined;
+    const isPrivate = known?.private ?? false;
+    const dht = options.dht && !isPrivate ? await startDht(options, log, reporter) : undefined;
     if (dht) cleanups.push(() => dht.stop());
     // One network for both phases, so what it learnt of peers' encryption carries over.
     const network = new PeerNetwork({ encryption: options.encryption });
@@ -221,28 +115,28 @@ export async function runDownload(
 
     let torrent: Torrent;
     let peers: SourcedAddress[] = [];
-    if ("magnet" in input) {
-      const fetched = await fetchMetadata(input.magnet, options, {
-        log,
-        dht,
-        network,
-        display,
-        elapsed,
-      });
+    if (known) torrent = known;
+    else {
+      const magnet = (input as { magnet: Magnet }).magnet;
+      const fetched = fetchMetadata(magnet, options, { log, dht, network, reporter, elapsed });
+      warnPortMoved(fetched.port);
       const phase = await Promise.race([fetched.done, interrupted]);
       await fetched.stop();
       if (phase === "interrupted") {
-        display.finish(["Stopped before the torrent's metadata arrived."]);
+        log.info("stopped before the torrent's metadata arrived");
+        reporter.finish();
+        if (!options.json) io.out("Stopped before the torrent's metadata arrived.\n");
         return EXIT_INTERRUPTED;
       }
       ({ torrent, peers } = phase);
       if (options.saveTorrent) await saveTorrent(options.saveTorrent, torrent);
-      if (options.listFiles) {
-        display.finish([]);
-        io.out(renderFileList(torrent));
+      if (inspect) {
+        reporter.finish();
+        io.out(describeTorrent(torrent, options));
         return 0;
       }
-    } else torrent = input.torrent;
+      await saveMetadata(torrent, options.output, log);
+    }
     const selected = chooseFiles(torrent, options);
     if (selected) {
       const chosen = listedFiles(torrent).filter((i) => selected[i]).length;
@@ -252,7 +146,15 @@ export async function runDownload(
       `torrent ${torrent.name}: ${torrent.pieceCount} pieces of ${torrent.pieceLength} bytes, ` +
         `info-hash ${torrent.infoHashHex}`,
     );
+    reporter.start({
+      name: torrent.name,
+      infoHash: torrent.infoHashHex,
+      totalBytes: torrent.totalLength,
+      pieceCount: torrent.pieceCount,
+      output: options.output,
+    });
 
+    let checkStarted: number | undefined;
     const job = await TorrentJob.open({
       torrent,
       output: options.output,
@@ -267,15 +169,25 @@ export async function runDownload(
       sequential: options.sequential,
       prealloc: options.prealloc,
       log,
+      events: {
+        pieceFailed: (piece, peers) => reporter.notice({ kind: "piece-failed", piece, peers }),
+        peerBanned: (peer, reason) => reporter.notice({ kind: "peer-banned", peer, reason }),
+        tracker: (status) => reporter.notice({ kind: "tracker", status }),
+      },
       dht,
-      peers,
-      onCheckProgress: (checked, total) =>
-        display.update(checkingSnapshot(torrent, checked, total, elapsed())),
+      peers: [...peers, ...options.peers ?? []],
+      onCheckProgress: (checked, total) => {
+        // A check over in a moment (an empty folder) is not worth a line.
+        checkStarted ??= performance.now();
+        if (performance.now() - checkStarted < CHECK_QUIET_MS) return;
+        reporter.update(checkingSnapshot(torrent, checked, total, elapsed()));
+      },
     });
     cleanups.push(() => job.stop());
     log.info(
       `listening for peers on ${options.bind ?? "every address"}, port ${job.listener.port}`,
     );
+    warnPortMoved(job.listener.port);
     const snapshot = (): Snapshot => {
       const stats = job.stats();
       return {
@@ -286,11 +198,16 @@ export async function runDownload(
         elapsedMs: elapsed(),
       };
     };
-    const ticker = setInterval(() => display.update(snapshot()), 250);
+    // Until "complete" is said, the line stays "downloading": the session turns to seeding a
+    // moment before the files are flushed and the job says it is complete.
+    let completeSaid = false;
+    const ticker = setInterval(() => {
+      const s = snapshot();
+      if (completeSaid || s.phase === "downloading") reporter.update(s);
+    }, 250);
     cleanups.push(() => clearInterval(ticker));
 
     job.start();
-    display.update(snapshot());
     // While seeding, `done` only settles by failing: `completed` marks the download's end.
     const complete = () => "complete" as const;
     let outcome = await Promise.race([
@@ -298,35 +215,104 @@ export async function runDownload(
       job.done.then(complete),
       interrupted,
     ]);
-    if (outcome === "complete" && options.seed) {
-      const goal = describeSeedGoal(options);
-      log.info(`download complete, seeding ${goal}`);
-      display.message(`Complete: ${torrent.name}. Seeding ${goal}; press Ctrl-C to stop.`);
-      const limit = watchSeedLimit(() => job.stats(), options);
-      cleanups.push(limit.dispose);
-      outcome = await Promise.race([limit.reached, job.done.then(complete), interrupted]);
-      if (outcome === "complete" && limit.reason) {
-        log.info(`seeding done: ${limit.reason}`);
-        display.message(`Seeding done: ${limit.reason}.`);
-        await job.session.drainUploads(2_000);
+    if (outcome === "complete") {
+      const goal = options.seed ? describeSeedGoal(options) : undefined;
+      const nothingFetched = job.stats().downloaded === 0;
+      log.info(nothingFetched ? "data complete: nothing to download" : "download complete");
+      reporter.notice({ kind: "complete", name: torrent.name, seedingGoal: goal });
+      completeSaid = true;
+      if (goal) {
+        log.info(`seeding ${goal}`);
+        const limit = watchSeedLimit(() => job.stats(), options);
+        cleanups.push(limit.dispose);
+        outcome = await Promise.race([limit.reached, job.done.then(complete), interrupted]);
+        if (outcome === "complete" && limit.reason) {
+          log.info(`seeding done: ${limit.reason}`);
+          reporter.notice({ kind: "seeding-done", reason: limit.reason });
+          await job.session.drainUploads(2_000);
+        }
       }
     }
     if (outcome === "interrupted") {
-      display.message("Stopping: telling trackers and closing peers...");
+      reporter.notice({ kind: "stopping", trackers: torrent.announce.length > 0 });
     }
     await cleanUp();
     const final = snapshot();
-    display.finish(renderSummary({ ...final, verified: final.piecesDone === final.pieceCount }));
-    if (log.path) io.out(`Log: ${log.path}\n`);
+    reporter.finish({
+      ...final,
+      verified: final.piecesDone === final.pieceCount,
+      interrupted: outcome === "interrupted",
+      logPath: log.path,
+    });
     log.info(`finished (${outcome})`);
     return outcome === "interrupted" ? EXIT_INTERRUPTED : 0;
   } catch (e) {
-    display.finish([]);
+    log.error(`stopped by an error: ${e instanceof Error ? e.message : e}`);
+    reporter.finish();
     throw e;
   } finally {
     await cleanUp();
     await log.close();
   }
+}
+
+/** How long checking the data may take before the status line shows it. */
+const CHECK_QUIET_MS = 1000;
+
+/** The status line and messages for people, or JSON events with `--json`. */
+function makeReporter(options: CliOptions, io: CommandIO): Reporter {
+  // `info --json` prints one object on stdout, and nothing else.
+  if (options.json && options.command !== "info") return new JsonReporter(new JsonEvents(io.out));
+  const display = new ProgressDisplay({
+    write: options.quiet || options.json ? () => {} : io.out,
+    isTTY: io.isTTY,
+    columns: io.columns,
+  });
+  return new TerminalReporter(display, io.err);
+}
+
+/**
+ * A function that warns, once, when the listener had to take another port than `--port` (it
+ * was taken): peers told of the usual port would not find us.
+ */
+function portMovedWarning(
+  options: CliOptions,
+  warn: (message: string) => void,
+): (port: number) => void {
+  let warned = false;
+  return (port) => {
+    if (warned || options.port === 0 || port === options.port) return;
+    warned = true;
+    warn(`port ${options.port} is taken; listening for peers on port ${port} instead`);
+  };
+}
+
+/**
+ * Why a download could never find a peer, or undefined when it can: no tracker, no DHT, no peer
+ * in the magnet link and none given with `--peer`. (With `--seed`, peers may still call us.)
+ */
+function noPeerSourceReason(
+  input: { magnet: Magnet } | { torrent: Torrent },
+  known: Torrent | undefined,
+  options: CliOptions,
+): string | undefined {
+  const magnet = "magnet" in input ? input.magnet : undefined;
+  const trackers = magnet ? magnet.trackers.length : known!.announce.length;
+  const dht = options.dht && !(known?.private ?? false);
+  if (trackers > 0 || (magnet?.peers.length ?? 0) > 0 || dht || (options.peers?.length ?? 0) > 0) {
+    return undefined;
+  }
+  const names = magnet
+    ? "the magnet link names no tracker and no peer"
+    : "the torrent names no tracker";
+  const noDht = known?.private ? "it is private (no DHT)" : "the DHT is off";
+  return `no way to find peers: ${names}, ${noDht}, and no --peer was given`;
+}
+
+/** What `info` (`--json`) or `--files` prints of a torrent. */
+function describeTorrent(torrent: Torrent, options: CliOptions): string {
+  if (options.command !== "info") return renderFileList(torrent);
+  return options.json ? `${JSON.stringify(torrentReport(torrent))}\n` : renderTorrentInfo(torrent);
 }
 
 /** "tracker 3, dht 2" from per-source peer counts, or undefined when nobody is connected. */
@@ -343,10 +329,10 @@ function fetchMetadata(
     log: Logger;
     dht?: DhtNode;
     network: PeerNetwork;
-    display: ProgressDisplay;
+    reporter: Reporter;
     elapsed: () => number;
   },
-): { done: Promise<FetchedTorrent>; stop: () => Promise<void> } {
+): { done: Promise<FetchedTorrent>; stop: () => Promise<void>; port: number } {
   const name = magnet.name ?? magnet.infoHashHex;
   ctx.log.info(`magnet ${magnet.infoHashHex}: fetching metadata`);
   const job = MetadataJob.start({
@@ -354,13 +340,15 @@ function fetchMetadata(
     port: options.port,
     hostname: options.bind,
     network: ctx.network,
+    peers: options.peers,
     maxPeers: options.maxPeers,
     log: ctx.log,
     dht: ctx.dht,
+    onTracker: (status) => ctx.reporter.notice({ kind: "tracker", status }),
   });
   const show = () => {
     const s = job.stats();
-    ctx.display.update({
+    ctx.reporter.update({
       ...emptySnapshot(name, 0, 0),
       phase: "metadata",
       peersConnected: s.peersConnected,
@@ -374,11 +362,51 @@ function fetchMetadata(
   const ticker = setInterval(show, 250);
   return {
     done: job.done,
+    port: job.port,
     stop: async () => {
       clearInterval(ticker);
       await job.stop();
     },
   };
+}
+
+/** Where a magnet link's fetched metadata is kept, so the next run need not fetch it again. */
+function metadataPath(output: string, infoHashHex: string): string {
+  return `${output}/${STATE_DIR}/${infoHashHex}.torrent`;
+}
+
+/**
+ * The torrent of a magnet link fetched by an earlier run into `output`, when it is there and
+ * still hashes to the link's info-hash; the link's trackers are added to its own.
+ */
+async function loadSavedMetadata(magnet: Magnet, output: string): Promise<Torrent | undefined> {
+  let torrent: Torrent;
+  try {
+    torrent = parseTorrent(await Deno.readFile(metadataPath(output, magnet.infoHashHex)));
+  } catch {
+    return undefined; // none, or damaged: fetch it again
+  }
+  if (torrent.infoHashHex !== magnet.infoHashHex) return undefined;
+  const known = new Set(torrent.announce.flat());
+  const added = magnet.trackers.filter((url) => !known.has(url)).map((url) => [url]);
+  return {
+    ...torrent,
+    announce: [...torrent.announce, ...added],
+    urlList: [...new Set([...torrent.urlList, ...magnet.webSeeds])],
+  };
+}
+
+/** Keeps a magnet link's fetched torrent for the next run; failing only costs a refetch. */
+async function saveMetadata(torrent: Torrent, output: string, log: Logger): Promise<void> {
+  const path = metadataPath(output, torrent.infoHashHex);
+  try {
+    await Deno.mkdir(`${output}/${STATE_DIR}`, { recursive: true });
+    const temporary = `${path}.${crypto.randomUUID()}.tmp`;
+    await Deno.writeFile(temporary, torrentFileFromInfo(torrent.infoBytes, torrent.announce));
+    await Deno.rename(temporary, path);
+  } catch (e) {
+    log.warn(`the torrent's metadata was not kept in ${output}: ${fsReason(e)}`);
+  }
 }
 
 /** Writes the .torrent of a fetched magnet link, refusing to replace an existing file. */
@@ -417,7 +445,7 @@ type RunningDht = DhtNode & { stop(): Promise<unknown> };
 async function startDht(
   options: CliOptions,
   log: Logger,
-  io: CommandIO,
+  reporter: Reporter,
 ): Promise<RunningDht | undefined> {
   const start = async (hostname: string, file: string, ports: number[]) => {
     for (const port of ports) {
@@ -449,7 +477,8 @@ async function startDht(
       const why = e instanceof Error ? e.message : String(e);
       if (nodes.length > 0) log.debug(`no IPv6 DHT node: ${why}`);
       else {
-        io.err(`bittorrent: warning: DHT is off: ${why}\n`);
+        log.warn(`DHT is off: ${why}`);
+        reporter.notice({ kind: "warning", message: `DHT is off: ${why}` });
         return undefined;
       }
     }
@@ -466,62 +495,7 @@ async function openLog(options: CliOptions, io: CommandIO): Promise<Logger> {
   }
 }
 
-// ---- file listing, selection and seeding limits -------------------------------------------
-
-/**
- * Indexes into `torrent.files` of the files a user sees and numbers from 1: pad files and
- * symlink entries hold no data of their own and are left out.
- */
-function listedFiles(torrent: Torrent): number[] {
-  const out: number[] = [];
-  torrent.files.forEach((f, i) => {
-    if (!f.padding && f.symlink === undefined) out.push(i);
-  });
-  return out;
-}
-
-/**
- * The `--files` listing: the torrent's name and size, then one line per file with the index
- * that `--select` and `--exclude` take, its size and its path.
- *
- * @example
- * ```ts
- * import { renderFileList } from "./download.ts";
- * import { createTorrentFromBuffers, parseTorrent } from "../metainfo/mod.ts";
- * const torrent = parseTorrent(createTorrentFromBuffers("show", [
- *   { path: ["e1.mkv"], data: new Uint8Array(3000) },
- *   { path: ["e2.mkv"], data: new Uint8Array(1000) },
- * ], { pieceLength: 16384, creationDate: null }));
- * console.log(renderFileList(torrent));
- * // show: 2 files, 3.9 KiB in 1 piece of 16.0 KiB
- * //   1  2.9 KiB  show/e1.mkv
- * //   2   1000 B  show/e2.mkv
- * ```
- */
-export function renderFileList(torrent: Torrent): string {
-  const listed = listedFiles(torrent);
-  const sizes = listed.map((i) => formatBytes(torrent.files[i].length));
-  const indexWidth = String(listed.length).length;
-  const sizeWidth = Math.max(0, ...sizes.map((s) => s.length));
-  const pieces = torrent.pieceCount === 1 ? "1 piece" : `${torrent.pieceCount} pieces`;
-  const files = listed.length === 1 ? "1 file" : `${listed.length} files`;
-  const lines = [
-    `${oneLine(torrent.name)}: ${files}, ${formatBytes(torrent.totalLength)} in ${pieces} of ` +
-    formatBytes(torrent.pieceLength),
-  ];
-  listed.forEach((fileIndex, k) => {
-    const index = String(k + 1).padStart(indexWidth);
-    const path = oneLine(torrent.files[fileIndex].path.join("/"));
-    lines.push(`  ${index}  ${sizes[k].padStart(sizeWidth)}  ${path}`);
-  });
-  return lines.join("\n") + "\n";
-}
-
-/** Keeps names from a torrent on one line and free of terminal escapes. */
-function oneLine(text: string): string {
-  // deno-lint-ignore no-control-regex
-  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, "?");
-}
+// ---- file selection and seeding limits ----------------------------------------------------
 
 /**
  * The per-file choice (one entry per `torrent.files` entry) of `--select` / `--exclude`, or

@@ -48,6 +48,19 @@ export function formatRate(bytesPerSec: number): string {
 }
 
 /**
+ * `n` and `noun`, plural unless `n` is 1: "1 peer", "3 peers".
+ *
+ * @example
+ * ```ts
+ * import { plural } from "./format.ts";
+ * console.log(plural(1, "piece"), plural(0, "file")); // 1 piece 0 files
+ * ```
+ */
+export function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
+
+/**
  * Formats a duration compactly with its two most significant units ("12s", "3m05s", "1h02m",
  * "2d03h"), so an ETA or elapsed time fits in a few columns. Negative or non-finite input
  * renders as "--".
@@ -70,6 +83,22 @@ export function formatDuration(ms: number): string {
   if (hours > 0) return `${hours}h${two(minutes)}m`;
   if (minutes > 0) return `${minutes}m${two(seconds)}s`;
   return `${seconds}s`;
+}
+
+/**
+ * A time taken: tenths of a second under a minute ("0.8s", "12.3s"), else as
+ * {@link formatDuration}. A short run rounded to whole seconds would read "0s".
+ *
+ * @example
+ * ```ts
+ * import { formatElapsed } from "./format.ts";
+ * console.log(formatElapsed(760), formatElapsed(3_949), formatElapsed(185_000)); // 0.8s 3.9s 3m05s
+ * ```
+ */
+export function formatElapsed(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return "--";
+  const tenths = Math.round(ms / 100);
+  return tenths < 600 ? `${(tenths / 10).toFixed(1)}s` : formatDuration(ms);
 }
 
 /** Longest ETA worth showing; beyond it the estimate is noise and "--" is more honest. */

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { fsReason } from "../storage/mod.ts";
 
 /** Severity of a log line, from chatty to serious. */
 export type LogLevel = "debug" | "info" | "warn" | "error";
@@ -210,14 +211,14 @@ export class Logger {
     try {
       await Deno.mkdir(dir, { recursive: true });
     } catch (err) {
-      throw new LogError(`cannot create log folder ${dir}: ${describe(err)}`, { cause: err });
+      throw new LogError(`cannot create log folder ${dir}: ${fsReason(err)}`, { cause: err });
     }
     const path = `${dir}/${logFileName(new Date(now()), pid)}`;
     let file: Deno.FsFile;
     try {
       file = await Deno.open(path, { write: true, create: true, append: true });
     } catch (err) {
-      throw new LogError(`cannot open log file ${path}: ${describe(err)}`, { cause: err });
+      throw new LogError(`cannot open log file ${path}: ${fsReason(err)}`, { cause: err });
     }
     const sink = new Sink(
       file,

@@ -13,12 +13,15 @@
  */
 export {
   type CliOptions,
+  commandFlags,
   type CommandName,
+  type CompletionsOptions,
+  type CreateCommandOptions,
   DEFAULT_MAX_PEERS,
   DEFAULT_PORT,
   defaultLogDir,
   type FileSelection,
-  HELP_TEXT,
+  type FlagInfo,
   parseArgs,
   type ParseArgsEnv,
   type ParsedArgs,
@@ -26,10 +29,30 @@ export {
   parseIndexList,
   parseRate,
   resolveSelection,
+  type Shell,
   UsageError,
 } from "./args.ts";
+export { HELP_TEXT, helpText } from "./help.ts";
+export { JsonEvents } from "./events.ts";
+export { completionScript } from "./completions.ts";
+export { runCreate } from "./create.ts";
+export {
+  listedFiles,
+  renderFileList,
+  renderTorrentInfo,
+  type TorrentReport,
+  torrentReport,
+} from "./info.ts";
 export { LogError, logFileName, Logger, type LoggerOptions, type LogLevel } from "./log.ts";
-export { formatBytes, formatDuration, formatEta, formatPercent, formatRate } from "./format.ts";
+export {
+  formatBytes,
+  formatDuration,
+  formatElapsed,
+  formatEta,
+  formatPercent,
+  formatRate,
+  plural,
+} from "./format.ts";
 export {
   ProgressDisplay,
   type ProgressDisplayOptions,
@@ -37,16 +60,9 @@ export {
   renderSummary,
   type Snapshot,
 } from "./display.ts";
-export {
-  CommandError,
-  type CommandIO,
-  EXIT_INTERRUPTED,
-  loadTorrent,
-  processIO,
-  renderFileList,
-  runDownload,
-  seedLimitReached,
-} from "./download.ts";
+export { CommandError, type CommandIO, EXIT_INTERRUPTED, processIO } from "./io.ts";
+export { loadInput, loadTorrent } from "./input.ts";
+export { runDownload, seedLimitReached } from "./download.ts";
 export {
   type FileReport,
   renderVerifyReport,

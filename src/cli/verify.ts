@@ -9,8 +9,11 @@ import type { Torrent } from "../metainfo/mod.ts";
 import { resumePath, saveResume, Storage } from "../storage/mod.ts";
 import { Bitfield } from "../util/mod.ts";
 import type { CliOptions } from "./args.ts";
-import { CommandError, type CommandIO, loadTorrent, processIO } from "./download.ts";
+import { CommandError, type CommandIO, processIO } from "./io.ts";
+import { loadTorrent } from "./input.ts";
 import { checkingSnapshot, ProgressDisplay } from "./display.ts";
+import { JsonEvents } from "./events.ts";
+import { progressFields } from "./report.ts";
 import { formatBytes, formatPercent } from "./format.ts";
 
 /** How complete one file of the torrent is on disk. */
@@ -206,28 +209,47 @@ export async function runVerify(options: CliOptions, io: CommandIO = processIO()
     throw new CommandError("verify needs a .torrent file, not a magnet link");
   }
   const torrent = await loadTorrent(options.input);
+  const events = options.json ? new JsonEvents(io.out) : undefined;
   // A live line on a terminal only: in a pipe or file the report alone is the output.
   const display = new ProgressDisplay({
-    write: options.quiet || !io.isTTY ? () => {} : io.out,
+    write: options.quiet || events || !io.isTTY ? () => {} : io.out,
     isTTY: io.isTTY,
     columns: io.columns,
+  });
+  events?.emit("start", {
+    command: "verify",
+    name: torrent.name,
+    infoHash: torrent.infoHashHex,
+    totalBytes: torrent.totalLength,
+    pieceCount: torrent.pieceCount,
+    output: options.output,
   });
   const started = performance.now();
   let report: VerifyReport;
   try {
-    report = await verifyData(
-      torrent,
-      options.output,
-      (checked, total) =>
-        display.update(checkingSnapshot(torrent, checked, total, performance.now() - started)),
-    );
+    report = await verifyData(torrent, options.output, (checked, total) => {
+      const s = checkingSnapshot(torrent, checked, total, performance.now() - started);
+      display.update(s);
+      events?.progress(progressFields(s), checked === total);
+    });
   } catch (e) {
     display.finish([]);
     throw e;
   }
   display.finish([]);
-  const text = renderVerifyReport(report, options.quiet);
-  io.out(`${text.map(printable).join("\n")}\n`);
+  if (events) {
+    events.emit("done", {
+      complete: report.complete,
+      bytesDone: report.bytesDone,
+      totalBytes: report.totalBytes,
+      piecesDone: report.have.count,
+      pieceCount: report.have.size,
+      files: report.files.map((f) => ({ ...f, path: f.path.join("/") })),
+    });
+  } else {
+    const text = renderVerifyReport(report, options.quiet);
+    io.out(`${text.map(printable).join("\n")}\n`);
+  }
   return report.complete ? 0 : 1;
 }
 

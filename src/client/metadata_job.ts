@@ -8,6 +8,7 @@
 import {
   MetadataFetcher,
   type MetadataStats,
+  type PeerAddress,
   type SessionLog,
   type SourcedAddress,
 } from "../engine/mod.ts";
@@ -16,7 +17,7 @@ import { makePeerId, PeerNetwork, type StreamListener } from "../peer/mod.ts";
 import { Announcer, type AnnouncerOptions, type TrackerStatus } from "../tracker/mod.ts";
 import { DhtLookups, type DhtNode } from "./dht_lookups.ts";
 import { listenForTorrent } from "./listen.ts";
-import { describeTracker } from "./status.ts";
+import { describeTracker, logTracker } from "./status.ts";
 
 /** What the metadata phase needs. */
 export interface MetadataJobOptions {
@@ -27,6 +28,10 @@ export interface MetadataJobOptions {
   network?: PeerNetwork;
   maxPeers?: number;
   log?: SessionLog;
+  /** Peers to dial besides the magnet's own (`--peer`), counted as `manual`. */
+  peers?: PeerAddress[];
+  /** Called with each tracker answer. */
+  onTracker?: (status: TrackerStatus) => void;
   /** A running DHT node, unless the DHT is off. */
   dht?: DhtNode;
   announcer?: Partial<AnnouncerOptions>;
@@ -78,6 +83,7 @@ export class MetadataJob {
     });
     this.#fetcher.start();
     this.#fetcher.addPeers(magnet.peers, "magnet");
+    this.#fetcher.addPeers(opts.peers ?? [], "manual");
     if (magnet.trackers.length > 0) {
       this.#announcer = new Announcer({
         tiers: magnet.trackers.map((url) => [url]),
@@ -87,7 +93,11 @@ export class MetadataJob {
         // The size is unknown until the metadata arrives; any positive `left` says "leecher".
         stats: () => ({ uploaded: 0, downloaded: 0, left: 1 }),
         onPeers: (peers) => this.#fetcher.addPeers(peers, "tracker"),
-        onStatus: (status) => this.#tracker = status,
+        onStatus: (status) => {
+          this.#tracker = status;
+          opts.onTracker?.(status);
+          logTracker(opts.log, status);
+        },
         ...opts.announcer,
       });
       this.#announcer.start();
@@ -114,6 +124,11 @@ export class MetadataJob {
   /** Starts looking for peers and metadata at once. */
   static start(opts: MetadataJobOptions): MetadataJob {
     return new MetadataJob(opts);
+  }
+
+  /** The port it listens on. */
+  get port(): number {
+    return this.#listener.port;
   }
 
   stats(): MetadataStats {

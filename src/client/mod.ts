@@ -12,6 +12,6 @@
  *
  * @module
  */
-export { TorrentJob, type TorrentJobOptions } from "./torrent_job.ts";
+export { type JobEvents, TorrentJob, type TorrentJobOptions } from "./torrent_job.ts";
 export { type FetchedTorrent, MetadataJob, type MetadataJobOptions } from "./metadata_job.ts";
 export { combineDhtNodes, DhtLookups, type DhtNode } from "./dht_lookups.ts";

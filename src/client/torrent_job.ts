@@ -9,6 +9,7 @@ import {
   type PeerSource,
   type PieceStore,
   Session,
+  type SessionEvents,
   type SessionLog,
   type SessionOptions,
   type SessionStats,
@@ -16,7 +17,7 @@ import {
 import type { Torrent } from "../metainfo/mod.ts";
 import { makePeerId, PeerNetwork, type StreamListener } from "../peer/mod.ts";
 import { listenForTorrent } from "./listen.ts";
-import { describeTracker } from "./status.ts";
+import { describeTracker, logTracker } from "./status.ts";
 import { DhtLookups, type DhtNode } from "./dht_lookups.ts";
 import { loadResume, saveResume, Storage } from "../storage/mod.ts";
 import { Announcer, type AnnouncerOptions, type TrackerStatus } from "../tracker/mod.ts";
@@ -49,6 +50,8 @@ export interface TorrentJobOptions {
   /** Reserve the chosen files' full size at open (`--prealloc`); see `StorageOptions`. */
   prealloc?: boolean;
   log?: SessionLog;
+  /** What happens, as values: hash failures, bans, tracker answers. */
+  events?: JobEvents;
   /** Called while existing data is checked, with pieces checked so far. */
   onCheckProgress?: (checked: number, total: number) => void;
   /** Peers to dial besides those the trackers give (`manual` unless they say where from). */
@@ -68,6 +71,11 @@ export interface TorrentJobOptions {
   resume?: boolean;
   /** How often the resume record is refreshed while pieces arrive. Default 30 s. */
   resumeIntervalMs?: number;
+}
+
+/** What a job tells its owner as it happens: the session's events and each tracker answer. */
+export interface JobEvents extends SessionEvents {
+  tracker?(status: TrackerStatus): void;
 }
 
 /** The resume-record state a job carries (see `TorrentJobOptions.resume`). */
@@ -151,8 +159,8 @@ export class TorrentJob {
         onPeers: (peers) => session.addPeers(peers, "tracker"),
         onStatus: (status) => {
           this.#tracker = status;
-          const what = status.ok ? `${status.peers ?? 0} peers` : status.message;
-          this.#log.info(`tracker ${status.url}: ${what}`);
+          opts.events?.tracker?.(status);
+          logTracker(this.#log, status);
         },
         ...opts.announcer,
       });
@@ -229,6 +237,7 @@ export class TorrentJob {
         maxPeers: opts.maxPeers,
         seed: opts.seed,
         log: opts.log,
+        events: opts.events,
         downloadLimiter: limiter(opts.maxDownloadRate),
         uploadLimiter: limiter(opts.maxUploadRate),
         listenPort: listener.port,
@@ -295,8 +304,6 @@ export class TorrentJob {
         this.listener.port,
         (peers) => this.session.addPeers(peers, "dht"),
       );
-    } else if (this.torrent.announce.length === 0) {
-      this.#log.info("the torrent names no tracker and the DHT is off: waiting for peers to call");
     }
   }
 

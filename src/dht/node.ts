@@ -728,7 +728,9 @@ export class Dht {
       }));
     }
     this.#log.debug(
-      `DHT lookup ${toHex(infoHash)}: ${seen.size} peers, ${result.responded}/${result.queried} ` +
+      `DHT lookup ${toHex(infoHash)}: ${seen.size} peer${
+        seen.size === 1 ? "" : "s"
+      }, ${result.responded}/${result.queried} ` +
         `nodes answered, announced to ${announced}`,
     );
     return { peers: seen.size, queried: result.queried, responded: result.responded, announced };

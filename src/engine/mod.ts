@@ -28,6 +28,7 @@ export { RateMeter } from "./rate.ts";
 export {
   type PieceStore,
   Session,
+  type SessionEvents,
   type SessionLog,
   type SessionOptions,
   type SessionStats,

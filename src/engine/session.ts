@@ -82,6 +82,14 @@ export interface SessionLog {
   warn(message: string): void;
 }
 
+/** What the session tells its owner as it happens (for `--json` events; the log has words). */
+export interface SessionEvents {
+  /** A piece failed its hash check; `peers` sent its blocks. */
+  pieceFailed?(index: number, peers: readonly string[]): void;
+  /** A peer was banned and will not be dialled or accepted again. */
+  peerBanned?(address: string, reason: string): void;
+}
+
 /** Tunables; the defaults suit real swarms, tests shorten the timeouts. */
 export interface SessionOptions {
   torrent: SessionTorrent;
@@ -95,6 +103,7 @@ export interface SessionOptions {
   downloadLimiter?: RateLimiter;
   uploadLimiter?: RateLimiter;
   log?: SessionLog;
+  events?: SessionEvents;
   /** Keep serving after completion until `stop()`. */
   seed?: boolean;
   connectTimeoutMs?: number;
@@ -520,7 +529,7 @@ export class Session {
     if (known) this.#book.connected(known);
     const peer = new Peer(conn, new Bitfield(this.torrent.pieceCount), known, source);
     this.#peers.add(peer);
-    this.#log.debug(
+    this.#log.info(
       `peer ${peer.address} connected (${source}${conn.encrypted ? ", encrypted" : ""})`,
     );
     conn.start({
@@ -550,7 +559,7 @@ export class Session {
 
   #onClose(peer: Peer, reason: string): void {
     if (!this.#peers.delete(peer)) return;
-    this.#log.debug(`peer ${peer.address} closed: ${reason}`);
+    this.#log.info(`peer ${peer.address} closed: ${reason}`);
     this.#releaseAll(peer);
     // Seeds are not counted per piece, so only a partial peer's pieces lose availability.
     if (!peer.seed) { for (const i of peer.bits.ones()) this.#picker.peerLost(i); }
@@ -564,6 +573,7 @@ export class Session {
 
   #ban(peer: Peer, reason: string): void {
     this.#log.warn(`banning peer ${peer.address}: ${reason}`);
+    this.#o.events?.peerBanned?.(peer.address, reason);
     const at = peer.known ?? splitAddressKey(peer.address);
     this.#book.ban(at.host, at.port, peer.conn.remote.peerId, peer.source);
     peer.conn.close(`banned: ${reason}`);
@@ -983,6 +993,7 @@ export class Session {
       this.#releaseBuffer(piece);
       const culprits = new Set(piece.senders);
       this.#log.warn(`piece ${index} failed its hash check (from ${[...culprits].join(", ")})`);
+      this.#o.events?.pieceFailed?.(index, [...culprits]);
       for (const p of [...this.#peers]) {
         if (!culprits.has(p.address)) continue;
         p.strikes += culprits.size === 1 ? this.#o.maxStrikes : 1;

@@ -1,10 +1,10 @@
 /**
- * The storage domain's error type, and the translation of operating-system errors into one
- * line an end user can act on.
+ * The storage domain's error type, and the translation of operating-system errors into words a
+ * user can act on, so no runtime's wording (Deno's permission text, "os error 28") reaches the
+ * screen.
  *
  * @module
  */
-
 /**
  * Raised when the output folder or a file in it cannot be created, read or written, when a path
  * would leave the output folder, and when a read or write is out of bounds. The message is one
@@ -43,10 +43,57 @@ export function errorCode(e: unknown): string | undefined {
   if (typeof code === "string") return code;
   if (e instanceof Deno.errors.NotFound) return "ENOENT";
   if (e instanceof Deno.errors.PermissionDenied) return "EACCES";
+  // Deno's own refusal (its sandbox keeps /proc, /sys and /dev for --allow-all).
+  if (e instanceof Deno.errors.NotCapable) return "EPERM";
   if (e instanceof Deno.errors.AlreadyExists) return "EEXIST";
   if (e instanceof Deno.errors.NotADirectory) return "ENOTDIR";
   if (e instanceof Deno.errors.IsADirectory) return "EISDIR";
   return undefined;
+}
+
+/**
+ * A few words for what an OS error means, e.g. "disk full" or "permission denied"; the first
+ * line of the message for errors it does not know.
+ *
+ * @example
+ * ```ts
+ * import { fsReason } from "./error.ts";
+ * console.log(fsReason(new Deno.errors.NotFound("No such file (os error 2)"))); // no such file or folder
+ * ```
+ */
+export function fsReason(e: unknown): string {
+  switch (errorCode(e)) {
+    case "ENOSPC":
+      return "disk full";
+    case "EDQUOT":
+      return "disk quota exceeded";
+    case "EROFS":
+      return "read-only file system";
+    case "EACCES":
+    case "EPERM":
+      return "permission denied";
+    case "ENOENT":
+      return "no such file or folder";
+    case "ENOTDIR":
+      return "a part of the path is a file, not a folder";
+    case "EISDIR":
+      return "it is a folder, not a file";
+    case "EEXIST":
+      return "something else already exists there";
+    case "ELOOP":
+      return "too many symbolic links, or a symbolic link where a file was expected";
+    case "ENAMETOOLONG":
+      return "file name too long";
+    case "EFBIG":
+      return "file too large for this file system";
+    case "EMFILE":
+    case "ENFILE":
+      return "too many open files";
+    case "EIO":
+      return "input/output error (failing disk?)";
+    default:
+      return e instanceof Error ? e.message.split("\n")[0] : String(e);
+  }
 }
 
 /**
@@ -62,43 +109,5 @@ export function errorCode(e: unknown): string | undefined {
  */
 export function fsError(e: unknown, action: string, path: string): StorageError {
   if (e instanceof StorageError) return e;
-  const code = errorCode(e);
-  const msg = (reason: string) =>
-    new StorageError(`cannot ${action} ${path}: ${reason}`, code, {
-      cause: e,
-    });
-  switch (code) {
-    case "ENOSPC":
-      return msg("disk full");
-    case "EDQUOT":
-      return msg("disk quota exceeded");
-    case "EROFS":
-      return msg("read-only file system");
-    case "EACCES":
-    case "EPERM":
-      return msg("permission denied");
-    case "ENOENT":
-      return msg("no such file or folder");
-    case "ENOTDIR":
-      return msg("a part of the path is a file, not a folder");
-    case "EISDIR":
-      return msg("it is a folder, not a file");
-    case "EEXIST":
-      return msg("something else already exists there");
-    case "ELOOP":
-      return msg("too many symbolic links, or a symbolic link where a file was expected");
-    case "ENAMETOOLONG":
-      return msg("file name too long");
-    case "EFBIG":
-      return msg("file too large for this file system");
-    case "EMFILE":
-    case "ENFILE":
-      return msg("too many open files");
-    case "EIO":
-      return msg("input/output error (failing disk?)");
-    default: {
-      const detail = e instanceof Error ? e.message.split("\n")[0] : String(e);
-      return msg(detail);
-    }
-  }
+  return new StorageError(`cannot ${action} ${path}: ${fsReason(e)}`, errorCode(e), { cause: e });
 }

@@ -34,7 +34,7 @@
  *
  * @module
  */
-export { StorageError } from "./error.ts";
+export { fsReason, StorageError } from "./error.ts";
 export { MAX_PIECE_LENGTH, type StorageFile, type StorageLayout } from "./layout.ts";
 export { Storage, type StorageOptions } from "./storage.ts";
 export { sharedPieces, wantedPieces } from "./selection.ts";

@@ -63,7 +63,7 @@ export interface AnnouncerOptions {
   udp?: UdpOptions;
   /** Deadline of one announce, in ms (HTTP default 30000; also caps a UDP retry schedule). */
   httpTimeoutMs?: number;
-  /** Deadline of the `stopped` announce, in ms. Default 3000. */
+  /** Deadline of the `stopped` announce, in ms: it must not hold up an exit. Default 1000. */
   stopTimeoutMs?: number;
   /** Clamp bounds for tracker intervals (seconds). Default 30..7200. */
   intervalLimits?: IntervalLimits;
@@ -85,6 +85,8 @@ interface Tracker {
 type State = "idle" | "running" | "stopped";
 
 const DEFAULT_RETRY = { baseMs: 15_000, maxMs: 30 * 60_000 };
+/** How long the `stopped` announce may hold up an exit. */
+const STOP_TIMEOUT_MS = 1000;
 
 /**
  * Announces one torrent to its trackers. Tiers are tried in order; within a tier trackers are
@@ -210,14 +212,16 @@ export class Announcer {
     if (this.#inflight !== undefined) {
       // A cancelled announce settles at once; bound the wait anyway.
       let t: ReturnType<typeof setTimeout> | undefined;
-      const bound = new Promise<void>((r) => (t = setTimeout(r, this.#opts.stopTimeoutMs ?? 3000)));
+      const bound = new Promise<void>((
+        r,
+      ) => (t = setTimeout(r, this.#opts.stopTimeoutMs ?? STOP_TIMEOUT_MS)));
       await Promise.race([this.#inflight, bound]);
       clearTimeout(t);
     }
     if (!wasRunning) return;
     const targets = this.#tiers.flat().filter((t) => t.started || t === inflightTracker);
     const stats = this.#stats();
-    const timeoutMs = this.#opts.stopTimeoutMs ?? 3000;
+    const timeoutMs = this.#opts.stopTimeoutMs ?? STOP_TIMEOUT_MS;
     const ac = new AbortController();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const deadline = new Promise<void>((resolve) => {
@@ -342,15 +346,15 @@ export class Announcer {
           });
         } catch (e) {
           if (this.#state !== "running") return;
-          if (last !== undefined) this.#status(last);
           last = { url: displayUrl(t.url), ok: false, event, message: errText(e) };
+          // Said at once; the round's last failure is said below, with the retry time.
+          if (t !== all[all.length - 1]) this.#status(last);
           continue;
         }
         if (this.#state !== "running") {
           if (event === "started") t.started = true; // so stop() tells it we left
           return;
         }
-        if (last !== undefined) this.#status(last);
         this.#onSuccess(tier, t, event, stats, result);
         return;
       }
@@ -405,7 +409,8 @@ export class Announcer {
   }
 }
 
+/** Why an announce failed, without the tracker's URL (a status carries it apart). */
 function errText(e: unknown): string {
-  if (e instanceof TrackerError) return e.message;
+  if (e instanceof TrackerError) return e.reason;
   return e instanceof Error ? e.message : String(e);
 }

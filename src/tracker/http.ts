@@ -129,7 +129,15 @@ function networkCause(e: unknown): string {
   let err: unknown = e;
   while (err instanceof Error && err.cause instanceof Error) err = err.cause;
   const msg = err instanceof Error ? err.message : String(e);
-  const last = msg.split(": ").pop() ?? msg;
+  // In our words: the runtime's wording (and its "os error" numbers) mean nothing to a user.
+  if (/connection refused/i.test(msg)) return "connection refused";
+  if (/connection reset/i.test(msg)) return "connection reset";
+  if (/dns error|failed to lookup|name or service not known|no address/i.test(msg)) {
+    return "host not found";
+  }
+  const blocked = /port (\d+) are blocked/i.exec(msg);
+  if (blocked) return `port ${blocked[1]} is one HTTP clients refuse to use`;
+  const last = (msg.split(": ").pop() ?? msg).replace(/\s*\(os error \d+\)/g, "");
   return oneLine(last, 120) || "network error";
 }
 

@@ -12,7 +12,7 @@ import {
 import { assert, assertEquals, assertThrows } from "../assert.ts";
 import { mulberry32 as prng } from "../random.ts";
 
-const LINUX = { os: "linux", home: "/home/ann" };
+const LINUX = { os: "linux", env: { HOME: "/home/ann" } };
 
 function options(parsed: ParsedArgs): CliOptions {
   assert("input" in parsed, `expected options, got ${JSON.stringify(parsed)}`);
@@ -34,7 +34,7 @@ Deno.test("parseArgs: defaults with only an input", () => {
     maxDownloadRate: 0,
     maxUploadRate: 0,
     maxPeers: DEFAULT_MAX_PEERS,
-    logDir: "./logs",
+    logDir: "/home/ann/.local/state/bittorrent/logs",
     port: DEFAULT_PORT,
     encryption: "prefer",
     seed: false,
@@ -140,7 +140,8 @@ Deno.test("parseArgs: missing or doubled input", () => {
   usage(["-i", ""], "missing -i");
   usage(["--input="], "missing -i");
   usage(["-i", "a", "b"], "input given twice");
-  usage(["a", "b"], 'unexpected argument "b"');
+  usage(["a.torrent", "b"], 'unexpected argument "b"');
+  usage(["dowload", "x.torrent"], 'unknown command "dowload"');
 });
 
 Deno.test("parseArgs: unknown options", () => {
@@ -153,7 +154,7 @@ Deno.test("parseArgs: unknown options", () => {
 
 Deno.test("parseArgs: flags missing their value", () => {
   usage(["-i"], "-i needs a value");
-  usage(["a", "--output"], "--output needs a value <dir>");
+  usage(["a", "--output"], "--output needs a value <path>");
   usage(["a", "-o", "--seed"], "-o needs a value");
   usage(["a", "--max-peers", "--seed"], "--max-peers needs a value");
   usage(["a", "--seed=yes"], "--seed does not take a value");
@@ -184,13 +185,22 @@ Deno.test("parseArgs: later flags override earlier ones", () => {
   assertEquals(run("a", "-o", "one", "-o", "two").output, "two");
 });
 
-Deno.test("parseArgs: log dir default depends on the platform", () => {
-  const mac = options(parseArgs(["a"], { os: "darwin", home: "/Users/ann" }));
+Deno.test("parseArgs: log dir default depends on the platform: the state folder, or macOS's Logs", () => {
+  const mac = options(parseArgs(["a"], { os: "darwin", env: { HOME: "/Users/ann" } }));
   assertEquals(mac.logDir, "/Users/ann/Library/Logs/bittorrent");
-  assertEquals(options(parseArgs(["a"], { os: "linux", home: "/home/x" })).logDir, "./logs");
-  assertEquals(defaultLogDir("darwin", "/Users/bob/"), "/Users/bob/Library/Logs/bittorrent");
-  assertEquals(defaultLogDir("darwin", ""), "./logs");
-  assertEquals(defaultLogDir("windows", "C:\\Users\\x"), "./logs");
+  const linux = (env: Record<string, string>) =>
+    options(parseArgs(["a"], { os: "linux", env })).logDir;
+  assertEquals(linux({ HOME: "/home/x" }), "/home/x/.local/state/bittorrent/logs");
+  assertEquals(linux({ HOME: "/home/x", XDG_STATE_HOME: "/s" }), "/s/bittorrent/logs");
+  assertEquals(linux({}), "./.bittorrent/logs");
+  assertEquals(
+    defaultLogDir("darwin", { HOME: "/Users/bob/" }),
+    "/Users/bob/Library/Logs/bittorrent",
+  );
+  assertEquals(
+    defaultLogDir("windows", { LOCALAPPDATA: "C:\\Users\\x\\AppData\\Local" }),
+    "C:\\Users\\x\\AppData\\Local\\bittorrent\\logs",
+  );
   assertEquals(typeof defaultLogDir(), "string");
 });
 

@@ -104,13 +104,16 @@ Deno.test("renderSummary: complete and incomplete", () => {
   assertEquals(complete, [
     "Finished: ubuntu.iso",
     "All 272 pieces verified (SHA-1).",
-    "Size: 68.0 MiB | Elapsed: 10s",
+    "Size: 68.0 MiB | Elapsed: 10.0s",
     "Downloaded: 20.0 MiB (average 2.0 MiB/s) | Uploaded: 5.0 MiB",
   ]);
   const partial = renderSummary({ ...snapshot({ elapsedMs: 0 }), verified: false });
   assertEquals(partial[0], "Stopped: ubuntu.iso");
   assertEquals(partial[1], "Incomplete: 123 of 272 pieces verified (45.2%).");
   assert(partial[3].includes("average 0 B/s"), partial[3]);
+  // Tenths under a minute: a 0.76 s run is not "0s".
+  const quick = renderSummary({ ...snapshot({ elapsedMs: 760 }), verified: false });
+  assert(quick[2].endsWith("Elapsed: 0.8s"), quick[2]);
   const evil = renderSummary({ ...snapshot({ name: "a\x1b]0;x\x07b" }), verified: false });
   assertEquals(evil[0], "Stopped: a?]0;x?b");
 });

@@ -5,13 +5,18 @@
  */
 import { assert, assertEquals } from "../assert.ts";
 import { TorrentJob } from "../../src/client/mod.ts";
-import { encode } from "../../src/bencode/mod.ts";
 import { createTorrentFromBuffers, parseTorrent } from "../../src/metainfo/mod.ts";
 import { Storage } from "../../src/storage/mod.ts";
 import { startTracker } from "../../src/tracker/mod.ts";
+import { TORRENTS_DIR } from "../../testdata/torrents.ts";
 import { TokenBucket } from "../../src/util/mod.ts";
 
 const MAIN = decodeURIComponent(new URL("../../src/main.ts", import.meta.url).pathname);
+
+/** The path of one of the shared bad inputs in testdata/torrents/. */
+function testTorrent(name: string): string {
+  return decodeURIComponent(new URL(name, TORRENTS_DIR).pathname);
+}
 const VERSION: string = (JSON.parse(
   await Deno.readTextFile(new URL("../../deno.json", import.meta.url)),
 ) as { version: string }).version;
@@ -22,7 +27,7 @@ interface Run {
   stderr: string;
 }
 
-/** A folder for one test; the CLI runs inside it so its default `./logs` lands there too. */
+/** A folder for one test; the CLI runs inside it, with its state (default logs) there too. */
 async function workdir(): Promise<string> {
   return await Deno.makeTempDir({ prefix: "bt-cli-" });
 }
@@ -32,7 +37,7 @@ function command(args: string[], cwd: string): Deno.Command {
     // --no-dht: a test never contacts the public DHT routers (the default for users).
     args: ["run", "-A", "--quiet", MAIN, ...args, "--no-dht"],
     cwd,
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", XDG_STATE_HOME: `${cwd}/state` },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -80,39 +85,27 @@ const ERROR_CASES: {
   },
   {
     name: "not bencode",
-    args: async (dir) => {
-      await Deno.writeTextFile(`${dir}/text.torrent`, "hello, this is not a torrent\n");
-      return ["-i", "text.torrent"];
-    },
+    args: () => ["-i", testTorrent("not-bencode.torrent")],
     code: 1,
-    names: /error: text\.torrent: not a torrent file/,
+    names: /error: .*not-bencode\.torrent: not a torrent file/,
   },
   {
     name: "bencode without 'info'",
-    args: async (dir) => {
-      await Deno.writeFile(
-        `${dir}/noinfo.torrent`,
-        encode(new Map([["announce", new TextEncoder().encode("http://127.0.0.1:1/a")]])),
-      );
-      return ["-i", "noinfo.torrent"];
-    },
+    args: () => ["-i", testTorrent("no-info.torrent")],
     code: 1,
-    names: /error: noinfo\.torrent: .*'info'/,
+    names: /error: .*no-info\.torrent: .*'info'/,
   },
   {
     name: "a bad piece length",
-    args: async (dir) => {
-      const info = new Map<string, number | Uint8Array>([
-        ["length", 5],
-        ["name", new TextEncoder().encode("a.bin")],
-        ["piece length", 0],
-        ["pieces", new Uint8Array(20)],
-      ]);
-      await Deno.writeFile(`${dir}/badpl.torrent`, encode(new Map([["info", info]])));
-      return ["-i", "badpl.torrent"];
-    },
+    args: () => ["-i", testTorrent("bad-piece-length.torrent")],
     code: 1,
-    names: /error: badpl\.torrent: 'piece length'/,
+    names: /error: .*bad-piece-length\.torrent: 'piece length'/,
+  },
+  {
+    name: "a torrent cut short",
+    args: () => ["-i", testTorrent("truncated.torrent")],
+    code: 1,
+    names: /error: .*truncated\.torrent: not a torrent file: .*past end of input/,
   },
   {
     // stat() says 0 bytes for a device: the read itself must be bounded.
@@ -154,7 +147,7 @@ const ERROR_CASES: {
         createTorrentFromBuffers("x.bin", new Uint8Array(1000), { creationDate: null }),
       );
       await Deno.writeTextFile(`${dir}/plain-file`, "I am a file");
-      return ["-i", "ok.torrent", "-o", "plain-file/sub", "--port", "0"];
+      return ["-i", "ok.torrent", "-o", "plain-file/sub", "--port", "0", "--peer", "127.0.0.1:9"];
     },
     code: 1,
     names: /error: cannot create output folder .*plain-file\/sub/,
@@ -176,6 +169,50 @@ for (const c of ERROR_CASES) {
     }
   });
 }
+
+Deno.test({
+  name: "cli: an output folder in /proc, with the executable's own permissions: no Deno wording",
+  ignore: Deno.build.os !== "linux",
+}, async () => {
+  const dir = await workdir();
+  try {
+    await Deno.writeFile(
+      `${dir}/ok.torrent`,
+      createTorrentFromBuffers("x.bin", new Uint8Array(1000), { creationDate: null }),
+    );
+    // The permissions of the `download` task and of the compiled executable, not -A: Deno keeps
+    // /proc, /sys and /dev for --allow-all, and its refusal used to reach the user as it was.
+    const task = JSON.parse(await Deno.readTextFile(new URL("../../deno.json", import.meta.url)));
+    const flags = (task.tasks.download as string).split(" ").filter((w) => w.startsWith("--allow"));
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        ...flags,
+        "--quiet",
+        MAIN,
+        "ok.torrent",
+        "-o",
+        "/proc/bt-test/out",
+        "--no-dht",
+        "--peer",
+        "127.0.0.1:9",
+      ],
+      cwd: dir,
+      env: { NO_COLOR: "1", XDG_STATE_HOME: `${dir}/state` },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const r = { code: out.code, stdout: "", stderr: new TextDecoder().decode(out.stderr) };
+    assertOneLineError(
+      r,
+      1,
+      /cannot create output folder \/proc\/bt-test\/out: permission denied$/,
+    );
+    assert(!/allow-all|Requires/i.test(r.stderr), r.stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
 
 Deno.test("cli: --help exits 0 with the usage on stdout", async () => {
   const dir = await workdir();

@@ -14,7 +14,7 @@ import {
 import { assert, assertEquals, assertThrows } from "../assert.ts";
 import { mulberry32 as prng } from "../random.ts";
 
-const LINUX = { os: "linux", home: "/home/ann" };
+const LINUX = { os: "linux", env: { HOME: "/home/ann" } };
 
 function run(...argv: string[]): CliOptions {
   const parsed = parseArgs(["-i", "x.torrent", ...argv], LINUX);

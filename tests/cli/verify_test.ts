@@ -18,7 +18,7 @@ import { xorshiftBytes } from "../random.ts";
 const MAIN = decodeURIComponent(new URL("../../src/main.ts", import.meta.url).pathname);
 const KiB = 1024;
 const PIECE = 16 * KiB;
-const LINUX = { os: "linux", home: "/home/u" };
+const LINUX = { os: "linux", env: { HOME: "/home/u" } };
 
 /** A two-file torrent (a piece spans both) plus an empty file, written to `<dir>/t.torrent`. */
 async function fixture(dir: string) {
@@ -201,7 +201,10 @@ Deno.test("verify: the executable's exit codes and messages", async () => {
 
     const usage = await cli(["verify", "t.torrent", "--seed"], dir);
     assertEquals(usage.code, 2);
-    assertEquals(usage.stderr.trim(), "bittorrent: --seed does not apply to verify (see --help)");
+    assertEquals(
+      usage.stderr.trim(),
+      "bittorrent: --seed does not apply to verify (see bittorrent help verify)",
+    );
 
     const notFolder = await cli(["verify", "t.torrent", "-o", "t.torrent"], dir);
     assertEquals(notFolder.code, 1);
@@ -221,7 +224,7 @@ Deno.test("parseArgs: a leading command word; download is the default", () => {
   // Only the first word is a command: later "verify" is the input.
   const later = parseArgs(["-o", "d", "verify"], LINUX);
   assert("input" in later && later.input === "verify" && later.command === undefined);
-  assertEquals(parseArgs(["verify", "--help"], LINUX), { help: true });
+  assertEquals(parseArgs(["verify", "--help"], LINUX), { help: true, topic: "verify" });
   for (const flag of [["--max-peers", "5"], ["--port", "1"], ["--log-dir", "l"], ["-v"]]) {
     assertThrows(
       () => parseArgs(["verify", ...flag, "x.torrent"], LINUX),
@@ -229,5 +232,9 @@ Deno.test("parseArgs: a leading command word; download is the default", () => {
       "does not apply to verify",
     );
   }
-  assertThrows(() => parseArgs(["verify"], LINUX), UsageError, "missing -i");
+  assertThrows(
+    () => parseArgs(["verify"], LINUX),
+    UsageError,
+    "missing the .torrent file to verify (see bittorrent help verify)",
+  );
 });

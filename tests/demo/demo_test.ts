@@ -3,7 +3,7 @@
  * interruption, and its helpers: argument parsing (with a seeded fuzz test), the payload plan,
  * and the byte-for-byte comparison.
  */
-import type { CommandIO } from "../../src/cli/download.ts";
+import type { CommandIO } from "../../src/cli/io.ts";
 import {
   comparePayload,
   DEFAULT_DEMO_SEEDERS,

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import type { Torrent } from "../../src/metainfo/mod.ts";
 import { LOOPBACK } from "./helpers.ts";
 
 const PROTOCOL = new TextEncoder().encode("BitTorrent protocol");
@@ -292,6 +293,17 @@ export class FakePeer {
     await this.#loop;
     await Promise.allSettled([...this.#running]);
   }
+}
+
+/** Handshake, full bitfield, unchoke: what a seeder says first. */
+export async function actLikeASeeder(
+  w: Wire,
+  torrent: Torrent,
+  peerId?: Uint8Array,
+): Promise<boolean> {
+  return await w.handshake(peerId) &&
+    await w.write(frame(Id.bitfield, fullBitfield(torrent.pieceCount))) &&
+    await w.write(frame(Id.unchoke));
 }
 
 /** A promise with its resolve function, for handing signals between a test and a script. */

@@ -7,6 +7,7 @@ import { assert, assertEquals } from "../assert.ts";
 import type { TorrentJob } from "../../src/client/mod.ts";
 import { createTorrentFromBuffers, type Torrent } from "../../src/metainfo/mod.ts";
 import {
+  actLikeASeeder,
   dial,
   FakePeer,
   fakePeerId,
@@ -87,13 +88,6 @@ async function setup(size: number, seed: number, seederRate = 0): Promise<Setup>
 function blockOf(data: Uint8Array, r: { index: number; begin: number; length: number }) {
   const at = r.index * PIECE + r.begin;
   return data.subarray(at, at + r.length);
-}
-
-/** Handshake, full bitfield, unchoke: what a seeder says first. */
-async function actLikeASeeder(w: Wire, torrent: Torrent, peerId?: Uint8Array): Promise<boolean> {
-  return await w.handshake(peerId) &&
-    await w.write(frame(Id.bitfield, fullBitfield(torrent.pieceCount))) &&
-    await w.write(frame(Id.unchoke));
 }
 
 Deno.test("a peer that disconnects mid-piece costs nothing: the good seeder finishes", async () => {

@@ -130,7 +130,18 @@ Deno.test("--bind: the peer listener and the DHT take that one address; a foreig
     assert(/listening for peers on 127\.0\.0\.1, port \d+/.test(log), log);
 
     const bad = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--quiet", MAIN, "--bind", "192.0.2.1", "--no-dht", "t.torrent"],
+      args: [
+        "run",
+        "-A",
+        "--quiet",
+        MAIN,
+        "--bind",
+        "192.0.2.1",
+        "--no-dht",
+        "--peer",
+        "127.0.0.1:9",
+        "t.torrent",
+      ],
       cwd,
       env: { NO_COLOR: "1" },
       stdin: "null",

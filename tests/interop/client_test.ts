@@ -51,7 +51,7 @@ const RATE_CAP_MIB = 8;
 const DOWNLOAD_TIMEOUT_MS = 60_000;
 /** Timeout of a real client downloading from ours (normally done in 0.2 s to 6 s). */
 const PEER_TIMEOUT_S = 30;
-/** How long our client may take to exit after SIGINT (its `stopped` announce is capped at 3 s). */
+/** How long our client may take to exit after SIGINT (its `stopped` announce is capped at 1 s). */
 const SHUTDOWN_MS = 5_000;
 
 /** `ignore` value for a test needing these tools; prints why when one is missing. */

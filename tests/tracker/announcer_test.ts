@@ -260,6 +260,45 @@ Deno.test("Announcer: stop resolves even when the stopped announce hangs", async
   assertEquals(statuses.at(-1)?.ok, false);
 });
 
+Deno.test("Announcer: by default a dead tracker holds the stopped announce about a second", async () => {
+  // A started announce that never answers (a dead UDP tracker): stop() must not wait its
+  // whole retry schedule, nor the 3 s it once did.
+  const hang = (_url: string, p: AnnounceParams): Promise<AnnounceResult> =>
+    new Promise((_, reject) =>
+      p.signal?.addEventListener("abort", () => reject(new TrackerError("aborted", "aborted")))
+    );
+  const { a } = make({ tiers: [["udp://dead:1"]], announce: hang });
+  a.start();
+  await sleep(20);
+  const t0 = Date.now();
+  await a.stop();
+  const took = Date.now() - t0;
+  assert(took < 2000, `stop took ${took} ms`);
+});
+
+Deno.test("Announcer: a failure is said at once, before the next tracker is tried", async () => {
+  let release!: () => void;
+  const slow = new Promise<void>((r) => release = r);
+  const { a, statuses } = make({
+    tiers: [["http://dead/announce"], ["http://slow/announce"]],
+    announce: async (url) => {
+      if (url.includes("dead")) throw dead();
+      await slow;
+      return ok();
+    },
+  });
+  a.start();
+  await until(() => statuses.length === 1);
+  assertEquals([statuses[0].url, statuses[0].ok, statuses[0].message], [
+    "http://dead/announce",
+    false,
+    "could not connect: refused",
+  ]);
+  release();
+  await until(() => statuses.length === 2);
+  await a.stop();
+});
+
 Deno.test("Announcer: callbacks that throw do not break the loop", async () => {
   const s = script(() => ok([{ host: "10.0.0.3", port: 3 }], { interval: 0.03, minInterval: 0 }));
   const a = new Announcer({

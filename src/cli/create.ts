@@ -1,0 +1,109 @@
+/**
+ * The create command: hash a file or folder into a .torrent, with a progress line (or JSON
+ * events), and never overwrite a file that is already there.
+ *
+ * @module
+ */
+import { createTorrentFromPath, parseTorrent, TorrentError } from "../metainfo/mod.ts";
+import { fsReason } from "../storage/mod.ts";
+import { FileHashingError } from "../util/mod.ts";
+import type { CreateCommandOptions } from "./args.ts";
+import { CommandError, type CommandIO, processIO } from "./io.ts";
+import { emptySnapshot, ProgressDisplay } from "./display.ts";
+import { JsonEvents } from "./events.ts";
+import { formatBytes, formatElapsed, plural } from "./format.ts";
+import { oneLine, torrentReport } from "./info.ts";
+
+/**
+ * Runs `bittorrent create` and returns the exit code (0). Failures (nothing to share, an
+ * unreadable file, an output that exists or cannot be written) throw `CommandError` with a
+ * one-line message; nothing is written then.
+ */
+export async function runCreate(
+  options: CreateCommandOptions,
+  io: CommandIO = processIO(),
+): Promise<number> {
+  await checkOutputFree(options.output);
+  const started = performance.now();
+  const events = options.json ? new JsonEvents(io.out) : undefined;
+  const display = new ProgressDisplay({
+    write: options.quiet || events ? () => {} : io.out,
+    isTTY: io.isTTY,
+    columns: io.columns,
+  });
+  events?.emit("start", { command: "create", path: options.path, output: options.output });
+  const name = options.path.replace(/[/\\]+$/, "").split(/[/\\]/).pop() || options.path;
+  const onProgress = (done: number, total: number) => {
+    const seconds = (performance.now() - started) / 1000;
+    const rate = seconds > 0 ? done / seconds : 0;
+    events?.progress(
+      { bytesDone: done, totalBytes: total, rate: Math.round(rate) },
+      done === total,
+    );
+    display.update({
+      ...emptySnapshot(name, 0, total),
+      phase: "hashing",
+      bytesDone: done,
+      downloadRate: rate,
+      elapsedMs: performance.now() - started,
+    });
+  };
+  let bytes: Uint8Array;
+  try {
+    bytes = await createTorrentFromPath(options.path, {
+      pieceLength: options.pieceLength,
+      announce: options.trackers,
+      urlList: options.webSeeds,
+      private: options.private,
+      comment: options.comment,
+      source: options.source,
+      creationDate: options.noDate ? null : undefined,
+      onProgress,
+    });
+  } catch (e) {
+    display.finish([]);
+    throw createError(options.path, e);
+  }
+  await writeNew(options.output, bytes);
+  const torrent = parseTorrent(bytes);
+  const report = torrentReport(torrent);
+  const elapsedMs = performance.now() - started;
+  display.finish([
+    `Created ${options.output}: ${plural(report.files.length, "file")}, ` +
+    `${formatBytes(torrent.totalLength)} in ${plural(torrent.pieceCount, "piece")} of ` +
+    `${formatBytes(torrent.pieceLength)} (hashed in ${formatElapsed(elapsedMs)})`,
+    `Info-hash: ${torrent.infoHashHex}`,
+    `Magnet: ${report.magnet}`,
+  ].map(oneLine));
+  events?.emit("done", { torrent: options.output, ...report });
+  return 0;
+}
+
+/** A clear error before any hashing when the output is taken. */
+async function checkOutputFree(output: string): Promise<void> {
+  try {
+    await Deno.lstat(output);
+  } catch {
+    return; // nothing there (or nothing we may look at: the write will say)
+  }
+  throw new CommandError(`${output} already exists; not replacing it`);
+}
+
+async function writeNew(output: string, bytes: Uint8Array): Promise<void> {
+  try {
+    await Deno.writeFile(output, bytes, { createNew: true });
+  } catch (e) {
+    if (e instanceof Deno.errors.AlreadyExists) {
+      throw new CommandError(`${output} already exists; not replacing it`);
+    }
+    throw new CommandError(`cannot write ${output}: ${fsReason(e)}`);
+  }
+}
+
+/** One line for what stopped the torrent from being made. */
+function createError(path: string, e: unknown): Error {
+  if (e instanceof TorrentError || e instanceof FileHashingError) {
+    return new CommandError(e.message);
+  }
+  return new CommandError(`cannot read ${path}: ${fsReason(e)}`);
+}

@@ -1,0 +1,188 @@
+/**
+ * The help screens: one for the program (with the download options, the command people run
+ * most) and one per other command. Every line fits 80 columns.
+ *
+ * @module
+ */
+import { type CommandName, DEFAULT_MAX_PEERS, DEFAULT_PORT } from "./args.ts";
+
+const NETWORK_OPTIONS =
+  `      --port <N>              port to accept peers on, 0 = any (default: ${DEFAULT_PORT})
+      --bind <ADDR>           listen for peers and run the DHT on this address
+                              only (default: every IPv4 and IPv6 address)
+      --encryption <MODE>     prefer: encrypt where the peer can (default);
+                              require: encrypted peers only; off: plaintext only
+      --peer <HOST:PORT>      dial this peer at start (repeat for more; IPv6 as
+                              [addr]:port)
+      --max-peers <NUM>       most peer connections, 1-1000 (default: ${DEFAULT_MAX_PEERS})
+      --no-dht                do not use the DHT to find peers
+      --dht-bootstrap <HOST:PORT,...>
+                              DHT nodes to start from (default: public routers
+                              and the nodes saved by the last run)
+      --log-dir <DIR>         folder for the log file (default: ./logs;
+                              ~/Library/Logs/bittorrent on macOS)
+  -v, --verbose               write debug messages to the log`;
+
+/** The program's help: commands, download options, rates and examples. */
+export const HELP_TEXT: string = `bittorrent - download, check, inspect and make torrents
+
+Usage:
+  bittorrent [download] [options] <torrent-file|magnet>
+  bittorrent verify [-o <dir>] [-q] [--json] <torrent-file>
+  bittorrent info [--json] <torrent-file|magnet>
+  bittorrent create <file-or-folder> -o <file.torrent> [options]
+  bittorrent completions <bash|zsh|fish>
+  bittorrent help [<command>]
+
+Commands:
+  download (the default)      download, resuming what the output folder holds
+  verify                      hash the files in the output folder and report
+                              each file's completeness; exit 0 when complete,
+                              1 when not
+  info                        show what a torrent or magnet link holds
+  create                      make a .torrent of a file or folder
+  completions                 print a shell completion script
+  help                        this text, or a command's (bittorrent help create)
+
+Download options:
+  -i, --input <torrent-file|magnet>
+                              .torrent file or magnet link to download
+                              (a bare argument works too)
+  -o, --output <dir>          folder to save the files in (default: .)
+      --max-download-rate <RATE>
+                              download limit (default: 0 = unlimited)
+      --max-upload-rate <RATE>
+                              upload limit (default: 0 = unlimited)
+${NETWORK_OPTIONS}
+      --files                 list the torrent's files with indexes and sizes,
+                              then exit (for a magnet, once its info arrived)
+      --select <LIST>         download only these files, e.g. 1,3-5
+      --exclude <LIST>        download every file but these, e.g. 2,7-9
+      --sequential            download pieces in order (to play media early)
+      --prealloc              reserve the files' full size on disk before
+                              downloading (default: sparse files that grow)
+      --seed                  keep seeding after completion, until Ctrl-C
+      --seed-ratio <R>        seed until uploaded / size reaches R, then exit
+      --seed-time <DURATION>  seed this long, then exit (e.g. 90s, 30m, 2h,
+                              1h30m; a bare number is minutes)
+      --no-seed               stop when the download completes (the default)
+      --save-torrent <FILE>   for a magnet link, save the fetched .torrent
+      --json                  newline-delimited JSON events on stdout instead
+                              of the status line
+  -q, --quiet                 no progress line
+  -h, --help                  show this help and exit
+      --version               show the version and exit
+
+With both --seed-ratio and --seed-time, seeding stops at whichever comes
+first; --seed alone seeds until Ctrl-C.
+
+RATE is bytes per second with an optional K, M or G suffix
+(K = 1024, M = 1024^2, G = 1024^3), e.g. 500K, 2M, 1.5M; a trailing B or /s
+is allowed, in any case. 0 means unlimited.
+
+Examples:
+  bittorrent -o ~/Downloads ubuntu.iso.torrent
+  bittorrent --max-download-rate 2M --seed "magnet:?xt=urn:btih:<info-hash>"
+  bittorrent --files series.torrent
+  bittorrent --select 2,4-6 --sequential --seed-ratio 1.5 series.torrent
+  bittorrent info --json debian.torrent
+  bittorrent create ./album -o album.torrent --tracker udp://tracker.example:80
+`;
+
+const VERIFY_HELP = `bittorrent verify - check the files in a folder against a torrent
+
+Usage:
+  bittorrent verify [-o <dir>] [-q] [--json] <torrent-file>
+
+Hashes the data in the output folder and prints each file's completeness and
+a total. Exit code 0 when every piece verifies and every file is present, 1
+otherwise. It only reads: missing files are reported, never created.
+
+Options:
+  -i, --input <torrent-file>  the .torrent (a bare argument works too)
+  -o, --output <dir>          the folder the torrent was downloaded into
+                              (default: .)
+      --json                  newline-delimited JSON events on stdout
+  -q, --quiet                 print only the total line
+`;
+
+const INFO_HELP = `bittorrent info - show what a torrent or magnet link holds
+
+Usage:
+  bittorrent info [--json] <torrent-file|magnet>
+
+Prints the name, info-hash, size, pieces, private flag, files, trackers by
+tier, web seeds, comment and creator. For a magnet link it first fetches the
+torrent's info from peers, as a download does (these options then apply).
+
+Options:
+      --json                  print one JSON object instead
+  -q, --quiet                 no progress line while fetching a magnet's info
+${NETWORK_OPTIONS}
+`;
+
+const CREATE_HELP = `bittorrent create - make a .torrent of a file or folder
+
+Usage:
+  bittorrent create <file-or-folder> -o <file.torrent> [options]
+
+Files are taken in byte order of their names, folder by folder. Symbolic links
+and hidden files and folders (names starting with ".") inside a folder are left
+out; a path given on the command line is taken as it is.
+
+Options:
+  -o, --output <FILE>         where to write the torrent (never overwritten)
+      --tracker <URL>         announce URL (http, https or udp); repeat for
+                              more in the same tier; --tracker "" starts a new
+                              tier
+      --web-seed <URL>        a web seed (BEP 19); repeat for more
+      --piece-size <SIZE>     bytes per piece, a power of two from 16K to 256M
+                              (default: from the total size, 16K to 16M, for
+                              at most about 2000 pieces)
+      --private               private torrent (BEP 27): peers from trackers only
+      --comment <TEXT>        a comment
+      --source <TEXT>         a source tag (changes the info-hash; private
+                              trackers use it)
+      --no-date               leave the creation date out, so the same files
+                              make the same torrent
+      --v1                    a BitTorrent v1 torrent (the default; v2 and
+                              hybrid are not supported yet)
+      --json                  newline-delimited JSON events on stdout
+  -q, --quiet                 no progress line
+`;
+
+const COMPLETIONS_HELP = `bittorrent completions - print a shell completion script
+
+Usage:
+  bittorrent completions <bash|zsh|fish>
+
+Install it, for example:
+  bash: bittorrent completions bash \
+          > ~/.local/share/bash-completion/completions/bittorrent
+  zsh:  bittorrent completions zsh > ~/.zfunc/_bittorrent  (~/.zfunc in fpath)
+  fish: bittorrent completions fish > ~/.config/fish/completions/bittorrent.fish
+`;
+
+/**
+ * The help screen for `topic` (the program's when none).
+ *
+ * @example
+ * ```ts
+ * import { helpText } from "./help.ts";
+ * console.log(helpText("create").split("\n")[0]); // bittorrent create - make a .torrent of a file or folder
+ * ```
+ */
+export function helpText(topic?: CommandName): string {
+  switch (topic) {
+    case "verify":
+      return VERIFY_HELP;
+    case "info":
+      return INFO_HELP;
+    case "create":
+      return CREATE_HELP;
+    case "completions":
+      return COMPLETIONS_HELP;
+    default:
+      return HELP_TEXT;
+  }
+}
