@@ -384,3 +384,31 @@ Deno.test("parseArgs: --bind takes one IP address, written canonically", () => {
   usage(["--bind", "localhost", "f"], '--bind: "localhost" is not an IP address');
   usage(["--bind", "1.2.3.4.5", "f"], "is not an IP address");
 });
+
+Deno.test("parseArgs: command words read as commands, not inputs", () => {
+  assertEquals(parseArgs(["help"], LINUX), { help: true });
+  assertEquals(parseArgs(["help", "create"], LINUX), { help: true, topic: "create" });
+  assertEquals(parseArgs(["create", "--help"], LINUX), { help: true, topic: "create" });
+  usage(["help", "frobnicate"], 'no help on "frobnicate"');
+  const info = options(parseArgs(["info", "x.torrent", "--json"], LINUX));
+  assertEquals([info.command, info.input, info.json], ["info", "x.torrent", true]);
+  usage(["info", "x.torrent", "--seed"], "--seed does not apply to info");
+  assertEquals(parseArgs(["completions", "zsh"], LINUX), { command: "completions", shell: "zsh" });
+  usage(["completions", "tcsh"], "completions needs one shell: bash, zsh, fish");
+  // A file named like a command is an input when given as a path.
+  assertEquals(options(parseArgs(["./info"], LINUX)).input, "./info");
+});
+
+Deno.test("parseArgs: --peer takes HOST:PORT, IPv6 in brackets, repeatable", () => {
+  assertEquals(
+    run("--peer", "10.0.0.1:6881", "--peer", "[::1]:7000", "--peer", "h.example:1", "f")
+      .peers,
+    [{ host: "10.0.0.1", port: 6881 }, { host: "::1", port: 7000 }, {
+      host: "h.example",
+      port: 1,
+    }],
+  );
+  for (const bad of ["10.0.0.1", "::1:7000", "[nope]:1", "h:0", "h:70000", ":5"]) {
+    usage(["--peer", bad, "f"], "is not HOST:PORT");
+  }
+});
