@@ -11,23 +11,13 @@ import { main } from "../../src/main.ts";
 import type { CommandIO, TorrentReport } from "../../src/cli/mod.ts";
 import { createTorrentFromBuffers } from "../../src/metainfo/mod.ts";
 import { assert, assertEquals } from "../assert.ts";
+import { CORPUS, CORPUS_DIR, corpusPresent, expectations } from "../corpus.ts";
 
-const CORPUS = new URL("../../../shared/testdata/libtorrent-corpus/", import.meta.url);
-const CORPUS_DIR = decodeURIComponent(CORPUS.pathname);
 const REPO_DIR = decodeURIComponent(new URL("../../", import.meta.url).pathname);
 /** python3-libtorrent is installed for the system interpreter only. */
 const PYTHON = "/usr/bin/python3";
 
-function corpusPresent(): boolean {
-  try {
-    return Deno.statSync(new URL("expectations.tsv", CORPUS)).isFile;
-  } catch {
-    return false;
-  }
-}
-
 const present = corpusPresent();
-if (!present) console.log(`corpus not found, skipping the corpus tests (${CORPUS_DIR})`);
 
 async function libtorrentImports(): Promise<boolean> {
   try {
@@ -45,24 +35,6 @@ async function libtorrentImports(): Promise<boolean> {
 const libtorrent = present && await libtorrentImports();
 if (present && !libtorrent) {
   console.log(`'${PYTHON} -c "import libtorrent"' failed, skipping the libtorrent comparison`);
-}
-
-type Expect = "accept" | "reject" | "either";
-
-/** expectations.tsv as file name -> expectation, in the file's order. */
-function expectations(): Map<string, Expect> {
-  const text = Deno.readTextFileSync(new URL("expectations.tsv", CORPUS));
-  const [header, ...rows] = text.split("\n").filter((l) => l.trim() !== "");
-  const cols = header.split("\t");
-  const fileCol = cols.indexOf("file"), expectCol = cols.indexOf("expect");
-  assert(fileCol >= 0 && expectCol >= 0, "expectations.tsv lacks file/expect columns");
-  const out = new Map<string, Expect>();
-  for (const row of rows) {
-    const cells = row.split("\t");
-    assert(["accept", "reject", "either"].includes(cells[expectCol]), `bad row: ${row}`);
-    out.set(cells[fileCol], cells[expectCol] as Expect);
-  }
-  return out;
 }
 
 /** What one in-process run of the CLI printed, and its exit code. */

@@ -5,37 +5,9 @@
 import { parseTorrent, type Torrent, TorrentError } from "../../src/metainfo/mod.ts";
 import { assert, assertEquals } from "../assert.ts";
 import { assertTorrentInvariants } from "./invariants.ts";
-
-const CORPUS = new URL("../../../shared/testdata/libtorrent-corpus/", import.meta.url);
-
-function corpusPresent(): boolean {
-  try {
-    return Deno.statSync(new URL("expectations.tsv", CORPUS)).isFile;
-  } catch {
-    return false;
-  }
-}
+import { CORPUS, corpusPresent, expectations } from "../corpus.ts";
 
 const present = corpusPresent();
-if (!present) console.log(`corpus not found, skipping (${CORPUS.pathname})`);
-
-type Expect = "accept" | "reject" | "either";
-
-function expectations(): Map<string, Expect> {
-  const text = Deno.readTextFileSync(new URL("expectations.tsv", CORPUS));
-  const out = new Map<string, Expect>();
-  const [header, ...rows] = text.split("\n").filter((l) => l.trim() !== "");
-  const cols = header.split("\t");
-  const fileCol = cols.indexOf("file"), expectCol = cols.indexOf("expect");
-  assert(fileCol >= 0 && expectCol >= 0, "expectations.tsv lacks file/expect columns");
-  for (const row of rows) {
-    const cells = row.split("\t");
-    const expect = cells[expectCol];
-    assert(["accept", "reject", "either"].includes(expect), `bad expectation in ${row}`);
-    out.set(cells[fileCol], expect as Expect);
-  }
-  return out;
-}
 
 function load(file: string): Torrent | TorrentError {
   try {
