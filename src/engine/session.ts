@@ -48,7 +48,13 @@ import {
   type PexPeer,
   PexState,
 } from "../ext/mod.ts";
-import { Bitfield, bytesEqual, isValidBitfield, sha1Matches } from "../util/mod.ts";
+import {
+  Bitfield,
+  bytesEqual,
+  isValidBitfield,
+  type PieceHashes,
+  pieceLengthAt,
+} from "../util/mod.ts";
 import { compareBytes } from "../bencode/mod.ts";
 import { ActivePiece, PiecePool } from "./piece.ts";
 import { type PieceReader, ReadCache } from "./read_cache.ts";
@@ -62,7 +68,8 @@ export interface SessionTorrent {
   infoHash: Uint8Array;
   pieceLength: number;
   pieceCount: number;
-  pieceHashes: Uint8Array;
+  /** What each piece is checked against. */
+  hashes: PieceHashes;
   totalLength: number;
   /** The info dictionary's bytes, served to peers that fetch metadata (BEP 9). */
   infoBytes?: Uint8Array;
@@ -786,8 +793,7 @@ export class Session {
   // ---- requesting --------------------------------------------------------------------------
 
   #pieceLength(index: number): number {
-    const { pieceLength, totalLength } = this.torrent;
-    return Math.min(pieceLength, totalLength - index * pieceLength);
+    return pieceLengthAt(this.torrent, index);
   }
 
   /** Tops up `peer`'s request pipeline. */
@@ -986,7 +992,7 @@ export class Session {
     this.#active.delete(piece.index);
     this.#open.delete(piece);
     const index = piece.index;
-    if (!sha1Matches(piece.buffer, this.torrent.pieceHashes, index * 20)) {
+    if (!this.torrent.hashes.verify(index, piece.buffer)) {
       this.#hashFailures++;
       this.#wasted += piece.length;
       this.#picker.restore(index);

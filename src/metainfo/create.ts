@@ -5,9 +5,8 @@
  * @module
  */
 import { type Encodable, encode } from "../bencode/mod.ts";
-import { hashFiles, sha1 } from "../util/mod.ts";
+import { hashFiles, MAX_PIECE_LENGTH, sha1 } from "../util/mod.ts";
 import { TorrentError } from "./error.ts";
-import { MAX_PIECE_LENGTH } from "./torrent.ts";
 
 /** Settings shared by the torrent creators. */
 export interface CreateOptions {

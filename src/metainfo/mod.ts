@@ -20,11 +20,8 @@
  */
 export { TorrentError } from "./error.ts";
 export {
-  MAX_PIECE_LENGTH,
   parseInfo,
   parseTorrent,
-  pieceHash,
-  pieceSize,
   type Torrent,
   type TorrentFile,
   type TorrentInfo,

@@ -15,12 +15,9 @@ import {
   getList,
   isDict,
 } from "../bencode/mod.ts";
-import { sha1, toHex } from "../util/mod.ts";
+import { MAX_PIECE_LENGTH, type PieceHashes, sha1, Sha1Pieces, toHex } from "../util/mod.ts";
 import { TorrentError } from "./error.ts";
 import { makeUniquePaths, sanitizePath, sanitizePathComponent } from "./paths.ts";
-
-/** Largest accepted piece length (512 MiB): the engine buffers whole pieces in memory. */
-export const MAX_PIECE_LENGTH = 512 * 1024 * 1024;
 
 /** One file of the torrent's layout. */
 export interface TorrentFile {
@@ -54,8 +51,10 @@ export interface TorrentInfo {
   name: string;
   pieceLength: number;
   pieceCount: number;
-  /** Concatenated SHA-1 hashes, `20 * pieceCount` bytes. */
+  /** Concatenated SHA-1 hashes, `20 * pieceCount` bytes (the info dictionary's `pieces`). */
   pieceHashes: Uint8Array;
+  /** What each piece is checked against, by the engine and by storage alike. */
+  hashes: PieceHashes;
   /** Sum of all file lengths, pad files included. */
   totalLength: number;
   files: TorrentFile[];
@@ -260,6 +259,7 @@ function infoFromDict(info: BencodeDict, infoBytes: Uint8Array): TorrentInfo {
     pieceLength,
     pieceCount,
     pieceHashes: pieces.slice(),
+    hashes: new Sha1Pieces(pieces.slice()),
     totalLength,
     files,
     multiFile,
@@ -352,13 +352,13 @@ function isTrailingSpace(b: number): boolean {
  *
  * @example
  * ```ts
- * import { createTorrentFromBuffers, parseTorrent, pieceSize } from "./mod.ts";
+ * import { createTorrentFromBuffers, parseTorrent } from "./mod.ts";
  * const bytes = createTorrentFromBuffers("hello.txt", new TextEncoder().encode("hi there"), {
  *   pieceLength: 16384,
  *   announce: [["http://127.0.0.1:6969/announce"]],
  * });
  * const t = parseTorrent(bytes);
- * console.log(t.name, t.totalLength, t.pieceCount, pieceSize(t, 0)); // hello.txt 8 1 8
+ * console.log(t.name, t.totalLength, t.pieceCount); // hello.txt 8 1
  * ```
  */
 export function parseTorrent(bytes: Uint8Array): Torrent {
@@ -388,41 +388,4 @@ export function parseTorrent(bytes: Uint8Array): Torrent {
   const date = top.get("creation date");
   if (typeof date === "number" && date >= 0) torrent.creationDate = date;
   return torrent;
-}
-
-/**
- * Length of piece `index`: `pieceLength`, except the last piece which holds the remainder.
- *
- * @example
- * ```ts
- * import { createTorrentFromBuffers, parseTorrent, pieceSize } from "./mod.ts";
- * const t = parseTorrent(createTorrentFromBuffers("x", new Uint8Array(20000), { pieceLength: 16384 }));
- * console.log(pieceSize(t, 0), pieceSize(t, 1)); // 16384 3616
- * ```
- */
-export function pieceSize(t: TorrentInfo, index: number): number {
-  if (!Number.isInteger(index) || index < 0 || index >= t.pieceCount) {
-    throw new RangeError(`piece index ${index} out of range 0..${t.pieceCount - 1}`);
-  }
-  if (index < t.pieceCount - 1) return t.pieceLength;
-  return t.totalLength - t.pieceLength * (t.pieceCount - 1);
-}
-
-/**
- * Expected SHA-1 of piece `index` (a view into `pieceHashes`, 20 bytes).
- *
- * @example
- * ```ts
- * import { createTorrentFromBuffers, parseTorrent, pieceHash } from "./mod.ts";
- * import { sha1, bytesEqual } from "../util/mod.ts";
- * const data = new Uint8Array(100).fill(7);
- * const t = parseTorrent(createTorrentFromBuffers("x", data, { pieceLength: 16384 }));
- * console.log(bytesEqual(pieceHash(t, 0), sha1(data))); // true
- * ```
- */
-export function pieceHash(t: TorrentInfo, index: number): Uint8Array {
-  if (!Number.isInteger(index) || index < 0 || index >= t.pieceCount) {
-    throw new RangeError(`piece index ${index} out of range 0..${t.pieceCount - 1}`);
-  }
-  return t.pieceHashes.subarray(index * 20, index * 20 + 20);
 }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { MAX_PIECE_LENGTH, type PieceGeometry, type PieceHashes } from "../util/mod.ts";
 import { StorageError } from "./error.ts";
 
 /** One file of a torrent, in the order of the concatenated data. */
@@ -32,26 +33,14 @@ export function isStored(f: StorageFile): boolean {
  * What storage needs to know about a torrent. metainfo's `Torrent` matches it structurally, so
  * storage does not depend on metainfo and tests can build layouts by hand.
  */
-export interface StorageLayout {
-  /** Bytes per piece (the last piece may be shorter). */
-  readonly pieceLength: number;
-  /** Number of pieces, `ceil(totalLength / pieceLength)`. */
-  readonly pieceCount: number;
-  /** SHA-1 of every piece, 20 bytes each, concatenated. */
-  readonly pieceHashes: Uint8Array;
-  /** Sum of all file lengths, pad files included. */
-  readonly totalLength: number;
+export interface StorageLayout extends PieceGeometry {
+  /** What each piece is checked against. */
+  readonly hashes: PieceHashes;
   /** Files in data order; offsets are contiguous. */
   readonly files: readonly StorageFile[];
-  /**
-   * The torrent's info-hash (20 bytes, or 32 for v2), which names its part file; without it the
-   * name comes from the piece hashes.
-   */
-  readonly infoHash?: Uint8Array;
+  /** The torrent's info-hash (20 bytes, or 32 for v2), which names its part file. */
+  readonly infoHash: Uint8Array;
 }
-
-/** Largest piece length storage accepts: bounds the buffers `verify` allocates. */
-export const MAX_PIECE_LENGTH = 512 * 1024 * 1024;
 
 /** A stretch of one file that a byte range of the torrent covers. */
 export interface Segment {
@@ -77,9 +66,10 @@ const BAD_COMPONENT = /[/\\\0]/;
  * @example
  * ```ts
  * import { validateLayout } from "./layout.ts";
+ * import { Sha1Pieces } from "../util/mod.ts";
  * const files = [{ path: ["..", "evil"], length: 1, offset: 0 }];
  * try {
- *   validateLayout({ pieceLength: 1, pieceCount: 1, pieceHashes: new Uint8Array(20), totalLength: 1, files });
+ *   validateLayout({ pieceLength: 1, pieceCount: 1, hashes: new Sha1Pieces(new Uint8Array(20)), infoHash: new Uint8Array(20), totalLength: 1, files });
  * } catch (e) {
  *   console.log((e as Error).message); // invalid torrent layout: file 0 has an unsafe path component ".."
  * }
@@ -88,7 +78,7 @@ const BAD_COMPONENT = /[/\\\0]/;
 export function validateLayout(layout: StorageLayout): void {
   const bad = (why: string) => new StorageError(`invalid torrent layout: ${why}`);
   if (typeof layout !== "object" || layout === null) throw bad("not an object");
-  const { pieceLength, pieceCount, pieceHashes, totalLength, files } = layout;
+  const { pieceLength, pieceCount, hashes, totalLength, files } = layout;
   if (!isSize(pieceLength) || pieceLength === 0 || pieceLength > MAX_PIECE_LENGTH) {
     throw bad(`piece length ${pieceLength} out of range`);
   }
@@ -96,15 +86,10 @@ export function validateLayout(layout: StorageLayout): void {
   if (!isSize(pieceCount) || pieceCount !== Math.ceil(totalLength / pieceLength)) {
     throw bad(`piece count ${pieceCount} does not match total length ${totalLength}`);
   }
-  if (!(pieceHashes instanceof Uint8Array) || pieceHashes.length !== pieceCount * 20) {
-    throw bad("piece hashes are not 20 bytes per piece");
-  }
+  if (typeof hashes?.verify !== "function") throw bad("no piece hashes");
   if (!Array.isArray(files)) throw bad("no file list");
   const { infoHash } = layout;
-  if (
-    infoHash !== undefined &&
-    !(infoHash instanceof Uint8Array && (infoHash.length === 20 || infoHash.length === 32))
-  ) {
+  if (!(infoHash instanceof Uint8Array && (infoHash.length === 20 || infoHash.length === 32))) {
     throw bad("the info-hash is not 20 or 32 bytes");
   }
   let offset = 0;
@@ -131,29 +116,15 @@ export function validateLayout(layout: StorageLayout): void {
 }
 
 /**
- * Length of piece `index` (the last one may be short). Assumes a valid index.
- *
- * @example
- * ```ts
- * import { pieceSizeOf } from "./layout.ts";
- * const layout = { pieceLength: 4, pieceCount: 3, pieceHashes: new Uint8Array(60), totalLength: 10, files: [] };
- * console.log(pieceSizeOf(layout, 0), pieceSizeOf(layout, 2)); // 4 2
- * ```
- */
-export function pieceSizeOf(layout: StorageLayout, index: number): number {
-  if (index < layout.pieceCount - 1) return layout.pieceLength;
-  return layout.totalLength - layout.pieceLength * (layout.pieceCount - 1);
-}
-
-/**
  * Segments covering torrent bytes `[start, start + length)`, in order, skipping zero-length
  * files. Assumes the range is inside the torrent.
  *
  * @example
  * ```ts
  * import { segmentsOf } from "./layout.ts";
+ * import { Sha1Pieces } from "../util/mod.ts";
  * const files = [{ path: ["a"], length: 3, offset: 0 }, { path: ["b"], length: 5, offset: 3 }];
- * const layout = { pieceLength: 4, pieceCount: 2, pieceHashes: new Uint8Array(40), totalLength: 8, files };
+ * const layout = { pieceLength: 4, pieceCount: 2, hashes: new Sha1Pieces(new Uint8Array(40)), infoHash: new Uint8Array(20), totalLength: 8, files };
  * console.log(segmentsOf(layout, 0, 4).map((s) => [s.file, s.fileOffset, s.length])); // [[0, 0, 3], [1, 0, 1]]
  * ```
  */

@@ -6,14 +6,14 @@
  * @example
  * ```ts
  * import { Storage, StorageError } from "./mod.ts";
- * import { sha1 } from "../util/mod.ts";
+ * import { Sha1Pieces, sha1 } from "../util/mod.ts";
  *
  * const dir = await Deno.makeTempDir();
  * const data = new Uint8Array(10).fill(1);
  * const layout = {
  *   pieceLength: 8,
  *   pieceCount: 2,
- *   pieceHashes: new Uint8Array([...sha1(data.subarray(0, 8)), ...sha1(data.subarray(8))]),
+ *   hashes: new Sha1Pieces(new Uint8Array([...sha1(data.subarray(0, 8)), ...sha1(data.subarray(8))])), infoHash: new Uint8Array(20),
  *   totalLength: 10,
  *   files: [
  *     { path: ["t", "a.bin"], length: 6, offset: 0 },
@@ -35,7 +35,7 @@
  * @module
  */
 export { fsReason, StorageError } from "./error.ts";
-export { MAX_PIECE_LENGTH, type StorageFile, type StorageLayout } from "./layout.ts";
+export { type StorageFile, type StorageLayout } from "./layout.ts";
 export { Storage, type StorageOptions } from "./storage.ts";
 export { sharedPieces, wantedPieces } from "./selection.ts";
 export { PartFile, STATE_DIR } from "./parts.ts";

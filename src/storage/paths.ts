@@ -90,13 +90,14 @@ export async function prepareRoot(outDir: string): Promise<string> {
  * @example
  * ```ts
  * import { prepareFiles, prepareRoot } from "./paths.ts";
+ * import { Sha1Pieces } from "../util/mod.ts";
  * const tmp = await Deno.makeTempDir();
  * const root = await prepareRoot(tmp);
  * const files = [
  *   { path: ["t", "a"], length: 2, offset: 0 },
  *   { path: [".pad", "2"], length: 2, offset: 2, padding: true },
  * ];
- * const layout = { pieceLength: 4, pieceCount: 1, pieceHashes: new Uint8Array(20), totalLength: 4, files };
+ * const layout = { pieceLength: 4, pieceCount: 1, hashes: new Sha1Pieces(new Uint8Array(20)), infoHash: new Uint8Array(20), totalLength: 4, files };
  * const paths = await prepareFiles(root, layout);
  * console.log(paths[0] === `${root}/t/a`, paths[1]); // true null
  * await Deno.remove(tmp, { recursive: true });

@@ -96,14 +96,14 @@ export function resumePath(root: string, infoHash: Uint8Array): string {
  * @example
  * ```ts
  * import { loadResume, saveResume } from "./resume.ts";
- * import { Bitfield } from "../util/mod.ts";
+ * import { Sha1Pieces, Bitfield } from "../util/mod.ts";
  *
  * const root = await Deno.realPath(await Deno.makeTempDir());
  * await Deno.writeFile(`${root}/a.bin`, new Uint8Array(10));
  * const layout = {
  *   pieceLength: 8,
  *   pieceCount: 2,
- *   pieceHashes: new Uint8Array(40),
+ *   hashes: new Sha1Pieces(new Uint8Array(40)), infoHash: new Uint8Array(20),
  *   totalLength: 10,
  *   files: [{ path: ["a.bin"], length: 10, offset: 0 }],
  * };
@@ -188,9 +188,10 @@ export async function saveResume(
  * @example
  * ```ts
  * import { loadResume } from "./resume.ts";
+ * import { Sha1Pieces } from "../util/mod.ts";
  * const root = await Deno.makeTempDir();
  * const layout = {
- *   pieceLength: 4, pieceCount: 1, pieceHashes: new Uint8Array(20), totalLength: 4,
+ *   pieceLength: 4, pieceCount: 1, hashes: new Sha1Pieces(new Uint8Array(20)), infoHash: new Uint8Array(20), totalLength: 4,
  *   files: [{ path: ["x"], length: 4, offset: 0 }],
  * };
  * console.log(await loadResume({ root, layout }, new Uint8Array(20), console.log));

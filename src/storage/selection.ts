@@ -18,11 +18,12 @@ import { isStored, type StorageLayout } from "./layout.ts";
  * @example
  * ```ts
  * import { wantedPieces } from "./selection.ts";
+ * import { Sha1Pieces } from "../util/mod.ts";
  * const files = [
  *   { path: ["a"], length: 6, offset: 0 },
  *   { path: ["b"], length: 6, offset: 6 },
  * ];
- * const layout = { pieceLength: 4, pieceCount: 3, pieceHashes: new Uint8Array(60), totalLength: 12, files };
+ * const layout = { pieceLength: 4, pieceCount: 3, hashes: new Sha1Pieces(new Uint8Array(60)), infoHash: new Uint8Array(20), totalLength: 12, files };
  * console.log([...wantedPieces(layout, [false, true]).ones()]); // [ 1, 2 ]
  * ```
  */
@@ -64,12 +65,13 @@ export function checkSelection(layout: StorageLayout, selected: readonly boolean
  * @example
  * ```ts
  * import { sharedPieces } from "./selection.ts";
+ * import { Sha1Pieces } from "../util/mod.ts";
  * const files = [
  *   { path: ["a"], length: 6, offset: 0 },
  *   { path: ["b"], length: 1, offset: 6 },
  *   { path: ["c"], length: 9, offset: 7 },
  * ];
- * const layout = { pieceLength: 4, pieceCount: 4, pieceHashes: new Uint8Array(80), totalLength: 16, files };
+ * const layout = { pieceLength: 4, pieceCount: 4, hashes: new Sha1Pieces(new Uint8Array(80)), infoHash: new Uint8Array(20), totalLength: 16, files };
  * console.log(sharedPieces(layout)); // [ 1 ]
  * ```
  */

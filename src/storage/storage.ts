@@ -6,12 +6,11 @@
  *
  * @module
  */
-import { Bitfield, bytesEqual, sha1, sha1Matches, toHex } from "../util/mod.ts";
+import { Bitfield, bytesEqual, pieceLengthAt, toHex } from "../util/mod.ts";
 import { fsError, StorageError } from "./error.ts";
 import { HandleCache } from "./handles.ts";
 import {
   isStored,
-  pieceSizeOf,
   type Segment,
   segmentsOf,
   type StorageLayout,
@@ -78,14 +77,14 @@ const VERIFY_CHUNK = 8 * 1024 * 1024;
  * @example
  * ```ts
  * import { Storage } from "./storage.ts";
- * import { sha1 } from "../util/mod.ts";
+ * import { Sha1Pieces, sha1 } from "../util/mod.ts";
  *
  * const dir = await Deno.makeTempDir();
  * const data = new TextEncoder().encode("hello");
  * const layout = {
  *   pieceLength: 16384,
  *   pieceCount: 1,
- *   pieceHashes: sha1(data),
+ *   hashes: new Sha1Pieces(sha1(data)), infoHash: new Uint8Array(20),
  *   totalLength: 5,
  *   files: [{ path: ["hello.txt"], length: 5, offset: 0 }],
  * };
@@ -146,7 +145,7 @@ export class Storage {
     }
     validateLayout(layout);
     const sel = selectionOf(layout, opts.selected);
-    const name = toHex(layout.infoHash ?? sha1(layout.pieceHashes));
+    const name = toHex(layout.infoHash);
     if (sel.mixed.size > 0) checkPartFileFree(layout, name);
     const root = await prepareRoot(outDir);
     const paths = await prepareFiles(root, layout, (i) => sel.chosen[i]);
@@ -202,10 +201,10 @@ export class Storage {
     for (const [piece, slot] of this.#sel.slots) {
       const at = slot * L.pieceLength;
       if (at >= size) break;
-      const len = pieceSizeOf(L, piece);
+      const len = pieceLengthAt(L, piece);
       const data = buf.subarray(0, len);
       if (await this.#parts.read(data, at) < len) continue;
-      if (!sha1Matches(data, L.pieceHashes, piece * 20)) continue;
+      if (!L.hashes.verify(piece, data)) continue;
       for (const seg of segmentsOf(L, piece * L.pieceLength, len)) {
         if (!isStored(L.files[seg.file]) || !this.#sel.chosen[seg.file]) continue;
         const want = data.subarray(seg.bufOffset, seg.bufOffset + seg.length);
@@ -253,7 +252,7 @@ export class Storage {
         `piece ${index} does not exist (the torrent has ${this.layout.pieceCount} pieces)`,
       );
     }
-    return pieceSizeOf(this.layout, index);
+    return pieceLengthAt(this.layout, index);
   }
 
   #checkRange(index: number, begin: number, length: number): void {
@@ -506,7 +505,7 @@ export class Storage {
             if (cur.missing[k] || have.has(i)) continue;
             const from = k * L.pieceLength;
             const piece = buf.subarray(from, Math.min(from + L.pieceLength, cur.len));
-            if (sha1Matches(piece, L.pieceHashes, i * 20)) have.set(i);
+            if (L.hashes.verify(i, piece)) have.set(i);
           }
           if (!overlap && more) pending = readBatch(b + 1, buf);
           onProgress?.(cur.first + cur.count, L.pieceCount);
@@ -579,7 +578,7 @@ function selectionOf(layout: StorageLayout, selected?: readonly boolean[]): Sele
     slots.set(piece, slot);
     if (all) return;
     let someChosen = false, someNot = false;
-    const len = pieceSizeOf(layout, piece);
+    const len = pieceLengthAt(layout, piece);
     for (const seg of segmentsOf(layout, piece * layout.pieceLength, len)) {
       if (!isStored(files[seg.file])) continue;
       if (chosen[seg.file]) someChosen = true;

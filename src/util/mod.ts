@@ -8,6 +8,13 @@ export { Bitfield, isValidBitfield } from "./bitfield.ts";
 export { bytesEqual, concatBytes, fromHex, sha1, sha1Backend, sha1Matches, toHex } from "./sha1.ts";
 export { Rc4 } from "./rc4.ts";
 export {
+  MAX_PIECE_LENGTH,
+  type PieceGeometry,
+  type PieceHashes,
+  pieceLengthAt,
+  Sha1Pieces,
+} from "./pieces.ts";
+export {
   FileHashingError,
   type FileSpan,
   hashFiles,

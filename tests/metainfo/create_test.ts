@@ -5,12 +5,10 @@ import {
   createTorrentFromPath,
   defaultPieceLength,
   parseTorrent,
-  pieceHash,
   PieceHasher,
-  pieceSize,
   TorrentError,
 } from "../../src/metainfo/mod.ts";
-import { concatBytes, sha1 } from "../../src/util/mod.ts";
+import { concatBytes, pieceLengthAt, sha1 } from "../../src/util/mod.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "../assert.ts";
 import { xorshiftBytes as bytes } from "../random.ts";
 
@@ -25,10 +23,11 @@ function assertPiecesMatch(bytesOfTorrent: Uint8Array, payload: Uint8Array): voi
   for (let i = 0; i < t.pieceCount; i++) {
     const start = i * t.pieceLength;
     assertEquals(
-      pieceHash(t, i),
-      sha1(payload.subarray(start, start + pieceSize(t, i))),
+      t.pieceHashes.subarray(i * 20, i * 20 + 20),
+      sha1(payload.subarray(start, start + pieceLengthAt(t, i))),
       `piece ${i}`,
     );
+    assert(t.hashes.verify(i, payload.subarray(start, start + pieceLengthAt(t, i))));
   }
 }
 

@@ -5,7 +5,7 @@
  * @module
  */
 import type { StorageLayout } from "../../src/storage/mod.ts";
-import { sha1 } from "../../src/util/mod.ts";
+import { sha1, Sha1Pieces } from "../../src/util/mod.ts";
 import { mulberry32 } from "../random.ts";
 
 /** One file of a test layout: a path (ignored for pad files), a length, and whether it pads. */
@@ -45,7 +45,15 @@ export function makeLayout(
   for (let i = 0; i < pieceCount; i++) {
     pieceHashes.set(sha1(data.subarray(i * pieceLength, (i + 1) * pieceLength)), i * 20);
   }
-  return { pieceLength, pieceCount, pieceHashes, totalLength: offset, files };
+  // The info-hash only names the part file here: any value fixed by the data does.
+  return {
+    pieceLength,
+    pieceCount,
+    hashes: new Sha1Pieces(pieceHashes),
+    infoHash: sha1(pieceHashes),
+    totalLength: offset,
+    files,
+  };
 }
 
 /** The bytes of piece `i` of `data`. */

@@ -1,10 +1,6 @@
 import { StorageError } from "../../src/storage/mod.ts";
-import {
-  pieceSizeOf,
-  segmentsOf,
-  type StorageLayout,
-  validateLayout,
-} from "../../src/storage/layout.ts";
+import { segmentsOf, type StorageLayout, validateLayout } from "../../src/storage/layout.ts";
+import { pieceLengthAt, Sha1Pieces } from "../../src/util/mod.ts";
 import { assert, assertEquals, assertThrows } from "../assert.ts";
 import { makeLayout, rng } from "./helpers.ts";
 
@@ -33,8 +29,8 @@ Deno.test("segmentsOf: ranges split at file boundaries, empty files skipped", ()
     { file: 3, fileOffset: 0, bufOffset: 4, length: 1 },
   ]);
   assertEquals(segmentsOf(layout, 13, 0), []);
-  assertEquals(pieceSizeOf(layout, 0), 5);
-  assertEquals(pieceSizeOf(layout, 2), 4);
+  assertEquals(pieceLengthAt(layout, 0), 5);
+  assertEquals(pieceLengthAt(layout, 2), 4);
 });
 
 function randomLayout(r: () => number): StorageLayout {
@@ -51,7 +47,8 @@ function randomLayout(r: () => number): StorageLayout {
   return {
     pieceLength,
     pieceCount,
-    pieceHashes: new Uint8Array(pieceCount * 20),
+    hashes: new Sha1Pieces(new Uint8Array(pieceCount * 20)),
+    infoHash: new Uint8Array(20),
     totalLength: offset,
     files,
   };
@@ -92,7 +89,7 @@ function mutate(layout: StorageLayout, r: () => number): unknown {
     const key = pick(["path", "length", "offset", "padding"]);
     f[key] = junk(f[key]);
   } else {
-    const key = pick(["pieceLength", "pieceCount", "pieceHashes", "totalLength", "files"]);
+    const key = pick(["pieceLength", "pieceCount", "hashes", "infoHash", "totalLength", "files"]);
     copy[key] = junk(copy[key]);
   }
   return copy;
@@ -116,7 +113,7 @@ Deno.test("fuzz: validateLayout only accepts consistent layouts or throws Storag
     // Accepted: every piece's segments tile the piece exactly, in order, inside their files.
     const L = candidate as StorageLayout;
     for (let i = 0; i < L.pieceCount; i++) {
-      const size = pieceSizeOf(L, i);
+      const size = pieceLengthAt(L, i);
       assert(size > 0 && size <= L.pieceLength, "piece size in range");
       let at = 0;
       for (const s of segmentsOf(L, i * L.pieceLength, size)) {

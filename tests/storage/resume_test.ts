@@ -11,7 +11,7 @@ import {
   StorageError,
   type StorageLayout,
 } from "../../src/storage/mod.ts";
-import { Bitfield, isValidBitfield, toHex } from "../../src/util/mod.ts";
+import { Bitfield, isValidBitfield, Sha1Pieces, toHex } from "../../src/util/mod.ts";
 import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { randomInt } from "../random.ts";
 import { type FileSpec, makeLayout, pieceOf, randomBytes, rng, withTempDir } from "./helpers.ts";
@@ -95,9 +95,11 @@ Deno.test("resume: no record, another torrent, or a wrong piece count is no reco
     assertEquals(await loadResume(target, other), undefined, "other info-hash: other file");
     // The same file name but a layout with another piece length is another torrent.
     const layout = { ...target.layout, pieceLength: 32, pieceCount: 4 };
-    const why =
-      (await load({ root: target.root, layout: { ...layout, pieceHashes: new Uint8Array(80) } }))
-        .why;
+    const why = (await load({
+      root: target.root,
+      layout: { ...layout, hashes: new Sha1Pieces(new Uint8Array(80)) },
+    }))
+      .why;
     assertEquals(why, "the resume record belongs to another torrent");
     await assertRejects(
       () => saveResume(target, INFO_HASH, bits(9)),

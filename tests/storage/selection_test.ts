@@ -4,7 +4,7 @@
  * takes them up from there.
  */
 import { sharedPieces, Storage, StorageError, wantedPieces } from "../../src/storage/mod.ts";
-import { sha1, toHex } from "../../src/util/mod.ts";
+import { toHex } from "../../src/util/mod.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "../assert.ts";
 import {
   exists,
@@ -201,9 +201,9 @@ Deno.test("selection: bad selections and a torrent owning the part file's path a
       StorageError,
       "2 entries",
     );
-    // Without an info-hash, the part file is named after the piece hashes.
-    const pieces = makeLayout([{ path: ["a"], length: 10 }], 8, randomBytes(10, 8)).pieceHashes;
-    const name = `${toHex(sha1(pieces))}.parts`;
+    // The part file is named after the info-hash.
+    const infoHash = makeLayout([{ path: ["a"], length: 10 }], 8, randomBytes(10, 8)).infoHash;
+    const name = `${toHex(infoHash)}.parts`;
     const owning = makeLayout(
       [
         { path: ["a"], length: 5 },
@@ -212,7 +212,8 @@ Deno.test("selection: bad selections and a torrent owning the part file's path a
       8,
       randomBytes(10, 8),
     );
-    // Same piece hashes, so the same part file name: the torrent's own file is in the way.
+    // Same data, so the same info-hash here and part file name: the torrent's own file is in
+    // the way.
     await assertRejects(
       () => Storage.open(owning, `${dir}/own`, { selected: [true, false] }),
       StorageError,

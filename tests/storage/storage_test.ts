@@ -1,6 +1,6 @@
 import type { TorrentInfo } from "../../src/metainfo/mod.ts";
 import { Storage, StorageError, type StorageLayout } from "../../src/storage/mod.ts";
-import { sha1 } from "../../src/util/mod.ts";
+import { sha1, Sha1Pieces } from "../../src/util/mod.ts";
 import { assert, assertEquals, assertRejects } from "../assert.ts";
 import {
   exists,
@@ -284,7 +284,8 @@ Deno.test("invalid layouts are rejected before touching the disk", async () => {
       ["twice", { ...good, files: [good.files[0], { ...good.files[1], path: ["a"] }] }],
       ["offset", { ...good, files: [good.files[0], { ...good.files[1], offset: 9 }] }],
       ["piece count", { ...good, pieceCount: 2 }],
-      ["20 bytes", { ...good, pieceHashes: new Uint8Array(59) }],
+      ["no piece hashes", { ...good, hashes: {} }],
+      ["info-hash", { ...good, infoHash: new Uint8Array(19) }],
       ["piece length", { ...good, pieceLength: 0 }],
       ["add up", { ...good, totalLength: 21, pieceCount: 3 }],
     ];
@@ -464,7 +465,8 @@ Deno.test("verify with pieces too large to double-buffer (sparse files)", async 
     const layout = {
       pieceLength,
       pieceCount: 3,
-      pieceHashes,
+      hashes: new Sha1Pieces(pieceHashes),
+      infoHash: new Uint8Array(20),
       totalLength,
       files: [{ path: ["sparse"], length: totalLength, offset: 0 }],
     };

@@ -1,5 +1,12 @@
 import { createHash } from "node:crypto";
-import { sha1, sha1Backend, sha1Matches, toHex } from "../../src/util/mod.ts";
+import {
+  pieceLengthAt,
+  sha1,
+  sha1Backend,
+  sha1Matches,
+  Sha1Pieces,
+  toHex,
+} from "../../src/util/mod.ts";
 import { assert, assertEquals } from "../assert.ts";
 import { mulberry32, randomInt } from "../random.ts";
 
@@ -87,4 +94,19 @@ Deno.test("sha1: without --allow-ffi, node:crypto hashes and the digests are the
   } finally {
     await Deno.remove(script);
   }
+});
+
+Deno.test("Sha1Pieces and pieceLengthAt: a v1 table checks each piece; the last piece is short", () => {
+  const data = new Uint8Array(40_000).map((_, i) => i % 251);
+  const g = { pieceLength: 16384, pieceCount: 3, totalLength: data.length };
+  const table = new Uint8Array(60);
+  for (let i = 0; i < 3; i++) {
+    table.set(sha1(data.subarray(i * 16384, i * 16384 + pieceLengthAt(g, i))), i * 20);
+  }
+  const hashes = new Sha1Pieces(table);
+  assertEquals([pieceLengthAt(g, 0), pieceLengthAt(g, 2)], [16384, 40_000 - 32768]);
+  assertEquals(hashes.count, 3);
+  assert(hashes.verify(2, data.subarray(32768)));
+  assert(!hashes.verify(1, data.subarray(32768)), "another piece's bytes");
+  assert(!hashes.verify(3, data.subarray(32768)), "no such piece");
 });
