@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { sha1 } from "./sha1.ts";
+import { sha1 } from "./digest.ts";
 
 /** One file in the byte stream being hashed. */
 export interface FileSpan {

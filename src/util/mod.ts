@@ -1,19 +1,35 @@
 /**
- * Small shared helpers: the piece bitmap, SHA-1 and hex, RC4, the rate throttle, system libraries
- * through FFI.
+ * Small shared helpers: the piece bitmap, bytes and hex, SHA-1 and SHA-256, merkle trees, RC4,
+ * the rate throttle, system libraries through FFI.
  *
  * @module
  */
 export { Bitfield, isValidBitfield } from "./bitfield.ts";
-export { bytesEqual, concatBytes, fromHex, sha1, sha1Backend, sha1Matches, toHex } from "./sha1.ts";
+export { bytesEqual, concatBytes, fromHex, toHex } from "./bytes.ts";
+export { digestBackend, sha1, sha1Matches, sha256, sha256Into } from "./digest.ts";
 export { Rc4 } from "./rc4.ts";
 export {
+  HybridPieces,
   MAX_PIECE_LENGTH,
+  type MerkleFile,
+  MerklePieces,
+  paddedPieces,
   type PieceGeometry,
   type PieceHashes,
   pieceLengthAt,
+  type PieceSpan,
   Sha1Pieces,
 } from "./pieces.ts";
+export {
+  blocksRoot,
+  type FileMerkle,
+  fileMerkle,
+  MERKLE_BLOCK,
+  MERKLE_HASH,
+  merkleRoot,
+  nextPowerOfTwo,
+  padHash,
+} from "./merkle.ts";
 export {
   FileHashingError,
   type FileSpan,

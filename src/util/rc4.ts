@@ -13,7 +13,7 @@
  * @example
  * ```ts
  * import { Rc4 } from "./rc4.ts";
- * import { toHex } from "./sha1.ts";
+ * import { toHex } from "./bytes.ts";
  * const text = new TextEncoder().encode("Plaintext");
  * new Rc4(new TextEncoder().encode("Key")).process(text);
  * console.log(toHex(text)); // bbf316e8d940af0ad3

@@ -1,16 +1,10 @@
 import { createHash } from "node:crypto";
-import {
-  pieceLengthAt,
-  sha1,
-  sha1Backend,
-  sha1Matches,
-  Sha1Pieces,
-  toHex,
-} from "../../src/util/mod.ts";
+import { digestBackend, sha1, sha1Matches, sha256, sha256Into, toHex } from "../../src/util/mod.ts";
 import { assert, assertEquals } from "../assert.ts";
 import { mulberry32, randomInt } from "../random.ts";
 
-const reference = (data: Uint8Array) => new Uint8Array(createHash("sha1").update(data).digest());
+const reference = (data: Uint8Array, name = "sha1") =>
+  new Uint8Array(createHash(name).update(data).digest());
 
 Deno.test("sha1: known digests, of one chunk and of several", () => {
   const text = new TextEncoder().encode("The quick brown fox jumps over the lazy dog");
@@ -38,6 +32,27 @@ Deno.test("sha1: a returned digest is the caller's, not overwritten by the next 
   assertEquals(a, copy);
 });
 
+Deno.test("sha256: known digests, agreement with node:crypto, and sha256Into's placement", () => {
+  assertEquals(
+    toHex(sha256(new TextEncoder().encode("abc"))),
+    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+  );
+  assertEquals(
+    toHex(sha256()),
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+  );
+  const rand = mulberry32(7);
+  for (let round = 0; round < 100; round++) {
+    const data = new Uint8Array(randomInt(rand, 40_000)).map(() => randomInt(rand, 256));
+    const cut = randomInt(rand, data.length + 1);
+    assertEquals(sha256(data.subarray(0, cut), data.subarray(cut)), reference(data, "sha256"));
+    const out = new Uint8Array(96).fill(7);
+    sha256Into(data, out, 32);
+    assertEquals(out.subarray(32, 64), reference(data, "sha256"));
+    assertEquals([out[31], out[64]], [7, 7], "bytes beside the digest untouched");
+  }
+});
+
 Deno.test("sha1Matches: compares with the entry at an offset, and refuses one out of range", () => {
   const pieces = [new Uint8Array(16384).fill(1), new Uint8Array(1000).fill(2)];
   const hashes = new Uint8Array(40);
@@ -52,7 +67,7 @@ Deno.test("sha1Matches: compares with the entry at an offset, and refuses one ou
   assert(!sha1Matches(flipped, hashes, 20));
 });
 
-Deno.test("sha1Backend: OpenSSL through FFI on Linux where libcrypto is installed", () => {
+Deno.test("digestBackend: OpenSSL through FFI on Linux where libcrypto is installed", () => {
   const libcrypto = [
     "/usr/lib/x86_64-linux-gnu",
     "/usr/lib/aarch64-linux-gnu",
@@ -69,17 +84,19 @@ Deno.test("sha1Backend: OpenSSL through FFI on Linux where libcrypto is installe
   if (Deno.build.os !== "linux" || !libcrypto) {
     return console.log("skipped: no libcrypto.so.3 here; node:crypto hashes");
   }
-  assertEquals(sha1Backend(), "openssl");
+  assertEquals(digestBackend(), "openssl");
 });
 
-Deno.test("sha1: without --allow-ffi, node:crypto hashes and the digests are the same", async () => {
-  const module = new URL("../../src/util/sha1.ts", import.meta.url).href;
+Deno.test("digests: without --allow-ffi, node:crypto hashes and the digests are the same", async () => {
+  const module = new URL("../../src/util/digest.ts", import.meta.url).href;
   const script = await Deno.makeTempFile({ suffix: ".ts" });
   try {
     await Deno.writeTextFile(
       script,
-      `import { sha1, sha1Backend, toHex } from "${module}";
-      console.log(sha1Backend(), toHex(sha1(new TextEncoder().encode("abc"))));`,
+      `import { digestBackend, sha1, sha256 } from "${module}";
+      const abc = new TextEncoder().encode("abc");
+      const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+      console.log(digestBackend(), hex(sha1(abc)), hex(sha256(abc)).slice(0, 16));`,
     );
     const out = await new Deno.Command(Deno.execPath(), {
       args: ["run", "--no-config", script],
@@ -89,24 +106,9 @@ Deno.test("sha1: without --allow-ffi, node:crypto hashes and the digests are the
     assert(out.success, new TextDecoder().decode(out.stderr));
     assertEquals(
       new TextDecoder().decode(out.stdout).trim(),
-      "node:crypto a9993e364706816aba3e25717850c26c9cd0d89d",
+      "node:crypto a9993e364706816aba3e25717850c26c9cd0d89d ba7816bf8f01cfea",
     );
   } finally {
     await Deno.remove(script);
   }
-});
-
-Deno.test("Sha1Pieces and pieceLengthAt: a v1 table checks each piece; the last piece is short", () => {
-  const data = new Uint8Array(40_000).map((_, i) => i % 251);
-  const g = { pieceLength: 16384, pieceCount: 3, totalLength: data.length };
-  const table = new Uint8Array(60);
-  for (let i = 0; i < 3; i++) {
-    table.set(sha1(data.subarray(i * 16384, i * 16384 + pieceLengthAt(g, i))), i * 20);
-  }
-  const hashes = new Sha1Pieces(table);
-  assertEquals([pieceLengthAt(g, 0), pieceLengthAt(g, 2)], [16384, 40_000 - 32768]);
-  assertEquals(hashes.count, 3);
-  assert(hashes.verify(2, data.subarray(32768)));
-  assert(!hashes.verify(1, data.subarray(32768)), "another piece's bytes");
-  assert(!hashes.verify(3, data.subarray(32768)), "no such piece");
 });
