@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { magnetUri, type Torrent } from "../metainfo/mod.ts";
+import { magnetUri, type Torrent, type TorrentVersion } from "../metainfo/mod.ts";
+import { toHex } from "../util/mod.ts";
 import { formatBytes, plural } from "./format.ts";
 
 /** `bittorrent info --json`: one object; absent values are null. */
@@ -15,6 +16,10 @@ export interface TorrentReport {
   infoHash: string | null;
   /** v2 info-hash, 64 lower-case hex characters (null for a v1 torrent). */
   infoHashV2: string | null;
+  /** Which halves the torrent has: v1 (SHA-1 pieces), v2 (merkle trees, BEP 52) or both. */
+  version: TorrentVersion;
+  /** v2 files longer than a piece whose piece layer the .torrent lacks (peers must send it). */
+  missingPieceLayers: number;
   magnet: string;
   totalLength: number;
   pieceLength: number;
@@ -44,12 +49,17 @@ export interface TorrentReport {
  * ```
  */
 export function torrentReport(torrent: Torrent): TorrentReport {
+  const infoHash = torrent.version === "v2" ? null : torrent.infoHashHex;
+  const infoHashV2 = torrent.infoHashV2 === undefined ? null : toHex(torrent.infoHashV2);
   return {
     name: torrent.name,
-    infoHash: torrent.infoHashHex,
-    infoHashV2: null,
+    infoHash,
+    infoHashV2,
+    version: torrent.version,
+    missingPieceLayers: torrent.v2Pieces?.missingLayers().length ?? 0,
     magnet: magnetUri({
-      infoHashHex: torrent.infoHashHex,
+      infoHashHex: infoHash ?? undefined,
+      infoHashV2Hex: infoHashV2 ?? undefined,
       name: torrent.name,
       trackers: torrent.announce.flat(),
       webSeeds: torrent.urlList,
@@ -91,6 +101,8 @@ export function renderTorrentInfo(torrent: Torrent): string {
   const lines = [
     field("Name", r.name),
     field("Info-hash", r.infoHash ?? "none (v2 only)"),
+    ...(r.infoHashV2 === null ? [] : [field("Info-hash v2", r.infoHashV2)]),
+    field("Format", VERSION_NAMES[r.version]),
     field("Magnet", r.magnet),
     field(
       "Size",
@@ -99,6 +111,10 @@ export function renderTorrentInfo(torrent: Torrent): string {
     ),
     field("Private", r.private ? "yes (peers from its trackers only)" : "no"),
   ];
+  if (r.missingPieceLayers > 0) {
+    const files = plural(r.missingPieceLayers, "file");
+    lines.push(field("Piece layers", `missing for ${files}; peers must supply them`));
+  }
   if (r.creationDate !== null || r.createdBy !== null) {
     const when = r.creationDate === null ? "" : formatDate(r.creationDate);
     const by = r.createdBy === null ? "" : `by ${r.createdBy}`;
@@ -117,6 +133,12 @@ export function renderTorrentInfo(torrent: Torrent): string {
   );
   return `${lines.join("\n")}\n${renderFileList(torrent)}`;
 }
+
+const VERSION_NAMES: Record<TorrentVersion, string> = {
+  v1: "v1",
+  v2: "v2 (BEP 52)",
+  hybrid: "hybrid (v1 and v2)",
+};
 
 /** `YYYY-MM-DD hh:mm:ss UTC`, or the raw number when it is no date a `Date` can hold. */
 function formatDate(seconds: number): string {

@@ -5,7 +5,7 @@
  * @module
  */
 import { join, resolve } from "node:path";
-import type { Torrent } from "../metainfo/mod.ts";
+import { requirePieceHashes, type Torrent } from "../metainfo/mod.ts";
 import { resumePath, saveResume, Storage } from "../storage/mod.ts";
 import { Bitfield } from "../util/mod.ts";
 import type { CliOptions } from "./args.ts";
@@ -73,6 +73,7 @@ export async function verifyData(
   output: string,
   onProgress?: (checked: number, total: number) => void,
 ): Promise<VerifyReport> {
+  requirePieceHashes(torrent);
   const root = resolve(output);
   const rootThere = await kindOf(root, output);
   if (rootThere === "file" || rootThere === "other") {

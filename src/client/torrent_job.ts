@@ -14,7 +14,7 @@ import {
   type SessionOptions,
   type SessionStats,
 } from "../engine/mod.ts";
-import type { Torrent } from "../metainfo/mod.ts";
+import { requirePieceHashes, type Torrent } from "../metainfo/mod.ts";
 import { makePeerId, PeerNetwork, type StreamListener } from "../peer/mod.ts";
 import { listenForTorrent } from "./listen.ts";
 import { describeTracker, logTracker } from "./status.ts";
@@ -184,10 +184,12 @@ export class TorrentJob {
 
   /**
    * Opens (creating if needed) the files under `output`, checks what they already hold, and
-   * prepares the session and listening socket. Throws `StorageError` when the folder is unusable.
+   * prepares the session and listening socket. Throws `StorageError` when the folder is unusable,
+   * `TorrentError` when the torrent lacks hashes to check its pieces by.
    */
   static async open(opts: TorrentJobOptions): Promise<TorrentJob> {
     const { torrent } = opts;
+    requirePieceHashes(torrent);
     const storage = await Storage.open(torrent, opts.output, {
       selected: opts.selected,
       preallocate: opts.prealloc,

@@ -14,6 +14,8 @@ import { MAX_BLOCK } from "../peer/mod.ts";
  * import { ActivePiece } from "./piece.ts";
  * const piece = new ActivePiece(0, 40000);
  * console.log(piece.blockCount, piece.nextFreeBlock()); // 3 0
+ * const padded = new ActivePiece(1, 40000, undefined, 100); // 100 bytes, then pad files
+ * console.log(padded.receivedCount, padded.complete); // 2 false
  * ```
  */
 export class ActivePiece {
@@ -32,15 +34,32 @@ export class ActivePiece {
   receivedCount = 0;
   /** Every block before this index is requested or received. */
   #cursor = 0;
+  /** Blocks of padding at the end, received from the start. */
+  #padBlocks = 0;
 
-  /** `buffer` (default: a new one) must hold exactly `length` bytes; its contents are ignored. */
-  constructor(readonly index: number, readonly length: number, buffer?: Uint8Array) {
+  /**
+   * `buffer` (default: a new one) must hold exactly `length` bytes; its contents are ignored.
+   * Blocks that start at or after `dataLength` are padding: zeros, already received, never
+   * asked for (and blamed on nobody).
+   */
+  constructor(
+    readonly index: number,
+    readonly length: number,
+    buffer?: Uint8Array,
+    dataLength = length,
+  ) {
     this.blockCount = Math.ceil(length / MAX_BLOCK);
     this.buffer = buffer ?? new Uint8Array(length);
     if (this.buffer.length !== length) throw new RangeError("piece buffer of the wrong size");
     this.requested = new Array(this.blockCount).fill(0);
     this.received = new Array(this.blockCount).fill(0);
     this.senders = new Array(this.blockCount);
+    const firstPad = Math.max(1, Math.ceil(dataLength / MAX_BLOCK));
+    if (firstPad < this.blockCount) {
+      this.buffer.fill(0, firstPad * MAX_BLOCK);
+      this.received.fill(1, firstPad);
+      this.receivedCount = this.#padBlocks = this.blockCount - firstPad;
+    }
   }
 
   /** Byte length of block `b` (the last one may be short). */
@@ -74,7 +93,7 @@ export class ActivePiece {
 
   /** True when no block is requested or received: nothing lost by giving the piece up. */
   get untouched(): boolean {
-    if (this.receivedCount > 0) return false;
+    if (this.receivedCount > this.#padBlocks) return false;
     for (let b = 0; b < this.blockCount; b++) if (this.requested[b] > 0) return false;
     return true;
   }

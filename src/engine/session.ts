@@ -52,8 +52,10 @@ import {
   Bitfield,
   bytesEqual,
   isValidBitfield,
+  paddedPieces,
   type PieceHashes,
   pieceLengthAt,
+  type PieceSpan,
 } from "../util/mod.ts";
 import { compareBytes } from "../bencode/mod.ts";
 import { ActivePiece, PiecePool } from "./piece.ts";
@@ -75,6 +77,8 @@ export interface SessionTorrent {
   infoBytes?: Uint8Array;
   /** Private torrents (BEP 27) take peers from trackers only: no PEX, no DHT. */
   private?: boolean;
+  /** The file entries, when known: their pad files are not fetched from peers. */
+  files?: readonly PieceSpan[];
 }
 
 /** Where verified pieces go and uploads come from. */
@@ -294,6 +298,8 @@ export class Session {
   #log: SessionLog;
   #picker: PiecePicker;
   #blocksPerPiece: number;
+  /** Pieces that end in pad files: index -> bytes before the padding. */
+  readonly #padded: Map<number, number>;
   #active = new Map<number, ActivePiece>();
   /** Active pieces that may still have a block nobody asked for (checked lazily). */
   #open = new Set<ActivePiece>();
@@ -338,6 +344,7 @@ export class Session {
     this.have = options.have;
     this.#log = options.log ?? { debug() {}, info() {}, warn() {} };
     this.#blocksPerPiece = Math.ceil(this.torrent.pieceLength / MAX_BLOCK);
+    this.#padded = paddedPieces(this.torrent, this.torrent.files ?? []);
     const { pieceCount } = this.torrent;
     const wanted = options.wanted;
     if (wanted !== undefined && wanted.size !== pieceCount) {
@@ -864,7 +871,8 @@ export class Session {
       if (index !== -1) {
         peer.runNext = index + 1;
         const length = this.#pieceLength(index);
-        const piece = new ActivePiece(index, length, this.#buffers.take(length));
+        const buffer = this.#buffers.take(length);
+        const piece = new ActivePiece(index, length, buffer, this.#padded.get(index));
         this.#active.set(index, piece);
         this.#bufferedBytes += piece.length;
         // A piece of one block has nothing more to ask for once this request goes out, so it
@@ -997,7 +1005,8 @@ export class Session {
       this.#wasted += piece.length;
       this.#picker.restore(index);
       this.#releaseBuffer(piece);
-      const culprits = new Set(piece.senders);
+      // Pad blocks have no sender (the array has holes there).
+      const culprits = new Set(piece.senders.filter((s) => s !== undefined));
       this.#log.warn(`piece ${index} failed its hash check (from ${[...culprits].join(", ")})`);
       this.#o.events?.pieceFailed?.(index, [...culprits]);
       for (const p of [...this.#peers]) {

@@ -1,12 +1,14 @@
 /**
  * Making .torrent files (BEP 3, single- and multi-file, with BEP 12 tiers and BEP 27 private
- * flag): from buffers for tests, or from a file or folder on disk, hashed on worker threads.
+ * flag; from buffers also BEP 52 v2 and hybrid): from buffers for tests, or from a file or folder
+ * on disk, hashed on worker threads.
  *
  * @module
  */
-import { type Encodable, encode } from "../bencode/mod.ts";
-import { hashFiles, MAX_PIECE_LENGTH, sha1 } from "../util/mod.ts";
+import { type Encodable, encode, latin1 } from "../bencode/mod.ts";
+import { fileMerkle, hashFiles, MAX_PIECE_LENGTH, MERKLE_BLOCK, sha1 } from "../util/mod.ts";
 import { TorrentError } from "./error.ts";
+import type { TorrentVersion } from "./torrent.ts";
 
 /** Settings shared by the torrent creators. */
 export interface CreateOptions {
@@ -27,11 +29,23 @@ export interface CreateOptions {
   source?: string;
 }
 
+/** Settings of {@link createTorrentFromBuffers}. */
+export interface BufferCreateOptions extends CreateOptions {
+  /**
+   * `v1` (the default), `v2` (BEP 52 merkle trees) or `hybrid` (both, every file starting on a
+   * piece boundary behind BEP 47 pad files). v2 and hybrid need a piece length that is a power
+   * of two of at least 16 KiB.
+   */
+  version?: TorrentVersion;
+}
+
 /** One file given in memory to {@link createTorrentFromBuffers}. */
 export interface BufferFile {
   /** Components below the torrent's folder, e.g. `["docs", "readme.txt"]`. */
   path: string[];
   data: Uint8Array;
+  /** A BEP 47 pad file (zeros): in the v1 pieces, never in the v2 tree. */
+  padding?: boolean;
 }
 
 const MIN_AUTO_PIECE = 16 * 1024;
@@ -132,25 +146,33 @@ function checkComponent(c: string): void {
 interface Layout {
   name: string;
   /** `undefined` for a single-file torrent. */
-  files?: { path: string[]; length: number }[];
+  files?: { path: string[]; length: number; attr?: string }[];
   length: number;
 }
 
-function buildTorrent(
-  layout: Layout,
-  pieceLength: number,
-  pieces: Uint8Array,
-  opts: CreateOptions,
-) {
+/** The halves of the info dictionary a torrent has. */
+interface Hashes {
+  /** v1: concatenated SHA-1 piece hashes. */
+  pieces?: Uint8Array;
+  /** v2: the `file tree` dictionary and the top-level `piece layers`. */
+  tree?: Encodable;
+  layers?: Map<string, Encodable>;
+}
+
+function buildTorrent(layout: Layout, pieceLength: number, hashes: Hashes, opts: CreateOptions) {
   const info: Record<string, Encodable | undefined> = {
+    "file tree": hashes.tree,
+    "meta version": hashes.tree === undefined ? undefined : 2,
     name: layout.name,
     "piece length": pieceLength,
-    pieces,
+    pieces: hashes.pieces,
     private: opts.private ? 1 : undefined,
     source: opts.source,
   };
-  if (layout.files === undefined) info.length = layout.length;
-  else info.files = layout.files.map((f) => ({ length: f.length, path: f.path }));
+  if (hashes.pieces !== undefined) {
+    if (layout.files === undefined) info.length = layout.length;
+    else info.files = layout.files.map((f) => ({ attr: f.attr, length: f.length, path: f.path }));
+  }
 
   const tiers = (opts.announce ?? []).map((t) => t.filter((u) => u !== "")).filter((t) =>
     t.length > 0
@@ -166,9 +188,63 @@ function buildTorrent(
     "created by": opts.createdBy ?? "bittorrent",
     "creation date": creationDate ?? undefined,
     info,
+    "piece layers": hashes.layers,
     "url-list": opts.urlList && opts.urlList.length > 0 ? opts.urlList : undefined,
   };
   return encode(top);
+}
+
+const utf8 = new TextEncoder();
+
+/** A dictionary key for text: the encoder takes keys as latin-1 views of their bytes. */
+function textKey(text: string): string {
+  return latin1(utf8.encode(text));
+}
+
+/**
+ * The v2 half of `files` (in order; `[]` paths for a single file called `name`): the `file tree`
+ * and the `piece layers` of files longer than a piece.
+ */
+function v2Half(name: string, files: readonly BufferFile[], pieceLength: number): Hashes {
+  const tree = new Map<string, Encodable>();
+  const layers = new Map<string, Encodable>();
+  for (const f of files) {
+    const path = f.path.length === 0 ? [name] : f.path;
+    let folder = tree;
+    for (const component of path.slice(0, -1)) {
+      const key = textKey(component);
+      if (!folder.has(key)) folder.set(key, new Map<string, Encodable>());
+      folder = folder.get(key) as Map<string, Encodable>;
+    }
+    const properties: Record<string, Encodable> = { length: f.data.length };
+    if (f.data.length > 0) {
+      const { root, layer } = fileMerkle(f.data, pieceLength);
+      properties["pieces root"] = root;
+      if (layer !== undefined) layers.set(latin1(root), layer);
+    }
+    folder.set(textKey(path[path.length - 1]), new Map([["", properties]]));
+  }
+  return { tree, layers: layers.size > 0 ? layers : undefined };
+}
+
+/**
+ * `files` with a BEP 47 pad file wherever a file holding data does not end on a piece boundary,
+ * so every file starts on a piece as v2 lays them out and every piece is whole (as libtorrent
+ * makes hybrid torrents).
+ */
+function alignedFiles(files: readonly BufferFile[], pieceLength: number): BufferFile[] {
+  const out: BufferFile[] = [];
+  let offset = 0;
+  for (const f of files) {
+    out.push(f);
+    offset += f.data.length;
+    const gap = (pieceLength - offset % pieceLength) % pieceLength;
+    if (f.data.length > 0 && gap > 0) {
+      out.push({ path: [".pad", String(gap)], data: new Uint8Array(gap), padding: true });
+      offset += gap;
+    }
+  }
+  return out;
 }
 
 function checkTotal(total: number): void {
@@ -177,7 +253,8 @@ function checkTotal(total: number): void {
 
 /**
  * Makes a .torrent from data in memory (for tests and small payloads). A `Uint8Array` makes a
- * single-file torrent called `name`; a list makes a folder `name` holding those files.
+ * single-file torrent called `name`; a list makes a folder `name` holding those files, in the
+ * order given (a v2 file tree orders them by name, so give them so for v2 and hybrid).
  *
  * @example
  * ```ts
@@ -185,20 +262,19 @@ function checkTotal(total: number): void {
  * const bytes = createTorrentFromBuffers("album", [
  *   { path: ["01.txt"], data: new TextEncoder().encode("one") },
  *   { path: ["cd2", "02.txt"], data: new TextEncoder().encode("two") },
- * ], { pieceLength: 16384, creationDate: null });
+ * ], { pieceLength: 16384, creationDate: null, version: "hybrid" });
  * console.log(bytes.length > 0); // true
  * ```
  */
 export function createTorrentFromBuffers(
   name: string,
   files: Uint8Array | readonly BufferFile[],
-  opts: CreateOptions = {},
+  opts: BufferCreateOptions = {},
 ): Uint8Array {
   checkComponent(name);
-  const list: readonly BufferFile[] = files instanceof Uint8Array
-    ? [{ path: [], data: files }]
-    : files;
-  if (!(files instanceof Uint8Array)) {
+  const single = files instanceof Uint8Array;
+  const list: readonly BufferFile[] = single ? [{ path: [], data: files }] : files;
+  if (!single) {
     if (list.length === 0) throw new TorrentError("a torrent needs at least one file");
     for (const f of list) {
       if (f.path.length === 0) throw new TorrentError("a file in a folder torrent needs a path");
@@ -207,17 +283,29 @@ export function createTorrentFromBuffers(
   }
   const total = list.reduce((n, f) => n + f.data.length, 0);
   checkTotal(total);
+  const version = opts.version ?? "v1";
   const pieceLength = opts.pieceLength ?? defaultPieceLength(total);
-  const hasher = new PieceHasher(pieceLength);
-  for (const f of list) hasher.update(f.data);
+  checkPieceLength(pieceLength);
+  if (version !== "v1" && (pieceLength < MERKLE_BLOCK || (pieceLength & (pieceLength - 1)) !== 0)) {
+    throw new TorrentError("a v2 piece length must be a power of two of at least 16 KiB");
+  }
+  const hashes: Hashes = version === "v1" ? {} : v2Half(name, list, pieceLength);
+  const v1List = version === "hybrid" && !single ? alignedFiles(list, pieceLength) : list;
+  if (version !== "v2") {
+    const hasher = new PieceHasher(pieceLength);
+    for (const f of v1List) hasher.update(f.data);
+    hashes.pieces = hasher.finish();
+  }
   const layout: Layout = {
     name,
-    length: total,
-    files: files instanceof Uint8Array
-      ? undefined
-      : list.map((f) => ({ path: [...f.path], length: f.data.length })),
+    length: v1List.reduce((n, f) => n + f.data.length, 0),
+    files: single ? undefined : v1List.map((f) => ({
+      path: [...f.path],
+      length: f.data.length,
+      attr: f.padding ? "p" : undefined,
+    })),
   };
-  return buildTorrent(layout, pieceLength, hasher.finish(), opts);
+  return buildTorrent(layout, pieceLength, hashes, opts);
 }
 
 interface DiskFile {
@@ -225,8 +313,6 @@ interface DiskFile {
   rel: string[];
   size: number;
 }
-
-const utf8 = new TextEncoder();
 
 function byName(a: Deno.DirEntry, b: Deno.DirEntry): number {
   const x = utf8.encode(a.name), y = utf8.encode(b.name);
@@ -313,7 +399,7 @@ export async function createTorrentFromPath(
     length: total,
     files: info.isFile ? undefined : files.map((f) => ({ path: f.rel, length: f.size })),
   };
-  return buildTorrent(layout, pieceLength, pieces, opts);
+  return buildTorrent(layout, pieceLength, { pieces }, opts);
 }
 
 /**

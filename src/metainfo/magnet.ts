@@ -201,9 +201,10 @@ export function parseMagnet(uri: string): Magnet {
 }
 
 /**
- * Builds a magnet link (for tests, demos and `info` output): the btih info-hash, then `dn`, each
- * `tr`, `x.pe` and `ws`, percent-encoded. Throws {@link TorrentError} when `infoHashHex` is not
- * 40 hex characters.
+ * Builds a magnet link (for tests, demos and `info` output): the btih info-hash and the btmh one
+ * (`1220` and the SHA-256, BEP 52) for what the torrent has, then `dn`, each `tr`, `x.pe` and
+ * `ws`, percent-encoded. Throws {@link TorrentError} when neither hash is given or one is not 40
+ * (v1) or 64 (v2) hex characters.
  *
  * @example
  * ```ts
@@ -217,18 +218,29 @@ export function parseMagnet(uri: string): Magnet {
  * ```
  */
 export function magnetUri(m: {
-  infoHashHex: string;
+  infoHashHex?: string;
+  infoHashV2Hex?: string;
   name?: string;
   trackers?: string[];
   peers?: { host: string; port: number }[];
   webSeeds?: string[];
 }): string {
-  if (!/^[0-9a-fA-F]{40}$/.test(m.infoHashHex)) {
-    throw new TorrentError(
-      `invalid info-hash "${shorten(m.infoHashHex)}" (want 40 hex characters)`,
-    );
+  const hashes: string[] = [];
+  for (
+    const [hex, digits, urn] of [[m.infoHashHex, 40, "btih:"], [
+      m.infoHashV2Hex,
+      64,
+      "btmh:1220",
+    ]] as const
+  ) {
+    if (hex === undefined) continue;
+    if (hex.length !== digits || !/^[0-9a-fA-F]*$/.test(hex)) {
+      throw new TorrentError(`invalid info-hash "${shorten(hex)}" (want ${digits} hex characters)`);
+    }
+    hashes.push(`xt=urn:${urn}${hex.toLowerCase()}`);
   }
-  let uri = `magnet:?xt=urn:btih:${m.infoHashHex.toLowerCase()}`;
+  if (hashes.length === 0) throw new TorrentError("a magnet link needs an info-hash");
+  let uri = `magnet:?${hashes.join("&")}`;
   if (m.name !== undefined) uri += `&dn=${encodeURIComponent(m.name)}`;
   for (const t of m.trackers ?? []) uri += `&tr=${encodeURIComponent(t)}`;
   for (const p of m.peers ?? []) {

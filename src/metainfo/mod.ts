@@ -20,11 +20,14 @@
  */
 export { TorrentError } from "./error.ts";
 export {
+  MAX_PIECE_COUNT,
   parseInfo,
   parseTorrent,
+  requirePieceHashes,
   type Torrent,
   type TorrentFile,
   type TorrentInfo,
+  type TorrentVersion,
 } from "./torrent.ts";
 export {
   joinInside,
@@ -35,6 +38,7 @@ export {
   sanitizePathComponent,
 } from "./paths.ts";
 export {
+  type BufferCreateOptions,
   type BufferFile,
   type CreateOptions,
   createTorrentFromBuffers,

@@ -1,7 +1,7 @@
 /**
- * .torrent parsing and validation (BEP 3, with BEP 12 tiers, BEP 19 web seeds, BEP 27 private
- * flag and BEP 47 pad files and symlinks). Hybrid v1/v2 torrents are read through their v1
- * half; v2-only torrents are refused with a clear message.
+ * .torrent parsing and validation: BEP 3 (v1), BEP 52 (v2, and hybrid torrents that carry both
+ * halves, which must agree), with BEP 12 tiers, BEP 19 web seeds, BEP 27 private flag and BEP 47
+ * pad files and symlinks.
  *
  * @module
  */
@@ -14,9 +14,30 @@ import {
   getBytes,
   getList,
   isDict,
+  latin1,
 } from "../bencode/mod.ts";
-import { MAX_PIECE_LENGTH, type PieceHashes, sha1, Sha1Pieces, toHex } from "../util/mod.ts";
-import { TorrentError } from "./error.ts";
+import {
+  HybridPieces,
+  MAX_PIECE_LENGTH,
+  MERKLE_BLOCK,
+  type MerkleFile,
+  MerklePieces,
+  type PieceHashes,
+  sha1,
+  Sha1Pieces,
+  sha256,
+  toHex,
+} from "../util/mod.ts";
+import {
+  attrOf,
+  fail,
+  lengthField,
+  stringList,
+  symlinkTarget,
+  textOf,
+  utf8List,
+} from "./fields.ts";
+import { readFileTree, type TreeFile } from "./file_tree.ts";
 import { makeUniquePaths, sanitizePath, sanitizePathComponent } from "./paths.ts";
 
 /** One file of the torrent's layout. */
@@ -39,26 +60,40 @@ export interface TorrentFile {
   symlink?: string[];
 }
 
+/** Which halves a torrent has: BEP 3's SHA-1 pieces, BEP 52's merkle trees, or both. */
+export type TorrentVersion = "v1" | "v2" | "hybrid";
+
 /** What the info dictionary alone says: all a download needs besides peers. */
 export interface TorrentInfo {
-  /** SHA-1 of the exact bytes of the info dictionary. */
+  /**
+   * The 20 bytes peers, trackers and the DHT know the torrent by: the SHA-1 of the exact bytes of
+   * the info dictionary (v1 and hybrid), or the first 20 bytes of their SHA-256 (v2 only).
+   */
   infoHash: Uint8Array;
   /** `infoHash` as lower-case hex. */
   infoHashHex: string;
+  /** SHA-256 of the info dictionary's bytes, for v2 and hybrid torrents. */
+  infoHashV2?: Uint8Array;
+  version: TorrentVersion;
   /** The exact bytes of the info dictionary (served to peers through ut_metadata). */
   infoBytes: Uint8Array;
   /** Sanitised display and folder name. */
   name: string;
   pieceLength: number;
   pieceCount: number;
-  /** Concatenated SHA-1 hashes, `20 * pieceCount` bytes (the info dictionary's `pieces`). */
-  pieceHashes: Uint8Array;
   /** What each piece is checked against, by the engine and by storage alike. */
   hashes: PieceHashes;
+  /** The v1 half: a SHA-1 a piece (v1 and hybrid). */
+  v1Pieces?: Sha1Pieces;
+  /**
+   * The v2 half: each file's merkle tree (v2 and hybrid), with the piece layers the .torrent
+   * gave; `parseInfo` alone knows none.
+   */
+  v2Pieces?: MerklePieces;
   /** Sum of all file lengths, pad files included. */
   totalLength: number;
   files: TorrentFile[];
-  /** True when the info dictionary has a `files` list (even of one file). */
+  /** True for a folder of files (a v1 `files` list, even of one file; a v2 tree of more). */
   multiFile: boolean;
   /** BEP 27: peers only from the torrent's trackers (no DHT, no PEX). */
   private: boolean;
@@ -76,49 +111,11 @@ export interface Torrent extends TorrentInfo {
   urlList: string[];
 }
 
-const lossy = new TextDecoder("utf-8");
-
-function fail(message: string): never {
-  throw new TorrentError(message);
-}
-
-/** UTF-8 text of `b`, replacing invalid sequences rather than refusing the torrent. */
-function textOf(b: Uint8Array): string {
-  return decodeText(b) ?? lossy.decode(b);
-}
-
-/** Non-negative safe integer under `key`, or a clear error. */
-function lengthField(d: BencodeDict, key: string, what: string): number {
-  const v = d.get(key);
-  if (v === undefined) fail(`missing '${key}' in ${what}`);
-  if (typeof v === "bigint") fail(`'${key}' in ${what} is too large`);
-  if (typeof v !== "number") fail(`'${key}' in ${what} must be an integer`);
-  if (v < 0) fail(`'${key}' in ${what} must not be negative`);
-  return v;
-}
-
-/** A list of byte strings under `key`, or `undefined` when missing; an error when malformed. */
-function stringList(d: BencodeDict, key: string, what: string): Uint8Array[] | undefined {
-  const v = d.get(key);
-  if (v === undefined) return undefined;
-  if (!Array.isArray(v) || !v.every((x): x is Uint8Array => x instanceof Uint8Array)) {
-    fail(`'${key}' in ${what} must be a list of strings`);
-  }
-  return v;
-}
-
-/** `key.utf-8` when it is a valid UTF-8 list, for paths written by clients that add it. */
-function utf8List(d: BencodeDict, key: string): string[] | undefined {
-  const v = d.get(`${key}.utf-8`);
-  if (!Array.isArray(v) || v.length === 0) return undefined;
-  const out: string[] = [];
-  for (const x of v) {
-    const s = x instanceof Uint8Array ? decodeText(x) : undefined;
-    if (s === undefined) return undefined;
-    out.push(s);
-  }
-  return out;
-}
+/**
+ * Most pieces a torrent may have: a bit each in every peer's bitfield, and for v2 the piece
+ * layers' 32 bytes each. A v1 torrent this large would need a 1.3 GB `pieces` string.
+ */
+export const MAX_PIECE_COUNT = 2 ** 26;
 
 function nameOf(info: BencodeDict): string {
   const utf8 = getBytes(info, "name.utf-8");
@@ -130,19 +127,27 @@ function nameOf(info: BencodeDict): string {
   return textOf(raw);
 }
 
-function attrOf(d: BencodeDict): string {
-  const a = getBytes(d, "attr");
-  return a === undefined ? "" : textOf(a);
-}
-
 /** Legacy BitComet pad files carry no attr, only this name prefix. */
 const LEGACY_PAD_PREFIX = "_____padding_file_";
 
+/** A file entry with its sanitised path, before offsets are given and names made unique. */
 interface RawFile {
   path: string[];
   length: number;
   padding: boolean;
   symlink?: string[];
+}
+
+/** The files of a half of the info dictionary, and whether they make a folder. */
+interface FileList {
+  raw: RawFile[];
+  multiFile: boolean;
+}
+
+/** The path below the output folder of a file at `components` below the torrent's root. */
+function filePath(name: string, components: string[]): string[] {
+  const safe = sanitizePath(components);
+  return [name, ...(safe.length > 0 ? safe : ["_"])];
 }
 
 function readFiles(list: BencodeValue[], name: string): RawFile[] {
@@ -167,67 +172,150 @@ function readFiles(list: BencodeValue[], name: string): RawFile[] {
       // A symlink holds no data; its length (if any) takes no room in the pieces.
       if (entry.has("length")) lengthField(entry, "length", what);
       length = 0;
-      const target = utf8List(entry, "symlink path") ??
-        stringList(entry, "symlink path", what)?.map(textOf);
-      if (target === undefined) fail(`missing 'symlink path' in ${what}`);
-      symlink = [name, ...sanitizePath(target)];
+      symlink = [name, ...sanitizePath(symlinkTarget(entry, what))];
     } else {
       length = lengthField(entry, "length", what);
     }
-    let path: string[];
-    if (textPath === undefined) {
-      path = [name, ".pad", String(length)];
-    } else {
-      const safe = sanitizePath(textPath);
-      path = [name, ...(safe.length > 0 ? safe : ["_"])];
-    }
+    const path = textPath === undefined ? padPath(name, length) : filePath(name, textPath);
     out.push({ path, length, padding, symlink });
   }
   return out;
 }
 
+function padPath(name: string, length: number): string[] {
+  return [name, ".pad", String(length)];
+}
+
+/** The v1 half's files: a `files` list, or one file of `length` bytes named after the torrent. */
+function v1Files(info: BencodeDict, name: string): FileList {
+  if (info.has("files")) {
+    const list = getList(info, "files");
+    if (list === undefined) fail("'files' in info dictionary must be a list");
+    return { raw: readFiles(list, name), multiFile: true };
+  }
+  if (!info.has("length")) fail("missing 'length' or 'files' in info dictionary");
+  const length = lengthField(info, "length", "info dictionary");
+  return { raw: [{ path: [name], length, padding: false }], multiFile: false };
+}
+
+/**
+ * The v2 half's files laid out in the piece space: each non-empty file starts on a piece
+ * boundary, the gaps (and the last piece's tail, so every piece is whole, as other v2 clients
+ * count them) filled by pad entries that are never created. A tree of one top-level file is a
+ * single-file torrent, its file named after the torrent as in v1, unless `multiFile` (the v1
+ * half's say) holds otherwise.
+ */
+function v2Files(
+  tree: TreeFile[],
+  name: string,
+  pieceLength: number,
+  multiFile = tree.length > 1 || tree[0].path.length > 1,
+): FileList & { merkle: MerkleFile[] } {
+  const raw: RawFile[] = [];
+  const merkle: MerkleFile[] = [];
+  let offset = 0;
+  const pad = () => {
+    const gap = (pieceLength - offset % pieceLength) % pieceLength;
+    if (gap > 0) raw.push({ path: padPath(name, gap), length: gap, padding: true });
+    offset += gap;
+  };
+  for (const f of tree) {
+    const path = multiFile ? filePath(name, f.path) : [name];
+    if (f.symlink !== undefined) {
+      raw.push({ path, length: 0, padding: false, symlink: [name, ...sanitizePath(f.symlink)] });
+      continue;
+    }
+    if (f.length > 0) {
+      pad();
+      merkle.push({ firstPiece: offset / pieceLength, length: f.length, root: f.root! });
+    }
+    raw.push({ path, length: f.length, padding: false });
+    offset += f.length;
+    if (!Number.isSafeInteger(offset)) fail("total length of the torrent is too large");
+  }
+  pad();
+  return { raw, multiFile, merkle };
+}
+
+/**
+ * Throws unless the v1 half of a hybrid torrent describes the files of its v2 half: the same
+ * paths, lengths and symlinks in the same order, each non-empty file at the same offset (so the
+ * v1 pad files align them as v2 does). The v1 half may stop at the last file's end, without the
+ * tail pad.
+ */
+function checkHalvesAgree(v1: FileList, v2: FileList): void {
+  const mismatch = (why: string) => fail(`hybrid torrent's v1 and v2 halves disagree: ${why}`);
+  const placed = (list: RawFile[]) => {
+    let offset = 0;
+    return list.flatMap((f) => {
+      const at = offset;
+      offset += f.length;
+      return f.padding ? [] : [{ ...f, offset: at }];
+    });
+  };
+  const a = placed(v1.raw), b = placed(v2.raw);
+  if (a.length !== b.length) mismatch(`${a.length} files against ${b.length}`);
+  for (let i = 0; i < a.length; i++) {
+    const where = `file ${i + 1}`;
+    if (a[i].path.join("/") !== b[i].path.join("/")) mismatch(`${where}'s path`);
+    if (a[i].length !== b[i].length) mismatch(`${where}'s length`);
+    if ((a[i].symlink === undefined) !== (b[i].symlink === undefined)) mismatch(`${where}'s type`);
+    if (a[i].length > 0 && a[i].offset !== b[i].offset) mismatch(`${where} is not piece-aligned`);
+  }
+}
+
+/** The info dictionary's `meta version`: 1 when absent, 2, or an error for anything newer. */
+function metaVersionOf(info: BencodeDict): 1 | 2 {
+  const v = info.get("meta version");
+  if (v === undefined) return 1;
+  if (v === 2) return 2;
+  if ((typeof v === "number" || typeof v === "bigint") && v > 2) {
+    fail(`torrent is of meta version ${v}, newer than this client reads (2)`);
+  }
+  fail("'meta version' in info dictionary must be 2");
+}
+
+function pieceLengthOf(info: BencodeDict, v2: boolean): number {
+  const v = info.get("piece length");
+  if (v === undefined) fail("missing 'piece length' in info dictionary");
+  if (typeof v !== "number" || v <= 0) fail("'piece length' must be a positive integer");
+  if (v > MAX_PIECE_LENGTH) fail(`'piece length' is larger than ${MAX_PIECE_LENGTH / 2 ** 20} MiB`);
+  if (v2 && (v < MERKLE_BLOCK || (v & (v - 1)) !== 0)) {
+    fail("'piece length' of a v2 torrent must be a power of two of at least 16 KiB");
+  }
+  return v;
+}
+
 /** Parses an info dictionary already decoded, given its exact bytes. */
 function infoFromDict(info: BencodeDict, infoBytes: Uint8Array): TorrentInfo {
-  const infoHash = sha1(infoBytes);
-  const infoHashHex = toHex(infoHash);
-
-  const pieceLengthValue = info.get("piece length");
-  if (pieceLengthValue === undefined) fail("missing 'piece length' in info dictionary");
-  if (typeof pieceLengthValue !== "number" || pieceLengthValue <= 0) {
-    fail("'piece length' must be a positive integer");
-  }
-  if (pieceLengthValue > MAX_PIECE_LENGTH) {
-    fail(`'piece length' is larger than ${MAX_PIECE_LENGTH / 1024 / 1024} MiB`);
-  }
-  const pieceLength = pieceLengthValue;
-
+  const metaVersion = metaVersionOf(info);
   const pieces = info.get("pieces");
-  if (pieces === undefined) {
-    if (info.has("file tree") || info.get("meta version") === 2) {
-      fail("v2-only torrents (BEP 52) are not supported");
-    }
-    fail("missing 'pieces' in info dictionary");
+  if (pieces === undefined && metaVersion === 1) fail("missing 'pieces' in info dictionary");
+  if (pieces !== undefined && !(pieces instanceof Uint8Array)) {
+    fail("'pieces' must be a string of SHA-1 hashes");
   }
-  if (!(pieces instanceof Uint8Array)) fail("'pieces' must be a string of SHA-1 hashes");
-  if (pieces.length % 20 !== 0) fail("'pieces' length is not a multiple of 20");
+  if (pieces !== undefined && pieces.length % 20 !== 0) {
+    fail("'pieces' length is not a multiple of 20");
+  }
+  const pieceLength = pieceLengthOf(info, metaVersion === 2);
 
+  const infoHashV2 = metaVersion === 2 ? sha256(infoBytes) : undefined;
+  const infoHash = pieces !== undefined ? sha1(infoBytes) : infoHashV2!.slice(0, 20);
+  const infoHashHex = toHex(infoHash);
   const sanitisedName = sanitizePathComponent(nameOf(info));
   const name = sanitisedName === "" ? infoHashHex : sanitisedName;
 
-  let raw: RawFile[];
-  const multiFile = info.has("files");
-  if (multiFile) {
-    const list = getList(info, "files");
-    if (list === undefined) fail("'files' in info dictionary must be a list");
-    raw = readFiles(list, name);
-  } else {
-    if (!info.has("length")) fail("missing 'length' or 'files' in info dictionary");
-    raw = [{
-      path: [name],
-      length: lengthField(info, "length", "info dictionary"),
-      padding: false,
-    }];
+  const v1 = pieces === undefined ? undefined : v1Files(info, name);
+  let v2: ReturnType<typeof v2Files> | undefined;
+  if (metaVersion === 2) {
+    const tree = readFileTree(info.get("file tree"));
+    v2 = v2Files(tree, name, pieceLength, v1?.multiFile);
+    if (v1 !== undefined) checkHalvesAgree(v1, v2);
+    if (v1?.multiFile === false && sanitizePathComponent(tree[0].path[0]) !== name) {
+      fail("hybrid torrent's v1 and v2 halves disagree: the file's name");
+    }
   }
+  const { raw, multiFile } = (v1 ?? v2)!;
 
   // Pad files are never created, so only real entries need distinct names.
   const real = raw.filter((f) => !f.padding);
@@ -245,26 +333,89 @@ function infoFromDict(info: BencodeDict, infoBytes: Uint8Array): TorrentInfo {
   }
   const totalLength = offset;
   if (totalLength === 0) fail("torrent contains no data (total length is 0)");
-
-  const pieceCount = pieces.length / 20;
-  if (pieceCount !== Math.ceil(totalLength / pieceLength)) {
+  const pieceCount = Math.ceil(totalLength / pieceLength);
+  if (pieceCount > MAX_PIECE_COUNT) fail(`torrent has more than ${MAX_PIECE_COUNT} pieces`);
+  if (pieces !== undefined && pieces.length / 20 !== pieceCount) {
     fail("piece count does not match total length");
   }
 
-  return {
+  const v1Pieces = pieces === undefined ? undefined : new Sha1Pieces(pieces.slice());
+  const v2Pieces = v2 === undefined ? undefined : new MerklePieces(pieceLength, v2.merkle);
+  const hashes = v1Pieces && v2Pieces
+    ? new HybridPieces(v1Pieces, v2Pieces)
+    : (v1Pieces ?? v2Pieces)!;
+  const parsed: TorrentInfo = {
     infoHash,
     infoHashHex,
+    version: v1Pieces && v2Pieces ? "hybrid" : v1Pieces ? "v1" : "v2",
     infoBytes: infoBytes.slice(),
     name,
     pieceLength,
     pieceCount,
-    pieceHashes: pieces.slice(),
-    hashes: new Sha1Pieces(pieces.slice()),
+    hashes,
     totalLength,
     files,
     multiFile,
     private: info.get("private") === 1,
   };
+  if (infoHashV2 !== undefined) parsed.infoHashV2 = infoHashV2;
+  if (v1Pieces !== undefined) parsed.v1Pieces = v1Pieces;
+  if (v2Pieces !== undefined) parsed.v2Pieces = v2Pieces;
+  return parsed;
+}
+
+/**
+ * Gives `hashes` the piece layers of a .torrent's top-level `piece layers`: each entry must be
+ * the layer of a file that needs one (longer than a piece) and lead to that file's root. A file
+ * whose layer is absent is left to learn it from peers.
+ */
+function readPieceLayers(top: BencodeDict, hashes: MerklePieces): void {
+  const layers = top.get("piece layers");
+  if (layers === undefined) return;
+  if (!isDict(layers)) fail("'piece layers' must be a dictionary");
+  const filesByRoot = new Map<string, number[]>();
+  hashes.files.forEach((f, i) => {
+    if (!hashes.needsLayer(i)) return;
+    const key = latin1(f.root);
+    filesByRoot.set(key, [...filesByRoot.get(key) ?? [], i]);
+  });
+  for (const [root, layer] of layers) {
+    const files = filesByRoot.get(root);
+    if (files === undefined) fail("'piece layers' has an entry for no file longer than a piece");
+    if (!(layer instanceof Uint8Array) || layer.length % 32 !== 0) {
+      fail("a piece layer in 'piece layers' is not a string of 32-byte hashes");
+    }
+    for (const f of files) {
+      if (!hashes.setLayer(f, layer.slice())) {
+        fail("a piece layer in 'piece layers' does not lead to its file's 'pieces root'");
+      }
+    }
+  }
+}
+
+/**
+ * Throws unless every piece of `info` can be checked with the hashes it holds: a v2-only torrent
+ * needs the piece layer of each file longer than a piece (a hybrid one falls back on SHA-1).
+ *
+ * @example
+ * ```ts
+ * import { createTorrentFromBuffers, parseInfo, parseTorrent, requirePieceHashes } from "./mod.ts";
+ * const file = createTorrentFromBuffers("a", new Uint8Array(40000), { version: "v2" });
+ * try {
+ *   requirePieceHashes(parseInfo(parseTorrent(file).infoBytes));
+ * } catch (e) {
+ *   console.log((e as Error).message);
+ *   // a: the piece layers of 1 file are missing from the .torrent, and fetching them from peers is not supported yet
+ * }
+ * ```
+ */
+export function requirePieceHashes(info: TorrentInfo): void {
+  const missing = info.version === "v2" ? info.v2Pieces!.missingLayers().length : 0;
+  if (missing === 0) return;
+  fail(
+    `${info.name}: the piece layers of ${missing} file${missing === 1 ? " is" : "s are"} ` +
+      "missing from the .torrent, and fetching them from peers is not supported yet",
+  );
 }
 
 /**
@@ -379,6 +530,7 @@ export function parseTorrent(bytes: Uint8Array): Torrent {
   if (!isDict(info)) fail("'info' is not a dictionary");
   const span = spans.get("info")!;
   const parsed = infoFromDict(info, input.subarray(span.start, span.end));
+  if (parsed.v2Pieces !== undefined) readPieceLayers(top, parsed.v2Pieces);
 
   const torrent: Torrent = { ...parsed, announce: trackerTiers(top), urlList: webSeeds(top) };
   const comment = optionalText(top, "comment");

@@ -73,6 +73,14 @@ export const CASES: Record<
     downloaderMaxPeers: 250,
     about: "128 MiB from 200 seeders of 128 KiB/s each (25 MiB/s together): many slow peers",
   },
+  "1g-v2": {
+    size: 1024 ** 3,
+    pieceLength: 256 * 1024,
+    seeders: 1,
+    torrentVersion: "v2",
+    clients: ["ours", "libtorrent"],
+    about: "1 GiB v2-only torrent (BEP 52 merkle hashes), 256 KiB pieces: ours vs libtorrent",
+  },
   "256m-encrypted": {
     size: 256 * 1024 ** 2,
     pieceLength: 256 * 1024,
@@ -97,6 +105,8 @@ const USAGE = `deno task bench [options]
   --runs N               repeats; tables show medians (default 3)
   --seed-rate SIZE       upload limit of each seeder per second, e.g. 128K (default: none)
   --encrypted            seeders take encrypted (MSE, RC4) connections only
+  --torrent-version V    v1 (default), v2 or hybrid (BEP 52; made by libtorrent; only ours
+                         and libtorrent download v2)
   --timeout SEC          seconds one download may take (default: 120 + 1 s per 2 MB)
   --profile              one extra untimed download by our client under --cpu-prof, summarised
   --tmp DIR              parent of the work folder (default: system temp)
@@ -158,6 +168,7 @@ export async function configsFromArgs(args: string[]): Promise<BenchConfig[] | "
       runs: { type: "string" },
       "seed-rate": { type: "string" },
       encrypted: { type: "boolean" },
+      "torrent-version": { type: "string" },
       timeout: { type: "string" },
       profile: { type: "boolean" },
       tmp: { type: "string" },
@@ -185,11 +196,16 @@ export async function configsFromArgs(args: string[]): Promise<BenchConfig[] | "
     const seeders = intFlag(values.seeders, "seeders", 1, 200) ?? preset?.seeders ?? 1;
     const files = intFlag(values.files, "files", 1, 1000) ?? preset?.files ?? 1;
     const overridden = values.size || values.piece || values.seeders || values.files;
+    const version = values["torrent-version"] ?? preset?.torrentVersion ?? "v1";
+    if (version !== "v1" && version !== "v2" && version !== "hybrid") {
+      throw new BenchError(`--torrent-version must be v1, v2 or hybrid, not "${version}"`);
+    }
     const caseName = name && !overridden
       ? name.trim()
       : `${formatSize(size).replace(" ", "")}-${
         formatSize(pieceLength).replace(" ", "")
-      }-${seeders}seed${files > 1 ? `-${files}files` : ""}`.toLowerCase();
+      }-${seeders}seed${files > 1 ? `-${files}files` : ""}${version === "v1" ? "" : `-${version}`}`
+        .toLowerCase();
     configs.push({
       caseName,
       size,
@@ -197,7 +213,8 @@ export async function configsFromArgs(args: string[]): Promise<BenchConfig[] | "
       files,
       seeders,
       seederKinds: values["seeded-by"] ? kinds : preset?.seederKinds ?? kinds,
-      clients,
+      clients: values.clients ? clients : preset?.clients?.filter((c) => installed.has(c)) ??
+        clients,
       runs: intFlag(values.runs, "runs", 1, 100) ?? preset?.runs ?? 3,
       seederUploadRate: values["seed-rate"]
         ? parseSize(values["seed-rate"])
@@ -209,6 +226,7 @@ export async function configsFromArgs(args: string[]): Promise<BenchConfig[] | "
       profile: values.profile ?? false,
       tmpDir: values.tmp,
       keep: values.keep ?? false,
+      torrentVersion: version,
     });
   }
   return configs;

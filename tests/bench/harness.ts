@@ -22,6 +22,7 @@ import {
   filesEqual,
   hasTool,
   infoHashHex,
+  libtorrentCreate,
   LT_CLIENT,
   mktorrent,
   PYTHON,
@@ -85,6 +86,8 @@ export interface BenchConfig {
   tmpDir?: string;
   /** Keep the work folder (payload, torrent, logs) instead of deleting it. */
   keep?: boolean;
+  /** `v1` (default, by mktorrent), or `v2` / `hybrid` (BEP 52, made by libtorrent). */
+  torrentVersion?: "v1" | "v2" | "hybrid";
 }
 
 /** What a benchmark run produced. */
@@ -136,23 +139,37 @@ function log2(n: number): number {
   return Math.round(Math.log2(n));
 }
 
+/** Makes the benchmark's torrent; returns the info-hash peers and the tracker know it by. */
 async function makeTorrent(
   source: string,
   out: string,
   announce: string,
   pieceLength: number,
-): Promise<void> {
+  version: "v1" | "v2" | "hybrid",
+): Promise<string> {
+  if (version !== "v1") {
+    const { v1, v2 } = await libtorrentCreate({
+      source,
+      out,
+      pieceLength,
+      version,
+      announce: [announce],
+    });
+    // A v2-only torrent goes by the first 20 bytes of its SHA-256 info-hash.
+    return v1 ?? v2!.slice(0, 40);
+  }
   const exp = log2(pieceLength);
   if (2 ** exp === pieceLength && exp >= 15 && exp <= 28 && await hasTool("mktorrent")) {
     await mktorrent({ source, out, announce: [announce], pieceLengthExp: exp });
-    return;
+  } else {
+    const bytes = await createTorrentFromPath(source, {
+      pieceLength,
+      announce: [[announce]],
+      creationDate: null,
+    });
+    await Deno.writeFile(out, bytes);
   }
-  const bytes = await createTorrentFromPath(source, {
-    pieceLength,
-    announce: [[announce]],
-    creationDate: null,
-  });
-  await Deno.writeFile(out, bytes);
+  return await infoHashHex(out);
 }
 
 /** One seeder process, hosting one or more seeders (one per port). */
@@ -661,11 +678,16 @@ export async function runBench(
     const trackerPort = await benchPort();
     const torrent = `${work}/bench.torrent`;
     t = performance.now();
-    await makeTorrent(
+    const version = config.torrentVersion ?? "v1";
+    if (version !== "v1" && !installed.has("libtorrent")) {
+      throw new BenchError(`${version} torrents are made by python3-libtorrent, not installed`);
+    }
+    const infoHash = await makeTorrent(
       `${data}/${root}`,
       torrent,
       `http://${LOOPBACK}:${trackerPort}/announce`,
       config.pieceLength,
+      version,
     );
     note(`torrent in ${((performance.now() - t) / 1000).toFixed(1)} s`);
     // Compile our client's modules once, so no download pays for it.
@@ -680,7 +702,7 @@ export async function runBench(
       work,
       data,
       torrent,
-      infoHash: await infoHashHex(torrent),
+      infoHash,
       trackerPort,
       files,
       timeoutMs: (config.timeoutSec ?? defaultTimeoutSec(config.size)) * 1000,

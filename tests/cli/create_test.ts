@@ -88,7 +88,7 @@ Deno.test("create: visible files in byte order of their names, folder by folder;
       all.set(d, at);
       at += d.length;
     }
-    assertEquals(t.pieceHashes, pieceHashes(all, 16384));
+    assertEquals(t.v1Pieces!.table, pieceHashes(all, 16384));
     assert(r.out.includes(`Created ${dir}/album.torrent: 5 files,`), r.out);
     assert(r.out.includes(`Info-hash: ${t.infoHashHex}`), r.out);
     // A hidden path given by name is taken, as it is.

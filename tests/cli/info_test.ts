@@ -82,12 +82,14 @@ const REPORT_KEYS = [
   "infoHash",
   "infoHashV2",
   "magnet",
+  "missingPieceLayers",
   "name",
   "pieceCount",
   "pieceLength",
   "private",
   "totalLength",
   "trackers",
+  "version",
   "webSeeds",
 ];
 
@@ -122,8 +124,19 @@ function reportProblems(out: string): string[] {
   check(r.infoHashV2 === null || /^[0-9a-f]{64}$/.test(String(r.infoHashV2)), "infoHashV2");
   check(r.infoHash !== null || r.infoHashV2 !== null, "infoHash (and infoHashV2 both null)");
   check(isString(r.magnet) && r.magnet.startsWith("magnet:?"), "magnet");
-  if (isString(r.infoHash) && isString(r.magnet)) {
-    check(r.magnet.startsWith(`magnet:?xt=urn:btih:${r.infoHash}`), "magnet (not its hash)");
+  check(["v1", "v2", "hybrid"].includes(String(r.version)), "version");
+  check(
+    (r.infoHash !== null) === (r.version !== "v2") &&
+      (r.infoHashV2 !== null) === (r.version !== "v1"),
+    "version (against the hashes)",
+  );
+  check(isCount(r.missingPieceLayers), "missingPieceLayers");
+  if (isString(r.magnet)) {
+    const xt = [
+      ...(isString(r.infoHash) ? [`xt=urn:btih:${r.infoHash}`] : []),
+      ...(isString(r.infoHashV2) ? [`xt=urn:btmh:1220${r.infoHashV2}`] : []),
+    ];
+    check(r.magnet.startsWith(`magnet:?${xt.join("&")}&`), "magnet (not its hashes)");
   }
   // A torrent with no data is refused, so every report has bytes, pieces and files.
   check(isCount(r.totalLength) && r.totalLength > 0, "totalLength");
@@ -294,7 +307,7 @@ Deno.test({
     const files = [...expectations().keys()];
     const [runs, lt] = await Promise.all([runCorpus(), libtorrentRows(files)]);
     const failures: string[] = [];
-    let ours = 0, theirs = 0, both = 0, v2Unreported = 0;
+    let ours = 0, theirs = 0, both = 0, v2 = 0;
     for (const file of files) {
       const run = runs.get(file)!;
       const row = lt.get(file)!;
@@ -314,8 +327,8 @@ Deno.test({
       };
       // A torrent libtorrent sees no v1 hash in (v2-only) must have none in ours either.
       differ("infoHash", r.infoHash, row.v1);
-      if (r.infoHashV2 !== null) differ("infoHashV2", r.infoHashV2, row.v2);
-      else if (row.v2 !== null) v2Unreported++;
+      differ("infoHashV2", r.infoHashV2, row.v2);
+      if (r.infoHashV2 !== null) v2++;
       // Both count pad files (BEP 47) in the total and the piece count: they are part of
       // the v1 byte stream the pieces hash.
       differ("totalLength", r.totalLength, row.totalSize);
@@ -331,11 +344,12 @@ Deno.test({
     }
     console.log(
       `corpus: ${ours} of ${files.length} load in ours, ${theirs} in libtorrent, ${both} in ` +
-        `both; ${v2Unreported} of those have a v2 hash that our report leaves null`,
+        `both, ${v2} of those v2 or hybrid`,
     );
     assert(failures.length === 0, `\n${failures.join("\n")}`);
     // The comparison means something only if it covered most of the corpus's good torrents.
     assert(both >= 50, `only ${both} files load in both`);
+    assert(v2 >= 15, `only ${v2} v2 or hybrid files load in both`);
   },
 });
 

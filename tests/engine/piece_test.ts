@@ -88,3 +88,24 @@ Deno.test("ActivePiece: blocks at any alignment in their read buffer land byte f
     );
   }
 });
+
+Deno.test("ActivePiece: blocks past the data are padding, zeroed and received, never requested", () => {
+  const buffer = new Uint8Array(5 * 16384).fill(9);
+  const piece = new ActivePiece(0, buffer.length, buffer, 20_000);
+  assertEquals([piece.receivedCount, piece.complete, piece.untouched], [3, false, true]);
+  assert(buffer.subarray(2 * 16384).every((b) => b === 0), "pad blocks are zeros");
+  assertEquals(buffer[2 * 16384 - 1], 9, "the data blocks are left for peers");
+  assertEquals(piece.nextFreeBlock(), 0);
+  piece.requested[0]++;
+  assertEquals(piece.nextFreeBlock(), 1);
+  piece.requested[1]++;
+  assertEquals(piece.nextFreeBlock(), -1, "nothing past the data to ask for");
+  piece.release(0);
+  piece.release(1);
+  assert(piece.untouched, "only padding in it: nothing lost by giving it up");
+  piece.store(0, new Uint8Array(16384), "a");
+  piece.store(1, new Uint8Array(16384), "b");
+  assert(piece.complete && !piece.untouched);
+  assertEquals(piece.senders.filter((s) => s !== undefined), ["a", "b"]);
+  assertEquals(new ActivePiece(1, 16384, undefined, 100).receivedCount, 0, "one block: no pad");
+});

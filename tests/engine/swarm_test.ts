@@ -131,3 +131,40 @@ Deno.test("a disk slower than the network: the download goes on each time a writ
   assertEquals(await Deno.readFile(`${root}/leech/slow/slow.bin`), data);
   await Deno.remove(root, { recursive: true });
 });
+
+Deno.test("v2 and hybrid torrents: downloaded whole, without asking peers for pad bytes", async () => {
+  // Small files and large pieces: nine tenths of the pieces' bytes are pad files.
+  const files = Array.from({ length: 6 }, (_, i) => ({
+    path: [`f${i}.bin`],
+    data: randomBytes(20_000 + i * 1000, 10 + i),
+  }));
+  const dataBytes = files.reduce((n, f) => n + f.data.length, 0);
+  for (const version of ["v2", "hybrid"] as const) {
+    const torrent = parseTorrent(
+      createTorrentFromBuffers("small", files, {
+        pieceLength: 262144,
+        creationDate: null,
+        version,
+      }),
+    );
+    assert(torrent.totalLength > 10 * dataBytes, "mostly padding");
+    const root = await Deno.makeTempDir();
+    await Deno.mkdir(`${root}/seed/small`, { recursive: true });
+    for (const f of files) await Deno.writeFile(`${root}/seed/small/${f.path[0]}`, f.data);
+    const network = new PeerNetwork({ transport: new MemoryTransport(), encryption: "off" });
+    const seeder = await startNode(network, torrent, `${root}/seed`, true);
+    assert(seeder.session.complete, `${version}: the seeder checks its data as complete`);
+    const leecher = await startNode(network, torrent, `${root}/leech`, false);
+    leecher.session.addPeers([{ host: "127.0.0.1", port: seeder.port }], "manual");
+    await leecher.session.done;
+    const stats = leecher.session.stats();
+    assertEquals(stats.piecesDone, torrent.pieceCount);
+    // Each file's last block is fetched whole (16 KiB at most), its pad blocks not at all.
+    assert(stats.downloaded <= dataBytes + files.length * 16384, `${version}: ${stats.downloaded}`);
+    for (const node of [leecher, seeder]) await node.stop();
+    for (const f of files) {
+      assertEquals(await Deno.readFile(`${root}/leech/small/${f.path[0]}`), f.data, version);
+    }
+    await Deno.remove(root, { recursive: true });
+  }
+});

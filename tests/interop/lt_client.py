@@ -7,6 +7,8 @@ Run it with Debian's /usr/bin/python3: the libtorrent module imports only there.
     lt_client.py download (--torrent T | --magnet M) --out DIR --port P
                           [--peer HOST:PORT ...] [--timeout S] [--tracker-off]
     lt_client.py dht-node --port P [--dht-bootstrap HOST:PORT ...]
+    lt_client.py create --source PATH --out T --piece-length N [--version v1|v2|hybrid]
+                        [--announce URL ...]
 
 All accept --encryption enabled|forced|disabled (libtorrent's policy for both directions;
 forced also allows RC4 only, so every connection is MSE with RC4; default enabled, libtorrent's
@@ -24,6 +26,7 @@ Protocol on stdout (one line each, flushed):
               "UPLOADED <bytes>" (payload sent so far) whenever that number grows.
     dht-node: "READY <port>" once listening with the DHT running.
     download: "DONE <seconds>" once every piece is verified and written (exit code 0).
+    create:   "CREATED <v1 hex or -> <v2 hex or ->" once the .torrent is written.
 Errors go to stderr as one line each; libtorrent alerts of the error category are echoed there
 prefixed with "ALERT". Exit codes: 0 done, 2 bad arguments or input, 3 timeout, 4 seed data
 incomplete.
@@ -317,6 +320,24 @@ def cmd_download(args):
     sys.exit(0)
 
 
+def cmd_create(args):
+    """Makes a .torrent of --source the way libtorrent does (v1, v2-only or hybrid)."""
+    flags = {"v1": lt.create_torrent.v1_only, "v2": lt.create_torrent.v2_only, "hybrid": 0}
+    source = os.path.abspath(args.source)
+    fs = lt.file_storage()
+    lt.add_files(fs, source)
+    if fs.num_files() == 0:
+        fail(2, "nothing to share under %s" % source)
+    ct = lt.create_torrent(fs, args.piece_length, flags=flags[args.version])
+    for tier, url in enumerate(args.announce):
+        ct.add_tracker(url, tier)
+    lt.set_piece_hashes(ct, os.path.dirname(source))
+    with open(args.out, "wb") as f:
+        f.write(lt.bencode(ct.generate()))
+    ih = lt.torrent_info(args.out).info_hashes()
+    say("CREATED %s %s" % (str(ih.v1) if ih.has_v1() else "-", str(ih.v2) if ih.has_v2() else "-"))
+
+
 def wait_for(ses, args, alert_type, seconds):
     end = time.monotonic() + seconds
     while time.monotonic() < end:
@@ -372,7 +393,17 @@ def main():
     )
     common(n)
 
+    c = sub.add_parser("create", help="make a .torrent of a file or folder, then exit")
+    c.add_argument("--source", required=True, help="the file or folder to share")
+    c.add_argument("--out", required=True, help="the .torrent to write")
+    c.add_argument("--piece-length", type=int, required=True)
+    c.add_argument("--version", choices=("v1", "v2", "hybrid"), default="hybrid")
+    c.add_argument("--announce", action="append", default=[], help="tracker URL (one a tier)")
+
     args = p.parse_args()
+    if args.cmd == "create":
+        cmd_create(args)
+        return
     if args.cmd == "dht-node" and args.dht_port is None:
         args.dht_port = args.port
     if not 0 <= args.port < 65536:

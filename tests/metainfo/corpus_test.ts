@@ -3,6 +3,7 @@
  * ../shared/testdata/libtorrent-corpus) against its expectations.tsv.
  */
 import { parseTorrent, type Torrent, TorrentError } from "../../src/metainfo/mod.ts";
+import { toHex } from "../../src/util/mod.ts";
 import { assert, assertEquals } from "../assert.ts";
 import { assertTorrentInvariants } from "./invariants.ts";
 import { CORPUS, corpusPresent, expectations } from "../corpus.ts";
@@ -89,7 +90,66 @@ Deno.test({
     assertEquals(parsed("duplicate_web_seeds.torrent").urlList.length, 3);
     const link = parsed("symlink1.torrent").files[1];
     assertEquals([link.length, link.symlink], [0, ["temp", "a", "b", "bar"]]);
-    const v2 = load("v2_only.torrent");
-    assert(v2 instanceof TorrentError && v2.message.includes("v2-only"));
+  },
+});
+
+Deno.test({
+  name: "corpus: v2 and hybrid torrents, their hashes and layouts as libtorrent gives them",
+  ignore: !present,
+  fn() {
+    // Hashes, piece counts and offsets as python3-libtorrent 2.0 reports them for these files.
+    const only = parsed("v2_only.torrent");
+    assertEquals(only.version, "v2");
+    assertEquals(
+      toHex(only.infoHashV2!),
+      "95e04d0c4bad94ab206efa884666fd89777dbe4f7bd9945af1829037a85c6192",
+    );
+    assertEquals(only.infoHashHex, "95e04d0c4bad94ab206efa884666fd89777dbe4f", "truncated");
+    assertEquals([only.pieceLength, only.pieceCount, only.totalLength], [65536, 16, 1048576]);
+    assertEquals(only.v2Pieces!.missingLayers(), []);
+
+    const hybrid = parsed("v2_hybrid.torrent");
+    assertEquals(hybrid.version, "hybrid");
+    assertEquals(hybrid.infoHashHex, "514c76c1f27ec61ca8b37851bcd1cbf0b26cf120");
+    assertEquals(
+      toHex(hybrid.infoHashV2!),
+      "518fbaf39b37020c896e8768a967da6d76bbd5ef7a02c761021b65a72c6cfa11",
+    );
+    assertEquals([hybrid.pieceCount, hybrid.totalLength], [1715, 899153920]);
+
+    // A v2-only torrent is laid out with pad entries, so each file starts on a piece and the
+    // last piece is whole, as libtorrent counts it.
+    const multi = parsed("v2_multiple_files.torrent");
+    assertEquals(
+      multi.files.map((f) => [f.path.at(-1), f.offset, f.padding]),
+      [
+        ["stress_test0", 0, false],
+        ["stress_test1", 1048576000, false],
+        ["1048376", 2097152200, true],
+        ["stress_test2", 2098200576, false],
+        ["1048176", 3146776976, true],
+      ],
+    );
+    assertEquals(multi.pieceCount, 3002);
+    const links = parsed("v2_symlinks.torrent").files.filter((f) => f.symlink !== undefined);
+    assertEquals(links.length, 3);
+
+    // Piece layers absent from the .torrent are left for peers to send.
+    assertEquals(parsed("v2_no_piece_layers.torrent").v2Pieces!.missingLayers(), [0]);
+    assertEquals(parsed("v2_incomplete_piece_layer.torrent").v2Pieces!.missingLayers().length, 1);
+
+    const refused = (file: string) => {
+      const e = load(file);
+      assert(e instanceof TorrentError, `${file} parsed`);
+      return e.message;
+    };
+    assert(refused("v2_mismatching_metadata.torrent").includes("v1 and v2 halves disagree"));
+    assert(refused("v2_bad_file_alignment.torrent").includes("not piece-aligned"));
+    assert(refused("v2_zero_root.torrent").includes("all zeros"));
+    assert(refused("v2_unordered_files.torrent").includes("not in sorted order"));
+    assert(refused("v2_invalid_pad_file.torrent").includes("pad file"));
+    assert(refused("v2_no_power2_piece.torrent").includes("power of two"));
+    assert(refused("v2_invalid_piece_layer_root.torrent").includes("'pieces root'"));
+    assert(refused("v2_unknown_piece_layer_entry.torrent").includes("no file"));
   },
 });

@@ -23,7 +23,7 @@ function assertPiecesMatch(bytesOfTorrent: Uint8Array, payload: Uint8Array): voi
   for (let i = 0; i < t.pieceCount; i++) {
     const start = i * t.pieceLength;
     assertEquals(
-      t.pieceHashes.subarray(i * 20, i * 20 + 20),
+      t.v1Pieces!.table.subarray(i * 20, i * 20 + 20),
       sha1(payload.subarray(start, start + pieceLengthAt(t, i))),
       `piece ${i}`,
     );
