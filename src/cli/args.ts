@@ -5,6 +5,7 @@
  * @module
  */
 import type { EncryptionPolicy } from "../peer/mod.ts";
+import type { TorrentVersion } from "../metainfo/mod.ts";
 import { formatIp, parseIp } from "../util/mod.ts";
 
 /** The commands the first word of the command line may name (`download` when absent). */
@@ -106,6 +107,8 @@ export interface CreateCommandOptions {
   source?: string;
   /** Leave the creation date out (`--no-date`), so the same input gives the same bytes. */
   noDate: boolean;
+  /** `--v1`, `--v2` or `--hybrid` (the default): which hashes the torrent carries. */
+  torrentVersion: TorrentVersion;
   json?: boolean;
   quiet: boolean;
 }
@@ -376,8 +379,8 @@ const FLAG_SPECS: readonly FlagSpec[] = [
   { key: "source", label: "--source", metavar: "<TEXT>", about: "a source tag" },
   { key: "noDate", label: "--no-date", about: "no creation date" },
   { key: "v1", label: "--v1", about: "a v1 torrent" },
-  { key: "v2", label: "--v2", about: "a v2 torrent" },
-  { key: "hybrid", label: "--hybrid", about: "a hybrid torrent" },
+  { key: "v2", label: "--v2", about: "a v2-only torrent" },
+  { key: "hybrid", label: "--hybrid", about: "a hybrid v1+v2 torrent (default)" },
   { key: "quiet", label: "--quiet", about: "no progress line" },
   { key: "verbose", label: "--verbose", about: "debug messages in the log" },
   { key: "help", label: "--help", about: "show help" },
@@ -778,11 +781,9 @@ function createOptions(t: Tokens): CreateCommandOptions {
   if (output === undefined || output === "") {
     throw new UsageError("missing -o <file.torrent>: where to write the torrent");
   }
-  const kinds = (["v2", "hybrid"] as const).filter((k) => t.switches.has(k));
-  if (kinds.length > 0) {
-    throw new UsageError(
-      `--${kinds[0]} is not supported yet: this version makes v1 torrents only (--v1)`,
-    );
+  const kinds = (["v1", "v2", "hybrid"] as const).filter((k) => t.switches.has(k));
+  if (kinds.length > 1) {
+    throw new UsageError(`--${kinds[0]} and --${kinds[1]} do not go together: give one`);
   }
   const out: CreateCommandOptions = {
     command: "create",
@@ -792,6 +793,7 @@ function createOptions(t: Tokens): CreateCommandOptions {
     webSeeds: (t.values.get("webSeed") ?? []).map((g) => urlOption(g, ["http:", "https:"])),
     private: t.switches.has("private"),
     noDate: t.switches.has("noDate"),
+    torrentVersion: kinds[0] ?? "hybrid",
     quiet: t.switches.has("quiet"),
   };
   const piece = last(t, "pieceSize");

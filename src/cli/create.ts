@@ -58,6 +58,7 @@ export async function runCreate(
       comment: options.comment,
       source: options.source,
       creationDate: options.noDate ? null : undefined,
+      version: options.torrentVersion,
       onProgress,
     });
   } catch (e) {
@@ -72,7 +73,8 @@ export async function runCreate(
     `Created ${options.output}: ${plural(report.files.length, "file")}, ` +
     `${formatBytes(torrent.totalLength)} in ${plural(torrent.pieceCount, "piece")} of ` +
     `${formatBytes(torrent.pieceLength)} (hashed in ${formatElapsed(elapsedMs)})`,
-    `Info-hash: ${torrent.infoHashHex}`,
+    ...(report.infoHash === null ? [] : [`Info-hash: ${report.infoHash}`]),
+    ...(report.infoHashV2 === null ? [] : [`Info-hash v2: ${report.infoHashV2}`]),
     `Magnet: ${report.magnet}`,
   ].map(oneLine));
   events?.emit("done", { torrent: options.output, ...report });

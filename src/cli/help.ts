@@ -145,8 +145,12 @@ Options:
                               trackers use it)
       --no-date               leave the creation date out, so the same files
                               make the same torrent
-      --v1                    a BitTorrent v1 torrent (the default; v2 and
-                              hybrid are not supported yet)
+      --hybrid                v1 and v2 hashes in one torrent, for every
+                              client (the default; files start on pieces,
+                              behind pad files)
+      --v2                    v2 only (BEP 52): SHA-256 merkle trees; older
+                              clients cannot read it
+      --v1                    v1 only: SHA-1 pieces, files end to end
       --json                  newline-delimited JSON events on stdout
   -q, --quiet                 no progress line
 `;

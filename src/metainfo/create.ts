@@ -1,12 +1,19 @@
 /**
- * Making .torrent files (BEP 3, single- and multi-file, with BEP 12 tiers and BEP 27 private
- * flag; from buffers also BEP 52 v2 and hybrid): from buffers for tests, or from a file or folder
- * on disk, hashed on worker threads.
+ * Making .torrent files: v1 (BEP 3), v2 (BEP 52) or hybrid (both, files aligned by BEP 47 pad
+ * files), single- and multi-file, with BEP 12 tiers and BEP 27 private flag; from buffers for
+ * tests, or from a file or folder on disk, hashed on worker threads.
  *
  * @module
  */
 import { type Encodable, encode, latin1 } from "../bencode/mod.ts";
-import { fileMerkle, hashFiles, MAX_PIECE_LENGTH, MERKLE_BLOCK, sha1 } from "../util/mod.ts";
+import {
+  type FileMerkle,
+  fileMerkle,
+  hashFiles,
+  MAX_PIECE_LENGTH,
+  MERKLE_BLOCK,
+  sha1,
+} from "../util/mod.ts";
 import { TorrentError } from "./error.ts";
 import type { TorrentVersion } from "./torrent.ts";
 
@@ -27,10 +34,6 @@ export interface CreateOptions {
   urlList?: string[];
   /** The info dictionary's `source` (private trackers tell their torrents apart by it). */
   source?: string;
-}
-
-/** Settings of {@link createTorrentFromBuffers}. */
-export interface BufferCreateOptions extends CreateOptions {
   /**
    * `v1` (the default), `v2` (BEP 52 merkle trees) or `hybrid` (both, every file starting on a
    * piece boundary behind BEP 47 pad files). v2 and hybrid need a piece length that is a power
@@ -44,8 +47,6 @@ export interface BufferFile {
   /** Components below the torrent's folder, e.g. `["docs", "readme.txt"]`. */
   path: string[];
   data: Uint8Array;
-  /** A BEP 47 pad file (zeros): in the v1 pieces, never in the v2 tree. */
-  padding?: boolean;
 }
 
 const MIN_AUTO_PIECE = 16 * 1024;
@@ -143,35 +144,117 @@ function checkComponent(c: string): void {
   }
 }
 
-interface Layout {
-  name: string;
-  /** `undefined` for a single-file torrent. */
-  files?: { path: string[]; length: number; attr?: string }[];
+/**
+ * A file of the torrent being made: its path below the torrent's folder (`[]` for the one file of
+ * a single-file torrent), its length, and its bytes when it is made from memory.
+ */
+interface Entry {
+  path: string[];
   length: number;
+  /** A BEP 47 pad file: zeros in the v1 pieces, absent from the v2 tree. */
+  padding?: boolean;
+  data?: Uint8Array;
 }
 
-/** The halves of the info dictionary a torrent has. */
-interface Hashes {
-  /** v1: concatenated SHA-1 piece hashes. */
+/** The hashes a torrent is made of: v1 pieces, and each entry's v2 merkle hashes. */
+interface Hashed {
   pieces?: Uint8Array;
-  /** v2: the `file tree` dictionary and the top-level `piece layers`. */
-  tree?: Encodable;
-  layers?: Map<string, Encodable>;
+  merkle?: (FileMerkle | undefined)[];
 }
 
-function buildTorrent(layout: Layout, pieceLength: number, hashes: Hashes, opts: CreateOptions) {
+function checkVersion(version: TorrentVersion, pieceLength: number): void {
+  checkPieceLength(pieceLength);
+  if (version !== "v1" && (pieceLength < MERKLE_BLOCK || (pieceLength & (pieceLength - 1)) !== 0)) {
+    throw new TorrentError("a v2 piece length must be a power of two of at least 16 KiB");
+  }
+}
+
+/**
+ * The entries the v1 half lists: for a hybrid folder, a BEP 47 pad file wherever a file holding
+ * data does not end on a piece boundary, so every file starts on a piece as v2 lays them out and
+ * every piece is whole (as libtorrent makes hybrid torrents).
+ */
+function v1Entries(
+  entries: readonly Entry[],
+  version: TorrentVersion,
+  single: boolean,
+  pieceLength: number,
+): readonly Entry[] {
+  if (version !== "hybrid" || single) return entries;
+  const out: Entry[] = [];
+  let offset = 0;
+  for (const e of entries) {
+    out.push(e);
+    offset += e.length;
+    const gap = (pieceLength - offset % pieceLength) % pieceLength;
+    if (e.length > 0 && gap > 0) {
+      out.push({ path: [".pad", String(gap)], length: gap, padding: true });
+      offset += gap;
+    }
+  }
+  return out;
+}
+
+const utf8 = new TextEncoder();
+
+/** A dictionary key for text: the encoder takes keys as latin-1 views of their bytes. */
+function textKey(text: string): string {
+  return latin1(utf8.encode(text));
+}
+
+/** The v2 `file tree` of `entries` and the `piece layers` of those longer than a piece. */
+function v2Half(name: string, entries: readonly Entry[], merkle: (FileMerkle | undefined)[]) {
+  const tree = new Map<string, Encodable>();
+  const layers = new Map<string, Encodable>();
+  entries.forEach((e, i) => {
+    const path = e.path.length === 0 ? [name] : e.path;
+    let folder = tree;
+    for (const component of path.slice(0, -1)) {
+      const key = textKey(component);
+      if (!folder.has(key)) folder.set(key, new Map<string, Encodable>());
+      folder = folder.get(key) as Map<string, Encodable>;
+    }
+    const properties: Record<string, Encodable> = { length: e.length };
+    const m = merkle[i];
+    if (m !== undefined) {
+      properties["pieces root"] = m.root;
+      if (m.layer !== undefined) layers.set(latin1(m.root), m.layer);
+    }
+    folder.set(textKey(path[path.length - 1]), new Map([["", properties]]));
+  });
+  return { tree, layers: layers.size > 0 ? layers : undefined };
+}
+
+/** The .torrent of `entries` (a folder `name`, or the single file `name`), once hashed. */
+function buildTorrent(
+  name: string,
+  single: boolean,
+  entries: readonly Entry[],
+  pieceLength: number,
+  hashed: Hashed,
+  opts: CreateOptions,
+): Uint8Array {
+  const version = opts.version ?? "v1";
+  const v2 = hashed.merkle === undefined ? undefined : v2Half(name, entries, hashed.merkle);
   const info: Record<string, Encodable | undefined> = {
-    "file tree": hashes.tree,
-    "meta version": hashes.tree === undefined ? undefined : 2,
-    name: layout.name,
+    "file tree": v2?.tree,
+    "meta version": v2 === undefined ? undefined : 2,
+    name,
     "piece length": pieceLength,
-    pieces: hashes.pieces,
+    pieces: hashed.pieces,
     private: opts.private ? 1 : undefined,
     source: opts.source,
   };
-  if (hashes.pieces !== undefined) {
-    if (layout.files === undefined) info.length = layout.length;
-    else info.files = layout.files.map((f) => ({ attr: f.attr, length: f.length, path: f.path }));
+  if (hashed.pieces !== undefined) {
+    const listed = v1Entries(entries, version, single, pieceLength);
+    if (single) info.length = listed[0].length;
+    else {
+      info.files = listed.map((e) => ({
+        attr: e.padding ? "p" : undefined,
+        length: e.length,
+        path: e.path,
+      }));
+    }
   }
 
   const tiers = (opts.announce ?? []).map((t) => t.filter((u) => u !== "")).filter((t) =>
@@ -188,63 +271,10 @@ function buildTorrent(layout: Layout, pieceLength: number, hashes: Hashes, opts:
     "created by": opts.createdBy ?? "bittorrent",
     "creation date": creationDate ?? undefined,
     info,
-    "piece layers": hashes.layers,
+    "piece layers": v2?.layers,
     "url-list": opts.urlList && opts.urlList.length > 0 ? opts.urlList : undefined,
   };
   return encode(top);
-}
-
-const utf8 = new TextEncoder();
-
-/** A dictionary key for text: the encoder takes keys as latin-1 views of their bytes. */
-function textKey(text: string): string {
-  return latin1(utf8.encode(text));
-}
-
-/**
- * The v2 half of `files` (in order; `[]` paths for a single file called `name`): the `file tree`
- * and the `piece layers` of files longer than a piece.
- */
-function v2Half(name: string, files: readonly BufferFile[], pieceLength: number): Hashes {
-  const tree = new Map<string, Encodable>();
-  const layers = new Map<string, Encodable>();
-  for (const f of files) {
-    const path = f.path.length === 0 ? [name] : f.path;
-    let folder = tree;
-    for (const component of path.slice(0, -1)) {
-      const key = textKey(component);
-      if (!folder.has(key)) folder.set(key, new Map<string, Encodable>());
-      folder = folder.get(key) as Map<string, Encodable>;
-    }
-    const properties: Record<string, Encodable> = { length: f.data.length };
-    if (f.data.length > 0) {
-      const { root, layer } = fileMerkle(f.data, pieceLength);
-      properties["pieces root"] = root;
-      if (layer !== undefined) layers.set(latin1(root), layer);
-    }
-    folder.set(textKey(path[path.length - 1]), new Map([["", properties]]));
-  }
-  return { tree, layers: layers.size > 0 ? layers : undefined };
-}
-
-/**
- * `files` with a BEP 47 pad file wherever a file holding data does not end on a piece boundary,
- * so every file starts on a piece as v2 lays them out and every piece is whole (as libtorrent
- * makes hybrid torrents).
- */
-function alignedFiles(files: readonly BufferFile[], pieceLength: number): BufferFile[] {
-  const out: BufferFile[] = [];
-  let offset = 0;
-  for (const f of files) {
-    out.push(f);
-    offset += f.data.length;
-    const gap = (pieceLength - offset % pieceLength) % pieceLength;
-    if (f.data.length > 0 && gap > 0) {
-      out.push({ path: [".pad", String(gap)], data: new Uint8Array(gap), padding: true });
-      offset += gap;
-    }
-  }
-  return out;
 }
 
 function checkTotal(total: number): void {
@@ -269,7 +299,7 @@ function checkTotal(total: number): void {
 export function createTorrentFromBuffers(
   name: string,
   files: Uint8Array | readonly BufferFile[],
-  opts: BufferCreateOptions = {},
+  opts: CreateOptions = {},
 ): Uint8Array {
   checkComponent(name);
   const single = files instanceof Uint8Array;
@@ -281,31 +311,28 @@ export function createTorrentFromBuffers(
       f.path.forEach(checkComponent);
     }
   }
-  const total = list.reduce((n, f) => n + f.data.length, 0);
+  const entries: Entry[] = list.map((f) => ({
+    path: [...f.path],
+    length: f.data.length,
+    data: f.data,
+  }));
+  const total = entries.reduce((n, e) => n + e.length, 0);
   checkTotal(total);
   const version = opts.version ?? "v1";
   const pieceLength = opts.pieceLength ?? defaultPieceLength(total);
-  checkPieceLength(pieceLength);
-  if (version !== "v1" && (pieceLength < MERKLE_BLOCK || (pieceLength & (pieceLength - 1)) !== 0)) {
-    throw new TorrentError("a v2 piece length must be a power of two of at least 16 KiB");
+  checkVersion(version, pieceLength);
+  const hashed: Hashed = {};
+  if (version !== "v1") {
+    hashed.merkle = entries.map((e) => e.length > 0 ? fileMerkle(e.data!, pieceLength) : undefined);
   }
-  const hashes: Hashes = version === "v1" ? {} : v2Half(name, list, pieceLength);
-  const v1List = version === "hybrid" && !single ? alignedFiles(list, pieceLength) : list;
   if (version !== "v2") {
     const hasher = new PieceHasher(pieceLength);
-    for (const f of v1List) hasher.update(f.data);
-    hashes.pieces = hasher.finish();
+    for (const e of v1Entries(entries, version, single, pieceLength)) {
+      hasher.update(e.data ?? new Uint8Array(e.length));
+    }
+    hashed.pieces = hasher.finish();
   }
-  const layout: Layout = {
-    name,
-    length: v1List.reduce((n, f) => n + f.data.length, 0),
-    files: single ? undefined : v1List.map((f) => ({
-      path: [...f.path],
-      length: f.data.length,
-      attr: f.padding ? "p" : undefined,
-    })),
-  };
-  return buildTorrent(layout, pieceLength, hashes, opts);
+  return buildTorrent(name, single, entries, pieceLength, hashed, opts);
 }
 
 interface DiskFile {
@@ -349,9 +376,9 @@ async function baseName(path: string): Promise<string> {
 /**
  * Makes a .torrent from a file or folder on disk, hashed by `hashFiles` (on worker threads for
  * large payloads). A folder is walked in byte order of the names in each folder (as a v2 file
- * tree orders them), leaving out symlinks and hidden names; the path given is taken as it is. Throws `TorrentError` when there is
- * nothing to share, `FileHashingError` when a file cannot be read or changes meanwhile, and
- * Deno's errors for a path that cannot be listed.
+ * tree orders them), leaving out symlinks and hidden names; the path given is taken as it is.
+ * Throws `TorrentError` when there is nothing to share, `FileHashingError` when a file cannot be
+ * read or changes meanwhile, and Deno's errors for a path that cannot be listed.
  *
  * @example
  * ```ts
@@ -387,19 +414,17 @@ export async function createTorrentFromPath(
   const total = files.reduce((n, f) => n + f.size, 0);
   checkTotal(total);
   if (!Number.isSafeInteger(total)) throw new TorrentError("payload is too large");
+  const version = opts.version ?? "v1";
   const pieceLength = opts.pieceLength ?? defaultPieceLength(total);
-  checkPieceLength(pieceLength);
-  const pieces = await hashFiles(
+  checkVersion(version, pieceLength);
+  const single = info.isFile;
+  const hashed = await hashFiles(
     files.map((f) => ({ path: f.abs, length: f.size })),
     pieceLength,
-    { onProgress: opts.onProgress },
+    { version, wholeLastPiece: !single, onProgress: opts.onProgress },
   );
-  const layout: Layout = {
-    name,
-    length: total,
-    files: info.isFile ? undefined : files.map((f) => ({ path: f.rel, length: f.size })),
-  };
-  return buildTorrent(layout, pieceLength, { pieces }, opts);
+  const entries = files.map((f) => ({ path: f.rel, length: f.size }));
+  return buildTorrent(name, single, entries, pieceLength, hashed, opts);
 }
 
 /**

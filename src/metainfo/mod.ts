@@ -38,7 +38,6 @@ export {
   sanitizePathComponent,
 } from "./paths.ts";
 export {
-  type BufferCreateOptions,
   type BufferFile,
   type CreateOptions,
   createTorrentFromBuffers,

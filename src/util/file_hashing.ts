@@ -1,11 +1,21 @@
 /**
- * SHA-1 piece hashes of files on disk, laid end to end as a torrent lays them, on worker
- * threads: each worker reads a run of whole pieces itself and hashes them, so reading and
- * hashing spread over every core and the main thread only hands out runs and collects hashes.
+ * The piece hashes of files on disk, on worker threads: each worker reads a run of whole pieces
+ * itself and hashes them, so reading and hashing spread over every core and the main thread only
+ * hands out runs and collects hashes. v1 hashes the files laid end to end (SHA-1 a piece); v2
+ * starts each file on a piece and builds its merkle tree (BEP 52); hybrid does both over the same
+ * aligned pieces, each piece read once.
  *
  * @module
  */
 import { sha1 } from "./digest.ts";
+import {
+  blocksRoot,
+  type FileMerkle,
+  MERKLE_BLOCK,
+  MERKLE_HASH,
+  merkleRoot,
+  nextPowerOfTwo,
+} from "./merkle.ts";
 
 /** One file in the byte stream being hashed. */
 export interface FileSpan {
@@ -20,15 +30,30 @@ export interface Segment {
   length: number;
 }
 
-/** A run of whole pieces handed to one worker. */
+/** A run of whole pieces handed to one worker, and what to make of each piece. */
 export interface HashTask {
   id: number;
   pieceLength: number;
   /** The bytes of the pieces, file by file, in order. */
   segments: Segment[];
+  /** Index of the run's first piece. */
+  firstPiece: number;
+  /** The SHA-1 of each piece (v1, hybrid). */
+  sha1: boolean;
+  /**
+   * Zero-fill a short piece to a whole one before its SHA-1, as the pad file after it would
+   * (hybrid); the run's very last piece only when `wholeLastPiece` too.
+   */
+  padPieces: boolean;
+  wholeLastPiece: boolean;
+  /** Leaves of each piece's merkle subtree (v2, hybrid: the run is of one file); 0 for none. */
+  merkleWidth: number;
 }
 
-/** A worker's answer: the pieces' hashes in order, or why they could not be read. */
+/**
+ * A worker's answer: per piece, in order, its SHA-1 (when asked) then its merkle root (when
+ * asked); or why the pieces could not be read.
+ */
 export type HashAnswer =
   | { id: number; hashes: Uint8Array }
   | { id: number; error: string; path?: string };
@@ -50,9 +75,14 @@ export class FileHashingError extends Error {
   }
 }
 
+/** Bytes of hashes `task` makes a piece. */
+function bytesPerPiece(task: HashTask): number {
+  return (task.sha1 ? 20 : 0) + (task.merkleWidth > 0 ? MERKLE_HASH : 0);
+}
+
 /**
  * Reads the pieces of `task` one at a time into `buffer` (grown to a piece when smaller) and
- * returns the SHA-1 of each: a piece is hashed while it is still in the CPU's cache. Throws
+ * returns the hashes of each: a piece is hashed while it is still in the CPU's cache. Throws
  * `FileHashingError` when a file is shorter than it was (changed under us) or cannot be read.
  */
 export function hashTask(task: HashTask, buffer: { bytes: Uint8Array }): Uint8Array {
@@ -60,10 +90,24 @@ export function hashTask(task: HashTask, buffer: { bytes: Uint8Array }): Uint8Ar
   if (buffer.bytes.length < L) buffer.bytes = new Uint8Array(L);
   const piece = buffer.bytes;
   const total = task.segments.reduce((n, s) => n + s.length, 0);
-  const hashes = new Uint8Array(Math.ceil(total / L) * 20);
+  const pieces = Math.ceil(total / L);
+  const each = bytesPerPiece(task);
+  const hashes = new Uint8Array(pieces * each);
   let filled = 0, count = 0;
   const hashPiece = () => {
-    hashes.set(sha1(piece.subarray(0, filled)), count++ * 20);
+    const at = count * each;
+    if (task.merkleWidth > 0) {
+      hashes.set(
+        blocksRoot(piece.subarray(0, filled), task.merkleWidth),
+        at + (task.sha1 ? 20 : 0),
+      );
+    }
+    if (task.sha1) {
+      const whole = task.padPieces && (count < pieces - 1 || task.wholeLastPiece);
+      if (whole && filled < L) piece.fill(0, filled, L);
+      hashes.set(sha1(piece.subarray(0, whole ? L : filled)), at);
+    }
+    count++;
     filled = 0;
   };
   for (const s of task.segments) {
@@ -100,8 +144,18 @@ function reason(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** Runs of whole pieces over `files`, `TASK_BYTES` or one piece each, made as they are asked. */
-function* tasksOf(files: readonly FileSpan[], pieceLength: number): Generator<HashTask> {
+/** What every task of one `hashFiles` call makes, as `HashTask` spells it. */
+type TaskKind = Pick<HashTask, "sha1" | "padPieces" | "wholeLastPiece">;
+
+/**
+ * v1 runs of whole pieces over `files` laid end to end, `TASK_BYTES` or one piece each, made as
+ * they are asked.
+ */
+function* streamTasks(
+  files: readonly FileSpan[],
+  pieceLength: number,
+  kind: TaskKind,
+): Generator<HashTask> {
   const perTask = Math.max(1, Math.floor(TASK_BYTES / pieceLength)) * pieceLength;
   let id = 0, file = 0, position = 0;
   for (;;) {
@@ -120,12 +174,61 @@ function* tasksOf(files: readonly FileSpan[], pieceLength: number): Generator<Ha
       want -= n;
     }
     if (segments.length === 0) return;
-    yield { id: id++, pieceLength, segments };
+    const firstPiece = id * (perTask / pieceLength);
+    yield { id: id++, pieceLength, segments, firstPiece, ...kind, merkleWidth: 0 };
+  }
+}
+
+/**
+ * Runs of whole pieces of one file each, every file starting on a piece (v2, hybrid): a file
+ * longer than a piece has a subtree of a piece's blocks a piece; a smaller file's one piece is
+ * its whole tree.
+ */
+function* alignedTasks(
+  files: readonly FileSpan[],
+  pieceLength: number,
+  kind: TaskKind,
+): Generator<HashTask> {
+  const perTask = Math.max(1, Math.floor(TASK_BYTES / pieceLength));
+  let id = 0, firstPiece = 0;
+  const lastWithData = files.findLastIndex((f) => f.length > 0);
+  for (let f = 0; f < files.length; f++) {
+    const { path, length } = files[f];
+    const pieces = Math.ceil(length / pieceLength);
+    const merkleWidth = pieces > 1
+      ? pieceLength / MERKLE_BLOCK
+      : nextPowerOfTwo(Math.ceil(length / MERKLE_BLOCK));
+    for (let p = 0; p < pieces; p += perTask) {
+      const position = p * pieceLength;
+      const bytes = Math.min(perTask * pieceLength, length - position);
+      const last = f === lastWithData && p + perTask >= pieces;
+      yield {
+        id: id++,
+        pieceLength,
+        segments: [{ path, position, length: bytes }],
+        firstPiece: firstPiece + p,
+        ...kind,
+        wholeLastPiece: kind.wholeLastPiece || !last,
+        merkleWidth,
+      };
+    }
+    firstPiece += pieces;
   }
 }
 
 /** The settings of {@link hashFiles}. */
 export interface HashFilesOptions {
+  /**
+   * `v1` (default): a SHA-1 a piece over the files laid end to end. `v2`: each file's merkle
+   * tree, files starting on pieces. `hybrid`: both, the SHA-1s over the files aligned by pad
+   * files (zeros) as v2 lays them out.
+   */
+  version?: "v1" | "v2" | "hybrid";
+  /**
+   * hybrid: the last piece is whole too (a pad file ends the torrent, as in a folder torrent);
+   * without it the last piece ends with the last file (a single-file torrent).
+   */
+  wholeLastPiece?: boolean;
   /** Called after each run of pieces with the bytes hashed so far and the total. */
   onProgress?: (done: number, total: number) => void;
   /**
@@ -135,10 +238,17 @@ export interface HashFilesOptions {
   workers?: number;
 }
 
+/** What `hashFiles` makes. */
+export interface FileHashes {
+  /** The SHA-1 of each piece, concatenated (v1, hybrid): a v1 torrent's `pieces`. */
+  pieces?: Uint8Array;
+  /** Each file's merkle root and piece layer (v2, hybrid); `undefined` for an empty file. */
+  merkle?: (FileMerkle | undefined)[];
+}
+
 /**
- * The SHA-1 of every `pieceLength` bytes of `files` laid end to end (the last piece may be
- * shorter), concatenated: a v1 torrent's `pieces`. Rejects with `FileHashingError` when a file
- * cannot be read or changed while hashing.
+ * The piece hashes of `files` (see {@link HashFilesOptions.version}). Rejects with
+ * `FileHashingError` when a file cannot be read or changed while hashing.
  *
  * @example
  * ```ts
@@ -147,7 +257,9 @@ export interface HashFilesOptions {
  * await Deno.writeFile(`${dir}/a`, new Uint8Array(40_000).fill(1));
  * await Deno.writeFile(`${dir}/b`, new Uint8Array(9_000).fill(2));
  * const files = [{ path: `${dir}/a`, length: 40_000 }, { path: `${dir}/b`, length: 9_000 }];
- * console.log((await hashFiles(files, 16384)).length); // 60 (three pieces)
+ * console.log((await hashFiles(files, 16384)).pieces?.length); // 60 (three pieces)
+ * const hybrid = await hashFiles(files, 16384, { version: "hybrid", wholeLastPiece: true });
+ * console.log(hybrid.pieces?.length, hybrid.merkle?.[0]?.layer?.length); // 80 96
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
@@ -155,15 +267,30 @@ export async function hashFiles(
   files: readonly FileSpan[],
   pieceLength: number,
   options: HashFilesOptions = {},
-): Promise<Uint8Array> {
+): Promise<FileHashes> {
+  const version = options.version ?? "v1";
   const total = files.reduce((n, f) => n + f.length, 0);
-  const pieceCount = Math.ceil(total / pieceLength);
-  const out = new Uint8Array(pieceCount * 20);
-  const tasks = tasksOf(files, pieceLength);
-  const perTask = Math.max(1, Math.floor(TASK_BYTES / pieceLength));
+  const kind: TaskKind = {
+    sha1: version !== "v2",
+    padPieces: version === "hybrid",
+    wholeLastPiece: options.wholeLastPiece ?? false,
+  };
+  const aligned = version !== "v1";
+  const piecesOf = (length: number) => Math.ceil(length / pieceLength);
+  const pieceCount = aligned ? files.reduce((n, f) => n + piecesOf(f.length), 0) : piecesOf(total);
+  const pieces = kind.sha1 ? new Uint8Array(pieceCount * 20) : undefined;
+  const roots = aligned ? new Uint8Array(pieceCount * MERKLE_HASH) : undefined;
+  const tasks = aligned
+    ? alignedTasks(files, pieceLength, kind)
+    : streamTasks(files, pieceLength, kind);
   let done = 0;
   const finished = (task: HashTask, hashes: Uint8Array) => {
-    out.set(hashes, task.id * perTask * 20);
+    const each = bytesPerPiece(task);
+    for (let i = 0; i < hashes.length / each; i++) {
+      const at = i * each, p = task.firstPiece + i;
+      if (pieces) pieces.set(hashes.subarray(at, at + 20), p * 20);
+      if (roots) roots.set(hashes.subarray(at + each - MERKLE_HASH, at + each), p * MERKLE_HASH);
+    }
     done += task.segments.reduce((n, s) => n + s.length, 0);
     options.onProgress?.(done, total);
   };
@@ -176,14 +303,33 @@ export async function hashFiles(
   if (workers.length === 0) {
     const buffer = { bytes: new Uint8Array(0) };
     for (const task of tasks) finished(task, hashTask(task, buffer));
-    return out;
+  } else {
+    try {
+      await Promise.all(workers.map((w) => w.drain(tasks, finished)));
+    } finally {
+      for (const w of workers) w.worker.terminate();
+    }
   }
-  try {
-    await Promise.all(workers.map((w) => w.drain(tasks, finished)));
-  } finally {
-    for (const w of workers) w.worker.terminate();
-  }
-  return out;
+  return { pieces, merkle: roots && fileTrees(files, pieceLength, roots) };
+}
+
+/** Each file's merkle hashes from the roots of its pieces (in aligned piece order). */
+function fileTrees(
+  files: readonly FileSpan[],
+  pieceLength: number,
+  roots: Uint8Array,
+): (FileMerkle | undefined)[] {
+  let first = 0;
+  return files.map((f) => {
+    const count = Math.ceil(f.length / pieceLength);
+    const row = roots.subarray(first * MERKLE_HASH, (first + count) * MERKLE_HASH);
+    first += count;
+    if (count === 0) return undefined;
+    if (count === 1) return { root: row.slice() };
+    const height = Math.log2(pieceLength / MERKLE_BLOCK);
+    const layer = row.slice();
+    return { root: merkleRoot(layer, nextPowerOfTwo(count), height), layer };
+  });
 }
 
 /** One worker thread and the tasks it has been given. */

@@ -5,8 +5,8 @@
  */
 import { main } from "../../src/main.ts";
 import type { CommandIO } from "../../src/cli/mod.ts";
-import { parseTorrent, type Torrent } from "../../src/metainfo/mod.ts";
-import { sha1 } from "../../src/util/mod.ts";
+import { createTorrentFromBuffers, parseTorrent, type Torrent } from "../../src/metainfo/mod.ts";
+import { sha1, toHex } from "../../src/util/mod.ts";
 import { assert, assertEquals } from "../assert.ts";
 import { xorshiftBytes } from "../random.ts";
 
@@ -75,6 +75,7 @@ Deno.test("create: visible files in byte order of their names, folder by folder;
       `${dir}/album.torrent`,
       "--piece-size",
       "16K",
+      "--v1",
     );
     assertEquals(r.code, 0, r.err);
     const t = await torrentAt(`${dir}/album.torrent`);
@@ -150,13 +151,18 @@ Deno.test("create --json: start, progress and done events, one JSON object a lin
     const r = await run("create", `${dir}/d`, "-o", `${dir}/d.torrent`, "--json");
     assertEquals(r.code, 0, r.err);
     const events = r.out.trimEnd().split("\n").map((l) => JSON.parse(l));
-    assertEquals(events.map((e) => e.event), ["start", "progress", "done"]);
-    assertEquals(events[1].bytesDone, 305_000);
-    assertEquals(events[1].totalBytes, 305_000);
+    // A progress event at the first run of pieces hashed, then at most one a second, and one
+    // at the end.
+    const kinds = events.map((e) => e.event);
+    assertEquals([kinds[0], kinds.at(-1)], ["start", "done"]);
+    assert(kinds.slice(1, -1).every((k) => k === "progress") && kinds.length >= 3, `${kinds}`);
+    const last = events.at(-2);
+    assertEquals([last.bytesDone, last.totalBytes], [305_000, 305_000]);
     const t = await torrentAt(`${dir}/d.torrent`);
-    assertEquals(events[2].infoHash, t.infoHashHex);
-    assertEquals(events[2].torrent, `${dir}/d.torrent`);
-    assertEquals(events[2].files.map((f: { path: string }) => f.path), ["d/a.bin", "d/b.bin"]);
+    const done = events.at(-1);
+    assertEquals([done.infoHash, done.infoHashV2], [t.infoHashHex, toHex(t.infoHashV2!)]);
+    assertEquals(done.torrent, `${dir}/d.torrent`);
+    assertEquals(done.files.map((f: { path: string }) => f.path), ["d/a.bin", "d/b.bin"]);
     assert(events.every((e) => typeof e.elapsed === "number"));
   });
 });
@@ -193,11 +199,10 @@ Deno.test("create: mistakes are one line, and nothing is written or replaced", a
       [["create", `${dir}/x.bin`], 2, "missing -o <file.torrent>"],
       [["create", "-o", `${dir}/n.torrent`], 2, "missing the file or folder to share"],
       [
-        ["create", `${dir}/x.bin`, "-o", `${dir}/n.torrent`, "--v2"],
+        ["create", `${dir}/x.bin`, "-o", `${dir}/n.torrent`, "--v1", "--v2"],
         2,
-        "--v2 is not supported yet",
+        "--v1 and --v2 do not go together: give one",
       ],
-      [["create", `${dir}/x.bin`, "-o", `${dir}/n.torrent`, "--hybrid"], 2, "--hybrid"],
       [
         ["create", `${dir}/x.bin`, "-o", `${dir}/n.torrent`, "--piece-size", "100K"],
         2,
@@ -234,5 +239,50 @@ Deno.test("create: mistakes are one line, and nothing is written or replaced", a
     assertEquals(await Deno.readTextFile(`${dir}/taken.torrent`), "mine");
     const left = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
     assertEquals(left, ["empty", "hidden-only", "taken.torrent", "x.bin"], "no torrent written");
+  });
+});
+
+Deno.test("create: hybrid by default, or --v2: the torrent the same files make in memory", async () => {
+  await withDir(async (dir) => {
+    const files: [string, Uint8Array][] = [
+      ["set/a.bin", xorshiftBytes(100_000, 11)],
+      ["set/b/c.bin", xorshiftBytes(16_384, 12)],
+      ["set/b/d.txt", xorshiftBytes(5, 13)],
+      ["set/e.empty", new Uint8Array(0)],
+    ];
+    for (const [path, data] of files) await write(`${dir}/${path}`, data);
+    const inMemory = files.map(([path, data]) => ({ path: path.split("/").slice(1), data }));
+    for (const flag of [[], ["--v2"], ["--hybrid"]]) {
+      const out = `${dir}/set${flag.join("")}.torrent`;
+      const r = await run(
+        "create",
+        `${dir}/set`,
+        "-o",
+        out,
+        "--piece-size",
+        "32K",
+        "--no-date",
+        ...flag,
+      );
+      assertEquals(r.code, 0, r.err);
+      const version = flag[0] === "--v2" ? "v2" : "hybrid";
+      const t = await torrentAt(out);
+      assertEquals(t.version, version);
+      const expected = createTorrentFromBuffers("set", inMemory, {
+        pieceLength: 32768,
+        creationDate: null,
+        version,
+      });
+      assertEquals(await Deno.readFile(out), expected, `${version}: byte for byte`);
+      assert(r.out.includes(`Info-hash v2: ${toHex(t.infoHashV2!)}`), r.out);
+      assertEquals(r.out.includes("Info-hash: "), version === "hybrid", r.out);
+    }
+    const single = await run("create", `${dir}/set/a.bin`, "-o", `${dir}/a.torrent`, "--no-date");
+    assertEquals(single.code, 0, single.err);
+    assertEquals(
+      await Deno.readFile(`${dir}/a.torrent`),
+      createTorrentFromBuffers("a.bin", files[0][1], { creationDate: null, version: "hybrid" }),
+      "a single file, hybrid",
+    );
   });
 });

@@ -22,45 +22,49 @@ const FILES: PayloadFile[] = [
 
 const quietIO: CommandIO = { out: () => {}, err: () => {}, isTTY: false, columns: () => 80 };
 
-Deno.test({
-  name: "create: libtorrent verifies our torrent against the data and seeds it; we download it",
-  ignore: missing("create -> libtorrent", "libtorrent"),
-  async fn() {
-    const root = await Deno.makeTempDir({ prefix: "interop-create-" });
-    try {
-      await makePayload(`${root}/data`, { files: FILES, seed: 31 });
-      const torrentPath = `${root}/made.torrent`;
-      const code = await main(
-        ["create", `${root}/data/made`, "-o", torrentPath, "--piece-size", "32K"],
-        quietIO,
-      );
-      assertEquals(code, 0);
-      const torrent = parseTorrent(await Deno.readFile(torrentPath));
-      assertEquals(torrent.files.length, FILES.length);
-      // READY comes only once libtorrent has checked every piece and is seeding.
-      const seeder = await startLibtorrentSeeder({
-        torrent: torrentPath,
-        data: `${root}/data`,
-        trackerOff: true,
-      });
+for (const flag of ["--hybrid", "--v2", "--v1"]) {
+  Deno.test({
+    name: `create ${flag}: libtorrent verifies our torrent against the data and seeds it; ` +
+      "we download it",
+    ignore: missing(`create ${flag} -> libtorrent`, "libtorrent"),
+    async fn() {
+      const root = await Deno.makeTempDir({ prefix: "interop-create-" });
       try {
-        const ours = await runOurClient({
+        await makePayload(`${root}/data`, { files: FILES, seed: 31 });
+        const torrentPath = `${root}/made.torrent`;
+        const code = await main(
+          ["create", `${root}/data/made`, "-o", torrentPath, "--piece-size", "32K", flag],
+          quietIO,
+        );
+        assertEquals(code, 0);
+        const torrent = parseTorrent(await Deno.readFile(torrentPath));
+        assertEquals(torrent.version, flag.slice(2));
+        assertEquals(torrent.files.filter((f) => !f.padding).length, FILES.length);
+        // READY comes only once libtorrent has checked every piece and is seeding.
+        const seeder = await startLibtorrentSeeder({
           torrent: torrentPath,
-          out: `${root}/out`,
-          extraArgs: ["--peer", `127.0.0.1:${seeder.port}`],
+          data: `${root}/data`,
+          trackerOff: true,
         });
         try {
-          const { code } = await ours.wait(60_000);
-          assertEquals(code, 0, await ours.diagnose());
+          const ours = await runOurClient({
+            torrent: torrentPath,
+            out: `${root}/out`,
+            extraArgs: ["--peer", `127.0.0.1:${seeder.port}`],
+          });
+          try {
+            const { code } = await ours.wait(60_000);
+            assertEquals(code, 0, await ours.diagnose());
+          } finally {
+            await ours.stop();
+          }
+          assert(await sameTree(`${root}/data`, `${root}/out`), "our copy equals the source");
         } finally {
-          await ours.stop();
+          await seeder.stop();
         }
-        assert(await sameTree(`${root}/data`, `${root}/out`), "our copy equals the source");
       } finally {
-        await seeder.stop();
+        await Deno.remove(root, { recursive: true });
       }
-    } finally {
-      await Deno.remove(root, { recursive: true });
-    }
-  },
-});
+    },
+  });
+}

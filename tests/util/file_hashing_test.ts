@@ -1,5 +1,5 @@
 /** Piece hashes of files on disk, on worker threads and on this one, against hashing in memory. */
-import { FileHashingError, hashFiles, sha1 } from "../../src/util/mod.ts";
+import { FileHashingError, fileMerkle, hashFiles, sha1 } from "../../src/util/mod.ts";
 import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { xorshiftBytes } from "../random.ts";
 
@@ -40,7 +40,8 @@ Deno.test("hashFiles: files of odd sizes, empty ones among them, hash as one str
             seen.push(done);
           },
         });
-        assertEquals(got, want, `piece ${pieceLength}, ${workers} workers`);
+        assertEquals(got.pieces, want, `piece ${pieceLength}, ${workers} workers`);
+        assertEquals(got.merkle, undefined, "v1 only");
         assertEquals(seen.at(-1), all.length, "progress reaches the total");
         assert(seen.every((d, i) => i === 0 || d > seen[i - 1]), "progress only grows");
       }
@@ -65,6 +66,57 @@ Deno.test("hashFiles: a missing file or one shorter than said is a FileHashingEr
         FileHashingError,
         `cannot read ${dir}/gone: no such file`,
       );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("hashFiles v2 and hybrid: each file's tree, and SHA-1s over the files aligned by pads", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "bt-hash-" });
+  try {
+    // Several tasks in one file, files of one piece or less, an empty one among them.
+    const sizes = [9 * 1024 * 1024 + 5, 0, 1, 40_000, 262_144, 700_001];
+    const parts = sizes.map((n, i) => xorshiftBytes(n, i + 20));
+    const files = [];
+    for (let i = 0; i < parts.length; i++) {
+      await Deno.writeFile(`${dir}/f${i}`, parts[i]);
+      files.push({ path: `${dir}/f${i}`, length: sizes[i] });
+    }
+    for (const pieceLength of [16384, 262144]) {
+      const trees = parts.map((p) => p.length > 0 ? fileMerkle(p, pieceLength) : undefined);
+      // The v1 half of a hybrid: every file padded with zeros to a whole piece.
+      const aligned = (whole: boolean) => {
+        const chunks = parts.filter((p) => p.length > 0).map((p, i, all) => {
+          const last = i === all.length - 1 && !whole;
+          const size = last ? p.length : Math.ceil(p.length / pieceLength) * pieceLength;
+          const padded = new Uint8Array(size);
+          padded.set(p);
+          return padded;
+        });
+        const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+        let at = 0;
+        for (const c of chunks) {
+          all.set(c, at);
+          at += c.length;
+        }
+        return expected(all, pieceLength);
+      };
+      for (const workers of [0, 2]) {
+        const where = `piece ${pieceLength}, ${workers} workers`;
+        const v2 = await hashFiles(files, pieceLength, { version: "v2", workers });
+        assertEquals(v2.pieces, undefined, where);
+        assertEquals(v2.merkle, trees, `v2 trees, ${where}`);
+        for (const whole of [true, false]) {
+          const hybrid = await hashFiles(files, pieceLength, {
+            version: "hybrid",
+            wholeLastPiece: whole,
+            workers,
+          });
+          assertEquals(hybrid.merkle, trees, `hybrid trees, ${where}`);
+          assertEquals(hybrid.pieces, aligned(whole), `hybrid pieces, whole ${whole}, ${where}`);
+        }
+      }
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
