@@ -12,7 +12,7 @@ import {
   type SessionLog,
   type SourcedAddress,
 } from "../engine/mod.ts";
-import { type Magnet, parseInfo, type Torrent } from "../metainfo/mod.ts";
+import { type Magnet, parseInfo, swarmHashes, type Torrent } from "../metainfo/mod.ts";
 import { makePeerId, PeerNetwork, type StreamListener } from "../peer/mod.ts";
 import { Announcer, type AnnouncerOptions, type TrackerStatus } from "../tracker/mod.ts";
 import { DhtLookups, type DhtNode } from "./dht_lookups.ts";
@@ -56,8 +56,9 @@ export interface FetchedTorrent {
 export class MetadataJob {
   readonly #fetcher: MetadataFetcher;
   readonly #listener: StreamListener;
-  readonly #announcer?: Announcer;
-  readonly #lookups?: DhtLookups;
+  /** One announce loop a swarm (a link with both btih and btmh names two). */
+  readonly #announcers: Announcer[] = [];
+  readonly #lookups: DhtLookups[] = [];
   #tracker?: TrackerStatus;
   #stopping?: Promise<void>;
   /** Settles with the verified torrent. */
@@ -67,14 +68,16 @@ export class MetadataJob {
     const { magnet } = opts;
     const peerId = makePeerId();
     const network = opts.network ?? new PeerNetwork();
+    const swarms = swarmHashes(magnet);
     this.#listener = listenForTorrent(
       network,
       { ...opts, onError: (message) => opts.log?.debug(message) },
-      magnet.infoHash,
+      swarms,
       () => this.#fetcher,
     );
     this.#fetcher = new MetadataFetcher({
       infoHash: magnet.infoHash,
+      infoHashV2: magnet.infoHashV2,
       peerId,
       dial: network.dial,
       maxPeers: opts.maxPeers,
@@ -84,10 +87,10 @@ export class MetadataJob {
     this.#fetcher.start();
     this.#fetcher.addPeers(magnet.peers, "magnet");
     this.#fetcher.addPeers(opts.peers ?? [], "manual");
-    if (magnet.trackers.length > 0) {
-      this.#announcer = new Announcer({
+    for (const infoHash of magnet.trackers.length > 0 ? swarms : []) {
+      const announcer = new Announcer({
         tiers: magnet.trackers.map((url) => [url]),
-        infoHash: magnet.infoHash,
+        infoHash,
         peerId,
         port: this.#listener.port,
         // The size is unknown until the metadata arrives; any positive `left` says "leecher".
@@ -100,15 +103,18 @@ export class MetadataJob {
         },
         ...opts.announcer,
       });
-      this.#announcer.start();
+      announcer.start();
+      this.#announcers.push(announcer);
     }
-    if (opts.dht) {
-      this.#lookups = new DhtLookups(
-        opts.dht,
-        magnet.infoHash,
-        this.#listener.port,
-        (peers) => this.#fetcher.addPeers(peers, "dht"),
-        60_000,
+    for (const infoHash of opts.dht ? swarms : []) {
+      this.#lookups.push(
+        new DhtLookups(
+          opts.dht!,
+          infoHash,
+          this.#listener.port,
+          (peers) => this.#fetcher.addPeers(peers, "dht"),
+          60_000,
+        ),
       );
     }
     this.done = this.#fetcher.done.then((info) => ({
@@ -137,15 +143,15 @@ export class MetadataJob {
 
   /** The last tracker outcome, in a few words. */
   get trackerStatus(): string | undefined {
-    return describeTracker(this.#tracker, this.#announcer !== undefined);
+    return describeTracker(this.#tracker, this.#announcers.length > 0);
   }
 
   /** Closes the phase: trackers, DHT lookups, peers, listener. Idempotent. */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
-      this.#lookups?.stop();
+      for (const lookups of this.#lookups) lookups.stop();
       this.#listener.close();
-      await Promise.allSettled([this.#announcer?.stop(), this.#fetcher.stop()]);
+      await Promise.allSettled([...this.#announcers.map((a) => a.stop()), this.#fetcher.stop()]);
     })();
     return this.#stopping;
   }

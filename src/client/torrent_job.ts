@@ -14,7 +14,7 @@ import {
   type SessionOptions,
   type SessionStats,
 } from "../engine/mod.ts";
-import { requirePieceHashes, type Torrent } from "../metainfo/mod.ts";
+import { swarmHashes, type Torrent } from "../metainfo/mod.ts";
 import { makePeerId, PeerNetwork, type StreamListener } from "../peer/mod.ts";
 import { listenForTorrent } from "./listen.ts";
 import { describeTracker, logTracker } from "./status.ts";
@@ -105,9 +105,10 @@ export class TorrentJob {
   readonly storage: Storage;
   readonly session: Session;
   readonly listener: StreamListener;
-  readonly #announcer?: Announcer;
+  /** One announce loop a swarm: a hybrid torrent's v1 and v2 hashes each have their own. */
+  readonly #announcers: Announcer[] = [];
   readonly #dht?: DhtNode;
-  #lookups?: DhtLookups;
+  #lookups: DhtLookups[] = [];
   readonly #log: SessionLog;
   #tracker?: TrackerStatus;
   #finishing: Promise<void> = Promise.resolve();
@@ -142,28 +143,30 @@ export class TorrentJob {
     this.#log = opts.log ?? { debug() {}, info() {}, warn() {} };
     this.#dht = opts.torrent.private ? undefined : opts.dht;
     const tiers = opts.trackers === false ? [] : opts.torrent.announce;
-    if (tiers.length > 0) {
-      this.#announcer = new Announcer({
-        tiers,
-        infoHash: opts.torrent.infoHash,
-        peerId,
-        port: listener.port,
-        stats: () => {
-          const s = session.stats();
-          return {
-            uploaded: s.uploaded,
-            downloaded: s.downloaded,
-            left: s.left,
-          };
-        },
-        onPeers: (peers) => session.addPeers(peers, "tracker"),
-        onStatus: (status) => {
-          this.#tracker = status;
-          opts.events?.tracker?.(status);
-          logTracker(this.#log, status);
-        },
-        ...opts.announcer,
-      });
+    for (const infoHash of tiers.length > 0 ? swarmHashes(opts.torrent) : []) {
+      this.#announcers.push(
+        new Announcer({
+          tiers,
+          infoHash,
+          peerId,
+          port: listener.port,
+          stats: () => {
+            const s = session.stats();
+            return {
+              uploaded: s.uploaded,
+              downloaded: s.downloaded,
+              left: s.left,
+            };
+          },
+          onPeers: (peers) => session.addPeers(peers, "tracker"),
+          onStatus: (status) => {
+            this.#tracker = status;
+            opts.events?.tracker?.(status);
+            logTracker(this.#log, status);
+          },
+          ...opts.announcer,
+        }),
+      );
     }
     // BEP 3: `completed` is sent when a download completes, never for data complete at start
     // (trackers count it as one more finished download).
@@ -174,7 +177,9 @@ export class TorrentJob {
     this.completed.catch(() => {});
     session.onComplete(() => {
       this.#finishing = storage.finish().then(() => this.#saveResume(true)).then(() => {
-        if (!completeAtStart && session.complete) this.#announcer?.completed();
+        if (!completeAtStart && session.complete) {
+          for (const a of this.#announcers) a.completed();
+        }
       });
       this.#finishing.then(completed.resolve, completed.reject);
     });
@@ -184,12 +189,10 @@ export class TorrentJob {
 
   /**
    * Opens (creating if needed) the files under `output`, checks what they already hold, and
-   * prepares the session and listening socket. Throws `StorageError` when the folder is unusable,
-   * `TorrentError` when the torrent lacks hashes to check its pieces by.
+   * prepares the session and listening socket. Throws `StorageError` when the folder is unusable.
    */
   static async open(opts: TorrentJobOptions): Promise<TorrentJob> {
     const { torrent } = opts;
-    requirePieceHashes(torrent);
     const storage = await Storage.open(torrent, opts.output, {
       selected: opts.selected,
       preallocate: opts.prealloc,
@@ -227,7 +230,7 @@ export class TorrentJob {
       listener = listenForTorrent(
         network,
         { ...opts, onError: (message) => log?.debug(message) },
-        torrent.infoHash,
+        swarmHashes(torrent),
         () => target.session,
       );
       const session = target.session = new Session({
@@ -298,13 +301,16 @@ export class TorrentJob {
       this.#resumeTimer = setInterval(() => this.#saveResume(), this.#resumeIntervalMs);
     }
     this.session.start();
-    this.#announcer?.start();
-    if (this.#dht) {
-      this.#lookups = new DhtLookups(
-        this.#dht,
-        this.torrent.infoHash,
-        this.listener.port,
-        (peers) => this.session.addPeers(peers, "dht"),
+    for (const a of this.#announcers) a.start();
+    const dht = this.#dht;
+    if (dht && this.#lookups.length === 0) {
+      this.#lookups = swarmHashes(this.torrent).map((infoHash) =>
+        new DhtLookups(
+          dht,
+          infoHash,
+          this.listener.port,
+          (peers) => this.session.addPeers(peers, "dht"),
+        )
       );
     }
   }
@@ -321,7 +327,7 @@ export class TorrentJob {
 
   /** The last tracker outcome, in a few words, for the status line. */
   get trackerStatus(): string | undefined {
-    return describeTracker(this.#tracker, this.#announcer !== undefined);
+    return describeTracker(this.#tracker, this.#announcers.length > 0);
   }
 
   /** Announces `stopped`, closes peers, flushes and closes files. Idempotent. */
@@ -329,8 +335,8 @@ export class TorrentJob {
     this.#stopping ??= (async () => {
       clearInterval(this.#resumeTimer);
       this.listener.close();
-      this.#lookups?.stop();
-      await Promise.allSettled([this.#announcer?.stop(), this.session.stop()]);
+      for (const lookups of this.#lookups) lookups.stop();
+      await Promise.allSettled([...this.#announcers.map((a) => a.stop()), this.session.stop()]);
       await this.#finishing.catch(() => {});
       await this.storage.close();
       // After the last write (the session waited for its writes, storage for the rest).

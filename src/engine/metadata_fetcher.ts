@@ -35,6 +35,8 @@ import type { SessionLog } from "./session.ts";
 /** What the fetcher needs. */
 export interface MetadataFetcherOptions {
   infoHash: Uint8Array;
+  /** The v2 info-hash the dictionary must also have (a magnet link's `urn:btmh`). */
+  infoHashV2?: Uint8Array;
   peerId: Uint8Array;
   /** Opens connections to peers. */
   dial: PeerDialler;
@@ -114,6 +116,7 @@ export class MetadataFetcher {
       timeoutMs: this.#o.connectTimeoutMs ?? 10_000,
       maxMessageLength: 1 << 20,
       extensions: true,
+      v2: this.#o.infoHashV2 !== undefined,
     };
   }
 
@@ -259,7 +262,9 @@ export class MetadataFetcher {
     if (!peer.remoteId || !peer.metadataSize) return;
     if (!this.#assembler) {
       try {
-        this.#assembler = new MetadataAssembler(this.#o.infoHash, peer.metadataSize);
+        this.#assembler = new MetadataAssembler(this.#o.infoHash, peer.metadataSize, {
+          infoHashV2: this.#o.infoHashV2,
+        });
       } catch (e) {
         if (!(e instanceof ExtensionError)) throw e;
         peer.conn.close(`unusable metadata size: ${e.message}`);

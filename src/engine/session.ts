@@ -11,6 +11,7 @@ import {
   encodeBitfield,
   encodeBlockAddress,
   encodeExtended,
+  encodeHashMessage,
   encodeIndex,
   encodeKeepAlive,
   encodePieceHeader,
@@ -52,13 +53,16 @@ import {
   Bitfield,
   bytesEqual,
   isValidBitfield,
+  type MerklePieces,
   paddedPieces,
   type PieceHashes,
   pieceLengthAt,
   type PieceSpan,
+  sha256,
 } from "../util/mod.ts";
 import { compareBytes } from "../bencode/mod.ts";
 import { ActivePiece, PiecePool } from "./piece.ts";
+import { HashExchange } from "./hash_exchange.ts";
 import { type PieceReader, ReadCache } from "./read_cache.ts";
 import { allowedFastSet } from "./allowed_fast.ts";
 import { PiecePicker } from "./picker.ts";
@@ -79,6 +83,10 @@ export interface SessionTorrent {
   private?: boolean;
   /** The file entries, when known: their pad files are not fetched from peers. */
   files?: readonly PieceSpan[];
+  /** A v2 or hybrid torrent's merkle trees: hash messages are served, missing layers fetched. */
+  v2Pieces?: MerklePieces;
+  /** The v2 info-hash (32 bytes): connections made on it speak v2's hash messages. */
+  infoHashV2?: Uint8Array;
 }
 
 /** Where verified pieces go and uploads come from. */
@@ -300,6 +308,10 @@ export class Session {
   #blocksPerPiece: number;
   /** Pieces that end in pad files: index -> bytes before the padding. */
   readonly #padded: Map<number, number>;
+  /** BEP 52 hash messages, for a torrent with v2 hashes. */
+  readonly #hashExchange?: HashExchange<Peer>;
+  /** Some piece layer is still unknown: pieces that cannot be checked yet are not started. */
+  #awaitingLayers = false;
   #active = new Map<number, ActivePiece>();
   /** Active pieces that may still have a block nobody asked for (checked lazily). */
   #open = new Set<ActivePiece>();
@@ -345,6 +357,22 @@ export class Session {
     this.#log = options.log ?? { debug() {}, info() {}, warn() {} };
     this.#blocksPerPiece = Math.ceil(this.torrent.pieceLength / MAX_BLOCK);
     this.#padded = paddedPieces(this.torrent, this.torrent.files ?? []);
+    const v2 = this.torrent.v2Pieces;
+    if (v2 !== undefined) {
+      this.#hashExchange = new HashExchange<Peer>(
+        v2,
+        {
+          send: (peer, message) => peer.conn.send(message),
+          has: (peer, index) => peer.seed || peer.bits.has(index),
+        },
+        (index) => this.#readOwnPiece(index),
+        () => this.#onLayer(),
+      );
+      this.#awaitingLayers = v2.missingLayers().length > 0;
+      if (this.#awaitingLayers && this.torrent.hashes === v2) {
+        this.#log.info(`${v2.missingLayers().length} piece layer(s) to fetch from peers`);
+      }
+    }
     const { pieceCount } = this.torrent;
     const wanted = options.wanted;
     if (wanted !== undefined && wanted.size !== pieceCount) {
@@ -393,6 +421,7 @@ export class Session {
       downloadLimiter: this.#o.downloadLimiter,
       extensions: true,
       dht: this.#o.dhtPort !== undefined && !this.torrent.private,
+      v2: this.torrent.v2Pieces !== undefined,
     };
   }
 
@@ -503,6 +532,7 @@ export class Session {
   /** Closes every peer, waits for pending disk writes, stops timers. Idempotent. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#hashExchange?.close();
     this.#book.close();
     clearInterval(this.#tick);
     for (const p of [...this.#peers]) p.conn.close("session stopped");
@@ -575,6 +605,7 @@ export class Session {
     if (!this.#peers.delete(peer)) return;
     this.#log.info(`peer ${peer.address} closed: ${reason}`);
     this.#releaseAll(peer);
+    this.#hashExchange?.dropped(peer);
     // Seeds are not counted per piece, so only a partial peer's pieces lose availability.
     if (!peer.seed) { for (const i of peer.bits.ones()) this.#picker.peerLost(i); }
     if (peer.known) {
@@ -658,10 +689,51 @@ export class Session {
           if (peer.peerChoking) this.#request(peer);
         }
         return;
+      case "hashRequest":
+        if (this.#hashExchange) this.#hashExchange.serve(peer, m.request);
+        else peer.conn.send(encodeHashMessage(MessageId.hashReject, m.request));
+        return;
+      case "hashes":
+        if (!this.#hashExchange?.accept(peer, m.request, m.hashes)) {
+          this.#log.warn(`peer ${peer.address} sent hashes that do not prove out`);
+          if (++peer.strikes >= this.#o.maxStrikes) this.#ban(peer, "sent false hashes");
+        }
+        return;
+      case "hashReject":
+        this.#log.debug(`peer ${peer.address} rejected a hash request`);
+        this.#hashExchange?.rejected(peer, m.request);
+        return;
       case "suggest":
       case "unknown":
         return;
     }
+  }
+
+  // ---- v2 hashes (BEP 52) -------------------------------------------------------------------
+
+  /** Piece `index` as we hold it, for hashes a peer asks of its blocks; undefined if we lack it. */
+  #readOwnPiece(index: number): Promise<Uint8Array | undefined> {
+    if (!this.have.has(index)) return Promise.resolve(undefined);
+    return this.#o.storage.read(index, 0, this.#pieceLength(index));
+  }
+
+  /**
+   * Asks `peer` for the piece layers still unknown, if it has their pieces and the connection is
+   * a v2 one: made on the v2 info-hash (libtorrent refuses hash messages on a hybrid torrent's
+   * v1 connections, v2 bit or not).
+   */
+  #askForLayers(peer: Peer): void {
+    const v2 = this.torrent.infoHashV2?.subarray(0, 20);
+    if (!this.#awaitingLayers || v2 === undefined) return;
+    if (bytesEqual(peer.conn.remote.infoHash, v2)) this.#hashExchange?.offer(peer);
+  }
+
+  /** A piece layer proved out: its pieces can be checked, so they may be fetched now. */
+  #onLayer(): void {
+    const missing = this.torrent.v2Pieces!.missingLayers().length;
+    this.#log.info(`piece layer received; ${missing} still to fetch`);
+    this.#awaitingLayers = missing > 0;
+    for (const p of this.#peers) this.#request(p);
   }
 
   /** Tells a fast-extension peer which pieces it may fetch from us while choked (BEP 6). */
@@ -772,6 +844,7 @@ export class Session {
       this.#picker.peerHas(i);
       if (!this.have.has(i) && this.#isWanted(i)) peer.missing++;
     }
+    this.#askForLayers(peer);
     this.#updateInterest(peer);
   }
 
@@ -783,6 +856,7 @@ export class Session {
     peer.seed = true;
     peer.missing = this.#wantedMissing;
     if (this.finished) return peer.conn.close("nothing to exchange with a seed");
+    this.#askForLayers(peer);
     this.#updateInterest(peer);
   }
 
@@ -867,7 +941,10 @@ export class Session {
       Math.max(this.#bufferBudget(), 2 * this.torrent.pieceLength);
     if (!room) this.#bufferStarved = true;
     if (!inOrderWait && room) {
-      const index = this.#picker.pick((i) => this.#mayAsk(peer, i), peer.runNext);
+      const index = this.#picker.pick(
+        (i) => this.#mayAsk(peer, i) && (!this.#awaitingLayers || this.torrent.hashes.knows(i)),
+        peer.runNext,
+      );
       if (index !== -1) {
         peer.runNext = index + 1;
         const length = this.#pieceLength(index);
@@ -990,6 +1067,76 @@ export class Session {
     this.#request(peer);
   }
 
+  /** Who sent the blocks of `piece` (pad blocks have no sender: the array has holes there). */
+  #senders(piece: ActivePiece): string[] {
+    return [...new Set(piece.senders.filter((s) => s !== undefined))];
+  }
+
+  /** A failed piece given up whole: fetched again, every sender blamed. */
+  #dropFailed(piece: ActivePiece, culprits: string[]): void {
+    this.#wasted += piece.length;
+    this.#picker.restore(piece.index);
+    this.#releaseBuffer(piece);
+    for (const p of [...this.#peers]) {
+      if (!culprits.includes(p.address)) continue;
+      p.strikes += culprits.length === 1 ? this.#o.maxStrikes : 1;
+      if (p.strikes >= this.#o.maxStrikes) this.#ban(p, "sent data that failed hash checks");
+    }
+  }
+
+  /**
+   * Peers on a v2 connection that have piece `index`, to ask for its block hashes: those that
+   * sent none of it first. None for v1 pieces.
+   */
+  #blockHashPeers(index: number, senders: string[]): Peer[] {
+    const v2 = this.torrent.infoHashV2?.subarray(0, 20);
+    if (v2 === undefined || !this.torrent.v2Pieces?.knows(index)) return [];
+    const piece = [...this.#peers].filter((p) =>
+      bytesEqual(p.conn.remote.infoHash, v2) && (p.seed || p.bits.has(index))
+    );
+    const sent = (p: Peer) => senders.includes(p.address) ? 1 : 0;
+    return piece.sort((a, b) => sent(a) - sent(b));
+  }
+
+  /**
+   * Asks up to three peers in turn for the block hashes of a failed piece (one that sent bad
+   * blocks may lie about their hashes too; a lie does not prove out); without an answer the
+   * piece is given up whole.
+   */
+  async #askBlockHashes(piece: ActivePiece, culprits: string[], helpers: Peer[]): Promise<void> {
+    for (const helper of helpers.slice(0, 3)) {
+      const leaves = await this.#hashExchange!.blockHashes(helper, piece.index);
+      if (this.#stopped) return this.#releaseBuffer(piece);
+      if (leaves !== undefined) return this.#pinBadBlocks(piece, leaves, culprits);
+    }
+    this.#dropFailed(piece, culprits);
+  }
+
+  /**
+   * Checks each block of a failed piece against its proven hash: bad blocks are dropped and
+   * their senders banned, good ones kept, and the piece goes on with only the bad blocks to
+   * fetch again. When every block matches (the v1 half disagreed), the piece is given up whole.
+   */
+  #pinBadBlocks(piece: ActivePiece, leaves: Uint8Array, culprits: string[]): void {
+    const bad = new Set<string>();
+    const dataLength = this.#padded.get(piece.index) ?? piece.length;
+    for (let b = 0; b * MAX_BLOCK < dataLength; b++) {
+      const block = piece.buffer.subarray(b * MAX_BLOCK, Math.min((b + 1) * MAX_BLOCK, dataLength));
+      if (bytesEqual(sha256(block), leaves.subarray(b * 32, b * 32 + 32))) continue;
+      bad.add(piece.senders[b]);
+      piece.discard(b);
+      this.#wasted += block.length;
+    }
+    if (bad.size === 0) return this.#dropFailed(piece, culprits);
+    this.#log.warn(`piece ${piece.index}: bad blocks pinned on ${[...bad].join(", ")}`);
+    for (const p of [...this.#peers]) {
+      if (bad.has(p.address)) this.#ban(p, "sent blocks that failed their v2 hashes");
+    }
+    this.#active.set(piece.index, piece);
+    this.#reopen(piece);
+    for (const p of this.#peers) this.#request(p);
+  }
+
   /** Keeps about two seconds of this peer's measured rate in flight (16..500 blocks). */
   #adaptDepth(peer: Peer, now: number): void {
     const wanted = Math.ceil((peer.down.rate(now) * 2) / MAX_BLOCK);
@@ -1001,19 +1148,14 @@ export class Session {
     this.#open.delete(piece);
     const index = piece.index;
     if (!this.torrent.hashes.verify(index, piece.buffer)) {
+      const culprits = this.#senders(piece);
       this.#hashFailures++;
-      this.#wasted += piece.length;
-      this.#picker.restore(index);
-      this.#releaseBuffer(piece);
-      // Pad blocks have no sender (the array has holes there).
-      const culprits = new Set(piece.senders.filter((s) => s !== undefined));
-      this.#log.warn(`piece ${index} failed its hash check (from ${[...culprits].join(", ")})`);
-      this.#o.events?.pieceFailed?.(index, [...culprits]);
-      for (const p of [...this.#peers]) {
-        if (!culprits.has(p.address)) continue;
-        p.strikes += culprits.size === 1 ? this.#o.maxStrikes : 1;
-        if (p.strikes >= this.#o.maxStrikes) this.#ban(p, "sent data that failed hash checks");
-      }
+      this.#log.warn(`piece ${index} failed its hash check (from ${culprits.join(", ")})`);
+      this.#o.events?.pieceFailed?.(index, culprits);
+      const helpers = culprits.length > 1 ? this.#blockHashPeers(index, culprits) : [];
+      if (helpers.length === 0) return this.#dropFailed(piece, culprits);
+      // v2: the piece's block hashes tell which blocks are bad; the rest are kept.
+      this.#askBlockHashes(piece, culprits, helpers);
       return;
     }
     const write: Promise<void> = this.#o.storage.writePiece(index, piece.buffer).then(() => {
@@ -1226,6 +1368,10 @@ export class Session {
       }
     }
     if (this.#ticks % 10 === 1) this.#rechoke();
+    // Layers asked of a peer that failed go to the next one that can give them.
+    if (this.#awaitingLayers && this.#hashExchange?.wanting) {
+      for (const peer of this.#peers) this.#askForLayers(peer);
+    }
     this.#sendPex(now);
     this.#book.fill();
   }

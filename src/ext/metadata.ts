@@ -7,7 +7,7 @@
  * @module
  */
 import { type BencodeValue, decodePrefix, encode, isDict } from "../bencode/mod.ts";
-import { bytesEqual, sha1 } from "../util/mod.ts";
+import { bytesEqual, sha1, sha256 } from "../util/mod.ts";
 import { ExtensionError } from "./error.ts";
 
 /** Size of every metadata block but the last (BEP 9). */
@@ -134,6 +134,11 @@ export function metadataBlock(info: Uint8Array, piece: number): Uint8Array | und
 export interface MetadataAssemblerOptions {
   /** How long a request may stay unanswered before the block is handed to another peer (ms). */
   requestTimeoutMs?: number;
+  /**
+   * The v2 info-hash (BEP 52) the dictionary must also have: its SHA-256. Then the 20-byte
+   * info-hash is checked as SHA-1 only when it is not this one cut short (a v2-only torrent).
+   */
+  infoHashV2?: Uint8Array;
 }
 
 interface Outstanding {
@@ -172,6 +177,7 @@ export class MetadataAssembler {
   lastCulprits: string[] = [];
 
   readonly #infoHash: Uint8Array;
+  readonly #infoHashV2?: Uint8Array;
   readonly #timeoutMs: number;
   #blocks: (Uint8Array | undefined)[];
   #senders: (string | undefined)[];
@@ -189,12 +195,24 @@ export class MetadataAssembler {
       );
     }
     this.#infoHash = infoHash.slice();
+    if (opts.infoHashV2 !== undefined) {
+      if (opts.infoHashV2.length !== 32) throw new ExtensionError("v2 info-hash must be 32 bytes");
+      this.#infoHashV2 = opts.infoHashV2.slice();
+    }
     this.size = size;
     this.pieceCount = Math.ceil(size / METADATA_BLOCK);
     this.#timeoutMs = Math.max(0, opts.requestTimeoutMs ?? 5000);
     this.#blocks = new Array(this.pieceCount).fill(undefined);
     this.#senders = new Array(this.pieceCount).fill(undefined);
     this.#outstanding = new Array(this.pieceCount).fill(undefined);
+  }
+
+  /** True when `info` has the info-hashes asked for. */
+  #matches(info: Uint8Array): boolean {
+    const v2 = this.#infoHashV2;
+    if (v2 !== undefined && !bytesEqual(sha256(info), v2)) return false;
+    if (v2 !== undefined && bytesEqual(v2.subarray(0, 20), this.#infoHash)) return true;
+    return bytesEqual(sha1(info), this.#infoHash);
   }
 
   /** The verified info dictionary once complete. */
@@ -262,7 +280,7 @@ export class MetadataAssembler {
     if (this.#received < this.pieceCount) return "more";
     const whole = new Uint8Array(this.size);
     for (let i = 0; i < this.pieceCount; i++) whole.set(this.#blocks[i]!, i * METADATA_BLOCK);
-    if (bytesEqual(sha1(whole), this.#infoHash)) {
+    if (this.#matches(whole)) {
       this.#info = whole;
       this.#blocks = [];
       this.#outstanding = [];

@@ -1,6 +1,7 @@
 /**
- * Magnet links (BEP 9): `magnet:?xt=urn:btih:<info-hash>&dn=<name>&tr=<tracker>&x.pe=<peer>`.
- * They carry only the info-hash and hints; the info dictionary is then fetched from peers.
+ * Magnet links (BEP 9): `magnet:?xt=urn:btih:<info-hash>&dn=<name>&tr=<tracker>&x.pe=<peer>`,
+ * with BEP 52's `xt=urn:btmh:1220<sha-256>` for v2 torrents, alone or beside `urn:btih`. They
+ * carry only the info-hash and hints; the info dictionary is then fetched from peers.
  *
  * @module
  */
@@ -12,10 +13,15 @@ export const MAX_MAGNET_LENGTH = 64 * 1024;
 
 /** What a magnet link says about a torrent. */
 export interface Magnet {
-  /** The v1 info-hash (20 bytes). */
+  /**
+   * The 20 bytes peers know the torrent by: the v1 info-hash, or for a v2-only link the first
+   * 20 bytes of the v2 one.
+   */
   infoHash: Uint8Array;
-  /** The info-hash as 40 lower-case hex characters. */
+  /** `infoHash` as 40 lower-case hex characters. */
   infoHashHex: string;
+  /** The v2 info-hash (SHA-256 of the info dictionary, 32 bytes), from `urn:btmh`. */
+  infoHashV2?: Uint8Array;
   /** Display name (`dn`), a hint until the info dictionary arrives. */
   name?: string;
   /** Tracker URLs (`tr`), in order, without duplicates. */
@@ -106,9 +112,22 @@ function isUrl(s: string): boolean {
   }
 }
 
+/** The BEP 52 multihash prefix of a SHA-256 info-hash: hash function 0x12, 0x20 bytes long. */
+const SHA256_MULTIHASH = "1220";
+
+function parseInfoHashV2(value: string): Uint8Array {
+  const hex = value.toLowerCase();
+  if (hex.length === 68 && hex.startsWith(SHA256_MULTIHASH) && /^[0-9a-f]+$/.test(hex)) {
+    return fromHex(hex.slice(4));
+  }
+  throw new TorrentError(
+    `magnet link has an invalid v2 info-hash "${shorten(value)}" (want 1220 and 64 hex characters)`,
+  );
+}
+
 /**
  * Reads a magnet link. The info-hash comes from an `xt=urn:btih:` parameter (40 hex or 32 base32
- * characters, any case); a link with only a v2 `urn:btmh:` hash is refused. `dn` is
+ * characters, any case) and/or an `xt=urn:btmh:` one (a SHA-256 multihash, `1220` then 64 hex). `dn` is
  * percent-decoded with `+` as space; every `tr` and `ws` is kept once (invalid URLs skipped);
  * `x.pe` peers that are not `host:port` or `[ipv6]:port` are skipped. Numbered keys (`tr.1`)
  * count as their base key. Throws {@link TorrentError} with a one-line message.
@@ -137,7 +156,7 @@ export function parseMagnet(uri: string): Magnet {
   const hash = query.indexOf("#");
   if (hash >= 0) query = query.slice(0, hash);
   let infoHash: Uint8Array | undefined;
-  let sawV2 = false;
+  let infoHashV2: Uint8Array | undefined;
   let name: string | undefined;
   const trackers: string[] = [], webSeeds: string[] = [];
   const peers: { host: string; port: number }[] = [];
@@ -155,7 +174,7 @@ export function parseMagnet(uri: string): Magnet {
         if (lower.startsWith("urn:btih:")) {
           infoHash ??= parseInfoHash(v.slice("urn:btih:".length));
         } else if (lower.startsWith("urn:btmh:")) {
-          sawV2 = true;
+          infoHashV2 ??= parseInfoHashV2(v.slice("urn:btmh:".length));
         }
         break;
       }
@@ -188,14 +207,12 @@ export function parseMagnet(uri: string): Magnet {
       }
     }
   }
+  infoHash ??= infoHashV2?.slice(0, 20);
   if (!infoHash) {
-    throw new TorrentError(
-      sawV2
-        ? "v2-only magnet links are not supported (no urn:btih info-hash)"
-        : "magnet link has no info-hash (xt=urn:btih:...)",
-    );
+    throw new TorrentError("magnet link has no info-hash (xt=urn:btih:... or xt=urn:btmh:...)");
   }
   const out: Magnet = { infoHash, infoHashHex: toHex(infoHash), trackers, peers, webSeeds };
+  if (infoHashV2 !== undefined) out.infoHashV2 = infoHashV2;
   if (name !== undefined) out.name = name;
   return out;
 }

@@ -24,6 +24,7 @@ export {
   parseInfo,
   parseTorrent,
   requirePieceHashes,
+  swarmHashes,
   type Torrent,
   type TorrentFile,
   type TorrentInfo,

@@ -17,6 +17,7 @@ import {
   latin1,
 } from "../bencode/mod.ts";
 import {
+  bytesEqual,
   HybridPieces,
   MAX_PIECE_LENGTH,
   MERKLE_BLOCK,
@@ -394,6 +395,23 @@ function readPieceLayers(top: BencodeDict, hashes: MerklePieces): void {
 }
 
 /**
+ * The 20-byte info-hashes the torrent's swarms go by, the one peers are dialled with first: a
+ * hybrid torrent is in two swarms, its v1 hash's and its v2 hash's (cut to 20 bytes), which it
+ * joins as one download (trackers, the DHT and incoming handshakes).
+ *
+ * @example
+ * ```ts
+ * import { createTorrentFromBuffers, parseTorrent, swarmHashes } from "./mod.ts";
+ * const t = parseTorrent(createTorrentFromBuffers("a", new Uint8Array(9), { version: "hybrid" }));
+ * console.log(swarmHashes(t).length, swarmHashes(t)[0] === t.infoHash); // 2 true
+ * ```
+ */
+export function swarmHashes(info: Pick<TorrentInfo, "infoHash" | "infoHashV2">): Uint8Array[] {
+  const v2 = info.infoHashV2?.subarray(0, 20);
+  return v2 === undefined || bytesEqual(v2, info.infoHash) ? [info.infoHash] : [info.infoHash, v2];
+}
+
+/**
  * Throws unless every piece of `info` can be checked with the hashes it holds: a v2-only torrent
  * needs the piece layer of each file longer than a piece (a hybrid one falls back on SHA-1).
  *
@@ -405,7 +423,7 @@ function readPieceLayers(top: BencodeDict, hashes: MerklePieces): void {
  *   requirePieceHashes(parseInfo(parseTorrent(file).infoBytes));
  * } catch (e) {
  *   console.log((e as Error).message);
- *   // a: the piece layers of 1 file are missing from the .torrent, and fetching them from peers is not supported yet
+ *   // a: the piece layers of 1 file is missing from the .torrent, so its pieces can be checked only once peers send them
  * }
  * ```
  */
@@ -414,7 +432,7 @@ export function requirePieceHashes(info: TorrentInfo): void {
   if (missing === 0) return;
   fail(
     `${info.name}: the piece layers of ${missing} file${missing === 1 ? " is" : "s are"} ` +
-      "missing from the .torrent, and fetching them from peers is not supported yet",
+      "missing from the .torrent, so its pieces can be checked only once peers send them",
   );
 }
 

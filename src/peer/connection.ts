@@ -337,6 +337,8 @@ export interface HandshakeOptions extends PeerConnectionOptions {
   extensions?: boolean;
   /** Announce a DHT node (BEP 5). Default false. */
   dht?: boolean;
+  /** Announce BitTorrent v2 (BEP 52), for a torrent with v2 hashes. Default false. */
+  v2?: boolean;
 }
 
 /**
@@ -383,6 +385,7 @@ export function ourHandshake(o: HandshakeOptions): Uint8Array {
     extensions: o.extensions ?? true,
     fast: true,
     dht: o.dht ?? false,
+    v2: o.v2 ?? false,
   });
 }
 

@@ -19,6 +19,8 @@ export interface Handshake {
   fast: boolean;
   /** BEP 5 DHT (last reserved bit). */
   dht: boolean;
+  /** BEP 52: the peer knows v2 torrents (the fourth bit from the left of the last byte). */
+  v2: boolean;
 }
 
 /**
@@ -27,7 +29,7 @@ export interface Handshake {
  * @example
  * ```ts
  * import { encodeHandshake, parseHandshake } from "./handshake.ts";
- * const h = { infoHash: new Uint8Array(20), peerId: new Uint8Array(20), extensions: true, fast: true, dht: false };
+ * const h = { infoHash: new Uint8Array(20), peerId: new Uint8Array(20), extensions: true, fast: true, dht: false, v2: false };
  * console.log(parseHandshake(encodeHandshake(h)).fast); // true
  * ```
  */
@@ -38,6 +40,7 @@ export function encodeHandshake(h: Handshake): Uint8Array {
   if (h.extensions) out[25] |= 0x10;
   if (h.fast) out[27] |= 0x04;
   if (h.dht) out[27] |= 0x01;
+  if (h.v2) out[27] |= 0x10;
   out.set(h.infoHash, 28);
   out.set(h.peerId, 48);
   return out;
@@ -57,6 +60,7 @@ export function parseHandshake(b: Uint8Array): Handshake {
     extensions: (b[25] & 0x10) !== 0,
     fast: (b[27] & 0x04) !== 0,
     dht: (b[27] & 0x01) !== 0,
+    v2: (b[27] & 0x10) !== 0,
   };
 }
 

@@ -1,6 +1,7 @@
 /**
- * Peer wire messages (BEP 3, with the fast extension of BEP 6 and the extension protocol id of
- * BEP 10): a parser over length-prefixed frames and encoders that write straight into bytes.
+ * Peer wire messages (BEP 3, with the fast extension of BEP 6, the extension protocol id of
+ * BEP 10 and BEP 52's hash messages): a parser over length-prefixed frames and encoders that
+ * write straight into bytes.
  *
  * @module
  */
@@ -23,7 +24,23 @@ export const MessageId = {
   reject: 16,
   allowedFast: 17,
   extended: 20,
+  hashRequest: 21,
+  hashes: 22,
+  hashReject: 23,
 } as const;
+
+/**
+ * What a BEP 52 hash request asks for, and what `hashes` and `hash reject` echo: hashes of the
+ * tree of the file whose `pieces root` is `root`, `length` of them from `index` in the layer
+ * `baseLayer` steps above the 16 KiB leaves, with uncle hashes for `proofLayers` layers above.
+ */
+export interface HashRequest {
+  root: Uint8Array;
+  baseLayer: number;
+  index: number;
+  length: number;
+  proofLayers: number;
+}
 
 /** The largest block we request or serve (libtorrent and others drop peers asking for more). */
 export const MAX_BLOCK = 16 * 1024;
@@ -49,7 +66,13 @@ export type Message =
   | { type: "reject"; index: number; begin: number; length: number }
   | { type: "allowedFast"; index: number }
   | { type: "extended"; id: number; payload: Uint8Array }
+  | { type: "hashRequest"; request: HashRequest }
+  | { type: "hashes"; request: HashRequest; hashes: Uint8Array }
+  | { type: "hashReject"; request: HashRequest }
   | { type: "unknown"; id: number };
+
+/** Bytes of a hash request's fields: the root, then four 32-bit numbers. */
+const HASH_REQUEST_BYTES = 48;
 
 /** Raised when a peer sends bytes that break the protocol; it costs that peer its connection. */
 export class ProtocolError extends Error {
@@ -132,9 +155,33 @@ export function parseMessage(body: Uint8Array): Message {
     case MessageId.extended:
       if (n < 1) throw new ProtocolError("extended message without an id");
       return { type: "extended", id: body[1], payload: body.subarray(2) };
+    case MessageId.hashRequest:
+    case MessageId.hashReject: {
+      const type = id === MessageId.hashRequest ? "hashRequest" : "hashReject";
+      expectLength(n, HASH_REQUEST_BYTES, type === "hashRequest" ? "hash request" : "hash reject");
+      return { type, request: hashRequestAt(body) };
+    }
+    case MessageId.hashes: {
+      const hashes = body.subarray(1 + HASH_REQUEST_BYTES);
+      if (n < HASH_REQUEST_BYTES || hashes.length % 32 !== 0) {
+        throw new ProtocolError(`hashes message of ${n} bytes is not a request and 32-byte hashes`);
+      }
+      return { type: "hashes", request: hashRequestAt(body), hashes };
+    }
     default:
       return { type: "unknown", id };
   }
+}
+
+/** The hash request fields after the id byte of `body`. */
+function hashRequestAt(body: Uint8Array): HashRequest {
+  return {
+    root: body.slice(1, 33),
+    baseLayer: u32(body, 33),
+    index: u32(body, 37),
+    length: u32(body, 41),
+    proofLayers: u32(body, 45),
+  };
 }
 
 function frame(id: number, payloadLength: number): { bytes: Uint8Array; view: DataView } {
@@ -227,5 +274,33 @@ export function encodeExtended(subId: number, payload: Uint8Array): Uint8Array {
 export function encodePort(port: number): Uint8Array {
   const { bytes, view } = frame(MessageId.port, 2);
   view.setUint16(5, port);
+  return bytes;
+}
+
+/**
+ * HASH REQUEST or HASH REJECT (BEP 52), or HASHES when `hashes` (the base layer's hashes, then
+ * the uncles) follow the request's fields.
+ *
+ * @example
+ * ```ts
+ * import { encodeHashMessage, MessageId, parseMessage } from "./messages.ts";
+ * const request = { root: new Uint8Array(32), baseLayer: 0, index: 4, length: 4, proofLayers: 2 };
+ * const wire = encodeHashMessage(MessageId.hashRequest, request);
+ * const m = parseMessage(wire.subarray(4));
+ * console.log(m.type, m.type === "hashRequest" && m.request.index); // hashRequest 4
+ * ```
+ */
+export function encodeHashMessage(
+  id: number,
+  request: HashRequest,
+  hashes: Uint8Array = new Uint8Array(0),
+): Uint8Array {
+  const { bytes } = frame(id, HASH_REQUEST_BYTES + hashes.length);
+  bytes.set(request.root, 5);
+  putU32(bytes, 37, request.baseLayer);
+  putU32(bytes, 41, request.index);
+  putU32(bytes, 45, request.length);
+  putU32(bytes, 49, request.proofLayers);
+  bytes.set(hashes, 53);
   return bytes;
 }

@@ -144,3 +144,58 @@ export function fileMerkle(data: Uint8Array, pieceLength: number): FileMerkle {
   const root = merkleRoot(layer, nextPowerOfTwo(pieces), Math.log2(blocksPerPiece));
   return { root, layer };
 }
+
+/**
+ * The SHA-256 of each 16 KiB block of `data` (the last may be short), concatenated: a tree's
+ * leaves.
+ *
+ * @example
+ * ```ts
+ * import { leafHashes } from "./merkle.ts";
+ * console.log(leafHashes(new Uint8Array(20000)).length); // 64
+ * ```
+ */
+export function leafHashes(data: Uint8Array): Uint8Array {
+  const count = Math.ceil(data.length / MERKLE_BLOCK);
+  const out = new Uint8Array(count * MERKLE_HASH);
+  for (let b = 0; b < count; b++) {
+    sha256Into(data.subarray(b * MERKLE_BLOCK, (b + 1) * MERKLE_BLOCK), out, b * MERKLE_HASH);
+  }
+  return out;
+}
+
+/**
+ * Every row of the tree whose row at layer `height` is `row` padded to `width` (a power of two)
+ * with pad hashes, from that row up: `rows[0]` is the padded row, `rows[k]` layer `height + k`,
+ * and the last holds the root alone. What answering hash requests reads uncle hashes from.
+ *
+ * @example
+ * ```ts
+ * import { merkleRoot, merkleRows } from "./merkle.ts";
+ * const row = new Uint8Array(96).fill(1);
+ * const rows = merkleRows(row, 4);
+ * console.log(rows.length, rows[2].join() === merkleRoot(row, 4).join()); // 3 true
+ * ```
+ */
+export function merkleRows(row: Uint8Array, width: number, height = 0): Uint8Array[] {
+  const count = row.length / MERKLE_HASH;
+  if (!Number.isInteger(count) || count > width || width !== nextPowerOfTwo(width)) {
+    throw new RangeError("a merkle row needs at most width hashes, width a power of two");
+  }
+  let current = new Uint8Array(width * MERKLE_HASH);
+  current.set(row);
+  for (let i = count; i < width; i++) current.set(padHash(height), i * MERKLE_HASH);
+  const rows = [current];
+  for (; width > 1; width /= 2) {
+    const next = new Uint8Array((width / 2) * MERKLE_HASH);
+    for (let i = 0; i < width / 2; i++) {
+      sha256Into(
+        current.subarray(2 * i * MERKLE_HASH, (2 * i + 2) * MERKLE_HASH),
+        next,
+        i * MERKLE_HASH,
+      );
+    }
+    rows.push(current = next);
+  }
+  return rows;
+}

@@ -24,9 +24,11 @@ export {
   blocksRoot,
   type FileMerkle,
   fileMerkle,
+  leafHashes,
   MERKLE_BLOCK,
   MERKLE_HASH,
   merkleRoot,
+  merkleRows,
   nextPowerOfTwo,
   padHash,
 } from "./merkle.ts";

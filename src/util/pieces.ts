@@ -87,6 +87,11 @@ export function paddedPieces(
 
 /** What pieces are checked against. */
 export interface PieceHashes {
+  /**
+   * True when piece `index` can be checked now: always for v1, and for v2 once the piece layer
+   * of its file is known (a torrent from a magnet link learns them from peers).
+   */
+  knows(index: number): boolean;
   /** True when `data`, the whole of piece `index`, is what the torrent says it is. */
   verify(index: number, data: Uint8Array): boolean;
 }
@@ -112,6 +117,10 @@ export class Sha1Pieces implements PieceHashes {
   /** Pieces the table holds hashes for. */
   get count(): number {
     return this.table.length / 20;
+  }
+
+  knows(index: number): boolean {
+    return index >= 0 && index < this.count;
   }
 
   verify(index: number, data: Uint8Array): boolean {
@@ -160,6 +169,16 @@ export class MerklePieces implements PieceHashes {
   /** Pieces file `f` spans. */
   piecesOf(f: number): number {
     return Math.ceil(this.files[f].length / this.pieceLength);
+  }
+
+  /** Layers of file `f`'s tree above its leaves: log2 of its leaf count, padding included. */
+  heightOf(f: number): number {
+    return Math.log2(nextPowerOfTwo(Math.ceil(this.files[f].length / MERKLE_BLOCK)));
+  }
+
+  /** The first file whose `pieces root` is `root`, or -1. */
+  fileOf(root: Uint8Array): number {
+    return this.files.findIndex((file) => bytesEqual(file.root, root));
   }
 
   /** True when file `f` spans more than one piece, so its pieces need its piece layer. */
@@ -238,6 +257,10 @@ export class MerklePieces implements PieceHashes {
  */
 export class HybridPieces implements PieceHashes {
   constructor(readonly v1: Sha1Pieces, readonly v2: MerklePieces) {}
+
+  knows(index: number): boolean {
+    return this.v1.knows(index);
+  }
 
   verify(index: number, data: Uint8Array): boolean {
     return this.v1.verify(index, data) && (!this.v2.knows(index) || this.v2.verify(index, data));

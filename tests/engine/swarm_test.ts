@@ -1,8 +1,14 @@
 import { assert, assertEquals } from "../assert.ts";
-import { Session } from "../../src/engine/mod.ts";
-import { createTorrentFromBuffers, parseTorrent, type Torrent } from "../../src/metainfo/mod.ts";
+import { Session, type SessionEvents } from "../../src/engine/mod.ts";
+import {
+  createTorrentFromBuffers,
+  parseInfo,
+  parseTorrent,
+  type Torrent,
+} from "../../src/metainfo/mod.ts";
 import { makePeerId, PeerNetwork, PeerRouter } from "../../src/peer/mod.ts";
 import { Storage } from "../../src/storage/mod.ts";
+import { TokenBucket } from "../../src/util/mod.ts";
 import { MemoryTransport } from "../memory_transport.ts";
 import { xorshiftBytes as randomBytes } from "../random.ts";
 
@@ -18,16 +24,32 @@ async function startNode(
   torrent: Torrent,
   dir: string,
   seed: boolean,
-  tune: { writeDelayMs?: number; maxBufferedBytes?: number } = {},
+  tune: {
+    writeDelayMs?: number;
+    maxBufferedBytes?: number;
+    /** Spoil the first byte of every block it serves (a peer sending bad data). */
+    corrupt?: boolean;
+    /** Upload limit, bytes a second. */
+    uploadRate?: number;
+    events?: SessionEvents;
+  } = {},
 ): Promise<Node> {
   const storage = await Storage.open(torrent, dir);
   const have = await storage.verify();
   const peerId = makePeerId();
   const slow = tune.writeDelayMs;
-  const store = slow === undefined ? storage : {
-    read: storage.read.bind(storage),
+  const store = {
+    read: async (index: number, begin: number, length: number, into?: Uint8Array) => {
+      const data = await storage.read(index, begin, length, into);
+      if (tune.corrupt) {
+        for (let at = Math.ceil(begin / 16384) * 16384; at < begin + length; at += 16384) {
+          data[at - begin] ^= 0xff;
+        }
+      }
+      return data;
+    },
     writePiece: async (index: number, data: Uint8Array) => {
-      await new Promise((r) => setTimeout(r, slow));
+      if (slow !== undefined) await new Promise((r) => setTimeout(r, slow));
       await storage.writePiece(index, data);
     },
   };
@@ -40,6 +62,8 @@ async function startNode(
     seed,
     tickMs: 200,
     maxBufferedBytes: tune.maxBufferedBytes,
+    events: tune.events,
+    uploadLimiter: tune.uploadRate ? new TokenBucket(tune.uploadRate) : undefined,
   });
   const router = new PeerRouter();
   router.add(torrent.infoHash, () => ({
@@ -167,4 +191,77 @@ Deno.test("v2 and hybrid torrents: downloaded whole, without asking peers for pa
     }
     await Deno.remove(root, { recursive: true });
   }
+});
+
+Deno.test("a v2 torrent known only by its info dictionary gets its piece layers from the seeder", async () => {
+  const files = [
+    { path: ["big.bin"], data: randomBytes(40 * 32768 + 123, 21) },
+    { path: ["small.bin"], data: randomBytes(5000, 22) },
+  ];
+  const torrent = parseTorrent(
+    createTorrentFromBuffers("v2", files, {
+      pieceLength: 32768,
+      creationDate: null,
+      version: "v2",
+    }),
+  );
+  const fromMagnet = { ...parseInfo(torrent.infoBytes), announce: [], urlList: [] };
+  assertEquals(fromMagnet.v2Pieces!.missingLayers(), [0]);
+  const root = await Deno.makeTempDir();
+  await Deno.mkdir(`${root}/seed/v2`, { recursive: true });
+  for (const f of files) await Deno.writeFile(`${root}/seed/v2/${f.path[0]}`, f.data);
+  const network = new PeerNetwork({ transport: new MemoryTransport(), encryption: "off" });
+  const seeder = await startNode(network, torrent, `${root}/seed`, true);
+  const leecher = await startNode(network, fromMagnet, `${root}/leech`, false);
+  leecher.session.addPeers([{ host: "127.0.0.1", port: seeder.port }], "manual");
+  await leecher.session.done;
+  assertEquals(fromMagnet.v2Pieces!.missingLayers(), []);
+  for (const node of [leecher, seeder]) await node.stop();
+  for (const f of files) assertEquals(await Deno.readFile(`${root}/leech/v2/${f.path[0]}`), f.data);
+  await Deno.remove(root, { recursive: true });
+});
+
+Deno.test("v2: a piece that fails is pinned to its bad blocks; the good blocks are kept", async () => {
+  // One piece of 64 blocks, so both seeders send blocks of it.
+  const data = randomBytes(1 << 20, 31);
+  const torrent = parseTorrent(
+    createTorrentFromBuffers("pin.bin", data, {
+      pieceLength: 1 << 20,
+      creationDate: null,
+      version: "v2",
+    }),
+  );
+  const root = await Deno.makeTempDir();
+  for (const dir of ["honest", "liar"]) {
+    await Deno.mkdir(`${root}/${dir}`, { recursive: true });
+    await Deno.writeFile(`${root}/${dir}/pin.bin`, data);
+  }
+  const network = new PeerNetwork({ transport: new MemoryTransport(), encryption: "off" });
+  const honest = await startNode(network, torrent, `${root}/honest`, true);
+  // Every block it sends is spoilt, and so are the block hashes it gives.
+  const liar = await startNode(network, torrent, `${root}/liar`, true, {
+    corrupt: true,
+    uploadRate: 256 * 1024,
+  });
+  const failed: number[] = [], banned: string[] = [];
+  const leecher = await startNode(network, torrent, `${root}/leech`, false, {
+    events: {
+      pieceFailed: (index) => failed.push(index),
+      peerBanned: (_address, reason) => banned.push(reason),
+    },
+  });
+  // The liar first: it starts the piece, then the honest seeder joins in on it.
+  leecher.session.addPeers([{ host: "127.0.0.1", port: liar.port }], "manual");
+  while (leecher.session.stats().downloaded === 0) await new Promise((r) => setTimeout(r, 2));
+  leecher.session.addPeers([{ host: "127.0.0.1", port: honest.port }], "manual");
+  await leecher.session.done;
+  const stats = leecher.session.stats();
+  for (const node of [leecher, honest, liar]) await node.stop();
+  assertEquals(await Deno.readFile(`${root}/leech/pin.bin`), data);
+  assertEquals(failed, [0]);
+  assertEquals(banned, ["sent blocks that failed their v2 hashes"]);
+  // Only the liar's blocks were thrown away, not the whole piece.
+  assert(stats.wasted > 0 && stats.wasted < 1 << 20, `wasted ${stats.wasted}`);
+  assertEquals(stats.wasted % 16384, 0);
+  await Deno.remove(root, { recursive: true });
 });

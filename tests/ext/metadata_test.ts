@@ -9,7 +9,7 @@ import {
   type MetadataMessage,
   parseMetadataMessage,
 } from "../../src/ext/mod.ts";
-import { sha1 } from "../../src/util/mod.ts";
+import { sha1, sha256 } from "../../src/util/mod.ts";
 import { assert, assertEquals, assertThrows } from "../assert.ts";
 import { mulberry32, randomInt, xorshiftBytes } from "../random.ts";
 import { concat, mutate, randomBytes } from "./_mutate.ts";
@@ -269,6 +269,26 @@ Deno.test("MetadataAssembler: single short block", () => {
   assertEquals(a.pieceCount, 1);
   assertEquals(a.nextRequest("A"), 0);
   assertEquals(a.onData("A", 0, info), "complete");
+});
+
+Deno.test("MetadataAssembler: a v2 info-hash (btmh) is checked by SHA-256, with or without a v1 one", () => {
+  const { info } = makeInfo(40_000);
+  const v2 = sha256(info), v1 = sha1(info);
+  const fetch = (infoHash: Uint8Array, infoHashV2: Uint8Array) => {
+    const a = new MetadataAssembler(infoHash, info.length, { infoHashV2 });
+    for (let piece = a.nextRequest("A"); piece !== undefined; piece = a.nextRequest("A")) {
+      const result = a.onData("A", piece, metadataBlock(info, piece)!);
+      if (result !== "more") return result;
+    }
+    return "stuck";
+  };
+  assertEquals(fetch(v2.subarray(0, 20), v2), "complete", "v2 only: the truncated hash");
+  assertEquals(fetch(v1, v2), "complete", "hybrid: both");
+  const otherV2 = v2.slice();
+  otherV2[31] ^= 1;
+  assertEquals(fetch(v2.subarray(0, 20), otherV2), "mismatch", "SHA-256 differs");
+  assertEquals(fetch(new Uint8Array(20), v2), "mismatch", "the v1 hash differs");
+  assertThrows(() => new MetadataAssembler(v1, 10, { infoHashV2: v1 }), ExtensionError, "32 bytes");
 });
 
 Deno.test("ut_metadata: fuzz parser returns a sane message or ExtensionError", () => {

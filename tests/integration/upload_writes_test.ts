@@ -50,6 +50,7 @@ Deno.test("a seeder sends a run of requested blocks in a few socket writes, not 
       extensions: false,
       fast: false,
       dht: false,
+      v2: false,
     };
     job.session.addIncoming(
       new PeerConnection(counted.stream, new FrameReader(counted.stream), remote, {

@@ -567,7 +567,14 @@ export async function startLibtorrentSeeder(
     & { torrent: string; data: string; seedMode?: boolean; readyTimeoutMs?: number }
     & LibtorrentCommon,
 ): Promise<Seeder> {
-  return await onFreshPort(opts.port, (port) => startLibtorrentSeederOn(port, opts));
+  try {
+    return await onFreshPort(opts.port, (port) => startLibtorrentSeederOn(port, opts));
+  } catch (e) {
+    // python3-libtorrent 2.0.8 now and then dies of SIGSEGV while starting (see
+    // libtorrentDownload): one more try.
+    if (!(e instanceof LibtorrentStartupCrash)) throw e;
+    return await onFreshPort(opts.port, (port) => startLibtorrentSeederOn(port, opts));
+  }
 }
 
 async function startLibtorrentSeederOn(
@@ -589,7 +596,9 @@ async function startLibtorrentSeederOn(
     );
   } catch (e) {
     await proc.stop();
-    throw e;
+    const crashedAtStart = e instanceof Error && e.message.includes("SIGSEGV") &&
+      proc.stdoutText === "";
+    throw crashedAtStart ? new LibtorrentStartupCrash(e.message) : e;
   }
   // libtorrent moves up to 10 ports on when its port is taken (max_retry_port_bind) and says
   // where it ended up.

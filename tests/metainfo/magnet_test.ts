@@ -46,17 +46,29 @@ Deno.test("magnet: dn, tr (deduplicated), ws, x.pe", () => {
   ]);
 });
 
-Deno.test("magnet: several xt — btih wins over btmh and other urns; first btih is used", () => {
+Deno.test("magnet: btih and btmh (BEP 52) side by side, or btmh alone; the first of each wins", () => {
   const v2 = "1220" + "ab".repeat(32);
   const m = parseMagnet(
-    `magnet:?xt=urn:btmh:${v2}&xt=urn:sha1:ABC&xt.1=urn:btih:${HEX}&xt=urn:btih:${"0".repeat(40)}`,
+    `magnet:?xt=urn:btmh:${v2}&xt=urn:sha1:ABC&xt.1=urn:btih:${HEX}&xt=urn:btih:${"0".repeat(40)}` +
+      `&xt=urn:btmh:1220${"cd".repeat(32)}`,
   );
   assertEquals(m.infoHashHex, HEX);
-  assertThrows(
-    () => parseMagnet(`magnet:?xt=urn:btmh:${v2}&dn=x`),
-    TorrentError,
-    "v2-only magnet links are not supported",
-  );
+  assertEquals(m.infoHashV2, fromHex("ab".repeat(32)));
+  // A v2-only link goes by the first 20 bytes of its v2 hash on the wire.
+  const only = parseMagnet(`magnet:?xt=urn:btmh:${v2.toUpperCase()}&dn=x`);
+  assertEquals([only.infoHashHex, only.name], ["ab".repeat(20), "x"]);
+  assertEquals(only.infoHashV2, fromHex("ab".repeat(32)));
+  for (const bad of ["1220ab", "1114" + "ab".repeat(32), v2 + "00", "1220" + "xy".repeat(32)]) {
+    assertThrows(
+      () => parseMagnet(`magnet:?xt=urn:btmh:${bad}`),
+      TorrentError,
+      "invalid v2 info-hash",
+    );
+  }
+  assertThrows(() => parseMagnet("magnet:?dn=x"), TorrentError, "xt=urn:btmh:...");
+  // magnetUri writes both, and they read back.
+  const both = parseMagnet(magnetUri({ infoHashHex: HEX, infoHashV2Hex: "ab".repeat(32) }));
+  assertEquals([both.infoHashHex, both.infoHashV2], [HEX, fromHex("ab".repeat(32))]);
 });
 
 Deno.test("magnet: dn is cleaned; first dn wins; bad escapes kept raw", () => {

@@ -4,6 +4,7 @@ import {
   encodeBlockAddress,
   encodeExtended,
   encodeHandshake,
+  encodeHashMessage,
   encodeIndex,
   encodeKeepAlive,
   encodePieceHeader,
@@ -77,8 +78,10 @@ Deno.test("handshake round trip keeps the reserved bits we use", () => {
     extensions: true,
     fast: true,
     dht: true,
+    v2: true,
   };
   assertEquals(parseHandshake(encodeHandshake(h)), h);
+  assertEquals(encodeHandshake(h)[27], 0x15, "v2, fast and DHT share the last reserved byte");
   const wrong = encodeHandshake(h);
   wrong[5] ^= 1;
   assertThrows(() => parseHandshake(wrong), ProtocolError);
@@ -99,4 +102,25 @@ Deno.test("fuzz: random message bodies only parse or throw ProtocolError", () =>
       assert(e instanceof ProtocolError, `unexpected ${e}`);
     }
   }
+});
+
+Deno.test("hash request, hashes and hash reject (BEP 52) round trip; malformed ones are refused", () => {
+  const request = {
+    root: new Uint8Array(32).map((_, i) => i),
+    baseLayer: 3,
+    index: 512,
+    length: 512,
+    proofLayers: 9,
+  };
+  for (const [id, type] of [[21, "hashRequest"], [23, "hashReject"]] as const) {
+    const wire = encodeHashMessage(id, request);
+    assertEquals(wire.length, 4 + 1 + 48);
+    assertEquals(parseMessage(wire.subarray(4)), { type, request });
+  }
+  const hashes = new Uint8Array(96).fill(5);
+  const wire = encodeHashMessage(MessageId.hashes, request, hashes);
+  assertEquals(parseMessage(wire.subarray(4)), { type: "hashes", request, hashes });
+  assertThrows(() => parseMessage(wire.subarray(4, -1)), ProtocolError, "32-byte hashes");
+  assertThrows(() => parseMessage(new Uint8Array([21, 1, 2])), ProtocolError, "hash request");
+  assertThrows(() => parseMessage(new Uint8Array([22, 1])), ProtocolError, "hashes message");
 });

@@ -2,8 +2,10 @@ import { createHash } from "node:crypto";
 import {
   blocksRoot,
   fileMerkle,
+  leafHashes,
   MERKLE_BLOCK,
   merkleRoot,
+  merkleRows,
   nextPowerOfTwo,
   padHash,
 } from "../../src/util/mod.ts";
@@ -65,4 +67,22 @@ Deno.test("merkle: pad hashes are the roots of all-zero subtrees; bad rows are r
   assertThrows(() => merkleRoot(new Uint8Array(32), 3), RangeError);
   assertThrows(() => merkleRoot(new Uint8Array(31), 2), RangeError);
   assertThrows(() => blocksRoot(new Uint8Array(0), 1), RangeError);
+});
+
+Deno.test("merkle: leafHashes and merkleRows give every row, up to the reference root", () => {
+  const rand = mulberry32(53);
+  for (const size of [1, 16384, 50_000, 200_001]) {
+    const data = randomBytes(rand, size);
+    const leaves = leafHashes(data);
+    const width = nextPowerOfTwo(leaves.length / 32);
+    const rows = merkleRows(leaves, width);
+    assertEquals(rows.length, Math.log2(width) + 1);
+    assertEquals(rows.at(-1), referenceRoot(data, width));
+    assertEquals(rows[0].subarray(0, leaves.length), leaves);
+    rows.forEach((row, k) => assertEquals(row.length, (width / 2 ** k) * 32));
+    if (width === 1) continue;
+    // Rows from a higher layer: padding there is the all-zero subtree of that height.
+    const upper = merkleRows(rows[1].subarray(0, Math.ceil(leaves.length / 64) * 32), width / 2, 1);
+    assertEquals(upper.at(-1), rows.at(-1));
+  }
 });
