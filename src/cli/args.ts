@@ -76,6 +76,8 @@ export interface CliOptions {
   prealloc?: boolean;
   /** Find peers through the DHT (never for private torrents). */
   dht: boolean;
+  /** Fetch from the torrent's (and a magnet link's) web seeds. `--no-web-seeds` turns it off. */
+  webSeeds: boolean;
   /** DHT nodes to start from instead of the public routers (`host:port`). */
   dhtBootstrap?: string[];
   /** Where to write the .torrent fetched for a magnet link. */
@@ -252,6 +254,7 @@ type Switch =
   | "help"
   | "version"
   | "noDht"
+  | "noWebSeeds"
   | "listFiles"
   | "sequential"
   | "prealloc"
@@ -347,6 +350,7 @@ const FLAG_SPECS: readonly FlagSpec[] = [
   { key: "sequential", label: "--sequential", about: "download pieces in order" },
   { key: "prealloc", label: "--prealloc", about: "reserve disk space first" },
   { key: "noDht", label: "--no-dht", about: "do not use the DHT" },
+  { key: "noWebSeeds", label: "--no-web-seeds", about: "do not fetch from web seeds" },
   {
     key: "dhtBootstrap",
     label: "--dht-bootstrap",
@@ -429,6 +433,7 @@ const COMMAND_FLAGS: Record<CommandName, ReadonlySet<Flag>> = {
     "exclude",
     "sequential",
     "prealloc",
+    "noWebSeeds",
     "saveTorrent",
     "json",
     "quiet",
@@ -689,6 +694,7 @@ function torrentOptions(
     ...seedOptions(t),
     ...selectionOptions(t),
     dht: !t.switches.has("noDht"),
+    webSeeds: !t.switches.has("noWebSeeds"),
     dhtBootstrap: bootstrapOption(last(t, "dhtBootstrap")),
     saveTorrent: last(t, "saveTorrent")?.value,
     ...(t.switches.has("json") ? { json: true } : {}),

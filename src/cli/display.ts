@@ -42,6 +42,14 @@ export interface Snapshot {
   peersEncrypted?: number;
   /** Where connected peers came from, e.g. "tracker 3, dht 2, pex 1". */
   peerSources?: string;
+  /** Web seeds (BEP 19) in use, and how many are fetching now. */
+  webSeeds?: number;
+  webSeedsActive?: number;
+  /** Of `downloaded` and `downloadRate`, what came from web seeds. */
+  webSeedDownloaded?: number;
+  webSeedRate?: number;
+  /** What pieces are checked with, for the summary (default "SHA-1"). */
+  checkedBy?: string;
   /** The same as counts by source. */
   peersBySource?: Record<string, number>;
   /** One short line about the trackers, e.g. "tracker ok (23 peers)". */
@@ -109,7 +117,7 @@ export function checkingSnapshot(
 }
 
 interface Segment {
-  id: "head" | "pieces" | "peers" | "rates" | "eta" | "tracker" | "transfer";
+  id: "head" | "pieces" | "peers" | "web" | "rates" | "eta" | "tracker" | "transfer";
   text: string;
 }
 
@@ -220,6 +228,13 @@ function buildSegments(s: Snapshot): Segment[] {
         { id: "rates", text: `↓ ${formatRate(s.downloadRate)} ↑ ${formatRate(s.uploadRate)}` },
         { id: "eta", text: `ETA ${formatEta(s.totalBytes - s.bytesDone, s.downloadRate)}` },
       );
+      if (s.webSeeds) {
+        segments.splice(2, 0, {
+          id: "web",
+          text: `web ${count(s.webSeedsActive ?? 0)}/${count(s.webSeeds)} ` +
+            `↓ ${formatRate(s.webSeedRate ?? 0)}`,
+        });
+      }
   }
   if (tracker) segments.push({ id: "tracker", text: tracker });
   return segments;
@@ -231,6 +246,7 @@ function buildReductions(s: Snapshot): Reduction[] {
   const head = `[${s.phase}] ${pieceProgress(s)}`;
   const steps: Reduction[] = [
     { id: "tracker", action: "drop" },
+    { id: "web", action: "drop" },
     { id: "peers", action: "replace", text: peerCount },
     { id: "transfer", action: "drop" },
   ];
@@ -301,7 +317,7 @@ export function renderSummary(s: Snapshot & { verified: boolean }): string[] {
   const complete = s.pieceCount > 0 && s.piecesDone >= s.pieceCount;
   const lines = [complete ? `Finished: ${name}` : `Stopped: ${name}`];
   if (s.verified && complete) {
-    lines.push(`All ${count(s.pieceCount)} pieces verified (SHA-1).`);
+    lines.push(`All ${count(s.pieceCount)} pieces verified (${s.checkedBy ?? "SHA-1"}).`);
   } else {
     lines.push(
       `Incomplete: ${count(s.piecesDone)} of ${count(s.pieceCount)} pieces verified ` +
@@ -312,8 +328,9 @@ export function renderSummary(s: Snapshot & { verified: boolean }): string[] {
   const average = seconds > 0 ? s.downloaded / seconds : 0;
   lines.push(
     `Size: ${formatBytes(s.totalBytes)} | Elapsed: ${formatElapsed(s.elapsedMs)}`,
-    `Downloaded: ${formatBytes(s.downloaded)} (average ${formatRate(average)}) | ` +
-      `Uploaded: ${formatBytes(s.uploaded)}`,
+    `Downloaded: ${formatBytes(s.downloaded)} (average ${formatRate(average)}` +
+      (s.webSeedDownloaded ? `; ${formatBytes(s.webSeedDownloaded)} from web seeds` : "") +
+      `) | Uploaded: ${formatBytes(s.uploaded)}`,
   );
   return lines;
 }

@@ -168,6 +168,7 @@ export async function runDownload(
       selected,
       sequential: options.sequential,
       prealloc: options.prealloc,
+      webSeeds: options.webSeeds,
       log,
       events: {
         pieceFailed: (piece, peers) => reporter.notice({ kind: "piece-failed", piece, peers }),
@@ -190,9 +191,13 @@ export async function runDownload(
     warnPortMoved(job.listener.port);
     const snapshot = (): Snapshot => {
       const stats = job.stats();
+      const webSeeds = job.webSeeds();
       return {
         ...stats,
         name: torrent.name,
+        webSeeds: webSeeds.length,
+        webSeedsActive: webSeeds.filter((w) => w.state === "fetching").length,
+        checkedBy: checkedBy(torrent),
         trackerStatus: job.trackerStatus,
         peerSources: describeSources(stats.peersBySource),
         elapsedMs: elapsed(),
@@ -316,6 +321,11 @@ function describeTorrent(torrent: Torrent, options: CliOptions): string {
 }
 
 /** "tracker 3, dht 2" from per-source peer counts, or undefined when nobody is connected. */
+/** What the summary says pieces were checked with. */
+function checkedBy(torrent: Torrent): string {
+  return { v1: "SHA-1", v2: "SHA-256 merkle trees", hybrid: "SHA-1 and SHA-256" }[torrent.version];
+}
+
 function describeSources(bySource: Record<string, number>): string | undefined {
   const parts = Object.entries(bySource).filter(([, n]) => n > 0).map(([s, n]) => `${s} ${n}`);
   return parts.length > 0 ? parts.join(", ") : undefined;

@@ -61,6 +61,8 @@ ${NETWORK_OPTIONS}
       --sequential            download pieces in order (to play media early)
       --prealloc              reserve the files' full size on disk before
                               downloading (default: sparse files that grow)
+      --no-web-seeds          do not fetch from the torrent's web seeds (HTTP
+                              mirrors, BEP 19)
       --seed                  keep seeding after completion, until Ctrl-C
       --seed-ratio <R>        seed until uploaded / size reaches R, then exit
       --seed-time <DURATION>  seed this long, then exit (e.g. 90s, 30m, 2h,

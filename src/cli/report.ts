@@ -174,6 +174,12 @@ export function progressFields(s: Snapshot): Record<string, unknown> {
       encrypted: s.peersEncrypted ?? 0,
       bySource: s.peersBySource ?? {},
     },
+    webSeeds: {
+      count: s.webSeeds ?? 0,
+      active: s.webSeedsActive ?? 0,
+      downloaded: s.webSeedDownloaded ?? 0,
+      downloadRate: Math.round(s.webSeedRate ?? 0),
+    },
     eta: s.downloadRate > 0 && left > 0 ? Math.round(left / s.downloadRate) : null,
     ...(s.checkProgress === undefined ? {} : { checked: s.checkProgress }),
   };

@@ -22,6 +22,7 @@ import { DhtLookups, type DhtNode } from "./dht_lookups.ts";
 import { loadResume, saveResume, Storage } from "../storage/mod.ts";
 import { Announcer, type AnnouncerOptions, type TrackerStatus } from "../tracker/mod.ts";
 import { Bitfield, TokenBucket } from "../util/mod.ts";
+import { isWebSeedUrl, WebSeed, type WebSeedOptions, type WebSeedState } from "../webseed/mod.ts";
 
 /** What a job needs; everything but the torrent and folder has a sensible default. */
 export interface TorrentJobOptions {
@@ -71,6 +72,19 @@ export interface TorrentJobOptions {
   resume?: boolean;
   /** How often the resume record is refreshed while pieces arrive. Default 30 s. */
   resumeIntervalMs?: number;
+  /** Fetch from the torrent's web seeds (BEP 19, http and https `url-list` URLs). Default true. */
+  webSeeds?: boolean;
+  /** Web seed tunables (tests shorten waits). */
+  webSeed?: Omit<WebSeedOptions, "log">;
+}
+
+/** A web seed's part, for the status line. */
+export interface WebSeedStatus {
+  url: string;
+  state: WebSeedState;
+  /** Payload bytes it sent. */
+  bytes: number;
+  lastError?: string;
 }
 
 /** What a job tells its owner as it happens: the session's events and each tracker answer. */
@@ -109,6 +123,7 @@ export class TorrentJob {
   readonly #announcers: Announcer[] = [];
   readonly #dht?: DhtNode;
   #lookups: DhtLookups[] = [];
+  readonly #webSeeds: WebSeed[];
   readonly #log: SessionLog;
   #tracker?: TrackerStatus;
   #finishing: Promise<void> = Promise.resolve();
@@ -142,6 +157,10 @@ export class TorrentJob {
     this.listener = listener;
     this.#log = opts.log ?? { debug() {}, info() {}, warn() {} };
     this.#dht = opts.torrent.private ? undefined : opts.dht;
+    const urls = opts.webSeeds === false ? [] : opts.torrent.urlList.filter(isWebSeedUrl);
+    this.#webSeeds = urls.map((url) =>
+      new WebSeed(url, opts.torrent, session, { ...opts.webSeed, log: this.#log })
+    );
     const tiers = opts.trackers === false ? [] : opts.torrent.announce;
     for (const infoHash of tiers.length > 0 ? swarmHashes(opts.torrent) : []) {
       this.#announcers.push(
@@ -302,6 +321,7 @@ export class TorrentJob {
     }
     this.session.start();
     for (const a of this.#announcers) a.start();
+    for (const w of this.#webSeeds) w.start();
     const dht = this.#dht;
     if (dht && this.#lookups.length === 0) {
       this.#lookups = swarmHashes(this.torrent).map((infoHash) =>
@@ -325,6 +345,16 @@ export class TorrentJob {
     return this.session.stats();
   }
 
+  /** Each web seed's state and bytes. */
+  webSeeds(): WebSeedStatus[] {
+    return this.#webSeeds.map((w) => ({
+      url: w.url,
+      state: w.state,
+      bytes: w.bytes,
+      ...(w.lastError === undefined ? {} : { lastError: w.lastError }),
+    }));
+  }
+
   /** The last tracker outcome, in a few words, for the status line. */
   get trackerStatus(): string | undefined {
     return describeTracker(this.#tracker, this.#announcers.length > 0);
@@ -336,6 +366,7 @@ export class TorrentJob {
       clearInterval(this.#resumeTimer);
       this.listener.close();
       for (const lookups of this.#lookups) lookups.stop();
+      await Promise.allSettled(this.#webSeeds.map((w) => w.stop()));
       await Promise.allSettled([...this.#announcers.map((a) => a.stop()), this.session.stop()]);
       await this.#finishing.catch(() => {});
       await this.storage.close();

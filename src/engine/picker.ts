@@ -208,6 +208,31 @@ export class PiecePicker {
     return -1;
   }
 
+  /**
+   * A run for a source that fetches pieces whole and in order (a web seed): the lowest candidate
+   * for which `ok` is true and the candidates right after it, at most `max`, removed from the
+   * pool. Empty when there is none.
+   *
+   * @example
+   * ```ts
+   * import { PiecePicker } from "./picker.ts";
+   * const picker = new PiecePicker(8);
+   * picker.drop(3);
+   * console.log(picker.pickRun(5, () => true), picker.pickRun(2, (i) => i !== 4)); // [ 0, 1, 2 ] [ 5, 6 ]
+   * ```
+   */
+  pickRun(max: number, ok: (piece: number) => boolean): number[] {
+    const first = this.#pickLowest(ok);
+    if (first === -1) return [];
+    const run = [first];
+    for (let i = first + 1; run.length < max && i < this.pieceCount; i++) {
+      if (this.#pos[i] === -1 || !ok(i)) break;
+      this.#remove(i);
+      run.push(i);
+    }
+    return run;
+  }
+
   #pickLowest(peerHas: (piece: number) => boolean): number {
     const words = this.#bits;
     while (this.#lowWord < words.length && words[this.#lowWord] === 0) this.#lowWord++;

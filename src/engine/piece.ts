@@ -102,6 +102,16 @@ export class ActivePiece {
     return this.receivedCount === this.blockCount;
   }
 
+  /** Marks every block received from `from`: a source filled the whole buffer itself. */
+  fillFrom(from: string): void {
+    for (let b = 0; b < this.blockCount; b++) {
+      if (this.received[b]) continue;
+      this.received[b] = 1;
+      this.senders[b] = from;
+    }
+    this.receivedCount = this.blockCount;
+  }
+
   /** Stores block `b`; false when it was already there. */
   store(b: number, data: Uint8Array, from: string): boolean {
     if (this.received[b]) return false;

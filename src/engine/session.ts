@@ -190,6 +190,9 @@ export interface SessionStats {
   uploadRate: number;
   downloaded: number;
   uploaded: number;
+  /** Of `downloaded` and `downloadRate`, what came from web seeds (BEP 19). */
+  webSeedDownloaded: number;
+  webSeedRate: number;
   wasted: number;
   hashFailures: number;
   peersConnected: number;
@@ -326,6 +329,8 @@ export class Session {
   #bufferStarved = false;
   #pendingWrites = new Set<Promise<void>>();
   #down = new RateMeter();
+  /** What web seeds sent (counted in `#down` too). */
+  #webDown = new RateMeter();
   #up = new RateMeter();
   #wasted = 0;
   #hashFailures = 0;
@@ -504,6 +509,8 @@ export class Session {
       uploadRate: this.#up.rate(),
       downloaded: this.#down.total,
       uploaded: this.#up.total,
+      webSeedDownloaded: this.#webDown.total,
+      webSeedRate: this.#webDown.rate(),
       wasted: this.#wasted,
       hashFailures: this.#hashFailures,
       peersConnected: this.#peers.size,
@@ -637,6 +644,57 @@ export class Session {
       this.#reopen(piece);
     }
     if (discarded) { for (const p of this.#peers) this.#request(p); }
+  }
+
+  // ---- whole-piece sources (web seeds) ------------------------------------------------------
+
+  /**
+   * Claims up to `maxPieces` consecutive wanted pieces nobody works on, the lowest first, for a
+   * source that fetches pieces whole (a web seed), each with a buffer counted in the memory
+   * budget: none when it is spent, and fewer near the end, so the last pieces are not all held
+   * by one slow source. The source fills each buffer and hands it to `deliver`, or gives it back
+   * with `release`.
+   */
+  claimRun(maxPieces: number): ActivePiece[] {
+    if (this.#stopped || this.finished) return [];
+    const L = this.torrent.pieceLength;
+    const budget = Math.max(this.#bufferBudget(), 2 * L);
+    const fits = Math.floor((budget - this.#bufferedBytes) / L);
+    const count = Math.min(maxPieces, fits, Math.max(1, Math.ceil(this.#picker.remaining / 4)));
+    if (count <= 0) return [];
+    const ok = (i: number) => !this.#awaitingLayers || this.torrent.hashes.knows(i);
+    return this.#picker.pickRun(count, ok).map((index) => {
+      const length = this.#pieceLength(index);
+      const buffer = this.#buffers.take(length);
+      this.#bufferedBytes += length;
+      return new ActivePiece(index, length, buffer, this.#padded.get(index));
+    });
+  }
+
+  /**
+   * A claimed piece, filled by `source` (a web seed's URL): checked and written as a peer's would
+   * be. False when it fails its hash; it then goes back to the pool.
+   */
+  deliver(piece: ActivePiece, source: string): boolean {
+    if (this.#stopped) {
+      this.#releaseBuffer(piece);
+      return true;
+    }
+    piece.fillFrom(source);
+    return this.#verify(piece);
+  }
+
+  /** A claimed piece its source could not fill goes back to the pool. */
+  release(piece: ActivePiece): void {
+    this.#picker.restore(piece.index);
+    this.#releaseBuffer(piece);
+  }
+
+  /** Counts `bytes` that arrived from a web seed, in the totals and rates. */
+  countWebSeedBytes(bytes: number): void {
+    const now = performance.now();
+    this.#down.add(bytes, now);
+    this.#webDown.add(bytes, now);
   }
 
   // ---- messages ----------------------------------------------------------------------------
@@ -1143,7 +1201,8 @@ export class Session {
     peer.maxRequests = Math.max(16, Math.min(500, wanted));
   }
 
-  #verify(piece: ActivePiece): void {
+  /** Checks a complete piece; a good one is written, a bad one handled. True when good. */
+  #verify(piece: ActivePiece): boolean {
     this.#active.delete(piece.index);
     this.#open.delete(piece);
     const index = piece.index;
@@ -1153,10 +1212,10 @@ export class Session {
       this.#log.warn(`piece ${index} failed its hash check (from ${culprits.join(", ")})`);
       this.#o.events?.pieceFailed?.(index, culprits);
       const helpers = culprits.length > 1 ? this.#blockHashPeers(index, culprits) : [];
-      if (helpers.length === 0) return this.#dropFailed(piece, culprits);
       // v2: the piece's block hashes tell which blocks are bad; the rest are kept.
-      this.#askBlockHashes(piece, culprits, helpers);
-      return;
+      if (helpers.length > 0) this.#askBlockHashes(piece, culprits, helpers);
+      else this.#dropFailed(piece, culprits);
+      return false;
     }
     const write: Promise<void> = this.#o.storage.writePiece(index, piece.buffer).then(() => {
       this.#pendingWrites.delete(write);
@@ -1168,6 +1227,7 @@ export class Session {
       this.#fail(e instanceof Error ? e : new Error(String(e)));
     });
     this.#pendingWrites.add(write);
+    return true;
   }
 
   #bufferBudget(): number {

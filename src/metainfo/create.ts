@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type Encodable, encode, latin1 } from "../bencode/mod.ts";
+import { compareBytes, type Encodable, encode, latin1 } from "../bencode/mod.ts";
 import {
   type FileMerkle,
   fileMerkle,
@@ -277,6 +277,15 @@ function buildTorrent(
   return encode(top);
 }
 
+/** Byte order of paths, component by component, as a v2 file tree orders them. */
+function comparePaths(a: readonly string[], b: readonly string[]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const order = compareBytes(utf8.encode(a[i]), utf8.encode(b[i]));
+    if (order !== 0) return order;
+  }
+  return a.length - b.length;
+}
+
 function checkTotal(total: number): void {
   if (total === 0) throw new TorrentError("nothing to share: all files are empty");
 }
@@ -284,7 +293,8 @@ function checkTotal(total: number): void {
 /**
  * Makes a .torrent from data in memory (for tests and small payloads). A `Uint8Array` makes a
  * single-file torrent called `name`; a list makes a folder `name` holding those files, in the
- * order given (a v2 file tree orders them by name, so give them so for v2 and hybrid).
+ * order given for v1, in byte order of their paths for v2 and hybrid (as a v2 file tree lists
+ * them).
  *
  * @example
  * ```ts
@@ -316,6 +326,8 @@ export function createTorrentFromBuffers(
     length: f.data.length,
     data: f.data,
   }));
+  // A v2 file tree lists files in byte order of their paths; a hybrid's v1 half must too.
+  if ((opts.version ?? "v1") !== "v1") entries.sort((a, b) => comparePaths(a.path, b.path));
   const total = entries.reduce((n, e) => n + e.length, 0);
   checkTotal(total);
   const version = opts.version ?? "v1";

@@ -128,7 +128,11 @@ export function validateLayout(layout: StorageLayout): void {
  * console.log(segmentsOf(layout, 0, 4).map((s) => [s.file, s.fileOffset, s.length])); // [[0, 0, 3], [1, 0, 1]]
  * ```
  */
-export function segmentsOf(layout: StorageLayout, start: number, length: number): Segment[] {
+export function segmentsOf(
+  layout: { readonly files: readonly StorageFile[] },
+  start: number,
+  length: number,
+): Segment[] {
   const files = layout.files;
   // First file whose end lies beyond `start`: ends are non-decreasing, so binary search.
   let lo = 0, hi = files.length;

@@ -35,7 +35,7 @@
  * @module
  */
 export { fsReason, StorageError } from "./error.ts";
-export { type StorageFile, type StorageLayout } from "./layout.ts";
+export { type Segment, segmentsOf, type StorageFile, type StorageLayout } from "./layout.ts";
 export { Storage, type StorageOptions } from "./storage.ts";
 export { sharedPieces, wantedPieces } from "./selection.ts";
 export { PartFile, STATE_DIR } from "./parts.ts";

@@ -81,6 +81,14 @@ export const CASES: Record<
     clients: ["ours", "libtorrent"],
     about: "1 GiB v2-only torrent (BEP 52 merkle hashes), 256 KiB pieces: ours vs libtorrent",
   },
+  "256m-webseed": {
+    size: 256 * 1024 ** 2,
+    pieceLength: 256 * 1024,
+    seeders: 1,
+    seederKinds: ["web"],
+    clients: ["ours", "aria2", "libtorrent"],
+    about: "256 MiB from one web seed (BEP 19, a local HTTP server), no peer: ours vs aria2",
+  },
   "256m-encrypted": {
     size: 256 * 1024 ** 2,
     pieceLength: 256 * 1024,
@@ -99,7 +107,8 @@ const USAGE = `deno task bench [options]
   --piece SIZE           piece length, a power of two >= 16K (default 256K)
   --files N              1: single-file torrent (default); more: a folder of N files
   --seeders N            seeders per group (default 1)
-  --seeded-by KINDS      seeder groups, comma list of libtorrent,ours (default: both)
+  --seeded-by KINDS      seeder groups, comma list of libtorrent,ours,web (default:
+                         libtorrent,ours; web: one HTTP server named in the torrent's url-list)
   --clients LIST         downloaders, comma list of ${ALL_CLIENTS.join(",")}
                          (default: all installed)
   --runs N               repeats; tables show medians (default 3)

@@ -1,6 +1,7 @@
 /**
  * The benchmark's smoke mode as a test: a few MiB downloaded by our client and every installed
- * reference client, from libtorrent seeders and from our own, each copy verified byte for byte.
+ * reference client, from libtorrent seeders, from our own and from a web seed, each copy verified
+ * byte for byte.
  * It asserts correctness only, never timing.
  */
 import { assert } from "../assert.ts";
@@ -25,7 +26,10 @@ Deno.test({
     // Transmission is left out: it declares interest only on its 10-second rechoke pulse, so
     // it alone would take the test past its time budget (`bench --smoke` includes it).
     const clients = ALL_CLIENTS.filter((c: ClientName) => installed.has(c) && c !== "transmission");
-    const seederKinds = ALL_SEEDER_KINDS.filter((k) => k === "ours" || installed.has(k));
+    // The web seed (our own HTTP server) too: every client then fetches from a url-list alone.
+    const seederKinds = ALL_SEEDER_KINDS.filter((k) =>
+      k === "ours" || k === "web" || installed.has(k)
+    );
     const notes: string[] = [];
     const result = await runBench({
       caseName: "smoke",

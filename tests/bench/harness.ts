@@ -45,12 +45,12 @@ import { summarizeCpuProfile } from "./profile.ts";
 /** A downloader the benchmark can drive. */
 export type ClientName = "ours" | "libtorrent" | "aria2" | "transmission";
 /** A kind of seeder. */
-export type SeederKind = "libtorrent" | "ours";
+export type SeederKind = "libtorrent" | "ours" | "web";
 
 /** Every downloader, in table order. */
 export const ALL_CLIENTS: readonly ClientName[] = ["ours", "libtorrent", "aria2", "transmission"];
 /** Every seeder kind. */
-export const ALL_SEEDER_KINDS: readonly SeederKind[] = ["libtorrent", "ours"];
+export const ALL_SEEDER_KINDS: readonly SeederKind[] = ["libtorrent", "ours", "web"];
 
 /** What one benchmark case runs. */
 export interface BenchConfig {
@@ -90,6 +90,11 @@ export interface BenchConfig {
   torrentVersion?: "v1" | "v2" | "hybrid";
 }
 
+/** Where the `web` seeder kind serves the payload; the torrent's `url-list` names it. */
+function webSeedUrl(port: number): string {
+  return `http://${LOOPBACK}:${port}/`;
+}
+
 /** What a benchmark run produced. */
 export interface BenchResult {
   /** Rendered tables, one per seeder group, plus profile summaries. */
@@ -105,6 +110,7 @@ const MAIN_TS = decodeURIComponent(new URL("../../src/main.ts", import.meta.url)
 const OUR_RUN = ["run", "-A", "--v8-flags=--max-semi-space-size=1"];
 const OUR_SEEDERS = decodeURIComponent(new URL("./our_seeders.ts", import.meta.url).pathname);
 const LT_SEEDERS = decodeURIComponent(new URL("./lt_seeders.py", import.meta.url).pathname);
+const WEB_SEEDER = decodeURIComponent(new URL("./web_seeder.ts", import.meta.url).pathname);
 const REPO_ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname);
 const LOOPBACK = "127.0.0.1";
 
@@ -146,6 +152,7 @@ async function makeTorrent(
   announce: string,
   pieceLength: number,
   version: "v1" | "v2" | "hybrid",
+  webSeeds: string[],
 ): Promise<string> {
   if (version !== "v1") {
     const { v1, v2 } = await libtorrentCreate({
@@ -154,18 +161,21 @@ async function makeTorrent(
       pieceLength,
       version,
       announce: [announce],
+      webSeeds,
     });
     // A v2-only torrent goes by the first 20 bytes of its SHA-256 info-hash.
     return v1 ?? v2!.slice(0, 40);
   }
   const exp = log2(pieceLength);
   if (2 ** exp === pieceLength && exp >= 15 && exp <= 28 && await hasTool("mktorrent")) {
-    await mktorrent({ source, out, announce: [announce], pieceLengthExp: exp });
+    await mktorrent({ source, out, announce: [announce], pieceLengthExp: exp, webSeeds });
   } else {
     const bytes = await createTorrentFromPath(source, {
       pieceLength,
       announce: [[announce]],
+      urlList: webSeeds,
       creationDate: null,
+      version: "v1",
     });
     await Deno.writeFile(out, bytes);
   }
@@ -185,6 +195,8 @@ interface Ctx {
   torrent: string;
   infoHash: string;
   trackerPort: number;
+  /** Port of the `web` seeder kind (the torrent's url-list names it). */
+  webPort: number;
   timeoutMs: number;
   note: (line: string) => void;
   /** The payload's files, paths relative to `data`. */
@@ -220,7 +232,10 @@ async function startSeederProc(
   // of each other there would spend the machine on connections among themselves.
   if (ctx.config.dialDownloader) portArgs.push("--tracker-off");
   let spec: CommandSpec;
-  if (kind === "libtorrent") {
+  if (kind === "web") {
+    const args = [...OUR_RUN, WEB_SEEDER, "--data", ctx.data, "--port", String(ctx.webPort)];
+    spec = { cmd: Deno.execPath(), args, stdin: true };
+  } else if (kind === "libtorrent") {
     const args = [LT_SEEDERS, "--torrent", ctx.torrent, "--data", ctx.data, ...portArgs];
     if (rate > 0) args.push("--upload-rate", String(rate));
     if (ctx.config.encryptedSeeders) args.push("--encryption", "forced");
@@ -252,15 +267,17 @@ async function startSeeders(
   profileDir?: string,
 ): Promise<SeederProc[]> {
   const procs: SeederProc[] = [];
+  // One web server is the web seed, however many seeders the case names.
+  const split = kind === "web" ? [1] : splitSeeders(ctx.config.seeders);
   const started = await Promise.allSettled(
-    splitSeeders(ctx.config.seeders).map((n, i) => startSeederProc(ctx, kind, i, n, profileDir)),
+    split.map((n, i) => startSeederProc(ctx, kind, i, n, profileDir)),
   );
   for (const s of started) if (s.status === "fulfilled") procs.push(s.value);
   try {
     const bad = started.find((s) => s.status === "rejected");
     if (bad && bad.status === "rejected") throw bad.reason;
     const end = performance.now() + ctx.timeoutMs;
-    const announced = ctx.config.dialDownloader ? 0 : ctx.config.seeders;
+    const announced = ctx.config.dialDownloader || kind === "web" ? 0 : ctx.config.seeders;
     while (tracker.swarm(ctx.infoHash).complete < announced) {
       const dead = procs.find((s) => s.child.exited);
       if (dead) throw new BenchError(`seeder exited: ${dead.child.diagnosis()}`);
@@ -447,12 +464,20 @@ async function downloadOnce(
   const port = await benchPort();
   try {
     const { spec, dial } = await downloadCommand(ctx, client, out, port, profileDir);
-    const cpuBefore = seeders.map((s) => processCpuSeconds(s.child.pid));
-    const m = await runMeasured(`${client} download`, spec, {
-      timeoutMs: ctx.timeoutMs,
-      scratch: ctx.work,
-      onStart: dial ? (child) => dialFromSeeders(child, port, seeders) : undefined,
-    });
+    let cpuBefore: number[] = [];
+    const measure = () => {
+      cpuBefore = seeders.map((s) => processCpuSeconds(s.child.pid));
+      return runMeasured(`${client} download`, spec, {
+        timeoutMs: ctx.timeoutMs,
+        scratch: ctx.work,
+        onStart: dial ? (child) => dialFromSeeders(child, port, seeders) : undefined,
+      });
+    };
+    let m = await measure();
+    // python3-libtorrent 2.0.8 now and then dies of SIGSEGV while starting, before it has
+    // printed anything (under GNU time: exit 139): its crash, not a result; one more try.
+    const segfault = m.status.signal === "SIGSEGV" || m.status.code === 128 + 11;
+    if (client === "libtorrent" && segfault && m.stdout === "") m = await measure();
     const syncStart = performance.now();
     await flushDirtyPages();
     const syncSeconds = (performance.now() - syncStart) / 1000;
@@ -676,6 +701,7 @@ export async function runBench(
     await makePayload(data, { files, seed: 20240601 });
     note(`payload ${formatSize(config.size)} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
     const trackerPort = await benchPort();
+    const webPort = config.seederKinds.includes("web") ? await benchPort() : 0;
     const torrent = `${work}/bench.torrent`;
     t = performance.now();
     const version = config.torrentVersion ?? "v1";
@@ -688,6 +714,7 @@ export async function runBench(
       `http://${LOOPBACK}:${trackerPort}/announce`,
       config.pieceLength,
       version,
+      webPort === 0 ? [] : [webSeedUrl(webPort)],
     );
     note(`torrent in ${((performance.now() - t) / 1000).toFixed(1)} s`);
     // Compile our client's modules once, so no download pays for it.
@@ -704,6 +731,7 @@ export async function runBench(
       torrent,
       infoHash,
       trackerPort,
+      webPort,
       files,
       timeoutMs: (config.timeoutSec ?? defaultTimeoutSec(config.size)) * 1000,
       note,

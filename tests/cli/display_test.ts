@@ -236,3 +236,31 @@ Deno.test("ProgressDisplay: default plain interval is 5 s", () => {
   display.finish([]);
   assertEquals(c.take(), []);
 });
+
+Deno.test("web seeds: their part of the status line and of the summary", () => {
+  const s = snapshot({ webSeeds: 2, webSeedsActive: 1, webSeedRate: 3 * MiB, trackerStatus: "" });
+  const line = renderStatusLine(s, 200);
+  assertEquals(
+    line,
+    "[downloading] 45.2% 123/272 pcs | 12 peers (40 known, 3 choking) | web 1/2 ↓ 3.0 MiB/s | " +
+      "↓ 12.3 MiB/s ↑ 1.1 MiB/s | ETA 4s",
+  );
+  // It goes before the peers' details when the line is too long.
+  const shorter = renderStatusLine(s, line.length - 1);
+  assert(!shorter.includes("web") && shorter.includes("40 known"), shorter);
+  const summary = renderSummary({
+    ...snapshot({
+      phase: "done",
+      piecesDone: 272,
+      downloaded: 20 * MiB,
+      webSeedDownloaded: 15 * MiB,
+      checkedBy: "SHA-256 merkle trees",
+    }),
+    verified: true,
+  });
+  assertEquals(summary[1], "All 272 pieces verified (SHA-256 merkle trees).");
+  assertEquals(
+    summary[3],
+    "Downloaded: 20.0 MiB (average 2.0 MiB/s; 15.0 MiB from web seeds) | Uploaded: 5.0 MiB",
+  );
+});

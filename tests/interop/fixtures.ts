@@ -722,10 +722,13 @@ export async function libtorrentCreate(opts: {
   pieceLength: number;
   version: "v1" | "v2" | "hybrid";
   announce?: string[];
+  /** Web seed URLs (BEP 19 `url-list`). */
+  webSeeds?: string[];
 }): Promise<{ v1: string | null; v2: string | null }> {
   const args = [LT_CLIENT, "create", "--source", opts.source, "--out", opts.out];
   args.push("--piece-length", String(opts.pieceLength), "--version", opts.version);
   for (const url of opts.announce ?? []) args.push("--announce", url);
+  for (const url of opts.webSeeds ?? []) args.push("--web-seed", url);
   const proc = new Proc("libtorrent create", PYTHON, args, { PYTHONUNBUFFERED: "1" });
   const status = await proc.finish(60_000, "libtorrent create");
   const created = /^CREATED (\S+) (\S+)$/m.exec(proc.stdoutText);

@@ -8,7 +8,7 @@ Run it with Debian's /usr/bin/python3: the libtorrent module imports only there.
                           [--peer HOST:PORT ...] [--timeout S] [--tracker-off]
     lt_client.py dht-node --port P [--dht-bootstrap HOST:PORT ...]
     lt_client.py create --source PATH --out T --piece-length N [--version v1|v2|hybrid]
-                        [--announce URL ...]
+                        [--announce URL ...] [--web-seed URL ...]
 
 All accept --encryption enabled|forced|disabled (libtorrent's policy for both directions;
 forced also allows RC4 only, so every connection is MSE with RC4; default enabled, libtorrent's
@@ -331,6 +331,8 @@ def cmd_create(args):
     ct = lt.create_torrent(fs, args.piece_length, flags=flags[args.version])
     for tier, url in enumerate(args.announce):
         ct.add_tracker(url, tier)
+    for url in args.web_seed:
+        ct.add_url_seed(url)
     lt.set_piece_hashes(ct, os.path.dirname(source))
     with open(args.out, "wb") as f:
         f.write(lt.bencode(ct.generate()))
@@ -399,6 +401,7 @@ def main():
     c.add_argument("--piece-length", type=int, required=True)
     c.add_argument("--version", choices=("v1", "v2", "hybrid"), default="hybrid")
     c.add_argument("--announce", action="append", default=[], help="tracker URL (one a tier)")
+    c.add_argument("--web-seed", action="append", default=[], help="web seed URL (BEP 19)")
 
     args = p.parse_args()
     if args.cmd == "create":
