@@ -221,6 +221,9 @@ export async function runDownload(
       interrupted,
     ]);
     if (outcome === "complete") {
+      // The piece layers a v2 torrent from a magnet link learnt from peers are kept with it, so
+      // the next run can check the data without them.
+      if ("magnet" in input && torrent.v2Pieces) await saveMetadata(torrent, options.output, log);
       const goal = options.seed ? describeSeedGoal(options) : undefined;
       const nothingFetched = job.stats().downloaded === 0;
       log.info(nothingFetched ? "data complete: nothing to download" : "download complete");
@@ -412,7 +415,8 @@ async function saveMetadata(torrent: Torrent, output: string, log: Logger): Prom
   try {
     await Deno.mkdir(`${output}/${STATE_DIR}`, { recursive: true });
     const temporary = `${path}.${crypto.randomUUID()}.tmp`;
-    await Deno.writeFile(temporary, torrentFileFromInfo(torrent.infoBytes, torrent.announce));
+    const bytes = torrentFileFromInfo(torrent.infoBytes, torrent.announce, torrent.v2Pieces);
+    await Deno.writeFile(temporary, bytes);
     await Deno.rename(temporary, path);
   } catch (e) {
     log.warn(`the torrent's metadata was not kept in ${output}: ${fsReason(e)}`);
@@ -422,9 +426,8 @@ async function saveMetadata(torrent: Torrent, output: string, log: Logger): Prom
 /** Writes the .torrent of a fetched magnet link, refusing to replace an existing file. */
 async function saveTorrent(path: string, torrent: Torrent): Promise<void> {
   try {
-    await Deno.writeFile(path, torrentFileFromInfo(torrent.infoBytes, torrent.announce), {
-      createNew: true,
-    });
+    const bytes = torrentFileFromInfo(torrent.infoBytes, torrent.announce, torrent.v2Pieces);
+    await Deno.writeFile(path, bytes, { createNew: true });
   } catch (e) {
     if (e instanceof Deno.errors.AlreadyExists) {
       throw new CommandError(`--save-torrent: ${path} already exists; not replacing it`);

@@ -31,6 +31,12 @@ export interface HashPeers<P> {
   has(peer: P, index: number): boolean;
 }
 
+/**
+ * Answers being made for one peer at a time: one asking for block hashes makes us read up to
+ * 8 MiB, so a peer that floods requests gets rejects instead of a queue of disk reads.
+ */
+const MAX_SERVING_PER_PEER = 4;
+
 /** How long a peer may take to answer a request for a piece's block hashes. */
 const LEAF_TIMEOUT_MS = 10_000;
 
@@ -65,6 +71,8 @@ export class HashExchange<P> {
   readonly #refused = new Map<number, Set<P>>();
   /** Requests for pieces' block hashes, by root, index and length. */
   readonly #leafAsks = new Map<string, LeafAsk<P>>();
+  /** Answers being made, by peer. */
+  readonly #serving = new Map<P, number>();
 
   constructor(
     readonly pieces: MerklePieces,
@@ -233,9 +241,19 @@ export class HashExchange<P> {
     return false;
   }
 
-  /** Answers `peer`'s hash request with HASHES, or HASH REJECT when we cannot. */
+  /**
+   * Answers `peer`'s hash request with HASHES, or HASH REJECT when we cannot, or when the peer
+   * already has `MAX_SERVING_PER_PEER` answers being made.
+   */
   async serve(peer: P, request: HashRequest): Promise<void> {
-    const hashes = await this.answer(request).catch(() => undefined);
+    const busy = this.#serving.get(peer) ?? 0;
+    this.#serving.set(peer, busy + 1);
+    const hashes = busy >= MAX_SERVING_PER_PEER
+      ? undefined
+      : await this.answer(request).catch(() => undefined);
+    const left = this.#serving.get(peer)! - 1;
+    if (left === 0) this.#serving.delete(peer);
+    else this.#serving.set(peer, left);
     this.peers.send(
       peer,
       hashes === undefined

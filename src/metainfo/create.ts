@@ -7,11 +7,13 @@
  */
 import { compareBytes, type Encodable, encode, latin1 } from "../bencode/mod.ts";
 import {
+  concatBytes,
   type FileMerkle,
   fileMerkle,
   hashFiles,
   MAX_PIECE_LENGTH,
   MERKLE_BLOCK,
+  type MerklePieces,
   sha1,
 } from "../util/mod.ts";
 import { TorrentError } from "./error.ts";
@@ -441,7 +443,8 @@ export async function createTorrentFromPath(
 
 /**
  * A .torrent file around an info dictionary fetched from peers (BEP 9), keeping its exact
- * bytes so the info-hash stays the same, with the given tracker tiers.
+ * bytes so the info-hash stays the same, with the given tracker tiers and, for a v2 torrent,
+ * the piece layers learnt from peers so far (BEP 52's `piece layers`).
  *
  * @example
  * ```ts
@@ -451,19 +454,29 @@ export async function createTorrentFromPath(
  * console.log(rebuilt.infoHashHex === original.infoHashHex); // true
  * ```
  */
-export function torrentFileFromInfo(info: Uint8Array, announce: string[][]): Uint8Array {
+export function torrentFileFromInfo(
+  info: Uint8Array,
+  announce: string[][],
+  v2Pieces?: MerklePieces,
+): Uint8Array {
   const tiers = announce.filter((tier) => tier.length > 0);
-  // Keys in byte order: announce, announce-list, info.
+  // Keys in byte order: announce, announce-list, info, piece layers.
   const head = encode({
     announce: tiers[0]?.[0],
     "announce-list": tiers.length > 1 || (tiers[0]?.length ?? 0) > 1 ? tiers : undefined,
   });
-  const prefix = head.subarray(0, head.length - 1); // drop the closing "e"
-  const key = new TextEncoder().encode("4:info");
-  const out = new Uint8Array(prefix.length + key.length + info.length + 1);
-  out.set(prefix, 0);
-  out.set(key, prefix.length);
-  out.set(info, prefix.length + key.length);
-  out[out.length - 1] = 0x65; // "e"
-  return out;
+  const layers = new Map<string, Encodable>();
+  v2Pieces?.files.forEach((f, i) => {
+    const layer = v2Pieces.layer(i);
+    if (layer !== undefined) layers.set(latin1(f.root), layer);
+  });
+  const tail = layers.size === 0 ? new Uint8Array(0) : encode({ "piece layers": layers });
+  const parts = [
+    head.subarray(0, head.length - 1), // drop the closing "e"
+    new TextEncoder().encode("4:info"),
+    info,
+    tail.subarray(1, Math.max(1, tail.length - 1)), // the key and value, without "d" and "e"
+    new Uint8Array([0x65]), // "e"
+  ];
+  return concatBytes(...parts);
 }

@@ -155,3 +155,18 @@ Deno.test("hash exchange: requests it cannot answer get a reject", async () => {
     tiny,
   );
 });
+
+Deno.test("hash exchange: a peer flooding requests for block hashes gets rejects past four", async () => {
+  const { x, sent } = exchange();
+  const root = torrent.v2Pieces!.files[0].root;
+  const asks = Array.from(
+    { length: 10 },
+    (_, i) => x.serve("flood", { root, baseLayer: 0, index: i * 2, length: 2, proofLayers: 0 }),
+  );
+  await Promise.all(asks);
+  const types = sent.map((s) => parseMessage(s.message.subarray(4)).type);
+  assertEquals(types.filter((t) => t === "hashes").length, 4);
+  assertEquals(types.filter((t) => t === "hashReject").length, 6);
+  await x.serve("flood", { root, baseLayer: 0, index: 0, length: 2, proofLayers: 0 });
+  assertEquals(parseMessage(sent.at(-1)!.message.subarray(4)).type, "hashes", "served again after");
+});

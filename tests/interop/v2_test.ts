@@ -18,6 +18,7 @@ import {
   treesEqual,
 } from "./fixtures.ts";
 import { makePayload, type PayloadFile } from "../../testdata/payload.ts";
+import { parseTorrent } from "../../src/metainfo/mod.ts";
 
 const KiB = 1024, MiB = 1 << 20;
 const PIECE = 256 * KiB;
@@ -102,6 +103,10 @@ for (const [version, seed] of [["v2", 521], ["hybrid", 522]] as const) {
             // its v1 connections).
             if (from === "magnet" && version === "v2") {
               assert(log.includes("piece layer received; 0 still to fetch"), log.slice(-3000));
+              // The layers are kept with the fetched metadata for the next run.
+              const hash = magnet.slice("magnet:?xt=urn:btmh:1220".length, -24);
+              const kept = parseTorrent(await Deno.readFile(`${out}/.bittorrent/${hash}.torrent`));
+              assertEquals(kept.v2Pieces!.missingLayers(), []);
             }
             assert(await sameTree(data, out), "our copy equals the source, nothing more");
           } finally {

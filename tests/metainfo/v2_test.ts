@@ -9,6 +9,7 @@ import {
   parseTorrent,
   type Torrent,
   TorrentError,
+  torrentFileFromInfo,
 } from "../../src/metainfo/mod.ts";
 import { fileMerkle, pieceLengthAt, sha1, sha256 } from "../../src/util/mod.ts";
 import { assert, assertEquals, assertThrows } from "../assert.ts";
@@ -194,4 +195,21 @@ Deno.test("hybrid: halves that describe different files are refused", () => {
   refuse({ ...folder, pieces: new Uint8Array(20), files: [a, b] }, "file 2 is not piece-aligned");
   refuse({ ...folder, pieces: new Uint8Array(40), files: [b, pad, a] }, "file 1's path");
   refuse({ ...folder, pieces: new Uint8Array(40), files: [a, pad] }, "1 files against 2");
+});
+
+Deno.test("torrentFileFromInfo: the piece layers learnt from peers go with the info dictionary", () => {
+  const t = parseTorrent(
+    createTorrentFromBuffers("set", FILES, { pieceLength: 32768, version: "v2" }),
+  );
+  const fromPeers = parseInfo(t.infoBytes);
+  const bare = parseTorrent(torrentFileFromInfo(t.infoBytes, [], fromPeers.v2Pieces));
+  assertEquals(bare.v2Pieces!.missingLayers(), [0, 2], "none learnt yet: none written");
+  fromPeers.v2Pieces!.setLayer(0, t.v2Pieces!.layer(0)!);
+  const kept = parseTorrent(
+    torrentFileFromInfo(t.infoBytes, [["http://127.0.0.1:1/a"]], fromPeers.v2Pieces),
+  );
+  assertEquals(kept.infoHashHex, t.infoHashHex);
+  assertEquals(kept.v2Pieces!.missingLayers(), [2]);
+  assertEquals(kept.v2Pieces!.layer(0), t.v2Pieces!.layer(0));
+  assertEquals(kept.announce, [["http://127.0.0.1:1/a"]]);
 });
