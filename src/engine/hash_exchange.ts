@@ -10,6 +10,7 @@ import { encodeHashMessage, type HashRequest, MessageId } from "../peer/mod.ts";
 import {
   bytesEqual,
   concatBytes,
+  leafCount,
   leafHashes,
   MERKLE_BLOCK,
   MERKLE_HASH,
@@ -176,7 +177,7 @@ export class HashExchange<P> {
     const file = this.pieces.files[f];
     const k = index - file.firstPiece;
     const single = !this.pieces.needsLayer(f);
-    const width = single ? 2 ** this.pieces.heightOf(f) : this.pieces.pieceLength / MERKLE_BLOCK;
+    const width = single ? leafCount(file.length) : this.pieces.pieceLength / MERKLE_BLOCK;
     const expected = single
       ? file.root
       : this.pieces.layer(f)!.subarray(k * MERKLE_HASH, (k + 1) * MERKLE_HASH);

@@ -53,6 +53,7 @@ import {
   Bitfield,
   bytesEqual,
   isValidBitfield,
+  MERKLE_HASH,
   type MerklePieces,
   paddedPieces,
   type PieceHashes,
@@ -662,8 +663,7 @@ export class Session {
     const fits = Math.floor((budget - this.#bufferedBytes) / L);
     const count = Math.min(maxPieces, fits, Math.max(1, Math.ceil(this.#picker.remaining / 4)));
     if (count <= 0) return [];
-    const ok = (i: number) => !this.#awaitingLayers || this.torrent.hashes.knows(i);
-    return this.#picker.pickRun(count, ok).map((index) => {
+    return this.#picker.pickRun(count, (i) => this.#checkable(i)).map((index) => {
       const length = this.#pieceLength(index);
       const buffer = this.#buffers.take(length);
       this.#bufferedBytes += length;
@@ -775,15 +775,23 @@ export class Session {
     return this.#o.storage.read(index, 0, this.#pieceLength(index));
   }
 
+  /** True when piece `i` can be checked now (not while its v2 piece layer is unknown). */
+  #checkable(i: number): boolean {
+    return !this.#awaitingLayers || this.torrent.hashes.knows(i);
+  }
+
   /**
-   * Asks `peer` for the piece layers still unknown, if it has their pieces and the connection is
-   * a v2 one: made on the v2 info-hash (libtorrent refuses hash messages on a hybrid torrent's
-   * v1 connections, v2 bit or not).
+   * True when `peer`'s connection is a v2 one, made on the v2 info-hash: only there do hash
+   * messages go (libtorrent refuses them on a hybrid torrent's v1 connections, v2 bit or not).
    */
-  #askForLayers(peer: Peer): void {
+  #onV2Connection(peer: Peer): boolean {
     const v2 = this.torrent.infoHashV2?.subarray(0, 20);
-    if (!this.#awaitingLayers || v2 === undefined) return;
-    if (bytesEqual(peer.conn.remote.infoHash, v2)) this.#hashExchange?.offer(peer);
+    return v2 !== undefined && bytesEqual(peer.conn.remote.infoHash, v2);
+  }
+
+  /** Asks `peer` for the piece layers still unknown, if it has their pieces. */
+  #askForLayers(peer: Peer): void {
+    if (this.#awaitingLayers && this.#onV2Connection(peer)) this.#hashExchange?.offer(peer);
   }
 
   /** A piece layer proved out: its pieces can be checked, so they may be fetched now. */
@@ -1000,7 +1008,7 @@ export class Session {
     if (!room) this.#bufferStarved = true;
     if (!inOrderWait && room) {
       const index = this.#picker.pick(
-        (i) => this.#mayAsk(peer, i) && (!this.#awaitingLayers || this.torrent.hashes.knows(i)),
+        (i) => this.#mayAsk(peer, i) && this.#checkable(i),
         peer.runNext,
       );
       if (index !== -1) {
@@ -1147,10 +1155,9 @@ export class Session {
    * sent none of it first. None for v1 pieces.
    */
   #blockHashPeers(index: number, senders: string[]): Peer[] {
-    const v2 = this.torrent.infoHashV2?.subarray(0, 20);
-    if (v2 === undefined || !this.torrent.v2Pieces?.knows(index)) return [];
+    if (!this.torrent.v2Pieces?.knows(index)) return [];
     const piece = [...this.#peers].filter((p) =>
-      bytesEqual(p.conn.remote.infoHash, v2) && (p.seed || p.bits.has(index))
+      this.#onV2Connection(p) && (p.seed || p.bits.has(index))
     );
     const sent = (p: Peer) => senders.includes(p.address) ? 1 : 0;
     return piece.sort((a, b) => sent(a) - sent(b));
@@ -1180,7 +1187,9 @@ export class Session {
     const dataLength = this.#padded.get(piece.index) ?? piece.length;
     for (let b = 0; b * MAX_BLOCK < dataLength; b++) {
       const block = piece.buffer.subarray(b * MAX_BLOCK, Math.min((b + 1) * MAX_BLOCK, dataLength));
-      if (bytesEqual(sha256(block), leaves.subarray(b * 32, b * 32 + 32))) continue;
+      if (bytesEqual(sha256(block), leaves.subarray(b * MERKLE_HASH, (b + 1) * MERKLE_HASH))) {
+        continue;
+      }
       bad.add(piece.senders[b]);
       piece.discard(b);
       this.#wasted += block.length;

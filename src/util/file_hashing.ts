@@ -11,10 +11,10 @@ import { sha1 } from "./digest.ts";
 import {
   blocksRoot,
   type FileMerkle,
+  layerRoot,
+  leafCount,
   MERKLE_BLOCK,
   MERKLE_HASH,
-  merkleRoot,
-  nextPowerOfTwo,
 } from "./merkle.ts";
 
 /** One file in the byte stream being hashed. */
@@ -195,9 +195,7 @@ function* alignedTasks(
   for (let f = 0; f < files.length; f++) {
     const { path, length } = files[f];
     const pieces = Math.ceil(length / pieceLength);
-    const merkleWidth = pieces > 1
-      ? pieceLength / MERKLE_BLOCK
-      : nextPowerOfTwo(Math.ceil(length / MERKLE_BLOCK));
+    const merkleWidth = pieces > 1 ? pieceLength / MERKLE_BLOCK : leafCount(length);
     for (let p = 0; p < pieces; p += perTask) {
       const position = p * pieceLength;
       const bytes = Math.min(perTask * pieceLength, length - position);
@@ -326,9 +324,8 @@ function fileTrees(
     first += count;
     if (count === 0) return undefined;
     if (count === 1) return { root: row.slice() };
-    const height = Math.log2(pieceLength / MERKLE_BLOCK);
     const layer = row.slice();
-    return { root: merkleRoot(layer, nextPowerOfTwo(count), height), layer };
+    return { root: layerRoot(layer, pieceLength), layer };
   });
 }
 

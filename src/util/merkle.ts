@@ -46,6 +46,20 @@ export function nextPowerOfTwo(n: number): number {
   return p;
 }
 
+/**
+ * Leaves of the tree of a file of `length` bytes: its 16 KiB blocks, rounded up to a power of
+ * two (the `width` of a file of one piece or less).
+ *
+ * @example
+ * ```ts
+ * import { leafCount } from "./merkle.ts";
+ * console.log(leafCount(16384), leafCount(40000)); // 1 4
+ * ```
+ */
+export function leafCount(length: number): number {
+  return nextPowerOfTwo(Math.ceil(length / MERKLE_BLOCK));
+}
+
 /** Where `merkleRoot` reduces rows of hashes; grown as needed and reused, as a root never yields. */
 let work = new Uint8Array(0);
 
@@ -85,6 +99,13 @@ export function merkleRoot(row: Uint8Array, width: number, height = 0): Uint8Arr
 /** Where `blocksRoot` keeps leaf hashes; grown as needed and reused. */
 let leaves = new Uint8Array(0);
 
+/** Writes the SHA-256 of each 16 KiB block of `data` into `into`, one after another. */
+function hashLeaves(data: Uint8Array, into: Uint8Array): void {
+  for (let b = 0; b * MERKLE_BLOCK < data.length; b++) {
+    sha256Into(data.subarray(b * MERKLE_BLOCK, (b + 1) * MERKLE_BLOCK), into, b * MERKLE_HASH);
+  }
+}
+
 /**
  * The root of the tree over `data`'s 16 KiB blocks (the last may be short), `width` leaves wide
  * (a power of two, at least the block count): a piece's entry in its file's piece layer when
@@ -104,10 +125,7 @@ let leaves = new Uint8Array(0);
 export function blocksRoot(data: Uint8Array, width: number): Uint8Array {
   const count = Math.ceil(data.length / MERKLE_BLOCK);
   if (leaves.length < count * MERKLE_HASH) leaves = new Uint8Array(count * MERKLE_HASH);
-  for (let b = 0; b < count; b++) {
-    const block = data.subarray(b * MERKLE_BLOCK, (b + 1) * MERKLE_BLOCK);
-    sha256Into(block, leaves, b * MERKLE_HASH);
-  }
+  hashLeaves(data, leaves);
   return merkleRoot(leaves.subarray(0, count * MERKLE_HASH), width);
 }
 
@@ -132,17 +150,29 @@ export interface FileMerkle {
  */
 export function fileMerkle(data: Uint8Array, pieceLength: number): FileMerkle {
   const pieces = Math.ceil(data.length / pieceLength);
-  if (pieces <= 1) {
-    return { root: blocksRoot(data, nextPowerOfTwo(Math.ceil(data.length / MERKLE_BLOCK))) };
-  }
-  const blocksPerPiece = pieceLength / MERKLE_BLOCK;
+  if (pieces <= 1) return { root: blocksRoot(data, leafCount(data.length)) };
   const layer = new Uint8Array(pieces * MERKLE_HASH);
   for (let p = 0; p < pieces; p++) {
     const piece = data.subarray(p * pieceLength, (p + 1) * pieceLength);
-    layer.set(blocksRoot(piece, blocksPerPiece), p * MERKLE_HASH);
+    layer.set(blocksRoot(piece, pieceLength / MERKLE_BLOCK), p * MERKLE_HASH);
   }
-  const root = merkleRoot(layer, nextPowerOfTwo(pieces), Math.log2(blocksPerPiece));
-  return { root, layer };
+  return { root: layerRoot(layer, pieceLength), layer };
+}
+
+/**
+ * The `pieces root` a file's piece layer leads to: its hashes (one a piece of `pieceLength`
+ * bytes) padded to a power of two with the roots of all-zero pieces.
+ *
+ * @example
+ * ```ts
+ * import { fileMerkle, layerRoot } from "./merkle.ts";
+ * const m = fileMerkle(new Uint8Array(40000).fill(3), 16384);
+ * console.log(layerRoot(m.layer!, 16384).join() === m.root.join()); // true
+ * ```
+ */
+export function layerRoot(layer: Uint8Array, pieceLength: number): Uint8Array {
+  const width = nextPowerOfTwo(layer.length / MERKLE_HASH);
+  return merkleRoot(layer, width, Math.log2(pieceLength / MERKLE_BLOCK));
 }
 
 /**
@@ -156,11 +186,8 @@ export function fileMerkle(data: Uint8Array, pieceLength: number): FileMerkle {
  * ```
  */
 export function leafHashes(data: Uint8Array): Uint8Array {
-  const count = Math.ceil(data.length / MERKLE_BLOCK);
-  const out = new Uint8Array(count * MERKLE_HASH);
-  for (let b = 0; b < count; b++) {
-    sha256Into(data.subarray(b * MERKLE_BLOCK, (b + 1) * MERKLE_BLOCK), out, b * MERKLE_HASH);
-  }
+  const out = new Uint8Array(Math.ceil(data.length / MERKLE_BLOCK) * MERKLE_HASH);
+  hashLeaves(data, out);
   return out;
 }
 

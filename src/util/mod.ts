@@ -24,6 +24,8 @@ export {
   blocksRoot,
   type FileMerkle,
   fileMerkle,
+  layerRoot,
+  leafCount,
   leafHashes,
   MERKLE_BLOCK,
   MERKLE_HASH,

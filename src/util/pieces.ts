@@ -8,7 +8,14 @@
  */
 import { bytesEqual } from "./bytes.ts";
 import { sha1Matches } from "./digest.ts";
-import { blocksRoot, MERKLE_BLOCK, MERKLE_HASH, merkleRoot, nextPowerOfTwo } from "./merkle.ts";
+import {
+  blocksRoot,
+  layerRoot,
+  leafCount,
+  MERKLE_BLOCK,
+  MERKLE_HASH,
+  nextPowerOfTwo,
+} from "./merkle.ts";
 
 /** Largest accepted piece length (512 MiB): pieces are held in memory whole. */
 export const MAX_PIECE_LENGTH = 512 * 1024 * 1024;
@@ -173,7 +180,7 @@ export class MerklePieces implements PieceHashes {
 
   /** Layers of file `f`'s tree above its leaves: log2 of its leaf count, padding included. */
   heightOf(f: number): number {
-    return Math.log2(nextPowerOfTwo(Math.ceil(this.files[f].length / MERKLE_BLOCK)));
+    return Math.log2(leafCount(this.files[f].length));
   }
 
   /** The first file whose `pieces root` is `root`, or -1. */
@@ -193,12 +200,8 @@ export class MerklePieces implements PieceHashes {
 
   /** Takes `layer` as file `f`'s piece layer if it has the right size and leads to its root. */
   setLayer(f: number, layer: Uint8Array): boolean {
-    const count = this.piecesOf(f);
-    if (!this.needsLayer(f) || layer.length !== count * MERKLE_HASH) return false;
-    const height = Math.log2(this.#blocksPerPiece);
-    if (!bytesEqual(merkleRoot(layer, nextPowerOfTwo(count), height), this.files[f].root)) {
-      return false;
-    }
+    if (!this.needsLayer(f) || layer.length !== this.piecesOf(f) * MERKLE_HASH) return false;
+    if (!bytesEqual(layerRoot(layer, this.pieceLength), this.files[f].root)) return false;
     this.#layers[f] = layer;
     return true;
   }
@@ -238,10 +241,7 @@ export class MerklePieces implements PieceHashes {
     const length = Math.min(this.pieceLength, file.length - k * this.pieceLength);
     if (data.length < length) return false;
     const content = data.subarray(0, length);
-    if (!this.needsLayer(f)) {
-      const width = nextPowerOfTwo(Math.ceil(length / MERKLE_BLOCK));
-      return bytesEqual(blocksRoot(content, width), file.root);
-    }
+    if (!this.needsLayer(f)) return bytesEqual(blocksRoot(content, leafCount(length)), file.root);
     const layer = this.#layers[f];
     if (layer === undefined) return false;
     const root = blocksRoot(content, this.#blocksPerPiece);

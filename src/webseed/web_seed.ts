@@ -92,7 +92,6 @@ class WebSeedError extends Error {
  * ```
  */
 export class WebSeed {
-  state: WebSeedState = "idle";
   /** Payload bytes this mirror sent. */
   bytes = 0;
   /** Why it last failed, in a few words. */
@@ -104,6 +103,9 @@ export class WebSeed {
   #stopped = false;
   #strikes = 0;
   #failures = 0;
+  #dropped = false;
+  /** Requests in flight, one a loop at most. */
+  #fetching = 0;
   /** No request before this time (ms since the epoch). */
   #waitUntil = 0;
   /** Loops asleep: woken at once by `stop`. */
@@ -125,6 +127,13 @@ export class WebSeed {
     };
   }
 
+  /** What it is doing now. */
+  get state(): WebSeedState {
+    if (this.#dropped) return "dropped";
+    if (this.#fetching > 0) return "fetching";
+    return this.#waitUntil > Date.now() ? "waiting" : "idle";
+  }
+
   /** Starts fetching. */
   start(): void {
     if (this.#loops.length > 0 || this.#stopped) return;
@@ -141,30 +150,29 @@ export class WebSeed {
 
   async #loop(): Promise<void> {
     const piecesPerRun = Math.max(1, Math.floor(this.#o.runBytes / this.layout.pieceLength));
-    while (!this.#stopped && this.state !== "dropped" && !this.source.finished) {
+    while (!this.#stopped && !this.#dropped && !this.source.finished) {
       const wait = this.#waitUntil - Date.now();
       if (wait > 0) {
-        this.state = "waiting";
         await this.#sleep(wait);
         continue;
       }
       const run = this.source.claimRun(piecesPerRun);
       if (run.length === 0) {
-        if (this.state !== "fetching") this.state = "idle";
         await this.#sleep(IDLE_POLL_MS);
         continue;
       }
-      this.state = "fetching";
       const delivered = new Set<ClaimedPiece>();
+      this.#fetching++;
       try {
         await this.#fetchRun(run, delivered);
         this.#failures = 0;
       } catch (e) {
         for (const piece of run) if (!delivered.has(piece)) this.source.release(piece);
         if (!this.#stopped) this.#failed(e);
+      } finally {
+        this.#fetching--;
       }
     }
-    if (this.state !== "dropped") this.state = "idle";
   }
 
   /** Backs off after a failure; drops the mirror when it misbehaved too often. */
@@ -174,7 +182,7 @@ export class WebSeed {
       : new WebSeedError(e instanceof Error ? e.message : String(e), "retry");
     this.lastError = error.message;
     if (error.kind === "drop" || (error.kind === "strike" && ++this.#strikes >= MAX_STRIKES)) {
-      this.state = "dropped";
+      this.#dropped = true;
       this.#log?.warn(`web seed ${this.url} dropped: ${error.message}`);
       return;
     }
@@ -196,12 +204,10 @@ export class WebSeed {
     const L = this.layout.pieceLength;
     const start = run[0].index * L;
     const length = run.reduce((n, p) => n + p.length, 0);
-    let filled = 0, next = 0;
-    const advance = (to: number) => {
-      filled = to;
-      while (
-        next < run.length && (run[next].index - run[0].index) * L + run[next].length <= filled
-      ) {
+    let next = 0;
+    /** Delivers the pieces whose bytes all lie before run offset `filled`. */
+    const advance = (filled: number) => {
+      while (next < run.length && next * L + run[next].length <= filled) {
         const piece = run[next++];
         delivered.add(piece);
         if (!this.source.deliver(piece, this.url)) {
@@ -212,7 +218,7 @@ export class WebSeed {
     for (const s of segmentsOf(this.layout, start, length)) {
       const file = this.layout.files[s.file];
       if (file.padding) {
-        this.#write(run, s.bufOffset, new Uint8Array(s.length).fill(0));
+        this.#write(run, s.bufOffset, new Uint8Array(s.length));
       } else {
         await this.#fetchRange(s.file, s.fileOffset, s.length, (chunk, at) => {
           this.#write(run, s.bufOffset + at, chunk);
