@@ -1,6 +1,6 @@
 /**
- * A running DHT node (BEP 5, one address family per instance; BEP 32 for IPv6): one UDP socket
- * through `node:dgram`, a routing table, announce tokens and a store of announced peers. It
+ * A running DHT node (BEP 5, one address family per instance; BEP 32 for IPv6): a UDP port it
+ * binds or shares with uTP (it takes the datagrams that start with `d`), a routing table, announce tokens and a store of announced peers. It
  * answers other nodes' queries, bootstraps by looking up its own id, keeps its table fresh,
  * finds peers of an info-hash with an iterative `get_peers` lookup and announces to the nodes
  * closest to it.
@@ -10,7 +10,6 @@
  *
  * @module
  */
-import dgram from "node:dgram";
 import { lookup as dnsLookup } from "node:dns/promises";
 import {
   type Family,
@@ -37,7 +36,7 @@ import { iterativeLookup, type LookupReply } from "./lookup.ts";
 import { K, RoutingTable } from "./routing.ts";
 import { PeerStore } from "./store.ts";
 import { TokenManager } from "./tokens.ts";
-import { fromHex, toHex } from "../util/mod.ts";
+import { fromHex, PerSourceLimiter, toHex, UdpPort } from "../util/mod.ts";
 
 /** Where a new DHT node finds its first contacts: the public routers. For users, never tests. */
 export const DEFAULT_BOOTSTRAP: string[] = [
@@ -66,6 +65,11 @@ export interface DhtOptions {
   port?: number;
   /** Address to bind; default "0.0.0.0". An IPv6 address makes this an IPv6 DHT (BEP 32). */
   hostname?: string;
+  /**
+   * A bound port to share (with uTP) instead of binding one; `port` and `hostname` are then
+   * its own. The DHT leaves it open when it stops.
+   */
+  socket?: UdpPort;
   /** "host:port" contacts to bootstrap from; callers pass {@link DEFAULT_BOOTSTRAP} for users. */
   bootstrap?: string[];
   /** Our node id; default the one in the state file, else random. */
@@ -115,7 +119,6 @@ const MAX_SAVED_NODES = 200;
 const MAX_STATE_BYTES = 1 << 20;
 const MAX_VALUES_SENT = 50;
 const DNS_TIMEOUT_MS = 5000;
-const MAX_LIMITER_ENTRIES = 10_000;
 
 const noLog: DhtLog = { debug() {}, info() {}, warn() {} };
 
@@ -126,31 +129,6 @@ interface Pending {
   resolve: (r: KrpcResponse) => void;
   reject: (e: Error) => void;
   timer: ReturnType<typeof setTimeout>;
-}
-
-/** Per-IP token buckets for answering queries. */
-class RateLimiter {
-  readonly #rate: number;
-  readonly #burst: number;
-  readonly #buckets = new Map<string, { tokens: number; at: number }>();
-  constructor(rate: number, burst: number) {
-    this.#rate = rate;
-    this.#burst = burst;
-  }
-  allow(host: string): boolean {
-    const now = performance.now();
-    let b = this.#buckets.get(host);
-    if (!b) {
-      if (this.#buckets.size >= MAX_LIMITER_ENTRIES) this.#buckets.clear();
-      b = { tokens: this.#burst, at: now };
-      this.#buckets.set(host, b);
-    }
-    b.tokens = Math.min(this.#burst, b.tokens + ((now - b.at) / 1000) * this.#rate);
-    b.at = now;
-    if (b.tokens < 1) return false;
-    b.tokens -= 1;
-    return true;
-  }
 }
 
 function positive(n: number | undefined, fallback: number, what: string): number {
@@ -192,14 +170,15 @@ export class Dht {
   readonly #timeoutMs: number;
   readonly #maintenanceMs: number;
   readonly #log: DhtLog;
-  readonly #limiter: RateLimiter;
+  readonly #limiter: PerSourceLimiter;
   readonly #tokens = new TokenManager();
   readonly #store = new PeerStore();
   readonly #pending = new Map<number, Pending>();
   readonly #ops = new Set<Promise<unknown>>();
   #id: Uint8Array | undefined;
   #table: RoutingTable | undefined;
-  #socket: dgram.Socket | undefined;
+  #socket: UdpPort | undefined;
+  #stopReceiving: (() => void) | undefined;
   #port = 0;
   #started = false;
   #closed = false;
@@ -215,7 +194,7 @@ export class Dht {
   /** Checks the options; nothing is bound until {@link Dht.start}. */
   constructor(opts: DhtOptions = {}) {
     this.#opts = opts;
-    const hostname = opts.hostname ?? "0.0.0.0";
+    const hostname = opts.socket?.hostname ?? opts.hostname ?? "0.0.0.0";
     const family = ipFamily(hostname);
     if (!family) throw new DhtError(`DHT bind address must be an IP address: ${hostname}`);
     this.#family = family;
@@ -228,7 +207,7 @@ export class Dht {
     }
     if (opts.nodeId !== undefined) checkId(opts.nodeId);
     this.#timeoutMs = positive(opts.queryTimeoutMs, 2000, "DHT query timeout");
-    this.#limiter = new RateLimiter(
+    this.#limiter = new PerSourceLimiter(
       positive(opts.rateLimit?.perSecond, 50, "DHT rate limit"),
       positive(opts.rateLimit?.burst, 100, "DHT rate limit burst"),
     );
@@ -275,7 +254,7 @@ export class Dht {
     this.#table = new RoutingTable(this.#id);
     const wanted = this.#opts.port ?? DEFAULT_DHT_PORT;
     try {
-      this.#socket = await this.#bind(wanted);
+      this.#socket = this.#opts.socket ?? await this.#bind(wanted);
     } catch (e) {
       if (this.#opts.port !== undefined || wanted === 0) {
         throw new DhtError(`cannot listen for DHT on UDP port ${wanted}: ${message(e)}`);
@@ -288,9 +267,12 @@ export class Dht {
       }
     }
     const socket = this.#socket;
-    this.#port = socket.address().port;
-    socket.on("error", (e: Error) => this.#log.debug(`DHT socket error: ${e.message}`));
-    socket.on("message", (msg: Uint8Array, rinfo: dgram.RemoteInfo) => this.#onPacket(msg, rinfo));
+    this.#port = socket.port;
+    this.#stopReceiving = socket.addReceiver((datagram, host, port) => {
+      if (datagram[0] !== 0x64) return false; // a KRPC message is a bencoded dictionary: "d"
+      this.#onPacket(datagram, host, port);
+      return true;
+    });
     const maintenance = setInterval(() => this.#maintain(), this.#maintenanceMs);
     // Maintenance alone must not keep the process alive.
     (maintenance as { unref?: () => void }).unref?.();
@@ -353,7 +335,7 @@ export class Dht {
     );
   }
 
-  /** Saves the state file (if any), closes the socket and ends every timer and query. */
+  /** Saves the state file (if any), closes its own socket and ends every timer and query. */
   stop(): Promise<void> {
     this.#stopping ??= this.#stop();
     return this.#stopping;
@@ -366,16 +348,8 @@ export class Dht {
     this.#failAllPending();
     while (this.#ops.size > 0) await Promise.allSettled([...this.#ops]);
     if (this.#opts.statePath && this.#table) await this.#saveState(this.#opts.statePath);
-    const socket = this.#socket;
-    if (socket) {
-      await new Promise<void>((resolve) => {
-        try {
-          socket.close(() => resolve());
-        } catch {
-          resolve();
-        }
-      });
-    }
+    this.#stopReceiving?.();
+    if (this.#socket && this.#socket !== this.#opts.socket) await this.#socket.close();
   }
 
   #failAllPending(): void {
@@ -398,41 +372,24 @@ export class Dht {
     return p;
   }
 
-  #bind(port: number): Promise<dgram.Socket> {
-    // An IPv6 node takes IPv6 only, so it can share its port number with the IPv4 node.
-    const socket = this.#family === 6
-      ? dgram.createSocket({ type: "udp6", ipv6Only: true })
-      : dgram.createSocket("udp4");
-    return new Promise((resolve, reject) => {
-      const onError = (e: Error) => {
-        try {
-          socket.close();
-        } catch {
-          // never bound
-        }
-        reject(e);
-      };
-      socket.once("error", onError);
-      socket.bind(port, this.#hostname, () => {
-        socket.off("error", onError);
-        resolve(socket);
-      });
-    });
+  async #bind(port: number): Promise<UdpPort> {
+    const socket = await UdpPort.bind(this.#hostname, port);
+    socket.onSendError = (message) => this.#log.debug(`DHT: ${message}`);
+    return socket;
   }
 
   // -------------------------------------------------------------------------------------------
   // Incoming packets
 
-  #onPacket(msg: Uint8Array, rinfo: dgram.RemoteInfo): void {
+  #onPacket(msg: Uint8Array, from: string, port: number): void {
     try {
       if (this.#closed || !this.#table) return;
       if (msg.length === 0 || msg.length > MAX_PACKET) return;
-      const host = normalizeIp(rinfo.address);
-      const port = rinfo.port;
+      const host = normalizeIp(from);
       if (!host || !Number.isInteger(port) || port < 1 || port > 65535) return;
       let message: KrpcMessage;
       try {
-        message = decodeMessage(new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength));
+        message = decodeMessage(msg);
       } catch (e) {
         if (e instanceof DhtError && e.transactionId && this.#limiter.allow(host)) {
           this.#sendError(e.transactionId, ErrorCode.protocol, "Protocol Error", host, port);
@@ -442,7 +399,7 @@ export class Dht {
       if (message.type === "query") this.#onQuery(message, host, port);
       else this.#onReply(message, host, port);
     } catch (e) {
-      this.#log.debug(`DHT: dropped a packet from ${rinfo.address}: ${message(e)}`);
+      this.#log.debug(`DHT: dropped a packet from ${from}: ${message(e)}`);
     }
   }
 
@@ -534,15 +491,7 @@ export class Dht {
   }
 
   #send(bytes: Uint8Array, host: string, port: number): void {
-    const socket = this.#socket;
-    if (!socket || this.#closed) return;
-    try {
-      socket.send(bytes, port, host, (err: Error | null) => {
-        if (err) this.#log.debug(`DHT: send to ${host}:${port} failed: ${err.message}`);
-      });
-    } catch (e) {
-      this.#log.debug(`DHT: send to ${host}:${port} failed: ${message(e)}`);
-    }
+    if (!this.#closed) this.#socket?.send(bytes, host, port);
   }
 
   // -------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 /**
  * Small shared helpers: the piece bitmap, bytes and hex, SHA-1 and SHA-256, merkle trees, RC4,
- * the rate throttle, system libraries through FFI.
+ * the rate throttle, a shared UDP port, system libraries through FFI.
  *
  * @module
  */
@@ -40,6 +40,7 @@ export {
   hashFiles,
   type HashFilesOptions,
 } from "./file_hashing.ts";
-export { TokenBucket } from "./throttle.ts";
+export { PerSourceLimiter, TokenBucket } from "./throttle.ts";
 export { openLinuxLibrary } from "./native.ts";
+export { type DatagramReceiver, type DatagramSender, UdpPort } from "./udp_port.ts";
 export { formatIp, formatIPv6, parseIp, parseIPv4, parseIPv6 } from "./ip.ts";

@@ -193,3 +193,41 @@ export class TokenBucket {
     }, delay);
   }
 }
+
+/** Sources a {@link PerSourceLimiter} tracks before it forgets them all. */
+const MAX_SOURCES = 10_000;
+
+/**
+ * Token buckets of events per source (an IP address): what keeps one host from flooding us
+ * with DHT queries or uTP SYNs. Memory stays bounded: past 10 000 sources the table starts
+ * afresh.
+ *
+ * @example
+ * ```ts
+ * import { PerSourceLimiter } from "./throttle.ts";
+ * const limiter = new PerSourceLimiter(1, 2); // 1 a second, bursts of 2
+ * console.log(limiter.allow("10.0.0.1"), limiter.allow("10.0.0.1"), limiter.allow("10.0.0.1"));
+ * // true true false
+ * console.log(limiter.allow("10.0.0.2")); // true
+ * ```
+ */
+export class PerSourceLimiter {
+  readonly #buckets = new Map<string, { tokens: number; at: number }>();
+  constructor(readonly perSecond: number, readonly burst: number) {}
+
+  /** True when `source` may have one more event now (and counts it). */
+  allow(source: string): boolean {
+    const now = performance.now();
+    let b = this.#buckets.get(source);
+    if (!b) {
+      if (this.#buckets.size >= MAX_SOURCES) this.#buckets.clear();
+      b = { tokens: this.burst, at: now };
+      this.#buckets.set(source, b);
+    }
+    b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) / 1000) * this.perSecond);
+    b.at = now;
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
+}

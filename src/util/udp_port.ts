@@ -1,0 +1,115 @@
+/**
+ * One bound UDP socket that several protocols share: the DHT and uTP listen on the same port
+ * (as every BitTorrent client does), and each datagram goes to the first receiver that claims
+ * it by its first bytes.
+ *
+ * @module
+ */
+import dgram from "node:dgram";
+
+/** Takes a datagram when it is one of its protocol's: returns false to let others look. */
+export type DatagramReceiver = (datagram: Uint8Array, host: string, port: number) => boolean;
+
+/** Where datagrams go out: a bound port, or a stand-in in tests. */
+export interface DatagramSender {
+  send(datagram: Uint8Array, host: string, port: number): void;
+}
+
+/**
+ * A UDP socket on one address family, bound to `hostname:port`, dispatching what arrives.
+ *
+ * @example
+ * ```ts
+ * import { UdpPort } from "./udp_port.ts";
+ * const a = await UdpPort.bind("127.0.0.1", 0);
+ * const b = await UdpPort.bind("127.0.0.1", 0);
+ * const got = Promise.withResolvers<number>();
+ * b.addReceiver((datagram) => (got.resolve(datagram[0]), true));
+ * a.send(new Uint8Array([42]), "127.0.0.1", b.port);
+ * console.log(await got.promise); // 42
+ * await a.close();
+ * await b.close();
+ * ```
+ */
+export class UdpPort implements DatagramSender {
+  readonly #socket: dgram.Socket;
+  #receivers: DatagramReceiver[] = [];
+  #closed = false;
+  /** Errors sending, for whoever wants to log them. */
+  onSendError?: (message: string) => void;
+
+  private constructor(socket: dgram.Socket, readonly hostname: string, readonly family: 4 | 6) {
+    this.#socket = socket;
+    socket.on("error", () => {}); // a failed send to one host is not the port's failure
+    socket.on("message", (msg: Uint8Array, rinfo: dgram.RemoteInfo) => {
+      const datagram = new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength);
+      for (const receive of this.#receivers) {
+        if (receive(datagram, rinfo.address, rinfo.port)) return;
+      }
+    });
+  }
+
+  /**
+   * Binds `hostname:port` (port 0: any free one); an IPv6 address gives an IPv6-only socket,
+   * so an IPv4 socket can take the same port number.
+   */
+  static bind(hostname: string, port: number): Promise<UdpPort> {
+    const family = hostname.includes(":") ? 6 : 4;
+    const socket = family === 6
+      ? dgram.createSocket({ type: "udp6", ipv6Only: true })
+      : dgram.createSocket("udp4");
+    return new Promise((resolve, reject) => {
+      const onError = (e: Error) => {
+        try {
+          socket.close();
+        } catch {
+          // never bound
+        }
+        reject(e);
+      };
+      socket.once("error", onError);
+      socket.bind(port, hostname, () => {
+        socket.off("error", onError);
+        resolve(new UdpPort(socket, hostname, family));
+      });
+    });
+  }
+
+  /** The bound port. */
+  get port(): number {
+    return this.#socket.address().port;
+  }
+
+  /** Adds a receiver; the returned function removes it. */
+  addReceiver(receive: DatagramReceiver): () => void {
+    this.#receivers.push(receive);
+    return () => {
+      this.#receivers = this.#receivers.filter((r) => r !== receive);
+    };
+  }
+
+  send(datagram: Uint8Array, host: string, port: number): void {
+    if (this.#closed) return;
+    try {
+      this.#socket.send(datagram, port, host, (err: Error | null) => {
+        if (err) this.onSendError?.(`send to ${host}:${port} failed: ${err.message}`);
+      });
+    } catch (e) {
+      this.onSendError?.(`send to ${host}:${port} failed: ${e instanceof Error ? e.message : e}`);
+    }
+  }
+
+  /** Closes the socket; receivers hear nothing more. Idempotent. */
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#closed = true;
+    this.#receivers = [];
+    return new Promise<void>((resolve) => {
+      try {
+        this.#socket.close(() => resolve());
+      } catch {
+        resolve();
+      }
+    });
+  }
+}
