@@ -76,6 +76,8 @@ export interface CliOptions {
   prealloc?: boolean;
   /** Find peers through the DHT (never for private torrents). */
   dht: boolean;
+  /** Dial and accept peers over uTP as well as TCP. `--no-utp` turns it off. */
+  utp: boolean;
   /** Fetch from the torrent's (and a magnet link's) web seeds. `--no-web-seeds` turns it off. */
   webSeeds: boolean;
   /** DHT nodes to start from instead of the public routers (`host:port`). */
@@ -254,6 +256,7 @@ type Switch =
   | "help"
   | "version"
   | "noDht"
+  | "noUtp"
   | "noWebSeeds"
   | "listFiles"
   | "sequential"
@@ -350,6 +353,7 @@ const FLAG_SPECS: readonly FlagSpec[] = [
   { key: "sequential", label: "--sequential", about: "download pieces in order" },
   { key: "prealloc", label: "--prealloc", about: "reserve disk space first" },
   { key: "noDht", label: "--no-dht", about: "do not use the DHT" },
+  { key: "noUtp", label: "--no-utp", about: "TCP only: do not use uTP" },
   { key: "noWebSeeds", label: "--no-web-seeds", about: "do not fetch from web seeds" },
   {
     key: "dhtBootstrap",
@@ -411,6 +415,7 @@ const NETWORK_FLAGS: readonly Flag[] = [
   "peer",
   "maxPeers",
   "noDht",
+  "noUtp",
   "dhtBootstrap",
   "logDir",
   "verbose",
@@ -694,6 +699,7 @@ function torrentOptions(
     ...seedOptions(t),
     ...selectionOptions(t),
     dht: !t.switches.has("noDht"),
+    utp: !t.switches.has("noUtp"),
     webSeeds: !t.switches.has("noWebSeeds"),
     dhtBootstrap: bootstrapOption(last(t, "dhtBootstrap")),
     saveTorrent: last(t, "saveTorrent")?.value,

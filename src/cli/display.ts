@@ -40,6 +40,8 @@ export interface Snapshot {
   peersInterested: number;
   /** Connected peers whose payload is encrypted (MSE). */
   peersEncrypted?: number;
+  /** Connected peers reached over uTP. */
+  peersUtp?: number;
   /** Where connected peers came from, e.g. "tracker 3, dht 2, pex 1". */
   peerSources?: string;
   /** Web seeds (BEP 19) in use, and how many are fetching now. */
@@ -171,7 +173,8 @@ function buildSegments(s: Snapshot): Segment[] {
   const peerCount = `${count(s.peersConnected)} ${s.peersConnected === 1 ? "peer" : "peers"}`;
   const segments: Segment[] = [];
   const tracker = s.trackerStatus ? sanitize(s.trackerStatus) : "";
-  const encrypted = s.peersEncrypted ? `, ${count(s.peersEncrypted)} encrypted` : "";
+  const encrypted = (s.peersUtp ? `, ${count(s.peersUtp)} uTP` : "") +
+    (s.peersEncrypted ? `, ${count(s.peersEncrypted)} encrypted` : "");
   switch (s.phase) {
     case "metadata":
       segments.push(

@@ -9,6 +9,8 @@ import {
   type DhtNode,
   type FetchedTorrent,
   MetadataJob,
+  openPeerPorts,
+  type PeerPorts,
   TorrentJob,
 } from "../client/mod.ts";
 import { DEFAULT_BOOTSTRAP, Dht } from "../dht/mod.ts";
@@ -16,6 +18,7 @@ import type { SourcedAddress } from "../engine/mod.ts";
 import { type Magnet, parseTorrent, type Torrent, torrentFileFromInfo } from "../metainfo/mod.ts";
 import { PeerNetwork } from "../peer/mod.ts";
 import { fsReason, STATE_DIR } from "../storage/mod.ts";
+import { UtpTransport } from "../utp/mod.ts";
 import { CommandError, type CommandIO, EXIT_INTERRUPTED, processIO } from "./io.ts";
 import { loadInput } from "./input.ts";
 import { type CliOptions, defaultStateDir, resolveSelection } from "./args.ts";
@@ -106,19 +109,31 @@ export async function runDownload(
   }
   try {
     if (options.bind) checkBindable(options.bind);
+    const ports = await openPorts(options);
+    cleanups.push(() => ports.close());
     const isPrivate = known?.private ?? false;
-    const dht = options.dht && !isPrivate ? await startDht(options, log, reporter) : undefined;
+    const dht = options.dht && !isPrivate
+      ? await startDht(ports, options, log, reporter)
+      : undefined;
     if (dht) cleanups.push(() => dht.stop());
-    // One network for both phases, so what it learnt of peers' encryption carries over.
-    const network = new PeerNetwork({ encryption: options.encryption });
-    log.info(`encryption: ${options.encryption}`);
+    const utp = options.utp ? new UtpTransport(ports.udp) : undefined;
+    if (utp) cleanups.push(() => utp.close());
+    // One network for both phases, so what it learnt of peers (encryption, uTP) carries over.
+    const network = new PeerNetwork({ encryption: options.encryption, utp });
+    log.info(`encryption: ${options.encryption}; uTP ${utp ? "on" : "off"}`);
 
     let torrent: Torrent;
     let peers: SourcedAddress[] = [];
     if (known) torrent = known;
     else {
       const magnet = (input as { magnet: Magnet }).magnet;
-      const fetched = fetchMetadata(magnet, options, { log, dht, network, reporter, elapsed });
+      const fetched = fetchMetadata(magnet, { ...options, port: ports.port }, {
+        log,
+        dht,
+        network,
+        reporter,
+        elapsed,
+      });
       warnPortMoved(fetched.port);
       const phase = await Promise.race([fetched.done, interrupted]);
       await fetched.stop();
@@ -158,7 +173,7 @@ export async function runDownload(
     const job = await TorrentJob.open({
       torrent,
       output: options.output,
-      port: options.port,
+      port: ports.port,
       hostname: options.bind,
       network,
       maxPeers: options.maxPeers,
@@ -447,55 +462,49 @@ function checkBindable(address: string): void {
   }
 }
 
+/** The UDP sockets of the peer port (TCP takes the same number), one clear line on failure. */
+async function openPorts(options: CliOptions): Promise<PeerPorts> {
+  try {
+    return await openPeerPorts(options.port, options.bind);
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    throw new CommandError(`cannot open a UDP port for peers and the DHT: ${why}`);
+  }
+}
+
 /** A running DHT: one node per address family this host has. */
 type RunningDht = DhtNode & { stop(): Promise<unknown> };
 
 /**
- * Starts an IPv4 DHT node on the listening port number (UDP), or any free port when taken,
- * and an IPv6 node (BEP 32) on the same port where the host has IPv6; with `--bind`, one node
- * on that address only.
+ * Starts a DHT node on each UDP socket of the peer port: IPv4, and IPv6 (BEP 32) where the
+ * host has it, or the one `--bind` address. They share the sockets with uTP.
  */
 async function startDht(
+  ports: PeerPorts,
   options: CliOptions,
   log: Logger,
   reporter: Reporter,
 ): Promise<RunningDht | undefined> {
-  const start = async (hostname: string, file: string, ports: number[]) => {
-    for (const port of ports) {
-      const dht = new Dht({
-        hostname,
-        port,
-        bootstrap: options.dhtBootstrap ?? DEFAULT_BOOTSTRAP,
-        statePath: `${defaultStateDir()}/${file}`,
-        log: log.child(file === "dht.json" ? "dht" : "dht6"),
-      });
-      try {
-        await dht.start();
-        return dht;
-      } catch (e) {
-        await dht.stop().catch(() => {});
-        if (port === ports.at(-1)) throw e;
-      }
-    }
-  };
-  // The first node takes the listening port's number; a second (IPv6) node follows it.
-  const addresses = options.bind ? [options.bind] : ["0.0.0.0", "::"];
   const nodes: Dht[] = [];
-  for (const address of addresses) {
-    const v6 = address.includes(":");
-    const ports = nodes.length === 0 ? [options.port, 0] : [nodes[0].port, 0];
+  for (const socket of ports.udp) {
+    const file = socket.family === 6 ? "dht6.json" : "dht.json";
+    const dht = new Dht({
+      socket,
+      bootstrap: options.dhtBootstrap ?? DEFAULT_BOOTSTRAP,
+      statePath: `${defaultStateDir()}/${file}`,
+      log: log.child(socket.family === 6 ? "dht6" : "dht"),
+    });
     try {
-      nodes.push((await start(address, v6 ? "dht6.json" : "dht.json", ports))!);
+      await dht.start();
+      nodes.push(dht);
     } catch (e) {
+      await dht.stop().catch(() => {});
       const why = e instanceof Error ? e.message : String(e);
-      if (nodes.length > 0) log.debug(`no IPv6 DHT node: ${why}`);
-      else {
-        log.warn(`DHT is off: ${why}`);
-        reporter.notice({ kind: "warning", message: `DHT is off: ${why}` });
-        return undefined;
-      }
+      log.warn(`DHT is off on IPv${socket.family}: ${why}`);
+      reporter.notice({ kind: "warning", message: `DHT is off: ${why}` });
     }
   }
+  if (nodes.length === 0) return undefined;
   return { ...combineDhtNodes(nodes), stop: () => Promise.all(nodes.map((n) => n.stop())) };
 }
 

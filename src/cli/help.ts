@@ -16,6 +16,8 @@ const NETWORK_OPTIONS =
                               [addr]:port)
       --max-peers <NUM>       most peer connections, 1-1000 (default: ${DEFAULT_MAX_PEERS})
       --no-dht                do not use the DHT to find peers
+      --no-utp                reach peers over TCP only (default: uTP first,
+                              then TCP; both accepted)
       --dht-bootstrap <HOST:PORT,...>
                               DHT nodes to start from (default: public routers
                               and the nodes saved by the last run)

@@ -172,6 +172,7 @@ export function progressFields(s: Snapshot): Record<string, unknown> {
       connected: s.peersConnected,
       known: s.peersKnown,
       encrypted: s.peersEncrypted ?? 0,
+      utp: s.peersUtp ?? 0,
       bySource: s.peersBySource ?? {},
     },
     webSeeds: {

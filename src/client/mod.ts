@@ -15,3 +15,4 @@
 export { type JobEvents, TorrentJob, type TorrentJobOptions } from "./torrent_job.ts";
 export { type FetchedTorrent, MetadataJob, type MetadataJobOptions } from "./metadata_job.ts";
 export { combineDhtNodes, DhtLookups, type DhtNode } from "./dht_lookups.ts";
+export { openPeerPorts, type PeerPorts } from "./ports.ts";

@@ -202,6 +202,8 @@ export interface SessionStats {
   peersInterested: number;
   /** Connected peers whose payload is encrypted (MSE with RC4). */
   peersEncrypted: number;
+  /** Connected peers reached over uTP (the others over TCP). */
+  peersUtp: number;
   peersBySource: Record<PeerSource, number>;
 }
 
@@ -480,7 +482,7 @@ export class Session {
 
   /** The numbers for the status line. */
   stats(): SessionStats {
-    let chokingUs = 0, interested = 0, encrypted = 0;
+    let chokingUs = 0, interested = 0, encrypted = 0, utp = 0;
     const bySource: Record<PeerSource, number> = {
       tracker: 0,
       incoming: 0,
@@ -493,6 +495,7 @@ export class Session {
       if (p.peerChoking) chokingUs++;
       if (p.peerInterested) interested++;
       if (p.conn.encrypted) encrypted++;
+      if (p.conn.transport === "utp") utp++;
       bySource[p.source]++;
     }
     const last = this.torrent.pieceCount - 1;
@@ -519,6 +522,7 @@ export class Session {
       peersChokingUs: chokingUs,
       peersInterested: interested,
       peersEncrypted: encrypted,
+      peersUtp: utp,
       peersBySource: bySource,
     };
   }
@@ -582,7 +586,8 @@ export class Session {
     const peer = new Peer(conn, new Bitfield(this.torrent.pieceCount), known, source);
     this.#peers.add(peer);
     this.#log.info(
-      `peer ${peer.address} connected (${source}${conn.encrypted ? ", encrypted" : ""})`,
+      `peer ${peer.address} connected (${source}${conn.encrypted ? ", encrypted" : ""}` +
+        `${conn.transport === "utp" ? ", uTP" : ""})`,
     );
     conn.start({
       onMessage: (m) => this.#onMessage(peer, m),
@@ -854,7 +859,8 @@ export class Session {
       const at = p.listenAddress;
       if (!at) continue;
       const flags = (p.seed ? PEX_FLAGS.seed : 0) | (p.known ? PEX_FLAGS.outgoing : 0) |
-        (p.conn.encrypted ? PEX_FLAGS.encryption : 0);
+        (p.conn.encrypted ? PEX_FLAGS.encryption : 0) |
+        (p.conn.transport === "utp" ? PEX_FLAGS.utp : 0);
       everyone.push({ peer: p, entry: { ...at, flags } });
     }
     for (const peer of this.#peers) {

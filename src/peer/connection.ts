@@ -211,6 +211,11 @@ export class PeerConnection {
     return this.stream.encrypted;
   }
 
+  /** Whether the connection runs over TCP or uTP. */
+  get transport(): "tcp" | "utp" {
+    return this.stream.transport;
+  }
+
   /** Bytes read from the socket so far. */
   get bytesRead(): number {
     return this.#reader.bytesRead;

@@ -44,7 +44,12 @@ export {
 } from "./messages.ts";
 export { acceptPeer, type EncryptionPolicy, type IncomingRoute, PeerRouter } from "./listener.ts";
 export { MseError } from "./mse.ts";
-export { type PeerDialler, PeerNetwork, type PeerNetworkOptions } from "./network.ts";
+export {
+  type BoundTransport,
+  type PeerDialler,
+  PeerNetwork,
+  type PeerNetworkOptions,
+} from "./network.ts";
 export {
   type AcceptHandlers,
   type ByteStream,

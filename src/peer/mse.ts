@@ -140,6 +140,10 @@ export class Rc4Stream implements ByteStream {
     return this.inner.remoteAddress;
   }
 
+  get transport(): "tcp" | "utp" {
+    return this.inner.transport;
+  }
+
   async read(into: Uint8Array): Promise<number | null> {
     const n = await this.inner.read(into);
     if (n !== null) this.decrypt.process(into.subarray(0, n));

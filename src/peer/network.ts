@@ -1,6 +1,6 @@
 /**
- * How this process reaches peers and lets them reach it: a transport (TCP) under the encryption
- * policy. The engine is handed `dial` and never opens a socket itself.
+ * How this process reaches peers and lets them reach it: uTP first where it is on, TCP, and the
+ * encryption policy over either. The engine is handed `dial` and never opens a socket itself.
  *
  * @module
  */
@@ -15,7 +15,13 @@ import {
 import { acceptPeer, type EncryptionPolicy, type PeerRouter } from "./listener.ts";
 import { CRYPTO_PLAINTEXT, CRYPTO_RC4, MseError, mseInitiate } from "./mse.ts";
 import { ProtocolError } from "./messages.ts";
-import { formatAddress, type StreamListener, tcpTransport, type Transport } from "./stream.ts";
+import {
+  type ByteStream,
+  formatAddress,
+  type StreamListener,
+  tcpTransport,
+  type Transport,
+} from "./stream.ts";
 
 /** Opens a handshaken connection to a peer for the torrent `options` name. */
 export type PeerDialler = (
@@ -24,21 +30,47 @@ export type PeerDialler = (
   options: HandshakeOptions,
 ) => Promise<PeerConnection>;
 
+/**
+ * A transport on ports already bound (uTP on the UDP ports shared with the DHT): it dials, and
+ * hands what it accepts to whoever listens now.
+ */
+export interface BoundTransport {
+  dial(host: string, port: number, signal: AbortSignal): Promise<ByteStream>;
+  /** Takes accepted streams; while unset, none are accepted. */
+  onAccept: ((stream: ByteStream) => void) | undefined;
+}
+
 /** What a `PeerNetwork` is built from. */
 export interface PeerNetworkOptions {
   /** Default `prefer`. */
   encryption?: EncryptionPolicy;
-  /** Default TCP. */
+  /** The stream transport; default TCP. */
   transport?: Transport;
+  /** uTP: dialled first, falling back to `transport` when the peer does not answer. */
+  utp?: BoundTransport;
 }
 
-/** Addresses remembered as plaintext-only: a bound, so a long run's memory stays small. */
+/** Addresses remembered (plaintext-only, no uTP): a bound, so a long run's memory stays small. */
 const MAX_REMEMBERED = 10_000;
+/**
+ * How long a uTP dial waits for the peer's answer before TCP is tried: the SYN and one resend.
+ * Peers that do not speak uTP never answer, so this is what each costs once.
+ */
+const UTP_CONNECT_MS = 1500;
+
+/** The stream never opened: refused, unreachable or silent. */
+class UnreachableError extends ProtocolError {}
+
+function remember(set: Set<string>, address: string): void {
+  if (set.size >= MAX_REMEMBERED) set.delete(set.values().next().value!);
+  set.add(address);
+}
 
 /**
- * Dialling and listening under one encryption policy. With `prefer`, a dial tries MSE first and,
- * when that handshake fails, plaintext once; an address where only plaintext worked is
- * remembered, so later dials go straight to it.
+ * Dialling and listening under one encryption policy. A dial tries uTP first when it is on, and
+ * TCP when the peer does not answer it; an address without uTP is remembered. Over either, with
+ * `prefer`, a dial tries MSE first and, when that handshake fails, plaintext once; an address
+ * where only plaintext worked is remembered too, so later dials go straight to what works.
  *
  * @example
  * ```ts
@@ -60,45 +92,70 @@ const MAX_REMEMBERED = 10_000;
 export class PeerNetwork {
   readonly encryption: EncryptionPolicy;
   readonly #transport: Transport;
+  readonly #utp: BoundTransport | undefined;
   readonly #plainOnly = new Set<string>();
+  readonly #noUtp = new Set<string>();
 
   constructor(options: PeerNetworkOptions = {}) {
     this.encryption = options.encryption ?? "prefer";
     this.#transport = options.transport ?? tcpTransport;
+    this.#utp = options.utp;
   }
 
-  /** Dials `host:port` and handshakes, encrypted or not as the policy and memory say. */
+  /** Dials `host:port` and handshakes, over uTP or TCP, encrypted or not. */
   readonly dial: PeerDialler = async (host, port, options) => {
     const address = formatAddress(host, port);
+    if (this.#utp && !this.#noUtp.has(address)) {
+      const connectMs = Math.min(UTP_CONNECT_MS, options.timeoutMs);
+      try {
+        return await this.#dialOver(this.#utp, host, port, options, connectMs);
+      } catch (e) {
+        if (!(e instanceof UnreachableError)) throw e;
+        remember(this.#noUtp, address);
+      }
+    }
+    return await this.#dialOver(this.#transport, host, port, options, options.timeoutMs);
+  };
+
+  /** A dial over one transport, encrypted or not as the policy and memory say. */
+  async #dialOver(
+    transport: Pick<Transport, "dial">,
+    host: string,
+    port: number,
+    options: HandshakeOptions,
+    connectMs: number,
+  ): Promise<PeerConnection> {
+    const address = formatAddress(host, port);
+    const attempt = (encrypt: boolean) =>
+      this.#attempt(transport, host, port, options, connectMs, encrypt);
     const encrypt = this.encryption === "require" ||
       (this.encryption === "prefer" && !this.#plainOnly.has(address));
-    if (!encrypt) return await this.#attempt(host, port, options, false);
+    if (!encrypt) return await attempt(false);
     try {
-      return await this.#attempt(host, port, options, true);
+      return await attempt(true);
     } catch (e) {
       if (!(e instanceof MseError)) throw e;
       if (this.encryption === "require") {
         throw new ProtocolError(`${e.message} (encryption is required: no plaintext retry)`);
       }
     }
-    const peer = await this.#attempt(host, port, options, false);
-    if (this.#plainOnly.size >= MAX_REMEMBERED) {
-      this.#plainOnly.delete(this.#plainOnly.values().next().value!);
-    }
-    this.#plainOnly.add(address);
+    const peer = await attempt(false);
+    remember(this.#plainOnly, address);
     return peer;
-  };
+  }
 
   /** One dial; any failure while MSE runs (a reset, a timeout) is an `MseError`. */
   async #attempt(
+    transport: Pick<Transport, "dial">,
     host: string,
     port: number,
     options: HandshakeOptions,
+    connectMs: number,
     encrypt: boolean,
   ): Promise<PeerConnection> {
-    const signal = AbortSignal.timeout(options.timeoutMs);
-    const stream = await this.#transport.dial(host, port, signal).catch((e) => {
-      throw signal.aborted ? new ProtocolError("connect timed out") : e;
+    const signal = AbortSignal.timeout(connectMs);
+    const stream = await transport.dial(host, port, signal).catch((e) => {
+      throw new UnreachableError(signal.aborted ? "connect timed out" : messageOf(e));
     });
     let inMse = encrypt;
     try {
@@ -124,8 +181,8 @@ export class PeerNetwork {
 
   /**
    * Accepts peers on `hostname:port` (every address, IPv4 and IPv6, when no hostname is given;
-   * port 0: any free one) and hands each handshaken peer to the torrent it names in `router`.
-   * Throws `Deno.errors.AddrInUse` when the port is taken.
+   * port 0: any free one), and over uTP on its bound ports, and hands each handshaken peer to
+   * the torrent it names in `router`. Throws `Deno.errors.AddrInUse` when the port is taken.
    */
   listen(opts: {
     hostname?: string;
@@ -135,15 +192,26 @@ export class PeerNetwork {
     onError?: (message: string) => void;
   }): StreamListener {
     const timeout = opts.handshakeTimeoutMs ?? 10_000;
-    return this.#transport.listen(opts.hostname, opts.port, {
-      accept: (stream) => {
-        acceptPeer(stream, opts.router, this.encryption, timeout).then(
-          ({ peer, route }) => route.adopt(peer),
-          (e) => opts.onError?.(`incoming ${stream.remoteAddress}: ${messageOf(e)}`),
-        );
-      },
+    const accept = (stream: ByteStream) => {
+      acceptPeer(stream, opts.router, this.encryption, timeout).then(
+        ({ peer, route }) => route.adopt(peer),
+        (e) => opts.onError?.(`incoming ${stream.remoteAddress}: ${messageOf(e)}`),
+      );
+    };
+    const tcp = this.#transport.listen(opts.hostname, opts.port, {
+      accept,
       error: (e) => opts.onError?.(`listener stopped: ${messageOf(e)}`),
     });
+    const utp = this.#utp;
+    if (!utp) return tcp;
+    utp.onAccept = accept;
+    return {
+      port: tcp.port,
+      close() {
+        if (utp.onAccept === accept) utp.onAccept = undefined;
+        tcp.close();
+      },
+    };
   }
 }
 

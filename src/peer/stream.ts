@@ -1,7 +1,7 @@
 /**
- * The byte stream under the peer wire. TCP, an MSE-encrypted stream over another stream, and
- * (next) uTP all implement `ByteStream`, so the wire code never knows which one it runs on; a
- * `Transport` opens and accepts them. In-memory pairs stand in for sockets in tests.
+ * The byte stream under the peer wire. TCP, uTP and an MSE-encrypted stream over either all
+ * implement `ByteStream`, so the wire code never knows which one it runs on; a `Transport` opens
+ * and accepts them. In-memory pairs stand in for sockets in tests.
  *
  * @module
  */
@@ -25,6 +25,8 @@ export interface ByteStream {
   readonly remoteAddress: string;
   /** True when the payload crosses the wire encrypted (MSE with RC4). */
   readonly encrypted: boolean;
+  /** What carries the bytes: TCP (in-memory pairs stand in for it) or uTP over UDP. */
+  readonly transport: "tcp" | "utp";
 }
 
 /** A listening socket: it hands each stream it accepts to its owner until `close()`. */
@@ -72,6 +74,7 @@ export function formatAddress(host: string, port: number): string {
 export class TcpStream implements ByteStream {
   readonly remoteAddress: string;
   readonly encrypted = false;
+  readonly transport = "tcp";
   #closed = false;
 
   constructor(readonly conn: Deno.TcpConn) {
@@ -233,6 +236,7 @@ class Pipe {
 /** One end of an in-memory pair. */
 class MemoryStream implements ByteStream {
   readonly encrypted = false;
+  readonly transport = "tcp";
   #closed = false;
 
   constructor(

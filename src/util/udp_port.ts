@@ -6,6 +6,7 @@
  * @module
  */
 import dgram from "node:dgram";
+import { openLinuxLibrary } from "./native.ts";
 
 /** Takes a datagram when it is one of its protocol's: returns false to let others look. */
 export type DatagramReceiver = (datagram: Uint8Array, host: string, port: number) => boolean;
@@ -13,6 +14,51 @@ export type DatagramReceiver = (datagram: Uint8Array, host: string, port: number
 /** Where datagrams go out: a bound port, or a stand-in in tests. */
 export interface DatagramSender {
   send(datagram: Uint8Array, host: string, port: number): void;
+}
+
+/**
+ * Largest datagram read. Deno's `node:dgram` allocates a buffer of this size for every datagram
+ * it reads (64 KiB unless told), so it is kept to what the DHT (8 KiB at most) and uTP need.
+ */
+const READ_BUFFER = 8192;
+/**
+ * Kernel receive buffer asked for: a burst of uTP packets at loopback or LAN speed overflows the
+ * usual 208 KiB while the event loop is busy, and every drop costs a resend. The system caps it
+ * (`net.core.rmem_max`).
+ */
+const KERNEL_RECEIVE_BUFFER = 4 << 20;
+
+const libc = openLinuxLibrary(["libc.so.6"], {
+  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
+});
+
+/**
+ * Raises the socket's kernel receive buffer (SO_RCVBUF) through libc. Deno's `node:dgram`
+ * stores `setRecvBufferSize` without passing it to the kernel, so the descriptor is taken from
+ * its handle; where any of that is missing (not Linux, no FFI, another runtime), the system's
+ * default stays.
+ */
+function raiseReceiveBuffer(socket: dgram.Socket): void {
+  if (!libc) return;
+  try {
+    const state = Object.getOwnPropertySymbols(socket)
+      .map((key) =>
+        (socket as unknown as Record<symbol, { handle?: { fdForIpc?(): number } }>)[key]
+      )
+      .find((value) => typeof value?.handle?.fdForIpc === "function");
+    const fd = state?.handle?.fdForIpc?.();
+    if (typeof fd !== "number" || fd < 0) return;
+    const SOL_SOCKET = 1, SO_RCVBUF = 8;
+    libc.setsockopt(
+      fd,
+      SOL_SOCKET,
+      SO_RCVBUF,
+      new Uint8Array(Int32Array.of(KERNEL_RECEIVE_BUFFER).buffer),
+      4,
+    );
+  } catch {
+    // the default buffer works, only less well
+  }
 }
 
 /**
@@ -55,9 +101,11 @@ export class UdpPort implements DatagramSender {
    */
   static bind(hostname: string, port: number): Promise<UdpPort> {
     const family = hostname.includes(":") ? 6 : 4;
-    const socket = family === 6
-      ? dgram.createSocket({ type: "udp6", ipv6Only: true })
-      : dgram.createSocket("udp4");
+    const socket = dgram.createSocket({
+      type: family === 6 ? "udp6" : "udp4",
+      ipv6Only: family === 6,
+      recvBufferSize: READ_BUFFER,
+    });
     return new Promise((resolve, reject) => {
       const onError = (e: Error) => {
         try {
@@ -70,6 +118,7 @@ export class UdpPort implements DatagramSender {
       socket.once("error", onError);
       socket.bind(port, hostname, () => {
         socket.off("error", onError);
+        raiseReceiveBuffer(socket);
         resolve(new UdpPort(socket, hostname, family));
       });
     });

@@ -30,8 +30,11 @@ import {
 export interface UtpLink {
   /** Sends one datagram to the peer. */
   send(datagram: Uint8Array): void;
-  /** An ack is owed: the socket calls `flushAck` once the current burst of packets is read. */
-  ackSoon(connection: UtpConnection): void;
+  /**
+   * Work is left for later (an ack owed, packets held back from a burst): the socket calls
+   * `resume` once the datagrams already received are all handled.
+   */
+  later(connection: UtpConnection): void;
   /** The connection is over: forget it. */
   closed(connection: UtpConnection): void;
 }
@@ -72,6 +75,12 @@ const MAX_IN_FLIGHT = 4096;
 const MAX_REORDER = 4096;
 /** In-order packets we take before acking at once rather than at the end of the burst. */
 const ACK_EVERY = 8;
+/**
+ * Packets sent back to back at most; the rest go once the datagrams that arrived meanwhile are
+ * handled. A window's worth at once (a cumulative ack after a repaired hole frees all of it)
+ * would overflow the receiver's socket buffer.
+ */
+const MAX_BURST = 32;
 /** Timeouts in a row (as the timeout's multiplier) after which the peer is taken for gone. */
 const GIVE_UP_BACKOFF = 32;
 /** How long a closed stream keeps trying to deliver what was written and its FIN. */
@@ -88,6 +97,7 @@ function nowMicros(now: number): number {
 export class UtpConnection implements ByteStream {
   readonly remoteAddress: string;
   readonly encrypted = false;
+  readonly transport = "utp";
   readonly recvId: number;
   readonly sendId: number;
   readonly #link: UtpLink;
@@ -281,9 +291,11 @@ export class UtpConnection implements ByteStream {
     this.#maybeDone();
   }
 
-  /** Sends the ack owed, if still owed (the socket calls this after a burst). */
-  flushAck(): void {
-    if (this.#ackOwed > 0 && this.#state !== "closed") this.#sendState();
+  /** Sends what a burst held back, and the ack owed if still owed. */
+  resume(): void {
+    if (this.#state === "closed") return;
+    this.#flush(performance.now());
+    if (this.#ackOwed > 0) this.#sendState();
   }
 
   /** Called every few tens of milliseconds by the socket: timeouts and the close deadline. */
@@ -355,16 +367,19 @@ export class UtpConnection implements ByteStream {
       packet.sacked = true; // leaves the resend queue
     }
     this.#oldest = (p.ack + 1) & 0xffff;
+    const sacked = p.sack ? this.#onSack(p.ack, p.sack, now) : 0;
+    newly += sacked;
+    const first = this.#inFlight.get(this.#oldest);
     if (advance > 0) {
       this.#dupAcks = 0;
       this.#lastProgress = now;
-    } else if (this.#inFlight.size > 0 && p.type === ST_STATE && !p.sack) {
-      if (++this.#dupAcks === 3) {
-        const first = this.#inFlight.get(this.#oldest);
-        if (first) this.#markLost(first);
-      }
+      // Acked up to a packet sent before the last loss, and no further: it was lost as well.
+      const recovering = seqDistance(this.#oldest, this.#recoverFrom) < 0;
+      if (first && recovering && first.transmissions === 1) this.#markLost(first);
+    } else if (first && p.type === ST_STATE && sacked === 0) {
+      // The same ack again, with nothing new selectively acked: a duplicate.
+      if (++this.#dupAcks === 3) this.#markLost(first);
     }
-    if (p.sack) newly += this.#onSack(p.ack, p.sack, now);
     if (newly > 0) {
       this.#lastProgress = now;
       this.#cc.onAck(newly, p.timestampDifference, now);
@@ -387,15 +402,15 @@ export class UtpConnection implements ByteStream {
       if (packet.transmissions === 1) this.#rtt.sample(now - packet.sentAt);
     }
     // A packet with three or more acknowledged after it is lost (BEP 29).
+    const lost: OutPacket[] = [];
     let after = 0;
     for (let bit = bits - 1; bit >= -1; bit--) {
       const packet = this.#inFlight.get((ack + 2 + bit) & 0xffff);
       if (!packet) continue;
       if (packet.sacked) after++;
-      else if (after >= 3 && !packet.lost && this.#mayBeLostAgain(packet, now)) {
-        this.#markLost(packet);
-      }
+      else if (after >= 3 && !packet.lost && this.#mayBeLostAgain(packet, now)) lost.push(packet);
     }
+    for (let i = lost.length - 1; i >= 0; i--) this.#markLost(lost[i]); // oldest first
     return newly;
   }
 
@@ -434,17 +449,21 @@ export class UtpConnection implements ByteStream {
       this.#ack = seq;
       this.#drainReorder();
       if (++this.#ackOwed >= ACK_EVERY) this.#sendState();
-      else this.#link.ackSoon(this);
+      else this.#link.later(this);
       return;
     }
     const past = this.#eofSeq !== undefined && seqDistance(seq, this.#eofSeq) >= 0;
+    const holeFound = this.#reorder.size === 0;
     if (!past && ahead <= MAX_REORDER && !this.#reorder.has(seq)) {
       if (payload.length <= this.#window()) {
         this.#reorder.set(seq, payload);
         this.#reorderBytes += payload.length;
       }
     }
-    this.#sendState(); // at once: the selective ACK lets the sender resend the hole quickly
+    // A new hole is told at once, so the sender resends it quickly; then acks go as for data
+    // in order (a sender needs three packets selectively acked past a hole anyway).
+    if (holeFound || ++this.#ackOwed >= ACK_EVERY) this.#sendState();
+    else this.#link.later(this);
   }
 
   #onFin(seq: number): void {
@@ -530,7 +549,9 @@ export class UtpConnection implements ByteStream {
   #flush(now: number): void {
     if (this.#state === "closed") return;
     const allowed = Math.min(this.#cc.window, this.#peerWindow);
+    let burst = 0;
     while (this.#resend.length > 0) {
+      if (burst++ === MAX_BURST) return this.#link.later(this);
       const packet = this.#resend[0];
       if (!packet.lost) {
         this.#resend.shift();
@@ -546,6 +567,7 @@ export class UtpConnection implements ByteStream {
     while (this.#unsent.length > 0 && this.#inFlight.size < MAX_IN_FLIGHT) {
       const packet = this.#unsent[0];
       if (this.#flightBytes > 0 && this.#flightBytes + packet.payload > allowed) break;
+      if (burst++ === MAX_BURST) return this.#link.later(this);
       this.#unsent.shift();
       this.#unsentBytes -= packet.payload;
       packet.seq = this.#seq;

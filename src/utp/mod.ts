@@ -32,3 +32,4 @@ export {
   type UtpPacket,
 } from "./packet.ts";
 export { DEFAULT_PACKET_BYTES, UtpSocket, type UtpSocketOptions } from "./socket.ts";
+export { UtpTransport } from "./transport.ts";

@@ -33,7 +33,7 @@ export interface UtpPacket {
   windowSize: number;
   seq: number;
   ack: number;
-  /** Selective ACK bitmask: bit 0 of byte 0 is `ack + 2`. */
+  /** Selective ACK bitmask, at most 32 bytes of it: bit 0 of byte 0 is `ack + 2`. */
   sack?: Uint8Array;
   payload: Uint8Array;
 }
@@ -60,8 +60,8 @@ export function looksLikeUtp(datagram: Uint8Array): boolean {
 
 /**
  * Reads one datagram; `undefined` when it is not a well-formed uTP packet (short, another
- * version or type, an extension running past the end, a selective ACK of a bad length, data
- * or SYN packets that break the rules of their type).
+ * version or type, an extension running past the end, an empty or second selective ACK, data
+ * or other packets that break the rules of their type).
  *
  * @example
  * ```ts
@@ -88,7 +88,8 @@ export function decodePacket(datagram: Uint8Array): UtpPacket | undefined {
     at += 2;
     if (at + length > datagram.length) return undefined;
     if (extension === EXTENSION_SACK) {
-      if (sack || length === 0 || length % 4 !== 0) return undefined;
+      // BEP 29 asks for a multiple of 4 bytes; libtorrent sends 6 or more, any length.
+      if (sack || length === 0) return undefined;
       sack = datagram.subarray(at, at + Math.min(length, MAX_SACK_BYTES));
     }
     at += length;

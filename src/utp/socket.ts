@@ -1,7 +1,8 @@
 /**
  * The uTP endpoint of one UDP port: routes each packet to its connection by address and
- * connection id, opens connections, accepts SYNs (a few per second per address at most), sends
- * owed acks once per burst of packets, and drives every connection's timers from one timer.
+ * connection id, opens connections, accepts SYNs (a few per second per address at most), lets
+ * connections finish held-back work (acks, the rest of a burst) once the datagrams received are
+ * handled, and drives every connection's timers from one timer.
  *
  * @module
  */
@@ -65,8 +66,8 @@ export class UtpSocket {
   readonly #synLimiter: PerSourceLimiter;
   /** By `address#recvId`. */
   readonly #connections = new Map<string, UtpConnection>();
-  #acksOwed = new Set<UtpConnection>();
-  #ackTimer: ReturnType<typeof setTimeout> | undefined;
+  #waiting = new Set<UtpConnection>();
+  #laterTimer: ReturnType<typeof setTimeout> | undefined;
   #ticker: ReturnType<typeof setInterval> | undefined;
   #closed = false;
 
@@ -155,7 +156,7 @@ export class UtpSocket {
   #options(address: string, host: string, port: number) {
     const link: UtpLink = {
       send: (datagram) => this.#out.send(datagram, host, port),
-      ackSoon: (connection) => this.#ackSoon(connection),
+      later: (connection) => this.#later(connection),
       closed: (connection) => this.#remove(`${address}#${connection.recvId}`, connection),
     };
     return {
@@ -176,26 +177,26 @@ export class UtpSocket {
 
   #remove(key: string, connection: UtpConnection): void {
     if (this.#connections.get(key) === connection) this.#connections.delete(key);
-    this.#acksOwed.delete(connection);
+    this.#waiting.delete(connection);
     if (this.#connections.size === 0) this.#stopTimers();
   }
 
-  /** Acks owed are sent together once the packets already received are all handled. */
-  #ackSoon(connection: UtpConnection): void {
-    this.#acksOwed.add(connection);
-    this.#ackTimer ??= setTimeout(() => {
-      this.#ackTimer = undefined;
-      const owed = this.#acksOwed;
-      this.#acksOwed = new Set();
-      for (const c of owed) c.flushAck();
+  /** Held-back work of every connection is done together, once the burst received is read. */
+  #later(connection: UtpConnection): void {
+    this.#waiting.add(connection);
+    this.#laterTimer ??= setTimeout(() => {
+      this.#laterTimer = undefined;
+      const waiting = this.#waiting;
+      this.#waiting = new Set();
+      for (const c of waiting) c.resume();
     }, 0);
   }
 
   #stopTimers(): void {
     if (this.#ticker !== undefined) clearInterval(this.#ticker);
     this.#ticker = undefined;
-    if (this.#ackTimer !== undefined) clearTimeout(this.#ackTimer);
-    this.#ackTimer = undefined;
-    this.#acksOwed.clear();
+    if (this.#laterTimer !== undefined) clearTimeout(this.#laterTimer);
+    this.#laterTimer = undefined;
+    this.#waiting.clear();
   }
 }

@@ -97,6 +97,25 @@ export const CASES: Record<
     seederKinds: ["libtorrent"],
     about: "256 MiB from one seeder that takes MSE/RC4-encrypted connections only",
   },
+  "256m-utp": {
+    size: 256 * 1024 ** 2,
+    pieceLength: 256 * 1024,
+    seeders: 1,
+    utpOnly: true,
+    seederKinds: ["libtorrent"],
+    clients: ["ours", "libtorrent"],
+    about: "256 MiB from a uTP-only libtorrent seeder: ours vs libtorrent's own uTP",
+  },
+  "8m-utp-lossy": {
+    size: 8 * 1024 ** 2,
+    pieceLength: 256 * 1024,
+    seeders: 1,
+    utpOnly: true,
+    relay: { delayMs: 25, loss: 0.01 },
+    seederKinds: ["libtorrent"],
+    clients: ["ours", "libtorrent"],
+    about: "8 MiB from a uTP-only libtorrent seeder through a relay: 25 ms each way, 1 % loss",
+  },
 };
 
 const USAGE = `deno task bench [options]
@@ -114,6 +133,7 @@ const USAGE = `deno task bench [options]
   --runs N               repeats; tables show medians (default 3)
   --seed-rate SIZE       upload limit of each seeder per second, e.g. 128K (default: none)
   --encrypted            seeders take encrypted (MSE, RC4) connections only
+  --utp                  libtorrent seeds and downloads over uTP only (ours: uTP first)
   --torrent-version V    v1 (default), v2 or hybrid (BEP 52; made by libtorrent; only ours
                          and libtorrent download v2)
   --timeout SEC          seconds one download may take (default: 120 + 1 s per 2 MB)
@@ -177,6 +197,7 @@ export async function configsFromArgs(args: string[]): Promise<BenchConfig[] | "
       runs: { type: "string" },
       "seed-rate": { type: "string" },
       encrypted: { type: "boolean" },
+      utp: { type: "boolean" },
       "torrent-version": { type: "string" },
       timeout: { type: "string" },
       profile: { type: "boolean" },
@@ -230,6 +251,8 @@ export async function configsFromArgs(args: string[]): Promise<BenchConfig[] | "
         : preset?.seederUploadRate,
       dialDownloader: preset?.dialDownloader ?? seeders > 50,
       encryptedSeeders: values.encrypted ?? preset?.encryptedSeeders,
+      utpOnly: values.utp ?? preset?.utpOnly,
+      relay: preset?.relay,
       downloaderMaxPeers: preset?.downloaderMaxPeers ?? (seeders > 50 ? seeders + 50 : undefined),
       timeoutSec: intFlag(values.timeout, "timeout", 1, 86_400),
       profile: values.profile ?? false,

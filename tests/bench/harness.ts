@@ -40,6 +40,7 @@ import {
   spawnChild,
 } from "./proc.ts";
 import { formatSize, renderTable, type Row, type RunFigures } from "./report.ts";
+import { startUdpRelay } from "../udp_relay.ts";
 import { summarizeCpuProfile } from "./profile.ts";
 
 /** A downloader the benchmark can drive. */
@@ -78,6 +79,13 @@ export interface BenchConfig {
   dialDownloader?: boolean;
   /** Seeders take encrypted (MSE with RC4) connections only; downloaders use their defaults. */
   encryptedSeeders?: boolean;
+  /** libtorrent, seeding or downloading, speaks uTP only (no TCP either way); ours as ever. */
+  utpOnly?: boolean;
+  /**
+   * Every download crosses a lossy UDP relay in front of the downloader (the seeders dial it):
+   * this delay each way, and this share of datagrams dropped.
+   */
+  relay?: { delayMs: number; loss: number };
   /** Peer connection limit given to downloaders that have one. */
   downloaderMaxPeers?: number;
   /** One extra, untimed download by our client under `--cpu-prof`, summarised. */
@@ -239,6 +247,7 @@ async function startSeederProc(
     const args = [LT_SEEDERS, "--torrent", ctx.torrent, "--data", ctx.data, ...portArgs];
     if (rate > 0) args.push("--upload-rate", String(rate));
     if (ctx.config.encryptedSeeders) args.push("--encryption", "forced");
+    if (ctx.config.utpOnly) args.push("--transport", "utp");
     // Many seeders would hash the payload once each: let libtorrent verify on first upload.
     if (ctx.config.seeders > 8) args.push("--seed-mode");
     spec = { cmd: PYTHON, args, env: { PYTHONUNBUFFERED: "1" }, stdin: true };
@@ -337,12 +346,18 @@ async function loadAverage(): Promise<string> {
  * clients that ignore loopback peers from trackers, and for swarms larger than a tracker
  * answer.
  */
-async function dialFromSeeders(child: Child, port: number, seeders: SeederProc[]): Promise<void> {
+/** Once the downloader listens on `port`, has every seeder dial it at `dialPort`. */
+async function dialFromSeeders(
+  child: Child,
+  port: number,
+  dialPort: number,
+  seeders: SeederProc[],
+): Promise<void> {
   while (!child.exited && !await tcpAccepts(port)) await delay(50);
   for (const wait of [0, 1000, 3000]) {
     await delay(wait);
     if (child.exited) return;
-    await Promise.all(seeders.map((s) => s.child.send(`connect ${LOOPBACK}:${port}`)));
+    await Promise.all(seeders.map((s) => s.child.send(`connect ${LOOPBACK}:${dialPort}`)));
   }
 }
 
@@ -361,7 +376,7 @@ async function downloadCommand(
 ): Promise<Download> {
   const timeoutSec = Math.ceil(ctx.timeoutMs / 1000);
   const maxPeers = ctx.config.downloaderMaxPeers;
-  const dial = ctx.config.dialDownloader ?? false;
+  const dial = ctx.config.dialDownloader === true || ctx.config.relay !== undefined;
   switch (client) {
     case "ours": {
       const args = [...OUR_RUN];
@@ -375,6 +390,7 @@ async function downloadCommand(
     case "libtorrent": {
       const args = [LT_CLIENT, "download", "--torrent", ctx.torrent, "--out", out];
       args.push("--port", String(port), "--timeout", String(timeoutSec));
+      if (ctx.config.utpOnly) args.push("--transport", "utp");
       return { spec: { cmd: PYTHON, args, env: { PYTHONUNBUFFERED: "1" } }, dial };
     }
     case "aria2": {
@@ -462,15 +478,19 @@ async function downloadOnce(
   await Deno.mkdir(out, { recursive: true });
   await flushDirtyPages();
   const port = await benchPort();
+  const relay = ctx.config.relay
+    ? await startUdpRelay(port, { ...ctx.config.relay, seed: port })
+    : undefined;
   try {
     const { spec, dial } = await downloadCommand(ctx, client, out, port, profileDir);
+    const dialPort = relay?.port ?? port;
     let cpuBefore: number[] = [];
     const measure = () => {
       cpuBefore = seeders.map((s) => processCpuSeconds(s.child.pid));
       return runMeasured(`${client} download`, spec, {
         timeoutMs: ctx.timeoutMs,
         scratch: ctx.work,
-        onStart: dial ? (child) => dialFromSeeders(child, port, seeders) : undefined,
+        onStart: dial ? (child) => dialFromSeeders(child, port, dialPort, seeders) : undefined,
       });
     };
     let m = await measure();
@@ -501,6 +521,7 @@ async function downloadOnce(
       seederCpuSeconds: seederCpu,
     };
   } finally {
+    await relay?.close();
     await Deno.remove(out, { recursive: true }).catch(() => {});
     await Deno.remove(`${out}.tr-config`, { recursive: true }).catch(() => {});
   }
@@ -552,6 +573,10 @@ async function runGroup(
   const { config } = ctx;
   const label = `${config.seeders} seeder${config.seeders > 1 ? "s" : ""}: ${kind}${
     config.encryptedSeeders ? ", encrypted only" : ""
+  }${config.utpOnly ? ", libtorrent uTP only" : ""}${
+    config.relay
+      ? `, through a relay (${config.relay.delayMs} ms, ${config.relay.loss * 100} % loss)`
+      : ""
   }${config.seederUploadRate ? ` at ${formatSize(config.seederUploadRate)}/s each` : ""}`;
   const title = `case ${config.caseName} (${formatSize(config.size)}, ${
     Math.ceil(config.size / config.pieceLength)

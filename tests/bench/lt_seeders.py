@@ -4,12 +4,12 @@
 Run it with Debian's /usr/bin/python3: the libtorrent module imports only there.
 
     lt_seeders.py --torrent T --data DIR --port P [--port P2 ...] [--upload-rate BYTES]
-                  [--seed-mode] [--tracker-off]
+                  [--seed-mode] [--tracker-off] [--encryption MODE] [--transport tcp|utp|both]
 
 Each --port is one seeder: its own libtorrent session listening on 127.0.0.1:PORT with the
 torrent added, so a tracker sees as many peers as ports. Sessions allow several connections per
-IP (every loopback peer is 127.0.0.1), have DHT, LSD, UPnP, NAT-PMP, uTP and the extension
-plugins (ut_pex, ut_metadata, smart_ban) off, and no rate limit unless --upload-rate (bytes per
+IP (every loopback peer is 127.0.0.1), have DHT, LSD, UPnP, NAT-PMP, uTP (unless --transport
+says otherwise) and the extension plugins (ut_pex, ut_metadata, smart_ban) off, and no rate limit unless --upload-rate (bytes per
 second, per seeder) is given. --seed-mode skips the initial hash check (libtorrent then verifies
 each piece when first asked for it), which keeps hundreds of seeders from hashing the payload
 hundreds of times. --tracker-off keeps the seeders off the torrent's trackers (they then only
@@ -40,7 +40,12 @@ except ImportError as e:  # pragma: no cover - depends on the interpreter
 # without leaving a __pycache__ folder in the source tree).
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "interop"))
-from lt_client import LOOPBACK, encryption_settings, loopback_settings  # noqa: E402
+from lt_client import (  # noqa: E402
+    LOOPBACK,
+    encryption_settings,
+    loopback_settings,
+    transport_settings,
+)
 
 
 def fail(code, message):
@@ -49,9 +54,10 @@ def fail(code, message):
     os._exit(code)
 
 
-def make_session(port, upload_rate, encryption):
+def make_session(port, upload_rate, encryption, transport):
     settings = loopback_settings("%s:%d" % (LOOPBACK, port), upload_rate)
     settings.update(encryption_settings(encryption))
+    settings.update(transport_settings(transport))
     ses = lt.session(
         settings,
         # No default plugins: without ut_pex, a downloader's peer list cannot make hundreds of
@@ -89,6 +95,12 @@ def main():
         default="enabled",
         help="MSE policy both ways; forced: RC4-encrypted connections only",
     )
+    p.add_argument(
+        "--transport",
+        choices=("tcp", "utp", "both"),
+        default="tcp",
+        help="how peers are reached and accepted (default: TCP only)",
+    )
     args = p.parse_args()
     if len(args.port) > 1000 or any(not 0 < q < 65536 for q in args.port):
         fail(2, "ports must be 1..65535, at most 1000 of them")
@@ -103,7 +115,7 @@ def main():
     has_trackers = len(list(info.trackers())) > 0 and not args.tracker_off
     seeders = []
     for port in args.port:
-        ses = make_session(port, args.upload_rate, args.encryption)
+        ses = make_session(port, args.upload_rate, args.encryption, args.transport)
         atp = lt.add_torrent_params()
         atp.ti = lt.torrent_info(info)
         atp.save_path = args.data

@@ -19,6 +19,7 @@ function countingWrites(conn: Deno.TcpConn): { stream: ByteStream; writes: () =>
   const stream: ByteStream = {
     remoteAddress: tcp.remoteAddress,
     encrypted: false,
+    transport: "tcp",
     read: (into) => tcp.read(into),
     write: (bytes) => {
       writes++;

@@ -532,6 +532,8 @@ export interface LibtorrentCommon {
    * `disabled` plaintext only. Default `enabled` (libtorrent's own default).
    */
   encryption?: "enabled" | "forced" | "disabled";
+  /** How libtorrent reaches and accepts peers: TCP only (the default), uTP only, or both. */
+  transport?: "tcp" | "utp" | "both";
 }
 
 /** The port of lt_client.py's "READY <port>" line, or `fallback` when it names none. */
@@ -547,6 +549,7 @@ function ltCommonArgs(port: number, opts: LibtorrentCommon): string[] {
   for (const node of opts.dhtBootstrap ?? []) args.push("--dht-bootstrap", node);
   if (opts.verbose) args.push("--verbose");
   if (opts.encryption) args.push("--encryption", opts.encryption);
+  if (opts.transport) args.push("--transport", opts.transport);
   return args;
 }
 

@@ -120,6 +120,7 @@ def make_session(args):
         listen.append("%s:%d" % (LOOPBACK, args.dht_port))
     settings = loopback_settings(",".join(listen))
     settings.update(encryption_settings(args.encryption))
+    settings.update(transport_settings(args.transport))
     settings.update(
         {
             "enable_dht": dht,
@@ -155,6 +156,18 @@ def encryption_settings(mode):
     if mode == "forced":
         settings["allowed_enc_level"] = int(lt.enc_level.rc4)
     return settings
+
+
+def transport_settings(transport):
+    """Session settings for --transport: TCP only (the default), uTP only, or both."""
+    tcp = transport in ("tcp", "both")
+    utp = transport in ("utp", "both")
+    return {
+        "enable_outgoing_tcp": tcp,
+        "enable_incoming_tcp": tcp,
+        "enable_outgoing_utp": utp,
+        "enable_incoming_utp": utp,
+    }
 
 
 def torrent_params(args, save_path):
@@ -372,6 +385,12 @@ def main():
             choices=("enabled", "forced", "disabled"),
             default="enabled",
             help="MSE policy both ways; forced: RC4-encrypted connections only",
+        )
+        sp.add_argument(
+            "--transport",
+            choices=("tcp", "utp", "both"),
+            default="tcp",
+            help="how peers are reached and accepted, both ways (default: TCP only)",
         )
 
     s = sub.add_parser("seed", help="seed complete data until killed")

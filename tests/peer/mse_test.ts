@@ -107,6 +107,7 @@ function fed(bytes: Uint8Array): ByteStream {
   return {
     remoteAddress: "127.0.0.2:1",
     encrypted: false,
+    transport: "tcp",
     read: (into) => {
       if (at >= bytes.length) return Promise.resolve(null);
       const n = Math.min(into.length, bytes.length - at, 1 + (at % 700));
