@@ -53,13 +53,12 @@ export interface PeerNetworkOptions {
 /** Addresses remembered (plaintext-only, no uTP): a bound, so a long run's memory stays small. */
 const MAX_REMEMBERED = 10_000;
 /**
- * How long a uTP dial waits for the peer's answer before TCP is tried: the SYN and one resend.
- * Peers that do not speak uTP never answer, so this is what each costs once.
+ * How long uTP has to connect before TCP is dialled beside it; the first to connect is kept.
+ * A peer without uTP never answers, so this is what each costs, once.
  */
+const UTP_HEAD_START_MS = 250;
+/** How long a uTP dial waits for the peer's answer in all: the SYN and one resend. */
 const UTP_CONNECT_MS = 1500;
-
-/** The stream never opened: refused, unreachable or silent. */
-class UnreachableError extends ProtocolError {}
 
 function remember(set: Set<string>, address: string): void {
   if (set.size >= MAX_REMEMBERED) set.delete(set.values().next().value!);
@@ -105,29 +104,7 @@ export class PeerNetwork {
   /** Dials `host:port` and handshakes, over uTP or TCP, encrypted or not. */
   readonly dial: PeerDialler = async (host, port, options) => {
     const address = formatAddress(host, port);
-    if (this.#utp && !this.#noUtp.has(address)) {
-      const connectMs = Math.min(UTP_CONNECT_MS, options.timeoutMs);
-      try {
-        return await this.#dialOver(this.#utp, host, port, options, connectMs);
-      } catch (e) {
-        if (!(e instanceof UnreachableError)) throw e;
-        remember(this.#noUtp, address);
-      }
-    }
-    return await this.#dialOver(this.#transport, host, port, options, options.timeoutMs);
-  };
-
-  /** A dial over one transport, encrypted or not as the policy and memory say. */
-  async #dialOver(
-    transport: Pick<Transport, "dial">,
-    host: string,
-    port: number,
-    options: HandshakeOptions,
-    connectMs: number,
-  ): Promise<PeerConnection> {
-    const address = formatAddress(host, port);
-    const attempt = (encrypt: boolean) =>
-      this.#attempt(transport, host, port, options, connectMs, encrypt);
+    const attempt = (encrypt: boolean) => this.#attempt(host, port, options, encrypt);
     const encrypt = this.encryption === "require" ||
       (this.encryption === "prefer" && !this.#plainOnly.has(address));
     if (!encrypt) return await attempt(false);
@@ -142,20 +119,57 @@ export class PeerNetwork {
     const peer = await attempt(false);
     remember(this.#plainOnly, address);
     return peer;
+  };
+
+  /**
+   * Opens a stream: over uTP where it is on and the address is not known to lack it, with TCP
+   * dialled beside it once uTP has had its head start (or failed); the first stream to open is
+   * kept and the other closed. An address whose uTP dial failed outright is remembered.
+   */
+  async #open(host: string, port: number, signal: AbortSignal): Promise<ByteStream> {
+    const utp = this.#utp, address = formatAddress(host, port);
+    if (!utp || this.#noUtp.has(address)) return await this.#transport.dial(host, port, signal);
+    const utpDial = utp.dial(
+      host,
+      port,
+      AbortSignal.any([signal, AbortSignal.timeout(UTP_CONNECT_MS)]),
+    );
+    utpDial.catch(() => {
+      if (!signal.aborted) remember(this.#noUtp, address);
+    });
+    let headStart: ReturnType<typeof setTimeout> | undefined;
+    const early = await Promise.race([
+      utpDial.then(() => "open", () => "failed"),
+      new Promise((wake) => headStart = setTimeout(() => wake("late"), UTP_HEAD_START_MS)),
+    ]);
+    clearTimeout(headStart);
+    if (early === "open") return await utpDial;
+    if (early === "failed") return await this.#transport.dial(host, port, signal);
+    const tcpGiveUp = new AbortController();
+    const tcpDial = this.#transport.dial(host, port, AbortSignal.any([signal, tcpGiveUp.signal]));
+    try {
+      const first = await Promise.any([utpDial, tcpDial]);
+      // The slower one is not needed: close it when (if) it opens.
+      tcpGiveUp.abort();
+      for (const other of [utpDial, tcpDial]) {
+        other.then((stream) => stream !== first && stream.close(), () => {});
+      }
+      return first;
+    } catch {
+      return await tcpDial; // both failed: TCP's reason is the one to tell
+    }
   }
 
   /** One dial; any failure while MSE runs (a reset, a timeout) is an `MseError`. */
   async #attempt(
-    transport: Pick<Transport, "dial">,
     host: string,
     port: number,
     options: HandshakeOptions,
-    connectMs: number,
     encrypt: boolean,
   ): Promise<PeerConnection> {
-    const signal = AbortSignal.timeout(connectMs);
-    const stream = await transport.dial(host, port, signal).catch((e) => {
-      throw new UnreachableError(signal.aborted ? "connect timed out" : messageOf(e));
+    const signal = AbortSignal.timeout(options.timeoutMs);
+    const stream = await this.#open(host, port, signal).catch((e) => {
+      throw signal.aborted ? new ProtocolError("connect timed out") : e;
     });
     let inMse = encrypt;
     try {

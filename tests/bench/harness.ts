@@ -238,7 +238,7 @@ async function startSeederProc(
   const portArgs = ports.flatMap((p) => ["--port", String(p)]);
   // Seeders that dial every downloader stay off the tracker: hundreds of seeders that learn
   // of each other there would spend the machine on connections among themselves.
-  if (ctx.config.dialDownloader) portArgs.push("--tracker-off");
+  if (seedersDial(ctx.config)) portArgs.push("--tracker-off");
   let spec: CommandSpec;
   if (kind === "web") {
     const args = [...OUR_RUN, WEB_SEEDER, "--data", ctx.data, "--port", String(ctx.webPort)];
@@ -286,7 +286,7 @@ async function startSeeders(
     const bad = started.find((s) => s.status === "rejected");
     if (bad && bad.status === "rejected") throw bad.reason;
     const end = performance.now() + ctx.timeoutMs;
-    const announced = ctx.config.dialDownloader || kind === "web" ? 0 : ctx.config.seeders;
+    const announced = seedersDial(ctx.config) || kind === "web" ? 0 : ctx.config.seeders;
     while (tracker.swarm(ctx.infoHash).complete < announced) {
       const dead = procs.find((s) => s.child.exited);
       if (dead) throw new BenchError(`seeder exited: ${dead.child.diagnosis()}`);
@@ -346,6 +346,11 @@ async function loadAverage(): Promise<string> {
  * clients that ignore loopback peers from trackers, and for swarms larger than a tracker
  * answer.
  */
+/** Whether the seeders dial each downloader (and stay off the tracker): asked, or via a relay. */
+function seedersDial(config: BenchConfig): boolean {
+  return config.dialDownloader === true || config.relay !== undefined;
+}
+
 /** Once the downloader listens on `port`, has every seeder dial it at `dialPort`. */
 async function dialFromSeeders(
   child: Child,
@@ -376,7 +381,7 @@ async function downloadCommand(
 ): Promise<Download> {
   const timeoutSec = Math.ceil(ctx.timeoutMs / 1000);
   const maxPeers = ctx.config.downloaderMaxPeers;
-  const dial = ctx.config.dialDownloader === true || ctx.config.relay !== undefined;
+  const dial = seedersDial(ctx.config);
   switch (client) {
     case "ours": {
       const args = [...OUR_RUN];

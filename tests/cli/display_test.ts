@@ -38,6 +38,14 @@ Deno.test("renderStatusLine: full line when wide", () => {
   );
 });
 
+Deno.test("renderStatusLine: counts uTP and encrypted peers", () => {
+  assertEquals(
+    renderStatusLine(snapshot({ peersUtp: 7, peersEncrypted: 5 }), 200),
+    "[downloading] 45.2% 123/272 pcs | 12 peers (40 known, 3 choking, 7 uTP, 5 encrypted) | " +
+      "↓ 12.3 MiB/s ↑ 1.1 MiB/s | ETA 4s | tracker ok",
+  );
+});
+
 Deno.test("renderStatusLine: never longer than width, drops least important first", () => {
   const s = snapshot({ trackerStatus: "tracker: connection refused, retry in 30s" });
   const full = renderStatusLine(s, 1000);

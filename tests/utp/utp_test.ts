@@ -471,3 +471,31 @@ Deno.test("utp over UDP: a relay with 25 ms each way and 1 % loss, both ways", a
     await relay.close();
   }
 });
+
+Deno.test("utp over UDP: IPv6 ([::1]) as over IPv4", async () => {
+  let a: UdpPort, b: UdpPort;
+  try {
+    [a, b] = [await UdpPort.bind("::1", 0), await UdpPort.bind("::1", 0)];
+  } catch {
+    console.log("skipping: no IPv6 loopback on this machine");
+    return;
+  }
+  const [ua, ub] = [new UtpSocket(a), new UtpSocket(b)];
+  a.addReceiver(ua.receive);
+  b.addReceiver(ub.receive);
+  try {
+    const accepted = Promise.withResolvers<UtpConnection>();
+    ub.onAccept = accepted.resolve;
+    const client = await ua.connect("::1", b.port, AbortSignal.timeout(10_000));
+    const bytes = payload(15, 200_000);
+    await client.write(bytes);
+    const server = await accepted.promise;
+    assertEquals(server.remoteAddress, `[::1]:${a.port}`);
+    assert(bytesEqual(await receive(server, bytes.length), bytes));
+  } finally {
+    ua.close();
+    ub.close();
+    await a.close();
+    await b.close();
+  }
+});
