@@ -84,6 +84,9 @@ export class UdpPort implements DatagramSender {
   /** Errors sending, for whoever wants to log them. */
   onSendError?: (message: string) => void;
 
+  /** The largest datagram read whole; longer ones are cut. */
+  readonly readLimit = READ_BUFFER;
+
   private constructor(socket: dgram.Socket, readonly hostname: string, readonly family: 4 | 6) {
     this.#socket = socket;
     socket.on("error", () => {}); // a failed send to one host is not the port's failure

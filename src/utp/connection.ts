@@ -44,8 +44,12 @@ export interface UtpConnectionOptions {
   link: UtpLink;
   /** `host:port` of the peer. */
   remoteAddress: string;
-  /** Largest datagram we send (header included). */
+  /** Datagram size we send (header included) unless the peer says it reads more or less. */
   packetBytes: number;
+  /** Largest datagram the path takes (loopback: far more than `packetBytes`); default that. */
+  largestPacket?: number;
+  /** Largest datagram we read, told to the peer in the SYN exchange; default `packetBytes`. */
+  readLimit?: number;
   /** Bytes of received data we buffer at most (the window we advertise); default 1 MiB. */
   receiveBuffer?: number;
 }
@@ -56,8 +60,10 @@ type State = "syn-sent" | "syn-received" | "connected" | "closed";
 interface OutPacket {
   type: number;
   seq: number;
-  /** Header room and payload; a packet still unsent may grow while writes arrive. */
+  /** Header (and extensions) then payload; a packet still unsent may grow as writes arrive. */
   buffer: Uint8Array;
+  /** Where the payload starts in `buffer`. */
+  head: number;
   payload: number;
   sentAt: number;
   transmissions: number;
@@ -86,6 +92,8 @@ const GIVE_UP_BACKOFF = 32;
 /** How long a closed stream keeps trying to deliver what was written and its FIN. */
 const CLOSE_LINGER_MS = 20_000;
 const DEFAULT_RECEIVE_BUFFER = 1 << 20;
+/** Smallest data packet we send, whatever a peer says it reads (BEP 29's smallest, 150, plus). */
+const MIN_PACKET_BYTES = 200;
 /** Least time a finished connection stays to ack the peer's FIN again. */
 const QUIET_MS = 1000;
 
@@ -101,7 +109,10 @@ export class UtpConnection implements ByteStream {
   readonly recvId: number;
   readonly sendId: number;
   readonly #link: UtpLink;
-  readonly #payloadMax: number;
+  /** Payload bytes of a full data packet: set by the packet size the peer and path allow. */
+  #payloadMax: number;
+  readonly #largestPacket: number;
+  readonly #readLimit: number;
   readonly #receiveBuffer: number;
   readonly #rtt = new RttEstimator();
   readonly #cc: Ledbat;
@@ -160,6 +171,8 @@ export class UtpConnection implements ByteStream {
     this.recvId = ids.recvId;
     this.sendId = ids.sendId;
     this.#payloadMax = options.packetBytes - HEADER_SIZE;
+    this.#largestPacket = options.largestPacket ?? options.packetBytes;
+    this.#readLimit = options.readLimit ?? options.packetBytes;
     this.#receiveBuffer = options.receiveBuffer ?? DEFAULT_RECEIVE_BUFFER;
     this.#cc = new Ledbat(this.#payloadMax);
     this.#peerWindow = this.#payloadMax;
@@ -193,6 +206,7 @@ export class UtpConnection implements ByteStream {
     );
     c.#ack = syn.seq;
     c.#noteArrival(syn, performance.now());
+    c.#fitPackets(syn.readLimit);
     c.#sendState();
     return c;
   }
@@ -225,11 +239,11 @@ export class UtpConnection implements ByteStream {
     let at = 0;
     while (at < bytes.length) {
       let last = this.#unsent.at(-1);
-      if (!last || last.type !== ST_DATA || last.payload === this.#payloadMax) {
+      if (!last || last.type !== ST_DATA || last.head + last.payload === last.buffer.length) {
         last = this.#enqueue(ST_DATA);
       }
-      const part = Math.min(bytes.length - at, this.#payloadMax - last.payload);
-      last.buffer.set(bytes.subarray(at, at + part), HEADER_SIZE + last.payload);
+      const part = Math.min(bytes.length - at, last.buffer.length - last.head - last.payload);
+      last.buffer.set(bytes.subarray(at, at + part), last.head + last.payload);
       last.payload += part;
       this.#unsentBytes += part;
       at += part;
@@ -279,6 +293,7 @@ export class UtpConnection implements ByteStream {
       if (p.ack !== 1) return; // not an answer to our SYN
       this.#state = "connected";
       this.#ack = (p.seq - 1) & 0xffff;
+      this.#fitPackets(p.readLimit);
       this.#connected.resolve();
     } else if (this.#state === "syn-received" && p.type !== ST_STATE) {
       this.#state = "connected";
@@ -530,11 +545,26 @@ export class UtpConnection implements ByteStream {
   // -------------------------------------------------------------------------------------------
   // Sending
 
+  /**
+   * Sizes data packets by what the peer reads (it said so in the SYN exchange, if it is ours):
+   * up to what the path takes, or less than our default when it reads less.
+   */
+  #fitPackets(peerReadLimit: number | undefined): void {
+    if (peerReadLimit === undefined) return;
+    const bytes = Math.min(this.#largestPacket, Math.max(peerReadLimit, MIN_PACKET_BYTES));
+    this.#payloadMax = bytes - HEADER_SIZE;
+  }
+
   #enqueue(type: number): OutPacket {
+    // The SYN tells how much we read; data packets have room for a full payload.
+    const buffer = type === ST_SYN
+      ? encodePacket(this.#header(ST_SYN, this.#seq, 0), undefined, { readLimit: this.#readLimit })
+      : new Uint8Array(HEADER_SIZE + (type === ST_DATA ? this.#payloadMax : 0));
     const packet: OutPacket = {
       type,
       seq: 0,
-      buffer: new Uint8Array(HEADER_SIZE + (type === ST_DATA ? this.#payloadMax : 0)),
+      buffer,
+      head: type === ST_SYN ? buffer.length : HEADER_SIZE,
       payload: 0,
       sentAt: 0,
       transmissions: 0,
@@ -590,7 +620,7 @@ export class UtpConnection implements ByteStream {
     packet.sentAt = now;
     packet.transmissions++;
     writeHeader(packet.buffer, this.#header(packet.type, packet.seq, now));
-    this.#link.send(packet.buffer.subarray(0, HEADER_SIZE + packet.payload));
+    this.#link.send(packet.buffer.subarray(0, packet.head + packet.payload));
     if (this.#reorder.size === 0) this.#ackOwed = 0; // the packet carries our ack
   }
 
@@ -608,11 +638,18 @@ export class UtpConnection implements ByteStream {
     };
   }
 
-  /** Sends an ack on its own, with a selective ACK when packets past a hole are held. */
+  /**
+   * Sends an ack on its own, with a selective ACK when packets past a hole are held, and, while
+   * answering a SYN, how much we read.
+   */
   #sendState(): void {
     this.#ackOwed = 0;
+    const readLimit = this.#state === "syn-received" ? this.#readLimit : undefined;
     this.#link.send(
-      encodePacket(this.#header(ST_STATE, this.#seq, performance.now()), undefined, this.#sack()),
+      encodePacket(this.#header(ST_STATE, this.#seq, performance.now()), undefined, {
+        sack: this.#sack(),
+        readLimit,
+      }),
     );
   }
 

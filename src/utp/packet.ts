@@ -18,6 +18,12 @@ export const UTP_VERSION = 1;
 /** Bytes of the fixed header. */
 export const HEADER_SIZE = 20;
 const EXTENSION_SACK = 1;
+/**
+ * Ours, not BEP 29's: the largest datagram the sender reads, sent in SYN and its answer, so two
+ * ends that both read more than the Ethernet MTU can use bigger packets where the path allows
+ * (loopback). Other clients skip it, as BEP 29 has them skip unknown extensions.
+ */
+const EXTENSION_READ_LIMIT = 0x52;
 /** Longest selective ACK we send or read: 32 bytes cover 256 packets past a hole. */
 export const MAX_SACK_BYTES = 32;
 
@@ -35,11 +41,19 @@ export interface UtpPacket {
   ack: number;
   /** Selective ACK bitmask, at most 32 bytes of it: bit 0 of byte 0 is `ack + 2`. */
   sack?: Uint8Array;
+  /** The largest datagram the sender reads (our own extension). */
+  readLimit?: number;
   payload: Uint8Array;
 }
 
-/** The header fields a sender chooses; the rest of a packet is its payload and SACK. */
-export type UtpHeader = Omit<UtpPacket, "payload" | "sack">;
+/** The header fields a sender chooses; the rest of a packet is its payload and extensions. */
+export type UtpHeader = Omit<UtpPacket, "payload" | "sack" | "readLimit">;
+
+/** The extensions a packet we send may carry. */
+export interface UtpExtensions {
+  sack?: Uint8Array;
+  readLimit?: number;
+}
 
 /**
  * True when the datagram's first byte reads as a uTP version-1 packet of a known type, which
@@ -82,6 +96,7 @@ export function decodePacket(datagram: Uint8Array): UtpPacket | undefined {
   let extension = datagram[1];
   let at = HEADER_SIZE;
   let sack: Uint8Array | undefined;
+  let readLimit: number | undefined;
   while (extension !== 0) {
     if (at + 2 > datagram.length) return undefined;
     const next = datagram[at], length = datagram[at + 1];
@@ -91,6 +106,8 @@ export function decodePacket(datagram: Uint8Array): UtpPacket | undefined {
       // BEP 29 asks for a multiple of 4 bytes; libtorrent sends 6 or more, any length.
       if (sack || length === 0) return undefined;
       sack = datagram.subarray(at, at + Math.min(length, MAX_SACK_BYTES));
+    } else if (extension === EXTENSION_READ_LIMIT && length === 4) {
+      readLimit = view.getUint32(at);
     }
     at += length;
     extension = next;
@@ -108,49 +125,60 @@ export function decodePacket(datagram: Uint8Array): UtpPacket | undefined {
     seq: view.getUint16(16),
     ack: view.getUint16(18),
     sack,
+    readLimit,
     payload,
   };
 }
 
 /**
- * Bytes of a packet with `payloadLength` payload bytes and, when given, a selective ACK of
- * `sackLength` bytes.
- */
-export function packetSize(payloadLength: number, sackLength = 0): number {
-  return HEADER_SIZE + (sackLength > 0 ? 2 + sackLength : 0) + payloadLength;
-}
-
-/**
- * Writes a packet: the header, an optional selective ACK (a multiple of 4 bytes) and the
- * payload, into one new buffer.
+ * Writes a packet, the header, its extensions and the payload, into one new buffer.
+ *
+ * @example
+ * ```ts
+ * import { decodePacket, encodePacket, ST_SYN } from "./packet.ts";
+ * const header = {
+ *   type: ST_SYN, connectionId: 9, timestamp: 0, timestampDifference: 0, windowSize: 0, seq: 1,
+ *   ack: 0,
+ * };
+ * console.log(decodePacket(encodePacket(header, undefined, { readLimit: 8192 }))?.readLimit);
+ * // 8192
+ * ```
  */
 export function encodePacket(
   header: UtpHeader,
   payload?: Uint8Array,
-  sack?: Uint8Array,
+  extensions: UtpExtensions = {},
 ): Uint8Array {
-  const sackLength = sack?.length ?? 0;
-  const bytes = new Uint8Array(packetSize(payload?.length ?? 0, sackLength));
-  writeHeader(bytes, header, sackLength > 0);
-  let at = HEADER_SIZE;
-  if (sack && sackLength > 0) {
-    bytes[at] = 0;
-    bytes[at + 1] = sackLength;
-    bytes.set(sack, at + 2);
-    at += 2 + sackLength;
+  const chain: [number, Uint8Array][] = [];
+  if (extensions.sack && extensions.sack.length > 0) chain.push([EXTENSION_SACK, extensions.sack]);
+  if (extensions.readLimit !== undefined) {
+    const limit = new Uint8Array(4);
+    new DataView(limit.buffer).setUint32(0, extensions.readLimit);
+    chain.push([EXTENSION_READ_LIMIT, limit]);
   }
+  const chainBytes = chain.reduce((n, [, data]) => n + 2 + data.length, 0);
+  const bytes = new Uint8Array(HEADER_SIZE + chainBytes + (payload?.length ?? 0));
+  bytes[1] = chain[0]?.[0] ?? 0;
+  writeHeader(bytes, header);
+  let at = HEADER_SIZE;
+  chain.forEach(([, data], i) => {
+    bytes[at] = chain[i + 1]?.[0] ?? 0;
+    bytes[at + 1] = data.length;
+    bytes.set(data, at + 2);
+    at += 2 + data.length;
+  });
   if (payload) bytes.set(payload, at);
   return bytes;
 }
 
 /**
- * Writes the 20-byte header at the start of `into`, leaving what follows alone: a packet kept
- * for resending is stamped again in place instead of being built anew.
+ * Writes the 20-byte header at the start of `into`, all but the first extension's type (byte
+ * 1), which belongs to what follows the header: a packet kept for resending is stamped again in
+ * place instead of being built anew.
  */
-export function writeHeader(into: Uint8Array, header: UtpHeader, withSack = false): void {
+export function writeHeader(into: Uint8Array, header: UtpHeader): void {
   const view = new DataView(into.buffer, into.byteOffset, HEADER_SIZE);
   into[0] = (header.type << 4) | UTP_VERSION;
-  into[1] = withSack ? EXTENSION_SACK : 0;
   view.setUint16(2, header.connectionId);
   view.setUint32(4, header.timestamp >>> 0);
   view.setUint32(8, header.timestampDifference >>> 0);

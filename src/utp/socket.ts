@@ -18,6 +18,11 @@ export interface UtpSocketOptions {
    * IPv6 and a tunnel's headers to spare.
    */
   packetBytes?: number;
+  /**
+   * Largest datagram the port reads, told to peers in the SYN exchange; peers that tell us the
+   * same get packets up to that size over loopback. Default `packetBytes`.
+   */
+  readLimit?: number;
   /** Receive buffer of each connection (its advertised window); default 1 MiB. */
   receiveBuffer?: number;
   /** Connections at most, both ways; default 2000. */
@@ -61,6 +66,7 @@ export class UtpSocket {
   onAccept: ((connection: UtpConnection) => void) | undefined;
   readonly #out: DatagramSender;
   readonly #packetBytes: number;
+  readonly #readLimit: number;
   readonly #receiveBuffer: number | undefined;
   readonly #maxConnections: number;
   readonly #synLimiter: PerSourceLimiter;
@@ -74,6 +80,7 @@ export class UtpSocket {
   constructor(out: DatagramSender, options: UtpSocketOptions = {}) {
     this.#out = out;
     this.#packetBytes = options.packetBytes ?? DEFAULT_PACKET_BYTES;
+    this.#readLimit = options.readLimit ?? this.#packetBytes;
     this.#receiveBuffer = options.receiveBuffer;
     this.#maxConnections = options.maxConnections ?? 2000;
     const rate = options.synRate ?? { perSecond: 5, burst: 20 };
@@ -163,6 +170,9 @@ export class UtpSocket {
       link,
       remoteAddress: address,
       packetBytes: this.#packetBytes,
+      // Loopback's MTU is 64 KiB; any other path gets the conservative default.
+      largestPacket: isLoopback(host) ? this.#readLimit : this.#packetBytes,
+      readLimit: this.#readLimit,
       receiveBuffer: this.#receiveBuffer,
     };
   }
@@ -199,4 +209,9 @@ export class UtpSocket {
     this.#laterTimer = undefined;
     this.#waiting.clear();
   }
+}
+
+/** True for 127.0.0.0/8 and ::1, also as IPv4-mapped IPv6. */
+function isLoopback(host: string): boolean {
+  return host === "::1" || host.startsWith("127.") || host.startsWith("::ffff:127.");
 }

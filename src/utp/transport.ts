@@ -34,7 +34,7 @@ export class UtpTransport {
 
   constructor(ports: readonly UdpPort[], options: UtpSocketOptions = {}) {
     this.#sockets = ports.map((port) => {
-      const socket = new UtpSocket(port, options);
+      const socket = new UtpSocket(port, { readLimit: port.readLimit, ...options });
       return { family: port.family, socket, stop: port.addReceiver(socket.receive) };
     });
   }

@@ -47,13 +47,14 @@ Deno.test("utp packet: the header's bytes are BEP 29's, big-endian", () => {
   assertEquals({ ...back, payload: [...back.payload] }, {
     ...HEADER,
     sack: undefined,
+    readLimit: undefined,
     payload: [9],
   });
 });
 
 Deno.test("utp packet: a selective ACK is read back, LSB first from ack + 2", () => {
   const mask = new Uint8Array([0b101, 0, 0, 0x80]);
-  const wire = encodePacket({ ...HEADER, type: ST_STATE }, undefined, mask);
+  const wire = encodePacket({ ...HEADER, type: ST_STATE }, undefined, { sack: mask });
   assertEquals(wire[1], 1); // the first extension is SACK
   assertEquals([...wire.subarray(20, 22)], [0, 4]); // no next extension, 4 bytes
   const back = decodePacket(wire)!;
@@ -91,12 +92,28 @@ Deno.test("utp packet: unknown extensions are skipped, malformed packets refused
   empty[1] = 1;
   refuse(empty, "SACK of 0 bytes");
   // libtorrent sends masks of 6 bytes and more, though BEP 29 asks for multiples of 4.
-  const six = encodePacket({ ...HEADER, type: ST_DATA }, new Uint8Array([1]), new Uint8Array(6));
+  const six = encodePacket({ ...HEADER, type: ST_DATA }, new Uint8Array([1]), {
+    sack: new Uint8Array(6),
+  });
   assertEquals(decodePacket(six)?.sack?.length, 6);
   const chained = Uint8Array.from([...state, 1, 200]);
   chained[1] = 1;
   refuse(chained, "extension past the end");
   refuse(Uint8Array.from([...state, 0]).map((b, i) => i === 1 ? 9 : b), "cut extension");
+});
+
+Deno.test("utp packet: our read-limit extension rides beside a SACK, and is skipped when odd", () => {
+  const both = encodePacket({ ...HEADER, type: ST_STATE }, undefined, {
+    sack: new Uint8Array([1, 0, 0, 0]),
+    readLimit: 8192,
+  });
+  const back = decodePacket(both)!;
+  assertEquals([back.readLimit, [...back.sack!]], [8192, [1, 0, 0, 0]]);
+  // A length other than 4 is someone else's extension of the same number: skipped.
+  const odd = encodePacket({ ...HEADER, type: ST_SYN }, undefined, { readLimit: 1 });
+  odd[21] = 3;
+  const cut = Uint8Array.from([...odd.subarray(0, 25)]);
+  assertEquals(decodePacket(cut)?.readLimit, undefined);
 });
 
 Deno.test("utp packet: looksLikeUtp tells uTP from KRPC on a shared port", () => {
@@ -115,7 +132,10 @@ Deno.test("utp packet fuzz: mutated packets decode or are refused, never throw",
   const r = mulberry32(29);
   const seeds = [
     encodePacket(HEADER, new Uint8Array(40).fill(7)),
-    encodePacket({ ...HEADER, type: ST_STATE }, undefined, new Uint8Array(8).fill(0x55)),
+    encodePacket({ ...HEADER, type: ST_STATE }, undefined, {
+      sack: new Uint8Array(8).fill(0x55),
+      readLimit: 8192,
+    }),
     encodePacket({ ...HEADER, type: ST_SYN }),
   ];
   let decoded = 0;
@@ -148,6 +168,8 @@ class FaultyPath {
   readonly #sockets = new Map<number, UtpSocket>();
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
   delivered = 0;
+  /** Largest datagram carried so far. */
+  largest = 0;
 
   constructor(readonly random: Random, readonly faults: PathFaults = {}) {}
 
@@ -167,6 +189,7 @@ class FaultyPath {
 
   #carry(datagram: Uint8Array, from: number, to: number): void {
     const f = this.faults, r = this.random;
+    this.largest = Math.max(this.largest, datagram.length);
     if (r() < (f.loss ?? 0)) return;
     if (r() < (f.truncate ?? 0)) datagram = datagram.subarray(0, randomInt(r, datagram.length));
     const copies = r() < (f.duplicate ?? 0) ? 2 : 1;
@@ -269,6 +292,21 @@ for (
     }
   });
 }
+
+Deno.test("utp stream: ends that both read 8 KiB use 8 KiB packets on loopback", async () => {
+  for (const [readLimit, largest] of [[8192, 8192], [undefined, 1400]] as const) {
+    const path = new FaultyPath(mulberry32(16), { loss: 0.02 });
+    try {
+      const { client, server } = await connectPair(path, { readLimit });
+      const bytes = payload(16, 300_000);
+      const [got] = await Promise.all([receive(server, bytes.length), client.write(bytes)]);
+      assert(bytesEqual(got, bytes));
+      assertEquals(path.largest, largest, `read limit ${readLimit}`);
+    } finally {
+      path.close();
+    }
+  }
+});
 
 Deno.test("utp stream: the peer's FIN ends reads after every byte before it", async () => {
   const path = new FaultyPath(mulberry32(5), { reorder: 0.3, delayMs: 1 });
@@ -406,7 +444,7 @@ Deno.test("utp socket fuzz: hostile packets at a live connection never throw", a
       };
       const body = type === ST_DATA ? payload(i, 1 + randomInt(r, 1500)) : undefined;
       const sack = r() < 0.3 ? payload(i, 4 * (1 + randomInt(r, 8))) : undefined;
-      const packet = mutate(encodePacket(header, body, sack), r);
+      const packet = mutate(encodePacket(header, body, { sack }), r);
       const [from, to] = r() < 0.5 ? [1, 2] : [2, 1];
       path.inject(packet, from, to);
       if (i % 100 === 0) await new Promise((s) => setTimeout(s, 1));
