@@ -6,7 +6,8 @@
  *
  * Bytes are copied once each way: a write goes into packet buffers with room left for the
  * header (stamped again in place for a resend), and a received payload stays a view of its
- * datagram until `read` copies it into the caller's buffer.
+ * datagram until `read` copies it into the caller's buffer (unless the datagram's buffer is far
+ * larger than the packet: then the payload is copied out, to keep memory to the window).
  *
  * @module
  */
@@ -96,6 +97,15 @@ const DEFAULT_RECEIVE_BUFFER = 1 << 20;
 const MIN_PACKET_BYTES = 200;
 /** Least time a finished connection stays to ack the peer's FIN again. */
 const QUIET_MS = 1000;
+
+/**
+ * A payload to hold until it is read: the view itself, unless the datagram's buffer is much
+ * larger (Deno's `node:dgram` reads each datagram into a buffer of the socket's read size), in
+ * which case a copy, so a full receive window holds its bytes and not ten times as many.
+ */
+function kept(payload: Uint8Array): Uint8Array {
+  return payload.buffer.byteLength > 2 * payload.byteLength ? payload.slice() : payload;
+}
 
 function nowMicros(now: number): number {
   return Math.floor(now * 1000) >>> 0;
@@ -471,7 +481,7 @@ export class UtpConnection implements ByteStream {
     const holeFound = this.#reorder.size === 0;
     if (!past && ahead <= MAX_REORDER && !this.#reorder.has(seq)) {
       if (payload.length <= this.#window()) {
-        this.#reorder.set(seq, payload);
+        this.#reorder.set(seq, kept(payload));
         this.#reorderBytes += payload.length;
       }
     }
@@ -508,7 +518,7 @@ export class UtpConnection implements ByteStream {
 
   #deliver(payload: Uint8Array): void {
     if (this.#closing) return;
-    this.#readQueue.push(payload);
+    this.#readQueue.push(kept(payload));
     this.#readQueued += payload.length;
     this.#wakeReader();
   }
