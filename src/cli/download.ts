@@ -4,21 +4,11 @@
  *
  * @module
  */
-import {
-  combineDhtNodes,
-  type DhtNode,
-  type FetchedTorrent,
-  MetadataJob,
-  openPeerPorts,
-  type PeerPorts,
-  TorrentJob,
-} from "../client/mod.ts";
-import { DEFAULT_BOOTSTRAP, Dht } from "../dht/mod.ts";
+import { type FetchedTorrent, MetadataJob, PeerHub, TorrentJob } from "../client/mod.ts";
+import { DEFAULT_BOOTSTRAP } from "../dht/mod.ts";
 import type { SourcedAddress } from "../engine/mod.ts";
 import { type Magnet, parseTorrent, type Torrent, torrentFileFromInfo } from "../metainfo/mod.ts";
-import { PeerNetwork } from "../peer/mod.ts";
 import { fsReason, STATE_DIR } from "../storage/mod.ts";
-import { UtpTransport } from "../utp/mod.ts";
 import { CommandError, type CommandIO, EXIT_INTERRUPTED, processIO } from "./io.ts";
 import { loadInput } from "./input.ts";
 import { type CliOptions, defaultStateDir, resolveSelection } from "./args.ts";
@@ -109,32 +99,24 @@ export async function runDownload(
   }
   try {
     if (options.bind) checkBindable(options.bind);
-    const ports = await openPorts(options);
-    cleanups.push(() => ports.close());
-    const isPrivate = known?.private ?? false;
-    const dht = options.dht && !isPrivate
-      ? await startDht(ports, options, log, reporter)
-      : undefined;
-    if (dht) cleanups.push(() => dht.stop());
-    const utp = options.utp ? new UtpTransport(ports.udp) : undefined;
-    if (utp) cleanups.push(() => utp.close());
-    // One network for both phases, so what it learnt of peers (encryption, uTP) carries over.
-    const network = new PeerNetwork({ encryption: options.encryption, utp });
-    log.info(`encryption: ${options.encryption}; uTP ${utp ? "on" : "off"}`);
+    // One hub for both phases: one port and peer id, and what it learnt of peers carries over.
+    const hub = await openHub(options, !(known?.private ?? false), log);
+    cleanups.push(() => hub.stop());
+    if (hub.dhtError) {
+      const message = `DHT is off: ${hub.dhtError}`;
+      log.warn(message);
+      reporter.notice({ kind: "warning", message });
+    }
+    log.info(`encryption: ${options.encryption}; uTP ${options.utp ? "on" : "off"}`);
+    log.info(`listening for peers on ${options.bind ?? "every address"}, port ${hub.port}`);
+    warnPortMoved(hub.port);
 
     let torrent: Torrent;
     let peers: SourcedAddress[] = [];
     if (known) torrent = known;
     else {
       const magnet = (input as { magnet: Magnet }).magnet;
-      const fetched = fetchMetadata(magnet, { ...options, port: ports.port }, {
-        log,
-        dht,
-        network,
-        reporter,
-        elapsed,
-      });
-      warnPortMoved(fetched.port);
+      const fetched = fetchMetadata(magnet, options, { log, hub, reporter, elapsed });
       const phase = await Promise.race([fetched.done, interrupted]);
       await fetched.stop();
       if (phase === "interrupted") {
@@ -173,12 +155,8 @@ export async function runDownload(
     const job = await TorrentJob.open({
       torrent,
       output: options.output,
-      port: ports.port,
-      hostname: options.bind,
-      network,
+      hub,
       maxPeers: options.maxPeers,
-      maxDownloadRate: options.maxDownloadRate,
-      maxUploadRate: options.maxUploadRate,
       seed: options.seed,
       selected,
       sequential: options.sequential,
@@ -190,7 +168,6 @@ export async function runDownload(
         peerBanned: (peer, reason) => reporter.notice({ kind: "peer-banned", peer, reason }),
         tracker: (status) => reporter.notice({ kind: "tracker", status }),
       },
-      dht,
       peers: [...peers, ...options.peers ?? []],
       onCheckProgress: (checked, total) => {
         // A check over in a moment (an empty folder) is not worth a line.
@@ -200,10 +177,6 @@ export async function runDownload(
       },
     });
     cleanups.push(() => job.stop());
-    log.info(
-      `listening for peers on ${options.bind ?? "every address"}, port ${job.listener.port}`,
-    );
-    warnPortMoved(job.listener.port);
     const snapshot = (): Snapshot => {
       const stats = job.stats();
       const webSeeds = job.webSeeds();
@@ -355,23 +328,19 @@ function fetchMetadata(
   options: CliOptions,
   ctx: {
     log: Logger;
-    dht?: DhtNode;
-    network: PeerNetwork;
+    hub: PeerHub;
     reporter: Reporter;
     elapsed: () => number;
   },
-): { done: Promise<FetchedTorrent>; stop: () => Promise<void>; port: number } {
+): { done: Promise<FetchedTorrent>; stop: () => Promise<void> } {
   const name = magnet.name ?? magnet.infoHashHex;
   ctx.log.info(`magnet ${magnet.infoHashHex}: fetching metadata`);
   const job = MetadataJob.start({
     magnet,
-    port: options.port,
-    hostname: options.bind,
-    network: ctx.network,
+    hub: ctx.hub,
     peers: options.peers,
     maxPeers: options.maxPeers,
     log: ctx.log,
-    dht: ctx.dht,
     onTracker: (status) => ctx.reporter.notice({ kind: "tracker", status }),
   });
   const show = () => {
@@ -390,7 +359,6 @@ function fetchMetadata(
   const ticker = setInterval(show, 250);
   return {
     done: job.done,
-    port: job.port,
     stop: async () => {
       clearInterval(ticker);
       await job.stop();
@@ -462,50 +430,34 @@ function checkBindable(address: string): void {
   }
 }
 
-/** The UDP sockets of the peer port (TCP takes the same number), one clear line on failure. */
-async function openPorts(options: CliOptions): Promise<PeerPorts> {
+/**
+ * The process's peer hub for these options: the peer port (one clear line when none can be
+ * had), uTP unless `--no-utp`, the DHT unless off or not `wanted` (a private torrent), the rate
+ * limits.
+ */
+async function openHub(options: CliOptions, wanted: boolean, log: Logger): Promise<PeerHub> {
+  const stateFile = (family: 4 | 6) => family === 6 ? "dht6.json" : "dht.json";
   try {
-    return await openPeerPorts(options.port, options.bind);
+    return await PeerHub.open({
+      port: options.port,
+      hostname: options.bind,
+      encryption: options.encryption,
+      utp: options.utp,
+      dht: options.dht && wanted
+        ? {
+          bootstrap: options.dhtBootstrap ?? DEFAULT_BOOTSTRAP,
+          statePath: (family) => `${defaultStateDir()}/${stateFile(family)}`,
+          log: (family) => log.child(family === 6 ? "dht6" : "dht"),
+        }
+        : undefined,
+      maxDownloadRate: options.maxDownloadRate,
+      maxUploadRate: options.maxUploadRate,
+      onIncomingError: (message) => log.debug(message),
+    });
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
-    throw new CommandError(`cannot open a UDP port for peers and the DHT: ${why}`);
+    throw new CommandError(`cannot open port ${options.port} for peers: ${why}`);
   }
-}
-
-/** A running DHT: one node per address family this host has. */
-type RunningDht = DhtNode & { stop(): Promise<unknown> };
-
-/**
- * Starts a DHT node on each UDP socket of the peer port: IPv4, and IPv6 (BEP 32) where the
- * host has it, or the one `--bind` address. They share the sockets with uTP.
- */
-async function startDht(
-  ports: PeerPorts,
-  options: CliOptions,
-  log: Logger,
-  reporter: Reporter,
-): Promise<RunningDht | undefined> {
-  const nodes: Dht[] = [];
-  for (const socket of ports.udp) {
-    const file = socket.family === 6 ? "dht6.json" : "dht.json";
-    const dht = new Dht({
-      socket,
-      bootstrap: options.dhtBootstrap ?? DEFAULT_BOOTSTRAP,
-      statePath: `${defaultStateDir()}/${file}`,
-      log: log.child(socket.family === 6 ? "dht6" : "dht"),
-    });
-    try {
-      await dht.start();
-      nodes.push(dht);
-    } catch (e) {
-      await dht.stop().catch(() => {});
-      const why = e instanceof Error ? e.message : String(e);
-      log.warn(`DHT is off on IPv${socket.family}: ${why}`);
-      reporter.notice({ kind: "warning", message: `DHT is off: ${why}` });
-    }
-  }
-  if (nodes.length === 0) return undefined;
-  return { ...combineDhtNodes(nodes), stop: () => Promise.all(nodes.map((n) => n.stop())) };
 }
 
 async function openLog(options: CliOptions, io: CommandIO): Promise<Logger> {

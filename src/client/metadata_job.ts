@@ -13,27 +13,22 @@ import {
   type SourcedAddress,
 } from "../engine/mod.ts";
 import { type Magnet, parseInfo, swarmHashes, type Torrent } from "../metainfo/mod.ts";
-import { makePeerId, PeerNetwork, type StreamListener } from "../peer/mod.ts";
 import { Announcer, type AnnouncerOptions, type TrackerStatus } from "../tracker/mod.ts";
-import { DhtLookups, type DhtNode } from "./dht_lookups.ts";
-import { listenForTorrent } from "./listen.ts";
+import { DhtLookups } from "./dht_lookups.ts";
+import type { PeerHub } from "./peer_hub.ts";
 import { describeTracker, logTracker } from "./status.ts";
 
 /** What the metadata phase needs. */
 export interface MetadataJobOptions {
   magnet: Magnet;
-  port?: number;
-  hostname?: string;
-  /** How peers are dialled and accepted (encryption policy). Default: a `prefer` network. */
-  network?: PeerNetwork;
+  /** The process's peer hub: port, listener, peer id and DHT (it is never stopped here). */
+  hub: PeerHub;
   maxPeers?: number;
   log?: SessionLog;
   /** Peers to dial besides the magnet's own (`--peer`), counted as `manual`. */
   peers?: PeerAddress[];
   /** Called with each tracker answer. */
   onTracker?: (status: TrackerStatus) => void;
-  /** A running DHT node, unless the DHT is off. */
-  dht?: DhtNode;
   announcer?: Partial<AnnouncerOptions>;
 }
 
@@ -55,7 +50,7 @@ export interface FetchedTorrent {
  */
 export class MetadataJob {
   readonly #fetcher: MetadataFetcher;
-  readonly #listener: StreamListener;
+  readonly #stopServing: () => void;
   /** One announce loop a swarm (a link with both btih and btmh names two). */
   readonly #announcers: Announcer[] = [];
   readonly #lookups: DhtLookups[] = [];
@@ -65,23 +60,16 @@ export class MetadataJob {
   readonly done: Promise<FetchedTorrent>;
 
   private constructor(opts: MetadataJobOptions) {
-    const { magnet } = opts;
-    const peerId = makePeerId();
-    const network = opts.network ?? new PeerNetwork();
+    const { magnet, hub } = opts;
     const swarms = swarmHashes(magnet);
-    this.#listener = listenForTorrent(
-      network,
-      { ...opts, onError: (message) => opts.log?.debug(message) },
-      swarms,
-      () => this.#fetcher,
-    );
+    this.#stopServing = hub.serve(swarms, () => this.#fetcher);
     this.#fetcher = new MetadataFetcher({
       infoHash: magnet.infoHash,
       infoHashV2: magnet.infoHashV2,
-      peerId,
-      dial: network.dial,
+      peerId: hub.peerId,
+      dial: hub.network.dial,
       maxPeers: opts.maxPeers,
-      listenPort: this.#listener.port,
+      listenPort: hub.port,
       log: opts.log,
     });
     this.#fetcher.start();
@@ -91,8 +79,8 @@ export class MetadataJob {
       const announcer = new Announcer({
         tiers: magnet.trackers.map((url) => [url]),
         infoHash,
-        peerId,
-        port: this.#listener.port,
+        peerId: hub.peerId,
+        port: hub.port,
         // The size is unknown until the metadata arrives; any positive `left` says "leecher".
         stats: () => ({ uploaded: 0, downloaded: 0, left: 1 }),
         onPeers: (peers) => this.#fetcher.addPeers(peers, "tracker"),
@@ -106,12 +94,12 @@ export class MetadataJob {
       announcer.start();
       this.#announcers.push(announcer);
     }
-    for (const infoHash of opts.dht ? swarms : []) {
+    for (const infoHash of hub.dht ? swarms : []) {
       this.#lookups.push(
         new DhtLookups(
-          opts.dht!,
+          hub.dht!,
           infoHash,
-          this.#listener.port,
+          hub.port,
           (peers) => this.#fetcher.addPeers(peers, "dht"),
           60_000,
         ),
@@ -132,11 +120,6 @@ export class MetadataJob {
     return new MetadataJob(opts);
   }
 
-  /** The port it listens on. */
-  get port(): number {
-    return this.#listener.port;
-  }
-
   stats(): MetadataStats {
     return this.#fetcher.stats();
   }
@@ -146,11 +129,11 @@ export class MetadataJob {
     return describeTracker(this.#tracker, this.#announcers.length > 0);
   }
 
-  /** Closes the phase: trackers, DHT lookups, peers, listener. Idempotent. */
+  /** Closes the phase: trackers, DHT lookups, peers, its route in the hub. Idempotent. */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       for (const lookups of this.#lookups) lookups.stop();
-      this.#listener.close();
+      this.#stopServing();
       await Promise.allSettled([...this.#announcers.map((a) => a.stop()), this.#fetcher.stop()]);
     })();
     return this.#stopping;

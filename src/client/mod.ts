@@ -1,10 +1,12 @@
 /**
- * Runs torrents: storage, engine session, listener and trackers wired into one job.
+ * Runs torrents: the process's peer hub (port, listener, DHT, uTP, peer id, rate limits) and,
+ * on it, each torrent's storage, engine session and trackers wired into one job.
  *
  * @example
  * ```ts ignore
- * import { TorrentJob } from "./mod.ts";
- * const job = await TorrentJob.open({ torrent, output: "./downloads", seed: false });
+ * import { PeerHub, TorrentJob } from "./mod.ts";
+ * const hub = await PeerHub.open({ port: 6881 });
+ * const job = await TorrentJob.open({ torrent, output: "./downloads", hub, seed: false });
  * job.start();
  * await job.done;
  * await job.stop();
@@ -15,4 +17,9 @@
 export { type JobEvents, TorrentJob, type TorrentJobOptions } from "./torrent_job.ts";
 export { type FetchedTorrent, MetadataJob, type MetadataJobOptions } from "./metadata_job.ts";
 export { combineDhtNodes, DhtLookups, type DhtNode } from "./dht_lookups.ts";
-export { openPeerPorts, type PeerPorts } from "./ports.ts";
+export {
+  DEFAULT_PEER_PORT,
+  type IncomingTarget,
+  PeerHub,
+  type PeerHubOptions,
+} from "./peer_hub.ts";

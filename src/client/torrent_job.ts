@@ -1,6 +1,7 @@
 /**
- * One torrent from start to finish: its storage (checked on open), the engine session, the
- * listening socket and the trackers, wired together and torn down in the right order.
+ * One torrent from start to finish: its storage (checked on open), the engine session, its
+ * route in the process's peer hub and the trackers, wired together and torn down in the right
+ * order.
  *
  * @module
  */
@@ -15,30 +16,27 @@ import {
   type SessionStats,
 } from "../engine/mod.ts";
 import { swarmHashes, type Torrent } from "../metainfo/mod.ts";
-import { makePeerId, PeerNetwork, type StreamListener } from "../peer/mod.ts";
-import { listenForTorrent } from "./listen.ts";
+import type { PeerHub } from "./peer_hub.ts";
 import { describeTracker, logTracker } from "./status.ts";
 import { DhtLookups, type DhtNode } from "./dht_lookups.ts";
 import { loadResume, saveResume, Storage } from "../storage/mod.ts";
 import { Announcer, type AnnouncerOptions, type TrackerStatus } from "../tracker/mod.ts";
-import { Bitfield, TokenBucket } from "../util/mod.ts";
+import { Bitfield } from "../util/mod.ts";
 import { isWebSeedUrl, WebSeed, type WebSeedOptions, type WebSeedState } from "../webseed/mod.ts";
 
-/** What a job needs; everything but the torrent and folder has a sensible default. */
+/** What a job needs; everything but the torrent, folder and hub has a sensible default. */
 export interface TorrentJobOptions {
   torrent: Torrent;
   /** Folder the torrent's files go under. */
   output: string;
-  /** Listening port; when taken, the next few are tried, then any free one. Default 6881. */
-  port?: number;
-  /** Address to listen on. Default every address, IPv4 and IPv6. */
-  hostname?: string;
-  /** How peers are dialled and accepted (encryption policy). Default: a `prefer` network. */
-  network?: PeerNetwork;
+  /**
+   * The process's peer hub: its port, listener, peer id, DHT and rate limits serve this job,
+   * which leaves it running when it stops, unless it `ownsHub`.
+   */
+  hub: PeerHub;
+  /** The hub is this job's alone (a process with one torrent): `stop()` stops it too. */
+  ownsHub?: boolean;
   maxPeers?: number;
-  /** Bytes per second, 0 for no limit. */
-  maxDownloadRate?: number;
-  maxUploadRate?: number;
   /** Keep serving once complete, until `stop()`. */
   seed?: boolean;
   /**
@@ -59,8 +57,6 @@ export interface TorrentJobOptions {
   peers?: (PeerAddress & { source?: PeerSource })[];
   /** Turn off tracker announces (tests and the demo's own seeders may not need them). */
   trackers?: boolean;
-  /** A running DHT node to find peers through (never used for private torrents). */
-  dht?: DhtNode;
   /** Engine tunables (tests shorten timeouts). */
   session?: Partial<SessionOptions>;
   /** Tracker tunables (tests shorten back-offs). */
@@ -118,7 +114,10 @@ export class TorrentJob {
   readonly torrent: Torrent;
   readonly storage: Storage;
   readonly session: Session;
-  readonly listener: StreamListener;
+  /** The peer port (the hub's). */
+  readonly port: number;
+  readonly #stopServing: () => void;
+  readonly #ownHub: PeerHub | undefined;
   /** One announce loop a swarm: a hybrid torrent's v1 and v2 hashes each have their own. */
   readonly #announcers: Announcer[] = [];
   readonly #dht?: DhtNode;
@@ -145,8 +144,7 @@ export class TorrentJob {
     opts: TorrentJobOptions,
     storage: Storage,
     session: Session,
-    listener: StreamListener,
-    peerId: Uint8Array,
+    stopServing: () => void,
     resume: ResumeState,
   ) {
     this.torrent = opts.torrent;
@@ -154,9 +152,11 @@ export class TorrentJob {
     this.#resumeIntervalMs = opts.resumeIntervalMs ?? 30_000;
     this.storage = storage;
     this.session = session;
-    this.listener = listener;
+    this.port = opts.hub.port;
+    this.#stopServing = stopServing;
+    this.#ownHub = opts.ownsHub ? opts.hub : undefined;
     this.#log = opts.log ?? { debug() {}, info() {}, warn() {} };
-    this.#dht = opts.torrent.private ? undefined : opts.dht;
+    this.#dht = opts.torrent.private ? undefined : opts.hub.dht;
     const urls = opts.webSeeds === false ? [] : opts.torrent.urlList.filter(isWebSeedUrl);
     this.#webSeeds = urls.map((url) =>
       new WebSeed(url, opts.torrent, session, { ...opts.webSeed, log: this.#log })
@@ -167,8 +167,8 @@ export class TorrentJob {
         new Announcer({
           tiers,
           infoHash,
-          peerId,
-          port: listener.port,
+          peerId: opts.hub.peerId,
+          port: opts.hub.port,
           stats: () => {
             const s = session.stats();
             return {
@@ -208,15 +208,25 @@ export class TorrentJob {
 
   /**
    * Opens (creating if needed) the files under `output`, checks what they already hold, and
-   * prepares the session and listening socket. Throws `StorageError` when the folder is unusable.
+   * prepares the session and its route in the hub. Throws `StorageError` when the folder is
+   * unusable.
    */
   static async open(opts: TorrentJobOptions): Promise<TorrentJob> {
+    try {
+      return await TorrentJob.#open(opts);
+    } catch (e) {
+      if (opts.ownsHub) await opts.hub.stop();
+      throw e;
+    }
+  }
+
+  static async #open(opts: TorrentJobOptions): Promise<TorrentJob> {
     const { torrent } = opts;
     const storage = await Storage.open(torrent, opts.output, {
       selected: opts.selected,
       preallocate: opts.prealloc,
     });
-    let listener: StreamListener | undefined;
+    let stopServing: (() => void) | undefined;
     try {
       // A clean stop left a record no file contradicts: trust it. Otherwise hash the data.
       const enabled = opts.resume !== false;
@@ -241,44 +251,38 @@ export class TorrentJob {
           storage.writePiece(index, data).then(() => resume.written.set(index)),
         read: (index, begin, length, into) => storage.read(index, begin, length, into),
       };
-      const peerId = makePeerId();
-      // The listener comes first so the session can tell peers its port; until the session
-      // exists, inbound handshakes find no target and are turned away.
+      const { hub } = opts;
+      // Until the session exists, inbound handshakes find no target and are turned away.
       const target: { session?: Session } = {};
-      const network = opts.network ?? new PeerNetwork();
-      listener = listenForTorrent(
-        network,
-        { ...opts, onError: (message) => log?.debug(message) },
-        swarmHashes(torrent),
-        () => target.session,
-      );
+      stopServing = hub.serve(swarmHashes(torrent), () => target.session);
+      const dht = torrent.private ? undefined : hub.dht;
       const session = target.session = new Session({
         torrent,
         storage: store,
         have,
-        peerId,
-        dial: network.dial,
+        peerId: hub.peerId,
+        dial: hub.network.dial,
         maxPeers: opts.maxPeers,
         seed: opts.seed,
         log: opts.log,
         events: opts.events,
-        downloadLimiter: limiter(opts.maxDownloadRate),
-        uploadLimiter: limiter(opts.maxUploadRate),
-        listenPort: listener.port,
-        dhtPort: opts.dht?.port,
-        onDhtNode: (host, port) => opts.dht?.addNode(host, port),
+        downloadLimiter: hub.downloadLimiter,
+        uploadLimiter: hub.uploadLimiter,
+        listenPort: hub.port,
+        dhtPort: dht?.port,
+        onDhtNode: (host, port) => dht?.addNode(host, port),
         wanted: storage.wantedPieces(),
         sequential: opts.sequential,
         ...opts.session,
       });
-      const job = new TorrentJob(opts, storage, session, listener, peerId, resume);
+      const job = new TorrentJob(opts, storage, session, stopServing, resume);
       if (opts.peers) job.addPeers(opts.peers);
       // Right away when the data was hashed: a run killed before its first write then skips
       // the check next time. Later saves: see start() and stop().
       await job.#saveResume();
       return job;
     } catch (e) {
-      listener?.close();
+      stopServing?.();
       await storage.close();
       throw e;
     }
@@ -328,7 +332,7 @@ export class TorrentJob {
         new DhtLookups(
           dht,
           infoHash,
-          this.listener.port,
+          this.port,
           (peers) => this.session.addPeers(peers, "dht"),
         )
       );
@@ -360,11 +364,11 @@ export class TorrentJob {
     return describeTracker(this.#tracker, this.#announcers.length > 0);
   }
 
-  /** Announces `stopped`, closes peers, flushes and closes files. Idempotent. */
+  /** Announces `stopped`, closes peers, flushes and closes files (and its own hub). Idempotent. */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       clearInterval(this.#resumeTimer);
-      this.listener.close();
+      this.#stopServing();
       for (const lookups of this.#lookups) lookups.stop();
       await Promise.allSettled(this.#webSeeds.map((w) => w.stop()));
       await Promise.allSettled([...this.#announcers.map((a) => a.stop()), this.session.stop()]);
@@ -372,11 +376,8 @@ export class TorrentJob {
       await this.storage.close();
       // After the last write (the session waited for its writes, storage for the rest).
       await this.#saveResume();
+      await this.#ownHub?.stop();
     })();
     return this.#stopping;
   }
-}
-
-function limiter(rate: number | undefined): TokenBucket | undefined {
-  return rate && rate > 0 ? new TokenBucket(rate) : undefined;
 }

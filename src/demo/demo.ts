@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { TorrentJob } from "../client/mod.ts";
+import { PeerHub, TorrentJob } from "../client/mod.ts";
 import { type CommandIO, EXIT_INTERRUPTED, processIO, runDownload } from "../cli/mod.ts";
 import { formatBytes, formatRate, Logger, parseArgs } from "../cli/mod.ts";
 import { createTorrentFromPath, parseTorrent } from "../metainfo/mod.ts";
@@ -160,19 +160,20 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
 
     seederLog = await Logger.open({ dir: `${logDir}/seeders`, component: "seeders" });
     for (let i = 0; i < seederCount; i++) {
+      // Each seeder is a client of its own: its own port and peer id.
       const job = await TorrentJob.open({
         torrent,
         output: seedDir,
         seed: true,
-        hostname: "127.0.0.1",
-        port: 0,
+        hub: await PeerHub.open({ hostname: "127.0.0.1", port: 0, utp: false }),
+        ownsHub: true,
         log: seederLog.child(`seeder-${i + 1}`),
       });
       seeders.push(job);
       job.start();
     }
     say(
-      `Seeders: ${seederCount} on 127.0.0.1 port ${seeders.map((s) => s.listener.port).join(", ")}`,
+      `Seeders: ${seederCount} on 127.0.0.1 port ${seeders.map((s) => s.port).join(", ")}`,
     );
     const registered = await waitForSeeders(
       tracker,

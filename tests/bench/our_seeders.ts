@@ -14,9 +14,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { TorrentJob } from "../../src/client/mod.ts";
+import { PeerHub, TorrentJob } from "../../src/client/mod.ts";
 import { parseTorrent } from "../../src/metainfo/mod.ts";
-import { PeerNetwork } from "../../src/peer/mod.ts";
 
 const MAX_SEEDERS = 1000;
 const MAX_TORRENT_FILE = 64 * 1024 * 1024;
@@ -87,16 +86,21 @@ async function main(): Promise<void> {
   };
   Deno.addSignalListener("SIGTERM", stopAll);
   Deno.addSignalListener("SIGINT", stopAll);
-  const network = new PeerNetwork({ encryption: values["encrypted-only"] ? "require" : "prefer" });
   for (const port of ports) {
-    const job = await TorrentJob.open({
-      network,
-      torrent,
-      output: values.data,
+    // Each seeder is a client of its own: its own port, peer id and upload limit.
+    const hub = await PeerHub.open({
       port,
       hostname: "127.0.0.1",
-      maxPeers,
+      encryption: values["encrypted-only"] ? "require" : "prefer",
+      utp: false,
       maxUploadRate: rate,
+    });
+    const job = await TorrentJob.open({
+      torrent,
+      output: values.data,
+      hub,
+      ownsHub: true,
+      maxPeers,
       seed: true,
       trackers: !values["tracker-off"],
     });
@@ -105,7 +109,7 @@ async function main(): Promise<void> {
       console.error(`our_seeders: the data under ${values.data} does not verify`);
       Deno.exit(4);
     }
-    if (job.listener.port !== port) {
+    if (job.port !== port) {
       await job.stop();
       fail(`port ${port} is taken`);
     }

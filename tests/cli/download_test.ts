@@ -6,7 +6,7 @@
  */
 import { main } from "../../src/main.ts";
 import { type CliOptions, type CommandIO, parseArgs, runDownload } from "../../src/cli/mod.ts";
-import { TorrentJob } from "../../src/client/mod.ts";
+import { PeerHub, TorrentJob } from "../../src/client/mod.ts";
 import { createTorrentFromBuffers, magnetUri, parseTorrent } from "../../src/metainfo/mod.ts";
 import { startTracker } from "../../src/tracker/mod.ts";
 import { assert, assertEquals } from "../assert.ts";
@@ -50,11 +50,15 @@ async function swarm(
   const seeder = await TorrentJob.open({
     torrent: parseTorrent(bytes),
     output: `${dir}/seed`,
-    hostname: "127.0.0.1",
-    port: 0,
+    hub: await PeerHub.open({
+      hostname: "127.0.0.1",
+      port: 0,
+      utp: false,
+      maxUploadRate: opts.uploadRate,
+    }),
+    ownsHub: true,
     seed: true,
     trackers: false,
-    maxUploadRate: opts.uploadRate,
   });
   seeder.start();
   return {
@@ -112,7 +116,7 @@ Deno.test("--json: start, progress, tracker, piece-failed, peer-banned, complete
       "--peer",
       `127.0.0.1:${liar.port}`,
       "--peer",
-      `127.0.0.1:${s.seeder.listener.port}`,
+      `127.0.0.1:${s.seeder.port}`,
     ], io);
     assertEquals(code, 0, io.stderr);
     assertEquals(io.stderr, "");
@@ -208,7 +212,7 @@ Deno.test("a taken --port is said once on stderr; no tracker: 'Stopping...' with
         "--log-dir",
         `${s.dir}/logs`,
         "--peer",
-        `127.0.0.1:${s.seeder.listener.port}`,
+        `127.0.0.1:${s.seeder.port}`,
       ],
       (io) => io.stdout.includes("[downloading]"),
     );
@@ -263,7 +267,7 @@ Deno.test("piped output: no checking line for an empty folder; 'Complete' before
         "--log-dir",
         `${s.dir}/logs`,
         "--peer",
-        `127.0.0.1:${s.seeder.listener.port}`,
+        `127.0.0.1:${s.seeder.port}`,
       ],
       (io) => io.stdout.includes("[seeding]"),
     );
@@ -275,7 +279,7 @@ Deno.test("piped output: no checking line for an empty folder; 'Complete' before
     // The log says what a seeder did, not "download complete" twice over.
     const log = await logText(`${s.dir}/logs`);
     assert(log.includes("INFO  [main] download complete"), log);
-    assert(log.includes(`peer 127.0.0.1:${s.seeder.listener.port} connected (manual`), log);
+    assert(log.includes(`peer 127.0.0.1:${s.seeder.port} connected (manual`), log);
     // Run again on the complete data: it seeds at once, and says so.
     const seeded = async () => {
       try {
@@ -312,7 +316,7 @@ Deno.test("a magnet link's metadata is kept in the output folder and not fetched
     const torrent = parseTorrent(await Deno.readFile(s.torrentPath));
     const magnet = magnetUri({
       infoHashHex: torrent.infoHashHex,
-      peers: [{ host: "127.0.0.1", port: s.seeder.listener.port }],
+      peers: [{ host: "127.0.0.1", port: s.seeder.port }],
     });
     const args = [magnet, "-o", `${s.dir}/out`, "--no-dht", "--port", "0", "-q"];
     assertEquals(await main([...args, "--log-dir", `${s.dir}/l1`], capture()), 0);
@@ -365,7 +369,7 @@ Deno.test("the log keeps the error that ended a run; a log folder that fails is 
         "--log-dir",
         `${s.dir}/plain-file/logs`,
         "--peer",
-        `127.0.0.1:${s.seeder.listener.port}`,
+        `127.0.0.1:${s.seeder.port}`,
       ],
       m2,
     );

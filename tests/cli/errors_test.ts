@@ -4,7 +4,7 @@
  * never a stack trace; Ctrl-C must exit 130 and leave only verified pieces behind.
  */
 import { assert, assertEquals } from "../assert.ts";
-import { TorrentJob } from "../../src/client/mod.ts";
+import { PeerHub, TorrentJob } from "../../src/client/mod.ts";
 import { createTorrentFromBuffers, parseTorrent } from "../../src/metainfo/mod.ts";
 import { Storage } from "../../src/storage/mod.ts";
 import { startTracker } from "../../src/tracker/mod.ts";
@@ -268,8 +268,8 @@ Deno.test("cli: SIGINT exits 130 and keeps only written pieces; a rerun resumes"
   const seeder = await TorrentJob.open({
     torrent,
     output: `${dir}/seed`,
-    hostname: "127.0.0.1",
-    port: 0,
+    hub: await PeerHub.open({ hostname: "127.0.0.1", port: 0, utp: false }),
+    ownsHub: true,
     seed: true,
     announcer: { httpTimeoutMs: 2_000, stopTimeoutMs: 1_000 },
     session: { uploadLimiter: bucket, tickMs: 200 },

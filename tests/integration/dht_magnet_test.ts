@@ -1,9 +1,10 @@
 import { assertEquals } from "../assert.ts";
-import { MetadataJob } from "../../src/client/mod.ts";
+import { MetadataJob, PeerHub, TorrentJob } from "../../src/client/mod.ts";
 import { Dht } from "../../src/dht/mod.ts";
 import { createTorrentFromBuffers, magnetUri, parseMagnet } from "../../src/metainfo/mod.ts";
 import {
   assertPayload,
+  FAST_SESSION,
   LOOPBACK,
   openJob,
   patternBytes,
@@ -35,31 +36,35 @@ Deno.test("a magnet link with no tracker and no x.pe: peers and metadata through
   );
   const root = await Deno.makeTempDir();
   await writePayload(`${root}/seed`, torrent.name, files);
-  // Three plain nodes, then one for the seeder and one for the leecher.
-  const hub = await node();
-  const nodes = [hub, await node(hub), await node(hub)];
-  const seederDht = await node(hub);
-  const leecherDht = await node(hub);
-  const all = [...nodes, seederDht, leecherDht];
+  // Three plain nodes; the seeder and the leecher each run one on their hub's port.
+  const first = await node();
+  const nodes = [first, await node(first), await node(first)];
+  const dht = { bootstrap: [`${LOOPBACK}:${first.port}`], queryTimeoutMs: 500 };
   const jobs: { stop(): Promise<void> }[] = [];
   try {
-    await Promise.all(all.map((n) => n.bootstrap()));
-    await Promise.all(all.map((n) => n.bootstrap()));
-    const seeder = await openJob(torrent, `${root}/seed`, { seed: true, dht: seederDht });
+    await Promise.all(nodes.map((n) => n.bootstrap()));
+    const seeder = await openJob(torrent, `${root}/seed`, { seed: true, hub: { dht } });
     jobs.push(seeder);
     seeder.start(); // announces itself to the DHT at once
     const magnet = parseMagnet(magnetUri({ infoHashHex: torrent.infoHashHex }));
     assertEquals(magnet.trackers.length + magnet.peers.length, 0);
 
+    // The leecher is one client for both phases, as the CLI is: one hub, port and DHT node.
+    const hub = await PeerHub.open({ port: 0, hostname: LOOPBACK, utp: false, dht });
+    jobs.push(hub);
     const started = performance.now();
-    const metadata = MetadataJob.start({ magnet, port: 0, hostname: LOOPBACK, dht: leecherDht });
+    const metadata = MetadataJob.start({ magnet, hub });
     jobs.push(metadata);
     const fetched = await within("metadata through the DHT", 15_000, metadata.done);
     const metadataMs = performance.now() - started;
     await metadata.stop();
-    const leecher = await openJob(fetched.torrent, `${root}/leech`, {
+    const leecher = await TorrentJob.open({
+      torrent: fetched.torrent,
+      output: `${root}/leech`,
+      hub,
       peers: fetched.peers,
-      dht: leecherDht,
+      trackers: false,
+      session: FAST_SESSION,
     });
     jobs.push(leecher);
     leecher.start();
@@ -71,7 +76,7 @@ Deno.test("a magnet link with no tracker and no x.pe: peers and metadata through
     await assertPayload(`${root}/leech`, torrent.name, files);
   } finally {
     for (const job of jobs.reverse()) await job.stop();
-    for (const n of all) await n.stop();
+    for (const n of nodes) await n.stop();
     await Deno.remove(root, { recursive: true });
   }
 });

@@ -5,10 +5,13 @@
  */
 import { assert, assertEquals } from "../assert.ts";
 import { createTorrentFromBuffers } from "../../src/metainfo/mod.ts";
-import { type EncryptionPolicy, PeerNetwork } from "../../src/peer/mod.ts";
+import { PeerHub, TorrentJob } from "../../src/client/mod.ts";
+import type { EncryptionPolicy } from "../../src/peer/mod.ts";
 import {
   addressOf,
   assertPayload,
+  FAST_SESSION,
+  LOOPBACK,
   MemoryLog,
   openJob,
   patternBytes,
@@ -34,12 +37,12 @@ Deno.test("encryption: every pair of policies either downloads or fails fast wit
         const seederLog = new MemoryLog(), leecherLog = new MemoryLog();
         const seeder = await openJob(torrent, `${root}/seed`, {
           seed: true,
-          network: new PeerNetwork({ encryption: seeding }),
+          hub: { encryption: seeding },
           log: seederLog,
         });
         const out = `${root}/${dialling}-${seeding}`;
         const leecher = await openJob(torrent, out, {
-          network: new PeerNetwork({ encryption: dialling }),
+          hub: { encryption: dialling },
           log: leecherLog,
           peers: [addressOf(seeder)],
         });
@@ -67,7 +70,7 @@ Deno.test("encryption: every pair of policies either downloads or fails fast wit
             );
             await waitFor(
               `${pair}: the leecher's failed dial`,
-              () => leecherLog.find(`peer 127.0.0.1:${seeder.listener.port}:`).length > 0,
+              () => leecherLog.find(`peer 127.0.0.1:${seeder.port}:`).length > 0,
               3000,
             );
             assertEquals(leecher.stats().piecesDone, 0, pair);
@@ -100,15 +103,20 @@ Deno.test("encryption: under prefer, a plaintext-only peer costs one fallback, t
   const seederLog = new MemoryLog();
   const seeder = await openJob(torrent, `${root}/seed`, {
     seed: true,
-    network: new PeerNetwork({ encryption: "off" }),
+    hub: { encryption: "off" },
     log: seederLog,
   });
   seeder.start();
-  const network = new PeerNetwork();
+  // One client downloads twice: its hub remembers what the first dial learnt.
+  const hub = await PeerHub.open({ port: 0, hostname: LOOPBACK, utp: false });
   try {
     for (const run of [1, 2]) {
-      const leecher = await openJob(torrent, `${root}/out${run}`, {
-        network,
+      const leecher = await TorrentJob.open({
+        torrent,
+        output: `${root}/out${run}`,
+        hub,
+        trackers: false,
+        session: FAST_SESSION,
         peers: [addressOf(seeder)],
       });
       leecher.start();
@@ -121,6 +129,7 @@ Deno.test("encryption: under prefer, a plaintext-only peer costs one fallback, t
     // One refused MSE attempt in all: the second download dialled plaintext straight away.
     assertEquals(seederLog.find("encrypted handshake refused").length, 1);
   } finally {
+    await hub.stop();
     await seeder.stop();
     await Deno.remove(root, { recursive: true });
   }

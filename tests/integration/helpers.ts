@@ -5,7 +5,12 @@
  * @module
  */
 import { assertEquals } from "../assert.ts";
-import { TorrentJob, type TorrentJobOptions } from "../../src/client/mod.ts";
+import {
+  PeerHub,
+  type PeerHubOptions,
+  TorrentJob,
+  type TorrentJobOptions,
+} from "../../src/client/mod.ts";
 import type { SessionLog } from "../../src/engine/mod.ts";
 import { type BufferFile, parseTorrent, type Torrent } from "../../src/metainfo/mod.ts";
 import { xorshiftBytes } from "../random.ts";
@@ -89,26 +94,37 @@ export const FAST_SESSION: TorrentJobOptions["session"] = {
   requestTimeoutMs: 2_000,
 };
 
-/** Opens a job listening on 127.0.0.1 at a free port, trackers off unless asked. */
+/**
+ * Opens a job as a peer of its own, on a hub of its own (its own port on 127.0.0.1, peer id,
+ * limits; TCP only unless `hub` says otherwise), which its `stop()` stops too; trackers off
+ * unless asked.
+ */
 export async function openJob(
   torrent: Torrent,
   output: string,
-  opts: Partial<TorrentJobOptions> = {},
+  opts: Partial<Omit<TorrentJobOptions, "hub">> & { hub?: PeerHubOptions } = {},
 ): Promise<TorrentJob> {
+  const hub = await PeerHub.open({
+    port: 0,
+    hostname: LOOPBACK,
+    utp: false,
+    onIncomingError: (message) => opts.log?.debug(message),
+    ...opts.hub,
+  });
   return await TorrentJob.open({
     torrent,
     output,
-    port: 0,
-    hostname: LOOPBACK,
     trackers: false,
     ...opts,
+    hub,
+    ownsHub: true,
     session: { ...FAST_SESSION, ...opts.session },
   });
 }
 
 /** The address other peers dial to reach `job`. */
 export function addressOf(job: TorrentJob): { host: string; port: number } {
-  return { host: LOOPBACK, port: job.listener.port };
+  return { host: LOOPBACK, port: job.port };
 }
 
 /** Polls `check` every 20 ms until it is true; throws after `timeoutMs` naming `what`. */

@@ -60,7 +60,10 @@ async function setup(size: number, seed: number, seederRate = 0): Promise<Setup>
   let leecher: TorrentJob;
   try {
     await writePayload(`${root}/seed`, torrent.name, data);
-    seeder = await openJob(torrent, `${root}/seed`, { seed: true, maxUploadRate: seederRate });
+    seeder = await openJob(torrent, `${root}/seed`, {
+      seed: true,
+      hub: { maxUploadRate: seederRate },
+    });
     seeder.start();
     leecher = await openJob(torrent, out, { log });
   } catch (e) {
@@ -170,7 +173,7 @@ Deno.test("a peer sending corrupt blocks is banned; its pieces are fetched again
     await waitFor("the bad peer to be dropped", () => s.leecher.stats().peersConnected === 0);
     assertEquals(s.leecher.stats().piecesDone, 0, "no corrupt piece was accepted");
     // It may not come back by calling us from another port (while we still need data).
-    const back = await dial(s.leecher.listener.port);
+    const back = await dial(s.leecher.port);
     try {
       assert(await back.sendHandshake(s.torrent.infoHash, badId), "handshake sent");
       assert(await back.readHandshake() !== null, "the listener answers the handshake");
@@ -285,7 +288,7 @@ Deno.test("a peer spraying unrequested blocks cannot poison pieces or get the se
     s.leecher.addPeers([addressOf(s.seeder), fake.address]);
     await within("download", 10_000, s.leecher.done);
     assertEquals(s.leecher.stats().hashFailures, 0);
-    assertEquals(s.log.find(`banning peer 127.0.0.1:${s.seeder.listener.port}`), []);
+    assertEquals(s.log.find(`banning peer 127.0.0.1:${s.seeder.port}`), []);
     await s.leecher.stop();
     await assertPayload(s.out, s.torrent.name, s.data);
   } finally {

@@ -61,22 +61,20 @@ Deno.test({
     const root = await Deno.makeTempDir({ prefix: "bt-ipv6-" });
     await Deno.mkdir(`${root}/seed`);
     await Deno.writeFile(`${root}/seed/v6.bin`, data);
-    const seeder = await openJob(torrent, `${root}/seed`, { seed: true, hostname: "::1" });
+    const seeder = await openJob(torrent, `${root}/seed`, { seed: true, hub: { hostname: "::1" } });
     const log = new MemoryLog();
     const leecher = await openJob(torrent, `${root}/out`, {
       log,
-      peers: [{ host: "::1", port: seeder.listener.port }],
+      peers: [{ host: "::1", port: seeder.port }],
     });
     try {
       seeder.start();
       leecher.start();
       await within("the download over [::1]", 10_000, leecher.done);
       await assertPayload(`${root}/out`, "v6.bin", data);
-      assert(log.find(`peer [::1]:${seeder.listener.port} connected`).length > 0, "over [::1]");
+      assert(log.find(`peer [::1]:${seeder.port} connected`).length > 0, "over [::1]");
       // Bound to [::1], the seeder cannot be reached over IPv4.
-      await assertRejects(() =>
-        Deno.connect({ hostname: "127.0.0.1", port: seeder.listener.port })
-      );
+      await assertRejects(() => Deno.connect({ hostname: "127.0.0.1", port: seeder.port }));
     } finally {
       await leecher.stop();
       await seeder.stop();

@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "../assert.ts";
-import { MetadataJob } from "../../src/client/mod.ts";
+import { MetadataJob, PeerHub } from "../../src/client/mod.ts";
 import {
   createTorrentFromBuffers,
   magnetUri,
@@ -36,7 +36,8 @@ Deno.test("a magnet link with only x.pe peers: metadata from two seeders, then t
   for (const s of seeders) s.start();
   const uri = magnetUri({ infoHashHex: torrent.infoHashHex, name: "magnet-demo" }) +
     seeders.map((s) => `&x.pe=${LOOPBACK}:${addressOf(s).port}`).join("");
-  const metadata = MetadataJob.start({ magnet: parseMagnet(uri), port: 0, hostname: LOOPBACK });
+  const hub = await PeerHub.open({ port: 0, hostname: LOOPBACK, utp: false });
+  const metadata = MetadataJob.start({ magnet: parseMagnet(uri), hub });
   try {
     const fetched = await within("metadata", 10_000, metadata.done);
     await metadata.stop();
@@ -53,6 +54,7 @@ Deno.test("a magnet link with only x.pe peers: metadata from two seeders, then t
     await assertPayload(`${root}/leech`, torrent.name, files);
   } finally {
     await metadata.stop();
+    await hub.stop();
     for (const s of seeders) await s.stop();
     await Deno.remove(root, { recursive: true });
   }
@@ -69,23 +71,23 @@ Deno.test("PEX: a leecher that knows one peer learns the rest of the swarm", asy
     await openJob(torrent, `${root}/seed`, { seed: true, session: pex }),
     await openJob(torrent, `${root}/seed`, { seed: true, session: pex }),
   ];
-  // The hub is a slow leecher connected to both seeders, so it stays a leecher for a while.
-  const hub = await openJob(torrent, `${root}/hub`, {
+  // The middle is a slow leecher connected to both seeders, so it stays a leecher for a while.
+  const middle = await openJob(torrent, `${root}/hub`, {
     peers: seeders.map(addressOf),
-    maxDownloadRate: 64 * 1024,
+    hub: { maxDownloadRate: 64 * 1024 },
     session: pex,
   });
   const leecher = await openJob(torrent, `${root}/leech`, { session: pex });
   try {
-    for (const job of [...seeders, hub]) job.start();
+    for (const job of [...seeders, middle]) job.start();
     leecher.start();
-    leecher.addPeers([addressOf(hub)]);
+    leecher.addPeers([addressOf(middle)]);
     await within("download", 15_000, leecher.done);
     const stats = leecher.stats();
     assert(stats.peersKnown >= 3, `learnt only ${stats.peersKnown} peers`);
     await assertPayload(`${root}/leech`, torrent.name, files);
   } finally {
-    for (const job of [leecher, hub, ...seeders]) await job.stop();
+    for (const job of [leecher, middle, ...seeders]) await job.stop();
     await Deno.remove(root, { recursive: true });
   }
 });

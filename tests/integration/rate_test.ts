@@ -33,10 +33,10 @@ async function measure(limits: { download?: number; upload?: number }): Promise<
     await writePayload(`${root}/seed`, torrent.name, data);
     seeder = await openJob(torrent, `${root}/seed`, {
       seed: true,
-      maxUploadRate: limits.upload ?? 0,
+      hub: { maxUploadRate: limits.upload ?? 0 },
     });
     leecher = await openJob(torrent, `${root}/leech`, {
-      maxDownloadRate: limits.download ?? 0,
+      hub: { maxDownloadRate: limits.download ?? 0 },
     });
     seeder.start();
     leecher.start();

@@ -213,7 +213,7 @@ Deno.test("web seed: a mirror that keeps sending bad pieces is dropped; peers fi
       const seeder = await openJob(torrent, `${root}/seed`, {
         seed: true,
         webSeeds: false,
-        maxUploadRate: 400_000,
+        hub: { maxUploadRate: 400_000 },
       });
       seeder.start();
       const log = new MemoryLog();

@@ -1,0 +1,246 @@
+/**
+ * What a process shares among its torrents when it meets peers: one peer port (TCP and UDP on
+ * the same number), one listener routing every inbound handshake by info-hash, uTP and the DHT
+ * on the port's UDP sockets, one peer id, and the global rate limits. Torrents come and go; the
+ * hub stays until the process stops.
+ *
+ * @module
+ */
+import { Dht, type DhtLog } from "../dht/mod.ts";
+import {
+  type EncryptionPolicy,
+  type HandshakeOptions,
+  makePeerId,
+  type PeerConnection,
+  PeerNetwork,
+  PeerRouter,
+  type StreamListener,
+  type Transport,
+} from "../peer/mod.ts";
+import { TokenBucket } from "../util/mod.ts";
+import { UtpTransport } from "../utp/mod.ts";
+import { combineDhtNodes, type DhtNode } from "./dht_lookups.ts";
+import { openPeerPorts, type PeerPorts } from "./ports.ts";
+
+/** Who takes the inbound peers of a torrent right now (its metadata phase, then its session). */
+export interface IncomingTarget {
+  readonly handshakeOptions: HandshakeOptions;
+  addIncoming(peer: PeerConnection): void;
+}
+
+/** What a hub is built from; everything has a default. */
+export interface PeerHubOptions {
+  /** The peer port; when taken, the next of the nine after it, then any free one. 6881. */
+  port?: number;
+  /** The one address to listen on; default every address, IPv4 and IPv6. */
+  hostname?: string;
+  /** Default `prefer`. */
+  encryption?: EncryptionPolicy;
+  /** uTP beside TCP, both ways; default true. */
+  utp?: boolean;
+  /** The stream transport under TCP's place; default TCP (tests: in memory, with no uTP). */
+  transport?: Transport;
+  /** Run a DHT node on each UDP socket of the port (BEP 5, BEP 32); none when absent. */
+  dht?: {
+    bootstrap: string[];
+    /** Where a node keeps its id and good nodes between runs. */
+    statePath?: (family: 4 | 6) => string;
+    log?: (family: 4 | 6) => DhtLog;
+    /** How long one query waits for its answer (tests shorten it); default the DHT's. */
+    queryTimeoutMs?: number;
+  };
+  /** Bytes per second for every torrent together; 0 or absent for no limit. */
+  maxDownloadRate?: number;
+  maxUploadRate?: number;
+  /** Where inbound connections that fail their handshake are told. */
+  onIncomingError?: (message: string) => void;
+}
+
+/** How many times a port whose TCP side was taken between the check and the listen is left. */
+const LISTEN_TRIES = 3;
+
+/**
+ * The process's meeting point with peers.
+ *
+ * @example
+ * ```ts
+ * import { PeerHub } from "./peer_hub.ts";
+ * const hub = await PeerHub.open({ port: 0, hostname: "127.0.0.1" });
+ * const stopServing = hub.serve([new Uint8Array(20)], () => undefined);
+ * console.log(hub.port > 0, hub.peerId.length); // true 20
+ * stopServing();
+ * await hub.stop();
+ * ```
+ */
+export class PeerHub {
+  readonly peerId: Uint8Array = makePeerId();
+  readonly network: PeerNetwork;
+  readonly router: PeerRouter;
+  /** The DHT nodes as one, when asked for and one started. */
+  readonly dht: DhtNode | undefined;
+  /** Why no DHT node runs, when one was asked for and none started. */
+  readonly dhtError: string | undefined;
+  readonly downloadLimiter: TokenBucket | undefined;
+  readonly uploadLimiter: TokenBucket | undefined;
+  readonly #listener: StreamListener;
+  readonly #ports: PeerPorts | undefined;
+  readonly #utp: UtpTransport | undefined;
+  readonly #dhtNodes: Dht[];
+  #stopping: Promise<void> | undefined;
+
+  private constructor(parts: {
+    network: PeerNetwork;
+    router: PeerRouter;
+    listener: StreamListener;
+    ports?: PeerPorts;
+    utp?: UtpTransport;
+    dhtNodes: Dht[];
+    dhtError?: string;
+    options: PeerHubOptions;
+  }) {
+    this.network = parts.network;
+    this.router = parts.router;
+    this.#listener = parts.listener;
+    this.#ports = parts.ports;
+    this.#utp = parts.utp;
+    this.#dhtNodes = parts.dhtNodes;
+    this.dht = parts.dhtNodes.length > 0 ? combineDhtNodes(parts.dhtNodes) : undefined;
+    this.dhtError = parts.dhtError;
+    this.downloadLimiter = limiter(parts.options.maxDownloadRate);
+    this.uploadLimiter = limiter(parts.options.maxUploadRate);
+  }
+
+  /**
+   * Binds the peer port (UDP first when uTP or the DHT wants it, on a number free for TCP too),
+   * starts the DHT nodes and listens. Throws when no port can be had; a DHT that cannot start
+   * only leaves `dht` unset, with `dhtError` saying why.
+   */
+  static async open(options: PeerHubOptions = {}): Promise<PeerHub> {
+    const useUtp = options.utp !== false && options.transport === undefined;
+    const wantsUdp = useUtp || options.dht !== undefined;
+    for (let attempt = 1;; attempt++) {
+      const ports = wantsUdp
+        ? await openPeerPorts(options.port ?? DEFAULT_PEER_PORT, options.hostname)
+        : undefined;
+      const utp = useUtp && ports ? new UtpTransport(ports.udp) : undefined;
+      const network = new PeerNetwork({
+        encryption: options.encryption,
+        transport: options.transport,
+        utp,
+      });
+      const router = new PeerRouter();
+      const listen = (port: number) =>
+        network.listen({
+          hostname: options.hostname,
+          port,
+          router,
+          onError: options.onIncomingError,
+        });
+      let listener: StreamListener | undefined;
+      try {
+        listener = ports
+          ? listen(ports.port)
+          : firstFreePort(options.port ?? DEFAULT_PEER_PORT, listen);
+        const { nodes, error } = ports && options.dht
+          ? await startDht(ports, options.dht)
+          : { nodes: [], error: undefined };
+        return new PeerHub({
+          network,
+          router,
+          listener,
+          ports,
+          utp,
+          dhtNodes: nodes,
+          dhtError: error,
+          options,
+        });
+      } catch (e) {
+        listener?.close();
+        utp?.close();
+        await ports?.close();
+        if (!(e instanceof Deno.errors.AddrInUse) || attempt >= LISTEN_TRIES) throw e;
+      }
+    }
+  }
+
+  /** The port peers reach us at, TCP and UDP. */
+  get port(): number {
+    return this.#listener.port;
+  }
+
+  /**
+   * Routes inbound peers that name any of `infoHashes` (a hybrid torrent's v1 and v2 swarms) to
+   * `target()`, refusing them while it returns undefined; the returned function stops that.
+   */
+  serve(infoHashes: readonly Uint8Array[], target: () => IncomingTarget | undefined): () => void {
+    for (const infoHash of infoHashes) {
+      this.router.add(infoHash, () => {
+        const t = target();
+        return t && {
+          options: { ...t.handshakeOptions, infoHash },
+          adopt: (peer: PeerConnection) => t.addIncoming(peer),
+        };
+      });
+    }
+    return () => {
+      for (const infoHash of infoHashes) this.router.delete(infoHash);
+    };
+  }
+
+  /** Stops listening, the DHT (saving its state) and uTP, and lets go of the port. Idempotent. */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      this.#listener.close();
+      await Promise.allSettled(this.#dhtNodes.map((n) => n.stop()));
+      this.#utp?.close();
+      await this.#ports?.close();
+    })();
+    return this.#stopping;
+  }
+}
+
+/** The conventional BitTorrent port, where a hub listens unless told otherwise. */
+export const DEFAULT_PEER_PORT = 6881;
+
+function limiter(rate: number | undefined): TokenBucket | undefined {
+  return rate && rate > 0 ? new TokenBucket(rate) : undefined;
+}
+
+/** Listens on `first`, or the next free of the nine after it, or any free port. */
+function firstFreePort(first: number, listen: (port: number) => StreamListener): StreamListener {
+  const ports = first === 0 ? [] : Array.from({ length: 10 }, (_, i) => first + i);
+  for (const port of ports.filter((p) => p <= 65535)) {
+    try {
+      return listen(port);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AddrInUse)) throw e;
+    }
+  }
+  return listen(0);
+}
+
+/** A DHT node on each UDP socket of the port; why none started, when none did. */
+async function startDht(
+  ports: PeerPorts,
+  options: NonNullable<PeerHubOptions["dht"]>,
+): Promise<{ nodes: Dht[]; error?: string }> {
+  const nodes: Dht[] = [];
+  let error: string | undefined;
+  for (const socket of ports.udp) {
+    const dht = new Dht({
+      socket,
+      bootstrap: options.bootstrap,
+      statePath: options.statePath?.(socket.family),
+      log: options.log?.(socket.family),
+      queryTimeoutMs: options.queryTimeoutMs,
+    });
+    try {
+      await dht.start();
+      nodes.push(dht);
+    } catch (e) {
+      await dht.stop().catch(() => {});
+      error ??= e instanceof Error ? e.message : String(e);
+    }
+  }
+  return nodes.length > 0 ? { nodes } : { nodes, error };
+}
