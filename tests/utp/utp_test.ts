@@ -249,6 +249,34 @@ async function connectPair(
   return { a, b, client, server: await accepted.promise };
 }
 
+/**
+ * Sends `up` from client to server and `down` back at once, checks both arrive whole, then
+ * closes both ends and waits until neither socket holds the connection: nothing half-open.
+ */
+async function exchange(
+  ends: { client: UtpConnection; server: UtpConnection },
+  sockets: UtpSocket[],
+  data: { up: Uint8Array; down: Uint8Array },
+  r: Random,
+): Promise<void> {
+  const { client, server } = ends, { up, down } = data;
+  const [gotUp, gotDown] = await Promise.all([
+    receive(server, up.length),
+    receive(client, down.length),
+    send(client, up, r),
+    send(server, down, r),
+  ]);
+  assertEquals(toHex(await sha1(gotUp)), toHex(await sha1(up)), "client to server");
+  assertEquals(toHex(await sha1(gotDown)), toHex(await sha1(down)), "server to client");
+  client.close();
+  server.close();
+  await until(
+    "both sides forget the connection",
+    () => sockets.every((s) => s.connectionCount === 0),
+    30_000,
+  );
+}
+
 async function until(what: string, condition: () => boolean, ms = 10_000): Promise<void> {
   const deadline = performance.now() + ms;
   while (!condition()) {
@@ -271,22 +299,7 @@ for (
     try {
       const { a, b, client, server } = await connectPair(path);
       const up = payload(seed, 600_000), down = payload(seed + 100, 300_000);
-      const [gotUp, gotDown] = await Promise.all([
-        receive(server, up.length),
-        receive(client, down.length),
-        send(client, up, r),
-        send(server, down, r),
-      ]);
-      assertEquals(toHex(await sha1(gotUp)), toHex(await sha1(up)), `seed ${seed}: up`);
-      assertEquals(toHex(await sha1(gotDown)), toHex(await sha1(down)), `seed ${seed}: down`);
-      client.close();
-      server.close();
-      // Both FINs acknowledged: nothing is left half-open on either side.
-      await until(
-        "both sides forget the connection",
-        () => a.connectionCount === 0 && b.connectionCount === 0,
-        30_000,
-      );
+      await exchange({ client, server }, [a, b], { up, down }, r);
     } finally {
       path.close();
     }
@@ -485,22 +498,8 @@ Deno.test("utp over UDP: a relay with 25 ms each way and 1 % loss, both ways", a
     const client = await ua.connect("127.0.0.1", relay.port, AbortSignal.timeout(10_000));
     const server = await accepted.promise;
     const up = payload(13, 1 << 20), down = payload(14, 1 << 20);
-    const r = mulberry32(13);
-    const [gotUp, gotDown] = await Promise.all([
-      receive(server, up.length),
-      receive(client, down.length),
-      send(client, up, r),
-      send(server, down, r),
-    ]);
-    assert(bytesEqual(gotUp, up) && bytesEqual(gotDown, down));
+    await exchange({ client, server }, [ua, ub], { up, down }, mulberry32(13));
     assert(relay.stats.dropped > 0, "the relay dropped nothing: the test proves little");
-    client.close();
-    server.close();
-    await until(
-      "both sides forget the connection",
-      () => ua.connectionCount === 0 && ub.connectionCount === 0,
-      30_000,
-    );
   } finally {
     ua.close();
     ub.close();
