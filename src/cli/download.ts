@@ -4,9 +4,8 @@
  *
  * @module
  */
-import { type FetchedTorrent, MetadataJob, PeerHub, TorrentJob } from "../client/mod.ts";
+import { Client, type ClientTorrent } from "../client/mod.ts";
 import { DEFAULT_BOOTSTRAP } from "../dht/mod.ts";
-import type { SourcedAddress } from "../engine/mod.ts";
 import { type Magnet, parseTorrent, type Torrent, torrentFileFromInfo } from "../metainfo/mod.ts";
 import { fsReason, STATE_DIR } from "../storage/mod.ts";
 import { CommandError, type CommandIO, EXIT_INTERRUPTED, processIO } from "./io.ts";
@@ -99,9 +98,11 @@ export async function runDownload(
   }
   try {
     if (options.bind) checkBindable(options.bind);
-    // One hub for both phases: one port and peer id, and what it learnt of peers carries over.
-    const hub = await openHub(options, !(known?.private ?? false), log);
-    cleanups.push(() => hub.stop());
+    // A client with one torrent: one hub (port, peer id, what it learnt of peers) for both
+    // phases of a magnet link.
+    const client = await openClient(options, !(known?.private ?? false), log);
+    cleanups.push(() => client.stop());
+    const { hub } = client;
     if (hub.dhtError) {
       const message = `DHT is off: ${hub.dhtError}`;
       log.warn(message);
@@ -111,21 +112,25 @@ export async function runDownload(
     log.info(`listening for peers on ${options.bind ?? "every address"}, port ${hub.port}`);
     warnPortMoved(hub.port);
 
+    const added = client.add(known ? { torrent: known } : input, {
+      peers: options.peers,
+      maxPeers: options.maxPeers,
+      log,
+      onTracker: (status) => reporter.notice({ kind: "tracker", status }),
+    });
     let torrent: Torrent;
-    let peers: SourcedAddress[] = [];
     if (known) torrent = known;
     else {
       const magnet = (input as { magnet: Magnet }).magnet;
-      const fetched = fetchMetadata(magnet, options, { log, hub, reporter, elapsed });
-      const phase = await Promise.race([fetched.done, interrupted]);
-      await fetched.stop();
+      const stopShowing = showMetadataPhase(added, magnet, log, reporter, elapsed);
+      const phase = await Promise.race([added.metadata, interrupted]).finally(stopShowing);
       if (phase === "interrupted") {
         log.info("stopped before the torrent's metadata arrived");
         reporter.finish();
         if (!options.json) io.out("Stopped before the torrent's metadata arrived.\n");
         return EXIT_INTERRUPTED;
       }
-      ({ torrent, peers } = phase);
+      torrent = phase.torrent;
       if (options.saveTorrent) await saveTorrent(options.saveTorrent, torrent);
       if (inspect) {
         reporter.finish();
@@ -152,23 +157,17 @@ export async function runDownload(
     });
 
     let checkStarted: number | undefined;
-    const job = await TorrentJob.open({
-      torrent,
+    const job = await added.open({
       output: options.output,
-      hub,
-      maxPeers: options.maxPeers,
       seed: options.seed,
       selected,
       sequential: options.sequential,
       prealloc: options.prealloc,
       webSeeds: options.webSeeds,
-      log,
       events: {
         pieceFailed: (piece, peers) => reporter.notice({ kind: "piece-failed", piece, peers }),
         peerBanned: (peer, reason) => reporter.notice({ kind: "peer-banned", peer, reason }),
-        tracker: (status) => reporter.notice({ kind: "tracker", status }),
       },
-      peers: [...peers, ...options.peers ?? []],
       onCheckProgress: (checked, total) => {
         // A check over in a moment (an empty folder) is not worth a line.
         checkStarted ??= performance.now();
@@ -176,7 +175,6 @@ export async function runDownload(
         reporter.update(checkingSnapshot(torrent, checked, total, elapsed()));
       },
     });
-    cleanups.push(() => job.stop());
     const snapshot = (): Snapshot => {
       const stats = job.stats();
       const webSeeds = job.webSeeds();
@@ -200,7 +198,7 @@ export async function runDownload(
     }, 250);
     cleanups.push(() => clearInterval(ticker));
 
-    job.start();
+    added.start();
     // While seeding, `done` only settles by failing: `completed` marks the download's end.
     const complete = () => "complete" as const;
     let outcome = await Promise.race([
@@ -322,48 +320,32 @@ function describeSources(bySource: Record<string, number>): string | undefined {
   return parts.length > 0 ? parts.join(", ") : undefined;
 }
 
-/** Starts the metadata phase of a magnet link, showing its progress. */
-function fetchMetadata(
+/** Shows the metadata phase of a magnet link while it runs; returns what stops showing it. */
+function showMetadataPhase(
+  added: ClientTorrent,
   magnet: Magnet,
-  options: CliOptions,
-  ctx: {
-    log: Logger;
-    hub: PeerHub;
-    reporter: Reporter;
-    elapsed: () => number;
-  },
-): { done: Promise<FetchedTorrent>; stop: () => Promise<void> } {
+  log: Logger,
+  reporter: Reporter,
+  elapsed: () => number,
+): () => void {
   const name = magnet.name ?? magnet.infoHashHex;
-  ctx.log.info(`magnet ${magnet.infoHashHex}: fetching metadata`);
-  const job = MetadataJob.start({
-    magnet,
-    hub: ctx.hub,
-    peers: options.peers,
-    maxPeers: options.maxPeers,
-    log: ctx.log,
-    onTracker: (status) => ctx.reporter.notice({ kind: "tracker", status }),
-  });
+  log.info(`magnet ${magnet.infoHashHex}: fetching metadata`);
   const show = () => {
-    const s = job.stats();
-    ctx.reporter.update({
+    const s = added.metadataStats();
+    if (!s) return;
+    reporter.update({
       ...emptySnapshot(name, 0, 0),
       phase: "metadata",
       peersConnected: s.peersConnected,
       peersKnown: s.peersKnown,
       checkProgress: s.progress,
-      trackerStatus: job.trackerStatus,
-      elapsedMs: ctx.elapsed(),
+      trackerStatus: added.trackerStatus,
+      elapsedMs: elapsed(),
     });
   };
   show();
   const ticker = setInterval(show, 250);
-  return {
-    done: job.done,
-    stop: async () => {
-      clearInterval(ticker);
-      await job.stop();
-    },
-  };
+  return () => clearInterval(ticker);
 }
 
 /** Where a magnet link's fetched metadata is kept, so the next run need not fetch it again. */
@@ -431,14 +413,14 @@ function checkBindable(address: string): void {
 }
 
 /**
- * The process's peer hub for these options: the peer port (one clear line when none can be
+ * The client for these options, its hub with the peer port (one clear line when none can be
  * had), uTP unless `--no-utp`, the DHT unless off or not `wanted` (a private torrent), the rate
  * limits.
  */
-async function openHub(options: CliOptions, wanted: boolean, log: Logger): Promise<PeerHub> {
+async function openClient(options: CliOptions, wanted: boolean, log: Logger): Promise<Client> {
   const stateFile = (family: 4 | 6) => family === 6 ? "dht6.json" : "dht.json";
   try {
-    return await PeerHub.open({
+    return await Client.open({
       port: options.port,
       hostname: options.bind,
       encryption: options.encryption,

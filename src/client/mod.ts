@@ -14,6 +14,15 @@
  *
  * @module
  */
+export {
+  type AddOptions,
+  Client,
+  ClientTorrent,
+  DuplicateTorrentError,
+  type OpenOptions,
+  type TorrentSource,
+  type TorrentState,
+} from "./client.ts";
 export { type JobEvents, TorrentJob, type TorrentJobOptions } from "./torrent_job.ts";
 export { type FetchedTorrent, MetadataJob, type MetadataJobOptions } from "./metadata_job.ts";
 export { combineDhtNodes, DhtLookups, type DhtNode } from "./dht_lookups.ts";

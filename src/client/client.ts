@@ -1,0 +1,304 @@
+/**
+ * The process's client: one peer hub and the torrents it runs, by id and by info-hash. The
+ * `download` command is a client with one torrent; a long-running process holds many. Each
+ * torrent is a small state machine (see STATE.md): a magnet link's metadata phase, then the
+ * check of its files, then downloading and seeding.
+ *
+ * @module
+ */
+import type { PeerAddress, PeerSource, SessionLog, SessionStats } from "../engine/mod.ts";
+import { type Magnet, swarmHashes, type Torrent } from "../metainfo/mod.ts";
+import type { AnnouncerOptions, TrackerStatus } from "../tracker/mod.ts";
+import { toHex } from "../util/mod.ts";
+import { type FetchedTorrent, MetadataJob } from "./metadata_job.ts";
+import { PeerHub, type PeerHubOptions } from "./peer_hub.ts";
+import { type JobEvents, TorrentJob, type TorrentJobOptions } from "./torrent_job.ts";
+
+/** Where a torrent is in its life (STATE.md draws the moves). */
+export type TorrentState =
+  | "metadata"
+  | "queued"
+  | "checking"
+  | "downloading"
+  | "seeding"
+  | "complete"
+  | "removed"
+  | "error";
+
+/** A torrent to add: a parsed .torrent, or a magnet link whose metadata is fetched first. */
+export type TorrentSource = { torrent: Torrent } | { magnet: Magnet };
+
+/** What a torrent is added with. */
+export interface AddOptions {
+  /** Peers to dial besides those trackers, the DHT and PEX find (`--peer`). */
+  peers?: PeerAddress[];
+  maxPeers?: number;
+  log?: SessionLog;
+  /** Each tracker answer, in either phase. */
+  onTracker?: (status: TrackerStatus) => void;
+  /** Tracker tunables (tests shorten back-offs). */
+  announcer?: Partial<AnnouncerOptions>;
+}
+
+/** What opening a torrent's files takes (see `TorrentJobOptions`). */
+export type OpenOptions =
+  & Pick<TorrentJobOptions, "output">
+  & Partial<
+    Pick<
+      TorrentJobOptions,
+      | "seed"
+      | "selected"
+      | "sequential"
+      | "prealloc"
+      | "webSeeds"
+      | "trackers"
+      | "onCheckProgress"
+      | "session"
+      | "resume"
+      | "webSeed"
+    >
+  >
+  & { events?: Omit<JobEvents, "tracker"> };
+
+/** Adding a torrent the client already runs. */
+export class DuplicateTorrentError extends Error {
+  constructor(readonly existing: ClientTorrent) {
+    super(`torrent ${existing.id} is already added`);
+    this.name = "DuplicateTorrentError";
+  }
+}
+
+/**
+ * The torrents of one process on one peer hub.
+ *
+ * @example
+ * ```ts ignore
+ * import { Client } from "./client.ts";
+ * const client = await Client.open({ port: 6881 });
+ * const t = client.add({ magnet: parseMagnet(link) });
+ * await t.metadata;
+ * await t.open({ output: "./downloads" });
+ * t.start();
+ * await t.completed;
+ * await client.stop();
+ * ```
+ */
+export class Client {
+  readonly hub: PeerHub;
+  readonly #byId = new Map<number, ClientTorrent>();
+  readonly #byHash = new Map<string, ClientTorrent>();
+  #nextId = 1;
+  #stopping: Promise<void> | undefined;
+
+  private constructor(hub: PeerHub) {
+    this.hub = hub;
+  }
+
+  /** Opens the peer hub (see `PeerHub.open`); torrents are added after. */
+  static async open(options: PeerHubOptions = {}): Promise<Client> {
+    return new Client(await PeerHub.open(options));
+  }
+
+  /**
+   * Adds a torrent: a magnet link starts fetching its metadata at once; a .torrent waits for
+   * `open`. Throws `DuplicateTorrentError` when a swarm of it is already here.
+   */
+  add(source: TorrentSource, options: AddOptions = {}): ClientTorrent {
+    if (this.#stopping) throw new Error("the client is stopping");
+    const hashes = swarmHashes("torrent" in source ? source.torrent : source.magnet).map(toHex);
+    for (const hash of hashes) {
+      const existing = this.#byHash.get(hash);
+      if (existing) throw new DuplicateTorrentError(existing);
+    }
+    const torrent = new ClientTorrent(this.#nextId++, this.hub, source, options, () => {
+      this.#byId.delete(torrent.id);
+      for (const hash of hashes) this.#byHash.delete(hash);
+    });
+    this.#byId.set(torrent.id, torrent);
+    for (const hash of hashes) this.#byHash.set(hash, torrent);
+    return torrent;
+  }
+
+  /** The torrent with this id, if added and not removed. */
+  get(id: number): ClientTorrent | undefined {
+    return this.#byId.get(id);
+  }
+
+  /** The torrent in the swarm of this info-hash (v1, or v2 whole or cut to 20 bytes), if any. */
+  byInfoHash(hex: string): ClientTorrent | undefined {
+    return this.#byHash.get(hex.slice(0, 40).toLowerCase());
+  }
+
+  /** Every torrent, in the order added. */
+  list(): ClientTorrent[] {
+    return [...this.#byId.values()];
+  }
+
+  /** Stops every torrent, then the hub. Idempotent. */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      await Promise.allSettled(this.list().map((t) => t.remove()));
+      await this.hub.stop();
+    })();
+    return this.#stopping;
+  }
+}
+
+/** One torrent of a client; see `Client.add`. */
+export class ClientTorrent {
+  readonly id: number;
+  readonly #hub: PeerHub;
+  readonly #options: AddOptions;
+  readonly #forget: () => void;
+  #fetch: MetadataJob | undefined;
+  #job: TorrentJob | undefined;
+  #torrent: Torrent | undefined;
+  #opening = false;
+  #started = false;
+  #removed = false;
+  #error: string | undefined;
+  /** Settles with the torrent and the peers met so far (at once for a .torrent). */
+  readonly metadata: Promise<FetchedTorrent>;
+
+  constructor(
+    id: number,
+    hub: PeerHub,
+    source: TorrentSource,
+    options: AddOptions,
+    forget: () => void,
+  ) {
+    this.id = id;
+    this.#hub = hub;
+    this.#options = options;
+    this.#forget = forget;
+    if ("torrent" in source) {
+      this.#torrent = source.torrent;
+      this.metadata = Promise.resolve({ torrent: source.torrent, peers: [] });
+      return;
+    }
+    const fetch = this.#fetch = MetadataJob.start({
+      magnet: source.magnet,
+      hub,
+      peers: options.peers,
+      maxPeers: options.maxPeers,
+      log: options.log,
+      onTracker: options.onTracker,
+      announcer: options.announcer,
+    });
+    this.metadata = fetch.done.then(
+      async (fetched) => {
+        await fetch.stop();
+        this.#fetch = undefined;
+        this.#torrent = fetched.torrent;
+        return fetched;
+      },
+      (e) => {
+        if (!this.#removed) this.#fail(e);
+        throw e;
+      },
+    );
+    this.metadata.catch(() => {});
+  }
+
+  /** Where the torrent is in its life. */
+  get state(): TorrentState {
+    if (this.#removed) return "removed";
+    if (this.#error !== undefined) return "error";
+    if (this.#fetch) return "metadata";
+    if (this.#opening) return "checking";
+    if (!this.#job || !this.#started) return "queued";
+    const phase = this.#job.session.stats().phase;
+    return phase === "downloading" || phase === "seeding" ? phase : "complete";
+  }
+
+  /** Why the torrent stopped by itself, when it did. */
+  get error(): string | undefined {
+    return this.#error;
+  }
+
+  /** The torrent, once known (at once for a .torrent, after the metadata for a magnet). */
+  get torrent(): Torrent | undefined {
+    return this.#torrent;
+  }
+
+  /** The running job, once the files are open. */
+  get job(): TorrentJob | undefined {
+    return this.#job;
+  }
+
+  /** The metadata phase's progress, while it runs. */
+  metadataStats(): ReturnType<MetadataJob["stats"]> | undefined {
+    return this.#fetch?.stats();
+  }
+
+  /** The last tracker outcome in a few words, whichever phase is running. */
+  get trackerStatus(): string | undefined {
+    return this.#job?.trackerStatus ?? this.#fetch?.trackerStatus;
+  }
+
+  /** Engine numbers, once the files are open. */
+  stats(): SessionStats | undefined {
+    return this.#job?.stats();
+  }
+
+  /**
+   * Opens the torrent's files under `output` and checks what they hold (state `checking`, then
+   * `queued` until `start`); the peers met while fetching the metadata and the `peers` added
+   * with it are dialled once it starts. Throws (state `error`) when the files cannot be opened.
+   */
+  async open(options: OpenOptions): Promise<TorrentJob> {
+    if (this.#job || this.#opening) throw new Error(`torrent ${this.id} is already open`);
+    this.#opening = true;
+    try {
+      const fetched = await this.metadata;
+      if (this.#removed) throw new Error(`torrent ${this.id} was removed`);
+      this.#job = await TorrentJob.open({
+        ...options,
+        torrent: fetched.torrent,
+        hub: this.#hub,
+        maxPeers: this.#options.maxPeers,
+        log: this.#options.log,
+        announcer: this.#options.announcer,
+        events: { ...options.events, tracker: this.#options.onTracker },
+        peers: [...fetched.peers, ...this.#sourced(this.#options.peers)],
+      });
+    } catch (e) {
+      if (!this.#removed) this.#fail(e);
+      throw e;
+    } finally {
+      this.#opening = false;
+    }
+    // A job that fails later (a disk error) leaves the torrent in error.
+    this.#job.done.catch((e) => {
+      if (!this.#removed) this.#fail(e);
+    });
+    if (this.#removed) await this.#job.stop();
+    return this.#job;
+  }
+
+  /** Starts announcing, dialling and serving (after `open`). */
+  start(): void {
+    if (!this.#job) throw new Error(`torrent ${this.id} is not open`);
+    this.#started = true;
+    this.#job.start();
+  }
+
+  /**
+   * Stops every phase (announcing `stopped`, flushing the files, saving the resume record)
+   * and removes the torrent from the client. Idempotent.
+   */
+  async remove(): Promise<void> {
+    this.#removed = true;
+    this.#forget();
+    await this.#fetch?.stop();
+    await this.#job?.stop();
+  }
+
+  #sourced(peers: PeerAddress[] | undefined): (PeerAddress & { source: PeerSource })[] {
+    return (peers ?? []).map((p) => ({ ...p, source: "manual" }));
+  }
+
+  #fail(e: unknown): void {
+    this.#error ??= e instanceof Error ? e.message : String(e);
+  }
+}

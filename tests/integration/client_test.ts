@@ -1,0 +1,132 @@
+/**
+ * A `Client` holding several torrents on one peer hub, on 127.0.0.1: one listener takes the
+ * peers of both torrents it seeds, each to the torrent it names; a magnet link goes through its
+ * states (metadata, queued, checking, downloading, complete); a torrent added twice is one
+ * torrent; a torrent whose folder cannot be opened is in error, and removing leaves nothing.
+ */
+import { assert, assertEquals, assertRejects } from "../assert.ts";
+import { Client, type ClientTorrent, DuplicateTorrentError } from "../../src/client/mod.ts";
+import { createTorrentFromBuffers, magnetUri, parseMagnet } from "../../src/metainfo/mod.ts";
+import {
+  addressOf,
+  assertPayload,
+  FAST_SESSION,
+  LOOPBACK,
+  openJob,
+  patternBytes,
+  torrentOf,
+  waitFor,
+  within,
+  writePayload,
+} from "./helpers.ts";
+
+const ONE = patternBytes(300_000, 91), TWO = patternBytes(170_001, 92);
+const torrentOne = torrentOf(
+  createTorrentFromBuffers("one.bin", ONE, { pieceLength: 32768, creationDate: null }),
+);
+const torrentTwo = torrentOf(
+  createTorrentFromBuffers("two.bin", TWO, { pieceLength: 16384, creationDate: null }),
+);
+
+function openClient(): Promise<Client> {
+  return Client.open({ port: 0, hostname: LOOPBACK, utp: false });
+}
+
+/** Opens, starts and waits for the download of `t` under `output`. */
+async function run(t: ClientTorrent, output: string, seed = false): Promise<void> {
+  await t.open({ output, seed, trackers: false, session: FAST_SESSION });
+  t.start();
+  if (!seed) await within(`torrent ${t.id}`, 15_000, t.job!.completed);
+}
+
+Deno.test("client: one listener serves two torrents, each peer to the torrent it names", async () => {
+  const root = await Deno.makeTempDir({ prefix: "bt-client-" });
+  await writePayload(`${root}/seed`, "one.bin", ONE);
+  await writePayload(`${root}/seed`, "two.bin", TWO);
+  const client = await openClient();
+  const leechers = [];
+  try {
+    const one = client.add({ torrent: torrentOne });
+    const two = client.add({ torrent: torrentTwo });
+    assertEquals([one.id, two.id, one.state, two.state], [1, 2, "queued", "queued"]);
+    await run(one, `${root}/seed`, true);
+    await run(two, `${root}/seed`, true);
+    assertEquals([one.state, two.state], ["seeding", "seeding"]);
+    assertEquals([one.job!.port, two.job!.port], [client.hub.port, client.hub.port]);
+    const at = { host: LOOPBACK, port: client.hub.port };
+    for (const [torrent, name] of [[torrentOne, "one"], [torrentTwo, "two"]] as const) {
+      const leecher = await openJob(torrent, `${root}/${name}`, { peers: [at] });
+      leechers.push(leecher);
+      leecher.start();
+    }
+    await within("both downloads", 15_000, Promise.all(leechers.map((l) => l.done)));
+    await assertPayload(`${root}/one`, "one.bin", ONE);
+    await assertPayload(`${root}/two`, "two.bin", TWO);
+    assertEquals(client.list().map((t) => t.id), [1, 2]);
+    assertEquals(client.byInfoHash(torrentTwo.infoHashHex.toUpperCase()), two);
+    assertEquals(client.get(1), one);
+  } finally {
+    for (const l of leechers) await l.stop();
+    await client.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("client: a magnet link's states, from its metadata to complete", async () => {
+  const root = await Deno.makeTempDir({ prefix: "bt-client-" });
+  await writePayload(`${root}/seed`, "one.bin", ONE);
+  const seeder = await openJob(torrentOne, `${root}/seed`, { seed: true });
+  const client = await openClient();
+  try {
+    seeder.start();
+    const uri = magnetUri({ infoHashHex: torrentOne.infoHashHex }) +
+      `&x.pe=${LOOPBACK}:${addressOf(seeder).port}`;
+    const t = client.add({ magnet: parseMagnet(uri) });
+    assertEquals([t.state, t.torrent], ["metadata", undefined]);
+    const fetched = await within("metadata", 10_000, t.metadata);
+    assertEquals([t.state, fetched.torrent.infoHashHex], ["queued", torrentOne.infoHashHex]);
+    const opening = t.open({ output: `${root}/out`, trackers: false, session: FAST_SESSION });
+    assertEquals(t.state, "checking");
+    await opening;
+    t.start();
+    await waitFor("downloading or done", () => t.state !== "queued");
+    await within("download", 15_000, t.job!.completed);
+    assertEquals(t.state, "complete");
+    await assertPayload(`${root}/out`, "one.bin", ONE);
+  } finally {
+    await client.stop();
+    await seeder.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("client: a torrent added twice is one torrent; removing forgets it", async () => {
+  const client = await openClient();
+  try {
+    const first = client.add({ torrent: torrentOne });
+    const again = () => client.add({ magnet: parseMagnet(magnetUri(torrentOne)) });
+    const e = await assertRejects(async () => again(), DuplicateTorrentError);
+    assertEquals((e as DuplicateTorrentError).existing, first);
+    await first.remove();
+    assertEquals([first.state, client.list().length], ["removed", 0]);
+    assert(again().id === 2, "added anew once the first is gone");
+  } finally {
+    await client.stop();
+  }
+  assertEquals(client.list().length, 0, "stop removes every torrent");
+});
+
+Deno.test("client: a folder that cannot be opened puts the torrent in error", async () => {
+  const root = await Deno.makeTempDir({ prefix: "bt-client-" });
+  await Deno.writeTextFile(`${root}/file`, "not a folder");
+  const client = await openClient();
+  try {
+    const t = client.add({ torrent: torrentOne });
+    await assertRejects(() => t.open({ output: `${root}/file`, trackers: false }));
+    assertEquals(t.state, "error");
+    assert(t.error !== undefined && t.error.length > 0);
+  } finally {
+    await client.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+});
