@@ -1,6 +1,6 @@
 /**
  * The `bittorrent` executable: parse arguments, run the command (download, verify, info,
- * create, completions), and turn every failure into one line on stderr and an exit code (0
+ * create, daemon, completions), and turn every failure into one line on stderr and an exit code (0
  * done, 1 failed or incomplete, 2 bad usage, 130 interrupted).
  *
  * @module
@@ -14,6 +14,7 @@ import {
   parseArgs,
   processIO,
   runCreate,
+  runDaemon,
   runDownload,
   runVerify,
   UsageError,
@@ -42,7 +43,7 @@ export async function main(args: string[], io: CommandIO = processIO()): Promise
       return 0;
     }
     // Events are the output of download, verify and create; `info --json` is one object.
-    json = parsed.command !== "completions" && parsed.command !== "info" && parsed.json === true;
+    json = "json" in parsed && parsed.command !== "info" && parsed.json === true;
     switch (parsed.command) {
       case "verify":
         return await runVerify(parsed, io);
@@ -51,6 +52,8 @@ export async function main(args: string[], io: CommandIO = processIO()): Promise
       case "completions":
         io.out(completionScript(parsed.shell));
         return 0;
+      case "daemon":
+        return await runDaemon(parsed, VERSION, io);
       default:
         return await runDownload(parsed, io);
     }

@@ -9,7 +9,7 @@ import type { TorrentVersion } from "../metainfo/mod.ts";
 import { formatIp, parseIp } from "../util/mod.ts";
 
 /** The commands the first word of the command line may name (`download` when absent). */
-export type CommandName = "download" | "verify" | "info" | "create" | "completions";
+export type CommandName = "download" | "verify" | "info" | "create" | "daemon" | "completions";
 
 /** Every command word, `help` included. */
 export const COMMAND_WORDS: readonly (CommandName | "help")[] = [
@@ -17,6 +17,7 @@ export const COMMAND_WORDS: readonly (CommandName | "help")[] = [
   "verify",
   "info",
   "create",
+  "daemon",
   "completions",
   "help",
 ];
@@ -123,6 +124,29 @@ export interface CompletionsOptions {
   shell: Shell;
 }
 
+/** Options of `daemon`, validated and with every default filled in. */
+export interface DaemonOptions {
+  command: "daemon";
+  /** Where added torrents go unless they say otherwise. */
+  output: string;
+  port: number;
+  bind?: string;
+  encryption: EncryptionPolicy;
+  dht: boolean;
+  utp: boolean;
+  dhtBootstrap?: string[];
+  maxDownloadRate: number;
+  maxUploadRate: number;
+  maxPeers: number;
+  /** The RPC endpoint: port, address, `user:password`, extra host names it answers to. */
+  rpcPort: number;
+  rpcBind: string;
+  rpcAuth?: string;
+  rpcHosts: string[];
+  logDir: string;
+  verbose: boolean;
+}
+
 /** The shells `completions` writes scripts for. */
 export type Shell = "bash" | "zsh" | "fish";
 const SHELLS: readonly Shell[] = ["bash", "zsh", "fish"];
@@ -131,6 +155,7 @@ const SHELLS: readonly Shell[] = ["bash", "zsh", "fish"];
 export type ParsedArgs =
   | CliOptions
   | CreateCommandOptions
+  | DaemonOptions
   | CompletionsOptions
   | { help: true; topic?: CommandName }
   | { version: true };
@@ -158,6 +183,8 @@ export class UsageError extends Error {
 export const DEFAULT_MAX_PEERS = 20;
 /** Default listen port (the traditional BitTorrent port). */
 export const DEFAULT_PORT = 6881;
+/** The RPC port of `daemon` unless `--rpc-port`: Transmission's, which its tools assume. */
+export const DEFAULT_RPC_PORT = 9091;
 const MAX_PEERS_LIMIT = 1000;
 /** Largest accepted rate limit (1 TiB/s): bounds the arithmetic, far above any real link. */
 const MAX_RATE = 1024 ** 4;
@@ -290,7 +317,11 @@ type ValueFlag =
   | "webSeed"
   | "pieceSize"
   | "comment"
-  | "source";
+  | "source"
+  | "rpcPort"
+  | "rpcBind"
+  | "rpcAuth"
+  | "rpcHost";
 
 type Flag = Switch | ValueFlag;
 
@@ -389,6 +420,21 @@ const FLAG_SPECS: readonly FlagSpec[] = [
   { key: "v1", label: "--v1", about: "a v1 torrent" },
   { key: "v2", label: "--v2", about: "a v2-only torrent" },
   { key: "hybrid", label: "--hybrid", about: "a hybrid v1+v2 torrent (default)" },
+  { key: "rpcPort", label: "--rpc-port", metavar: "<N>", about: "RPC port (default 9091)" },
+  {
+    key: "rpcBind",
+    label: "--rpc-bind",
+    metavar: "<ADDR>",
+    about: "RPC address (default 127.0.0.1)",
+  },
+  { key: "rpcAuth", label: "--rpc-auth", metavar: "<USER:PASS>", about: "RPC login" },
+  {
+    key: "rpcHost",
+    label: "--rpc-host",
+    metavar: "<NAME>",
+    repeat: true,
+    about: "a host name the RPC answers to",
+  },
   { key: "quiet", label: "--quiet", about: "no progress line" },
   { key: "verbose", label: "--verbose", about: "debug messages in the log" },
   { key: "help", label: "--help", about: "show help" },
@@ -459,6 +505,16 @@ const COMMAND_FLAGS: Record<CommandName, ReadonlySet<Flag>> = {
     "hybrid",
     "json",
     "quiet",
+  ]),
+  daemon: new Set<Flag>([
+    ...NETWORK_FLAGS.filter((f) => f !== "peer"),
+    "output",
+    "maxDownloadRate",
+    "maxUploadRate",
+    "rpcPort",
+    "rpcBind",
+    "rpcAuth",
+    "rpcHost",
   ]),
   completions: new Set<Flag>(),
 };
@@ -620,6 +676,7 @@ export function parseArgs(argv: readonly string[], env: ParseArgsEnv = {}): Pars
     throw new UsageError(`${label} does not apply to ${command} (see bittorrent help ${command})`);
   }
   if (word === "create") return createOptions(t);
+  if (word === "daemon") return daemonOptions(t, env);
   if (word === "completions") return completionsOptions(t);
   if (word === undefined) checkNotAMistypedCommand(t.positionals);
   return torrentOptions(t, word, env);
@@ -779,6 +836,43 @@ function bootstrapOption(given: Given | undefined): string[] | undefined {
 
 const MIN_PIECE_SIZE = 16 * 1024;
 const MAX_PIECE_SIZE = 256 * 1024 * 1024;
+
+/** The options of `daemon`. */
+function daemonOptions(t: Tokens, env: ParseArgsEnv): DaemonOptions {
+  if (t.positionals.length > 0) {
+    throw new UsageError(
+      `unexpected argument "${printable(t.positionals[0])}" (add torrents with the RPC)`,
+    );
+  }
+  const output = last(t, "output")?.value ?? ".";
+  if (output === "") throw new UsageError("--output must not be empty");
+  const logDir = last(t, "logDir")?.value ?? defaultLogDir(env.os, env.env);
+  if (logDir === "") throw new UsageError("--log-dir must not be empty");
+  const rpcBind = bindOption(last(t, "rpcBind")).bind ?? "127.0.0.1";
+  const auth = last(t, "rpcAuth");
+  if (auth !== undefined && !/^[^:]+:.+$/.test(auth.value)) {
+    throw new UsageError(`${auth.label}: give USER:PASSWORD`);
+  }
+  return {
+    command: "daemon",
+    output,
+    port: intOption(last(t, "port"), 0, 65535, DEFAULT_PORT),
+    ...bindOption(last(t, "bind")),
+    encryption: encryptionOption(last(t, "encryption")),
+    dht: !t.switches.has("noDht"),
+    utp: !t.switches.has("noUtp"),
+    dhtBootstrap: bootstrapOption(last(t, "dhtBootstrap")),
+    maxDownloadRate: rateOption(last(t, "maxDownloadRate")),
+    maxUploadRate: rateOption(last(t, "maxUploadRate")),
+    maxPeers: intOption(last(t, "maxPeers"), 1, MAX_PEERS_LIMIT, DEFAULT_MAX_PEERS),
+    rpcPort: intOption(last(t, "rpcPort"), 0, 65535, DEFAULT_RPC_PORT),
+    rpcBind,
+    ...(auth === undefined ? {} : { rpcAuth: auth.value }),
+    rpcHosts: (t.values.get("rpcHost") ?? []).map((g) => g.value.trim().toLowerCase()),
+    logDir,
+    verbose: t.switches.has("verbose"),
+  };
+}
 
 /** The options of `create`. */
 function createOptions(t: Tokens): CreateCommandOptions {

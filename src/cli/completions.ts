@@ -8,7 +8,14 @@
  */
 import { commandFlags, type CommandName, type FlagInfo, type Shell } from "./args.ts";
 
-const COMMANDS: readonly CommandName[] = ["download", "verify", "info", "create", "completions"];
+const COMMANDS: readonly CommandName[] = [
+  "download",
+  "verify",
+  "info",
+  "create",
+  "daemon",
+  "completions",
+];
 const WORDS = [...COMMANDS, "help"];
 const ENCRYPTION = "prefer require off";
 const SHELLS = "bash zsh fish";
@@ -105,6 +112,8 @@ ${cases}
     if [ "$COMP_CWORD" -eq 2 ]; then _bittorrent_add -W "${SHELLS}"; fi
   elif [ "$cmd" = create ]; then
     _bittorrent_add -f
+  elif [ "$cmd" = daemon ]; then
+    return
   else
     _bittorrent_torrents
   fi
@@ -142,12 +151,14 @@ function zshScript(): string {
   const functions = COMMANDS.map((c) => {
     const args = commandFlags(c).flatMap((f) => zshSpec(f, c));
     const positional = c === "completions"
-      ? `'1:shell:(${SHELLS})'`
+      ? [`'1:shell:(${SHELLS})'`]
       : c === "create"
-      ? "'1:file or folder:_files'"
-      : "'1:torrent:_files -g \"*.torrent\"'";
+      ? ["'1:file or folder:_files'"]
+      : c === "daemon"
+      ? []
+      : ["'1:torrent:_files -g \"*.torrent\"'"];
     return `_bittorrent_${c}() {\n  _arguments -s \\\n    ${
-      [...args, positional].join(" \\\n    ")
+      [...args, ...positional].join(" \\\n    ")
     }\n}`;
   }).join("\n\n");
   // While the command word itself is being typed (CURRENT == 2), it is completed as a word.
@@ -227,7 +238,7 @@ function fishScript(): string {
     `complete -c bittorrent -n "not __fish_seen_subcommand_from $commands" -a help -d 'show help'`,
     `complete -c bittorrent -n "__fish_seen_subcommand_from help" -a "${COMMANDS.join(" ")}"`,
     `complete -c bittorrent -n "__fish_seen_subcommand_from completions" -a "${SHELLS}"`,
-    `complete -c bittorrent -n "not __fish_seen_subcommand_from create completions help" ` +
+    `complete -c bittorrent -n "not __fish_seen_subcommand_from create daemon completions help" ` +
     `-a "(__bittorrent_torrents)"`,
     `complete -c bittorrent -n "__fish_seen_subcommand_from create" -F`,
   ];
@@ -251,6 +262,7 @@ function commandAbout(c: CommandName): string {
     verify: "check downloaded files against a torrent",
     info: "show what a torrent holds",
     create: "make a .torrent of a file or folder",
+    daemon: "run many torrents, driven over Transmission's RPC",
     completions: "print a shell completion script",
   }[c];
 }

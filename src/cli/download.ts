@@ -4,49 +4,25 @@
  *
  * @module
  */
-import { Client, type ClientTorrent } from "../client/mod.ts";
-import { DEFAULT_BOOTSTRAP } from "../dht/mod.ts";
-import { type Magnet, parseTorrent, type Torrent, torrentFileFromInfo } from "../metainfo/mod.ts";
+import type { ClientTorrent } from "../client/mod.ts";
+import {
+  listedFiles,
+  type Magnet,
+  parseTorrent,
+  type Torrent,
+  torrentFileFromInfo,
+} from "../metainfo/mod.ts";
 import { fsReason, STATE_DIR } from "../storage/mod.ts";
 import { CommandError, type CommandIO, EXIT_INTERRUPTED, processIO } from "./io.ts";
 import { loadInput } from "./input.ts";
-import { type CliOptions, defaultStateDir, resolveSelection } from "./args.ts";
+import { type CliOptions, resolveSelection } from "./args.ts";
 import { checkingSnapshot, emptySnapshot, ProgressDisplay, type Snapshot } from "./display.ts";
 import { JsonEvents } from "./events.ts";
 import { JsonReporter, type Reporter, TerminalReporter } from "./report.ts";
 import { formatDuration } from "./format.ts";
-import { listedFiles, renderFileList, renderTorrentInfo, torrentReport } from "./info.ts";
-import { Logger } from "./log.ts";
-
-/** Stops on Ctrl-C, SIGTERM or `stopSignal`: `interrupted` resolves then; `dispose` unhooks. */
-function watchInterrupts(stopSignal?: AbortSignal): {
-  interrupted: Promise<"interrupted">;
-  dispose: () => void;
-} {
-  let onSignal = () => {};
-  const interrupted = new Promise<"interrupted">((resolve) =>
-    onSignal = () => resolve("interrupted")
-  );
-  stopSignal?.addEventListener("abort", onSignal, { once: true });
-  if (stopSignal?.aborted) onSignal();
-  const signals = ["SIGINT", "SIGTERM"] as const;
-  for (const sig of signals) {
-    try {
-      Deno.addSignalListener(sig, onSignal);
-    } catch { /* SIGTERM is not available on Windows */ }
-  }
-  return {
-    interrupted,
-    dispose: () => {
-      stopSignal?.removeEventListener("abort", onSignal);
-      for (const sig of signals) {
-        try {
-          Deno.removeSignalListener(sig, onSignal);
-        } catch { /* never added */ }
-      }
-    },
-  };
-}
+import { renderFileList, renderTorrentInfo, torrentReport } from "./info.ts";
+import type { Logger } from "./log.ts";
+import { openClient, openLog, watchInterrupts } from "./process.ts";
 
 /**
  * Runs a download as the CLI does and returns the process exit code: 0 when complete,
@@ -409,45 +385,6 @@ function checkBindable(address: string): void {
     const why = e instanceof Deno.errors.PermissionDenied ? "permission denied" : "it is not an " +
       "address of this machine";
     throw new CommandError(`--bind ${address}: cannot listen there (${why})`);
-  }
-}
-
-/**
- * The client for these options, its hub with the peer port (one clear line when none can be
- * had), uTP unless `--no-utp`, the DHT unless off or not `wanted` (a private torrent), the rate
- * limits.
- */
-async function openClient(options: CliOptions, wanted: boolean, log: Logger): Promise<Client> {
-  const stateFile = (family: 4 | 6) => family === 6 ? "dht6.json" : "dht.json";
-  try {
-    return await Client.open({
-      port: options.port,
-      hostname: options.bind,
-      encryption: options.encryption,
-      utp: options.utp,
-      dht: options.dht && wanted
-        ? {
-          bootstrap: options.dhtBootstrap ?? DEFAULT_BOOTSTRAP,
-          statePath: (family) => `${defaultStateDir()}/${stateFile(family)}`,
-          log: (family) => log.child(family === 6 ? "dht6" : "dht"),
-        }
-        : undefined,
-      maxDownloadRate: options.maxDownloadRate,
-      maxUploadRate: options.maxUploadRate,
-      onIncomingError: (message) => log.debug(message),
-    });
-  } catch (e) {
-    const why = e instanceof Error ? e.message : String(e);
-    throw new CommandError(`cannot open port ${options.port} for peers: ${why}`);
-  }
-}
-
-async function openLog(options: CliOptions, io: CommandIO): Promise<Logger> {
-  try {
-    return await Logger.open({ dir: options.logDir, level: options.verbose ? "debug" : "info" });
-  } catch (e) {
-    io.err(`bittorrent: warning: ${e instanceof Error ? e.message : e}; logging is off\n`);
-    return Logger.null();
   }
 }
 

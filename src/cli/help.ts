@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type CommandName, DEFAULT_MAX_PEERS, DEFAULT_PORT } from "./args.ts";
+import { type CommandName, DEFAULT_MAX_PEERS, DEFAULT_PORT, DEFAULT_RPC_PORT } from "./args.ts";
 
 const NETWORK_OPTIONS =
   `      --port <N>              port to accept peers on, 0 = any (default: ${DEFAULT_PORT})
@@ -33,6 +33,7 @@ Usage:
   bittorrent verify [-o <dir>] [-q] [--json] <torrent-file>
   bittorrent info [--json] <torrent-file|magnet>
   bittorrent create <file-or-folder> -o <file.torrent> [options]
+  bittorrent daemon [-o <download-dir>] [options]
   bittorrent completions <bash|zsh|fish>
   bittorrent help [<command>]
 
@@ -43,6 +44,8 @@ Commands:
                               1 when not
   info                        show what a torrent or magnet link holds
   create                      make a .torrent of a file or folder
+  daemon                      run in the foreground for many torrents, driven
+                              over Transmission's RPC (transmission-remote)
   completions                 print a shell completion script
   help                        this text, or a command's (bittorrent help create)
 
@@ -171,6 +174,40 @@ Install it, for example:
   fish: bittorrent completions fish > ~/.config/fish/completions/bittorrent.fish
 `;
 
+/** `bittorrent help daemon`. */
+const DAEMON_HELP = `bittorrent daemon - many torrents in one process, driven over RPC
+
+Usage:
+  bittorrent daemon [-o <download-dir>] [options]
+
+Runs in the foreground until Ctrl-C or SIGTERM, which stop every torrent
+cleanly. It speaks Transmission's RPC at
+http://<rpc-bind>:<rpc-port>/transmission/rpc, so transmission-remote and other
+Transmission tools drive it, e.g.
+  transmission-remote -a file.torrent      transmission-remote -l
+  transmission-remote -t 1 -r              (--remove-and-delete: with the data)
+Added torrents download into --output (or the folder the request names) and
+then seed.
+
+Options:
+  -o, --output <dir>          where torrents go (default: .)
+      --rpc-port <N>          RPC port (default: ${DEFAULT_RPC_PORT})
+      --rpc-bind <ADDR>       RPC address (default: 127.0.0.1)
+      --rpc-auth <USER:PASS>  ask RPC clients for this login (HTTP Basic)
+      --rpc-host <NAME>       a host name the RPC answers to, besides localhost,
+                              127.0.0.1, [::1] and the RPC address (repeatable)
+      --port <N>              port to accept peers on (default: ${DEFAULT_PORT})
+      --bind <ADDR>           listen for peers and run the DHT on this address
+      --encryption <MODE>     prefer (default), require or off
+      --max-peers <NUM>       most peer connections a torrent (default: ${DEFAULT_MAX_PEERS})
+      --max-download-rate <RATE>, --max-upload-rate <RATE>
+                              limits for all torrents together (0 = none)
+      --no-dht, --no-utp, --dht-bootstrap <HOST:PORT,...>
+                              as for download
+      --log-dir <DIR>         folder for the log file
+  -v, --verbose               write debug messages to the log
+`;
+
 /**
  * The help screen for `topic` (the program's when none).
  *
@@ -188,6 +225,8 @@ export function helpText(topic?: CommandName): string {
       return INFO_HELP;
     case "create":
       return CREATE_HELP;
+    case "daemon":
+      return DAEMON_HELP;
     case "completions":
       return COMPLETIONS_HELP;
     default:

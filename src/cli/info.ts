@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { magnetUri, type Torrent, type TorrentVersion } from "../metainfo/mod.ts";
+import { listedFiles, magnetUri, type Torrent, type TorrentVersion } from "../metainfo/mod.ts";
 import { toHex } from "../util/mod.ts";
 import { formatBytes, plural } from "./format.ts";
 
@@ -145,18 +145,6 @@ function formatDate(seconds: number): string {
   const date = new Date(seconds * 1000);
   if (Number.isNaN(date.getTime())) return `${seconds} (seconds since 1970)`;
   return `${date.toISOString().slice(0, 19).replace("T", " ")} UTC`;
-}
-
-/**
- * Indexes into `torrent.files` of the files a user sees and numbers from 1: pad files and
- * symlink entries hold no data of their own and are left out.
- */
-export function listedFiles(torrent: Torrent): number[] {
-  const out: number[] = [];
-  torrent.files.forEach((f, i) => {
-    if (!f.padding && f.symlink === undefined) out.push(i);
-  });
-  return out;
 }
 
 /**

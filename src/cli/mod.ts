@@ -17,6 +17,7 @@ export {
   type CommandName,
   type CompletionsOptions,
   type CreateCommandOptions,
+  type DaemonOptions,
   DEFAULT_MAX_PEERS,
   DEFAULT_PORT,
   defaultLogDir,
@@ -36,13 +37,8 @@ export { HELP_TEXT, helpText } from "./help.ts";
 export { JsonEvents } from "./events.ts";
 export { completionScript } from "./completions.ts";
 export { runCreate } from "./create.ts";
-export {
-  listedFiles,
-  renderFileList,
-  renderTorrentInfo,
-  type TorrentReport,
-  torrentReport,
-} from "./info.ts";
+export { runDaemon } from "./daemon.ts";
+export { renderFileList, renderTorrentInfo, type TorrentReport, torrentReport } from "./info.ts";
 export { LogError, logFileName, Logger, type LoggerOptions, type LogLevel } from "./log.ts";
 export {
   formatBytes,

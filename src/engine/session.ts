@@ -204,6 +204,10 @@ export interface SessionStats {
   peersEncrypted: number;
   /** Connected peers reached over uTP (the others over TCP). */
   peersUtp: number;
+  /** Connected peers that sent us payload in the last few seconds. */
+  peersSendingToUs: number;
+  /** Connected peers we sent payload to in the last few seconds. */
+  peersGettingFromUs: number;
   peersBySource: Record<PeerSource, number>;
 }
 
@@ -482,7 +486,8 @@ export class Session {
 
   /** The numbers for the status line. */
   stats(): SessionStats {
-    let chokingUs = 0, interested = 0, encrypted = 0, utp = 0;
+    let chokingUs = 0, interested = 0, encrypted = 0, utp = 0, sending = 0, getting = 0;
+    const now = performance.now();
     const bySource: Record<PeerSource, number> = {
       tracker: 0,
       incoming: 0,
@@ -496,6 +501,8 @@ export class Session {
       if (p.peerInterested) interested++;
       if (p.conn.encrypted) encrypted++;
       if (p.conn.transport === "utp") utp++;
+      if (p.down.rate(now) > 0) sending++;
+      if (p.up.rate(now) > 0) getting++;
       bySource[p.source]++;
     }
     const last = this.torrent.pieceCount - 1;
@@ -523,6 +530,8 @@ export class Session {
       peersInterested: interested,
       peersEncrypted: encrypted,
       peersUtp: utp,
+      peersSendingToUs: sending,
+      peersGettingFromUs: getting,
       peersBySource: bySource,
     };
   }

@@ -20,6 +20,7 @@
  */
 export { TorrentError } from "./error.ts";
 export {
+  listedFiles,
   MAX_PIECE_COUNT,
   parseInfo,
   parseTorrent,

@@ -559,3 +559,23 @@ export function parseTorrent(bytes: Uint8Array): Torrent {
   if (typeof date === "number" && date >= 0) torrent.creationDate = date;
   return torrent;
 }
+
+/**
+ * Indexes into `torrent.files` of the files a user sees (and numbers, from 0 or 1): pad files
+ * and symlink entries hold no data of their own and are left out.
+ *
+ * @example
+ * ```ts
+ * import { createTorrentFromBuffers, listedFiles, parseTorrent } from "./mod.ts";
+ * const files = [{ path: ["a"], data: new Uint8Array(5) }, { path: ["b"], data: new Uint8Array(7) }];
+ * const torrent = parseTorrent(createTorrentFromBuffers("set", files, { version: "hybrid" }));
+ * console.log(torrent.files.length, listedFiles(torrent)); // 3 [ 0, 2 ]
+ * ```
+ */
+export function listedFiles(torrent: Torrent): number[] {
+  const out: number[] = [];
+  torrent.files.forEach((f, i) => {
+    if (!f.padding && f.symlink === undefined) out.push(i);
+  });
+  return out;
+}

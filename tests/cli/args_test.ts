@@ -418,3 +418,52 @@ Deno.test("parseArgs: --peer takes HOST:PORT, IPv6 in brackets, repeatable", () 
     usage(["--peer", bad, "f"], "is not HOST:PORT");
   }
 });
+
+Deno.test("parseArgs: daemon takes the network and RPC flags, with Transmission's defaults", () => {
+  const d = parseArgs(["daemon"], LINUX);
+  assertEquals(d, {
+    command: "daemon",
+    output: ".",
+    port: DEFAULT_PORT,
+    encryption: "prefer",
+    dht: true,
+    utp: true,
+    dhtBootstrap: undefined,
+    maxDownloadRate: 0,
+    maxUploadRate: 0,
+    maxPeers: DEFAULT_MAX_PEERS,
+    rpcPort: 9091,
+    rpcBind: "127.0.0.1",
+    rpcHosts: [],
+    logDir: "/home/ann/.local/state/bittorrent/logs",
+    verbose: false,
+  });
+  const full = parseArgs([
+    "daemon",
+    "-o",
+    "/srv/dl",
+    "--rpc-port",
+    "9999",
+    "--rpc-bind",
+    "::1",
+    "--rpc-auth",
+    "ann:pw:with:colons",
+    "--rpc-host",
+    "NAS.local",
+    "--max-upload-rate",
+    "1M",
+  ], LINUX);
+  assert("rpcPort" in full);
+  assertEquals(
+    [full.output, full.rpcPort, full.rpcBind, full.rpcAuth, full.rpcHosts, full.maxUploadRate],
+    ["/srv/dl", 9999, "::1", "ann:pw:with:colons", ["nas.local"], 1 << 20],
+  );
+  assertThrows(() => parseArgs(["daemon", "x.torrent"], LINUX), UsageError, "add torrents with");
+  assertThrows(() => parseArgs(["daemon", "--rpc-auth", "nopass"], LINUX), UsageError, "USER:PASS");
+  assertThrows(
+    () => parseArgs(["daemon", "--seed"], LINUX),
+    UsageError,
+    "does not apply to daemon",
+  );
+  assertThrows(() => parseArgs(["daemon", "--peer", "1.2.3.4:5"], LINUX), UsageError);
+});

@@ -1,0 +1,70 @@
+/**
+ * The daemon command: one client for many torrents, in the foreground, driven over
+ * Transmission's RPC until Ctrl-C or SIGTERM, which stop every torrent (announcing `stopped`,
+ * flushing, saving resume records) and the RPC endpoint.
+ *
+ * @module
+ */
+import { RpcServer, transmissionMethods } from "../rpc/mod.ts";
+import type { DaemonOptions } from "./args.ts";
+import { CommandError, type CommandIO, processIO } from "./io.ts";
+import { openClient, openLog, watchInterrupts } from "./process.ts";
+
+/**
+ * Runs the daemon until it is told to stop (a signal, or `stopSignal`); returns 0 then. A peer
+ * or RPC port that cannot be had is a `CommandError`.
+ */
+export async function runDaemon(
+  options: DaemonOptions,
+  version: string,
+  io: CommandIO = processIO(),
+  stopSignal?: AbortSignal,
+): Promise<number> {
+  const log = await openLog(options, io);
+  const { interrupted, dispose } = watchInterrupts(stopSignal);
+  try {
+    const client = await openClient(options, true, log);
+    try {
+      if (client.hub.dhtError) log.warn(`DHT is off: ${client.hub.dhtError}`);
+      let server: RpcServer;
+      try {
+        server = RpcServer.start({
+          hostname: options.rpcBind,
+          port: options.rpcPort,
+          auth: options.rpcAuth,
+          hosts: options.rpcHosts,
+          methods: transmissionMethods({
+            client,
+            downloadDir: options.output,
+            version: `bittorrent ${version}`,
+            encryption: options.encryption,
+            dht: options.dht,
+            utp: options.utp,
+            maxDownloadRate: options.maxDownloadRate,
+            maxUploadRate: options.maxUploadRate,
+            log,
+          }),
+          onError: (message) => log.warn(message),
+        });
+      } catch (e) {
+        const why = e instanceof Deno.errors.AddrInUse ? "it is in use" : String(e);
+        throw new CommandError(`cannot serve RPC on ${options.rpcBind}:${options.rpcPort}: ${why}`);
+      }
+      const host = options.rpcBind.includes(":") ? `[${options.rpcBind}]` : options.rpcBind;
+      const line = `peers on port ${client.hub.port}; RPC at ` +
+        `http://${host}:${server.port}/transmission/rpc`;
+      log.info(`daemon running: ${line}`);
+      io.out(`bittorrent daemon: ${line} (Ctrl-C stops)\n`);
+      await interrupted;
+      log.info("stopping");
+      await server.stop();
+    } finally {
+      await client.stop();
+    }
+    log.info("stopped");
+    return 0;
+  } finally {
+    dispose();
+    await log.close();
+  }
+}

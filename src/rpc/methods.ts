@@ -1,0 +1,344 @@
+/**
+ * Transmission's RPC methods over a `Client`: the session's settings and numbers, and adding,
+ * listing and removing torrents, in the names Transmission 3 and its tools use (`hashString`,
+ * `percentDone`, `download-dir`, ...). A torrent added here runs on its own: its metadata
+ * (a magnet link's), then its files under its download folder, then downloading and seeding.
+ *
+ * @module
+ */
+import type { Client, ClientTorrent, TorrentSource } from "../client/mod.ts";
+import type { EncryptionPolicy } from "../peer/mod.ts";
+import {
+  listedFiles,
+  type Magnet,
+  parseMagnet,
+  parseTorrent,
+  type Torrent,
+} from "../metainfo/mod.ts";
+import type { SessionLog } from "../engine/mod.ts";
+import { STATE_DIR } from "../storage/mod.ts";
+import { RpcError, type RpcMethods } from "./server.ts";
+
+/** The RPC version we speak: Transmission 3's, which its tools check. */
+const RPC_VERSION = 16;
+const RPC_VERSION_MINIMUM = 14;
+/** A .torrent file named by `filename` may be at most this large. */
+const MAX_TORRENT_FILE = 64 << 20;
+
+/** What the methods need besides the client. */
+export interface MethodContext {
+  client: Client;
+  /** Where torrents go unless `torrent-add` names a folder. */
+  downloadDir: string;
+  version: string;
+  encryption: EncryptionPolicy;
+  dht: boolean;
+  utp: boolean;
+  /** Bytes per second; 0 for none. */
+  maxDownloadRate: number;
+  maxUploadRate: number;
+  log?: SessionLog;
+}
+
+/** What the daemon keeps of a torrent besides the client's state. */
+interface Kept {
+  downloadDir: string;
+  addedDate: number;
+  doneDate: number;
+  /** Added with `paused`: not started. */
+  paused: boolean;
+}
+
+/**
+ * The methods for `RpcServer`.
+ *
+ * @example
+ * ```ts ignore
+ * const server = RpcServer.start({ methods: transmissionMethods({ client, downloadDir, ... }) });
+ * ```
+ */
+export function transmissionMethods(context: MethodContext): RpcMethods {
+  const { client } = context;
+  const kept = new Map<number, Kept>();
+  const started = Date.now();
+
+  const run = async (t: ClientTorrent, info: Kept) => {
+    try {
+      await t.open({ output: info.downloadDir, seed: true });
+      t.start();
+      await t.job!.completed;
+      info.doneDate = nowSeconds();
+    } catch (e) {
+      context.log?.warn(`torrent ${t.id}: ${e instanceof Error ? e.message : e}`);
+    }
+  };
+
+  return {
+    "session-get": () => ({
+      "rpc-version": RPC_VERSION,
+      "rpc-version-minimum": RPC_VERSION_MINIMUM,
+      version: context.version,
+      "download-dir": context.downloadDir,
+      "peer-port": client.hub.port,
+      "dht-enabled": context.dht,
+      "utp-enabled": context.utp,
+      "pex-enabled": true,
+      "lpd-enabled": false,
+      "port-forwarding-enabled": false,
+      encryption: ENCRYPTION[context.encryption],
+      "speed-limit-down": Math.round(context.maxDownloadRate / 1024),
+      "speed-limit-down-enabled": context.maxDownloadRate > 0,
+      "speed-limit-up": Math.round(context.maxUploadRate / 1024),
+      "speed-limit-up-enabled": context.maxUploadRate > 0,
+      "start-added-torrents": true,
+      units: {
+        "speed-units": ["kB/s", "MB/s", "GB/s", "TB/s"],
+        "speed-bytes": 1024,
+        "size-units": ["kB", "MB", "GB", "TB"],
+        "size-bytes": 1024,
+        "memory-units": ["KiB", "MiB", "GiB", "TiB"],
+        "memory-bytes": 1024,
+      },
+    }),
+
+    "session-stats": () => {
+      const torrents = client.list();
+      let down = 0, up = 0, downloaded = 0, uploaded = 0, active = 0;
+      for (const t of torrents) {
+        const s = t.stats();
+        if (!s) continue;
+        down += s.downloadRate;
+        up += s.uploadRate;
+        downloaded += s.downloaded;
+        uploaded += s.uploaded;
+        if (s.downloadRate > 0 || s.uploadRate > 0) active++;
+      }
+      const stats = {
+        uploadedBytes: uploaded,
+        downloadedBytes: downloaded,
+        filesAdded: torrents.length,
+        sessionCount: 1,
+        secondsActive: Math.round((Date.now() - started) / 1000),
+      };
+      return {
+        activeTorrentCount: active,
+        pausedTorrentCount: torrents.filter((t) => kept.get(t.id)?.paused).length,
+        torrentCount: torrents.length,
+        downloadSpeed: Math.round(down),
+        uploadSpeed: Math.round(up),
+        "cumulative-stats": stats,
+        "current-stats": stats,
+      };
+    },
+
+    "torrent-add": async (args) => {
+      const source = await sourceOf(args);
+      const downloadDir = optionalString(args, "download-dir") ?? context.downloadDir;
+      const paused = args.paused === true;
+      let t: ClientTorrent;
+      try {
+        t = client.add(source, { log: context.log });
+      } catch (e) {
+        const existing = (e as { existing?: ClientTorrent }).existing;
+        if (!existing) throw e;
+        return { "torrent-duplicate": brief(existing, source) };
+      }
+      const info: Kept = { downloadDir, addedDate: nowSeconds(), doneDate: 0, paused };
+      kept.set(t.id, info);
+      if (!paused) run(t, info);
+      return { "torrent-added": brief(t, source) };
+    },
+
+    "torrent-get": (args) => {
+      const fields = args.fields;
+      if (!Array.isArray(fields) || !fields.every((f) => typeof f === "string")) {
+        throw new RpcError("torrent-get needs a fields array");
+      }
+      const rows = select(client, args.ids).map((t) => describe(t, kept.get(t.id)!, fields));
+      if (args.format === "table") {
+        return { torrents: [fields, ...rows.map((row) => fields.map((f) => row[f] ?? null))] };
+      }
+      return { torrents: rows, ...(args.ids === "recently-active" ? { removed: [] } : {}) };
+    },
+
+    "torrent-remove": async (args) => {
+      const removeData = args["delete-local-data"] === true;
+      for (const t of select(client, args.ids)) {
+        const info = kept.get(t.id);
+        kept.delete(t.id);
+        await t.remove();
+        if (removeData && t.torrent && info) await deleteLocalData(t.torrent, info.downloadDir);
+      }
+      return {};
+    },
+  };
+}
+
+/**
+ * Deletes a torrent's files (its file, or its folder) under `dir`, and what we kept of it there:
+ * its resume record, part file and fetched metadata. What is already gone is no error.
+ */
+async function deleteLocalData(torrent: Torrent, dir: string): Promise<void> {
+  const ours = ["resume", "parts", "torrent"].map((ext) =>
+    `${dir}/${STATE_DIR}/${torrent.infoHashHex}.${ext}`
+  );
+  for (const path of [`${dir}/${torrent.name}`, ...ours]) {
+    await Deno.remove(path, { recursive: true }).catch(() => {});
+  }
+}
+
+const ENCRYPTION: Record<EncryptionPolicy, string> = {
+  prefer: "preferred",
+  require: "required",
+  off: "tolerated",
+};
+
+function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+function optionalString(args: Record<string, unknown>, key: string): string | undefined {
+  const v = args[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== "string" || v === "") throw new RpcError(`${key} must be a string`);
+  return v;
+}
+
+/** The torrent `torrent-add` names: a path or magnet link in `filename`, or `metainfo`. */
+async function sourceOf(args: Record<string, unknown>): Promise<TorrentSource> {
+  const metainfo = optionalString(args, "metainfo");
+  const filename = optionalString(args, "filename");
+  try {
+    if (metainfo !== undefined) {
+      return { torrent: parseTorrent(Uint8Array.from(atob(metainfo), (c) => c.charCodeAt(0))) };
+    }
+    if (filename === undefined) throw new RpcError("torrent-add needs filename or metainfo");
+    if (filename.startsWith("magnet:")) return { magnet: parseMagnet(filename) };
+    if (/^https?:\/\//i.test(filename)) {
+      throw new RpcError("fetching a .torrent from a URL is not supported; send its metainfo");
+    }
+    const stat = await Deno.stat(filename);
+    if (stat.size > MAX_TORRENT_FILE) throw new RpcError(`${filename} is too large`);
+    return { torrent: parseTorrent(await Deno.readFile(filename)) };
+  } catch (e) {
+    if (e instanceof RpcError) throw e;
+    throw new RpcError(`invalid or corrupt torrent: ${e instanceof Error ? e.message : e}`);
+  }
+}
+
+function brief(t: ClientTorrent, source: TorrentSource) {
+  const named: Torrent | Magnet = t.torrent ??
+    ("torrent" in source ? source.torrent : source.magnet);
+  return {
+    id: t.id,
+    name: "name" in named && named.name ? named.name : named.infoHashHex,
+    hashString: named.infoHashHex,
+  };
+}
+
+/** The torrents `ids` names: all when absent, one id, or a list of ids and hashes. */
+function select(client: Client, ids: unknown): ClientTorrent[] {
+  if (ids === undefined || ids === "recently-active") return client.list();
+  const list = Array.isArray(ids) ? ids : [ids];
+  const out: ClientTorrent[] = [];
+  for (const id of list) {
+    const t = typeof id === "number"
+      ? client.get(id)
+      : typeof id === "string" && /^[0-9a-f]{40}([0-9a-f]{24})?$/i.test(id)
+      ? client.byInfoHash(id)
+      : undefined;
+    if (t && !out.includes(t)) out.push(t);
+  }
+  return out;
+}
+
+/** Transmission's status numbers. */
+const STATUS = { stopped: 0, checking: 2, downloadWait: 3, downloading: 4, seeding: 6 };
+
+/** The requested fields of one torrent. */
+function describe(t: ClientTorrent, info: Kept, fields: string[]): Record<string, unknown> {
+  const torrent = t.torrent;
+  const stats = t.stats();
+  const state = t.state;
+  const total = torrent?.totalLength ?? 0;
+  const wanted = stats?.totalBytes ?? total;
+  const done = stats?.bytesDone ?? 0;
+  const rate = stats?.downloadRate ?? 0;
+  const left = Math.max(0, wanted - done);
+  const values: Record<string, () => unknown> = {
+    id: () => t.id,
+    name: () => torrent?.name ?? "",
+    hashString: () => torrent?.infoHashHex ?? "",
+    status: () =>
+      state === "checking"
+        ? STATUS.checking
+        : state === "metadata" || state === "downloading"
+        ? STATUS.downloading
+        : state === "seeding"
+        ? STATUS.seeding
+        : state === "queued" && !info.paused
+        ? STATUS.downloadWait
+        : STATUS.stopped,
+    error: () => state === "error" ? 3 : 0,
+    errorString: () => t.error ?? "",
+    percentDone: () => wanted > 0 ? done / wanted : 0,
+    metadataPercentComplete: () => torrent ? 1 : t.metadataStats()?.progress ?? 0,
+    totalSize: () => total,
+    sizeWhenDone: () => wanted,
+    leftUntilDone: () => torrent ? left : 0,
+    haveValid: () => done,
+    rateDownload: () => Math.round(rate),
+    rateUpload: () => Math.round(stats?.uploadRate ?? 0),
+    downloadedEver: () => stats?.downloaded ?? 0,
+    uploadedEver: () => stats?.uploaded ?? 0,
+    uploadRatio: () => {
+      const down = stats?.downloaded ?? 0;
+      return down > 0 ? (stats?.uploaded ?? 0) / down : -1;
+    },
+    eta: () => left === 0 ? 0 : rate > 0 ? Math.round(left / rate) : -1,
+    peersConnected: () => stats?.peersConnected ?? t.metadataStats()?.peersConnected ?? 0,
+    peersSendingToUs: () => stats?.peersSendingToUs ?? 0,
+    peersGettingFromUs: () => stats?.peersGettingFromUs ?? 0,
+    addedDate: () => info.addedDate,
+    doneDate: () => info.doneDate,
+    downloadDir: () => info.downloadDir,
+    isFinished: () => state === "complete",
+    isPrivate: () => torrent?.private ?? false,
+    pieceCount: () => torrent?.pieceCount ?? 0,
+    pieceSize: () => torrent?.pieceLength ?? 0,
+    files: () => torrent ? filesOf(t, torrent) : [],
+    fileStats: () =>
+      torrent
+        ? filesOf(t, torrent).map((f) => ({
+          bytesCompleted: f.bytesCompleted,
+          wanted: true,
+          priority: 0,
+        }))
+        : [],
+  };
+  const out: Record<string, unknown> = {};
+  for (const f of fields) if (Object.hasOwn(values, f)) out[f] = values[f]();
+  return out;
+}
+
+/** Each listed file: its path, length and the bytes of it in verified pieces. */
+function filesOf(t: ClientTorrent, torrent: Torrent) {
+  const have = t.job?.session.have;
+  const L = torrent.pieceLength;
+  return listedFiles(torrent).map((i) => {
+    const f = torrent.files[i];
+    let completed = 0;
+    if (have && f.length > 0) {
+      for (let p = Math.floor(f.offset / L); p * L < f.offset + f.length; p++) {
+        if (!have.has(p)) continue;
+        const start = Math.max(p * L, f.offset), end = Math.min((p + 1) * L, f.offset + f.length);
+        completed += end - start;
+      }
+    }
+    return {
+      name: f.path.join("/"),
+      length: f.length,
+      bytesCompleted: completed,
+    };
+  });
+}

@@ -1,0 +1,23 @@
+/**
+ * Transmission's RPC protocol, served by the daemon: the HTTP endpoint with its guards
+ * (Host allow-list, Basic authentication, the session-id handshake, size and rate limits) and
+ * the methods over a `Client`, so `transmission-remote` and other Transmission tools drive us.
+ *
+ * @example
+ * ```ts
+ * import { RPC_PATH } from "./mod.ts";
+ * console.log(RPC_PATH); // "/transmission/rpc"
+ * ```
+ *
+ * @module
+ */
+export { type MethodContext, transmissionMethods } from "./methods.ts";
+export {
+  DEFAULT_RPC_PORT,
+  type MethodResult,
+  RPC_PATH,
+  RpcError,
+  type RpcMethods,
+  RpcServer,
+  type RpcServerOptions,
+} from "./server.ts";

@@ -1,0 +1,212 @@
+/**
+ * The HTTP side of Transmission's RPC protocol (its `rpc-spec.md`, section 2): JSON requests
+ * POSTed to `/transmission/rpc`, answered with `result` and `arguments` and the request's `tag`.
+ * Before any method runs, a request must pass, in order: the Host allow-list (421 otherwise,
+ * against DNS rebinding), Basic authentication when it is on (401), the
+ * `X-Transmission-Session-Id` handshake (409 with the id, the protocol's CSRF guard), a body
+ * size limit (413) and a per-address rate limit (429).
+ *
+ * @module
+ */
+import { concatBytes, PerSourceLimiter } from "../util/mod.ts";
+
+/** The path every RPC request goes to. */
+export const RPC_PATH = "/transmission/rpc";
+/** Transmission's own RPC port. */
+export const DEFAULT_RPC_PORT = 9091;
+const SESSION_HEADER = "X-Transmission-Session-Id";
+/** A request body larger than this is refused unread. */
+const MAX_BODY_BYTES = 1 << 20;
+
+/** A request a method refuses: its message is the response's `result`. */
+export class RpcError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "RpcError";
+  }
+}
+
+/** What a method answers: its response's `arguments`. */
+export type MethodResult = Record<string, unknown>;
+
+/**
+ * The methods a server answers: name to handler of the request's `arguments`. A handler throws
+ * `RpcError` to refuse; any other error is reported too, as the result, and to `onError`.
+ */
+export type RpcMethods = Record<
+  string,
+  (args: Record<string, unknown>) => MethodResult | Promise<MethodResult>
+>;
+
+/** What an `RpcServer` is started with. */
+export interface RpcServerOptions {
+  /** Default 127.0.0.1. */
+  hostname?: string;
+  /** Default 9091; 0 picks a free one. */
+  port?: number;
+  /** `user:password` for HTTP Basic authentication; none when absent. */
+  auth?: string;
+  /** Host names accepted besides localhost, 127.0.0.1, [::1] and the bound address. */
+  hosts?: readonly string[];
+  /** Requests allowed per second per client address, and in a burst; default 200, 400. */
+  rate?: { perSecond: number; burst: number };
+  methods: RpcMethods;
+  /** Where unexpected failures of a method are told (they are answered as its result). */
+  onError?: (message: string) => void;
+}
+
+/**
+ * A running RPC endpoint.
+ *
+ * @example
+ * ```ts
+ * import { RpcServer } from "./server.ts";
+ * const server = RpcServer.start({ port: 0, methods: { "session-get": () => ({ version: "x" }) } });
+ * const url = `http://127.0.0.1:${server.port}/transmission/rpc`;
+ * const call = (id = "") =>
+ *   fetch(url, { method: "POST", headers: { "X-Transmission-Session-Id": id },
+ *     body: JSON.stringify({ method: "session-get", tag: 7 }) });
+ * const first = await call();
+ * await first.body?.cancel();
+ * const id = first.headers.get("X-Transmission-Session-Id")!;
+ * console.log(first.status, await (await call(id)).json()); // 409 { arguments: { version: "x" }, result: "success", tag: 7 }
+ * await server.stop();
+ * ```
+ */
+export class RpcServer {
+  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+  readonly #options: RpcServerOptions;
+  readonly #hosts: Set<string>;
+  readonly #auth: string | undefined;
+  readonly #limiter: PerSourceLimiter;
+  /** The CSRF token a client must echo; a new one each time the server starts. */
+  readonly sessionId = crypto.randomUUID().replaceAll("-", "");
+
+  private constructor(options: RpcServerOptions) {
+    this.#options = options;
+    const hostname = options.hostname ?? "127.0.0.1";
+    this.#hosts = new Set(
+      ["localhost", "127.0.0.1", "::1", hostname, ...options.hosts ?? []].map((h) =>
+        h.toLowerCase()
+      ),
+    );
+    this.#auth = options.auth === undefined ? undefined : `Basic ${btoa(options.auth)}`;
+    const rate = options.rate ?? { perSecond: 200, burst: 400 };
+    this.#limiter = new PerSourceLimiter(rate.perSecond, rate.burst);
+    this.#server = Deno.serve({
+      hostname,
+      port: options.port ?? DEFAULT_RPC_PORT,
+      onListen: () => {},
+    }, (request, info) => this.#handle(request, info.remoteAddr.hostname));
+  }
+
+  /** Listens; throws `Deno.errors.AddrInUse` when the port is taken. */
+  static start(options: RpcServerOptions): RpcServer {
+    return new RpcServer(options);
+  }
+
+  /** The port listened on. */
+  get port(): number {
+    return this.#server.addr.port;
+  }
+
+  /** Stops listening and ends open connections. */
+  async stop(): Promise<void> {
+    await this.#server.shutdown();
+  }
+
+  async #handle(request: Request, client: string): Promise<Response> {
+    const url = new URL(request.url);
+    if (!this.#hosts.has(hostOf(request.headers.get("host") ?? ""))) {
+      return plain(421, "Misdirected Request: unknown host name (DNS rebinding protection)");
+    }
+    if (!this.#limiter.allow(client)) return plain(429, "Too Many Requests");
+    if (this.#auth !== undefined && !sameText(request.headers.get("authorization"), this.#auth)) {
+      return new Response("Unauthorized\n", {
+        status: 401,
+        headers: { "WWW-Authenticate": 'Basic realm="bittorrent"' },
+      });
+    }
+    // Transmission's own tools post to the path with a trailing slash.
+    if (url.pathname !== RPC_PATH && url.pathname !== `${RPC_PATH}/`) {
+      return plain(404, "Not Found");
+    }
+    if (request.headers.get(SESSION_HEADER) !== this.sessionId) {
+      await request.body?.cancel();
+      return new Response(`<h1>409: Conflict</h1><p>${SESSION_HEADER}: ${this.sessionId}</p>\n`, {
+        status: 409,
+        headers: { [SESSION_HEADER]: this.sessionId, "Content-Type": "text/html" },
+      });
+    }
+    if (request.method !== "POST") return plain(405, "Method Not Allowed: POST a JSON request");
+    const body = await readBody(request, MAX_BODY_BYTES);
+    if (body === undefined) return plain(413, "Payload Too Large");
+    return Response.json(await this.#call(body));
+  }
+
+  async #call(body: Uint8Array): Promise<Record<string, unknown>> {
+    let request: unknown;
+    try {
+      request = JSON.parse(new TextDecoder().decode(body));
+    } catch {
+      return { result: "the request is not JSON" };
+    }
+    if (!isRecord(request) || typeof request.method !== "string") {
+      return { result: "the request names no method" };
+    }
+    const tag = typeof request.tag === "number" ? { tag: request.tag } : {};
+    const method = Object.hasOwn(this.#options.methods, request.method)
+      ? this.#options.methods[request.method]
+      : undefined;
+    if (!method) return { result: "method name not recognized", ...tag };
+    const args = isRecord(request.arguments) ? request.arguments : {};
+    try {
+      return { arguments: await method(args), result: "success", ...tag };
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      if (!(e instanceof RpcError)) this.#options.onError?.(`RPC ${request.method}: ${message}`);
+      return { result: message, ...tag };
+    }
+  }
+}
+
+function plain(status: number, text: string): Response {
+  return new Response(`${text}\n`, { status, headers: { "Content-Type": "text/plain" } });
+}
+
+/** The host name of a `Host` header: no port, no IPv6 brackets, lowercase. */
+function hostOf(header: string): string {
+  const h = header.trim().toLowerCase();
+  if (h.startsWith("[")) return h.slice(1, h.indexOf("]") > 0 ? h.indexOf("]") : undefined);
+  const colon = h.lastIndexOf(":");
+  return colon >= 0 && h.indexOf(":") === colon ? h.slice(0, colon) : h;
+}
+
+/** Compares two strings in time that does not depend on where they first differ. */
+function sameText(a: string | null, b: string): boolean {
+  if (a === null || a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
+
+/** The body, or `undefined` once it passes `limit` bytes (the rest is not read). */
+async function readBody(request: Request, limit: number): Promise<Uint8Array | undefined> {
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  if (declared > limit) {
+    await request.body?.cancel();
+    return undefined;
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of request.body ?? []) {
+    size += chunk.length;
+    if (size > limit) return undefined;
+    chunks.push(chunk);
+  }
+  return concatBytes(...chunks);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}

@@ -1,0 +1,215 @@
+/**
+ * `bittorrent daemon` driven by Debian's `transmission-remote` (package transmission-cli), on
+ * 127.0.0.1: add a .torrent (its peers come from our tracker), list it until done, add its magnet
+ * link again (one torrent), remove it with its data, add the magnet link (metadata from the
+ * seeder), remove it keeping the data; raw requests with bad input get error results; SIGTERM
+ * stops the daemon cleanly with exit 0.
+ */
+import { assert, assertEquals } from "../assert.ts";
+import {
+  delay,
+  freePort,
+  freeTcpUdpPort,
+  makeSwarm,
+  OUR_MAIN,
+  runOurClient,
+  sameTree,
+  toolGate,
+} from "./fixtures.ts";
+import type { PayloadFile } from "../../testdata/payload.ts";
+
+const MiB = 1 << 20;
+const FILES: PayloadFile[] = [
+  { path: "daemonset/a.bin", size: 3 * MiB + 77 },
+  { path: "daemonset/sub/b.txt", size: 4321 },
+];
+
+const missing = await toolGate(["transmission-cli", "opentracker", "mktorrent"]);
+
+/** Runs `transmission-remote <port> ...args`; its stdout, or a thrown error with its output. */
+async function remote(port: number, ...args: string[]): Promise<string> {
+  const out = await new Deno.Command("transmission-remote", {
+    args: [String(port), ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  if (!out.success) throw new Error(`transmission-remote ${args.join(" ")} failed: ${text}`);
+  return text;
+}
+
+/** The rows of `transmission-remote -l`, as [id, done%] pairs. */
+async function listed(port: number): Promise<[number, string][]> {
+  const rows = (await remote(port, "-l")).split("\n").slice(1)
+    .map((line) => line.trim().split(/\s+/))
+    .filter((cells) => /^\d+\*?$/.test(cells[0]));
+  return rows.map((cells) => [Number(cells[0].replace("*", "")), cells[1]]);
+}
+
+async function until(what: string, check: () => Promise<boolean>, ms: number): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!(await check())) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await delay(200);
+  }
+}
+
+/** The daemon as a user runs it, in a temp state folder, DHT off (tests stay on 127.0.0.1). */
+async function startDaemon(downloads: string) {
+  const rpcPort = freePort();
+  const stateDir = await Deno.makeTempDir({ prefix: "bittorrent-daemon-state-" });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      OUR_MAIN,
+      "daemon",
+      "-o",
+      downloads,
+      "--port",
+      String(await freeTcpUdpPort()),
+      "--no-dht",
+      "--rpc-port",
+      String(rpcPort),
+      "--log-dir",
+      `${stateDir}/logs`,
+      "-v",
+    ],
+    env: { XDG_STATE_HOME: stateDir, NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const output = Promise.all([
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+  ]);
+  await until("the daemon's RPC", async () => {
+    try {
+      await remote(rpcPort, "-st");
+      return true;
+    } catch {
+      return false;
+    }
+  }, 30_000);
+  return {
+    rpcPort,
+    async stop(): Promise<{ code: number; output: string }> {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* gone already */ }
+      const status = await child.status;
+      const [out, err] = await output;
+      await Deno.remove(stateDir, { recursive: true }).catch(() => {});
+      return { code: status.code, output: out + err };
+    },
+  };
+}
+
+Deno.test({
+  name: "daemon + transmission-remote: add, list, a duplicate, remove with data, a magnet link",
+  ignore: missing("daemon", "transmission-cli", "opentracker", "mktorrent"),
+  async fn() {
+    const swarm = await makeSwarm(FILES, 701, "interop-daemon-");
+    const seeder = await runOurClient({
+      torrent: swarm.httpTorrent,
+      out: swarm.data,
+      seed: true,
+    });
+    const downloads = `${swarm.root}/downloads`;
+    await Deno.mkdir(downloads);
+    const daemon = await startDaemon(downloads);
+    let stopped = false;
+    try {
+      await remote(daemon.rpcPort, "-a", swarm.httpTorrent);
+      assertEquals((await listed(daemon.rpcPort)).map(([id]) => id), [1]);
+      await until("torrent 1 done", async () => {
+        return (await listed(daemon.rpcPort))[0]?.[1] === "100%";
+      }, 60_000);
+      // The seeder keeps its resume record beside the payload: compare the torrent's folder.
+      const same = () => sameTree(`${swarm.data}/daemonset`, `${downloads}/daemonset`);
+      assert(await same(), "the daemon's copy equals the source");
+
+      // The same torrent as a magnet link is the same torrent.
+      const magnet = `magnet:?xt=urn:btih:${swarm.infoHash}&x.pe=127.0.0.1:${seeder.port}`;
+      await remote(daemon.rpcPort, "-a", magnet);
+      assertEquals((await listed(daemon.rpcPort)).length, 1);
+
+      await remote(daemon.rpcPort, "-t", "1", "--remove-and-delete");
+      assertEquals(await listed(daemon.rpcPort), []);
+      assert(
+        ![...Deno.readDirSync(downloads)].some((e) => e.name === "daemonset"),
+        "--remove-and-delete took the data",
+      );
+      const kept = [...Deno.readDirSync(`${downloads}/.bittorrent`)].map((e) => e.name);
+      assertEquals(kept.filter((name) => name.startsWith(swarm.infoHash)), [], "and its records");
+
+      // From the magnet link: the metadata from the seeder, then the data.
+      await remote(daemon.rpcPort, "-a", magnet);
+      await until("the magnet's torrent done", async () => {
+        return (await listed(daemon.rpcPort))[0]?.[1] === "100%";
+      }, 60_000);
+      assert(await same(), "the magnet's copy equals the source");
+      const info = await remote(daemon.rpcPort, "-t", swarm.infoHash, "-i");
+      assert(info.includes(`Hash: ${swarm.infoHash}`) && info.includes("daemonset"), info);
+      await remote(daemon.rpcPort, "-t", "all", "-r");
+      assertEquals(await listed(daemon.rpcPort), []);
+      assert(await same(), "-r keeps the data");
+
+      const { code, output } = await daemon.stop();
+      stopped = true;
+      assertEquals(code, 0, output);
+      assert(output.includes("RPC at http://127.0.0.1:"), output);
+    } finally {
+      if (!stopped) await daemon.stop();
+      await seeder.stop();
+      await swarm.tracker.stop();
+      await Deno.remove(swarm.root, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "daemon: raw requests with bad input get error results, never a crash",
+  ignore: missing("daemon raw", "transmission-cli"),
+  async fn() {
+    const downloads = await Deno.makeTempDir({ prefix: "bittorrent-daemon-" });
+    const daemon = await startDaemon(downloads);
+    try {
+      const url = `http://127.0.0.1:${daemon.rpcPort}/transmission/rpc`;
+      const first = await fetch(url, { method: "POST", body: "{}" });
+      await first.body?.cancel();
+      const id = first.headers.get("X-Transmission-Session-Id")!;
+      const call = async (request: unknown) => {
+        const response = await fetch(url, {
+          method: "POST",
+          headers: { "X-Transmission-Session-Id": id },
+          body: JSON.stringify(request),
+        });
+        return await response.json();
+      };
+      const refused = [
+        { method: "torrent-add", arguments: { metainfo: btoa("not bencode") } },
+        { method: "torrent-add", arguments: { filename: "/no/such/file.torrent" } },
+        { method: "torrent-add", arguments: { filename: "magnet:?xt=urn:btih:zz" } },
+        { method: "torrent-add", arguments: {} },
+        { method: "torrent-add", arguments: { filename: 7 } },
+        { method: "torrent-get", arguments: { fields: "name" } },
+        { method: "torrent-get" },
+        { method: "no-such-method" },
+      ];
+      for (const request of refused) {
+        const answer = await call(request);
+        assert(answer.result !== "success", `${JSON.stringify(request)}: ${answer.result}`);
+      }
+      const empty = await call({ method: "torrent-get", arguments: { fields: ["id"], ids: [99] } });
+      assertEquals(empty, { arguments: { torrents: [] }, result: "success" });
+      const session = await call({ method: "session-get" });
+      assertEquals(session.arguments["rpc-version"], 16);
+      assertEquals(session.arguments["download-dir"], downloads);
+    } finally {
+      const { code, output } = await daemon.stop();
+      assertEquals(code, 0, output);
+      await Deno.remove(downloads, { recursive: true });
+    }
+  },
+});
