@@ -22,6 +22,7 @@ export type TorrentState =
   | "downloading"
   | "seeding"
   | "complete"
+  | "paused"
   | "removed"
   | "error";
 
@@ -55,6 +56,7 @@ export type OpenOptions =
       | "onCheckProgress"
       | "session"
       | "resume"
+      | "recheck"
       | "webSeed"
     >
   >
@@ -155,7 +157,10 @@ export class ClientTorrent {
   #torrent: Torrent | undefined;
   #opening = false;
   #started = false;
+  #paused = false;
   #removed = false;
+  /** How the files were opened, to open them again on `resume` and `verify`. */
+  #opened: OpenOptions | undefined;
   #error: string | undefined;
   /** Settles with the torrent and the peers met so far (at once for a .torrent). */
   readonly metadata: Promise<FetchedTorrent>;
@@ -206,6 +211,7 @@ export class ClientTorrent {
     if (this.#error !== undefined) return "error";
     if (this.#fetch) return "metadata";
     if (this.#opening) return "checking";
+    if (this.#paused) return "paused";
     if (!this.#job || !this.#started) return "queued";
     const phase = this.#job.session.stats().phase;
     return phase === "downloading" || phase === "seeding" ? phase : "complete";
@@ -249,6 +255,7 @@ export class ClientTorrent {
   async open(options: OpenOptions): Promise<TorrentJob> {
     if (this.#job || this.#opening) throw new Error(`torrent ${this.id} is already open`);
     this.#opening = true;
+    this.#opened = options;
     try {
       const fetched = await this.metadata;
       if (this.#removed) throw new Error(`torrent ${this.id} was removed`);
@@ -281,6 +288,47 @@ export class ClientTorrent {
     if (!this.#job) throw new Error(`torrent ${this.id} is not open`);
     this.#started = true;
     this.#job.start();
+  }
+
+  /**
+   * Stops the running job (announcing `stopped`, flushing, saving the resume record) but keeps
+   * the torrent: state `paused` until `resume`. Nothing to do before the files were opened.
+   */
+  async pause(): Promise<void> {
+    const job = this.#job;
+    if (!job || this.#removed) return;
+    this.#paused = true;
+    this.#job = undefined;
+    this.#started = false;
+    await job.stop();
+  }
+
+  /** Opens the files again as they were opened (the resume record spares a check) and starts. */
+  async resume(): Promise<void> {
+    if (!this.#paused || !this.#opened || this.#removed) return;
+    this.#paused = false;
+    this.#error = undefined;
+    await this.open(this.#opened);
+    this.start();
+  }
+
+  /** Stops, hashes every piece on disk again (the resume record is not trusted), and starts. */
+  async verify(): Promise<void> {
+    if (!this.#opened || this.#removed) return;
+    const opened = this.#opened;
+    const wasRunning = this.#job !== undefined && !this.#paused;
+    await this.pause();
+    this.#paused = false;
+    this.#error = undefined;
+    await this.open({ ...opened, recheck: true });
+    this.#opened = opened;
+    if (wasRunning) this.start();
+    else this.#paused = true;
+  }
+
+  /** Asks the trackers for peers now. */
+  reannounce(): void {
+    this.#job?.announceNow();
   }
 
   /**

@@ -66,6 +66,8 @@ export interface TorrentJobOptions {
    * check when no file changed since). Default true; false always hashes and never writes one.
    */
   resume?: boolean;
+  /** Hash the data on open even when a resume record vouches for it (a verify). */
+  recheck?: boolean;
   /** How often the resume record is refreshed while pieces arrive. Default 30 s. */
   resumeIntervalMs?: number;
   /** Fetch from the torrent's web seeds (BEP 19, http and https `url-list` URLs). Default true. */
@@ -231,7 +233,7 @@ export class TorrentJob {
       // A clean stop left a record no file contradicts: trust it. Otherwise hash the data.
       const enabled = opts.resume !== false;
       const log = opts.log;
-      const recorded = enabled
+      const recorded = enabled && !opts.recheck
         ? await loadResume(storage, torrent.infoHash, (why) => log?.info(`${why}: checking data`))
         : undefined;
       const have = recorded ?? await storage.verify(opts.onCheckProgress);
@@ -337,6 +339,11 @@ export class TorrentJob {
         )
       );
     }
+  }
+
+  /** Asks every tracker for peers now, not at the next interval. */
+  announceNow(): void {
+    for (const a of this.#announcers) a.announceNow();
   }
 
   /** Dials these peers too, counted by the source each names (`manual` when none). */

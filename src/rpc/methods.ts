@@ -1,6 +1,6 @@
 /**
  * Transmission's RPC methods over a `Client`: the session's settings and numbers, and adding,
- * listing and removing torrents, in the names Transmission 3 and its tools use (`hashString`,
+ * listing, starting, stopping, verifying and removing torrents, in the names Transmission 3 and its tools use (`hashString`,
  * `percentDone`, `download-dir`, ...). A torrent added here runs on its own: its metadata
  * (a magnet link's), then its files under its download folder, then downloading and seeding.
  *
@@ -62,15 +62,32 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
   const kept = new Map<number, Kept>();
   const started = Date.now();
 
+  const warn = (t: ClientTorrent) => (e: unknown) =>
+    context.log?.warn(`torrent ${t.id}: ${e instanceof Error ? e.message : e}`);
+  const whenDone = (t: ClientTorrent, info: Kept) =>
+    t.job?.completed.then(() => info.doneDate ||= nowSeconds(), () => {});
   const run = async (t: ClientTorrent, info: Kept) => {
     try {
       await t.open({ output: info.downloadDir, seed: true });
       t.start();
-      await t.job!.completed;
-      info.doneDate = nowSeconds();
+      await whenDone(t, info);
     } catch (e) {
-      context.log?.warn(`torrent ${t.id}: ${e instanceof Error ? e.message : e}`);
+      warn(t)(e);
     }
+  };
+  /** Starts a torrent added paused, or one stopped later. */
+  const start = (t: ClientTorrent) => {
+    const info = kept.get(t.id)!;
+    if (info.paused) {
+      info.paused = false;
+      run(t, info);
+    } else if (t.state === "paused") {
+      t.resume().then(() => whenDone(t, info), warn(t));
+    }
+  };
+  const each = (args: Record<string, unknown>, act: (t: ClientTorrent) => unknown) => {
+    for (const t of select(client, args.ids)) act(t);
+    return {};
   };
 
   return {
@@ -122,7 +139,8 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       };
       return {
         activeTorrentCount: active,
-        pausedTorrentCount: torrents.filter((t) => kept.get(t.id)?.paused).length,
+        pausedTorrentCount: torrents.filter((t) => kept.get(t.id)?.paused || t.state === "paused")
+          .length,
         torrentCount: torrents.length,
         downloadSpeed: Math.round(down),
         uploadSpeed: Math.round(up),
@@ -160,6 +178,15 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       }
       return { torrents: rows, ...(args.ids === "recently-active" ? { removed: [] } : {}) };
     },
+
+    "torrent-start": (args) => each(args, start),
+    "torrent-start-now": (args) => each(args, start),
+    "torrent-stop": async (args) => {
+      for (const t of select(client, args.ids)) await t.pause();
+      return {};
+    },
+    "torrent-verify": (args) => each(args, (t) => t.verify().catch(warn(t))),
+    "torrent-reannounce": (args) => each(args, (t) => t.reannounce()),
 
     "torrent-remove": async (args) => {
       const removeData = args["delete-local-data"] === true;
@@ -278,7 +305,7 @@ function describe(t: ClientTorrent, info: Kept, fields: string[]): Record<string
         ? STATUS.seeding
         : state === "queued" && !info.paused
         ? STATUS.downloadWait
-        : STATUS.stopped,
+        : STATUS.stopped, // paused, complete, error
     error: () => state === "error" ? 3 : 0,
     errorString: () => t.error ?? "",
     percentDone: () => wanted > 0 ? done / wanted : 0,

@@ -130,3 +130,35 @@ Deno.test("client: a folder that cannot be opened puts the torrent in error", as
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("client: pause keeps the torrent, resume goes on, verify finds a damaged piece", async () => {
+  const root = await Deno.makeTempDir({ prefix: "bt-client-" });
+  await writePayload(`${root}/seed`, "one.bin", ONE);
+  const seeder = await openJob(torrentOne, `${root}/seed`, { seed: true });
+  const client = await openClient();
+  try {
+    seeder.start();
+    const t = client.add({ torrent: torrentOne }, { peers: [addressOf(seeder)] });
+    await run(t, `${root}/out`);
+    assertEquals(t.state, "complete");
+
+    await t.pause();
+    assertEquals([t.state, t.job], ["paused", undefined]);
+    await t.resume();
+    assertEquals(t.state, "complete", "the resume record spares a check");
+
+    // One byte of the first piece is spoiled on disk: a verify hashes everything again, finds
+    // it, and fetches the piece again from the seeder.
+    const file = await Deno.open(`${root}/out/one.bin`, { write: true });
+    await file.write(new Uint8Array([ONE[0] ^ 0xff]));
+    file.close();
+    await t.verify();
+    assert(t.job!.stats().piecesDone < torrentOne.pieceCount, "the damaged piece is not had");
+    await within("the piece fetched again", 15_000, t.job!.completed);
+    await assertPayload(`${root}/out`, "one.bin", ONE);
+  } finally {
+    await client.stop();
+    await seeder.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+});

@@ -1,7 +1,7 @@
 /**
  * `bittorrent daemon` driven by Debian's `transmission-remote` (package transmission-cli), on
- * 127.0.0.1: add a .torrent (its peers come from our tracker), list it until done, add its magnet
- * link again (one torrent), remove it with its data, add the magnet link (metadata from the
+ * 127.0.0.1: add a .torrent (its peers come from our tracker), list it until done, stop, start
+ * and verify it, add its magnet link again (one torrent), remove it with its data, add the magnet link (metadata from the
  * seeder), remove it keeping the data; raw requests with bad input get error results; SIGTERM
  * stops the daemon cleanly with exit 0.
  */
@@ -128,6 +128,19 @@ Deno.test({
       // The seeder keeps its resume record beside the payload: compare the torrent's folder.
       const same = () => sameTree(`${swarm.data}/daemonset`, `${downloads}/daemonset`);
       assert(await same(), "the daemon's copy equals the source");
+
+      // Stop, start, verify: the state transmission-remote shows follows.
+      const stateOf = async () =>
+        /State: (\w+)/.exec(await remote(daemon.rpcPort, "-t", "1", "-i"))?.[1];
+      await remote(daemon.rpcPort, "-t", "1", "-S");
+      assertEquals(await stateOf(), "Stopped");
+      await remote(daemon.rpcPort, "-t", "1", "-s");
+      await until("started again", async () => (await stateOf()) !== "Stopped", 10_000);
+      await remote(daemon.rpcPort, "-t", "1", "-v");
+      await until("verified and seeding", async () => {
+        return (await listed(daemon.rpcPort))[0]?.[1] === "100%" && await stateOf() !== "Stopped";
+      }, 30_000);
+      assert(await same(), "still the source after stop, start and verify");
 
       // The same torrent as a magnet link is the same torrent.
       const magnet = `magnet:?xt=urn:btih:${swarm.infoHash}&x.pe=127.0.0.1:${seeder.port}`;
