@@ -1,6 +1,6 @@
 /**
  * The `bittorrent` executable: parse arguments, run the command (download, verify, info,
- * create, daemon, completions), and turn every failure into one line on stderr and an exit code (0
+ * create, daemon, the remote commands, completions), and turn every failure into one line on stderr and an exit code (0
  * done, 1 failed or incomplete, 2 bad usage, 130 interrupted).
  *
  * @module
@@ -16,6 +16,7 @@ import {
   runCreate,
   runDaemon,
   runDownload,
+  runRemote,
   runVerify,
   UsageError,
 } from "./cli/mod.ts";
@@ -54,6 +55,13 @@ export async function main(args: string[], io: CommandIO = processIO()): Promise
         return 0;
       case "daemon":
         return await runDaemon(parsed, VERSION, io);
+      case "add":
+      case "ls":
+      case "pause":
+      case "resume":
+      case "rm":
+      case "stats":
+        return await runRemote(parsed, io);
       default:
         return await runDownload(parsed, io);
     }

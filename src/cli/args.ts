@@ -9,7 +9,18 @@ import type { TorrentVersion } from "../metainfo/mod.ts";
 import { formatIp, parseIp } from "../util/mod.ts";
 
 /** The commands the first word of the command line may name (`download` when absent). */
-export type CommandName = "download" | "verify" | "info" | "create" | "daemon" | "completions";
+export type CommandName =
+  | "download"
+  | "verify"
+  | "info"
+  | "create"
+  | "daemon"
+  | RemoteCommand
+  | "completions";
+
+/** The commands that talk to a running daemon over its RPC. */
+export type RemoteCommand = "add" | "ls" | "pause" | "resume" | "rm" | "stats";
+const REMOTE_COMMANDS: readonly RemoteCommand[] = ["add", "ls", "pause", "resume", "rm", "stats"];
 
 /** Every command word, `help` included. */
 export const COMMAND_WORDS: readonly (CommandName | "help")[] = [
@@ -18,6 +29,7 @@ export const COMMAND_WORDS: readonly (CommandName | "help")[] = [
   "info",
   "create",
   "daemon",
+  ...REMOTE_COMMANDS,
   "completions",
   "help",
 ];
@@ -147,6 +159,24 @@ export interface DaemonOptions {
   verbose: boolean;
 }
 
+/** Options of the remote commands (`add`, `ls`, `pause`, `resume`, `rm`, `stats`). */
+export interface RemoteOptions {
+  command: RemoteCommand;
+  /** The daemon's RPC address (`--rpc`). */
+  rpc: string;
+  rpcAuth?: string;
+  /** add: .torrent files and magnet links; pause, resume, rm: ids, info-hashes or `all`. */
+  targets: string[];
+  /** add: the folder the daemon saves to (absolute), instead of its own. */
+  output?: string;
+  /** add: without starting. */
+  paused: boolean;
+  /** rm: delete the data too. */
+  delete: boolean;
+  /** ls, stats: JSON on stdout. */
+  json: boolean;
+}
+
 /** The shells `completions` writes scripts for. */
 export type Shell = "bash" | "zsh" | "fish";
 const SHELLS: readonly Shell[] = ["bash", "zsh", "fish"];
@@ -156,6 +186,7 @@ export type ParsedArgs =
   | CliOptions
   | CreateCommandOptions
   | DaemonOptions
+  | RemoteOptions
   | CompletionsOptions
   | { help: true; topic?: CommandName }
   | { version: true };
@@ -185,6 +216,8 @@ export const DEFAULT_MAX_PEERS = 20;
 export const DEFAULT_PORT = 6881;
 /** The RPC port of `daemon` unless `--rpc-port`: Transmission's, which its tools assume. */
 export const DEFAULT_RPC_PORT = 9091;
+/** Where the remote commands find a daemon unless `--rpc`. */
+export const DEFAULT_RPC_URL = `http://127.0.0.1:${DEFAULT_RPC_PORT}`;
 const MAX_PEERS_LIMIT = 1000;
 /** Largest accepted rate limit (1 TiB/s): bounds the arithmetic, far above any real link. */
 const MAX_RATE = 1024 ** 4;
@@ -293,7 +326,9 @@ type Switch =
   | "noDate"
   | "v1"
   | "v2"
-  | "hybrid";
+  | "hybrid"
+  | "paused"
+  | "delete";
 
 /** Flags that take a value; `repeat` ones keep every value given, the others the last. */
 type ValueFlag =
@@ -321,7 +356,8 @@ type ValueFlag =
   | "rpcPort"
   | "rpcBind"
   | "rpcAuth"
-  | "rpcHost";
+  | "rpcHost"
+  | "rpc";
 
 type Flag = Switch | ValueFlag;
 
@@ -435,6 +471,9 @@ const FLAG_SPECS: readonly FlagSpec[] = [
     repeat: true,
     about: "a host name the RPC answers to",
   },
+  { key: "rpc", label: "--rpc", metavar: "<URL>", about: "the daemon's RPC (default :9091)" },
+  { key: "paused", label: "--paused", about: "add without starting" },
+  { key: "delete", label: "--delete", about: "delete the data too" },
   { key: "quiet", label: "--quiet", about: "no progress line" },
   { key: "verbose", label: "--verbose", about: "debug messages in the log" },
   { key: "help", label: "--help", about: "show help" },
@@ -516,6 +555,12 @@ const COMMAND_FLAGS: Record<CommandName, ReadonlySet<Flag>> = {
     "rpcAuth",
     "rpcHost",
   ]),
+  add: new Set<Flag>(["rpc", "rpcAuth", "output", "paused"]),
+  ls: new Set<Flag>(["rpc", "rpcAuth", "json"]),
+  pause: new Set<Flag>(["rpc", "rpcAuth"]),
+  resume: new Set<Flag>(["rpc", "rpcAuth"]),
+  rm: new Set<Flag>(["rpc", "rpcAuth", "delete"]),
+  stats: new Set<Flag>(["rpc", "rpcAuth", "json"]),
   completions: new Set<Flag>(),
 };
 
@@ -677,6 +722,7 @@ export function parseArgs(argv: readonly string[], env: ParseArgsEnv = {}): Pars
   }
   if (word === "create") return createOptions(t);
   if (word === "daemon") return daemonOptions(t, env);
+  if (isRemoteCommand(word)) return remoteOptions(word, t);
   if (word === "completions") return completionsOptions(t);
   if (word === undefined) checkNotAMistypedCommand(t.positionals);
   return torrentOptions(t, word, env);
@@ -836,6 +882,52 @@ function bootstrapOption(given: Given | undefined): string[] | undefined {
 
 const MIN_PIECE_SIZE = 16 * 1024;
 const MAX_PIECE_SIZE = 256 * 1024 * 1024;
+
+function isRemoteCommand(word: string | undefined): word is RemoteCommand {
+  return REMOTE_COMMANDS.some((c) => c === word);
+}
+
+/** The options of a remote command. */
+function remoteOptions(command: RemoteCommand, t: Tokens): RemoteOptions {
+  const targets = t.positionals;
+  const takes = command === "add"
+    ? "torrents"
+    : command === "ls" || command === "stats"
+    ? "nothing"
+    : "ids";
+  if (takes === "nothing" && targets.length > 0) {
+    throw new UsageError(`unexpected argument "${printable(targets[0])}" (${command} takes none)`);
+  }
+  if (takes !== "nothing" && targets.length === 0) {
+    throw new UsageError(
+      takes === "torrents"
+        ? "add needs a .torrent file or magnet link (see bittorrent help add)"
+        : `${command} needs torrent ids, info-hashes or all (see bittorrent help ${command})`,
+    );
+  }
+  if (takes === "ids") {
+    const bad = targets.find((x) => !/^(\d+|[0-9a-fA-F]{40}|[0-9a-fA-F]{64}|all)$/.test(x));
+    if (bad !== undefined) {
+      throw new UsageError(`"${printable(bad)}" is not a torrent id, info-hash or all`);
+    }
+  }
+  const auth = last(t, "rpcAuth");
+  if (auth !== undefined && !/^[^:]+:.+$/.test(auth.value)) {
+    throw new UsageError(`${auth.label}: give USER:PASSWORD`);
+  }
+  const output = last(t, "output")?.value;
+  if (output === "") throw new UsageError("--output must not be empty");
+  return {
+    command,
+    rpc: last(t, "rpc")?.value ?? DEFAULT_RPC_URL,
+    ...(auth === undefined ? {} : { rpcAuth: auth.value }),
+    targets,
+    ...(output === undefined ? {} : { output }),
+    paused: t.switches.has("paused"),
+    delete: t.switches.has("delete"),
+    json: t.switches.has("json"),
+  };
+}
 
 /** The options of `daemon`. */
 function daemonOptions(t: Tokens, env: ParseArgsEnv): DaemonOptions {

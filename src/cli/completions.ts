@@ -14,6 +14,12 @@ const COMMANDS: readonly CommandName[] = [
   "info",
   "create",
   "daemon",
+  "add",
+  "ls",
+  "pause",
+  "resume",
+  "rm",
+  "stats",
   "completions",
 ];
 const WORDS = [...COMMANDS, "help"];
@@ -112,7 +118,7 @@ ${cases}
     if [ "$COMP_CWORD" -eq 2 ]; then _bittorrent_add -W "${SHELLS}"; fi
   elif [ "$cmd" = create ]; then
     _bittorrent_add -f
-  elif [ "$cmd" = daemon ]; then
+  elif [[ " daemon ls pause resume rm stats " == *" $cmd "* ]]; then
     return
   else
     _bittorrent_torrents
@@ -154,7 +160,7 @@ function zshScript(): string {
       ? [`'1:shell:(${SHELLS})'`]
       : c === "create"
       ? ["'1:file or folder:_files'"]
-      : c === "daemon"
+      : ["daemon", "ls", "pause", "resume", "rm", "stats"].includes(c)
       ? []
       : ["'1:torrent:_files -g \"*.torrent\"'"];
     return `_bittorrent_${c}() {\n  _arguments -s \\\n    ${
@@ -238,7 +244,8 @@ function fishScript(): string {
     `complete -c bittorrent -n "not __fish_seen_subcommand_from $commands" -a help -d 'show help'`,
     `complete -c bittorrent -n "__fish_seen_subcommand_from help" -a "${COMMANDS.join(" ")}"`,
     `complete -c bittorrent -n "__fish_seen_subcommand_from completions" -a "${SHELLS}"`,
-    `complete -c bittorrent -n "not __fish_seen_subcommand_from create daemon completions help" ` +
+    `complete -c bittorrent -n "not __fish_seen_subcommand_from create daemon ls pause ` +
+    `resume rm stats completions help" ` +
     `-a "(__bittorrent_torrents)"`,
     `complete -c bittorrent -n "__fish_seen_subcommand_from create" -F`,
   ];
@@ -263,6 +270,12 @@ function commandAbout(c: CommandName): string {
     info: "show what a torrent holds",
     create: "make a .torrent of a file or folder",
     daemon: "run many torrents, driven over Transmission's RPC",
+    add: "add torrents to a running daemon",
+    ls: "list a daemon's torrents",
+    pause: "stop torrents of a daemon",
+    resume: "start torrents of a daemon",
+    rm: "remove torrents from a daemon",
+    stats: "a daemon's totals",
     completions: "print a shell completion script",
   }[c];
 }

@@ -34,6 +34,7 @@ Usage:
   bittorrent info [--json] <torrent-file|magnet>
   bittorrent create <file-or-folder> -o <file.torrent> [options]
   bittorrent daemon [-o <download-dir>] [options]
+  bittorrent add|ls|pause|resume|rm|stats [--rpc <URL>] ...
   bittorrent completions <bash|zsh|fish>
   bittorrent help [<command>]
 
@@ -46,6 +47,8 @@ Commands:
   create                      make a .torrent of a file or folder
   daemon                      run in the foreground for many torrents, driven
                               over Transmission's RPC (transmission-remote)
+  add, ls, pause, resume, rm, stats
+                              drive a running daemon (bittorrent help add)
   completions                 print a shell completion script
   help                        this text, or a command's (bittorrent help create)
 
@@ -208,6 +211,32 @@ Options:
   -v, --verbose               write debug messages to the log
 `;
 
+/** `bittorrent help add` (and ls, pause, resume, rm, stats). */
+const REMOTE_HELP = `bittorrent add, ls, pause, resume, rm, stats - drive a running daemon
+
+Usage:
+  bittorrent add <torrent-file|magnet>... [-o <dir>] [--paused]
+  bittorrent ls [--json]
+  bittorrent pause <id|info-hash|all>...
+  bittorrent resume <id|info-hash|all>...
+  bittorrent rm <id|info-hash|all>... [--delete]
+  bittorrent stats [--json]
+
+They talk to bittorrent daemon (or any daemon that speaks Transmission's RPC)
+at --rpc. add sends a .torrent file's contents, so the daemon need not see this
+machine's folders; -o names the folder the daemon saves into. ls shows each
+torrent's id, progress, size, ETA, rates, ratio, peers and state.
+
+Options:
+      --rpc <URL>             the daemon (default: http://127.0.0.1:${DEFAULT_RPC_PORT});
+                              a login may be in it (http://user:pass@host:port)
+      --rpc-auth <USER:PASS>  the daemon's login
+  -o, --output <dir>          add: where the daemon saves (default: its own)
+      --paused                add: without starting
+      --delete                rm: delete the data too
+      --json                  ls, stats: JSON on stdout
+`;
+
 /**
  * The help screen for `topic` (the program's when none).
  *
@@ -227,6 +256,13 @@ export function helpText(topic?: CommandName): string {
       return CREATE_HELP;
     case "daemon":
       return DAEMON_HELP;
+    case "add":
+    case "ls":
+    case "pause":
+    case "resume":
+    case "rm":
+    case "stats":
+      return REMOTE_HELP;
     case "completions":
       return COMPLETIONS_HELP;
     default:

@@ -29,6 +29,7 @@ export {
   parseDuration,
   parseIndexList,
   parseRate,
+  type RemoteOptions,
   resolveSelection,
   type Shell,
   UsageError,
@@ -38,6 +39,7 @@ export { JsonEvents } from "./events.ts";
 export { completionScript } from "./completions.ts";
 export { runCreate } from "./create.ts";
 export { runDaemon } from "./daemon.ts";
+export { runRemote } from "./remote.ts";
 export { renderFileList, renderTorrentInfo, type TorrentReport, torrentReport } from "./info.ts";
 export { LogError, logFileName, Logger, type LoggerOptions, type LogLevel } from "./log.ts";
 export {

@@ -161,6 +161,8 @@ export class ClientTorrent {
   #removed = false;
   /** How the files were opened, to open them again on `resume` and `verify`. */
   #opened: OpenOptions | undefined;
+  /** The numbers when the job last stopped, shown while paused. */
+  #lastStats: SessionStats | undefined;
   #error: string | undefined;
   /** Settles with the torrent and the peers met so far (at once for a .torrent). */
   readonly metadata: Promise<FetchedTorrent>;
@@ -242,9 +244,9 @@ export class ClientTorrent {
     return this.#job?.trackerStatus ?? this.#fetch?.trackerStatus;
   }
 
-  /** Engine numbers, once the files are open. */
+  /** Engine numbers, once the files are open (the last ones while paused). */
   stats(): SessionStats | undefined {
-    return this.#job?.stats();
+    return this.#job?.stats() ?? this.#lastStats;
   }
 
   /**
@@ -301,6 +303,8 @@ export class ClientTorrent {
     this.#job = undefined;
     this.#started = false;
     await job.stop();
+    const idle = { downloadRate: 0, uploadRate: 0, peersSendingToUs: 0, peersGettingFromUs: 0 };
+    this.#lastStats = { ...job.stats(), ...idle, peersConnected: 0 };
   }
 
   /** Opens the files again as they were opened (the resume record spares a check) and starts. */

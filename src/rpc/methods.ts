@@ -17,6 +17,7 @@ import {
 } from "../metainfo/mod.ts";
 import type { SessionLog } from "../engine/mod.ts";
 import { STATE_DIR } from "../storage/mod.ts";
+import { decodeBase64 } from "../util/mod.ts";
 import { RpcError, type RpcMethods } from "./server.ts";
 
 /** The RPC version we speak: Transmission 3's, which its tools check. */
@@ -237,7 +238,9 @@ async function sourceOf(args: Record<string, unknown>): Promise<TorrentSource> {
   const filename = optionalString(args, "filename");
   try {
     if (metainfo !== undefined) {
-      return { torrent: parseTorrent(Uint8Array.from(atob(metainfo), (c) => c.charCodeAt(0))) };
+      const bytes = decodeBase64(metainfo.replace(/\s+/g, ""));
+      if (!bytes) throw new RpcError("metainfo is not base64");
+      return { torrent: parseTorrent(bytes) };
     }
     if (filename === undefined) throw new RpcError("torrent-add needs filename or metainfo");
     if (filename.startsWith("magnet:")) return { magnet: parseMagnet(filename) };

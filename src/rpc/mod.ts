@@ -1,7 +1,8 @@
 /**
  * Transmission's RPC protocol, served by the daemon: the HTTP endpoint with its guards
  * (Host allow-list, Basic authentication, the session-id handshake, size and rate limits) and
- * the methods over a `Client`, so `transmission-remote` and other Transmission tools drive us.
+ * the methods over a `Client`, so `transmission-remote` and other Transmission tools drive us;
+ * and the calling side the remote commands use.
  *
  * @example
  * ```ts
@@ -11,6 +12,7 @@
  *
  * @module
  */
+export { DEFAULT_RPC_URL, RpcCallError, RpcClient } from "./client.ts";
 export { type MethodContext, transmissionMethods } from "./methods.ts";
 export {
   DEFAULT_RPC_PORT,

@@ -11,7 +11,7 @@
  * @module
  */
 import { join } from "node:path";
-import { Bitfield, isValidBitfield, toHex } from "../util/mod.ts";
+import { Bitfield, decodeBase64, encodeBase64, isValidBitfield, toHex } from "../util/mod.ts";
 import { errorCode, fsError, StorageError } from "./error.ts";
 import { isStored, type StorageLayout } from "./layout.ts";
 
@@ -384,24 +384,6 @@ function decodeHave(v: unknown, pieceCount: number): Bitfield | undefined {
   const bytes = decodeBase64(v);
   if (bytes === undefined || !isValidBitfield(bytes, pieceCount)) return undefined;
   return new Bitfield(pieceCount, bytes);
-}
-
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
-function encodeBase64(bytes: Uint8Array): string {
-  let out = "";
-  for (let i = 0; i < bytes.length; i += 0x6000) {
-    out += btoa(String.fromCharCode(...bytes.subarray(i, i + 0x6000)));
-  }
-  return out;
-}
-
-function decodeBase64(text: string): Uint8Array | undefined {
-  if (!BASE64.test(text)) return undefined;
-  const bin = atob(text);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

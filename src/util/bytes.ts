@@ -44,3 +44,33 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/**
+ * Standard base64 (with padding) of `bytes`, a slice at a time so large inputs do not overflow
+ * the call stack.
+ *
+ * @example
+ * ```ts
+ * import { decodeBase64, encodeBase64 } from "./bytes.ts";
+ * console.log(encodeBase64(new Uint8Array([1, 2, 3])), decodeBase64("AQID")); // AQID Uint8Array(3) [ 1, 2, 3 ]
+ * console.log(decodeBase64("not base64!")); // undefined
+ * ```
+ */
+export function encodeBase64(bytes: Uint8Array): string {
+  let out = "";
+  for (let i = 0; i < bytes.length; i += 0x6000) {
+    out += btoa(String.fromCharCode(...bytes.subarray(i, i + 0x6000)));
+  }
+  return out;
+}
+
+/** The bytes of standard base64 `text`; `undefined` when it is not that. */
+export function decodeBase64(text: string): Uint8Array | undefined {
+  if (!BASE64.test(text)) return undefined;
+  const bin = atob(text);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}

@@ -5,7 +5,7 @@
  * @module
  */
 export { Bitfield, isValidBitfield } from "./bitfield.ts";
-export { bytesEqual, concatBytes, fromHex, toHex } from "./bytes.ts";
+export { bytesEqual, concatBytes, decodeBase64, encodeBase64, fromHex, toHex } from "./bytes.ts";
 export { digestBackend, sha1, sha1Matches, sha256, sha256Into } from "./digest.ts";
 export { Rc4 } from "./rc4.ts";
 export {

@@ -467,3 +467,31 @@ Deno.test("parseArgs: daemon takes the network and RPC flags, with Transmission'
   );
   assertThrows(() => parseArgs(["daemon", "--peer", "1.2.3.4:5"], LINUX), UsageError);
 });
+
+Deno.test("parseArgs: the remote commands, their targets and flags", () => {
+  const add = parseArgs(
+    ["add", "a.torrent", "magnet:?xt=urn:btih:x", "--paused", "-o", "/d"],
+    LINUX,
+  );
+  assertEquals(add, {
+    command: "add",
+    rpc: "http://127.0.0.1:9091",
+    targets: ["a.torrent", "magnet:?xt=urn:btih:x"],
+    output: "/d",
+    paused: true,
+    delete: false,
+    json: false,
+  });
+  const rm = parseArgs(["rm", "3", "a".repeat(40), "--delete", "--rpc", "http://nas:9091"], LINUX);
+  assert("targets" in rm && rm.command === "rm");
+  assertEquals([rm.targets, rm.delete, rm.rpc], [["3", "a".repeat(40)], true, "http://nas:9091"]);
+  const ls = parseArgs(["ls", "--json", "--rpc-auth", "ann:pw"], LINUX);
+  assert("targets" in ls);
+  assertEquals([ls.json, ls.rpcAuth], [true, "ann:pw"]);
+  usage(["add"], "add needs a .torrent file or magnet link");
+  usage(["pause"], "pause needs torrent ids");
+  usage(["resume", "one"], "is not a torrent id");
+  usage(["ls", "x"], "ls takes none");
+  usage(["stats", "--delete"], "does not apply to stats");
+  usage(["ls", "--rpc-auth", "nopass"], "USER:PASS");
+});

@@ -55,7 +55,7 @@ async function until(what: string, check: () => Promise<boolean>, ms: number): P
 }
 
 /** The daemon as a user runs it, in a temp state folder, DHT off (tests stay on 127.0.0.1). */
-async function startDaemon(downloads: string) {
+async function startDaemon(downloads: string, extra: string[] = []) {
   const rpcPort = freePort();
   const stateDir = await Deno.makeTempDir({ prefix: "bittorrent-daemon-state-" });
   const child = new Deno.Command(Deno.execPath(), {
@@ -74,6 +74,7 @@ async function startDaemon(downloads: string) {
       "--log-dir",
       `${stateDir}/logs`,
       "-v",
+      ...extra,
     ],
     env: { XDG_STATE_HOME: stateDir, NO_COLOR: "1" },
     stdout: "piped",
@@ -85,7 +86,8 @@ async function startDaemon(downloads: string) {
   ]);
   await until("the daemon's RPC", async () => {
     try {
-      await remote(rpcPort, "-st");
+      const response = await fetch(`http://127.0.0.1:${rpcPort}/transmission/rpc`);
+      await response.body?.cancel();
       return true;
     } catch {
       return false;
@@ -223,6 +225,55 @@ Deno.test({
       const { code, output } = await daemon.stop();
       assertEquals(code, 0, output);
       await Deno.remove(downloads, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "daemon: our remote commands add, list, stop, start and remove, with a login",
+  ignore: missing("daemon remote", "transmission-cli", "opentracker", "mktorrent"),
+  async fn() {
+    const swarm = await makeSwarm(FILES, 702, "interop-remote-");
+    const seeder = await runOurClient({ torrent: swarm.httpTorrent, out: swarm.data, seed: true });
+    const downloads = `${swarm.root}/downloads`;
+    await Deno.mkdir(downloads);
+    const daemon = await startDaemon(downloads, ["--rpc-auth", "ann:pw"]);
+    const ours = async (...args: string[]) => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", OUR_MAIN, ...args, "--rpc", `http://127.0.0.1:${daemon.rpcPort}`],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+      return { code: out.code, text };
+    };
+    try {
+      const refused = await ours("ls");
+      assertEquals(refused.code, 1, refused.text);
+      assert(refused.text.includes("--rpc-auth"), refused.text);
+      const login = ["--rpc-auth", "ann:pw"];
+      const added = await ours("add", swarm.httpTorrent, ...login);
+      assert(/^added 1 daemonset$/m.test(added.text), added.text);
+      const json = async () => JSON.parse((await ours("ls", "--json", ...login)).text);
+      await until("done", async () => (await json())[0]?.percentDone === 1, 60_000);
+      assert(await sameTree(`${swarm.data}/daemonset`, `${downloads}/daemonset`));
+      assert((await ours("ls", ...login)).text.includes("100.0%"));
+      await ours("pause", "1", ...login);
+      assertEquals((await json())[0].status, 0);
+      await ours("resume", swarm.infoHash, ...login);
+      await until("seeding again", async () => (await json())[0]?.status === 6, 10_000);
+      const stats = await ours("stats", "--json", ...login);
+      assertEquals(JSON.parse(stats.text).torrentCount, 1);
+      const removed = await ours("rm", "all", "--delete", ...login);
+      assertEquals(removed.code, 0, removed.text);
+      assertEquals(await json(), []);
+      const bad = await ours("add", `${swarm.root}/no-such.torrent`, ...login);
+      assertEquals(bad.code, 1, bad.text);
+    } finally {
+      await daemon.stop();
+      await seeder.stop();
+      await swarm.tracker.stop();
+      await Deno.remove(swarm.root, { recursive: true });
     }
   },
 });
