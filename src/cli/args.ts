@@ -155,6 +155,8 @@ export interface DaemonOptions {
   rpcBind: string;
   rpcAuth?: string;
   rpcHosts: string[];
+  /** Where the daemon keeps its torrents between runs. */
+  stateDir: string;
   logDir: string;
   verbose: boolean;
 }
@@ -357,7 +359,8 @@ type ValueFlag =
   | "rpcBind"
   | "rpcAuth"
   | "rpcHost"
-  | "rpc";
+  | "rpc"
+  | "stateDir";
 
 type Flag = Switch | ValueFlag;
 
@@ -471,6 +474,12 @@ const FLAG_SPECS: readonly FlagSpec[] = [
     repeat: true,
     about: "a host name the RPC answers to",
   },
+  {
+    key: "stateDir",
+    label: "--state-dir",
+    metavar: "<DIR>",
+    about: "where the daemon keeps its torrents",
+  },
   { key: "rpc", label: "--rpc", metavar: "<URL>", about: "the daemon's RPC (default :9091)" },
   { key: "paused", label: "--paused", about: "add without starting" },
   { key: "delete", label: "--delete", about: "delete the data too" },
@@ -554,6 +563,7 @@ const COMMAND_FLAGS: Record<CommandName, ReadonlySet<Flag>> = {
     "rpcBind",
     "rpcAuth",
     "rpcHost",
+    "stateDir",
   ]),
   add: new Set<Flag>(["rpc", "rpcAuth", "output", "paused"]),
   ls: new Set<Flag>(["rpc", "rpcAuth", "json"]),
@@ -961,6 +971,7 @@ function daemonOptions(t: Tokens, env: ParseArgsEnv): DaemonOptions {
     rpcBind,
     ...(auth === undefined ? {} : { rpcAuth: auth.value }),
     rpcHosts: (t.values.get("rpcHost") ?? []).map((g) => g.value.trim().toLowerCase()),
+    stateDir: last(t, "stateDir")?.value || `${defaultStateDir(env.os, env.env)}/daemon`,
     logDir,
     verbose: t.switches.has("verbose"),
   };

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { SavedTorrents } from "../client/mod.ts";
 import { RpcServer, transmissionMethods } from "../rpc/mod.ts";
 import type { DaemonOptions } from "./args.ts";
 import { CommandError, type CommandIO, processIO } from "./io.ts";
@@ -26,6 +27,19 @@ export async function runDaemon(
     const client = await openClient(options, true, log);
     try {
       if (client.hub.dhtError) log.warn(`DHT is off: ${client.hub.dhtError}`);
+      // The torrents of earlier runs come back first, then the RPC opens.
+      const methods = await transmissionMethods({
+        client,
+        downloadDir: options.output,
+        version: `bittorrent ${version}`,
+        encryption: options.encryption,
+        dht: options.dht,
+        utp: options.utp,
+        maxDownloadRate: options.maxDownloadRate,
+        maxUploadRate: options.maxUploadRate,
+        saved: new SavedTorrents(`${options.stateDir}/torrents`),
+        log,
+      });
       let server: RpcServer;
       try {
         server = RpcServer.start({
@@ -33,17 +47,7 @@ export async function runDaemon(
           port: options.rpcPort,
           auth: options.rpcAuth,
           hosts: options.rpcHosts,
-          methods: transmissionMethods({
-            client,
-            downloadDir: options.output,
-            version: `bittorrent ${version}`,
-            encryption: options.encryption,
-            dht: options.dht,
-            utp: options.utp,
-            maxDownloadRate: options.maxDownloadRate,
-            maxUploadRate: options.maxUploadRate,
-            log,
-          }),
+          methods,
           onError: (message) => log.warn(message),
         });
       } catch (e) {

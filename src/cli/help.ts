@@ -199,6 +199,8 @@ Options:
       --rpc-auth <USER:PASS>  ask RPC clients for this login (HTTP Basic)
       --rpc-host <NAME>       a host name the RPC answers to, besides localhost,
                               127.0.0.1, [::1] and the RPC address (repeatable)
+      --state-dir <DIR>       where torrents are kept between runs (default:
+                              the state folder's daemon/)
       --port <N>              port to accept peers on (default: ${DEFAULT_PORT})
       --bind <ADDR>           listen for peers and run the DHT on this address
       --encryption <MODE>     prefer (default), require or off

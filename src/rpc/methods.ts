@@ -6,7 +6,13 @@
  *
  * @module
  */
-import type { Client, ClientTorrent, TorrentSource } from "../client/mod.ts";
+import type {
+  Client,
+  ClientTorrent,
+  SavedTorrent,
+  SavedTorrents,
+  TorrentSource,
+} from "../client/mod.ts";
 import type { EncryptionPolicy } from "../peer/mod.ts";
 import {
   listedFiles,
@@ -38,35 +44,39 @@ export interface MethodContext {
   /** Bytes per second; 0 for none. */
   maxDownloadRate: number;
   maxUploadRate: number;
+  /** Where torrents are kept between runs; none: they last as long as the process. */
+  saved?: SavedTorrents;
   log?: SessionLog;
 }
 
-/** What the daemon keeps of a torrent besides the client's state. */
-interface Kept {
-  downloadDir: string;
-  addedDate: number;
-  doneDate: number;
-  /** Added with `paused`: not started. */
-  paused: boolean;
-}
+/** What the daemon keeps of a torrent besides the client's state (saved as it changes). */
+type Kept = SavedTorrent;
 
 /**
- * The methods for `RpcServer`.
+ * The methods for `RpcServer`, after adding back the torrents saved by earlier runs (each
+ * started unless it was stopped; its resume record spares the check of what it has).
  *
  * @example
  * ```ts ignore
- * const server = RpcServer.start({ methods: transmissionMethods({ client, downloadDir, ... }) });
+ * const methods = await transmissionMethods({ client, downloadDir, ... });
+ * const server = RpcServer.start({ methods });
  * ```
  */
-export function transmissionMethods(context: MethodContext): RpcMethods {
-  const { client } = context;
+export async function transmissionMethods(context: MethodContext): Promise<RpcMethods> {
+  const { client, saved } = context;
   const kept = new Map<number, Kept>();
   const started = Date.now();
+  const persist = (info: Kept) =>
+    saved?.save(info).catch((e) => context.log?.warn(`torrent not saved: ${e}`));
 
   const warn = (t: ClientTorrent) => (e: unknown) =>
     context.log?.warn(`torrent ${t.id}: ${e instanceof Error ? e.message : e}`);
   const whenDone = (t: ClientTorrent, info: Kept) =>
-    t.job?.completed.then(() => info.doneDate ||= nowSeconds(), () => {});
+    t.job?.completed.then(() => {
+      if (info.doneDate !== 0) return;
+      info.doneDate = nowSeconds();
+      persist(info);
+    }, () => {});
   const run = async (t: ClientTorrent, info: Kept) => {
     try {
       await t.open({ output: info.downloadDir, seed: true });
@@ -76,16 +86,37 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       warn(t)(e);
     }
   };
-  /** Starts a torrent added paused, or one stopped later. */
+  /** Starts a torrent stopped while it ran, or one never started (added or saved stopped). */
   const start = (t: ClientTorrent) => {
     const info = kept.get(t.id)!;
-    if (info.paused) {
-      info.paused = false;
-      run(t, info);
-    } else if (t.state === "paused") {
-      t.resume().then(() => whenDone(t, info), warn(t));
-    }
+    const wasStopped = info.paused;
+    info.paused = false;
+    if (t.state === "paused") t.resume().then(() => whenDone(t, info), warn(t));
+    else if (wasStopped) run(t, info);
+    if (wasStopped) persist(info);
   };
+  /** Adds a torrent, keeps its record, and runs it unless paused; a magnet's metadata is kept. */
+  const adopt = (source: TorrentSource, info: Kept): ClientTorrent => {
+    const t = client.add(source, { log: context.log });
+    kept.set(t.id, info);
+    if (saved) {
+      t.metadata.then((fetched) => {
+        if (!("torrent" in source)) return saved.saveTorrent(info.hash, fetched.torrent);
+      }).catch(() => {});
+    }
+    if (!info.paused) run(t, info);
+    return t;
+  };
+
+  for (const { record, source } of saved ? (await loadSaved(saved, context.log)) : []) {
+    try {
+      adopt(source, record);
+    } catch (e) {
+      context.log?.warn(
+        `saved torrent ${record.hash} not added: ${e instanceof Error ? e.message : e}`,
+      );
+    }
+  }
   const each = (args: Record<string, unknown>, act: (t: ClientTorrent) => unknown) => {
     for (const t of select(client, args.ids)) act(t);
     return {};
@@ -153,18 +184,30 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
     "torrent-add": async (args) => {
       const source = await sourceOf(args);
       const downloadDir = optionalString(args, "download-dir") ?? context.downloadDir;
-      const paused = args.paused === true;
+      const named = "torrent" in source ? source.torrent : source.magnet;
+      const existing = client.byInfoHash(named.infoHashHex);
+      if (existing) return { "torrent-duplicate": brief(existing, source) };
+      const info: Kept = {
+        hash: named.infoHashHex,
+        ...("magnet" in source ? { magnet: String(args.filename) } : {}),
+        downloadDir,
+        addedDate: nowSeconds(),
+        doneDate: 0,
+        paused: args.paused === true,
+      };
+      // Saved before it is answered: a torrent the client was told of survives a crash.
+      if (saved) {
+        await saved.save(info);
+        if ("torrent" in source) await saved.saveTorrent(info.hash, source.torrent);
+      }
       let t: ClientTorrent;
       try {
-        t = client.add(source, { log: context.log });
+        t = adopt(source, info);
       } catch (e) {
-        const existing = (e as { existing?: ClientTorrent }).existing;
-        if (!existing) throw e;
-        return { "torrent-duplicate": brief(existing, source) };
+        const there = (e as { existing?: ClientTorrent }).existing;
+        if (!there) throw e;
+        return { "torrent-duplicate": brief(there, source) };
       }
-      const info: Kept = { downloadDir, addedDate: nowSeconds(), doneDate: 0, paused };
-      kept.set(t.id, info);
-      if (!paused) run(t, info);
       return { "torrent-added": brief(t, source) };
     },
 
@@ -183,7 +226,14 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
     "torrent-start": (args) => each(args, start),
     "torrent-start-now": (args) => each(args, start),
     "torrent-stop": async (args) => {
-      for (const t of select(client, args.ids)) await t.pause();
+      for (const t of select(client, args.ids)) {
+        const info = kept.get(t.id)!;
+        if (!info.paused) {
+          info.paused = true;
+          persist(info);
+        }
+        await t.pause();
+      }
       return {};
     },
     "torrent-verify": (args) => each(args, (t) => t.verify().catch(warn(t))),
@@ -195,6 +245,7 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
         const info = kept.get(t.id);
         kept.delete(t.id);
         await t.remove();
+        if (info) await saved?.remove(info.hash);
         if (removeData && t.torrent && info) await deleteLocalData(t.torrent, info.downloadDir);
       }
       return {};
@@ -220,6 +271,14 @@ const ENCRYPTION: Record<EncryptionPolicy, string> = {
   require: "required",
   off: "tolerated",
 };
+
+/** The saved torrents, telling the log of any that could not be read. */
+async function loadSaved(saved: SavedTorrents, log: SessionLog | undefined) {
+  const { loaded, skipped } = await saved.loadAll();
+  for (const why of skipped) log?.warn(`saved torrent skipped: ${why}`);
+  if (loaded.length > 0) log?.info(`${loaded.length} saved torrents added back`);
+  return loaded;
+}
 
 function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);

@@ -435,6 +435,7 @@ Deno.test("parseArgs: daemon takes the network and RPC flags, with Transmission'
     rpcPort: 9091,
     rpcBind: "127.0.0.1",
     rpcHosts: [],
+    stateDir: "/home/ann/.local/state/bittorrent/daemon",
     logDir: "/home/ann/.local/state/bittorrent/logs",
     verbose: false,
   });

@@ -5,7 +5,12 @@
  * torrent; a torrent whose folder cannot be opened is in error, and removing leaves nothing.
  */
 import { assert, assertEquals, assertRejects } from "../assert.ts";
-import { Client, type ClientTorrent, DuplicateTorrentError } from "../../src/client/mod.ts";
+import {
+  Client,
+  type ClientTorrent,
+  DuplicateTorrentError,
+  SavedTorrents,
+} from "../../src/client/mod.ts";
 import { createTorrentFromBuffers, magnetUri, parseMagnet } from "../../src/metainfo/mod.ts";
 import {
   addressOf,
@@ -160,5 +165,33 @@ Deno.test("client: pause keeps the torrent, resume goes on, verify finds a damag
     await client.stop();
     await seeder.stop();
     await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("saved torrents: the .torrent is preferred to the magnet, damaged records skipped", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "bt-saved-" });
+  try {
+    const saved = new SavedTorrents(dir);
+    const hash = torrentOne.infoHashHex;
+    const record = { hash, downloadDir: "/d", addedDate: 2, doneDate: 0, paused: true };
+    await saved.save({ ...record, magnet: magnetUri(torrentOne) });
+    let { loaded } = await saved.loadAll();
+    assert("magnet" in loaded[0].source, "only the link is known yet");
+    await saved.saveTorrent(hash, torrentOne);
+    ({ loaded } = await saved.loadAll());
+    assert("torrent" in loaded[0].source && loaded[0].source.torrent.infoHashHex === hash);
+    assertEquals(loaded[0].record.paused, true);
+
+    await Deno.writeTextFile(`${dir}/${"1".repeat(40)}.json`, "{ half a rec");
+    await Deno.writeTextFile(`${dir}/${"2".repeat(40)}.json`, JSON.stringify({ ...record }));
+    await Deno.writeTextFile(`${dir}/notes.txt`, "not ours");
+    const again = await saved.loadAll();
+    assertEquals(again.loaded.length, 1);
+    assertEquals(again.skipped.length, 2, again.skipped.join("; "));
+    await saved.remove(hash);
+    assertEquals((await saved.loadAll()).loaded, []);
+    assertEquals([...Deno.readDirSync(dir)].filter((e) => e.name.endsWith(".tmp")), []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -55,9 +55,9 @@ async function until(what: string, check: () => Promise<boolean>, ms: number): P
 }
 
 /** The daemon as a user runs it, in a temp state folder, DHT off (tests stay on 127.0.0.1). */
-async function startDaemon(downloads: string, extra: string[] = []) {
+async function startDaemon(downloads: string, extra: string[] = [], keepState?: string) {
   const rpcPort = freePort();
-  const stateDir = await Deno.makeTempDir({ prefix: "bittorrent-daemon-state-" });
+  const stateDir = keepState ?? await Deno.makeTempDir({ prefix: "bittorrent-daemon-state-" });
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -95,13 +95,15 @@ async function startDaemon(downloads: string, extra: string[] = []) {
   }, 30_000);
   return {
     rpcPort,
-    async stop(): Promise<{ code: number; output: string }> {
+    stateDir,
+    /** SIGTERM (SIGKILL: no chance to save anything); the state folder is removed unless kept. */
+    async stop(signal: Deno.Signal = "SIGTERM"): Promise<{ code: number; output: string }> {
       try {
-        child.kill("SIGTERM");
+        child.kill(signal);
       } catch { /* gone already */ }
       const status = await child.status;
       const [out, err] = await output;
-      await Deno.remove(stateDir, { recursive: true }).catch(() => {});
+      if (keepState === undefined) await Deno.remove(stateDir, { recursive: true }).catch(() => {});
       return { code: status.code, output: out + err };
     },
   };
@@ -269,6 +271,50 @@ Deno.test({
       assertEquals(await json(), []);
       const bad = await ours("add", `${swarm.root}/no-such.torrent`, ...login);
       assertEquals(bad.code, 1, bad.text);
+    } finally {
+      await daemon.stop();
+      await seeder.stop();
+      await swarm.tracker.stop();
+      await Deno.remove(swarm.root, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "daemon: killed with SIGKILL, a restart has the same torrents, data and metadata kept",
+  ignore: missing("daemon restart", "transmission-cli", "opentracker", "mktorrent"),
+  async fn() {
+    const swarm = await makeSwarm(FILES, 703, "interop-restart-");
+    const seeder = await runOurClient({ torrent: swarm.httpTorrent, out: swarm.data, seed: true });
+    const downloads = `${swarm.root}/downloads`, state = `${swarm.root}/state`;
+    await Deno.mkdir(downloads);
+    let daemon = await startDaemon(downloads, ["--state-dir", state], state);
+    try {
+      // From a magnet link (its metadata must be kept), then stopped by the user.
+      await remote(
+        daemon.rpcPort,
+        "-a",
+        `magnet:?xt=urn:btih:${swarm.infoHash}&x.pe=127.0.0.1:${seeder.port}`,
+      );
+      await until("done", async () => (await listed(daemon.rpcPort))[0]?.[1] === "100%", 60_000);
+      await remote(daemon.rpcPort, "-t", "1", "-S");
+      await daemon.stop("SIGKILL");
+      await seeder.stop(); // nobody to fetch metadata or data from now
+
+      daemon = await startDaemon(downloads, ["--state-dir", state], state);
+      const info = await remote(daemon.rpcPort, "-t", "1", "-i");
+      assert(info.includes(`Hash: ${swarm.infoHash}`) && info.includes("State: Stopped"), info);
+      await remote(daemon.rpcPort, "-t", "1", "-s");
+      await until("checked and complete again", async () => {
+        return (await listed(daemon.rpcPort))[0]?.[1] === "100%";
+      }, 30_000);
+      assert(await sameTree(`${swarm.data}/daemonset`, `${downloads}/daemonset`));
+      await remote(daemon.rpcPort, "-t", "1", "-r");
+      assertEquals(
+        [...Deno.readDirSync(`${state}/torrents`)],
+        [],
+        "a removed torrent is forgotten",
+      );
     } finally {
       await daemon.stop();
       await seeder.stop();

@@ -1,0 +1,155 @@
+/**
+ * What a long-running client keeps of its torrents between runs, in a folder of its own: for
+ * each torrent a small JSON record (its source, download folder, dates, whether it was stopped)
+ * and, once known, its .torrent (a magnet link's fetched metadata included). Every file is
+ * written to a temporary name and renamed, so a process killed at any moment leaves the old
+ * version or the new one, never half of either.
+ *
+ * @module
+ */
+import { type Magnet, parseMagnet, parseTorrent, type Torrent } from "../metainfo/mod.ts";
+import { torrentFileFromInfo } from "../metainfo/mod.ts";
+
+/** One torrent as saved. */
+export interface SavedTorrent {
+  /** The v1 info-hash (or the v2 one cut to 20 bytes), hex: the record's name. */
+  hash: string;
+  /** The magnet link it was added from, when it was (kept for its trackers and peers). */
+  magnet?: string;
+  downloadDir: string;
+  /** Unix seconds. */
+  addedDate: number;
+  /** Unix seconds; 0 until complete. */
+  doneDate: number;
+  /** Stopped by the user (or added so): not started on the next run. */
+  paused: boolean;
+}
+
+/** A saved torrent and what it is: the .torrent when kept, else its magnet link. */
+export interface LoadedTorrent {
+  record: SavedTorrent;
+  source: { torrent: Torrent } | { magnet: Magnet };
+}
+
+/** A record bigger than this is not one of ours. */
+const MAX_RECORD_BYTES = 64 * 1024;
+const MAX_TORRENT_BYTES = 64 << 20;
+
+/**
+ * The saved torrents in `dir`.
+ *
+ * @example
+ * ```ts
+ * import { SavedTorrents } from "./saved_torrents.ts";
+ * const dir = await Deno.makeTempDir();
+ * const saved = new SavedTorrents(dir);
+ * const hash = "ab".repeat(20);
+ * await saved.save({ hash, magnet: `magnet:?xt=urn:btih:${hash}`, downloadDir: "/d", addedDate: 1, doneDate: 0, paused: false });
+ * const { loaded, skipped } = await saved.loadAll();
+ * console.log(loaded.length, loaded[0].record.downloadDir, skipped.length); // 1 /d 0
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export class SavedTorrents {
+  constructor(readonly dir: string) {}
+
+  /** Writes `record` (atomically). */
+  async save(record: SavedTorrent): Promise<void> {
+    await this.#write(`${record.hash}.json`, new TextEncoder().encode(JSON.stringify(record)));
+  }
+
+  /** Keeps the torrent itself beside its record, with its piece layers when it has them. */
+  async saveTorrent(hash: string, torrent: Torrent): Promise<void> {
+    const bytes = torrentFileFromInfo(torrent.infoBytes, torrent.announce, torrent.v2Pieces);
+    await this.#write(`${hash}.torrent`, bytes);
+  }
+
+  /** Forgets a torrent. What is already gone is no error. */
+  async remove(hash: string): Promise<void> {
+    for (const name of [`${hash}.json`, `${hash}.torrent`]) {
+      await Deno.remove(`${this.dir}/${name}`).catch(() => {});
+    }
+  }
+
+  /**
+   * Every saved torrent, oldest first; records that cannot be read or make no sense are left
+   * out, each with why (for the log).
+   */
+  async loadAll(): Promise<{ loaded: LoadedTorrent[]; skipped: string[] }> {
+    const loaded: LoadedTorrent[] = [], skipped: string[] = [];
+    let names: string[];
+    try {
+      names = [];
+      for await (const entry of Deno.readDir(this.dir)) {
+        if (entry.isFile && /^[0-9a-f]{40}\.json$/.test(entry.name)) names.push(entry.name);
+      }
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return { loaded, skipped };
+      throw e;
+    }
+    for (const name of names) {
+      try {
+        loaded.push(await this.#load(name.slice(0, 40)));
+      } catch (e) {
+        skipped.push(`${name}: ${e instanceof Error ? e.message : e}`);
+      }
+    }
+    loaded.sort((a, b) => a.record.addedDate - b.record.addedDate);
+    return { loaded, skipped };
+  }
+
+  async #load(hash: string): Promise<LoadedTorrent> {
+    const text = new TextDecoder().decode(
+      await readBounded(`${this.dir}/${hash}.json`, MAX_RECORD_BYTES),
+    );
+    const record = checkRecord(JSON.parse(text), hash);
+    let torrentBytes: Uint8Array | undefined;
+    try {
+      torrentBytes = await readBounded(`${this.dir}/${hash}.torrent`, MAX_TORRENT_BYTES);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    if (torrentBytes) return { record, source: { torrent: parseTorrent(torrentBytes) } };
+    if (record.magnet === undefined) throw new Error("neither its .torrent nor a magnet link");
+    return { record, source: { magnet: parseMagnet(record.magnet) } };
+  }
+
+  async #write(name: string, bytes: Uint8Array): Promise<void> {
+    await Deno.mkdir(this.dir, { recursive: true });
+    const temporary = `${this.dir}/${name}.${crypto.randomUUID()}.tmp`;
+    try {
+      await Deno.writeFile(temporary, bytes);
+      await Deno.rename(temporary, `${this.dir}/${name}`);
+    } catch (e) {
+      await Deno.remove(temporary).catch(() => {});
+      throw e;
+    }
+  }
+}
+
+async function readBounded(path: string, max: number): Promise<Uint8Array> {
+  const stat = await Deno.stat(path);
+  if (stat.size > max) throw new Error(`${path} is too large`);
+  return await Deno.readFile(path);
+}
+
+/** The record if `v` is a well-formed one for `hash`; throws why not. */
+function checkRecord(v: unknown, hash: string): SavedTorrent {
+  if (typeof v !== "object" || v === null) throw new Error("not a record");
+  const r = v as Record<string, unknown>;
+  const number = (key: string) => {
+    if (typeof r[key] !== "number" || !Number.isFinite(r[key])) throw new Error(`bad ${key}`);
+    return r[key] as number;
+  };
+  if (r.hash !== hash) throw new Error("its name and hash differ");
+  if (typeof r.downloadDir !== "string" || r.downloadDir === "") throw new Error("bad downloadDir");
+  if (r.magnet !== undefined && typeof r.magnet !== "string") throw new Error("bad magnet");
+  return {
+    hash,
+    ...(r.magnet === undefined ? {} : { magnet: r.magnet as string }),
+    downloadDir: r.downloadDir,
+    addedDate: number("addedDate"),
+    doneDate: number("doneDate"),
+    paused: r.paused === true,
+  };
+}
