@@ -10,6 +10,7 @@ import {
   type ClientTorrent,
   DuplicateTorrentError,
   SavedTorrents,
+  type TorrentJob,
 } from "../../src/client/mod.ts";
 import { createTorrentFromBuffers, magnetUri, parseMagnet } from "../../src/metainfo/mod.ts";
 import {
@@ -77,13 +78,26 @@ Deno.test("client: one listener serves two torrents, each peer to the torrent it
   }
 });
 
-Deno.test("client: a magnet link's states, from its metadata to complete", async () => {
+/** A seeder of `torrentOne` and a client, in a temp folder, for `fn`; all gone after. */
+async function withSeeder(
+  fn: (root: string, seeder: TorrentJob, client: Client) => Promise<void>,
+): Promise<void> {
   const root = await Deno.makeTempDir({ prefix: "bt-client-" });
   await writePayload(`${root}/seed`, "one.bin", ONE);
   const seeder = await openJob(torrentOne, `${root}/seed`, { seed: true });
   const client = await openClient();
   try {
     seeder.start();
+    await fn(root, seeder, client);
+  } finally {
+    await client.stop();
+    await seeder.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+}
+
+Deno.test("client: a magnet link's states, from its metadata to complete", async () => {
+  await withSeeder(async (root, seeder, client) => {
     const uri = magnetUri({ infoHashHex: torrentOne.infoHashHex }) +
       `&x.pe=${LOOPBACK}:${addressOf(seeder).port}`;
     const t = client.add({ magnet: parseMagnet(uri) });
@@ -98,11 +112,7 @@ Deno.test("client: a magnet link's states, from its metadata to complete", async
     await within("download", 15_000, t.job!.completed);
     assertEquals(t.state, "complete");
     await assertPayload(`${root}/out`, "one.bin", ONE);
-  } finally {
-    await client.stop();
-    await seeder.stop();
-    await Deno.remove(root, { recursive: true });
-  }
+  });
 });
 
 Deno.test("client: a torrent added twice is one torrent; removing forgets it", async () => {
@@ -137,12 +147,7 @@ Deno.test("client: a folder that cannot be opened puts the torrent in error", as
 });
 
 Deno.test("client: pause keeps the torrent, resume goes on, verify finds a damaged piece", async () => {
-  const root = await Deno.makeTempDir({ prefix: "bt-client-" });
-  await writePayload(`${root}/seed`, "one.bin", ONE);
-  const seeder = await openJob(torrentOne, `${root}/seed`, { seed: true });
-  const client = await openClient();
-  try {
-    seeder.start();
+  await withSeeder(async (root, seeder, client) => {
     const t = client.add({ torrent: torrentOne }, { peers: [addressOf(seeder)] });
     await run(t, `${root}/out`);
     assertEquals(t.state, "complete");
@@ -161,11 +166,7 @@ Deno.test("client: pause keeps the torrent, resume goes on, verify finds a damag
     assert(t.job!.stats().piecesDone < torrentOne.pieceCount, "the damaged piece is not had");
     await within("the piece fetched again", 15_000, t.job!.completed);
     await assertPayload(`${root}/out`, "one.bin", ONE);
-  } finally {
-    await client.stop();
-    await seeder.stop();
-    await Deno.remove(root, { recursive: true });
-  }
+  });
 });
 
 Deno.test("saved torrents: the .torrent is preferred to the magnet, damaged records skipped", async () => {
