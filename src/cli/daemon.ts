@@ -35,8 +35,6 @@ export async function runDaemon(
         encryption: options.encryption,
         dht: options.dht,
         utp: options.utp,
-        maxDownloadRate: options.maxDownloadRate,
-        maxUploadRate: options.maxUploadRate,
         saved: new SavedTorrents(`${options.stateDir}/torrents`),
         log,
       });

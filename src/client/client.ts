@@ -330,6 +330,19 @@ export class ClientTorrent {
     else this.#paused = true;
   }
 
+  /**
+   * Changes how the files are opened (which files are wanted, say): a running torrent is paused
+   * and resumed with the change, a paused one keeps it for its `resume`. Nothing to do before
+   * the files were first opened.
+   */
+  async reopen(changes: Partial<OpenOptions>): Promise<void> {
+    if (!this.#opened || this.#removed) return;
+    const running = this.#job !== undefined && !this.#paused;
+    await this.pause();
+    this.#opened = { ...this.#opened, ...changes };
+    if (running) await this.resume();
+  }
+
   /** Asks the trackers for peers now. */
   reannounce(): void {
     this.#job?.announceNow();

@@ -80,8 +80,9 @@ export class PeerHub {
   readonly dht: DhtNode | undefined;
   /** Why no DHT node runs, when one was asked for and none started. */
   readonly dhtError: string | undefined;
-  readonly downloadLimiter: TokenBucket | undefined;
-  readonly uploadLimiter: TokenBucket | undefined;
+  /** Every torrent's downloads together; unlimited (rate 0) unless set, and settable later. */
+  readonly downloadLimiter: TokenBucket;
+  readonly uploadLimiter: TokenBucket;
   readonly #listener: StreamListener;
   readonly #ports: PeerPorts | undefined;
   readonly #utp: UtpTransport | undefined;
@@ -106,8 +107,8 @@ export class PeerHub {
     this.#dhtNodes = parts.dhtNodes;
     this.dht = parts.dhtNodes.length > 0 ? combineDhtNodes(parts.dhtNodes) : undefined;
     this.dhtError = parts.dhtError;
-    this.downloadLimiter = limiter(parts.options.maxDownloadRate);
-    this.uploadLimiter = limiter(parts.options.maxUploadRate);
+    this.downloadLimiter = new TokenBucket(parts.options.maxDownloadRate ?? 0);
+    this.uploadLimiter = new TokenBucket(parts.options.maxUploadRate ?? 0);
   }
 
   /**
@@ -201,10 +202,6 @@ export class PeerHub {
 
 /** The conventional BitTorrent port, where a hub listens unless told otherwise. */
 export const DEFAULT_PEER_PORT = 6881;
-
-function limiter(rate: number | undefined): TokenBucket | undefined {
-  return rate && rate > 0 ? new TokenBucket(rate) : undefined;
-}
 
 /** Listens on `first`, or the next free of the nine after it, or any free port. */
 function firstFreePort(first: number, listen: (port: number) => StreamListener): StreamListener {

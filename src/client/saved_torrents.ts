@@ -23,6 +23,8 @@ export interface SavedTorrent {
   doneDate: number;
   /** Stopped by the user (or added so): not started on the next run. */
   paused: boolean;
+  /** Files not to download, by their number among the files a user sees (`listedFiles`). */
+  unwanted?: number[];
 }
 
 /** A saved torrent and what it is: the .torrent when kept, else its magnet link. */
@@ -151,5 +153,8 @@ function checkRecord(v: unknown, hash: string): SavedTorrent {
     addedDate: number("addedDate"),
     doneDate: number("doneDate"),
     paused: r.paused === true,
+    ...(Array.isArray(r.unwanted) && r.unwanted.every((i) => Number.isSafeInteger(i) && i >= 0)
+      ? { unwanted: r.unwanted as number[] }
+      : {}),
   };
 }

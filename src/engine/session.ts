@@ -1356,7 +1356,7 @@ export class Session {
         // Refill at 128 KiB left rather than none, so the socket never waits for a disk read.
         if (peer.conn.queuedBytes > 512 * 1024) await peer.conn.drained(128 * 1024);
         const r = peer.uploads.shift()!;
-        if (limiter) await limiter.take(r.length, peer.conn.signal);
+        if (limiter && !limiter.tryTake(r.length)) await limiter.take(r.length, peer.conn.signal);
         if (peer.conn.closed) return;
         if (r.begin === 0) {
           // Starting a piece: read the next one the peer asked for while this one is sent.

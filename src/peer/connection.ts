@@ -11,6 +11,8 @@ import { bytesEqual } from "../util/mod.ts";
 
 /** Something that limits a byte rate; `take` resolves when `bytes` may pass. */
 export interface RateLimiter {
+  /** Takes `bytes` now if it may, without waiting (always, when the limit is off). */
+  tryTake(bytes: number): boolean;
   take(bytes: number, signal?: AbortSignal): Promise<void>;
 }
 
@@ -81,7 +83,8 @@ export class FrameReader {
       this.#end += got;
       this.#filled = got === room && 2 * room >= this.#buf.length;
       this.bytesRead += got;
-      if (this.limiter) await this.limiter.take(got);
+      // No await when the limit allows it at once (or is off): a read loop stays synchronous.
+      if (this.limiter && !this.limiter.tryTake(got)) await this.limiter.take(got);
     }
     return true;
   }

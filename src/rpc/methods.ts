@@ -41,9 +41,6 @@ export interface MethodContext {
   encryption: EncryptionPolicy;
   dht: boolean;
   utp: boolean;
-  /** Bytes per second; 0 for none. */
-  maxDownloadRate: number;
-  maxUploadRate: number;
   /** Where torrents are kept between runs; none: they last as long as the process. */
   saved?: SavedTorrents;
   log?: SessionLog;
@@ -65,6 +62,8 @@ type Kept = SavedTorrent;
 export async function transmissionMethods(context: MethodContext): Promise<RpcMethods> {
   const { client, saved } = context;
   const kept = new Map<number, Kept>();
+  /** The session's settings `session-set` may change. */
+  const settings = { downloadDir: context.downloadDir, startAdded: true };
   const started = Date.now();
   const persist = (info: Kept) =>
     saved?.save(info).catch((e) => context.log?.warn(`torrent not saved: ${e}`));
@@ -79,7 +78,8 @@ export async function transmissionMethods(context: MethodContext): Promise<RpcMe
     }, () => {});
   const run = async (t: ClientTorrent, info: Kept) => {
     try {
-      await t.open({ output: info.downloadDir, seed: true });
+      const { torrent } = await t.metadata;
+      await t.open({ output: info.downloadDir, seed: true, selected: selection(torrent, info) });
       t.start();
       await whenDone(t, info);
     } catch (e) {
@@ -127,7 +127,7 @@ export async function transmissionMethods(context: MethodContext): Promise<RpcMe
       "rpc-version": RPC_VERSION,
       "rpc-version-minimum": RPC_VERSION_MINIMUM,
       version: context.version,
-      "download-dir": context.downloadDir,
+      "download-dir": settings.downloadDir,
       "peer-port": client.hub.port,
       "dht-enabled": context.dht,
       "utp-enabled": context.utp,
@@ -135,11 +135,9 @@ export async function transmissionMethods(context: MethodContext): Promise<RpcMe
       "lpd-enabled": false,
       "port-forwarding-enabled": false,
       encryption: ENCRYPTION[context.encryption],
-      "speed-limit-down": Math.round(context.maxDownloadRate / 1024),
-      "speed-limit-down-enabled": context.maxDownloadRate > 0,
-      "speed-limit-up": Math.round(context.maxUploadRate / 1024),
-      "speed-limit-up-enabled": context.maxUploadRate > 0,
-      "start-added-torrents": true,
+      ...speedLimit("down", client.hub.downloadLimiter.rate),
+      ...speedLimit("up", client.hub.uploadLimiter.rate),
+      "start-added-torrents": settings.startAdded,
       units: {
         "speed-units": ["kB/s", "MB/s", "GB/s", "TB/s"],
         "speed-bytes": 1024,
@@ -149,6 +147,30 @@ export async function transmissionMethods(context: MethodContext): Promise<RpcMe
         "memory-bytes": 1024,
       },
     }),
+
+    "session-set": (args) => {
+      const dir = optionalString(args, "download-dir");
+      if (dir !== undefined) settings.downloadDir = dir;
+      if (args["start-added-torrents"] !== undefined) {
+        settings.startAdded = args["start-added-torrents"] === true;
+      }
+      for (
+        const [way, limiter] of [["down", client.hub.downloadLimiter], [
+          "up",
+          client.hub.uploadLimiter,
+        ]] as const
+      ) {
+        const enabled = args[`speed-limit-${way}-enabled`], kB = args[`speed-limit-${way}`];
+        if (kB !== undefined && !(typeof kB === "number" && kB >= 0 && Number.isFinite(kB))) {
+          throw new RpcError(`speed-limit-${way} must be a number of kB/s`);
+        }
+        if (enabled === false) limiter.setRate(0);
+        else if (typeof kB === "number" && (enabled === true || limiter.rate !== Infinity)) {
+          limiter.setRate(kB * 1024);
+        }
+      }
+      return {};
+    },
 
     "session-stats": () => {
       const torrents = client.list();
@@ -183,7 +205,7 @@ export async function transmissionMethods(context: MethodContext): Promise<RpcMe
 
     "torrent-add": async (args) => {
       const source = await sourceOf(args);
-      const downloadDir = optionalString(args, "download-dir") ?? context.downloadDir;
+      const downloadDir = optionalString(args, "download-dir") ?? settings.downloadDir;
       const named = "torrent" in source ? source.torrent : source.magnet;
       const existing = client.byInfoHash(named.infoHashHex);
       if (existing) return { "torrent-duplicate": brief(existing, source) };
@@ -193,7 +215,8 @@ export async function transmissionMethods(context: MethodContext): Promise<RpcMe
         downloadDir,
         addedDate: nowSeconds(),
         doneDate: 0,
-        paused: args.paused === true,
+        paused: args.paused === true || (args.paused === undefined && !settings.startAdded),
+        ...unwantedOf(args, []),
       };
       // Saved before it is answered: a torrent the client was told of survives a crash.
       if (saved) {
@@ -236,6 +259,17 @@ export async function transmissionMethods(context: MethodContext): Promise<RpcMe
       }
       return {};
     },
+    "torrent-set": async (args) => {
+      for (const t of select(client, args.ids)) {
+        const info = kept.get(t.id)!;
+        const changed = unwantedOf(args, info.unwanted ?? []);
+        if (changed.unwanted === undefined) continue;
+        info.unwanted = changed.unwanted;
+        persist(info);
+        if (t.torrent) await t.reopen({ selected: selection(t.torrent, info) });
+      }
+      return {};
+    },
     "torrent-verify": (args) => each(args, (t) => t.verify().catch(warn(t))),
     "torrent-reannounce": (args) => each(args, (t) => t.reannounce()),
 
@@ -264,6 +298,15 @@ async function deleteLocalData(torrent: Torrent, dir: string): Promise<void> {
   for (const path of [`${dir}/${torrent.name}`, ...ours]) {
     await Deno.remove(path, { recursive: true }).catch(() => {});
   }
+}
+
+/** `speed-limit-down` and `-enabled` (or `up`) in kB/s, from a limiter's bytes a second. */
+function speedLimit(way: "down" | "up", rate: number): Record<string, unknown> {
+  const on = rate !== Infinity;
+  return {
+    [`speed-limit-${way}`]: on ? Math.round(rate / 1024) : 0,
+    [`speed-limit-${way}-enabled`]: on,
+  };
 }
 
 const ENCRYPTION: Record<EncryptionPolicy, string> = {
@@ -395,12 +438,24 @@ function describe(t: ClientTorrent, info: Kept, fields: string[]): Record<string
     isPrivate: () => torrent?.private ?? false,
     pieceCount: () => torrent?.pieceCount ?? 0,
     pieceSize: () => torrent?.pieceLength ?? 0,
-    files: () => torrent ? filesOf(t, torrent) : [],
+    files: () =>
+      torrent
+        ? filesOf(t, torrent).map(({ name, length, bytesCompleted }) => ({
+          name,
+          length,
+          bytesCompleted,
+        }))
+        : [],
+    wanted: () =>
+      torrent
+        ? filesOf(t, torrent).map((f) => (info.unwanted ?? []).includes(f.index) ? 0 : 1)
+        : [],
+    priorities: () => torrent ? filesOf(t, torrent).map(() => 0) : [],
     fileStats: () =>
       torrent
         ? filesOf(t, torrent).map((f) => ({
           bytesCompleted: f.bytesCompleted,
-          wanted: true,
+          wanted: !(info.unwanted ?? []).includes(f.index),
           priority: 0,
         }))
         : [],
@@ -410,11 +465,46 @@ function describe(t: ClientTorrent, info: Kept, fields: string[]): Record<string
   return out;
 }
 
+/**
+ * `files-wanted` and `files-unwanted` applied to `unwanted` (file numbers among the listed
+ * files; an empty list means every file); `{}` when the request names neither.
+ */
+function unwantedOf(args: Record<string, unknown>, unwanted: number[]): { unwanted?: number[] } {
+  const list = (key: string): number[] | undefined => {
+    const v = args[key];
+    if (v === undefined) return undefined;
+    if (!Array.isArray(v) || !v.every((i) => Number.isSafeInteger(i) && i >= 0)) {
+      throw new RpcError(`${key} must be a list of file numbers`);
+    }
+    return v as number[];
+  };
+  const wanted = list("files-wanted"), notWanted = list("files-unwanted");
+  if (wanted === undefined && notWanted === undefined) return {};
+  let out = new Set(unwanted);
+  if (wanted !== undefined) {
+    out = wanted.length === 0 ? new Set() : new Set([...out].filter((i) => !wanted.includes(i)));
+  }
+  if (notWanted !== undefined) { for (const i of notWanted) out.add(i); }
+  return { unwanted: [...out].sort((a, b) => a - b) };
+}
+
+/** The `selected` flags of `torrent.files` for the files `info` does not want; all: none. */
+function selection(torrent: Torrent, info: Kept): boolean[] | undefined {
+  const unwanted = new Set(info.unwanted ?? []);
+  if (unwanted.size === 0) return undefined;
+  const listed = listedFiles(torrent);
+  const selected = torrent.files.map(() => true);
+  listed.forEach((fileIndex, n) => {
+    if (unwanted.has(n)) selected[fileIndex] = false;
+  });
+  return selected;
+}
+
 /** Each listed file: its path, length and the bytes of it in verified pieces. */
 function filesOf(t: ClientTorrent, torrent: Torrent) {
   const have = t.job?.session.have;
   const L = torrent.pieceLength;
-  return listedFiles(torrent).map((i) => {
+  return listedFiles(torrent).map((i, n) => {
     const f = torrent.files[i];
     let completed = 0;
     if (have && f.length > 0) {
@@ -425,6 +515,7 @@ function filesOf(t: ClientTorrent, torrent: Torrent) {
       }
     }
     return {
+      index: n,
       name: f.path.join("/"),
       length: f.length,
       bytesCompleted: completed,

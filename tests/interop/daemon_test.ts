@@ -323,3 +323,45 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "daemon: a file marked unwanted (-G) is not downloaded; marked wanted again (-g), it is",
+  ignore: missing("daemon files", "transmission-cli", "opentracker", "mktorrent"),
+  async fn() {
+    const swarm = await makeSwarm(FILES, 704, "interop-files-");
+    const seeder = await runOurClient({ torrent: swarm.httpTorrent, out: swarm.data, seed: true });
+    const downloads = `${swarm.root}/downloads`;
+    await Deno.mkdir(downloads);
+    const daemon = await startDaemon(downloads);
+    const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
+    try {
+      await remote(daemon.rpcPort, "--start-paused", "-a", swarm.httpTorrent);
+      // Files are numbered as listed: 0 is daemonset/a.bin, 1 is daemonset/sub/b.txt.
+      await remote(daemon.rpcPort, "-t", "1", "-G", "0");
+      await remote(daemon.rpcPort, "-t", "1", "-s");
+      await until("the wanted file done", async () => {
+        return (await listed(daemon.rpcPort))[0]?.[1] === "100%";
+      }, 60_000);
+      const b = "daemonset/sub/b.txt";
+      assertEquals(
+        await Deno.readFile(`${downloads}/${b}`),
+        await Deno.readFile(`${swarm.data}/${b}`),
+      );
+      assert(!await exists(`${downloads}/daemonset/a.bin`), "the unwanted file was not made");
+      const files = await remote(daemon.rpcPort, "-t", "1", "-f");
+      assert(/0:.*\bNo\b.*a\.bin/.test(files) && /1:.*\bYes\b.*b\.txt/.test(files), files);
+
+      await remote(daemon.rpcPort, "-t", "1", "-g", "0");
+      await until("every file done", async () => {
+        return (await listed(daemon.rpcPort))[0]?.[1] === "100%" &&
+          await exists(`${downloads}/daemonset/a.bin`);
+      }, 60_000);
+      assert(await sameTree(`${swarm.data}/daemonset`, `${downloads}/daemonset`));
+    } finally {
+      await daemon.stop();
+      await seeder.stop();
+      await swarm.tracker.stop();
+      await Deno.remove(swarm.root, { recursive: true });
+    }
+  },
+});
