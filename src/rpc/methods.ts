@@ -22,7 +22,8 @@ import {
   type Torrent,
 } from "../metainfo/mod.ts";
 import type { SessionLog } from "../engine/mod.ts";
-import { STATE_DIR } from "../storage/mod.ts";
+import { statfs } from "node:fs/promises";
+import { fsReason, STATE_DIR } from "../storage/mod.ts";
 import { decodeBase64 } from "../util/mod.ts";
 import { RpcError, type RpcMethods } from "./server.ts";
 
@@ -233,6 +234,20 @@ export async function transmissionMethods(context: MethodContext): Promise<RpcMe
       }
       return { "torrent-added": brief(t, source) };
     },
+
+    "free-space": async (args) => {
+      const path = optionalString(args, "path");
+      if (path === undefined) throw new RpcError("free-space needs a path");
+      try {
+        const fs = await statfs(path);
+        return { path, "size-bytes": fs.bavail * fs.bsize, total_size: fs.blocks * fs.bsize };
+      } catch (e) {
+        throw new RpcError(`free-space: ${path}: ${fsReason(e)}`);
+      }
+    },
+
+    // Whether the world can reach our port would take a service outside; we ask none.
+    "port-test": () => ({ "port-is-open": false }),
 
     "torrent-get": (args) => {
       const fields = args.fields;

@@ -220,6 +220,15 @@ Deno.test({
       }
       const empty = await call({ method: "torrent-get", arguments: { fields: ["id"], ids: [99] } });
       assertEquals(empty, { arguments: { torrents: [] }, result: "success" });
+      const space = await call({ method: "free-space", arguments: { path: downloads } });
+      assert(space.arguments["size-bytes"] > 0 && space.arguments.path === downloads);
+      const missingDir = await call({
+        method: "free-space",
+        arguments: { path: `${downloads}/x/y` },
+      });
+      assert(missingDir.result.includes("no such"), missingDir.result);
+      const port = await call({ method: "port-test" });
+      assertEquals(port.arguments, { "port-is-open": false });
       const session = await call({ method: "session-get" });
       assertEquals(session.arguments["rpc-version"], 16);
       assertEquals(session.arguments["download-dir"], downloads);
