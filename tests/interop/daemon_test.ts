@@ -12,8 +12,10 @@ import {
   freeTcpUdpPort,
   makeSwarm,
   OUR_MAIN,
+  type OurClient,
   runOurClient,
   sameTree,
+  type Swarm,
   toolGate,
 } from "./fixtures.ts";
 import type { PayloadFile } from "../../testdata/payload.ts";
@@ -51,6 +53,24 @@ async function until(what: string, check: () => Promise<boolean>, ms: number): P
   while (!(await check())) {
     if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await delay(200);
+  }
+}
+
+/** A swarm of FILES with our seeder on it and an empty downloads folder, for `fn`; gone after. */
+async function withSeededSwarm(
+  seed: number,
+  fn: (s: { swarm: Swarm; seeder: OurClient; downloads: string }) => Promise<void>,
+): Promise<void> {
+  const swarm = await makeSwarm(FILES, seed, "interop-daemon-");
+  const seeder = await runOurClient({ torrent: swarm.httpTorrent, out: swarm.data, seed: true });
+  const downloads = `${swarm.root}/downloads`;
+  try {
+    await Deno.mkdir(downloads);
+    await fn({ swarm, seeder, downloads });
+  } finally {
+    await seeder.stop();
+    await swarm.tracker.stop();
+    await Deno.remove(swarm.root, { recursive: true });
   }
 }
 
@@ -112,77 +132,67 @@ async function startDaemon(downloads: string, extra: string[] = [], keepState?: 
 Deno.test({
   name: "daemon + transmission-remote: add, list, a duplicate, remove with data, a magnet link",
   ignore: missing("daemon", "transmission-cli", "opentracker", "mktorrent"),
-  async fn() {
-    const swarm = await makeSwarm(FILES, 701, "interop-daemon-");
-    const seeder = await runOurClient({
-      torrent: swarm.httpTorrent,
-      out: swarm.data,
-      seed: true,
-    });
-    const downloads = `${swarm.root}/downloads`;
-    await Deno.mkdir(downloads);
-    const daemon = await startDaemon(downloads);
-    let stopped = false;
-    try {
-      await remote(daemon.rpcPort, "-a", swarm.httpTorrent);
-      assertEquals((await listed(daemon.rpcPort)).map(([id]) => id), [1]);
-      await until("torrent 1 done", async () => {
-        return (await listed(daemon.rpcPort))[0]?.[1] === "100%";
-      }, 60_000);
-      // The seeder keeps its resume record beside the payload: compare the torrent's folder.
-      const same = () => sameTree(`${swarm.data}/daemonset`, `${downloads}/daemonset`);
-      assert(await same(), "the daemon's copy equals the source");
+  fn: () =>
+    withSeededSwarm(701, async ({ swarm, seeder, downloads }) => {
+      const daemon = await startDaemon(downloads);
+      let stopped = false;
+      try {
+        await remote(daemon.rpcPort, "-a", swarm.httpTorrent);
+        assertEquals((await listed(daemon.rpcPort)).map(([id]) => id), [1]);
+        await until("torrent 1 done", async () => {
+          return (await listed(daemon.rpcPort))[0]?.[1] === "100%";
+        }, 60_000);
+        // The seeder keeps its resume record beside the payload: compare the torrent's folder.
+        const same = () => sameTree(`${swarm.data}/daemonset`, `${downloads}/daemonset`);
+        assert(await same(), "the daemon's copy equals the source");
 
-      // Stop, start, verify: the state transmission-remote shows follows.
-      const stateOf = async () =>
-        /State: (\w+)/.exec(await remote(daemon.rpcPort, "-t", "1", "-i"))?.[1];
-      await remote(daemon.rpcPort, "-t", "1", "-S");
-      assertEquals(await stateOf(), "Stopped");
-      await remote(daemon.rpcPort, "-t", "1", "-s");
-      await until("started again", async () => (await stateOf()) !== "Stopped", 10_000);
-      await remote(daemon.rpcPort, "-t", "1", "-v");
-      await until("verified and seeding", async () => {
-        return (await listed(daemon.rpcPort))[0]?.[1] === "100%" && await stateOf() !== "Stopped";
-      }, 30_000);
-      assert(await same(), "still the source after stop, start and verify");
+        // Stop, start, verify: the state transmission-remote shows follows.
+        const stateOf = async () =>
+          /State: (\w+)/.exec(await remote(daemon.rpcPort, "-t", "1", "-i"))?.[1];
+        await remote(daemon.rpcPort, "-t", "1", "-S");
+        assertEquals(await stateOf(), "Stopped");
+        await remote(daemon.rpcPort, "-t", "1", "-s");
+        await until("started again", async () => (await stateOf()) !== "Stopped", 10_000);
+        await remote(daemon.rpcPort, "-t", "1", "-v");
+        await until("verified and seeding", async () => {
+          return (await listed(daemon.rpcPort))[0]?.[1] === "100%" && await stateOf() !== "Stopped";
+        }, 30_000);
+        assert(await same(), "still the source after stop, start and verify");
 
-      // The same torrent as a magnet link is the same torrent.
-      const magnet = `magnet:?xt=urn:btih:${swarm.infoHash}&x.pe=127.0.0.1:${seeder.port}`;
-      await remote(daemon.rpcPort, "-a", magnet);
-      assertEquals((await listed(daemon.rpcPort)).length, 1);
+        // The same torrent as a magnet link is the same torrent.
+        const magnet = `magnet:?xt=urn:btih:${swarm.infoHash}&x.pe=127.0.0.1:${seeder.port}`;
+        await remote(daemon.rpcPort, "-a", magnet);
+        assertEquals((await listed(daemon.rpcPort)).length, 1);
 
-      await remote(daemon.rpcPort, "-t", "1", "--remove-and-delete");
-      assertEquals(await listed(daemon.rpcPort), []);
-      assert(
-        ![...Deno.readDirSync(downloads)].some((e) => e.name === "daemonset"),
-        "--remove-and-delete took the data",
-      );
-      const kept = [...Deno.readDirSync(`${downloads}/.bittorrent`)].map((e) => e.name);
-      assertEquals(kept.filter((name) => name.startsWith(swarm.infoHash)), [], "and its records");
+        await remote(daemon.rpcPort, "-t", "1", "--remove-and-delete");
+        assertEquals(await listed(daemon.rpcPort), []);
+        assert(
+          ![...Deno.readDirSync(downloads)].some((e) => e.name === "daemonset"),
+          "--remove-and-delete took the data",
+        );
+        const kept = [...Deno.readDirSync(`${downloads}/.bittorrent`)].map((e) => e.name);
+        assertEquals(kept.filter((name) => name.startsWith(swarm.infoHash)), [], "and its records");
 
-      // From the magnet link: the metadata from the seeder, then the data.
-      await remote(daemon.rpcPort, "-a", magnet);
-      await until("the magnet's torrent done", async () => {
-        return (await listed(daemon.rpcPort))[0]?.[1] === "100%";
-      }, 60_000);
-      assert(await same(), "the magnet's copy equals the source");
-      const info = await remote(daemon.rpcPort, "-t", swarm.infoHash, "-i");
-      assert(info.includes(`Hash: ${swarm.infoHash}`) && info.includes("daemonset"), info);
-      await remote(daemon.rpcPort, "-t", "all", "-r");
-      assertEquals(await listed(daemon.rpcPort), []);
-      assert(await same(), "-r keeps the data");
+        // From the magnet link: the metadata from the seeder, then the data.
+        await remote(daemon.rpcPort, "-a", magnet);
+        await until("the magnet's torrent done", async () => {
+          return (await listed(daemon.rpcPort))[0]?.[1] === "100%";
+        }, 60_000);
+        assert(await same(), "the magnet's copy equals the source");
+        const info = await remote(daemon.rpcPort, "-t", swarm.infoHash, "-i");
+        assert(info.includes(`Hash: ${swarm.infoHash}`) && info.includes("daemonset"), info);
+        await remote(daemon.rpcPort, "-t", "all", "-r");
+        assertEquals(await listed(daemon.rpcPort), []);
+        assert(await same(), "-r keeps the data");
 
-      const { code, output } = await daemon.stop();
-      stopped = true;
-      assertEquals(code, 0, output);
-      assert(output.includes("RPC at http://127.0.0.1:"), output);
-    } finally {
-      if (!stopped) await daemon.stop();
-      await seeder.stop();
-      await swarm.tracker.stop();
-      await Deno.remove(swarm.root, { recursive: true });
-    }
-  },
+        const { code, output } = await daemon.stop();
+        stopped = true;
+        assertEquals(code, 0, output);
+        assert(output.includes("RPC at http://127.0.0.1:"), output);
+      } finally {
+        if (!stopped) await daemon.stop();
+      }
+    }),
 });
 
 Deno.test({
@@ -243,134 +253,117 @@ Deno.test({
 Deno.test({
   name: "daemon: our remote commands add, list, stop, start and remove, with a login",
   ignore: missing("daemon remote", "transmission-cli", "opentracker", "mktorrent"),
-  async fn() {
-    const swarm = await makeSwarm(FILES, 702, "interop-remote-");
-    const seeder = await runOurClient({ torrent: swarm.httpTorrent, out: swarm.data, seed: true });
-    const downloads = `${swarm.root}/downloads`;
-    await Deno.mkdir(downloads);
-    const daemon = await startDaemon(downloads, ["--rpc-auth", "ann:pw"]);
-    const ours = async (...args: string[]) => {
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", OUR_MAIN, ...args, "--rpc", `http://127.0.0.1:${daemon.rpcPort}`],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-      return { code: out.code, text };
-    };
-    try {
-      const refused = await ours("ls");
-      assertEquals(refused.code, 1, refused.text);
-      assert(refused.text.includes("--rpc-auth"), refused.text);
-      const login = ["--rpc-auth", "ann:pw"];
-      const added = await ours("add", swarm.httpTorrent, ...login);
-      assert(/^added 1 daemonset$/m.test(added.text), added.text);
-      const json = async () => JSON.parse((await ours("ls", "--json", ...login)).text);
-      await until("done", async () => (await json())[0]?.percentDone === 1, 60_000);
-      assert(await sameTree(`${swarm.data}/daemonset`, `${downloads}/daemonset`));
-      assert((await ours("ls", ...login)).text.includes("100.0%"));
-      await ours("pause", "1", ...login);
-      assertEquals((await json())[0].status, 0);
-      await ours("resume", swarm.infoHash, ...login);
-      await until("seeding again", async () => (await json())[0]?.status === 6, 10_000);
-      const stats = await ours("stats", "--json", ...login);
-      assertEquals(JSON.parse(stats.text).torrentCount, 1);
-      const removed = await ours("rm", "all", "--delete", ...login);
-      assertEquals(removed.code, 0, removed.text);
-      assertEquals(await json(), []);
-      const bad = await ours("add", `${swarm.root}/no-such.torrent`, ...login);
-      assertEquals(bad.code, 1, bad.text);
-    } finally {
-      await daemon.stop();
-      await seeder.stop();
-      await swarm.tracker.stop();
-      await Deno.remove(swarm.root, { recursive: true });
-    }
-  },
+  fn: () =>
+    withSeededSwarm(702, async ({ swarm, downloads }) => {
+      const daemon = await startDaemon(downloads, ["--rpc-auth", "ann:pw"]);
+      const ours = async (...args: string[]) => {
+        const out = await new Deno.Command(Deno.execPath(), {
+          args: ["run", "-A", OUR_MAIN, ...args, "--rpc", `http://127.0.0.1:${daemon.rpcPort}`],
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+        return { code: out.code, text };
+      };
+      try {
+        const refused = await ours("ls");
+        assertEquals(refused.code, 1, refused.text);
+        assert(refused.text.includes("--rpc-auth"), refused.text);
+        const login = ["--rpc-auth", "ann:pw"];
+        const added = await ours("add", swarm.httpTorrent, ...login);
+        assert(/^added 1 daemonset$/m.test(added.text), added.text);
+        const json = async () => JSON.parse((await ours("ls", "--json", ...login)).text);
+        await until("done", async () => (await json())[0]?.percentDone === 1, 60_000);
+        assert(await sameTree(`${swarm.data}/daemonset`, `${downloads}/daemonset`));
+        assert((await ours("ls", ...login)).text.includes("100.0%"));
+        await ours("pause", "1", ...login);
+        assertEquals((await json())[0].status, 0);
+        await ours("resume", swarm.infoHash, ...login);
+        await until("seeding again", async () => (await json())[0]?.status === 6, 10_000);
+        const stats = await ours("stats", "--json", ...login);
+        assertEquals(JSON.parse(stats.text).torrentCount, 1);
+        const removed = await ours("rm", "all", "--delete", ...login);
+        assertEquals(removed.code, 0, removed.text);
+        assertEquals(await json(), []);
+        const bad = await ours("add", `${swarm.root}/no-such.torrent`, ...login);
+        assertEquals(bad.code, 1, bad.text);
+      } finally {
+        await daemon.stop();
+      }
+    }),
 });
 
 Deno.test({
   name: "daemon: killed with SIGKILL, a restart has the same torrents, data and metadata kept",
   ignore: missing("daemon restart", "transmission-cli", "opentracker", "mktorrent"),
-  async fn() {
-    const swarm = await makeSwarm(FILES, 703, "interop-restart-");
-    const seeder = await runOurClient({ torrent: swarm.httpTorrent, out: swarm.data, seed: true });
-    const downloads = `${swarm.root}/downloads`, state = `${swarm.root}/state`;
-    await Deno.mkdir(downloads);
-    let daemon = await startDaemon(downloads, ["--state-dir", state], state);
-    try {
-      // From a magnet link (its metadata must be kept), then stopped by the user.
-      await remote(
-        daemon.rpcPort,
-        "-a",
-        `magnet:?xt=urn:btih:${swarm.infoHash}&x.pe=127.0.0.1:${seeder.port}`,
-      );
-      await until("done", async () => (await listed(daemon.rpcPort))[0]?.[1] === "100%", 60_000);
-      await remote(daemon.rpcPort, "-t", "1", "-S");
-      await daemon.stop("SIGKILL");
-      await seeder.stop(); // nobody to fetch metadata or data from now
+  fn: () =>
+    withSeededSwarm(703, async ({ swarm, seeder, downloads }) => {
+      const state = `${swarm.root}/state`;
+      let daemon = await startDaemon(downloads, ["--state-dir", state], state);
+      try {
+        // From a magnet link (its metadata must be kept), then stopped by the user.
+        await remote(
+          daemon.rpcPort,
+          "-a",
+          `magnet:?xt=urn:btih:${swarm.infoHash}&x.pe=127.0.0.1:${seeder.port}`,
+        );
+        await until("done", async () => (await listed(daemon.rpcPort))[0]?.[1] === "100%", 60_000);
+        await remote(daemon.rpcPort, "-t", "1", "-S");
+        await daemon.stop("SIGKILL");
+        await seeder.stop(); // nobody to fetch metadata or data from now
 
-      daemon = await startDaemon(downloads, ["--state-dir", state], state);
-      const info = await remote(daemon.rpcPort, "-t", "1", "-i");
-      assert(info.includes(`Hash: ${swarm.infoHash}`) && info.includes("State: Stopped"), info);
-      await remote(daemon.rpcPort, "-t", "1", "-s");
-      await until("checked and complete again", async () => {
-        return (await listed(daemon.rpcPort))[0]?.[1] === "100%";
-      }, 30_000);
-      assert(await sameTree(`${swarm.data}/daemonset`, `${downloads}/daemonset`));
-      await remote(daemon.rpcPort, "-t", "1", "-r");
-      assertEquals(
-        [...Deno.readDirSync(`${state}/torrents`)],
-        [],
-        "a removed torrent is forgotten",
-      );
-    } finally {
-      await daemon.stop();
-      await seeder.stop();
-      await swarm.tracker.stop();
-      await Deno.remove(swarm.root, { recursive: true });
-    }
-  },
+        daemon = await startDaemon(downloads, ["--state-dir", state], state);
+        const info = await remote(daemon.rpcPort, "-t", "1", "-i");
+        assert(info.includes(`Hash: ${swarm.infoHash}`) && info.includes("State: Stopped"), info);
+        await remote(daemon.rpcPort, "-t", "1", "-s");
+        await until("checked and complete again", async () => {
+          return (await listed(daemon.rpcPort))[0]?.[1] === "100%";
+        }, 30_000);
+        assert(await sameTree(`${swarm.data}/daemonset`, `${downloads}/daemonset`));
+        await remote(daemon.rpcPort, "-t", "1", "-r");
+        assertEquals(
+          [...Deno.readDirSync(`${state}/torrents`)],
+          [],
+          "a removed torrent is forgotten",
+        );
+      } finally {
+        await daemon.stop();
+      }
+    }),
 });
 
 Deno.test({
   name: "daemon: a file marked unwanted (-G) is not downloaded; marked wanted again (-g), it is",
   ignore: missing("daemon files", "transmission-cli", "opentracker", "mktorrent"),
-  async fn() {
-    const swarm = await makeSwarm(FILES, 704, "interop-files-");
-    const seeder = await runOurClient({ torrent: swarm.httpTorrent, out: swarm.data, seed: true });
-    const downloads = `${swarm.root}/downloads`;
-    await Deno.mkdir(downloads);
-    const daemon = await startDaemon(downloads);
-    const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
-    try {
-      await remote(daemon.rpcPort, "--start-paused", "-a", swarm.httpTorrent);
-      // Files are numbered as listed: 0 is daemonset/a.bin, 1 is daemonset/sub/b.txt.
-      await remote(daemon.rpcPort, "-t", "1", "-G", "0");
-      await remote(daemon.rpcPort, "-t", "1", "-s");
-      await until("the wanted file done", async () => {
-        return (await listed(daemon.rpcPort))[0]?.[1] === "100%";
-      }, 60_000);
-      const b = "daemonset/sub/b.txt";
-      assertEquals(
-        await Deno.readFile(`${downloads}/${b}`),
-        await Deno.readFile(`${swarm.data}/${b}`),
-      );
-      assert(!await exists(`${downloads}/daemonset/a.bin`), "the unwanted file was not made");
-      const files = await remote(daemon.rpcPort, "-t", "1", "-f");
-      assert(/0:.*\bNo\b.*a\.bin/.test(files) && /1:.*\bYes\b.*b\.txt/.test(files), files);
+  fn: () =>
+    withSeededSwarm(704, async ({ swarm, downloads }) => {
+      const daemon = await startDaemon(downloads);
+      const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
+      try {
+        await remote(daemon.rpcPort, "--start-paused", "-a", swarm.httpTorrent);
+        // Files are numbered as listed: 0 is daemonset/a.bin, 1 is daemonset/sub/b.txt.
+        await remote(daemon.rpcPort, "-t", "1", "-G", "0");
+        await remote(daemon.rpcPort, "-t", "1", "-s");
+        await until("the wanted file done", async () => {
+          return (await listed(daemon.rpcPort))[0]?.[1] === "100%";
+        }, 60_000);
+        const b = "daemonset/sub/b.txt";
+        assertEquals(
+          await Deno.readFile(`${downloads}/${b}`),
+          await Deno.readFile(`${swarm.data}/${b}`),
+        );
+        assert(!await exists(`${downloads}/daemonset/a.bin`), "the unwanted file was not made");
+        const files = await remote(daemon.rpcPort, "-t", "1", "-f");
+        assert(/0:.*\bNo\b.*a\.bin/.test(files) && /1:.*\bYes\b.*b\.txt/.test(files), files);
 
-      await remote(daemon.rpcPort, "-t", "1", "-g", "0");
-      await until("every file done", async () => {
-        return (await listed(daemon.rpcPort))[0]?.[1] === "100%" &&
-          await exists(`${downloads}/daemonset/a.bin`);
-      }, 60_000);
-      assert(await sameTree(`${swarm.data}/daemonset`, `${downloads}/daemonset`));
-    } finally {
-      await daemon.stop();
-      await seeder.stop();
-      await swarm.tracker.stop();
-      await Deno.remove(swarm.root, { recursive: true });
-    }
-  },
+        await remote(daemon.rpcPort, "-t", "1", "-g", "0");
+        await until("every file done", async () => {
+          return (await listed(daemon.rpcPort))[0]?.[1] === "100%" &&
+            await exists(`${downloads}/daemonset/a.bin`);
+        }, 60_000);
+        assert(await sameTree(`${swarm.data}/daemonset`, `${downloads}/daemonset`));
+      } finally {
+        await daemon.stop();
+      }
+    }),
 });
