@@ -157,6 +157,8 @@ export interface DaemonOptions {
   rpcHosts: string[];
   /** Where the daemon keeps its torrents between runs. */
   stateDir: string;
+  /** Torrents downloading at once (`--max-active`); the others wait in order. */
+  maxActive: number;
   logDir: string;
   verbose: boolean;
 }
@@ -218,6 +220,8 @@ export const DEFAULT_MAX_PEERS = 20;
 export const DEFAULT_PORT = 6881;
 /** The RPC port of `daemon` unless `--rpc-port`: Transmission's, which its tools assume. */
 export const DEFAULT_RPC_PORT = 9091;
+/** Torrents a daemon downloads at once unless `--max-active` (Transmission's queue size). */
+export const DEFAULT_MAX_ACTIVE = 5;
 /** Where the remote commands find a daemon unless `--rpc`. */
 export const DEFAULT_RPC_URL = `http://127.0.0.1:${DEFAULT_RPC_PORT}`;
 const MAX_PEERS_LIMIT = 1000;
@@ -360,7 +364,8 @@ type ValueFlag =
   | "rpcAuth"
   | "rpcHost"
   | "rpc"
-  | "stateDir";
+  | "stateDir"
+  | "maxActive";
 
 type Flag = Switch | ValueFlag;
 
@@ -475,6 +480,12 @@ const FLAG_SPECS: readonly FlagSpec[] = [
     about: "a host name the RPC answers to",
   },
   {
+    key: "maxActive",
+    label: "--max-active",
+    metavar: "<NUM>",
+    about: "torrents downloading at once (default 5)",
+  },
+  {
     key: "stateDir",
     label: "--state-dir",
     metavar: "<DIR>",
@@ -564,6 +575,7 @@ const COMMAND_FLAGS: Record<CommandName, ReadonlySet<Flag>> = {
     "rpcAuth",
     "rpcHost",
     "stateDir",
+    "maxActive",
   ]),
   add: new Set<Flag>(["rpc", "rpcAuth", "output", "paused"]),
   ls: new Set<Flag>(["rpc", "rpcAuth", "json"]),
@@ -972,6 +984,7 @@ function daemonOptions(t: Tokens, env: ParseArgsEnv): DaemonOptions {
     ...(auth === undefined ? {} : { rpcAuth: auth.value }),
     rpcHosts: (t.values.get("rpcHost") ?? []).map((g) => g.value.trim().toLowerCase()),
     stateDir: last(t, "stateDir")?.value || `${defaultStateDir(env.os, env.env)}/daemon`,
+    maxActive: intOption(last(t, "maxActive"), 1, 10_000, DEFAULT_MAX_ACTIVE),
     logDir,
     verbose: t.switches.has("verbose"),
   };

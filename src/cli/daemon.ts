@@ -36,6 +36,7 @@ export async function runDaemon(
         dht: options.dht,
         utp: options.utp,
         saved: new SavedTorrents(`${options.stateDir}/torrents`),
+        maxActive: options.maxActive,
         log,
       });
       let server: RpcServer;

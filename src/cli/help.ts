@@ -201,6 +201,8 @@ Options:
                               127.0.0.1, [::1] and the RPC address (repeatable)
       --state-dir <DIR>       where torrents are kept between runs (default:
                               the state folder's daemon/)
+      --max-active <NUM>      torrents downloading at once, the rest queued in
+                              order (default: 5)
       --port <N>              port to accept peers on (default: ${DEFAULT_PORT})
       --bind <ADDR>           listen for peers and run the DHT on this address
       --encryption <MODE>     prefer (default), require or off

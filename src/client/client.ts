@@ -156,6 +156,8 @@ export class ClientTorrent {
   #job: TorrentJob | undefined;
   #torrent: Torrent | undefined;
   #opening = false;
+  /** A verify or a change of files is closing and opening the files again. */
+  #reopening = false;
   #started = false;
   #paused = false;
   #removed = false;
@@ -212,7 +214,7 @@ export class ClientTorrent {
     if (this.#removed) return "removed";
     if (this.#error !== undefined) return "error";
     if (this.#fetch) return "metadata";
-    if (this.#opening) return "checking";
+    if (this.#opening || this.#reopening) return "checking";
     if (this.#paused) return "paused";
     if (!this.#job || !this.#started) return "queued";
     const phase = this.#job.session.stats().phase;
@@ -321,13 +323,15 @@ export class ClientTorrent {
     if (!this.#opened || this.#removed) return;
     const opened = this.#opened;
     const wasRunning = this.#job !== undefined && !this.#paused;
-    await this.pause();
-    this.#paused = false;
-    this.#error = undefined;
-    await this.open({ ...opened, recheck: true });
-    this.#opened = opened;
-    if (wasRunning) this.start();
-    else this.#paused = true;
+    await this.#reopen(async () => {
+      await this.pause();
+      this.#paused = false;
+      this.#error = undefined;
+      await this.open({ ...opened, recheck: true });
+      this.#opened = opened;
+      if (wasRunning) this.start();
+      else this.#paused = true;
+    });
   }
 
   /**
@@ -336,11 +340,24 @@ export class ClientTorrent {
    * the files were first opened.
    */
   async reopen(changes: Partial<OpenOptions>): Promise<void> {
-    if (!this.#opened || this.#removed) return;
+    const opened = this.#opened;
+    if (!opened || this.#removed) return;
     const running = this.#job !== undefined && !this.#paused;
-    await this.pause();
-    this.#opened = { ...this.#opened, ...changes };
-    if (running) await this.resume();
+    await this.#reopen(async () => {
+      await this.pause();
+      this.#opened = { ...opened, ...changes };
+      if (running) await this.resume();
+    });
+  }
+
+  /** Runs `steps` (a pause, then an open) as one `checking` state, never seen as `paused`. */
+  async #reopen(steps: () => Promise<void>): Promise<void> {
+    this.#reopening = true;
+    try {
+      await steps();
+    } finally {
+      this.#reopening = false;
+    }
   }
 
   /** Asks the trackers for peers now. */

@@ -25,6 +25,7 @@ export {
 } from "./client.ts";
 export { type JobEvents, TorrentJob, type TorrentJobOptions } from "./torrent_job.ts";
 export { type LoadedTorrent, type SavedTorrent, SavedTorrents } from "./saved_torrents.ts";
+export { type AddChoices, KeptTorrents, type KeptTorrentsOptions } from "./kept_torrents.ts";
 export { type FetchedTorrent, MetadataJob, type MetadataJobOptions } from "./metadata_job.ts";
 export { combineDhtNodes, DhtLookups, type DhtNode } from "./dht_lookups.ts";
 export {

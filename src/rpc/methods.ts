@@ -6,12 +6,13 @@
  *
  * @module
  */
-import type {
-  Client,
-  ClientTorrent,
-  SavedTorrent,
-  SavedTorrents,
-  TorrentSource,
+import {
+  type Client,
+  type ClientTorrent,
+  DuplicateTorrentError,
+  KeptTorrents,
+  type SavedTorrents,
+  type TorrentSource,
 } from "../client/mod.ts";
 import type { EncryptionPolicy } from "../peer/mod.ts";
 import {
@@ -23,7 +24,7 @@ import {
 } from "../metainfo/mod.ts";
 import type { SessionLog } from "../engine/mod.ts";
 import { statfs } from "node:fs/promises";
-import { fsReason, STATE_DIR } from "../storage/mod.ts";
+import { fsReason } from "../storage/mod.ts";
 import { decodeBase64 } from "../util/mod.ts";
 import { RpcError, type RpcMethods } from "./server.ts";
 
@@ -44,15 +45,14 @@ export interface MethodContext {
   utp: boolean;
   /** Where torrents are kept between runs; none: they last as long as the process. */
   saved?: SavedTorrents;
+  /** Torrents downloading at once; the others wait in order. */
+  maxActive: number;
   log?: SessionLog;
 }
 
-/** What the daemon keeps of a torrent besides the client's state (saved as it changes). */
-type Kept = SavedTorrent;
-
 /**
  * The methods for `RpcServer`, after adding back the torrents saved by earlier runs (each
- * started unless it was stopped; its resume record spares the check of what it has).
+ * queued unless it was stopped; its resume record spares the check of what it has).
  *
  * @example
  * ```ts ignore
@@ -61,63 +61,18 @@ type Kept = SavedTorrent;
  * ```
  */
 export async function transmissionMethods(context: MethodContext): Promise<RpcMethods> {
-  const { client, saved } = context;
-  const kept = new Map<number, Kept>();
+  const { client } = context;
+  const kept = await KeptTorrents.open({
+    client,
+    saved: context.saved,
+    maxActive: context.maxActive,
+    log: context.log,
+  });
   /** The session's settings `session-set` may change. */
   const settings = { downloadDir: context.downloadDir, startAdded: true };
   const started = Date.now();
-  const persist = (info: Kept) =>
-    saved?.save(info).catch((e) => context.log?.warn(`torrent not saved: ${e}`));
-
   const warn = (t: ClientTorrent) => (e: unknown) =>
     context.log?.warn(`torrent ${t.id}: ${e instanceof Error ? e.message : e}`);
-  const whenDone = (t: ClientTorrent, info: Kept) =>
-    t.job?.completed.then(() => {
-      if (info.doneDate !== 0) return;
-      info.doneDate = nowSeconds();
-      persist(info);
-    }, () => {});
-  const run = async (t: ClientTorrent, info: Kept) => {
-    try {
-      const { torrent } = await t.metadata;
-      await t.open({ output: info.downloadDir, seed: true, selected: selection(torrent, info) });
-      t.start();
-      await whenDone(t, info);
-    } catch (e) {
-      warn(t)(e);
-    }
-  };
-  /** Starts a torrent stopped while it ran, or one never started (added or saved stopped). */
-  const start = (t: ClientTorrent) => {
-    const info = kept.get(t.id)!;
-    const wasStopped = info.paused;
-    info.paused = false;
-    if (t.state === "paused") t.resume().then(() => whenDone(t, info), warn(t));
-    else if (wasStopped) run(t, info);
-    if (wasStopped) persist(info);
-  };
-  /** Adds a torrent, keeps its record, and runs it unless paused; a magnet's metadata is kept. */
-  const adopt = (source: TorrentSource, info: Kept): ClientTorrent => {
-    const t = client.add(source, { log: context.log });
-    kept.set(t.id, info);
-    if (saved) {
-      t.metadata.then((fetched) => {
-        if (!("torrent" in source)) return saved.saveTorrent(info.hash, fetched.torrent);
-      }).catch(() => {});
-    }
-    if (!info.paused) run(t, info);
-    return t;
-  };
-
-  for (const { record, source } of saved ? (await loadSaved(saved, context.log)) : []) {
-    try {
-      adopt(source, record);
-    } catch (e) {
-      context.log?.warn(
-        `saved torrent ${record.hash} not added: ${e instanceof Error ? e.message : e}`,
-      );
-    }
-  }
   const each = (args: Record<string, unknown>, act: (t: ClientTorrent) => unknown) => {
     for (const t of select(client, args.ids)) act(t);
     return {};
@@ -139,6 +94,8 @@ export async function transmissionMethods(context: MethodContext): Promise<RpcMe
       ...speedLimit("down", client.hub.downloadLimiter.rate),
       ...speedLimit("up", client.hub.uploadLimiter.rate),
       "start-added-torrents": settings.startAdded,
+      "download-queue-enabled": true,
+      "download-queue-size": kept.maxActive,
       units: {
         "speed-units": ["kB/s", "MB/s", "GB/s", "TB/s"],
         "speed-bytes": 1024,
@@ -152,6 +109,13 @@ export async function transmissionMethods(context: MethodContext): Promise<RpcMe
     "session-set": (args) => {
       const dir = optionalString(args, "download-dir");
       if (dir !== undefined) settings.downloadDir = dir;
+      const size = args["download-queue-size"];
+      if (size !== undefined) {
+        if (!Number.isSafeInteger(size) || (size as number) < 1) {
+          throw new RpcError("download-queue-size must be a whole number from 1");
+        }
+        kept.maxActive = size as number;
+      }
       if (args["start-added-torrents"] !== undefined) {
         settings.startAdded = args["start-added-torrents"] === true;
       }
@@ -194,7 +158,7 @@ export async function transmissionMethods(context: MethodContext): Promise<RpcMe
       };
       return {
         activeTorrentCount: active,
-        pausedTorrentCount: torrents.filter((t) => kept.get(t.id)?.paused || t.state === "paused")
+        pausedTorrentCount: torrents.filter((t) => kept.record(t).paused || t.state === "paused")
           .length,
         torrentCount: torrents.length,
         downloadSpeed: Math.round(down),
@@ -207,32 +171,19 @@ export async function transmissionMethods(context: MethodContext): Promise<RpcMe
     "torrent-add": async (args) => {
       const source = await sourceOf(args);
       const downloadDir = optionalString(args, "download-dir") ?? settings.downloadDir;
-      const named = "torrent" in source ? source.torrent : source.magnet;
-      const existing = client.byInfoHash(named.infoHashHex);
-      if (existing) return { "torrent-duplicate": brief(existing, source) };
-      const info: Kept = {
-        hash: named.infoHashHex,
-        ...("magnet" in source ? { magnet: String(args.filename) } : {}),
-        downloadDir,
-        addedDate: nowSeconds(),
-        doneDate: 0,
-        paused: args.paused === true || (args.paused === undefined && !settings.startAdded),
-        ...unwantedOf(args, []),
-      };
-      // Saved before it is answered: a torrent the client was told of survives a crash.
-      if (saved) {
-        await saved.save(info);
-        if ("torrent" in source) await saved.saveTorrent(info.hash, source.torrent);
-      }
-      let t: ClientTorrent;
+      const paused = args.paused === true || (args.paused === undefined && !settings.startAdded);
       try {
-        t = adopt(source, info);
+        const t = await kept.add(source, {
+          downloadDir,
+          paused,
+          unwanted: unwantedOf(args, []).unwanted,
+          ...("magnet" in source ? { link: String(args.filename) } : {}),
+        });
+        return { "torrent-added": brief(t, source) };
       } catch (e) {
-        const there = (e as { existing?: ClientTorrent }).existing;
-        if (!there) throw e;
-        return { "torrent-duplicate": brief(there, source) };
+        if (!(e instanceof DuplicateTorrentError)) throw e;
+        return { "torrent-duplicate": brief(e.existing, source) };
       }
-      return { "torrent-added": brief(t, source) };
     },
 
     "free-space": async (args) => {
@@ -254,34 +205,23 @@ export async function transmissionMethods(context: MethodContext): Promise<RpcMe
       if (!Array.isArray(fields) || !fields.every((f) => typeof f === "string")) {
         throw new RpcError("torrent-get needs a fields array");
       }
-      const rows = select(client, args.ids).map((t) => describe(t, kept.get(t.id)!, fields));
+      const rows = select(client, args.ids).map((t) => describe(t, kept, fields));
       if (args.format === "table") {
         return { torrents: [fields, ...rows.map((row) => fields.map((f) => row[f] ?? null))] };
       }
       return { torrents: rows, ...(args.ids === "recently-active" ? { removed: [] } : {}) };
     },
 
-    "torrent-start": (args) => each(args, start),
-    "torrent-start-now": (args) => each(args, start),
+    "torrent-start": (args) => each(args, (t) => kept.start(t)),
+    "torrent-start-now": (args) => each(args, (t) => kept.start(t)),
     "torrent-stop": async (args) => {
-      for (const t of select(client, args.ids)) {
-        const info = kept.get(t.id)!;
-        if (!info.paused) {
-          info.paused = true;
-          persist(info);
-        }
-        await t.pause();
-      }
+      for (const t of select(client, args.ids)) await kept.stop(t);
       return {};
     },
     "torrent-set": async (args) => {
       for (const t of select(client, args.ids)) {
-        const info = kept.get(t.id)!;
-        const changed = unwantedOf(args, info.unwanted ?? []);
-        if (changed.unwanted === undefined) continue;
-        info.unwanted = changed.unwanted;
-        persist(info);
-        if (t.torrent) await t.reopen({ selected: selection(t.torrent, info) });
+        const { unwanted } = unwantedOf(args, kept.record(t).unwanted ?? []);
+        if (unwanted !== undefined) await kept.setUnwanted(t, unwanted);
       }
       return {};
     },
@@ -289,30 +229,11 @@ export async function transmissionMethods(context: MethodContext): Promise<RpcMe
     "torrent-reannounce": (args) => each(args, (t) => t.reannounce()),
 
     "torrent-remove": async (args) => {
-      const removeData = args["delete-local-data"] === true;
-      for (const t of select(client, args.ids)) {
-        const info = kept.get(t.id);
-        kept.delete(t.id);
-        await t.remove();
-        if (info) await saved?.remove(info.hash);
-        if (removeData && t.torrent && info) await deleteLocalData(t.torrent, info.downloadDir);
-      }
+      const deleteData = args["delete-local-data"] === true;
+      for (const t of select(client, args.ids)) await kept.remove(t, deleteData);
       return {};
     },
   };
-}
-
-/**
- * Deletes a torrent's files (its file, or its folder) under `dir`, and what we kept of it there:
- * its resume record, part file and fetched metadata. What is already gone is no error.
- */
-async function deleteLocalData(torrent: Torrent, dir: string): Promise<void> {
-  const ours = ["resume", "parts", "torrent"].map((ext) =>
-    `${dir}/${STATE_DIR}/${torrent.infoHashHex}.${ext}`
-  );
-  for (const path of [`${dir}/${torrent.name}`, ...ours]) {
-    await Deno.remove(path, { recursive: true }).catch(() => {});
-  }
 }
 
 /** `speed-limit-down` and `-enabled` (or `up`) in kB/s, from a limiter's bytes a second. */
@@ -329,18 +250,6 @@ const ENCRYPTION: Record<EncryptionPolicy, string> = {
   require: "required",
   off: "tolerated",
 };
-
-/** The saved torrents, telling the log of any that could not be read. */
-async function loadSaved(saved: SavedTorrents, log: SessionLog | undefined) {
-  const { loaded, skipped } = await saved.loadAll();
-  for (const why of skipped) log?.warn(`saved torrent skipped: ${why}`);
-  if (loaded.length > 0) log?.info(`${loaded.length} saved torrents added back`);
-  return loaded;
-}
-
-function nowSeconds(): number {
-  return Math.floor(Date.now() / 1000);
-}
 
 function optionalString(args: Record<string, unknown>, key: string): string | undefined {
   const v = args[key];
@@ -403,7 +312,8 @@ function select(client: Client, ids: unknown): ClientTorrent[] {
 const STATUS = { stopped: 0, checking: 2, downloadWait: 3, downloading: 4, seeding: 6 };
 
 /** The requested fields of one torrent. */
-function describe(t: ClientTorrent, info: Kept, fields: string[]): Record<string, unknown> {
+function describe(t: ClientTorrent, kept: KeptTorrents, fields: string[]): Record<string, unknown> {
+  const info = kept.record(t);
   const torrent = t.torrent;
   const stats = t.stats();
   const state = t.state;
@@ -423,7 +333,7 @@ function describe(t: ClientTorrent, info: Kept, fields: string[]): Record<string
         ? STATUS.downloading
         : state === "seeding"
         ? STATUS.seeding
-        : state === "queued" && !info.paused
+        : kept.isWaiting(t)
         ? STATUS.downloadWait
         : STATUS.stopped, // paused, complete, error
     error: () => state === "error" ? 3 : 0,
@@ -501,18 +411,6 @@ function unwantedOf(args: Record<string, unknown>, unwanted: number[]): { unwant
   }
   if (notWanted !== undefined) { for (const i of notWanted) out.add(i); }
   return { unwanted: [...out].sort((a, b) => a - b) };
-}
-
-/** The `selected` flags of `torrent.files` for the files `info` does not want; all: none. */
-function selection(torrent: Torrent, info: Kept): boolean[] | undefined {
-  const unwanted = new Set(info.unwanted ?? []);
-  if (unwanted.size === 0) return undefined;
-  const listed = listedFiles(torrent);
-  const selected = torrent.files.map(() => true);
-  listed.forEach((fileIndex, n) => {
-    if (unwanted.has(n)) selected[fileIndex] = false;
-  });
-  return selected;
 }
 
 /** Each listed file: its path, length and the bytes of it in verified pieces. */

@@ -436,6 +436,7 @@ Deno.test("parseArgs: daemon takes the network and RPC flags, with Transmission'
     rpcBind: "127.0.0.1",
     rpcHosts: [],
     stateDir: "/home/ann/.local/state/bittorrent/daemon",
+    maxActive: 5,
     logDir: "/home/ann/.local/state/bittorrent/logs",
     verbose: false,
   });

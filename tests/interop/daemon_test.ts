@@ -6,19 +6,9 @@
  * stops the daemon cleanly with exit 0.
  */
 import { assert, assertEquals } from "../assert.ts";
-import {
-  delay,
-  freePort,
-  freeTcpUdpPort,
-  makeSwarm,
-  OUR_MAIN,
-  type OurClient,
-  runOurClient,
-  sameTree,
-  type Swarm,
-  toolGate,
-} from "./fixtures.ts";
+import { OUR_MAIN, sameTree, toolGate } from "./fixtures.ts";
 import type { PayloadFile } from "../../testdata/payload.ts";
+import { startDaemon, until, withSeededSwarm } from "./daemon_fixtures.ts";
 
 const MiB = 1 << 20;
 const FILES: PayloadFile[] = [
@@ -48,92 +38,11 @@ async function listed(port: number): Promise<[number, string][]> {
   return rows.map((cells) => [Number(cells[0].replace("*", "")), cells[1]]);
 }
 
-async function until(what: string, check: () => Promise<boolean>, ms: number): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!(await check())) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await delay(200);
-  }
-}
-
-/** A swarm of FILES with our seeder on it and an empty downloads folder, for `fn`; gone after. */
-async function withSeededSwarm(
-  seed: number,
-  fn: (s: { swarm: Swarm; seeder: OurClient; downloads: string }) => Promise<void>,
-): Promise<void> {
-  const swarm = await makeSwarm(FILES, seed, "interop-daemon-");
-  const seeder = await runOurClient({ torrent: swarm.httpTorrent, out: swarm.data, seed: true });
-  const downloads = `${swarm.root}/downloads`;
-  try {
-    await Deno.mkdir(downloads);
-    await fn({ swarm, seeder, downloads });
-  } finally {
-    await seeder.stop();
-    await swarm.tracker.stop();
-    await Deno.remove(swarm.root, { recursive: true });
-  }
-}
-
-/** The daemon as a user runs it, in a temp state folder, DHT off (tests stay on 127.0.0.1). */
-async function startDaemon(downloads: string, extra: string[] = [], keepState?: string) {
-  const rpcPort = freePort();
-  const stateDir = keepState ?? await Deno.makeTempDir({ prefix: "bittorrent-daemon-state-" });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      OUR_MAIN,
-      "daemon",
-      "-o",
-      downloads,
-      "--port",
-      String(await freeTcpUdpPort()),
-      "--no-dht",
-      "--rpc-port",
-      String(rpcPort),
-      "--log-dir",
-      `${stateDir}/logs`,
-      "-v",
-      ...extra,
-    ],
-    env: { XDG_STATE_HOME: stateDir, NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const output = Promise.all([
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-  ]);
-  await until("the daemon's RPC", async () => {
-    try {
-      const response = await fetch(`http://127.0.0.1:${rpcPort}/transmission/rpc`);
-      await response.body?.cancel();
-      return true;
-    } catch {
-      return false;
-    }
-  }, 30_000);
-  return {
-    rpcPort,
-    stateDir,
-    /** SIGTERM (SIGKILL: no chance to save anything); the state folder is removed unless kept. */
-    async stop(signal: Deno.Signal = "SIGTERM"): Promise<{ code: number; output: string }> {
-      try {
-        child.kill(signal);
-      } catch { /* gone already */ }
-      const status = await child.status;
-      const [out, err] = await output;
-      if (keepState === undefined) await Deno.remove(stateDir, { recursive: true }).catch(() => {});
-      return { code: status.code, output: out + err };
-    },
-  };
-}
-
 Deno.test({
   name: "daemon + transmission-remote: add, list, a duplicate, remove with data, a magnet link",
   ignore: missing("daemon", "transmission-cli", "opentracker", "mktorrent"),
   fn: () =>
-    withSeededSwarm(701, async ({ swarm, seeder, downloads }) => {
+    withSeededSwarm(FILES, 701, async ({ swarm, seeder, downloads }) => {
       const daemon = await startDaemon(downloads);
       let stopped = false;
       try {
@@ -254,7 +163,7 @@ Deno.test({
   name: "daemon: our remote commands add, list, stop, start and remove, with a login",
   ignore: missing("daemon remote", "transmission-cli", "opentracker", "mktorrent"),
   fn: () =>
-    withSeededSwarm(702, async ({ swarm, downloads }) => {
+    withSeededSwarm(FILES, 702, async ({ swarm, downloads }) => {
       const daemon = await startDaemon(downloads, ["--rpc-auth", "ann:pw"]);
       const ours = async (...args: string[]) => {
         const out = await new Deno.Command(Deno.execPath(), {
@@ -297,7 +206,7 @@ Deno.test({
   name: "daemon: killed with SIGKILL, a restart has the same torrents, data and metadata kept",
   ignore: missing("daemon restart", "transmission-cli", "opentracker", "mktorrent"),
   fn: () =>
-    withSeededSwarm(703, async ({ swarm, seeder, downloads }) => {
+    withSeededSwarm(FILES, 703, async ({ swarm, seeder, downloads }) => {
       const state = `${swarm.root}/state`;
       let daemon = await startDaemon(downloads, ["--state-dir", state], state);
       try {
@@ -336,7 +245,7 @@ Deno.test({
   name: "daemon: a file marked unwanted (-G) is not downloaded; marked wanted again (-g), it is",
   ignore: missing("daemon files", "transmission-cli", "opentracker", "mktorrent"),
   fn: () =>
-    withSeededSwarm(704, async ({ swarm, downloads }) => {
+    withSeededSwarm(FILES, 704, async ({ swarm, downloads }) => {
       const daemon = await startDaemon(downloads);
       const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
       try {

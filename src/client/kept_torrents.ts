@@ -1,0 +1,271 @@
+/**
+ * The torrents of a long-running client (the daemon): each with a record of what its user chose
+ * (its folder, its dates, whether it was stopped, the files not wanted), saved whenever it
+ * changes, and started in the order added while fewer than `maxActive` download; the others wait
+ * their turn. Starting is decided again whenever a torrent's metadata arrives, a job ends or
+ * completes, or a user starts, stops or removes one, so no torrent can run twice or be forgotten.
+ *
+ * @module
+ */
+import type { SessionLog } from "../engine/mod.ts";
+import { listedFiles, type Torrent } from "../metainfo/mod.ts";
+import { STATE_DIR } from "../storage/mod.ts";
+import {
+  type Client,
+  type ClientTorrent,
+  DuplicateTorrentError,
+  type TorrentSource,
+} from "./client.ts";
+import type { SavedTorrent, SavedTorrents } from "./saved_torrents.ts";
+
+/** What `KeptTorrents` runs on. */
+export interface KeptTorrentsOptions {
+  client: Client;
+  /** Where records are kept between runs; none: they last as long as the process. */
+  saved?: SavedTorrents;
+  /** Torrents downloading (or checking) at once. */
+  maxActive: number;
+  log?: SessionLog;
+}
+
+/** A user's choices for a torrent being added. */
+export interface AddChoices {
+  downloadDir: string;
+  /** Added stopped. */
+  paused: boolean;
+  /** Files not to download, by their number among the listed files. */
+  unwanted?: number[];
+  /** A magnet link's text as given, kept to add it back on the next run. */
+  link?: string;
+}
+
+/**
+ * The client's torrents with their records, queued for download slots.
+ *
+ * @example
+ * ```ts ignore
+ * const kept = await KeptTorrents.open({ client, saved, maxActive: 5 });
+ * const t = await kept.add({ torrent }, { downloadDir: "/srv", paused: false });
+ * await kept.stop(t);
+ * ```
+ */
+export class KeptTorrents {
+  readonly client: Client;
+  readonly #saved: SavedTorrents | undefined;
+  readonly #log: SessionLog | undefined;
+  #maxActive: number;
+  readonly #records = new Map<number, SavedTorrent>();
+  /** Torrents being opened or resumed: they hold a download slot already. */
+  readonly #starting = new Set<number>();
+
+  private constructor(options: KeptTorrentsOptions) {
+    this.client = options.client;
+    this.#saved = options.saved;
+    this.#log = options.log;
+    this.#maxActive = checkLimit(options.maxActive);
+  }
+
+  /** Adds back every saved torrent (each queued unless it was stopped) and says what was skipped. */
+  static async open(options: KeptTorrentsOptions): Promise<KeptTorrents> {
+    const kept = new KeptTorrents(options);
+    if (!options.saved) return kept;
+    const { loaded, skipped } = await options.saved.loadAll();
+    for (const why of skipped) kept.#log?.warn(`saved torrent skipped: ${why}`);
+    for (const { record, source } of loaded) {
+      try {
+        kept.#adopt(source, record);
+      } catch (e) {
+        kept.#log?.warn(`saved torrent ${record.hash} not added: ${messageOf(e)}`);
+      }
+    }
+    if (loaded.length > 0) kept.#log?.info(`${loaded.length} saved torrents added back`);
+    return kept;
+  }
+
+  /** The record of `t` (a torrent of this client). */
+  record(t: ClientTorrent): SavedTorrent {
+    const record = this.#records.get(t.id);
+    if (!record) throw new Error(`torrent ${t.id} is not kept here`);
+    return record;
+  }
+
+  /** Torrents downloading (or checking) at once. */
+  get maxActive(): number {
+    return this.#maxActive;
+  }
+
+  /** Changes the limit; a raised one starts waiting torrents at once. */
+  set maxActive(limit: number) {
+    this.#maxActive = checkLimit(limit);
+    this.#admit();
+  }
+
+  /** Whether `t` waits for a download slot (neither stopped by its user nor running). */
+  isWaiting(t: ClientTorrent): boolean {
+    const record = this.#records.get(t.id);
+    return record !== undefined && !record.paused && !this.#starting.has(t.id) &&
+      t.torrent !== undefined && (t.state === "queued" || t.state === "paused");
+  }
+
+  /**
+   * Adds a torrent, its record saved first (a torrent the user was told of survives a crash),
+   * and queues it unless added stopped. Throws `DuplicateTorrentError` when its swarm is here.
+   */
+  async add(source: TorrentSource, choices: AddChoices): Promise<ClientTorrent> {
+    const named = "torrent" in source ? source.torrent : source.magnet;
+    const existing = this.client.byInfoHash(named.infoHashHex);
+    if (existing) throw new DuplicateTorrentError(existing);
+    const record: SavedTorrent = {
+      hash: named.infoHashHex,
+      ...(choices.link !== undefined ? { magnet: choices.link } : {}),
+      downloadDir: choices.downloadDir,
+      addedDate: nowSeconds(),
+      doneDate: 0,
+      paused: choices.paused,
+      ...(choices.unwanted?.length ? { unwanted: choices.unwanted } : {}),
+    };
+    if (this.#saved) {
+      await this.#saved.save(record);
+      if ("torrent" in source) await this.#saved.saveTorrent(record.hash, source.torrent);
+    }
+    return this.#adopt(source, record);
+  }
+
+  /** Queues a torrent its user stopped (or added stopped). */
+  start(t: ClientTorrent): void {
+    const record = this.record(t);
+    if (!record.paused) return;
+    record.paused = false;
+    this.#persist(record);
+    this.#admit();
+  }
+
+  /** Stops a torrent (announcing `stopped`, saving its resume record) until `start`. */
+  async stop(t: ClientTorrent): Promise<void> {
+    const record = this.record(t);
+    if (!record.paused) {
+      record.paused = true;
+      this.#persist(record);
+    }
+    await t.pause();
+    this.#admit();
+  }
+
+  /** Removes a torrent and its record; with `deleteData`, its files and what we kept of it. */
+  async remove(t: ClientTorrent, deleteData: boolean): Promise<void> {
+    const record = this.#records.get(t.id);
+    this.#records.delete(t.id);
+    await t.remove();
+    this.#admit();
+    if (!record) return;
+    await this.#saved?.remove(record.hash);
+    if (deleteData && t.torrent) await deleteLocalData(t.torrent, record.downloadDir);
+  }
+
+  /** Sets the files not wanted; a running torrent reopens with the choice, from its resume record. */
+  async setUnwanted(t: ClientTorrent, unwanted: number[]): Promise<void> {
+    const record = this.record(t);
+    record.unwanted = unwanted;
+    this.#persist(record);
+    if (t.torrent) await t.reopen({ selected: selection(t.torrent, record) });
+  }
+
+  #adopt(source: TorrentSource, record: SavedTorrent): ClientTorrent {
+    const t = this.client.add(source, { log: this.#log });
+    this.#records.set(t.id, record);
+    t.metadata.then((fetched) => {
+      if (!("torrent" in source)) this.#saved?.saveTorrent(record.hash, fetched.torrent);
+      this.#admit();
+    }).catch(() => {});
+    this.#admit();
+    return t;
+  }
+
+  /** Starts waiting torrents, oldest first, while fewer than the limit download or check. */
+  #admit(): void {
+    let busy = 0;
+    const waiting: ClientTorrent[] = [];
+    for (const t of this.client.list()) {
+      if (this.#starting.has(t.id) || t.state === "checking" || t.state === "downloading") busy++;
+      else if (this.isWaiting(t)) waiting.push(t);
+    }
+    for (const t of waiting.slice(0, Math.max(0, this.#maxActive - busy))) this.#launch(t);
+  }
+
+  /** Opens (or resumes) a torrent and starts it; its job's end lets the next one in. */
+  async #launch(t: ClientTorrent): Promise<void> {
+    const record = this.record(t);
+    this.#starting.add(t.id);
+    try {
+      if (t.state === "paused") await t.resume();
+      else {
+        await t.open({
+          output: record.downloadDir,
+          seed: true,
+          selected: selection(t.torrent!, record),
+        });
+        t.start();
+      }
+      // Stopped or removed while it was opening.
+      if (record.paused || t.state === "removed") await t.pause();
+      const job = t.job;
+      if (!job) return;
+      job.done.then(() => this.#admit(), () => this.#admit());
+      job.completed.then(() => {
+        if (record.doneDate === 0) {
+          record.doneDate = nowSeconds();
+          this.#persist(record);
+        }
+        this.#admit();
+      }, () => {});
+    } catch (e) {
+      if (t.state !== "removed") this.#log?.warn(`torrent ${t.id}: ${messageOf(e)}`);
+    } finally {
+      this.#starting.delete(t.id);
+      this.#admit();
+    }
+  }
+
+  #persist(record: SavedTorrent): void {
+    this.#saved?.save(record).catch((e) => this.#log?.warn(`torrent not saved: ${messageOf(e)}`));
+  }
+}
+
+/** The `selected` flags of `torrent.files` for the files `record` does not want; all: none. */
+function selection(torrent: Torrent, record: SavedTorrent): boolean[] | undefined {
+  const unwanted = new Set(record.unwanted ?? []);
+  if (unwanted.size === 0) return undefined;
+  const selected = torrent.files.map(() => true);
+  listedFiles(torrent).forEach((fileIndex, n) => {
+    if (unwanted.has(n)) selected[fileIndex] = false;
+  });
+  return selected;
+}
+
+/**
+ * Deletes a torrent's files (its file, or its folder) under `dir`, and what we kept of it there:
+ * its resume record, part file and fetched metadata. What is already gone is no error.
+ */
+async function deleteLocalData(torrent: Torrent, dir: string): Promise<void> {
+  const ours = ["resume", "parts", "torrent"].map((ext) =>
+    `${dir}/${STATE_DIR}/${torrent.infoHashHex}.${ext}`
+  );
+  for (const path of [`${dir}/${torrent.name}`, ...ours]) {
+    await Deno.remove(path, { recursive: true }).catch(() => {});
+  }
+}
+
+function checkLimit(limit: number): number {
+  if (!Number.isSafeInteger(limit) || limit < 1) {
+    throw new RangeError(`the download queue needs a limit of 1 or more, got ${limit}`);
+  }
+  return limit;
+}
+
+function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

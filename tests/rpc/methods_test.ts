@@ -1,0 +1,82 @@
+/**
+ * The daemon's methods in one process, over a real client on 127.0.0.1: with one download
+ * allowed at a time the second torrent waits (Transmission's status 3), then runs when the first
+ * is done, however often it is stopped and started while it waits.
+ */
+import { Client } from "../../src/client/mod.ts";
+import { createTorrentFromBuffers } from "../../src/metainfo/mod.ts";
+import { transmissionMethods } from "../../src/rpc/mod.ts";
+import { encodeBase64 } from "../../src/util/mod.ts";
+import { assertEquals } from "../assert.ts";
+import {
+  addressOf,
+  assertPayload,
+  LOOPBACK,
+  openJob,
+  patternBytes,
+  torrentOf,
+  waitFor,
+  writePayload,
+} from "../integration/helpers.ts";
+
+const DATA = [patternBytes(400_000, 31), patternBytes(400_000, 32)];
+const FILES = DATA.map((data, i) =>
+  createTorrentFromBuffers(`q${i}.bin`, data, { pieceLength: 16384, creationDate: null })
+);
+
+Deno.test("daemon methods: --max-active 1 queues the second download until the first is done", async () => {
+  const root = await Deno.makeTempDir({ prefix: "bt-queue-" });
+  const seeders = [];
+  const client = await Client.open({ port: 0, hostname: LOOPBACK, utp: false });
+  try {
+    for (let i = 0; i < 2; i++) {
+      await writePayload(`${root}/seed`, `q${i}.bin`, DATA[i]);
+      // Slow seeders (about a second each), so the queue can be seen at work.
+      const seeder = await openJob(torrentOf(FILES[i]), `${root}/seed`, {
+        seed: true,
+        hub: { maxUploadRate: 400_000 },
+      });
+      seeders.push(seeder);
+      seeder.start();
+    }
+    const methods = await transmissionMethods({
+      client,
+      downloadDir: `${root}/out`,
+      version: "test",
+      encryption: "prefer",
+      dht: false,
+      utp: false,
+      maxActive: 1,
+    });
+    for (const bytes of FILES) {
+      await methods["torrent-add"]({ metainfo: encodeBase64(bytes) });
+    }
+    assertEquals(client.list().map((t) => t.id), [1, 2]);
+    const status = async () => {
+      const got = await methods["torrent-get"]({ fields: ["status"] });
+      return (got.torrents as { status: number }[]).map((t) => t.status);
+    };
+    // The torrents name no tracker: each job is told of its seeder once it runs.
+    await waitFor("the first downloading", () => client.get(1)!.job !== undefined);
+    client.get(1)!.job!.addPeers([addressOf(seeders[0])]);
+    assertEquals((await status())[1], 3, "the second waits for a download slot");
+    // Stopped and started again while it waits: still one place in the queue.
+    await methods["torrent-stop"]({ ids: [2] });
+    assertEquals((await status())[1], 0, "stopped");
+    await methods["torrent-start"]({ ids: [2] });
+    await methods["torrent-start"]({ ids: [2] });
+    assertEquals((await status())[1], 3, "waiting again");
+    await waitFor("the second running", () => client.get(2)!.job !== undefined, 20_000);
+    client.get(2)!.job!.addPeers([addressOf(seeders[1])]);
+    assertEquals(client.get(1)!.state, "seeding", "it got its slot when the first was done");
+    await waitFor("both done", () => client.get(2)!.state === "seeding", 20_000);
+    await assertPayload(`${root}/out`, "q0.bin", DATA[0]);
+    await assertPayload(`${root}/out`, "q1.bin", DATA[1]);
+    const session = await methods["session-get"]({});
+    assertEquals([session["download-queue-enabled"], session["download-queue-size"]], [true, 1]);
+  } finally {
+    await client.stop();
+    for (const s of seeders) await s.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+});
