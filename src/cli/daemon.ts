@@ -7,6 +7,7 @@
  */
 import { SavedTorrents } from "../client/mod.ts";
 import { RpcServer, transmissionMethods } from "../rpc/mod.ts";
+import { webPages } from "../web/mod.ts";
 import type { DaemonOptions } from "./args.ts";
 import { CommandError, type CommandIO, processIO } from "./io.ts";
 import { openClient, openLog, watchInterrupts } from "./process.ts";
@@ -47,6 +48,7 @@ export async function runDaemon(
           auth: options.rpcAuth,
           hosts: options.rpcHosts,
           methods,
+          pages: webPages(client),
           onError: (message) => log.warn(message),
         });
       } catch (e) {

@@ -13,7 +13,7 @@
  */
 export { allowedFastSet } from "./allowed_fast.ts";
 export { type ChokeCandidate, type ChokeDecision, choose } from "./choker.ts";
-export { type PickerOptions, type PickOrder, PiecePicker } from "./picker.ts";
+export { type PickerOptions, type PickOrder, PiecePicker, type PieceRange } from "./picker.ts";
 export {
   type BookEntry,
   type PeerAddress,

@@ -12,6 +12,12 @@
  * @module
  */
 
+/** Pieces `[from, to)`. */
+export interface PieceRange {
+  from: number;
+  to: number;
+}
+
 /** How {@link PiecePicker.pick} orders the candidates. */
 export type PickOrder = "rarest" | "sequential";
 
@@ -58,6 +64,8 @@ export class PiecePicker {
   /** No word below this one has a candidate bit (sequential scans start here). */
   #lowWord = 0;
   readonly #wanted?: (piece: number) => boolean;
+  /** Ranges picked from before anything else, lowest index first (what streams read next). */
+  #focus: readonly PieceRange[] = [];
   /** The order `pick` follows. */
   readonly order: PickOrder;
 
@@ -187,6 +195,22 @@ export class PiecePicker {
   }
 
   /**
+   * Makes `pick` take candidates in `ranges` first, lowest index first, one range after another,
+   * whatever its order: a stream's next bytes come before the rest of the torrent.
+   *
+   * @example
+   * ```ts
+   * import { PiecePicker } from "./picker.ts";
+   * const picker = new PiecePicker(100);
+   * picker.focus([{ from: 40, to: 42 }]);
+   * console.log(picker.pick(() => true), picker.pick(() => true)); // 40 41
+   * ```
+   */
+  focus(ranges: readonly PieceRange[]): void {
+    this.#focus = ranges;
+  }
+
+  /**
    * Picks the candidate for which `peerHas` is true that comes first in this picker's order
    * (the rarest, or the lowest index) and removes it from the pool; -1 when there is none.
    * `next`, when given, wins a tie: it is taken instead when it is a candidate the peer has and
@@ -194,6 +218,10 @@ export class PiecePicker {
    * in runs, so the disk sees mostly sequential writes rather than random ones.
    */
   pick(peerHas: (piece: number) => boolean, next?: number): number {
+    for (const { from, to } of this.#focus) {
+      const piece = this.#pickLowest(peerHas, from, to);
+      if (piece !== -1) return piece;
+    }
     if (this.order === "sequential") return this.#pickLowest(peerHas);
     for (let i = 0; i < this.#size; i++) {
       let piece = this.#order[i];
@@ -233,14 +261,17 @@ export class PiecePicker {
     return run;
   }
 
-  #pickLowest(peerHas: (piece: number) => boolean): number {
+  /** The lowest candidate in `[from, to)` for which `peerHas` is true, removed; -1: none. */
+  #pickLowest(peerHas: (piece: number) => boolean, from = 0, to = this.pieceCount): number {
     const words = this.#bits;
     while (this.#lowWord < words.length && words[this.#lowWord] === 0) this.#lowWord++;
-    for (let w = this.#lowWord; w < words.length; w++) {
+    for (let w = Math.max(this.#lowWord, from >>> 5); w < words.length && w << 5 < to; w++) {
       let bits = words[w];
+      if (w === from >>> 5) bits &= 0xffffffff << (from & 31);
       while (bits !== 0) {
         const bit = 31 - Math.clz32(bits & -bits);
         const piece = (w << 5) + bit;
+        if (piece >= to) return -1;
         if (peerHas(piece)) {
           this.#remove(piece);
           return piece;

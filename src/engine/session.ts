@@ -66,7 +66,7 @@ import { ActivePiece, PiecePool } from "./piece.ts";
 import { HashExchange } from "./hash_exchange.ts";
 import { type PieceReader, ReadCache } from "./read_cache.ts";
 import { allowedFastSet } from "./allowed_fast.ts";
-import { PiecePicker } from "./picker.ts";
+import { PiecePicker, type PieceRange } from "./picker.ts";
 import { RateMeter } from "./rate.ts";
 import { choose } from "./choker.ts";
 
@@ -347,6 +347,10 @@ export class Session {
   #resolveDone!: () => void;
   #rejectDone!: (e: Error) => void;
   #completeListeners: (() => void)[] = [];
+  /** Who waits for which piece (`whenHave`). */
+  #pieceWaiters = new Map<number, { resolve: () => void; reject: (e: Error) => void }[]>();
+  /** The ranges streams want next, oldest first (`prioritize`). */
+  #focus: PieceRange[] = [];
   /** The wanted pieces; undefined when every piece is wanted. */
   #wanted?: Bitfield;
   /** Wanted pieces not had yet: the download is finished at 0. */
@@ -397,7 +401,7 @@ export class Session {
       wanted: only && ((i) => only.has(i)),
     });
     for (let i = 0; i < pieceCount; i++) {
-      if (!this.#isWanted(i)) continue;
+      if (!this.wants(i)) continue;
       const length = this.#pieceLength(i);
       this.#wantedCount++;
       this.#wantedBytes += length;
@@ -450,7 +454,8 @@ export class Session {
     return this.#wantedMissing === 0;
   }
 
-  #isWanted(index: number): boolean {
+  /** Whether piece `index` is to be downloaded (every piece, unless a selection leaves it out). */
+  wants(index: number): boolean {
     return this.#wanted === undefined || this.#wanted.has(index);
   }
 
@@ -461,6 +466,39 @@ export class Session {
   onComplete(listener: () => void): void {
     if (this.finished) queueMicrotask(listener);
     else this.#completeListeners.push(listener);
+  }
+
+  /**
+   * Resolves once piece `index` is verified and written (at once if it is); rejects when the
+   * session stops first. What a stream waits on before reading the piece from storage.
+   */
+  whenHave(index: number): Promise<void> {
+    if (this.have.has(index)) return Promise.resolve();
+    if (this.#stopped) return Promise.reject(new Error("the torrent stopped"));
+    return new Promise((resolve, reject) => {
+      const waiters = this.#pieceWaiters.get(index);
+      if (waiters) waiters.push({ resolve, reject });
+      else this.#pieceWaiters.set(index, [{ resolve, reject }]);
+    });
+  }
+
+  /**
+   * Starts pieces `[from, to)` before any other, lowest first, until the function returned is
+   * called: a stream moving the download to what its reader needs next. Ranges of several
+   * streams are served in the order they were asked for.
+   */
+  prioritize(from: number, to: number): () => void {
+    const range: PieceRange = {
+      from: Math.max(0, from),
+      to: Math.min(to, this.torrent.pieceCount),
+    };
+    this.#focus.push(range);
+    this.#picker.focus(this.#focus);
+    for (const p of this.#peers) this.#request(p);
+    return () => {
+      const i = this.#focus.indexOf(range);
+      if (i >= 0) this.#focus.splice(i, 1);
+    };
   }
 
   /** Starts dialling and the periodic work. */
@@ -559,6 +597,9 @@ export class Session {
     for (const p of [...this.#peers]) p.conn.close("session stopped");
     await Promise.allSettled([...this.#pendingWrites]);
     this.#reads.clear();
+    const stopped = new Error("the torrent stopped");
+    for (const waiters of this.#pieceWaiters.values()) for (const w of waiters) w.reject(stopped);
+    this.#pieceWaiters.clear();
     this.#resolveDone();
   }
 
@@ -896,7 +937,7 @@ export class Session {
       for (const i of peer.bits.ones()) if (i !== index) this.#picker.peerLost(i);
       peer.seed = true;
     } else this.#picker.peerHas(index);
-    if (!this.have.has(index) && this.#isWanted(index)) {
+    if (!this.have.has(index) && this.wants(index)) {
       peer.missing++;
       this.#updateInterest(peer);
     }
@@ -923,7 +964,7 @@ export class Session {
     for (const i of got.ones()) {
       peer.bits.set(i);
       this.#picker.peerHas(i);
-      if (!this.have.has(i) && this.#isWanted(i)) peer.missing++;
+      if (!this.have.has(i) && this.wants(i)) peer.missing++;
     }
     this.#askForLayers(peer);
     this.#updateInterest(peer);
@@ -1274,7 +1315,12 @@ export class Session {
     if (this.#stopped) return;
     if (this.have.has(index)) return;
     this.have.set(index);
-    const wanted = this.#isWanted(index);
+    const waiters = this.#pieceWaiters.get(index);
+    if (waiters) {
+      this.#pieceWaiters.delete(index);
+      for (const w of waiters) w.resolve();
+    }
+    const wanted = this.wants(index);
     if (wanted) {
       this.#wantedMissing--;
       this.#wantedBytesDone += this.#pieceLength(index);

@@ -17,6 +17,7 @@ export { type MethodContext, transmissionMethods } from "./methods.ts";
 export {
   DEFAULT_RPC_PORT,
   type MethodResult,
+  type PageHandler,
   RPC_PATH,
   RpcError,
   type RpcMethods,

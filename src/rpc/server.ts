@@ -4,7 +4,8 @@
  * Before any method runs, a request must pass, in order: the Host allow-list (421 otherwise,
  * against DNS rebinding), Basic authentication when it is on (401), the
  * `X-Transmission-Session-Id` handshake (409 with the id, the protocol's CSRF guard), a body
- * size limit (413) and a per-address rate limit (429).
+ * size limit (413) and a per-address rate limit (429). Other paths (the web page, streams) go to
+ * the `pages` handler after the same host, rate and login checks.
  *
  * @module
  */
@@ -38,6 +39,12 @@ export type RpcMethods = Record<
   (args: Record<string, unknown>) => MethodResult | Promise<MethodResult>
 >;
 
+/** Answers a request for a path other than the RPC's; `undefined` for a path it does not know. */
+export type PageHandler = (
+  request: Request,
+  url: URL,
+) => Response | undefined | Promise<Response | undefined>;
+
 /** What an `RpcServer` is started with. */
 export interface RpcServerOptions {
   /** Default 127.0.0.1. */
@@ -51,6 +58,8 @@ export interface RpcServerOptions {
   /** Requests allowed per second per client address, and in a burst; default 200, 400. */
   rate?: { perSecond: number; burst: number };
   methods: RpcMethods;
+  /** Answers paths other than the RPC's (after the host, rate and login checks); none: 404. */
+  pages?: PageHandler;
   /** Where unexpected failures of a method are told (they are answered as its result). */
   onError?: (message: string) => void;
 }
@@ -129,7 +138,7 @@ export class RpcServer {
     }
     // Transmission's own tools post to the path with a trailing slash.
     if (url.pathname !== RPC_PATH && url.pathname !== `${RPC_PATH}/`) {
-      return plain(404, "Not Found");
+      return await this.#options.pages?.(request, url) ?? plain(404, "Not Found");
     }
     if (request.headers.get(SESSION_HEADER) !== this.sessionId) {
       await request.body?.cancel();
