@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { SavedTorrents } from "../client/mod.ts";
+import { KeptTorrents, SavedTorrents } from "../client/mod.ts";
 import { RpcServer, transmissionMethods } from "../rpc/mod.ts";
 import { webPages } from "../web/mod.ts";
 import type { DaemonOptions } from "./args.ts";
@@ -29,15 +29,19 @@ export async function runDaemon(
     try {
       if (client.hub.dhtError) log.warn(`DHT is off: ${client.hub.dhtError}`);
       // The torrents of earlier runs come back first, then the RPC opens.
-      const methods = await transmissionMethods({
+      const kept = await KeptTorrents.open({
         client,
+        saved: new SavedTorrents(`${options.stateDir}/torrents`),
+        maxActive: options.maxActive,
+        log,
+      });
+      const methods = transmissionMethods({
+        kept,
         downloadDir: options.output,
         version: `bittorrent ${version}`,
         encryption: options.encryption,
         dht: options.dht,
         utp: options.utp,
-        saved: new SavedTorrents(`${options.stateDir}/torrents`),
-        maxActive: options.maxActive,
         log,
       });
       let server: RpcServer;
@@ -63,6 +67,7 @@ export async function runDaemon(
       await interrupted;
       log.info("stopping");
       await server.stop();
+      await kept.close();
     } finally {
       await client.stop();
     }

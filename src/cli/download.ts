@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { ClientTorrent } from "../client/mod.ts";
+import { type ClientTorrent, type SeedLimitMet, SeedWatch } from "../client/mod.ts";
 import {
   listedFiles,
   type Magnet,
@@ -412,33 +412,24 @@ function describeSeedGoal(options: CliOptions): string {
 }
 
 /**
- * Why seeding should stop now, or undefined to go on: the share ratio (bytes uploaded over the
- * size of what was downloaded) reached `seedRatio`, or `seedTimeMs` passed. With both, the first
- * one met ends it, as in aria2. Nothing to share (an empty download) meets any ratio.
+ * The limit that ended seeding, in words.
  *
  * @example
  * ```ts
- * import { seedLimitReached } from "./download.ts";
- * const stats = { uploaded: 150, totalBytes: 100 };
- * console.log(seedLimitReached(stats, 1000, { seedRatio: 1.5 })); // "ratio 1.50 reached"
- * console.log(seedLimitReached(stats, 1000, { seedRatio: 2, seedTimeMs: 60_000 })); // undefined
+ * import { describeSeedLimitMet } from "./download.ts";
+ * console.log(describeSeedLimitMet({ limit: "ratio", ratio: 1.5 })); // "ratio 1.50 reached"
+ * console.log(describeSeedLimitMet({ limit: "time", seededMs: 60_000 })); // "seeded for 1m00s"
  * ```
  */
-export function seedLimitReached(
-  stats: { uploaded: number; totalBytes: number },
-  seedingMs: number,
-  limits: { seedRatio?: number; seedTimeMs?: number },
-): string | undefined {
-  if (limits.seedRatio !== undefined) {
-    const ratio = stats.totalBytes > 0 ? stats.uploaded / stats.totalBytes : Infinity;
-    if (ratio >= limits.seedRatio) {
-      return `ratio ${Number.isFinite(ratio) ? ratio.toFixed(2) : "-"} reached`;
-    }
+export function describeSeedLimitMet(met: SeedLimitMet): string {
+  switch (met.limit) {
+    case "ratio":
+      return `ratio ${Number.isFinite(met.ratio) ? met.ratio.toFixed(2) : "-"} reached`;
+    case "time":
+      return `seeded for ${formatDuration(met.seededMs)}`;
+    case "idle":
+      return `nothing uploaded for ${formatDuration(met.idleMs)}`;
   }
-  if (limits.seedTimeMs !== undefined && seedingMs >= limits.seedTimeMs) {
-    return `seeded for ${formatDuration(seedingMs)}`;
-  }
-  return undefined;
 }
 
 /** Checks the seeding limits four times a second; `reached` resolves once one is met. */
@@ -451,12 +442,13 @@ function watchSeedLimit(
     dispose: () => {},
   };
   if (limits.seedRatio === undefined && limits.seedTimeMs === undefined) return watch;
-  const since = performance.now();
+  const seeding = new SeedWatch();
+  const seedLimits = { ratio: limits.seedRatio, timeMs: limits.seedTimeMs };
   watch.reached = new Promise((resolve) => {
     const check = () => {
-      const reason = seedLimitReached(stats(), performance.now() - since, limits);
-      if (reason === undefined) return;
-      watch.reason = reason;
+      const met = seeding.check(stats(), seedLimits);
+      if (met === undefined) return;
+      watch.reason = describeSeedLimitMet(met);
       clearInterval(timer);
       resolve("complete");
     };

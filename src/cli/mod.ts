@@ -60,7 +60,7 @@ export {
 } from "./display.ts";
 export { CommandError, type CommandIO, EXIT_INTERRUPTED, processIO } from "./io.ts";
 export { loadInput, loadTorrent } from "./input.ts";
-export { runDownload, seedLimitReached } from "./download.ts";
+export { describeSeedLimitMet, runDownload } from "./download.ts";
 export {
   type FileReport,
   renderVerifyReport,

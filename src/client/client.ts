@@ -39,6 +39,14 @@ export interface AddOptions {
   onTracker?: (status: TrackerStatus) => void;
   /** Tracker tunables (tests shorten back-offs). */
   announcer?: Partial<AnnouncerOptions>;
+  /** Bytes moved in earlier runs, which `totals` goes on from. */
+  totals?: Totals;
+}
+
+/** Payload bytes a torrent moved over its life. */
+export interface Totals {
+  uploaded: number;
+  downloaded: number;
 }
 
 /** What opening a torrent's files takes (see `TorrentJobOptions`). */
@@ -51,6 +59,7 @@ export type OpenOptions =
       | "selected"
       | "sequential"
       | "prealloc"
+      | "rates"
       | "webSeeds"
       | "trackers"
       | "onCheckProgress"
@@ -165,6 +174,8 @@ export class ClientTorrent {
   #opened: OpenOptions | undefined;
   /** The numbers when the job last stopped, shown while paused. */
   #lastStats: SessionStats | undefined;
+  /** Bytes moved by the jobs before the current one, and by earlier runs. */
+  #earlier: Totals;
   #error: string | undefined;
   /** Settles with the torrent and the peers met so far (at once for a .torrent). */
   readonly metadata: Promise<FetchedTorrent>;
@@ -180,6 +191,7 @@ export class ClientTorrent {
     this.#hub = hub;
     this.#options = options;
     this.#forget = forget;
+    this.#earlier = { ...(options.totals ?? { uploaded: 0, downloaded: 0 }) };
     if ("torrent" in source) {
       this.#torrent = source.torrent;
       this.metadata = Promise.resolve({ torrent: source.torrent, peers: [] });
@@ -246,6 +258,15 @@ export class ClientTorrent {
     return this.#job?.trackerStatus ?? this.#fetch?.trackerStatus;
   }
 
+  /** Payload bytes moved over the torrent's life: every job's, and earlier runs' (`totals`). */
+  totals(): Totals {
+    const now = this.#job?.stats();
+    return {
+      uploaded: this.#earlier.uploaded + (now?.uploaded ?? 0),
+      downloaded: this.#earlier.downloaded + (now?.downloaded ?? 0),
+    };
+  }
+
   /** Engine numbers, once the files are open (the last ones while paused). */
   stats(): SessionStats | undefined {
     return this.#job?.stats() ?? this.#lastStats;
@@ -302,6 +323,7 @@ export class ClientTorrent {
     const job = this.#job;
     if (!job || this.#removed) return;
     this.#paused = true;
+    this.#earlier = this.totals();
     this.#job = undefined;
     this.#started = false;
     await job.stop();

@@ -10,13 +10,20 @@
 import type { SessionLog } from "../engine/mod.ts";
 import { listedFiles, type Torrent } from "../metainfo/mod.ts";
 import { STATE_DIR } from "../storage/mod.ts";
+import { TokenBucket } from "../util/mod.ts";
 import {
   type Client,
   type ClientTorrent,
   DuplicateTorrentError,
   type TorrentSource,
 } from "./client.ts";
-import type { SavedTorrent, SavedTorrents } from "./saved_torrents.ts";
+import type { RateSetting, SavedTorrent, SavedTorrents } from "./saved_torrents.ts";
+import { type SeedLimits, SeedWatch } from "./seed_limits.ts";
+
+/** How often seeding limits are checked. */
+const CHECK_MS = 1000;
+/** How often the byte totals of running torrents are saved (checks between saves). */
+const SAVE_TOTALS_EVERY = 60;
 
 /** What `KeptTorrents` runs on. */
 export interface KeptTorrentsOptions {
@@ -57,12 +64,27 @@ export class KeptTorrents {
   readonly #records = new Map<number, SavedTorrent>();
   /** Torrents being opened or resumed: they hold a download slot already. */
   readonly #starting = new Set<number>();
+  /** Each torrent's own rate limits, applied besides the process's. */
+  readonly #rates = new Map<number, { download: TokenBucket; upload: TokenBucket }>();
+  /** Seeding torrents with a limit to meet. */
+  readonly #watches = new Map<number, SeedWatch>();
+  readonly #timer: ReturnType<typeof setInterval>;
+  #checks = 0;
+  /**
+   * The session's seeding limits, for torrents that follow them (`mode: "session"`, the
+   * default); none by default.
+   */
+  seedLimits: { ratio?: number; idleMs?: number } = {};
 
   private constructor(options: KeptTorrentsOptions) {
     this.client = options.client;
     this.#saved = options.saved;
     this.#log = options.log;
     this.#maxActive = checkLimit(options.maxActive);
+    const timer = setInterval(() => this.#check(), CHECK_MS);
+    // A check left to do never keeps the process alive.
+    Deno.unrefTimer(timer);
+    this.#timer = timer;
   }
 
   /** Adds back every saved torrent (each queued unless it was stopped) and says what was skipped. */
@@ -131,12 +153,16 @@ export class KeptTorrents {
     return this.#adopt(source, record);
   }
 
-  /** Queues a torrent its user stopped (or added stopped). */
-  start(t: ClientTorrent): void {
+  /**
+   * Queues a torrent its user stopped (or added stopped). Like every change a user makes, it
+   * is saved before the promise settles, so a reply sent after it survives a crash.
+   */
+  async start(t: ClientTorrent): Promise<void> {
     const record = this.record(t);
     if (!record.paused) return;
     record.paused = false;
-    this.#persist(record);
+    delete record.finished;
+    await this.#persist(t);
     this.#admit();
   }
 
@@ -145,9 +171,10 @@ export class KeptTorrents {
     const record = this.record(t);
     if (!record.paused) {
       record.paused = true;
-      this.#persist(record);
+      await this.#persist(t);
     }
     await t.pause();
+    await this.#persist(t); // with the totals of the job just stopped
     this.#admit();
   }
 
@@ -155,6 +182,8 @@ export class KeptTorrents {
   async remove(t: ClientTorrent, deleteData: boolean): Promise<void> {
     const record = this.#records.get(t.id);
     this.#records.delete(t.id);
+    this.#rates.delete(t.id);
+    this.#watches.delete(t.id);
     await t.remove();
     this.#admit();
     if (!record) return;
@@ -166,13 +195,66 @@ export class KeptTorrents {
   async setUnwanted(t: ClientTorrent, unwanted: number[]): Promise<void> {
     const record = this.record(t);
     record.unwanted = unwanted;
-    this.#persist(record);
+    await this.#persist(t);
     if (t.torrent) await t.reopen({ selected: selection(t.torrent, record) });
   }
 
+  /** Sets a torrent's own rate limits (the process's still apply), at once. */
+  async setRates(
+    t: ClientTorrent,
+    rates: { downloadRate?: RateSetting; uploadRate?: RateSetting },
+  ): Promise<void> {
+    const record = this.record(t);
+    Object.assign(record, rates);
+    const buckets = this.#rates.get(t.id)!;
+    buckets.download.setRate(rateOf(record.downloadRate));
+    buckets.upload.setRate(rateOf(record.uploadRate));
+    await this.#persist(t);
+  }
+
+  /** Sets a torrent's seeding limits; one already met stops it within a second. */
+  async setSeedLimits(
+    t: ClientTorrent,
+    limits: Pick<SavedTorrent, "seedRatio" | "seedIdle">,
+  ): Promise<void> {
+    Object.assign(this.record(t), limits);
+    await this.#persist(t);
+  }
+
+  /** The seeding limits that apply to `t`: its own, the session's, or none, for each. */
+  seedLimitsOf(t: ClientTorrent): SeedLimits {
+    const { seedRatio, seedIdle } = this.record(t);
+    const mode = (own?: { mode: string }) => own?.mode ?? "session";
+    return {
+      ratio: mode(seedRatio) === "own"
+        ? seedRatio!.ratio
+        : mode(seedRatio) === "session"
+        ? this.seedLimits.ratio
+        : undefined,
+      idleMs: mode(seedIdle) === "own"
+        ? seedIdle!.ms
+        : mode(seedIdle) === "session"
+        ? this.seedLimits.idleMs
+        : undefined,
+    };
+  }
+
+  /** Stops the seeding-limit checks and saves every record with its totals (torrents go on). */
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    await Promise.all(this.client.list().map((t) => this.#persist(t)));
+  }
+
   #adopt(source: TorrentSource, record: SavedTorrent): ClientTorrent {
-    const t = this.client.add(source, { log: this.#log });
+    const t = this.client.add(source, {
+      log: this.#log,
+      totals: { uploaded: record.uploaded ?? 0, downloaded: record.downloaded ?? 0 },
+    });
     this.#records.set(t.id, record);
+    this.#rates.set(t.id, {
+      download: new TokenBucket(rateOf(record.downloadRate)),
+      upload: new TokenBucket(rateOf(record.uploadRate)),
+    });
     t.metadata.then((fetched) => {
       if (!("torrent" in source)) this.#saved?.saveTorrent(record.hash, fetched.torrent);
       this.#admit();
@@ -203,6 +285,7 @@ export class KeptTorrents {
           output: record.downloadDir,
           seed: true,
           selected: selection(t.torrent!, record),
+          rates: this.#rates.get(t.id),
         });
         t.start();
       }
@@ -214,7 +297,7 @@ export class KeptTorrents {
       job.completed.then(() => {
         if (record.doneDate === 0) {
           record.doneDate = nowSeconds();
-          this.#persist(record);
+          this.#persist(t);
         }
         this.#admit();
       }, () => {});
@@ -226,8 +309,44 @@ export class KeptTorrents {
     }
   }
 
-  #persist(record: SavedTorrent): void {
-    this.#saved?.save(record).catch((e) => this.#log?.warn(`torrent not saved: ${messageOf(e)}`));
+  /** Saves a torrent's record with its byte totals so far (a failure is logged). */
+  async #persist(t: ClientTorrent): Promise<void> {
+    const record = this.#records.get(t.id);
+    if (!record) return;
+    Object.assign(record, t.totals());
+    await this.#saved?.save(record).catch((e) =>
+      this.#log?.warn(`torrent not saved: ${messageOf(e)}`)
+    );
+  }
+
+  /**
+   * Stops seeding torrents that met a limit (Transmission's "finished"), and now and then saves
+   * the byte totals of those that moved any.
+   */
+  #check(): void {
+    const saveTotals = ++this.#checks % SAVE_TOTALS_EVERY === 0;
+    for (const t of this.client.list()) {
+      const record = this.#records.get(t.id);
+      if (!record) continue;
+      if (saveTotals && t.job) {
+        const { uploaded, downloaded } = t.totals();
+        if (uploaded !== record.uploaded || downloaded !== record.downloaded) this.#persist(t);
+      }
+      const limits = t.state === "seeding" ? this.seedLimitsOf(t) : {};
+      if (limits.ratio === undefined && limits.idleMs === undefined) {
+        this.#watches.delete(t.id);
+        continue;
+      }
+      let watch = this.#watches.get(t.id);
+      if (!watch) this.#watches.set(t.id, watch = new SeedWatch());
+      const totalBytes = t.stats()?.totalBytes ?? 0;
+      const met = watch.check({ uploaded: t.totals().uploaded, totalBytes }, limits);
+      if (!met) continue;
+      this.#watches.delete(t.id);
+      this.#log?.info(`torrent ${t.id}: seeding limit met (${met.limit}); stopping`);
+      record.finished = true;
+      this.stop(t).catch((e) => this.#log?.warn(`torrent ${t.id}: ${messageOf(e)}`));
+    }
   }
 }
 
@@ -253,6 +372,11 @@ async function deleteLocalData(torrent: Torrent, dir: string): Promise<void> {
   for (const path of [`${dir}/${torrent.name}`, ...ours]) {
     await Deno.remove(path, { recursive: true }).catch(() => {});
   }
+}
+
+/** A `TokenBucket` rate for a setting: 0 (unlimited) when off or absent. */
+function rateOf(setting: RateSetting | undefined): number {
+  return setting?.on ? setting.rate : 0;
 }
 
 function checkLimit(limit: number): number {

@@ -22,9 +22,23 @@ export {
   type OpenOptions,
   type TorrentSource,
   type TorrentState,
+  type Totals,
 } from "./client.ts";
 export { type JobEvents, TorrentJob, type TorrentJobOptions } from "./torrent_job.ts";
-export { type LoadedTorrent, type SavedTorrent, SavedTorrents } from "./saved_torrents.ts";
+export {
+  type LimitMode,
+  type LoadedTorrent,
+  type RateSetting,
+  type SavedTorrent,
+  SavedTorrents,
+} from "./saved_torrents.ts";
+export {
+  type SeedingNow,
+  type SeedLimitMet,
+  seedLimitReached,
+  type SeedLimits,
+  SeedWatch,
+} from "./seed_limits.ts";
 export { type AddChoices, KeptTorrents, type KeptTorrentsOptions } from "./kept_torrents.ts";
 export { type FetchedTorrent, MetadataJob, type MetadataJobOptions } from "./metadata_job.ts";
 export { combineDhtNodes, DhtLookups, type DhtNode } from "./dht_lookups.ts";

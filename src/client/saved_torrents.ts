@@ -25,6 +25,27 @@ export interface SavedTorrent {
   paused: boolean;
   /** Files not to download, by their number among the files a user sees (`listedFiles`). */
   unwanted?: number[];
+  /** Payload bytes moved in earlier runs: totals and ratios go on across restarts. */
+  uploaded?: number;
+  downloaded?: number;
+  /** A seeding limit stopped it. */
+  finished?: boolean;
+  /** Its own rate limits, bytes a second (each kept while switched off). */
+  downloadRate?: RateSetting;
+  uploadRate?: RateSetting;
+  /** Seed until this share ratio; whose limit applies. */
+  seedRatio?: { mode: LimitMode; ratio: number };
+  /** Stop seeding after this long without uploading; whose limit applies. */
+  seedIdle?: { mode: LimitMode; ms: number };
+}
+
+/** Whose limit applies to a torrent: the session's, its own, or none (Transmission's 0, 1, 2). */
+export type LimitMode = "session" | "own" | "none";
+
+/** A rate limit in bytes a second, on or off. */
+export interface RateSetting {
+  rate: number;
+  on: boolean;
 }
 
 /** A saved torrent and what it is: the .torrent when kept, else its magnet link. */
@@ -156,5 +177,31 @@ function checkRecord(v: unknown, hash: string): SavedTorrent {
     ...(Array.isArray(r.unwanted) && r.unwanted.every((i) => Number.isSafeInteger(i) && i >= 0)
       ? { unwanted: r.unwanted as number[] }
       : {}),
+    // Settings added later: one that does not read is left at its default.
+    ...(count(r.uploaded) ? { uploaded: r.uploaded } : {}),
+    ...(count(r.downloaded) ? { downloaded: r.downloaded } : {}),
+    ...(r.finished === true ? { finished: true } : {}),
+    ...(isRate(r.downloadRate) ? { downloadRate: r.downloadRate } : {}),
+    ...(isRate(r.uploadRate) ? { uploadRate: r.uploadRate } : {}),
+    ...(isLimit(r.seedRatio, "ratio") ? { seedRatio: r.seedRatio } : {}),
+    ...(isLimit(r.seedIdle, "ms") ? { seedIdle: r.seedIdle } : {}),
   };
+}
+
+function count(v: unknown): v is number {
+  return typeof v === "number" && Number.isFinite(v) && v >= 0;
+}
+
+function isRate(v: unknown): v is RateSetting {
+  const r = v as RateSetting | null;
+  return typeof r === "object" && r !== null && count(r.rate) && typeof r.on === "boolean";
+}
+
+function isLimit<K extends string>(
+  v: unknown,
+  key: K,
+): v is { mode: LimitMode } & Record<K, number> {
+  const r = v as Record<string, unknown> | null;
+  return typeof r === "object" && r !== null && count(r[key]) &&
+    (r.mode === "session" || r.mode === "own" || r.mode === "none");
 }

@@ -21,7 +21,7 @@ import { describeTracker, logTracker } from "./status.ts";
 import { DhtLookups, type DhtNode } from "./dht_lookups.ts";
 import { loadResume, saveResume, Storage } from "../storage/mod.ts";
 import { Announcer, type AnnouncerOptions, type TrackerStatus } from "../tracker/mod.ts";
-import { Bitfield } from "../util/mod.ts";
+import { Bitfield, BothLimits, type TokenBucket } from "../util/mod.ts";
 import { isWebSeedUrl, WebSeed, type WebSeedOptions, type WebSeedState } from "../webseed/mod.ts";
 
 /** What a job needs; everything but the torrent, folder and hub has a sensible default. */
@@ -57,6 +57,8 @@ export interface TorrentJobOptions {
   peers?: (PeerAddress & { source?: PeerSource })[];
   /** Turn off tracker announces (tests and the demo's own seeders may not need them). */
   trackers?: boolean;
+  /** This torrent's own rate limits, kept besides the hub's (the daemon's per-torrent limits). */
+  rates?: { download: TokenBucket; upload: TokenBucket };
   /** Engine tunables (tests shorten timeouts). */
   session?: Partial<SessionOptions>;
   /** Tracker tunables (tests shorten back-offs). */
@@ -268,8 +270,12 @@ export class TorrentJob {
         seed: opts.seed,
         log: opts.log,
         events: opts.events,
-        downloadLimiter: hub.downloadLimiter,
-        uploadLimiter: hub.uploadLimiter,
+        downloadLimiter: opts.rates
+          ? new BothLimits(opts.rates.download, hub.downloadLimiter)
+          : hub.downloadLimiter,
+        uploadLimiter: opts.rates
+          ? new BothLimits(opts.rates.upload, hub.uploadLimiter)
+          : hub.uploadLimiter,
         listenPort: hub.port,
         dhtPort: dht?.port,
         onDhtNode: (host, port) => dht?.addNode(host, port),

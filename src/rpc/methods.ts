@@ -11,7 +11,9 @@ import {
   type ClientTorrent,
   DuplicateTorrentError,
   KeptTorrents,
-  type SavedTorrents,
+  type LimitMode,
+  type RateSetting,
+  type SavedTorrent,
   type TorrentSource,
 } from "../client/mod.ts";
 import type { EncryptionPolicy } from "../peer/mod.ts";
@@ -34,42 +36,45 @@ const RPC_VERSION_MINIMUM = 14;
 /** A .torrent file named by `filename` may be at most this large. */
 const MAX_TORRENT_FILE = 64 << 20;
 
-/** What the methods need besides the client. */
+/** What the methods work on. */
 export interface MethodContext {
-  client: Client;
+  /** The torrents, with the client they run on. */
+  kept: KeptTorrents;
   /** Where torrents go unless `torrent-add` names a folder. */
   downloadDir: string;
   version: string;
   encryption: EncryptionPolicy;
   dht: boolean;
   utp: boolean;
-  /** Where torrents are kept between runs; none: they last as long as the process. */
-  saved?: SavedTorrents;
-  /** Torrents downloading at once; the others wait in order. */
-  maxActive: number;
   log?: SessionLog;
 }
 
 /**
- * The methods for `RpcServer`, after adding back the torrents saved by earlier runs (each
- * queued unless it was stopped; its resume record spares the check of what it has).
+ * The methods for `RpcServer`, over the daemon's torrents.
  *
  * @example
  * ```ts ignore
- * const methods = await transmissionMethods({ client, downloadDir, ... });
+ * const kept = await KeptTorrents.open({ client, saved, maxActive: 5 });
+ * const methods = transmissionMethods({ kept, downloadDir, ... });
  * const server = RpcServer.start({ methods });
  * ```
  */
-export async function transmissionMethods(context: MethodContext): Promise<RpcMethods> {
-  const { client } = context;
-  const kept = await KeptTorrents.open({
-    client,
-    saved: context.saved,
-    maxActive: context.maxActive,
-    log: context.log,
-  });
-  /** The session's settings `session-set` may change. */
-  const settings = { downloadDir: context.downloadDir, startAdded: true };
+export function transmissionMethods(context: MethodContext): RpcMethods {
+  const { kept } = context;
+  const client = kept.client;
+  /** The session's settings `session-set` may change (seeding limits kept while off). */
+  const settings = {
+    downloadDir: context.downloadDir,
+    startAdded: true,
+    seedRatio: { value: 2, on: false },
+    idleMinutes: { value: 30, on: false },
+  };
+  const applySeedLimits = () => {
+    kept.seedLimits = {
+      ratio: settings.seedRatio.on ? settings.seedRatio.value : undefined,
+      idleMs: settings.idleMinutes.on ? settings.idleMinutes.value * 60_000 : undefined,
+    };
+  };
   const started = Date.now();
   const warn = (t: ClientTorrent) => (e: unknown) =>
     context.log?.warn(`torrent ${t.id}: ${e instanceof Error ? e.message : e}`);
@@ -94,6 +99,10 @@ export async function transmissionMethods(context: MethodContext): Promise<RpcMe
       ...speedLimit("down", client.hub.downloadLimiter.rate),
       ...speedLimit("up", client.hub.uploadLimiter.rate),
       "start-added-torrents": settings.startAdded,
+      seedRatioLimit: settings.seedRatio.value,
+      seedRatioLimited: settings.seedRatio.on,
+      "idle-seeding-limit": settings.idleMinutes.value,
+      "idle-seeding-limit-enabled": settings.idleMinutes.on,
       "download-queue-enabled": true,
       "download-queue-size": kept.maxActive,
       units: {
@@ -119,6 +128,13 @@ export async function transmissionMethods(context: MethodContext): Promise<RpcMe
       if (args["start-added-torrents"] !== undefined) {
         settings.startAdded = args["start-added-torrents"] === true;
       }
+      settings.seedRatio.value = numberArg(args, "seedRatioLimit") ?? settings.seedRatio.value;
+      settings.seedRatio.on = boolArg(args, "seedRatioLimited") ?? settings.seedRatio.on;
+      settings.idleMinutes.value = numberArg(args, "idle-seeding-limit") ??
+        settings.idleMinutes.value;
+      settings.idleMinutes.on = boolArg(args, "idle-seeding-limit-enabled") ??
+        settings.idleMinutes.on;
+      applySeedLimits();
       for (
         const [way, limiter] of [["down", client.hub.downloadLimiter], [
           "up",
@@ -212,15 +228,27 @@ export async function transmissionMethods(context: MethodContext): Promise<RpcMe
       return { torrents: rows, ...(args.ids === "recently-active" ? { removed: [] } : {}) };
     },
 
-    "torrent-start": (args) => each(args, (t) => kept.start(t)),
-    "torrent-start-now": (args) => each(args, (t) => kept.start(t)),
+    "torrent-start": async (args) => {
+      for (const t of select(client, args.ids)) await kept.start(t);
+      return {};
+    },
+    "torrent-start-now": async (args) => {
+      for (const t of select(client, args.ids)) await kept.start(t);
+      return {};
+    },
     "torrent-stop": async (args) => {
       for (const t of select(client, args.ids)) await kept.stop(t);
       return {};
     },
     "torrent-set": async (args) => {
-      for (const t of select(client, args.ids)) {
+      const torrents = select(client, args.ids);
+      // Every argument is read before anything changes: a bad one changes nothing.
+      const rates = rateChanges(args, kept);
+      const seeding = seedLimitChanges(args);
+      for (const t of torrents) {
         const { unwanted } = unwantedOf(args, kept.record(t).unwanted ?? []);
+        await kept.setRates(t, rates(t));
+        await kept.setSeedLimits(t, seeding(kept.record(t)));
         if (unwanted !== undefined) await kept.setUnwanted(t, unwanted);
       }
       return {};
@@ -250,6 +278,80 @@ const ENCRYPTION: Record<EncryptionPolicy, string> = {
   require: "required",
   off: "tolerated",
 };
+
+/** Transmission's numbers for whose limit applies. */
+const MODE_NUMBER: Record<LimitMode, number> = { session: 0, own: 1, none: 2 };
+const MODE_OF: LimitMode[] = ["session", "own", "none"];
+
+/** A number argument of at least 0, when present. */
+function numberArg(args: Record<string, unknown>, key: string): number | undefined {
+  const v = args[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== "number" || !Number.isFinite(v) || v < 0) {
+    throw new RpcError(`${key} must be a number of 0 or more`);
+  }
+  return v;
+}
+
+function boolArg(args: Record<string, unknown>, key: string): boolean | undefined {
+  const v = args[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== "boolean") throw new RpcError(`${key} must be true or false`);
+  return v;
+}
+
+function modeArg(args: Record<string, unknown>, key: string): LimitMode | undefined {
+  const v = args[key];
+  if (v === undefined) return undefined;
+  if (v !== 0 && v !== 1 && v !== 2) throw new RpcError(`${key} must be 0, 1 or 2`);
+  return MODE_OF[v];
+}
+
+/**
+ * `downloadLimit`/`downloadLimited` and `uploadLimit`/`uploadLimited` (kB/s) as each torrent's
+ * new rate settings; read (and checked) before anything changes.
+ */
+function rateChanges(args: Record<string, unknown>, kept: KeptTorrents) {
+  const wanted = (["download", "upload"] as const).map((way) => ({
+    way,
+    kB: numberArg(args, `${way}Limit`),
+    on: boolArg(args, `${way}Limited`),
+  }));
+  return (t: ClientTorrent): { downloadRate?: RateSetting; uploadRate?: RateSetting } => {
+    const record = kept.record(t);
+    const out: { downloadRate?: RateSetting; uploadRate?: RateSetting } = {};
+    for (const { way, kB, on } of wanted) {
+      if (kB === undefined && on === undefined) continue;
+      const was = record[`${way}Rate`] ?? { rate: 0, on: false };
+      out[`${way}Rate`] = { rate: kB === undefined ? was.rate : kB * 1024, on: on ?? was.on };
+    }
+    return out;
+  };
+}
+
+/** `seedRatioLimit`/`-Mode` and `seedIdleLimit`/`-Mode` (minutes) as a torrent's new limits. */
+function seedLimitChanges(args: Record<string, unknown>) {
+  const ratio = numberArg(args, "seedRatioLimit"), ratioMode = modeArg(args, "seedRatioMode");
+  const idle = numberArg(args, "seedIdleLimit"), idleMode = modeArg(args, "seedIdleMode");
+  return (record: SavedTorrent): Pick<SavedTorrent, "seedRatio" | "seedIdle"> => ({
+    ...(ratio !== undefined || ratioMode !== undefined
+      ? {
+        seedRatio: {
+          ratio: ratio ?? record.seedRatio?.ratio ?? 2,
+          mode: ratioMode ?? record.seedRatio?.mode ?? "session",
+        },
+      }
+      : {}),
+    ...(idle !== undefined || idleMode !== undefined
+      ? {
+        seedIdle: {
+          ms: idle !== undefined ? idle * 60_000 : record.seedIdle?.ms ?? 30 * 60_000,
+          mode: idleMode ?? record.seedIdle?.mode ?? "session",
+        },
+      }
+      : {}),
+  });
+}
 
 function optionalString(args: Record<string, unknown>, key: string): string | undefined {
   const v = args[key];
@@ -346,11 +448,21 @@ function describe(t: ClientTorrent, kept: KeptTorrents, fields: string[]): Recor
     haveValid: () => done,
     rateDownload: () => Math.round(rate),
     rateUpload: () => Math.round(stats?.uploadRate ?? 0),
-    downloadedEver: () => stats?.downloaded ?? 0,
-    uploadedEver: () => stats?.uploaded ?? 0,
+    downloadedEver: () => t.totals().downloaded,
+    uploadedEver: () => t.totals().uploaded,
+    downloadLimit: () => Math.round((info.downloadRate?.rate ?? 0) / 1024),
+    downloadLimited: () => info.downloadRate?.on ?? false,
+    uploadLimit: () => Math.round((info.uploadRate?.rate ?? 0) / 1024),
+    uploadLimited: () => info.uploadRate?.on ?? false,
+    seedRatioLimit: () => info.seedRatio?.ratio ?? kept.seedLimits.ratio ?? 2,
+    seedRatioMode: () => MODE_NUMBER[info.seedRatio?.mode ?? "session"],
+    seedIdleLimit: () => Math.round((info.seedIdle?.ms ?? 30 * 60_000) / 60_000),
+    seedIdleMode: () => MODE_NUMBER[info.seedIdle?.mode ?? "session"],
+    // A torrent that had its data from the start is judged on what it holds, as Transmission does.
     uploadRatio: () => {
-      const down = stats?.downloaded ?? 0;
-      return down > 0 ? (stats?.uploaded ?? 0) / down : -1;
+      const { uploaded, downloaded } = t.totals();
+      const down = downloaded > 0 ? downloaded : done;
+      return down > 0 ? uploaded / down : -1;
     },
     eta: () => left === 0 ? 0 : rate > 0 ? Math.round(left / rate) : -1,
     peersConnected: () => stats?.peersConnected ?? t.metadataStats()?.peersConnected ?? 0,
@@ -359,7 +471,7 @@ function describe(t: ClientTorrent, kept: KeptTorrents, fields: string[]): Recor
     addedDate: () => info.addedDate,
     doneDate: () => info.doneDate,
     downloadDir: () => info.downloadDir,
-    isFinished: () => state === "complete",
+    isFinished: () => info.finished === true || state === "complete",
     isPrivate: () => torrent?.private ?? false,
     pieceCount: () => torrent?.pieceCount ?? 0,
     pieceSize: () => torrent?.pieceLength ?? 0,

@@ -40,7 +40,7 @@ export {
   hashFiles,
   type HashFilesOptions,
 } from "./file_hashing.ts";
-export { PerSourceLimiter, TokenBucket } from "./throttle.ts";
+export { BothLimits, PerSourceLimiter, TokenBucket } from "./throttle.ts";
 export { openLinuxLibrary } from "./native.ts";
 export { type DatagramReceiver, type DatagramSender, UdpPort } from "./udp_port.ts";
 export { formatIp, formatIPv6, parseIp, parseIPv4, parseIPv6 } from "./ip.ts";

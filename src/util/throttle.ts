@@ -140,6 +140,15 @@ export class TokenBucket {
     return true;
   }
 
+  /** Gives back bytes taken but not sent (another limit said no), up to a full bucket. */
+  refund(bytes: number): void {
+    checkBytes(bytes);
+    if (this.#rate === Infinity) return;
+    this.#refill();
+    this.#tokens = Math.min(this.#burst, this.#tokens + bytes);
+    this.#pump();
+  }
+
   /** A request fits when the bucket holds it, or, for one larger than the burst, when full. */
   #fits(bytes: number): boolean {
     return this.#tokens >= Math.min(bytes, this.#burst);
@@ -191,6 +200,41 @@ export class TokenBucket {
       this.#timer = undefined;
       this.#pump();
     }, delay);
+  }
+}
+
+/**
+ * Two limits at once, a torrent's own and the process's: bytes pass when both let them, so a
+ * torrent never goes past its own rate and all of them together never past the global one.
+ *
+ * @example
+ * ```ts
+ * import { BothLimits, TokenBucket } from "./throttle.ts";
+ * const own = new TokenBucket(20_000, 20_000), all = new TokenBucket(0);
+ * const limits = new BothLimits(own, all);
+ * console.log(limits.tryTake(16_384), limits.tryTake(16_384)); // true false
+ * ```
+ */
+export class BothLimits {
+  constructor(readonly own: TokenBucket, readonly shared: TokenBucket) {}
+
+  /** Takes `bytes` from both now, or from neither. */
+  tryTake(bytes: number): boolean {
+    if (!this.own.tryTake(bytes)) return false;
+    if (this.shared.tryTake(bytes)) return true;
+    this.own.refund(bytes);
+    return false;
+  }
+
+  /** Resolves once both let `bytes` pass (the torrent's own limit first). */
+  async take(bytes: number, signal?: AbortSignal): Promise<void> {
+    await this.own.take(bytes, signal);
+    try {
+      await this.shared.take(bytes, signal);
+    } catch (e) {
+      this.own.refund(bytes);
+      throw e;
+    }
   }
 }
 

@@ -4,13 +4,19 @@
  */
 import {
   type CliOptions,
+  describeSeedLimitMet,
   parseArgs,
   parseDuration,
   parseIndexList,
   resolveSelection,
-  seedLimitReached,
   UsageError,
 } from "../../src/cli/mod.ts";
+import {
+  type SeedingNow,
+  seedLimitReached,
+  type SeedLimits,
+  SeedWatch,
+} from "../../src/client/mod.ts";
 import { assert, assertEquals, assertThrows } from "../assert.ts";
 import { mulberry32 as prng } from "../random.ts";
 
@@ -119,21 +125,32 @@ Deno.test("parseDuration: units, combinations, bare minutes and limits", () => {
   assertThrows(() => parseDuration("366d"), UsageError, "too long");
 });
 
-Deno.test("seedLimitReached: ratio, time, either one, and empty downloads", () => {
-  const half = { uploaded: 50, totalBytes: 100 };
-  assertEquals(seedLimitReached(half, 0, {}), undefined);
-  assertEquals(seedLimitReached(half, 0, { seedRatio: 0.5 }), "ratio 0.50 reached");
-  assertEquals(seedLimitReached(half, 0, { seedRatio: 0.6 }), undefined);
-  assertEquals(seedLimitReached(half, 59_999, { seedTimeMs: 60_000 }), undefined);
-  assertEquals(seedLimitReached(half, 60_000, { seedTimeMs: 60_000 }), "seeded for 1m00s");
+Deno.test("seed limits: ratio, time, idle, either one, and empty downloads, in words", () => {
+  const half = { uploaded: 50, totalBytes: 100, seedingMs: 0, idleMs: 0 };
+  const words = (now: SeedingNow, limits: SeedLimits) => {
+    const met = seedLimitReached(now, limits);
+    return met && describeSeedLimitMet(met);
+  };
+  assertEquals(words(half, {}), undefined);
+  assertEquals(words(half, { ratio: 0.5 }), "ratio 0.50 reached");
+  assertEquals(words(half, { ratio: 0.6 }), undefined);
+  assertEquals(words({ ...half, seedingMs: 59_999 }, { timeMs: 60_000 }), undefined);
+  assertEquals(words({ ...half, seedingMs: 60_000 }, { timeMs: 60_000 }), "seeded for 1m00s");
   assertEquals(
-    seedLimitReached(half, 60_000, { seedRatio: 9, seedTimeMs: 60_000 }),
+    words({ ...half, seedingMs: 60_000 }, { ratio: 9, timeMs: 60_000 }),
     "seeded for 1m00s",
   );
   assertEquals(
-    seedLimitReached({ uploaded: 0, totalBytes: 0 }, 0, { seedRatio: 1 }),
-    "ratio - reached",
+    words({ ...half, idleMs: 120_000 }, { idleMs: 60_000 }),
+    "nothing uploaded for 2m00s",
   );
+  assertEquals(words({ ...half, uploaded: 0, totalBytes: 0 }, { ratio: 1 }), "ratio - reached");
+  // The idle clock restarts whenever the upload count moves.
+  const watch = new SeedWatch(0), idle = { idleMs: 1000 };
+  assertEquals(watch.check({ uploaded: 0, totalBytes: 1 }, idle, 900), undefined);
+  assertEquals(watch.check({ uploaded: 5, totalBytes: 1 }, idle, 1500), undefined);
+  assertEquals(watch.check({ uploaded: 5, totalBytes: 1 }, idle, 2400), undefined);
+  assertEquals(watch.check({ uploaded: 5, totalBytes: 1 }, idle, 2500)?.limit, "idle");
 });
 
 Deno.test("fuzz: the selection and seeding parsers only return or throw UsageError", () => {

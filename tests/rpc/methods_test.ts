@@ -3,11 +3,11 @@
  * allowed at a time the second torrent waits (Transmission's status 3), then runs when the first
  * is done, however often it is stopped and started while it waits.
  */
-import { Client } from "../../src/client/mod.ts";
+import { Client, KeptTorrents } from "../../src/client/mod.ts";
 import { createTorrentFromBuffers } from "../../src/metainfo/mod.ts";
-import { transmissionMethods } from "../../src/rpc/mod.ts";
+import { RpcError, transmissionMethods } from "../../src/rpc/mod.ts";
 import { encodeBase64 } from "../../src/util/mod.ts";
-import { assertEquals } from "../assert.ts";
+import { assert, assertEquals, assertRejects } from "../assert.ts";
 import {
   addressOf,
   assertPayload,
@@ -28,6 +28,7 @@ Deno.test("daemon methods: --max-active 1 queues the second download until the f
   const root = await Deno.makeTempDir({ prefix: "bt-queue-" });
   const seeders = [];
   const client = await Client.open({ port: 0, hostname: LOOPBACK, utp: false });
+  let kept: KeptTorrents | undefined;
   try {
     for (let i = 0; i < 2; i++) {
       await writePayload(`${root}/seed`, `q${i}.bin`, DATA[i]);
@@ -39,14 +40,14 @@ Deno.test("daemon methods: --max-active 1 queues the second download until the f
       seeders.push(seeder);
       seeder.start();
     }
-    const methods = await transmissionMethods({
-      client,
+    kept = await KeptTorrents.open({ client, maxActive: 1 });
+    const methods = transmissionMethods({
+      kept,
       downloadDir: `${root}/out`,
       version: "test",
       encryption: "prefer",
       dht: false,
       utp: false,
-      maxActive: 1,
     });
     for (const bytes of FILES) {
       await methods["torrent-add"]({ metainfo: encodeBase64(bytes) });
@@ -75,8 +76,67 @@ Deno.test("daemon methods: --max-active 1 queues the second download until the f
     const session = await methods["session-get"]({});
     assertEquals([session["download-queue-enabled"], session["download-queue-size"]], [true, 1]);
   } finally {
+    await kept?.close();
     await client.stop();
     for (const s of seeders) await s.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("daemon methods: a torrent's own rate limit holds it back; a seed ratio met stops it", async () => {
+  const root = await Deno.makeTempDir({ prefix: "bt-limits-" });
+  await writePayload(`${root}/seed`, "q0.bin", DATA[0]);
+  const seeder = await openJob(torrentOf(FILES[0]), `${root}/seed`, { seed: true });
+  seeder.start();
+  const client = await Client.open({ port: 0, hostname: LOOPBACK, utp: false });
+  const kept = await KeptTorrents.open({ client, maxActive: 5 });
+  try {
+    const methods = transmissionMethods({
+      kept,
+      downloadDir: `${root}/out`,
+      version: "test",
+      encryption: "prefer",
+      dht: false,
+      utp: false,
+    });
+    await methods["torrent-add"]({ metainfo: encodeBase64(FILES[0]), paused: true });
+    await methods["torrent-set"]({ ids: [1], downloadLimit: 50, downloadLimited: true });
+    const get = async (fields: string[]) =>
+      ((await methods["torrent-get"]({ ids: [1], fields })).torrents as Record<string, unknown>[])[
+        0
+      ];
+    assertEquals(await get(["downloadLimit", "downloadLimited", "uploadLimited"]), {
+      downloadLimit: 50,
+      downloadLimited: true,
+      uploadLimited: false,
+    });
+    await methods["torrent-start"]({ ids: [1] });
+    await waitFor("it running", () => client.get(1)!.job !== undefined);
+    client.get(1)!.job!.addPeers([addressOf(seeder)]);
+    // Unlimited, 400 kB from a seeder on this machine take a few milliseconds.
+    await new Promise((r) => setTimeout(r, 1500));
+    const early = (await get(["downloadedEver"])).downloadedEver as number;
+    assert(early < 250_000, `held to about 50 kB/s: ${early} bytes after 1.5 s`);
+    await methods["torrent-set"]({ ids: [1], downloadLimited: false });
+    await waitFor("done once the limit is off", () => client.get(1)!.state === "seeding", 10_000);
+    assertEquals((await get(["downloadedEver"])).downloadedEver, DATA[0].length);
+
+    // A ratio of 0 is met at once: the torrent stops, finished.
+    await methods["torrent-set"]({ ids: [1], seedRatioLimit: 0, seedRatioMode: 1 });
+    await waitFor("stopped by its ratio", () => client.get(1)!.state === "paused", 5_000);
+    assertEquals(await get(["status", "isFinished", "seedRatioMode", "seedRatioLimit"]), {
+      status: 0,
+      isFinished: true,
+      seedRatioMode: 1,
+      seedRatioLimit: 0,
+    });
+    const bad = methods["torrent-set"]({ ids: [1], seedRatioMode: 7, downloadLimit: 5 });
+    await assertRejects(() => Promise.resolve(bad), RpcError, "seedRatioMode");
+    assertEquals((await get(["downloadLimit"])).downloadLimit, 50, "a bad request changes nothing");
+  } finally {
+    await kept.close();
+    await client.stop();
+    await seeder.stop();
     await Deno.remove(root, { recursive: true });
   }
 });
