@@ -24,7 +24,12 @@ export {
   type TorrentState,
   type Totals,
 } from "./client.ts";
-export { type JobEvents, TorrentJob, type TorrentJobOptions } from "./torrent_job.ts";
+export {
+  type JobEvents,
+  TorrentJob,
+  type TorrentJobOptions,
+  type TrackerEntry,
+} from "./torrent_job.ts";
 export {
   type LimitMode,
   type LoadedTorrent,

@@ -20,7 +20,12 @@ import type { PeerHub } from "./peer_hub.ts";
 import { describeTracker, logTracker } from "./status.ts";
 import { DhtLookups, type DhtNode } from "./dht_lookups.ts";
 import { loadResume, saveResume, Storage } from "../storage/mod.ts";
-import { Announcer, type AnnouncerOptions, type TrackerStatus } from "../tracker/mod.ts";
+import {
+  Announcer,
+  type AnnouncerOptions,
+  displayUrl,
+  type TrackerStatus,
+} from "../tracker/mod.ts";
 import { Bitfield, BothLimits, type TokenBucket } from "../util/mod.ts";
 import { isWebSeedUrl, WebSeed, type WebSeedOptions, type WebSeedState } from "../webseed/mod.ts";
 
@@ -78,6 +83,14 @@ export interface TorrentJobOptions {
   webSeed?: Omit<WebSeedOptions, "log">;
 }
 
+/** A tracker of a torrent with its last answer, when it has given one. */
+export interface TrackerEntry {
+  /** Its tier, from 0. */
+  tier: number;
+  url: string;
+  last?: TrackerStatus & { at: number };
+}
+
 /** A web seed's part, for the status line. */
 export interface WebSeedStatus {
   url: string;
@@ -129,6 +142,8 @@ export class TorrentJob {
   readonly #webSeeds: WebSeed[];
   readonly #log: SessionLog;
   #tracker?: TrackerStatus;
+  /** Each tracker's last answer, by its URL as shown (no query). */
+  readonly #trackerAnswers = new Map<string, TrackerStatus & { at: number }>();
   #finishing: Promise<void> = Promise.resolve();
   #stopping?: Promise<void>;
   readonly #resume: ResumeState;
@@ -184,6 +199,7 @@ export class TorrentJob {
           onPeers: (peers) => session.addPeers(peers, "tracker"),
           onStatus: (status) => {
             this.#tracker = status;
+            this.#trackerAnswers.set(status.url, { ...status, at: Date.now() });
             opts.events?.tracker?.(status);
             logTracker(this.#log, status);
           },
@@ -373,6 +389,14 @@ export class TorrentJob {
   }
 
   /** The last tracker outcome, in a few words, for the status line. */
+  /** Every tracker, tier by tier, with what it last answered (and when, epoch ms). */
+  trackers(): TrackerEntry[] {
+    const tiers = this.#announcers[0]?.tiers ?? [];
+    return tiers.flatMap((urls, tier) =>
+      urls.map((url) => ({ tier, url, last: this.#trackerAnswers.get(displayUrl(url)) }))
+    );
+  }
+
   get trackerStatus(): string | undefined {
     return describeTracker(this.#tracker, this.#announcers.length > 0);
   }

@@ -26,6 +26,7 @@ export {
 export { ActivePiece } from "./piece.ts";
 export { RateMeter } from "./rate.ts";
 export {
+  type PeerView,
   type PieceStore,
   Session,
   type SessionEvents,

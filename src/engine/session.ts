@@ -110,6 +110,28 @@ export interface SessionEvents {
   peerBanned?(address: string, reason: string): void;
 }
 
+/** A connected peer as a user is shown it. */
+export interface PeerView {
+  host: string;
+  port: number;
+  /** Its client's name and version from its extension handshake; "" when it sent none. */
+  client: string;
+  /** The share of the torrent it has, 0 to 1. */
+  progress: number;
+  /** Bytes a second from it and to it. */
+  downloadRate: number;
+  uploadRate: number;
+  encrypted: boolean;
+  transport: "tcp" | "utp";
+  /** It connected to us. */
+  incoming: boolean;
+  source: PeerSource;
+  amChoking: boolean;
+  amInterested: boolean;
+  peerChoking: boolean;
+  peerInterested: boolean;
+}
+
 /** Tunables; the defaults suit real swarms, tests shorten the timeouts. */
 export interface SessionOptions {
   torrent: SessionTorrent;
@@ -520,6 +542,31 @@ export class Session {
       return;
     }
     this.#adopt(conn, undefined, "incoming");
+  }
+
+  /** The connected peers, as a user is shown them (Transmission's `peers`). */
+  peers(): PeerView[] {
+    const now = performance.now();
+    const pieces = this.torrent.pieceCount;
+    return [...this.#peers].map((p) => {
+      const { host, port } = splitAddressKey(p.address);
+      return {
+        host,
+        port,
+        client: p.ext?.version ?? "",
+        progress: p.seed ? 1 : pieces > 0 ? p.bits.count / pieces : 0,
+        downloadRate: p.down.rate(now),
+        uploadRate: p.up.rate(now),
+        encrypted: p.conn.encrypted,
+        transport: p.conn.transport,
+        incoming: p.source === "incoming",
+        source: p.source,
+        amChoking: p.amChoking,
+        amInterested: p.amInterested,
+        peerChoking: p.peerChoking,
+        peerInterested: p.peerInterested,
+      };
+    });
   }
 
   /** The numbers for the status line. */

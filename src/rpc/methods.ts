@@ -10,11 +10,12 @@ import {
   type Client,
   type ClientTorrent,
   DuplicateTorrentError,
-  KeptTorrents,
+  type KeptTorrents,
   type LimitMode,
   type RateSetting,
   type SavedTorrent,
   type TorrentSource,
+  type TrackerEntry,
 } from "../client/mod.ts";
 import type { EncryptionPolicy } from "../peer/mod.ts";
 import {
@@ -24,7 +25,7 @@ import {
   parseTorrent,
   type Torrent,
 } from "../metainfo/mod.ts";
-import type { SessionLog } from "../engine/mod.ts";
+import type { PeerView, SessionLog } from "../engine/mod.ts";
 import { statfs } from "node:fs/promises";
 import { fsReason } from "../storage/mod.ts";
 import { decodeBase64 } from "../util/mod.ts";
@@ -279,6 +280,93 @@ const ENCRYPTION: Record<EncryptionPolicy, string> = {
   off: "tolerated",
 };
 
+/** A torrent's trackers, with their last answers while it runs. */
+function trackersOf(t: ClientTorrent): TrackerEntry[] {
+  return t.job?.trackers() ??
+    (t.torrent?.announce ?? []).flatMap((urls, tier) => urls.map((url) => ({ tier, url })));
+}
+
+/** One `trackerStats` entry (times in Unix seconds, 0 when never). */
+function trackerStats({ tier, url, last }: TrackerEntry, id: number): Record<string, unknown> {
+  const seconds = (ms: number | undefined) => ms === undefined ? 0 : Math.floor(ms / 1000);
+  let host = url;
+  try {
+    host = new URL(url).host;
+  } catch { /* shown as given */ }
+  return {
+    id,
+    tier,
+    announce: url,
+    host,
+    sitename: "",
+    scrape: "",
+    isBackup: false,
+    hasAnnounced: last !== undefined,
+    lastAnnounceSucceeded: last?.ok ?? false,
+    lastAnnounceResult: last === undefined ? "" : last.ok ? "Success" : last.message ?? "",
+    lastAnnounceTime: seconds(last?.at),
+    lastAnnounceStartTime: seconds(last?.at),
+    lastAnnounceTimedOut: false,
+    lastAnnouncePeerCount: last?.peers ?? 0,
+    nextAnnounceTime: seconds(last?.nextAnnounceAt),
+    // Transmission's tr_tracker_state: 0 inactive, 1 waiting.
+    announceState: last?.nextAnnounceAt === undefined ? 0 : 1,
+    seederCount: last?.seeders ?? -1,
+    leecherCount: last?.leechers ?? -1,
+    downloadCount: -1,
+    hasScraped: false,
+    lastScrapeSucceeded: false,
+    lastScrapeResult: "",
+    lastScrapeTime: 0,
+    lastScrapeStartTime: 0,
+    lastScrapeTimedOut: false,
+    nextScrapeTime: 0,
+    scrapeState: 0,
+  };
+}
+
+/** One `peers` entry. */
+function peerFields(p: PeerView): Record<string, unknown> {
+  const downloading = !p.peerChoking && p.amInterested;
+  const uploading = !p.amChoking && p.peerInterested;
+  const flags = (downloading ? "D" : p.amInterested ? "d" : "") +
+    (uploading ? "U" : p.peerInterested ? "u" : "") +
+    (p.encrypted ? "E" : "") + (p.source === "dht" ? "H" : "") + (p.source === "pex" ? "X" : "") +
+    (p.incoming ? "I" : "") + (p.transport === "utp" ? "T" : "");
+  return {
+    address: p.host,
+    port: p.port,
+    clientName: p.client,
+    clientIsChoked: p.amChoking,
+    clientIsInterested: p.amInterested,
+    peerIsChoked: p.peerChoking,
+    peerIsInterested: p.peerInterested,
+    isDownloadingFrom: downloading,
+    isUploadingTo: uploading,
+    isEncrypted: p.encrypted,
+    isIncoming: p.incoming,
+    isUTP: p.transport === "utp",
+    flagStr: flags,
+    progress: p.progress,
+    rateToClient: Math.round(p.downloadRate),
+    rateToPeer: Math.round(p.uploadRate),
+  };
+}
+
+/** Where the connected peers came from, in Transmission's `peersFrom` names. */
+function peersFrom(peers: PeerView[]): Record<string, number> {
+  const count = (source: PeerView["source"]) => peers.filter((p) => p.source === source).length;
+  return {
+    fromCache: 0,
+    fromDht: count("dht"),
+    fromIncoming: count("incoming"),
+    fromLpd: 0,
+    fromLtep: count("pex"),
+    fromPex: count("pex"),
+    fromTracker: count("tracker") + count("magnet") + count("manual"),
+  };
+}
+
 /** Transmission's numbers for whose limit applies. */
 const MODE_NUMBER: Record<LimitMode, number> = { session: 0, own: 1, none: 2 };
 const MODE_OF: LimitMode[] = ["session", "own", "none"];
@@ -472,6 +560,11 @@ function describe(t: ClientTorrent, kept: KeptTorrents, fields: string[]): Recor
     doneDate: () => info.doneDate,
     downloadDir: () => info.downloadDir,
     isFinished: () => info.finished === true || state === "complete",
+    trackers: () =>
+      trackersOf(t).map(({ tier, url }, id) => ({ announce: url, id, tier, scrape: "" })),
+    trackerStats: () => trackersOf(t).map((entry, id) => trackerStats(entry, id)),
+    peers: () => (t.job?.session.peers() ?? []).map(peerFields),
+    peersFrom: () => peersFrom(t.job?.session.peers() ?? []),
     isPrivate: () => torrent?.private ?? false,
     pieceCount: () => torrent?.pieceCount ?? 0,
     pieceSize: () => torrent?.pieceLength ?? 0,

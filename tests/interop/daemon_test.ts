@@ -54,6 +54,8 @@ Deno.test({
         // The seeder keeps its resume record beside the payload: compare the torrent's folder.
         const same = () => sameTree(`${swarm.data}/daemonset`, `${downloads}/daemonset`);
         assert(await same(), "the daemon's copy equals the source");
+        const trackers = await remote(daemon.rpcPort, "-t", "1", "-it");
+        assert(trackers.includes(`Tracker 0: ${new URL(swarm.tracker.httpUrl).host}`), trackers);
 
         // Stop, start, verify: the state transmission-remote shows follows.
         const stateOf = async () =>

@@ -117,6 +117,15 @@ Deno.test("daemon methods: a torrent's own rate limit holds it back; a seed rati
     await new Promise((r) => setTimeout(r, 1500));
     const early = (await get(["downloadedEver"])).downloadedEver as number;
     assert(early < 250_000, `held to about 50 kB/s: ${early} bytes after 1.5 s`);
+    const { peers, peersFrom } = await get(["peers", "peersFrom"]) as {
+      peers: Record<string, unknown>[];
+      peersFrom: Record<string, number>;
+    };
+    assertEquals(peers.length, 1, "the seeder is listed");
+    assertEquals([peers[0].address, peers[0].port], ["127.0.0.1", seeder.port]);
+    assertEquals([peers[0].isDownloadingFrom, peers[0].progress], [true, 1]);
+    assert(String(peers[0].clientName).startsWith("bittorrent"), String(peers[0].clientName));
+    assertEquals(peersFrom.fromTracker, 1, "given to the job as if by a tracker");
     await methods["torrent-set"]({ ids: [1], downloadLimited: false });
     await waitFor("done once the limit is off", () => client.get(1)!.state === "seeding", 10_000);
     assertEquals((await get(["downloadedEver"])).downloadedEver, DATA[0].length);
