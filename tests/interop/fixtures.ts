@@ -24,7 +24,13 @@ export class InteropError extends Error {
 }
 
 /** The programs the fixtures can drive; `libtorrent` means python3-libtorrent. */
-export type ToolName = "aria2c" | "libtorrent" | "opentracker" | "mktorrent" | "transmission-cli";
+export type ToolName =
+  | "aria2c"
+  | "libtorrent"
+  | "opentracker"
+  | "mktorrent"
+  | "transmission-cli"
+  | "chromium";
 
 /** Debian's python, the only one that can import python3-libtorrent (see INTEROP.md). */
 export const PYTHON = "/usr/bin/python3";

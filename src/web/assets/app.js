@@ -1,0 +1,468 @@
+// @ts-check
+/// <reference no-default-lib="true" />
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+/// <reference lib="esnext" />
+/**
+ * The daemon's web page: lists the torrents over Transmission's RPC every two seconds and sends
+ * what the buttons ask for (add, pause, resume, remove, choose files). Plain DOM; whatever comes
+ * from the daemon goes in as text, never as markup.
+ */
+
+/** From the origin: a page opened as http://user:pass@host/ has a base URL fetch refuses. */
+const RPC = `${location.origin}/transmission/rpc`;
+const REFRESH_MS = 2000;
+const FIELDS = [
+  "id",
+  "name",
+  "totalSize",
+  "percentDone",
+  "status",
+  "error",
+  "errorString",
+  "rateDownload",
+  "rateUpload",
+  "peersConnected",
+  "uploadRatio",
+  "eta",
+  "hashString",
+  "metadataPercentComplete",
+];
+/** Transmission's status numbers, 0 to 6. */
+const STATES = [
+  "Stopped",
+  "Waiting to check",
+  "Checking",
+  "Queued",
+  "Downloading",
+  "Waiting to seed",
+  "Seeding",
+];
+/** The table's cells after the name: class, heading (the label on a phone's cards). */
+const COLUMNS = [
+  ["size", "Size"],
+  ["progress", "Progress"],
+  ["state", "State"],
+  ["down", "Down"],
+  ["up", "Up"],
+  ["peers", "Peers"],
+  ["ratio", "Ratio"],
+  ["eta", "ETA"],
+];
+
+/**
+ * @typedef {{ id: number, name: string, totalSize: number, percentDone: number, status: number,
+ *   error: number, errorString: string, rateDownload: number, rateUpload: number,
+ *   peersConnected: number, uploadRatio: number, eta: number, hashString: string,
+ *   metadataPercentComplete: number }} Torrent
+ */
+
+/** @param {string} id */
+const byId = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+const tbody = /** @type {HTMLTableSectionElement} */ (document.querySelector("#torrents tbody"));
+const filesList = byId("files-list");
+const fileInput = /** @type {HTMLInputElement} */ (byId("torrent-file"));
+const magnetInput = /** @type {HTMLInputElement} */ (byId("magnet"));
+
+let sessionId = "";
+
+/**
+ * Calls an RPC method with the session-id handshake (a 409 carries the id to send); resolves
+ * with its `arguments`, rejects with the daemon's `result` when that is not "success".
+ * @param {string} method
+ * @param {Record<string, unknown>} [args]
+ * @returns {Promise<Record<string, any>>}
+ */
+async function rpc(method, args = {}) {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const response = await fetch(RPC, {
+      method: "POST",
+      headers: { "X-Transmission-Session-Id": sessionId, "Content-Type": "application/json" },
+      body: JSON.stringify({ method, arguments: args }),
+    });
+    if (response.status === 409) {
+      sessionId = response.headers.get("X-Transmission-Session-Id") ?? "";
+      continue;
+    }
+    if (!response.ok) throw new Error(`${method}: HTTP ${response.status} ${response.statusText}`);
+    const reply = await response.json();
+    if (reply.result !== "success") throw new Error(`${method}: ${reply.result}`);
+    return reply.arguments ?? {};
+  }
+  throw new Error(`${method}: the daemon keeps refusing the session id`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages and formats
+
+let refreshFailed = false;
+
+/**
+ * Shows a line above the list (an error in red); an empty text hides it.
+ * @param {string} text
+ * @param {boolean} [error]
+ */
+function say(text, error = false) {
+  const line = byId("message");
+  line.textContent = text;
+  line.classList.toggle("error", error);
+  line.hidden = text === "";
+}
+
+/** @param {unknown} e */
+const why = (e) => e instanceof Error ? e.message : String(e);
+
+/** @param {number} n */
+function bytes(n) {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${i === 0 ? n : n.toFixed(n < 10 ? 1 : 0)} ${units[i]}`;
+}
+
+/** @param {number} n */
+const rate = (n) => n > 0 ? `${bytes(n)}/s` : "–";
+
+/** Never rounds up to 100% before the end. @param {number} fraction */
+const percent = (fraction) =>
+  fraction >= 1 ? "100%" : `${(Math.floor(fraction * 1000) / 10).toFixed(1)}%`;
+
+const UNITS = /** @type {const} */ ([["d", 86400], ["h", 3600], ["m", 60], ["s", 1]]);
+
+/** The two largest units of a number of seconds: "2h 5m". @param {number} s */
+function duration(s) {
+  let i = UNITS.findIndex(([, size]) => s >= size);
+  if (i < 0) i = UNITS.length - 1;
+  const [big, bigSize] = UNITS[i];
+  const text = `${Math.floor(s / bigSize)}${big}`;
+  if (i === UNITS.length - 1) return text;
+  const [small, smallSize] = UNITS[i + 1];
+  return `${text} ${Math.floor((s % bigSize) / smallSize)}${small}`;
+}
+
+/** A torrent's name; a magnet link's hash (or id) until its metadata comes. @param {Torrent} t */
+const nameOf = (t) => t.name || t.hashString || `Torrent ${t.id}`;
+
+/** @param {Torrent} t */
+function stateOf(t) {
+  if (t.error !== 0) return `Error: ${t.errorString}`;
+  if (t.status === 4 && t.metadataPercentComplete < 1) return "Fetching metadata";
+  return STATES[t.status] ?? `Status ${t.status}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The list
+
+/**
+ * @param {string} tag
+ * @param {Record<string, string>} [props]
+ * @param {(Node | string)[]} children
+ */
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (key.startsWith("data-")) node.setAttribute(key, value);
+    else Object.assign(node, { [key]: value });
+  }
+  node.append(...children);
+  return node;
+}
+
+/** A new row for torrent `id`: its cells, a progress bar and its buttons. @param {number} id */
+function newRow(id) {
+  const row = el("tr", { "data-id": String(id) });
+  row.append(el("td", { className: "name", "data-label": "Name" }));
+  for (const [name, label] of COLUMNS) {
+    row.append(el("td", { className: name, "data-label": label }));
+  }
+  /** @type {HTMLElement} */ (row.querySelector(".progress")).append(
+    el("progress", { max: "1", value: "0" }),
+    el("span", { className: "percent" }),
+  );
+  row.append(el(
+    "td",
+    { className: "actions" },
+    el("button", { type: "button", "data-action": "stop" }, "Pause"),
+    el("button", { type: "button", "data-action": "files" }, "Files"),
+    el("button", { type: "button", "data-action": "remove", className: "danger" }, "Remove"),
+  ));
+  return row;
+}
+
+/**
+ * Sets a cell's text (only when it changed, so selections survive the refresh).
+ * @param {HTMLElement} row
+ * @param {string} cell
+ * @param {string} text
+ */
+function setText(row, cell, text) {
+  const node = /** @type {HTMLElement} */ (row.querySelector(`.${cell}`));
+  if (node.textContent !== text) node.textContent = text;
+}
+
+/** @param {HTMLElement} row @param {Torrent} t */
+function fill(row, t) {
+  const name = nameOf(t);
+  row.dataset.name = name;
+  row.dataset.status = String(t.status);
+  row.classList.toggle("failed", t.error !== 0);
+  setText(row, "name", name);
+  setText(row, "size", t.totalSize > 0 ? bytes(t.totalSize) : "–");
+  const bar = /** @type {HTMLProgressElement} */ (row.querySelector("progress"));
+  const done = t.metadataPercentComplete < 1 ? t.metadataPercentComplete : t.percentDone;
+  bar.value = done;
+  setText(row, "percent", percent(done));
+  setText(row, "state", stateOf(t));
+  setText(row, "down", rate(t.rateDownload));
+  setText(row, "up", rate(t.rateUpload));
+  setText(row, "peers", String(t.peersConnected));
+  setText(row, "ratio", t.uploadRatio < 0 ? "–" : t.uploadRatio.toFixed(2));
+  setText(row, "eta", t.eta > 0 && t.percentDone < 1 ? duration(t.eta) : "–");
+  const toggle = /** @type {HTMLElement} */ (row.querySelector(".actions button"));
+  const stopped = t.status === 0;
+  toggle.dataset.action = stopped ? "start" : "stop";
+  toggle.textContent = stopped ? "Resume" : "Pause";
+}
+
+/**
+ * Brings the table to `torrents`: rows in id order, each kept (and its buttons) while it lasts.
+ * @param {Torrent[]} torrents
+ */
+function render(torrents) {
+  const rows = new Map(
+    [...tbody.rows].map((row) => [Number(row.dataset.id), row]),
+  );
+  const ids = new Set(torrents.map((t) => t.id));
+  for (const [id, row] of rows) if (!ids.has(id)) row.remove();
+  let previous = null;
+  for (const t of [...torrents].sort((a, b) => a.id - b.id)) {
+    const row = rows.get(t.id) ?? newRow(t.id);
+    fill(row, t);
+    if (row.previousElementSibling !== previous || !row.isConnected) {
+      if (previous) previous.after(row);
+      else tbody.prepend(row);
+    }
+    previous = row;
+  }
+  byId("torrents").hidden = torrents.length === 0;
+  byId("empty").hidden = torrents.length !== 0;
+  if (filesOf !== null && !ids.has(filesOf)) closeFiles();
+  markFilesButtons();
+}
+
+/** @param {Record<string, any>} s */
+function showStats(s) {
+  const now = s["current-stats"] ?? {};
+  const count = s.torrentCount === 1 ? "1 torrent" : `${s.torrentCount} torrents`;
+  const speeds = `↓ ${bytes(s.downloadSpeed)}/s ↑ ${bytes(s.uploadSpeed)}/s`;
+  const totals = `${bytes(now.downloadedBytes ?? 0)} down, ${bytes(now.uploadedBytes ?? 0)} up`;
+  byId("stats").textContent = `${count}, ${s.activeTorrentCount} active, ` +
+    `${s.pausedTorrentCount} paused · ${speeds} · this session ${totals}`;
+}
+
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let timer;
+let busy = false, again = false;
+
+/** Fetches the list, the totals and the open files panel; then again in two seconds. */
+async function refresh() {
+  clearTimeout(timer);
+  if (busy) {
+    again = true;
+    return;
+  }
+  busy = true;
+  try {
+    const [list, stats] = await Promise.all([
+      rpc("torrent-get", { fields: FIELDS }),
+      rpc("session-stats"),
+    ]);
+    render(list.torrents);
+    showStats(stats);
+    if (filesOf !== null) await refreshFiles();
+    if (refreshFailed) say("");
+    refreshFailed = false;
+  } catch (e) {
+    refreshFailed = true;
+    say(`Cannot reach the daemon: ${why(e)}`, true);
+  } finally {
+    busy = false;
+    if (again) {
+      again = false;
+      refresh();
+    } else {
+      timer = setTimeout(refresh, REFRESH_MS);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Adding
+
+/** Says what `torrent-add` answered. @param {Record<string, any>} reply */
+function added(reply) {
+  const t = reply["torrent-added"] ?? reply["torrent-duplicate"];
+  say(reply["torrent-added"] ? `Added ${t.name}` : `Already in the list: ${t.name}`);
+  refresh();
+}
+
+/** @param {Uint8Array} data */
+function base64(data) {
+  let text = "";
+  for (let i = 0; i < data.length; i += 0x8000) {
+    text += String.fromCharCode(...data.subarray(i, i + 0x8000));
+  }
+  return btoa(text);
+}
+
+byId("add").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const link = magnetInput.value.trim();
+  if (link === "") return say("Paste a magnet link first.", true);
+  try {
+    added(await rpc("torrent-add", { filename: link }));
+    magnetInput.value = "";
+  } catch (e) {
+    say(why(e), true);
+  }
+});
+
+fileInput.addEventListener("change", async () => {
+  for (const file of fileInput.files ?? []) {
+    try {
+      const metainfo = base64(new Uint8Array(await file.arrayBuffer()));
+      added(await rpc("torrent-add", { metainfo }));
+    } catch (e) {
+      say(`${file.name}: ${why(e)}`, true);
+    }
+  }
+  fileInput.value = "";
+});
+
+// ---------------------------------------------------------------------------------------------
+// The buttons of a row
+
+tbody.addEventListener("click", async (event) => {
+  const button = /** @type {HTMLElement} */ (event.target).closest("button[data-action]");
+  const row = button?.closest("tr");
+  if (!(button instanceof HTMLButtonElement) || !row) return;
+  const id = Number(row.dataset.id), name = row.dataset.name ?? "";
+  const action = button.dataset.action;
+  if (action === "files") return filesOf === id ? closeFiles() : openFiles(id);
+  button.disabled = true;
+  try {
+    if (action === "stop") await rpc("torrent-stop", { ids: [id] });
+    if (action === "start") await rpc("torrent-start", { ids: [id] });
+    if (action === "remove") {
+      if (!confirm(`Remove “${name}” from the list?`)) return;
+      const deleteData = confirm(
+        `Also delete the downloaded data of “${name}”?\n\nOK deletes its files; Cancel keeps them.`,
+      );
+      await rpc("torrent-remove", { ids: [id], "delete-local-data": deleteData });
+      say(`Removed ${name}${deleteData ? " and deleted its data" : ""}`);
+    }
+    refresh();
+  } catch (e) {
+    say(why(e), true);
+  } finally {
+    button.disabled = false;
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// The files panel
+
+/** The torrent whose files are shown, or null. @type {number | null} */
+let filesOf = null;
+/** Counts the checkbox changes, so a list fetched before one does not undo it. */
+let filesChanges = 0;
+
+/** @param {number} id */
+function openFiles(id) {
+  filesOf = id;
+  filesList.replaceChildren();
+  byId("files-title").textContent = "Files";
+  byId("files").hidden = false;
+  byId("files").dataset.id = String(id);
+  markFilesButtons();
+  refresh();
+}
+
+function closeFiles() {
+  filesOf = null;
+  byId("files").hidden = true;
+  markFilesButtons();
+}
+
+/** Shows which row's files are open. */
+function markFilesButtons() {
+  for (const row of tbody.rows) {
+    const pressed = String(filesOf !== null && row.dataset.id === String(filesOf));
+    row.querySelector("[data-action=files]")?.setAttribute("aria-pressed", pressed);
+  }
+}
+
+/** Shows the open panel's files: a checkbox each (wanted or not), name, size, done. */
+async function refreshFiles() {
+  const id = filesOf, changes = filesChanges;
+  const { torrents } = await rpc("torrent-get", {
+    ids: [id],
+    fields: ["id", "name", "hashString", "files", "wanted"],
+  });
+  const t = torrents[0];
+  if (filesOf !== id || !t) return;
+  byId("files-title").textContent = `Files of ${nameOf(t)}`;
+  /** @type {{ name: string, length: number, bytesCompleted: number }[]} */
+  const files = t.files;
+  byId("files-note").hidden = files.length > 0;
+  if (filesList.children.length !== files.length) {
+    filesList.replaceChildren(...files.map((_, i) =>
+      el(
+        "li",
+        {},
+        el(
+          "label",
+          {},
+          el("input", { type: "checkbox", "data-index": String(i) }),
+          el("span", { className: "file-name" }),
+          el("span", { className: "file-done" }),
+        ),
+      )
+    ));
+  }
+  files.forEach((file, i) => {
+    const item = /** @type {HTMLElement} */ (filesList.children[i]);
+    const box = /** @type {HTMLInputElement} */ (item.querySelector("input"));
+    if (changes === filesChanges && !box.disabled) box.checked = t.wanted[i] !== 0;
+    setText(item, "file-name", file.name);
+    const done = file.length > 0 ? file.bytesCompleted / file.length : 1;
+    setText(item, "file-done", `${bytes(file.length)}, ${percent(done)}`);
+  });
+}
+
+filesList.addEventListener("change", async (event) => {
+  const box = /** @type {HTMLInputElement} */ (event.target);
+  const id = filesOf, index = Number(box.dataset.index);
+  if (id === null || !Number.isInteger(index)) return;
+  filesChanges++;
+  box.disabled = true;
+  try {
+    await rpc("torrent-set", {
+      ids: [id],
+      [box.checked ? "files-wanted" : "files-unwanted"]: [index],
+    });
+  } catch (e) {
+    box.checked = !box.checked;
+    say(why(e), true);
+  } finally {
+    box.disabled = false;
+  }
+  refresh();
+});
+
+byId("files-close").addEventListener("click", closeFiles);
+
+refresh();
