@@ -357,18 +357,27 @@ export class ClientTorrent {
   }
 
   /**
-   * Changes how the files are opened (which files are wanted, say): a running torrent is paused
-   * and resumed with the change, a paused one keeps it for its `resume`. Nothing to do before
-   * the files were first opened.
+   * Changes how the files are opened (which files are wanted, where they are): a running
+   * torrent is paused and resumed with the change, a paused one keeps it for its `resume`.
+   * `whileClosed` runs while no file is open (moving them, say); when it throws, nothing
+   * changes and a running torrent runs on as it was.
    */
-  async reopen(changes: Partial<OpenOptions>): Promise<void> {
+  async reopen(
+    changes: Partial<OpenOptions>,
+    whileClosed?: () => Promise<void>,
+  ): Promise<void> {
     const opened = this.#opened;
-    if (!opened || this.#removed) return;
+    if (this.#removed) return;
+    if (!opened) return await whileClosed?.();
     const running = this.#job !== undefined && !this.#paused;
     await this.#reopen(async () => {
       await this.pause();
-      this.#opened = { ...opened, ...changes };
-      if (running) await this.resume();
+      try {
+        await whileClosed?.();
+        this.#opened = { ...opened, ...changes };
+      } finally {
+        if (running) await this.resume();
+      }
     });
   }
 

@@ -42,6 +42,9 @@ export interface AddChoices {
   paused: boolean;
   /** Files not to download, by their number among the listed files. */
   unwanted?: number[];
+  /** Files fetched first, and files marked low, by their number among the listed files. */
+  high?: number[];
+  low?: number[];
   /** A magnet link's text as given, kept to add it back on the next run. */
   link?: string;
 }
@@ -64,6 +67,10 @@ export class KeptTorrents {
   readonly #records = new Map<number, SavedTorrent>();
   /** Torrents being opened or resumed: they hold a download slot already. */
   readonly #starting = new Set<number>();
+  /** The session each torrent's high-priority files were last put first in, and how to undo. */
+  readonly #prioritized = new Map<number, { session: unknown; release: () => void }>();
+  /** Torrents whose data is moving: not started meanwhile. */
+  readonly #moving = new Set<number>();
   /** Each torrent's own rate limits, applied besides the process's. */
   readonly #rates = new Map<number, { download: TokenBucket; upload: TokenBucket }>();
   /** Seeding torrents with a limit to meet. */
@@ -126,6 +133,7 @@ export class KeptTorrents {
   isWaiting(t: ClientTorrent): boolean {
     const record = this.#records.get(t.id);
     return record !== undefined && !record.paused && !this.#starting.has(t.id) &&
+      !this.#moving.has(t.id) &&
       t.torrent !== undefined && (t.state === "queued" || t.state === "paused");
   }
 
@@ -145,6 +153,8 @@ export class KeptTorrents {
       doneDate: 0,
       paused: choices.paused,
       ...(choices.unwanted?.length ? { unwanted: choices.unwanted } : {}),
+      ...(choices.high?.length ? { highPriority: choices.high } : {}),
+      ...(choices.low?.length ? { lowPriority: choices.low } : {}),
     };
     if (this.#saved) {
       await this.#saved.save(record);
@@ -184,6 +194,7 @@ export class KeptTorrents {
     this.#records.delete(t.id);
     this.#rates.delete(t.id);
     this.#watches.delete(t.id);
+    this.#prioritized.delete(t.id);
     await t.remove();
     this.#admit();
     if (!record) return;
@@ -197,6 +208,61 @@ export class KeptTorrents {
     record.unwanted = unwanted;
     await this.#persist(t);
     if (t.torrent) await t.reopen({ selected: selection(t.torrent, record) });
+  }
+
+  /**
+   * Sets where a torrent's data is: with `move`, its files (and our records of it) move there
+   * first, while closed; without, it looks for the data there (checking what it finds). A move
+   * that fails changes nothing and throws why.
+   */
+  async setLocation(t: ClientTorrent, dir: string, move: boolean): Promise<void> {
+    const record = this.record(t);
+    const from = record.downloadDir;
+    if (dir === from) return;
+    this.#moving.add(t.id);
+    try {
+      const torrent = t.torrent;
+      await t.reopen(
+        { output: dir },
+        move && torrent ? () => moveLocalData(torrent, from, dir) : undefined,
+      );
+      record.downloadDir = dir;
+      await this.#persist(t);
+    } finally {
+      this.#moving.delete(t.id);
+      this.#admit();
+    }
+  }
+
+  /** Sets the files fetched first (high) and those marked low; the others are normal. */
+  async setPriorities(t: ClientTorrent, high: number[], low: number[]): Promise<void> {
+    const record = this.record(t);
+    record.highPriority = high;
+    record.lowPriority = low;
+    this.#prioritized.get(t.id)?.release();
+    this.#prioritized.delete(t.id);
+    this.#putFirst(t);
+    await this.#persist(t);
+  }
+
+  /**
+   * Makes the running session fetch the high-priority files' pieces before the others (again
+   * after a stop, a verify or a move, each of which starts a new session).
+   */
+  #putFirst(t: ClientTorrent): void {
+    const session = t.job?.session, torrent = t.torrent;
+    const high = this.#records.get(t.id)?.highPriority ?? [];
+    if (!session || !torrent || high.length === 0) return;
+    if (this.#prioritized.get(t.id)?.session === session) return;
+    const listed = listedFiles(torrent), L = torrent.pieceLength;
+    const releases = high.filter((n) => n < listed.length).map((n) => {
+      const f = torrent.files[listed[n]];
+      return session.prioritize(
+        Math.floor(f.offset / L),
+        Math.ceil((f.offset + f.length) / L),
+      );
+    });
+    this.#prioritized.set(t.id, { session, release: () => releases.forEach((r) => r()) });
   }
 
   /** Sets a torrent's own rate limits (the process's still apply), at once. */
@@ -291,6 +357,7 @@ export class KeptTorrents {
       }
       // Stopped or removed while it was opening.
       if (record.paused || t.state === "removed") await t.pause();
+      this.#putFirst(t);
       const job = t.job;
       if (!job) return;
       job.done.then(() => this.#admit(), () => this.#admit());
@@ -328,12 +395,14 @@ export class KeptTorrents {
     for (const t of this.client.list()) {
       const record = this.#records.get(t.id);
       if (!record) continue;
+      this.#putFirst(t);
       if (saveTotals && t.job) {
         const { uploaded, downloaded } = t.totals();
         if (uploaded !== record.uploaded || downloaded !== record.downloaded) this.#persist(t);
       }
-      const limits = t.state === "seeding" ? this.seedLimitsOf(t) : {};
-      if (limits.ratio === undefined && limits.idleMs === undefined) {
+      // The limits first: they cost nothing, a torrent's state costs its session's numbers.
+      const limits = this.seedLimitsOf(t);
+      if ((limits.ratio === undefined && limits.idleMs === undefined) || t.state !== "seeding") {
         this.#watches.delete(t.id);
         continue;
       }
@@ -362,16 +431,59 @@ function selection(torrent: Torrent, record: SavedTorrent): boolean[] | undefine
 }
 
 /**
- * Deletes a torrent's files (its file, or its folder) under `dir`, and what we kept of it there:
- * its resume record, part file and fetched metadata. What is already gone is no error.
+ * A torrent's data under `dir` (its file, or its folder) and what we keep of it there: its
+ * resume record, part file and fetched metadata.
  */
-async function deleteLocalData(torrent: Torrent, dir: string): Promise<void> {
+function ownedPaths(torrent: Torrent, dir: string): string[] {
   const ours = ["resume", "parts", "torrent"].map((ext) =>
     `${dir}/${STATE_DIR}/${torrent.infoHashHex}.${ext}`
   );
-  for (const path of [`${dir}/${torrent.name}`, ...ours]) {
+  return [`${dir}/${torrent.name}`, ...ours];
+}
+
+/** Deletes a torrent's data and what we kept of it under `dir`. What is already gone is no error. */
+async function deleteLocalData(torrent: Torrent, dir: string): Promise<void> {
+  for (const path of ownedPaths(torrent, dir)) {
     await Deno.remove(path, { recursive: true }).catch(() => {});
   }
+}
+
+/**
+ * Moves a torrent's data and what we kept of it from `from` to `to` (a rename, or a copy and a
+ * delete across file systems). Refuses to overwrite anything at `to`; what is not at `from`
+ * (nothing downloaded yet) is skipped.
+ */
+async function moveLocalData(torrent: Torrent, from: string, to: string): Promise<void> {
+  const sources = ownedPaths(torrent, from), targets = ownedPaths(torrent, to);
+  const moves: [string, string][] = [];
+  for (let i = 0; i < sources.length; i++) {
+    if (!(await exists(sources[i]))) continue;
+    if (await exists(targets[i])) throw new Error(`${targets[i]} already exists`);
+    moves.push([sources[i], targets[i]]);
+  }
+  for (const [source, target] of moves) {
+    await Deno.mkdir(target.slice(0, target.lastIndexOf("/")), { recursive: true });
+    try {
+      await Deno.rename(source, target);
+    } catch {
+      // Another file system: copy, and delete the original only once the copy is whole.
+      await copyTree(source, target);
+      await Deno.remove(source, { recursive: true });
+    }
+  }
+}
+
+async function copyTree(source: string, target: string): Promise<void> {
+  const info = await Deno.lstat(source);
+  if (!info.isDirectory) return await Deno.copyFile(source, target);
+  await Deno.mkdir(target, { recursive: true });
+  for await (const entry of Deno.readDir(source)) {
+    await copyTree(`${source}/${entry.name}`, `${target}/${entry.name}`);
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return await Deno.lstat(path).then(() => true, () => false);
 }
 
 /** A `TokenBucket` rate for a setting: 0 (unlimited) when off or absent. */

@@ -25,6 +25,9 @@ export interface SavedTorrent {
   paused: boolean;
   /** Files not to download, by their number among the files a user sees (`listedFiles`). */
   unwanted?: number[];
+  /** Files to fetch before the others, and files marked low, by their listed numbers. */
+  highPriority?: number[];
+  lowPriority?: number[];
   /** Payload bytes moved in earlier runs: totals and ratios go on across restarts. */
   uploaded?: number;
   downloaded?: number;
@@ -174,10 +177,10 @@ function checkRecord(v: unknown, hash: string): SavedTorrent {
     addedDate: number("addedDate"),
     doneDate: number("doneDate"),
     paused: r.paused === true,
-    ...(Array.isArray(r.unwanted) && r.unwanted.every((i) => Number.isSafeInteger(i) && i >= 0)
-      ? { unwanted: r.unwanted as number[] }
-      : {}),
+    ...(isFileList(r.unwanted) ? { unwanted: r.unwanted } : {}),
     // Settings added later: one that does not read is left at its default.
+    ...(isFileList(r.highPriority) ? { highPriority: r.highPriority } : {}),
+    ...(isFileList(r.lowPriority) ? { lowPriority: r.lowPriority } : {}),
     ...(count(r.uploaded) ? { uploaded: r.uploaded } : {}),
     ...(count(r.downloaded) ? { downloaded: r.downloaded } : {}),
     ...(r.finished === true ? { finished: true } : {}),
@@ -186,6 +189,10 @@ function checkRecord(v: unknown, hash: string): SavedTorrent {
     ...(isLimit(r.seedRatio, "ratio") ? { seedRatio: r.seedRatio } : {}),
     ...(isLimit(r.seedIdle, "ms") ? { seedIdle: r.seedIdle } : {}),
   };
+}
+
+function isFileList(v: unknown): v is number[] {
+  return Array.isArray(v) && v.every((i) => Number.isSafeInteger(i) && i >= 0);
 }
 
 function count(v: unknown): v is number {

@@ -194,6 +194,7 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
           downloadDir,
           paused,
           unwanted: unwantedOf(args, []).unwanted,
+          ...prioritiesOf(args, {}, "torrent" in source ? source.torrent : undefined),
           ...("magnet" in source ? { link: String(args.filename) } : {}),
         });
         return { "torrent-added": brief(t, source) };
@@ -248,9 +249,24 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       const seeding = seedLimitChanges(args);
       for (const t of torrents) {
         const { unwanted } = unwantedOf(args, kept.record(t).unwanted ?? []);
+        const priorities = prioritiesOf(args, kept.record(t), t.torrent);
+        if (priorities) await kept.setPriorities(t, priorities.high, priorities.low);
         await kept.setRates(t, rates(t));
         await kept.setSeedLimits(t, seeding(kept.record(t)));
         if (unwanted !== undefined) await kept.setUnwanted(t, unwanted);
+      }
+      return {};
+    },
+    "torrent-set-location": async (args) => {
+      const location = optionalString(args, "location");
+      if (location === undefined) throw new RpcError("torrent-set-location needs a location");
+      const move = boolArg(args, "move") ?? false;
+      for (const t of select(client, args.ids)) {
+        try {
+          await kept.setLocation(t, location, move);
+        } catch (e) {
+          throw new RpcError(`torrent ${t.id} not moved: ${fsReason(e)}`);
+        }
       }
       return {};
     },
@@ -365,6 +381,42 @@ function peersFrom(peers: PeerView[]): Record<string, number> {
     fromPex: count("pex"),
     fromTracker: count("tracker") + count("magnet") + count("manual"),
   };
+}
+
+/** A file's priority in Transmission's numbers: 1 high, 0 normal, -1 low. */
+function priorityOf(record: SavedTorrent, file: number): number {
+  return record.highPriority?.includes(file) ? 1 : record.lowPriority?.includes(file) ? -1 : 0;
+}
+
+/**
+ * `priority-high`, `-normal` and `-low` (lists of file numbers; an empty list is every file)
+ * applied to a torrent's priorities; undefined when the request names none.
+ */
+function prioritiesOf(
+  args: Record<string, unknown>,
+  record: Pick<SavedTorrent, "highPriority" | "lowPriority">,
+  torrent: Torrent | undefined,
+): { high: number[]; low: number[] } | undefined {
+  const lists = (["high", "normal", "low"] as const).map((level) => {
+    const v = args[`priority-${level}`];
+    if (v === undefined) return undefined;
+    if (!Array.isArray(v) || !v.every((i) => Number.isSafeInteger(i) && i >= 0)) {
+      throw new RpcError(`priority-${level} must be a list of file numbers`);
+    }
+    if (v.length > 0 || !torrent) return v as number[];
+    return listedFiles(torrent).map((_, n) => n);
+  });
+  if (lists.every((l) => l === undefined)) return undefined;
+  const level = new Map<number, "high" | "low">();
+  for (const n of record.highPriority ?? []) level.set(n, "high");
+  for (const n of record.lowPriority ?? []) level.set(n, "low");
+  const [high, normal, low] = lists;
+  for (const n of high ?? []) level.set(n, "high");
+  for (const n of normal ?? []) level.delete(n);
+  for (const n of low ?? []) level.set(n, "low");
+  const at = (want: "high" | "low") =>
+    [...level].filter(([, l]) => l === want).map(([n]) => n).sort((a, b) => a - b);
+  return { high: at("high"), low: at("low") };
 }
 
 /** Transmission's numbers for whose limit applies. */
@@ -580,13 +632,13 @@ function describe(t: ClientTorrent, kept: KeptTorrents, fields: string[]): Recor
       torrent
         ? filesOf(t, torrent).map((f) => (info.unwanted ?? []).includes(f.index) ? 0 : 1)
         : [],
-    priorities: () => torrent ? filesOf(t, torrent).map(() => 0) : [],
+    priorities: () => torrent ? filesOf(t, torrent).map((f) => priorityOf(info, f.index)) : [],
     fileStats: () =>
       torrent
         ? filesOf(t, torrent).map((f) => ({
           bytesCompleted: f.bytesCompleted,
           wanted: !(info.unwanted ?? []).includes(f.index),
-          priority: 0,
+          priority: priorityOf(info, f.index),
         }))
         : [],
   };

@@ -4,7 +4,7 @@
  * states (metadata, queued, checking, downloading, complete); a torrent added twice is one
  * torrent; a torrent whose folder cannot be opened is in error, and removing leaves nothing.
  */
-import { assert, assertEquals, assertRejects } from "../assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../assert.ts";
 import {
   Client,
   type ClientTorrent,
@@ -120,7 +120,7 @@ Deno.test("client: a torrent added twice is one torrent; removing forgets it", a
   try {
     const first = client.add({ torrent: torrentOne });
     const again = () => client.add({ magnet: parseMagnet(magnetUri(torrentOne)) });
-    const e = await assertRejects(async () => again(), DuplicateTorrentError);
+    const e = assertThrows(() => again(), DuplicateTorrentError);
     assertEquals((e as DuplicateTorrentError).existing, first);
     await first.remove();
     assertEquals([first.state, client.list().length], ["removed", 0]);

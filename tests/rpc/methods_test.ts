@@ -149,3 +149,100 @@ Deno.test("daemon methods: a torrent's own rate limit holds it back; a seed rati
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("daemon methods: torrent-set-location moves the data of a seeding torrent, never over a file", async () => {
+  const root = await Deno.makeTempDir({ prefix: "bt-move-" });
+  await writePayload(`${root}/a`, "q0.bin", DATA[0]);
+  const client = await Client.open({ port: 0, hostname: LOOPBACK, utp: false });
+  const kept = await KeptTorrents.open({ client, maxActive: 5 });
+  try {
+    const methods = transmissionMethods({
+      kept,
+      downloadDir: `${root}/a`,
+      version: "test",
+      encryption: "prefer",
+      dht: false,
+      utp: false,
+    });
+    await methods["torrent-add"]({ metainfo: encodeBase64(FILES[0]) });
+    await waitFor("seeding what it found", () => client.get(1)!.state === "seeding");
+    await methods["torrent-set-location"]({ ids: [1], location: `${root}/b`, move: true });
+    await assertPayload(`${root}/b`, "q0.bin", DATA[0]);
+    assertEquals(await Deno.stat(`${root}/a/q0.bin`).then(() => true, () => false), false);
+    assertEquals(client.get(1)!.state, "seeding", "seeding on from the new place, unchecked");
+    assertEquals(client.get(1)!.job!.resumedFromRecord, true, "its resume record moved too");
+    const dir = async () =>
+      ((await methods["torrent-get"]({ ids: [1], fields: ["downloadDir"] })).torrents as {
+        downloadDir: string;
+      }[])[0].downloadDir;
+    assertEquals(await dir(), `${root}/b`);
+
+    await writePayload(`${root}/c`, "q0.bin", new Uint8Array([1, 2, 3]));
+    await assertRejects(
+      async () =>
+        await methods["torrent-set-location"]({ ids: [1], location: `${root}/c`, move: true }),
+      RpcError,
+      "already exists",
+    );
+    assertEquals(await dir(), `${root}/b`, "a failed move changes nothing");
+    await assertPayload(`${root}/b`, "q0.bin", DATA[0]);
+    assertEquals(client.get(1)!.state, "seeding");
+  } finally {
+    await kept.close();
+    await client.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("daemon methods: a high-priority file is fetched before the others", async () => {
+  const root = await Deno.makeTempDir({ prefix: "bt-priority-" });
+  const files = [
+    { path: ["first.bin"], data: patternBytes(300_000, 41) },
+    { path: ["second.bin"], data: patternBytes(300_000, 42) },
+  ];
+  const bytes = createTorrentFromBuffers("pair", files, { pieceLength: 16384, creationDate: null });
+  await writePayload(`${root}/seed`, "pair", files);
+  // About two seconds for both files, so the order can be seen.
+  const seeder = await openJob(torrentOf(bytes), `${root}/seed`, {
+    seed: true,
+    hub: { maxUploadRate: 300_000 },
+  });
+  seeder.start();
+  const client = await Client.open({ port: 0, hostname: LOOPBACK, utp: false });
+  const kept = await KeptTorrents.open({ client, maxActive: 5 });
+  try {
+    const methods = transmissionMethods({
+      kept,
+      downloadDir: `${root}/out`,
+      version: "test",
+      encryption: "prefer",
+      dht: false,
+      utp: false,
+    });
+    await methods["torrent-add"]({ metainfo: encodeBase64(bytes), "priority-high": [1] });
+    const fileStats = async () =>
+      ((await methods["torrent-get"]({ ids: [1], fields: ["fileStats", "priorities"] }))
+        .torrents as { fileStats: { bytesCompleted: number; priority: number }[] }[])[0].fileStats;
+    assertEquals((await fileStats()).map((f) => f.priority), [0, 1]);
+    await waitFor("it running", () => client.get(1)!.job !== undefined);
+    client.get(1)!.job!.addPeers([addressOf(seeder)]);
+    let first = 0;
+    for (;;) {
+      const stats = await fileStats();
+      if (stats[1].bytesCompleted === 300_000) {
+        first = stats[0].bytesCompleted;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert(first < 150_000, `the high file came first: ${first} bytes of the other by then`);
+    await methods["torrent-set"]({ ids: [1], "priority-normal": [] });
+    assertEquals((await fileStats()).map((f) => f.priority), [0, 0]);
+    await waitFor("all done", () => client.get(1)!.state === "seeding", 10_000);
+  } finally {
+    await kept.close();
+    await client.stop();
+    await seeder.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+});
