@@ -179,6 +179,9 @@ export class ClientTorrent {
   #error: string | undefined;
   /** Settles with the torrent and the peers met so far (at once for a .torrent). */
   readonly metadata: Promise<FetchedTorrent>;
+  /** A magnet link's, until its metadata arrives. */
+  #magnet: Magnet | undefined;
+  #fetched: { resolve(f: FetchedTorrent): void; reject(e: unknown): void } | undefined;
 
   constructor(
     id: number,
@@ -197,28 +200,45 @@ export class ClientTorrent {
       this.metadata = Promise.resolve({ torrent: source.torrent, peers: [] });
       return;
     }
+    this.#magnet = source.magnet;
+    this.metadata = new Promise((resolve, reject) => this.#fetched = { resolve, reject });
+    this.metadata.catch(() => {});
+    this.#fetchMetadata();
+  }
+
+  /** Starts (or starts again, after a pause) the metadata phase of a magnet link. */
+  #fetchMetadata(): void {
     const fetch = this.#fetch = MetadataJob.start({
-      magnet: source.magnet,
-      hub,
-      peers: options.peers,
-      maxPeers: options.maxPeers,
-      log: options.log,
-      onTracker: options.onTracker,
-      announcer: options.announcer,
+      magnet: this.#magnet!,
+      hub: this.#hub,
+      peers: this.#options.peers,
+      maxPeers: this.#options.maxPeers,
+      log: this.#options.log,
+      onTracker: this.#options.onTracker,
+      announcer: this.#options.announcer,
     });
-    this.metadata = fetch.done.then(
+    fetch.done.then(
       async (fetched) => {
         await fetch.stop();
-        this.#fetch = undefined;
+        if (this.#fetch === fetch) this.#fetch = undefined;
         this.#torrent = fetched.torrent;
-        return fetched;
+        this.#fetched!.resolve(fetched);
       },
       (e) => {
         if (!this.#removed) this.#fail(e);
-        throw e;
+        this.#fetched!.reject(e);
       },
     );
-    this.metadata.catch(() => {});
+  }
+
+  /** The info-hash the torrent is known by (the v1 one, or the v2 one cut to 20 bytes), hex. */
+  get infoHashHex(): string {
+    return (this.#torrent ?? this.#magnet!).infoHashHex;
+  }
+
+  /** The torrent's name; before a magnet link's metadata, the name the link suggests. */
+  get name(): string | undefined {
+    return this.#torrent?.name ?? this.#magnet?.name;
   }
 
   /** Where the torrent is in its life. */
@@ -316,10 +336,17 @@ export class ClientTorrent {
   }
 
   /**
-   * Stops the running job (announcing `stopped`, flushing, saving the resume record) but keeps
-   * the torrent: state `paused` until `resume`. Nothing to do before the files were opened.
+   * Stops the running job (announcing `stopped`, flushing, saving the resume record) or the
+   * metadata phase, but keeps the torrent: state `paused` until `resume`, which starts the
+   * metadata phase again or opens the files again. Nothing to do between the two.
    */
   async pause(): Promise<void> {
+    const fetch = this.#fetch;
+    if (fetch && !this.#removed) {
+      this.#fetch = undefined;
+      this.#paused = true;
+      return await fetch.stop();
+    }
     const job = this.#job;
     if (!job || this.#removed) return;
     this.#paused = true;
@@ -331,11 +358,17 @@ export class ClientTorrent {
     this.#lastStats = { ...job.stats(), ...idle, peersConnected: 0 };
   }
 
-  /** Opens the files again as they were opened (the resume record spares a check) and starts. */
+  /**
+   * Opens the files again as they were opened (the resume record spares a check) and starts; a
+   * magnet link paused in its metadata phase asks for the metadata again.
+   */
   async resume(): Promise<void> {
-    if (!this.#paused || !this.#opened || this.#removed) return;
+    if (!this.#paused || this.#removed) return;
     this.#paused = false;
     this.#error = undefined;
+    if (!this.#torrent) return this.#fetchMetadata();
+    // Paused before its files were first opened: back to queued, for `open`.
+    if (!this.#opened) return;
     await this.open(this.#opened);
     this.start();
   }

@@ -173,6 +173,8 @@ export class KeptTorrents {
     record.paused = false;
     delete record.finished;
     await this.#persist(t);
+    // Stopped in its metadata phase: that phase takes no download slot.
+    if (!t.torrent) await t.resume();
     this.#admit();
   }
 
@@ -345,8 +347,9 @@ export class KeptTorrents {
     const record = this.record(t);
     this.#starting.add(t.id);
     try {
+      // Reopens a torrent stopped while it ran; one stopped before that goes back to queued.
       if (t.state === "paused") await t.resume();
-      else {
+      if (!t.job) {
         await t.open({
           output: record.downloadDir,
           seed: true,

@@ -20,7 +20,6 @@ import {
 import type { EncryptionPolicy } from "../peer/mod.ts";
 import {
   listedFiles,
-  type Magnet,
   parseMagnet,
   parseTorrent,
   type Torrent,
@@ -197,10 +196,10 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
           ...prioritiesOf(args, {}, "torrent" in source ? source.torrent : undefined),
           ...("magnet" in source ? { link: String(args.filename) } : {}),
         });
-        return { "torrent-added": brief(t, source) };
+        return { "torrent-added": brief(t) };
       } catch (e) {
         if (!(e instanceof DuplicateTorrentError)) throw e;
-        return { "torrent-duplicate": brief(e.existing, source) };
+        return { "torrent-duplicate": brief(e.existing) };
       }
     },
 
@@ -524,14 +523,9 @@ async function sourceOf(args: Record<string, unknown>): Promise<TorrentSource> {
   }
 }
 
-function brief(t: ClientTorrent, source: TorrentSource) {
-  const named: Torrent | Magnet = t.torrent ??
-    ("torrent" in source ? source.torrent : source.magnet);
-  return {
-    id: t.id,
-    name: "name" in named && named.name ? named.name : named.infoHashHex,
-    hashString: named.infoHashHex,
-  };
+/** What `torrent-add` answers of a torrent. */
+function brief(t: ClientTorrent) {
+  return { id: t.id, name: t.name || t.infoHashHex, hashString: t.infoHashHex };
 }
 
 /** The torrents `ids` names: all when absent, one id, or a list of ids and hashes. */
@@ -566,8 +560,8 @@ function describe(t: ClientTorrent, kept: KeptTorrents, fields: string[]): Recor
   const left = Math.max(0, wanted - done);
   const values: Record<string, () => unknown> = {
     id: () => t.id,
-    name: () => torrent?.name ?? "",
-    hashString: () => torrent?.infoHashHex ?? "",
+    name: () => t.name || t.infoHashHex,
+    hashString: () => t.infoHashHex,
     status: () =>
       state === "checking"
         ? STATUS.checking

@@ -75,15 +75,29 @@ export async function startDaemon(downloads: string, extra: string[] = [], keepS
     new Response(child.stdout).text(),
     new Response(child.stderr).text(),
   ]);
-  await until("the daemon's RPC", async () => {
+  let exited = false;
+  child.status.then(() => exited = true);
+  try {
+    await until("the daemon's RPC", async () => {
+      if (exited) throw new Error("the daemon exited at start");
+      try {
+        const response = await fetch(`http://127.0.0.1:${rpcPort}/transmission/rpc`);
+        await response.body?.cancel();
+        return true;
+      } catch {
+        return false;
+      }
+    }, 30_000);
+  } catch (e) {
+    // Say what the daemon said, and leave nothing behind.
     try {
-      const response = await fetch(`http://127.0.0.1:${rpcPort}/transmission/rpc`);
-      await response.body?.cancel();
-      return true;
-    } catch {
-      return false;
-    }
-  }, 30_000);
+      child.kill("SIGKILL");
+    } catch { /* exited already */ }
+    await child.status;
+    const [out, err] = await output;
+    if (keepState === undefined) await Deno.remove(stateDir, { recursive: true }).catch(() => {});
+    throw new Error(`${e instanceof Error ? e.message : e}\n${out}${err}`);
+  }
   return {
     rpcPort,
     stateDir,

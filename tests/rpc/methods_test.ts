@@ -246,3 +246,37 @@ Deno.test("daemon methods: a high-priority file is fetched before the others", a
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("daemon methods: a magnet link fetching its metadata shows its name, stops and starts", async () => {
+  const client = await Client.open({ port: 0, hostname: LOOPBACK, utp: false });
+  const kept = await KeptTorrents.open({ client, maxActive: 5 });
+  try {
+    const methods = transmissionMethods({
+      kept,
+      downloadDir: "/nonexistent",
+      version: "test",
+      encryption: "prefer",
+      dht: false,
+      utp: false,
+    });
+    // No tracker, no peer, no DHT: it looks for its metadata until told otherwise.
+    const hash = "ab".repeat(20);
+    const added = await methods["torrent-add"]({ filename: `magnet:?xt=urn:btih:${hash}&dn=Film` });
+    assertEquals(added["torrent-added"], { id: 1, name: "Film", hashString: hash });
+    const get = async () =>
+      ((await methods["torrent-get"]({ fields: ["name", "hashString", "status"] })).torrents as {
+        name: string;
+        hashString: string;
+        status: number;
+      }[])[0];
+    assertEquals(await get(), { name: "Film", hashString: hash, status: 4 });
+    await methods["torrent-stop"]({ ids: [1] });
+    assertEquals([(await get()).status, client.get(1)!.state], [0, "paused"]);
+    assertEquals(client.get(1)!.metadataStats(), undefined, "the metadata phase stopped");
+    await methods["torrent-start"]({ ids: [hash] });
+    assertEquals([(await get()).status, client.get(1)!.state], [4, "metadata"]);
+  } finally {
+    await kept.close();
+    await client.stop();
+  }
+});
