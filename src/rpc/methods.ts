@@ -18,23 +18,21 @@ import {
   type TrackerEntry,
 } from "../client/mod.ts";
 import type { EncryptionPolicy } from "../peer/mod.ts";
-import {
-  listedFiles,
-  parseMagnet,
-  parseTorrent,
-  type Torrent,
-} from "../metainfo/mod.ts";
+import { listedFiles, parseMagnet, parseTorrent, type Torrent } from "../metainfo/mod.ts";
 import type { PeerView, SessionLog } from "../engine/mod.ts";
 import { statfs } from "node:fs/promises";
 import { fsReason } from "../storage/mod.ts";
-import { decodeBase64 } from "../util/mod.ts";
+import { decodeBase64, fetchCapped, FetchError } from "../util/mod.ts";
+import { displayUrl } from "../tracker/mod.ts";
 import { RpcError, type RpcMethods } from "./server.ts";
 
 /** The RPC version we speak: Transmission 3's, which its tools check. */
 const RPC_VERSION = 16;
 const RPC_VERSION_MINIMUM = 14;
-/** A .torrent file named by `filename` may be at most this large. */
+/** A .torrent file named by `filename` (a path or a web address) may be at most this large. */
 const MAX_TORRENT_FILE = 64 << 20;
+/** How long a .torrent's download may take. */
+const FETCH_TIMEOUT_MS = 30_000;
 
 /** What the methods work on. */
 export interface MethodContext {
@@ -511,15 +509,28 @@ async function sourceOf(args: Record<string, unknown>): Promise<TorrentSource> {
     }
     if (filename === undefined) throw new RpcError("torrent-add needs filename or metainfo");
     if (filename.startsWith("magnet:")) return { magnet: parseMagnet(filename) };
-    if (/^https?:\/\//i.test(filename)) {
-      throw new RpcError("fetching a .torrent from a URL is not supported; send its metainfo");
-    }
+    if (/^https?:\/\//i.test(filename)) return { torrent: parseTorrent(await download(filename)) };
     const stat = await Deno.stat(filename);
     if (stat.size > MAX_TORRENT_FILE) throw new RpcError(`${filename} is too large`);
     return { torrent: parseTorrent(await Deno.readFile(filename)) };
   } catch (e) {
     if (e instanceof RpcError) throw e;
     throw new RpcError(`invalid or corrupt torrent: ${e instanceof Error ? e.message : e}`);
+  }
+}
+
+/** A .torrent from a web address, as a browser would fetch it, bounded in time and size. */
+async function download(url: string): Promise<Uint8Array> {
+  try {
+    const { status, body } = await fetchCapped(url, {
+      timeoutMs: FETCH_TIMEOUT_MS,
+      maxBytes: MAX_TORRENT_FILE,
+    });
+    if (status < 200 || status > 299) throw new RpcError(`${displayUrl(url)} answered ${status}`);
+    return body;
+  } catch (e) {
+    if (e instanceof FetchError) throw new RpcError(`${displayUrl(url)}: ${e.message}`);
+    throw e;
   }
 }
 

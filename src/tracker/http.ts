@@ -4,11 +4,11 @@
  *
  * @module
  */
+import { fetchCapped, FetchError } from "../util/mod.ts";
 import { parseHttpAnnounce, parseHttpScrape } from "./response.ts";
 import {
   type AnnounceParams,
   type AnnounceResult,
-  oneLine,
   type ScrapeEntry,
   TrackerError,
   type UdpOptions,
@@ -124,95 +124,18 @@ export function scrapeUrlFor(announceUrl: string): string | undefined {
   return path.slice(0, slash + 1) + "scrape" + path.slice(slash + 1 + 8) + rest;
 }
 
-/** Short cause of a `fetch` failure, without the URL Deno puts in its message. */
-function networkCause(e: unknown): string {
-  let err: unknown = e;
-  while (err instanceof Error && err.cause instanceof Error) err = err.cause;
-  const msg = err instanceof Error ? err.message : String(e);
-  // In our words: the runtime's wording (and its "os error" numbers) mean nothing to a user.
-  if (/connection refused/i.test(msg)) return "connection refused";
-  if (/connection reset/i.test(msg)) return "connection reset";
-  if (/dns error|failed to lookup|name or service not known|no address/i.test(msg)) {
-    return "host not found";
-  }
-  const blocked = /port (\d+) are blocked/i.exec(msg);
-  if (blocked) return `port ${blocked[1]} is one HTTP clients refuse to use`;
-  const last = (msg.split(": ").pop() ?? msg).replace(/\s*\(os error \d+\)/g, "");
-  return oneLine(last, 120) || "network error";
-}
-
-/**
- * GETs `url` with a deadline and a body cap. Resolves with the status and body; rejects with
- * `TrackerError` (`timeout`, `aborted`, `network`, or `protocol` for an oversized body).
- */
+/** `fetchCapped`, its failures as `TrackerError`s (an oversized body is a protocol error). */
 async function getCapped(
   url: string,
   signal: AbortSignal | undefined,
   timeoutMs: number,
   maxBytes: number,
 ): Promise<{ status: number; body: Uint8Array }> {
-  if (signal?.aborted) throw new TrackerError("request aborted", "aborted");
-  const ac = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    ac.abort();
-  }, timeoutMs);
-  const onAbort = () => ac.abort();
-  signal?.addEventListener("abort", onAbort, { once: true });
-  const fail = (e: unknown): TrackerError => {
-    if (e instanceof TrackerError) return e;
-    if (timedOut) return new TrackerError(`timed out after ${timeoutMs} ms`, "timeout");
-    if (signal?.aborted) return new TrackerError("request aborted", "aborted");
-    return new TrackerError(`could not connect: ${networkCause(e)}`, "network");
-  };
   try {
-    let res: Response;
-    try {
-      res = await fetch(url, {
-        signal: ac.signal,
-        redirect: "follow",
-        headers: { "accept-encoding": "identity" },
-      });
-    } catch (e) {
-      throw fail(e);
-    }
-    const declared = Number(res.headers.get("content-length") ?? "0");
-    if (declared > maxBytes) {
-      await res.body?.cancel().catch(() => {});
-      throw new TrackerError(`answered with more than ${maxBytes} bytes`, "protocol");
-    }
-    const chunks: Uint8Array[] = [];
-    let total = 0;
-    if (res.body !== null) {
-      const reader = res.body.getReader();
-      try {
-        while (true) {
-          const { done, value } = await reader.read();
-          if (done) break;
-          total += value.length;
-          if (total > maxBytes) {
-            throw new TrackerError(`answered with more than ${maxBytes} bytes`, "protocol");
-          }
-          chunks.push(value);
-        }
-      } catch (e) {
-        await reader.cancel().catch(() => {});
-        throw fail(e);
-      } finally {
-        reader.releaseLock();
-      }
-    }
-    const body = new Uint8Array(total);
-    let off = 0;
-    for (const c of chunks) {
-      body.set(c, off);
-      off += c.length;
-    }
-    return { status: res.status, body };
-  } finally {
-    clearTimeout(timer);
-    signal?.removeEventListener("abort", onAbort);
+    return await fetchCapped(url, { signal, timeoutMs, maxBytes });
+  } catch (e) {
+    if (!(e instanceof FetchError)) throw e;
+    throw new TrackerError(e.message, e.kind === "too-large" ? "protocol" : e.kind);
   }
 }
 

@@ -15,11 +15,10 @@ import {
   isDict,
   latin1,
 } from "../bencode/mod.ts";
-import { formatIPv6, parseIPv4, parseIPv6, toHex } from "../util/mod.ts";
+import { formatIPv6, oneLine, parseIPv4, parseIPv6, toHex } from "../util/mod.ts";
 import {
   type AnnounceResult,
   type IntervalLimits,
-  oneLine,
   type PeerAddress,
   type ScrapeEntry,
   TrackerError,

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { oneLine } from "../util/mod.ts";
+
 /** A peer's network address as a tracker reports it. IPv6 hosts carry no brackets. */
 export interface PeerAddress {
   host: string;
@@ -127,11 +129,4 @@ export function displayUrl(url: string): string {
   const cut = url.search(/[?#]/);
   const s = cut < 0 ? url : url.slice(0, cut);
   return oneLine(s, 200);
-}
-
-/** Text from a remote party made safe for one terminal line: no control chars, bounded length. */
-export function oneLine(text: string, max = 300): string {
-  // deno-lint-ignore no-control-regex
-  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, " ").trim();
-  return clean.length > max ? clean.slice(0, max - 1) + "…" : clean;
 }

@@ -1,6 +1,6 @@
 /**
  * Small shared helpers: the piece bitmap, bytes and hex, SHA-1 and SHA-256, merkle trees, RC4,
- * the rate throttle, a shared UDP port, system libraries through FFI.
+ * the rate throttle, a shared UDP port, system libraries through FFI, a capped HTTP GET.
  *
  * @module
  */
@@ -8,6 +8,13 @@ export { Bitfield, isValidBitfield } from "./bitfield.ts";
 export { bytesEqual, concatBytes, decodeBase64, encodeBase64, fromHex, toHex } from "./bytes.ts";
 export { digestBackend, sha1, sha1Matches, sha256, sha256Into } from "./digest.ts";
 export { Rc4 } from "./rc4.ts";
+export { oneLine } from "./text.ts";
+export {
+  type CappedFetchOptions,
+  fetchCapped,
+  FetchError,
+  type FetchFailure,
+} from "./capped_fetch.ts";
 export {
   HybridPieces,
   MAX_PIECE_LENGTH,

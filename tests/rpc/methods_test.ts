@@ -280,3 +280,42 @@ Deno.test("daemon methods: a magnet link fetching its metadata shows its name, s
     await client.stop();
   }
 });
+
+Deno.test("daemon methods: torrent-add fetches a .torrent from a web address, bad answers refused", async () => {
+  const server = Deno.serve({ hostname: LOOPBACK, port: 0, onListen() {} }, (request) => {
+    const path = new URL(request.url).pathname;
+    if (path === "/q0.torrent") return new Response(FILES[0].slice());
+    if (path === "/junk.torrent") return new Response("<html>not a torrent</html>");
+    return new Response("gone", { status: 404 });
+  });
+  const client = await Client.open({ port: 0, hostname: LOOPBACK, utp: false });
+  const kept = await KeptTorrents.open({ client, maxActive: 5 });
+  try {
+    const methods = transmissionMethods({
+      kept,
+      downloadDir: "/nonexistent",
+      version: "test",
+      encryption: "prefer",
+      dht: false,
+      utp: false,
+    });
+    const base = `http://${LOOPBACK}:${server.addr.port}`;
+    const added = await methods["torrent-add"]({ filename: `${base}/q0.torrent`, paused: true });
+    assertEquals((added["torrent-added"] as { name: string }).name, "q0.bin");
+    await assertRejects(
+      async () => await methods["torrent-add"]({ filename: `${base}/missing.torrent` }),
+      RpcError,
+      "answered 404",
+    );
+    await assertRejects(
+      async () => await methods["torrent-add"]({ filename: `${base}/junk.torrent` }),
+      RpcError,
+      "invalid or corrupt torrent",
+    );
+    assertEquals(client.list().length, 1);
+  } finally {
+    await kept.close();
+    await client.stop();
+    await server.shutdown();
+  }
+});
