@@ -19,6 +19,7 @@ import {
   runRemote,
   runVerify,
   UsageError,
+  withSettingsFile,
 } from "./cli/mod.ts";
 import { TorrentError } from "./metainfo/mod.ts";
 import { StorageError } from "./storage/mod.ts";
@@ -54,7 +55,7 @@ export async function main(args: string[], io: CommandIO = processIO()): Promise
         io.out(completionScript(parsed.shell));
         return 0;
       case "daemon":
-        return await runDaemon(parsed, VERSION, io);
+        return await runDaemon(await withSettingsFile(parsed, args.slice(1)), VERSION, io);
       case "add":
       case "ls":
       case "pause":

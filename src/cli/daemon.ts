@@ -9,6 +9,8 @@ import { KeptTorrents, SavedTorrents } from "../client/mod.ts";
 import { RpcServer, transmissionMethods } from "../rpc/mod.ts";
 import { webPages } from "../web/mod.ts";
 import type { DaemonOptions } from "./args.ts";
+import { saveSettings } from "./settings_file.ts";
+import { fsReason } from "../storage/mod.ts";
 import { CommandError, type CommandIO, processIO } from "./io.ts";
 import { openClient, openLog, watchInterrupts } from "./process.ts";
 
@@ -42,6 +44,14 @@ export async function runDaemon(
         encryption: options.encryption,
         dht: options.dht,
         utp: options.utp,
+        // What a remote changes (the web page, transmission-remote) holds after a restart.
+        saveSession: (values) =>
+          saveSettings(options.stateDir, {
+            output: values.downloadDir,
+            "max-active": values.maxActive,
+            "max-download-rate": values.maxDownloadRate || undefined,
+            "max-upload-rate": values.maxUploadRate || undefined,
+          }).catch((e) => log.warn(`settings not saved: ${fsReason(e)}`)),
         log,
       });
       let server: RpcServer;

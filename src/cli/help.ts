@@ -213,6 +213,10 @@ Options:
                               as for download
       --log-dir <DIR>         folder for the log file
   -v, --verbose               write debug messages to the log
+
+Options may also be kept in <state-dir>/settings.json, each long flag without
+its dashes, e.g. {"output": "/srv/t", "max-active": 3, "no-dht": true}; the
+command line wins. What a remote changes with session-set is saved there.
 `;
 
 /** `bittorrent help add` (and ls, pause, resume, rm, stats). */

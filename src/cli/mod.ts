@@ -39,6 +39,13 @@ export { JsonEvents } from "./events.ts";
 export { completionScript } from "./completions.ts";
 export { runCreate } from "./create.ts";
 export { runDaemon } from "./daemon.ts";
+export {
+  readSettingsArgs,
+  saveSettings,
+  SETTINGS_FILE,
+  settingsArgs,
+  withSettingsFile,
+} from "./settings_file.ts";
 export { runRemote } from "./remote.ts";
 export { renderFileList, renderTorrentInfo, type TorrentReport, torrentReport } from "./info.ts";
 export { LogError, logFileName, Logger, type LoggerOptions, type LogLevel } from "./log.ts";

@@ -44,7 +44,17 @@ export interface MethodContext {
   encryption: EncryptionPolicy;
   dht: boolean;
   utp: boolean;
+  /** Keeps what `session-set` changed for the next run (the daemon's settings file). */
+  saveSession?: (values: SessionValues) => Promise<void>;
   log?: SessionLog;
+}
+
+/** The session's settings that outlive a run, in bytes a second (0: unlimited). */
+export interface SessionValues {
+  downloadDir: string;
+  maxActive: number;
+  maxDownloadRate: number;
+  maxUploadRate: number;
 }
 
 /**
@@ -113,7 +123,7 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       },
     }),
 
-    "session-set": (args) => {
+    "session-set": async (args) => {
       const dir = optionalString(args, "download-dir");
       if (dir !== undefined) settings.downloadDir = dir;
       const size = args["download-queue-size"];
@@ -148,6 +158,13 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
           limiter.setRate(kB * 1024);
         }
       }
+      const rate = (r: number) => r === Infinity ? 0 : r;
+      await context.saveSession?.({
+        downloadDir: settings.downloadDir,
+        maxActive: kept.maxActive,
+        maxDownloadRate: rate(client.hub.downloadLimiter.rate),
+        maxUploadRate: rate(client.hub.uploadLimiter.rate),
+      });
       return {};
     },
 

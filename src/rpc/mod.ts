@@ -13,7 +13,7 @@
  * @module
  */
 export { DEFAULT_RPC_URL, RpcCallError, RpcClient } from "./client.ts";
-export { type MethodContext, transmissionMethods } from "./methods.ts";
+export { type MethodContext, type SessionValues, transmissionMethods } from "./methods.ts";
 export {
   DEFAULT_RPC_PORT,
   type MethodResult,
