@@ -159,6 +159,8 @@ export interface DaemonOptions {
   stateDir: string;
   /** Torrents downloading at once (`--max-active`); the others wait in order. */
   maxActive: number;
+  /** Peer connections of every torrent together (`--max-connections`), shared evenly. */
+  maxConnections: number;
   logDir: string;
   verbose: boolean;
 }
@@ -222,6 +224,11 @@ export const DEFAULT_PORT = 6881;
 export const DEFAULT_RPC_PORT = 9091;
 /** Torrents a daemon downloads at once unless `--max-active` (Transmission's queue size). */
 export const DEFAULT_MAX_ACTIVE = 5;
+/**
+ * Peer connections of a daemon's torrents together unless `--max-connections`: well under the
+ * usual limit of 1024 open files, with room for the torrents' own files.
+ */
+export const DEFAULT_MAX_CONNECTIONS = 600;
 /** Where the remote commands find a daemon unless `--rpc`. */
 export const DEFAULT_RPC_URL = `http://127.0.0.1:${DEFAULT_RPC_PORT}`;
 const MAX_PEERS_LIMIT = 1000;
@@ -365,7 +372,8 @@ type ValueFlag =
   | "rpcHost"
   | "rpc"
   | "stateDir"
-  | "maxActive";
+  | "maxActive"
+  | "maxConnections";
 
 type Flag = Switch | ValueFlag;
 
@@ -486,6 +494,12 @@ const FLAG_SPECS: readonly FlagSpec[] = [
     about: "torrents downloading at once (default 5)",
   },
   {
+    key: "maxConnections",
+    label: "--max-connections",
+    metavar: "<NUM>",
+    about: "peer connections of all torrents together (default 600)",
+  },
+  {
     key: "stateDir",
     label: "--state-dir",
     metavar: "<DIR>",
@@ -576,6 +590,7 @@ const COMMAND_FLAGS: Record<CommandName, ReadonlySet<Flag>> = {
     "rpcHost",
     "stateDir",
     "maxActive",
+    "maxConnections",
   ]),
   add: new Set<Flag>(["rpc", "rpcAuth", "output", "paused"]),
   ls: new Set<Flag>(["rpc", "rpcAuth", "json"]),
@@ -985,6 +1000,12 @@ function daemonOptions(t: Tokens, env: ParseArgsEnv): DaemonOptions {
     rpcHosts: (t.values.get("rpcHost") ?? []).map((g) => g.value.trim().toLowerCase()),
     stateDir: last(t, "stateDir")?.value || `${defaultStateDir(env.os, env.env)}/daemon`,
     maxActive: intOption(last(t, "maxActive"), 1, 10_000, DEFAULT_MAX_ACTIVE),
+    maxConnections: intOption(
+      last(t, "maxConnections"),
+      1,
+      1_000_000,
+      DEFAULT_MAX_CONNECTIONS,
+    ),
     logDir,
     verbose: t.switches.has("verbose"),
   };

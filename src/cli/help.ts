@@ -203,6 +203,8 @@ Options:
                               the state folder's daemon/)
       --max-active <NUM>      torrents downloading at once, the rest queued in
                               order (default: 5)
+      --max-connections <NUM> peer connections of all torrents together, shared
+                              evenly (default: 600)
       --port <N>              port to accept peers on (default: ${DEFAULT_PORT})
       --bind <ADDR>           listen for peers and run the DHT on this address
       --encryption <MODE>     prefer (default), require or off

@@ -11,17 +11,19 @@ import { CommandError, type CommandIO } from "./io.ts";
 import { Logger } from "./log.ts";
 
 /** The flags a client is made from (`download` and `daemon` both have them). */
-export type ClientFlags = Pick<
-  CliOptions,
-  | "port"
-  | "bind"
-  | "encryption"
-  | "utp"
-  | "dht"
-  | "dhtBootstrap"
-  | "maxDownloadRate"
-  | "maxUploadRate"
->;
+export type ClientFlags =
+  & Pick<
+    CliOptions,
+    | "port"
+    | "bind"
+    | "encryption"
+    | "utp"
+    | "dht"
+    | "dhtBootstrap"
+    | "maxDownloadRate"
+    | "maxUploadRate"
+  >
+  & { maxConnections?: number };
 
 /** Stops on Ctrl-C, SIGTERM or `stopSignal`: `interrupted` resolves then; `dispose` unhooks. */
 export function watchInterrupts(stopSignal?: AbortSignal): {
@@ -79,6 +81,7 @@ export async function openClient(
         : undefined,
       maxDownloadRate: options.maxDownloadRate,
       maxUploadRate: options.maxUploadRate,
+      maxConnections: options.maxConnections,
       onIncomingError: (message) => log.debug(message),
     });
   } catch (e) {

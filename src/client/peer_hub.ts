@@ -52,9 +52,17 @@ export interface PeerHubOptions {
   /** Bytes per second for every torrent together; 0 or absent for no limit. */
   maxDownloadRate?: number;
   maxUploadRate?: number;
+  /**
+   * Peer connections for every torrent together, shared evenly among the torrents served (each
+   * keeps its own `maxPeers` when that is lower); absent for no process-wide limit.
+   */
+  maxConnections?: number;
   /** Where inbound connections that fail their handshake are told. */
   onIncomingError?: (message: string) => void;
 }
+
+/** The fewest connections a torrent's share ever comes to, however many torrents run. */
+const MIN_PEER_SHARE = 2;
 
 /** How many times a port whose TCP side was taken between the check and the listen is left. */
 const LISTEN_TRIES = 3;
@@ -88,6 +96,9 @@ export class PeerHub {
   readonly #utp: UtpTransport | undefined;
   readonly #dhtNodes: Dht[];
   #stopping: Promise<void> | undefined;
+  readonly #maxConnections: number;
+  /** Torrents served now (each `serve` until its stop). */
+  #served = 0;
 
   private constructor(parts: {
     network: PeerNetwork;
@@ -107,8 +118,31 @@ export class PeerHub {
     this.#dhtNodes = parts.dhtNodes;
     this.dht = parts.dhtNodes.length > 0 ? combineDhtNodes(parts.dhtNodes) : undefined;
     this.dhtError = parts.dhtError;
+    this.#maxConnections = parts.options.maxConnections ?? Infinity;
     this.downloadLimiter = new TokenBucket(parts.options.maxDownloadRate ?? 0);
     this.uploadLimiter = new TokenBucket(parts.options.maxUploadRate ?? 0);
+  }
+
+  /**
+   * A torrent's share of `maxConnections`: an even part for each torrent served, never below
+   * two; unlimited without `maxConnections`.
+   *
+   * @example
+   * ```ts
+   * import { PeerHub } from "./peer_hub.ts";
+   * const hub = await PeerHub.open({ port: 0, hostname: "127.0.0.1", utp: false, maxConnections: 10 });
+   * const one = hub.serve([new Uint8Array(20)], () => undefined);
+   * const two = hub.serve([new Uint8Array(20).fill(1)], () => undefined);
+   * console.log(hub.peerShare()); // 5
+   * two();
+   * console.log(hub.peerShare()); // 10
+   * one();
+   * await hub.stop();
+   * ```
+   */
+  peerShare(): number {
+    if (this.#maxConnections === Infinity) return Infinity;
+    return Math.max(MIN_PEER_SHARE, Math.floor(this.#maxConnections / Math.max(1, this.#served)));
   }
 
   /**
@@ -174,6 +208,8 @@ export class PeerHub {
    * `target()`, refusing them while it returns undefined; the returned function stops that.
    */
   serve(infoHashes: readonly Uint8Array[], target: () => IncomingTarget | undefined): () => void {
+    this.#served++;
+    let served = true;
     for (const infoHash of infoHashes) {
       this.router.add(infoHash, () => {
         const t = target();
@@ -184,6 +220,8 @@ export class PeerHub {
       });
     }
     return () => {
+      if (served) this.#served--;
+      served = false;
       for (const infoHash of infoHashes) this.router.delete(infoHash);
     };
   }

@@ -283,6 +283,7 @@ export class TorrentJob {
         peerId: hub.peerId,
         dial: hub.network.dial,
         maxPeers: opts.maxPeers,
+        peerShare: () => hub.peerShare(),
         seed: opts.seed,
         log: opts.log,
         events: opts.events,

@@ -103,7 +103,7 @@ export class MetadataFetcher {
       connect: (host, port) => options.dial(host, port, this.handshakeOptions),
       onConnected: (conn, entry) => this.#adopt(conn, entry),
       connectedCount: () => this.#peers.size,
-      maxPeers: options.maxPeers ?? 20,
+      maxPeers: () => options.maxPeers ?? 20,
       onDebug: (message) => this.#log.debug(message),
     });
   }

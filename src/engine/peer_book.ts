@@ -36,9 +36,9 @@ export interface PeerBookOptions {
   connect: (host: string, port: number) => Promise<PeerConnection>;
   /** A dial succeeded: the owner takes the connection. */
   onConnected: (conn: PeerConnection, entry: BookEntry) => void;
-  /** Connections the owner holds now, and the most it wants. */
+  /** Connections the owner holds now, and the most it wants (which may change as it runs). */
   connectedCount: () => number;
-  maxPeers: number;
+  maxPeers: () => number;
   /** Dials in progress at once. Default 8. */
   maxHalfOpen?: number;
   onDebug?: (message: string) => void;
@@ -63,7 +63,7 @@ export function splitAddressKey(address: string): PeerAddress {
  *   connect: () => Promise.reject(new Error("offline example")),
  *   onConnected: () => {},
  *   connectedCount: () => 0,
- *   maxPeers: 0, // dial nothing
+ *   maxPeers: () => 0, // dial nothing
  * });
  * book.add([{ host: "127.0.0.1", port: 6881 }, { host: "127.0.0.1", port: 6881 }], "tracker");
  * console.log(book.size); // 1
@@ -114,7 +114,7 @@ export class PeerBook {
     const now = performance.now();
     const maxHalfOpen = this.options.maxHalfOpen ?? 8;
     for (const entry of this.#entries.values()) {
-      if (this.options.connectedCount() + this.#connecting >= this.options.maxPeers) return;
+      if (this.options.connectedCount() + this.#connecting >= this.options.maxPeers()) return;
       if (this.#connecting >= maxHalfOpen) return;
       if (entry.state !== "idle" || entry.retryAt > now) continue;
       this.#dial(entry);

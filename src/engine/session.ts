@@ -142,6 +142,11 @@ export interface SessionOptions {
   /** Opens connections to peers (the process's network, or memory in tests). */
   dial: PeerDialler;
   maxPeers?: number;
+  /**
+   * This torrent's share of the process's connections (torrents that run together share one
+   * budget); `maxPeers` holds unless the share is smaller.
+   */
+  peerShare?: () => number;
   downloadLimiter?: RateLimiter;
   uploadLimiter?: RateLimiter;
   log?: SessionLog;
@@ -259,6 +264,11 @@ const MAX_BUFFER_BUDGET = 64 * 1024 * 1024;
  * this out: a copy queued behind others of its own would seldom come first.
  */
 const ENDGAME_DEPTH = 2;
+/**
+ * Peers that call us are taken up to this many past the limit (a new one may be better than
+ * one we have); only past that are the least useful closed.
+ */
+const INCOMING_SLACK = 5;
 /** Whole pieces kept in memory for uploading (see `ReadCache`). */
 const READ_CACHE_BYTES = 16 * 1024 * 1024;
 
@@ -434,7 +444,7 @@ export class Session {
       connect: (host, port) => this.#o.dial(host, port, this.handshakeOptions),
       onConnected: (conn, entry) => this.#adopt(conn, entry, entry.source),
       connectedCount: () => this.#peers.size,
-      maxPeers: this.#o.maxPeers,
+      maxPeers: () => this.#maxPeers(),
       onDebug: (message) => this.#log.debug(message),
     });
     for (const i of this.have.ones()) this.#picker.drop(i);
@@ -474,6 +484,11 @@ export class Session {
    */
   get finished(): boolean {
     return this.#wantedMissing === 0;
+  }
+
+  /** The most peers this torrent connects to now: its own limit, or its share if smaller. */
+  #maxPeers(): number {
+    return Math.min(this.#o.maxPeers, this.#o.peerShare?.() ?? Infinity);
   }
 
   /** Whether piece `index` is to be downloaded (every piece, unless a selection leaves it out). */
@@ -537,7 +552,7 @@ export class Session {
 
   /** Adopts a connection a peer opened to us (already handshaken for this torrent). */
   addIncoming(conn: PeerConnection): void {
-    if (this.#stopped || this.#peers.size >= this.#o.maxPeers + 5) {
+    if (this.#stopped || this.#peers.size >= this.#maxPeers() + INCOMING_SLACK) {
       conn.close("too many peers");
       return;
     }
@@ -1520,6 +1535,20 @@ export class Session {
 
   // ---- periodic work -----------------------------------------------------------------------
 
+  /**
+   * Closes peers past the limit (its share shrank: more torrents run in the process), the
+   * least useful first: those with nothing to exchange, then the slowest to send to us.
+   */
+  #shedExcessPeers(now: number): void {
+    const excess = this.#peers.size - this.#maxPeers() - INCOMING_SLACK;
+    if (excess <= 0) return;
+    const useless = (p: Peer) => (p.amInterested || p.peerInterested ? 0 : 1);
+    const worst = [...this.#peers].sort((a, b) =>
+      useless(b) - useless(a) || a.down.rate(now) - b.down.rate(now)
+    );
+    for (const p of worst.slice(0, excess)) p.conn.close("over this torrent's share of peers");
+  }
+
   #onTick(): void {
     if (this.#stopped) return;
     this.#ticks++;
@@ -1545,6 +1574,7 @@ export class Session {
       }
     }
     if (this.#ticks % 10 === 1) this.#rechoke();
+    this.#shedExcessPeers(now);
     // Layers asked of a peer that failed go to the next one that can give them.
     if (this.#awaitingLayers && this.#hashExchange?.wanting) {
       for (const peer of this.#peers) this.#askForLayers(peer);

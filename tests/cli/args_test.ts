@@ -437,6 +437,7 @@ Deno.test("parseArgs: daemon takes the network and RPC flags, with Transmission'
     rpcHosts: [],
     stateDir: "/home/ann/.local/state/bittorrent/daemon",
     maxActive: 5,
+    maxConnections: 600,
     logDir: "/home/ann/.local/state/bittorrent/logs",
     verbose: false,
   });

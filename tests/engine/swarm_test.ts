@@ -32,6 +32,8 @@ async function startNode(
     /** Upload limit, bytes a second. */
     uploadRate?: number;
     events?: SessionEvents;
+    /** Its share of a process-wide connection budget. */
+    peerShare?: () => number;
   } = {},
 ): Promise<Node> {
   const storage = await Storage.open(torrent, dir);
@@ -63,6 +65,7 @@ async function startNode(
     tickMs: 200,
     maxBufferedBytes: tune.maxBufferedBytes,
     events: tune.events,
+    peerShare: tune.peerShare,
     uploadLimiter: tune.uploadRate ? new TokenBucket(tune.uploadRate) : undefined,
   });
   const router = new PeerRouter();
@@ -264,4 +267,45 @@ Deno.test("v2: a piece that fails is pinned to its bad blocks; the good blocks a
   assert(stats.wasted > 0 && stats.wasted < 1 << 20, `wasted ${stats.wasted}`);
   assertEquals(stats.wasted % 16384, 0);
   await Deno.remove(root, { recursive: true });
+});
+
+Deno.test("a torrent whose share of connections shrinks closes its least useful peers", async () => {
+  const data = randomBytes(1 << 20, 9);
+  const torrent = parseTorrent(
+    createTorrentFromBuffers("share.bin", data, { pieceLength: 16384, creationDate: null }),
+  );
+  const root = await Deno.makeTempDir();
+  await Deno.mkdir(`${root}/seed`);
+  await Deno.writeFile(`${root}/seed/share.bin`, data);
+  const network = new PeerNetwork({ transport: new MemoryTransport() });
+  let share = Infinity;
+  // Slow, so the leechers stay leechers (two seeds would part at once).
+  const seeder = await startNode(network, torrent, `${root}/seed`, true, {
+    uploadRate: 20_000,
+    peerShare: () => share,
+  });
+  const leechers = [];
+  for (let i = 0; i < 9; i++) {
+    const node = await startNode(network, torrent, `${root}/leech${i}`, false);
+    node.session.addPeers([{ host: "127.0.0.1", port: seeder.port }], "manual");
+    leechers.push(node);
+  }
+  const connected = () => seeder.session.stats().peersConnected;
+  const until = async (what: string, ok: () => boolean) => {
+    const deadline = performance.now() + 5000;
+    while (!ok()) {
+      if (performance.now() > deadline) throw new Error(`timed out: ${what} (${connected()})`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  try {
+    await until("nine leechers connected", () => connected() === 9);
+    share = 1; // more torrents in the process: one peer, and five more that called
+    await until("down to the share and its slack", () => connected() === 6);
+    await new Promise((r) => setTimeout(r, 600));
+    assertEquals(connected(), 6, "those closed are not let back in past the slack");
+  } finally {
+    for (const node of [seeder, ...leechers]) await node.stop();
+    await Deno.remove(root, { recursive: true });
+  }
 });
