@@ -17,6 +17,7 @@ import {
   type StreamListener,
   type Transport,
 } from "../peer/mod.ts";
+import { BufferPool } from "../engine/mod.ts";
 import { TokenBucket } from "../util/mod.ts";
 import { UtpTransport } from "../utp/mod.ts";
 import { combineDhtNodes, type DhtNode } from "./dht_lookups.ts";
@@ -57,9 +58,17 @@ export interface PeerHubOptions {
    * keeps its own `maxPeers` when that is lower); absent for no process-wide limit.
    */
   maxConnections?: number;
+  /** Bytes of pieces in flight of every torrent together; default 128 MiB. */
+  maxBufferedBytes?: number;
   /** Where inbound connections that fail their handshake are told. */
   onIncomingError?: (message: string) => void;
 }
+
+/**
+ * Bytes of pieces in flight of every torrent together unless `maxBufferedBytes`: a session
+ * holds up to 64 MiB alone, so two at full speed fit, and more share.
+ */
+const DEFAULT_SHARED_BUFFERS = 128 << 20;
 
 /** The fewest connections a torrent's share ever comes to, however many torrents run. */
 const MIN_PEER_SHARE = 2;
@@ -91,6 +100,8 @@ export class PeerHub {
   /** Every torrent's downloads together; unlimited (rate 0) unless set, and settable later. */
   readonly downloadLimiter: TokenBucket;
   readonly uploadLimiter: TokenBucket;
+  /** Every torrent's pieces in flight together. */
+  readonly buffers: BufferPool;
   readonly #listener: StreamListener;
   readonly #ports: PeerPorts | undefined;
   readonly #utp: UtpTransport | undefined;
@@ -119,6 +130,7 @@ export class PeerHub {
     this.dht = parts.dhtNodes.length > 0 ? combineDhtNodes(parts.dhtNodes) : undefined;
     this.dhtError = parts.dhtError;
     this.#maxConnections = parts.options.maxConnections ?? Infinity;
+    this.buffers = new BufferPool(parts.options.maxBufferedBytes ?? DEFAULT_SHARED_BUFFERS);
     this.downloadLimiter = new TokenBucket(parts.options.maxDownloadRate ?? 0);
     this.uploadLimiter = new TokenBucket(parts.options.maxUploadRate ?? 0);
   }

@@ -284,6 +284,7 @@ export class TorrentJob {
         dial: hub.network.dial,
         maxPeers: opts.maxPeers,
         peerShare: () => hub.peerShare(),
+        sharedBuffers: hub.buffers,
         seed: opts.seed,
         log: opts.log,
         events: opts.events,

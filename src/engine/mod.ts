@@ -13,6 +13,7 @@
  */
 export { allowedFastSet } from "./allowed_fast.ts";
 export { type ChokeCandidate, type ChokeDecision, choose } from "./choker.ts";
+export { BufferPool } from "./buffer_pool.ts";
 export { type PickerOptions, type PickOrder, PiecePicker, type PieceRange } from "./picker.ts";
 export {
   type BookEntry,

@@ -67,6 +67,7 @@ import { HashExchange } from "./hash_exchange.ts";
 import { type PieceReader, ReadCache } from "./read_cache.ts";
 import { allowedFastSet } from "./allowed_fast.ts";
 import { PiecePicker, type PieceRange } from "./picker.ts";
+import type { BufferPool } from "./buffer_pool.ts";
 import { RateMeter } from "./rate.ts";
 import { choose } from "./choker.ts";
 
@@ -142,6 +143,8 @@ export interface SessionOptions {
   /** Opens connections to peers (the process's network, or memory in tests). */
   dial: PeerDialler;
   maxPeers?: number;
+  /** The process's bound on bytes in flight across torrents, besides `maxBufferedBytes`. */
+  sharedBuffers?: BufferPool;
   /**
    * This torrent's share of the process's connections (torrents that run together share one
    * budget); `maxPeers` holds unless the share is smaller.
@@ -366,6 +369,13 @@ export class Session {
   readonly #reads: ReadCache;
   /** A peer went without a new piece because the buffers were full: top everyone up on release. */
   #bufferStarved = false;
+  /** Bytes this session holds in `sharedBuffers` (none once it stopped and gave them back). */
+  #pooled = 0;
+  readonly #wakeFromPool = () => {
+    if (this.#stopped) return;
+    this.#bufferStarved = false;
+    for (const p of this.#peers) this.#request(p);
+  };
   #pendingWrites = new Set<Promise<void>>();
   #down = new RateMeter();
   /** What web seeds sent (counted in `#down` too). */
@@ -659,6 +669,9 @@ export class Session {
     for (const p of [...this.#peers]) p.conn.close("session stopped");
     await Promise.allSettled([...this.#pendingWrites]);
     this.#reads.clear();
+    // Pieces left half done are dropped with the session: their bytes go back to the pool.
+    if (this.#pooled > 0) this.#o.sharedBuffers!.give(this.#pooled);
+    this.#pooled = 0;
     const stopped = new Error("the torrent stopped");
     for (const waiters of this.#pieceWaiters.values()) for (const w of waiters) w.reject(stopped);
     this.#pieceWaiters.clear();
@@ -777,13 +790,18 @@ export class Session {
     if (this.#stopped || this.finished) return [];
     const L = this.torrent.pieceLength;
     const budget = Math.max(this.#bufferBudget(), 2 * L);
-    const fits = Math.floor((budget - this.#bufferedBytes) / L);
+    let fits = Math.floor((budget - this.#bufferedBytes) / L);
+    const pool = this.#o.sharedBuffers;
+    if (pool) {
+      const guaranteed = Math.floor((2 * L - this.#bufferedBytes) / L);
+      fits = Math.min(fits, Math.max(guaranteed, Math.floor((pool.limit - pool.used) / L)));
+    }
     const count = Math.min(maxPieces, fits, Math.max(1, Math.ceil(this.#picker.remaining / 4)));
     if (count <= 0) return [];
     return this.#picker.pickRun(count, (i) => this.#checkable(i)).map((index) => {
       const length = this.#pieceLength(index);
       const buffer = this.#buffers.take(length);
-      this.#bufferedBytes += length;
+      this.#holdBuffer(length);
       return new ActivePiece(index, length, buffer, this.#padded.get(index));
     });
   }
@@ -1120,10 +1138,7 @@ export class Session {
     // 3. Start a new piece, if memory allows. In sequential mode, not a random allowed-fast
     // one while choked: that would put pieces far ahead before the first ones.
     const inOrderWait = peer.peerChoking && this.#o.sequential === true;
-    // Two pieces fit whatever the budget: one filling while the other is hashed and written.
-    const room = this.#bufferedBytes + this.torrent.pieceLength <=
-      Math.max(this.#bufferBudget(), 2 * this.torrent.pieceLength);
-    if (!room) this.#bufferStarved = true;
+    const room = this.#roomForPiece();
     if (!inOrderWait && room) {
       const index = this.#picker.pick(
         (i) => this.#mayAsk(peer, i) && this.#checkable(i),
@@ -1135,7 +1150,7 @@ export class Session {
         const buffer = this.#buffers.take(length);
         const piece = new ActivePiece(index, length, buffer, this.#padded.get(index));
         this.#active.set(index, piece);
-        this.#bufferedBytes += piece.length;
+        this.#holdBuffer(piece.length);
         // A piece of one block has nothing more to ask for once this request goes out, so it
         // joins neither list (giving the request back abandons it): at 16 KiB pieces the lists'
         // churn was about 5 % of the bytes allocated (heap sampling).
@@ -1363,9 +1378,38 @@ export class Session {
       Math.min(MAX_BUFFER_BUDGET, Math.max(MIN_BUFFER_BUDGET, perPeer));
   }
 
+  /**
+   * Whether a new piece may start: within this session's budget and the process's pool. Two
+   * pieces fit whatever either says: one filling while the other is hashed and written. When
+   * there is no room, the session is woken once some is freed (its own, or the pool's).
+   */
+  #roomForPiece(): boolean {
+    const L = this.torrent.pieceLength;
+    const guaranteed = this.#bufferedBytes + L <= 2 * L;
+    const own = guaranteed || this.#bufferedBytes + L <= this.#bufferBudget();
+    const pool = this.#o.sharedBuffers;
+    const shared = guaranteed || !pool || pool.fits(L);
+    if (own && shared) return true;
+    this.#bufferStarved = true;
+    if (own) pool!.onRoom(this.#wakeFromPool);
+    return false;
+  }
+
+  #holdBuffer(bytes: number): void {
+    this.#bufferedBytes += bytes;
+    if (!this.#o.sharedBuffers || this.#stopped) return;
+    this.#o.sharedBuffers.take(bytes);
+    this.#pooled += bytes;
+  }
+
   /** Gives back a piece's buffer and its share of the budget, waking peers that waited. */
   #releaseBuffer(piece: ActivePiece): void {
     this.#bufferedBytes -= piece.length;
+    const back = Math.min(piece.length, this.#pooled);
+    if (back > 0) {
+      this.#pooled -= back;
+      this.#o.sharedBuffers!.give(back);
+    }
     if (this.finished) this.#buffers.clear();
     else this.#buffers.give(piece.buffer);
     if (!this.#bufferStarved) return;

@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "../assert.ts";
-import { Session, type SessionEvents } from "../../src/engine/mod.ts";
+import { BufferPool, Session, type SessionEvents } from "../../src/engine/mod.ts";
 import {
   createTorrentFromBuffers,
   parseInfo,
@@ -34,6 +34,7 @@ async function startNode(
     events?: SessionEvents;
     /** Its share of a process-wide connection budget. */
     peerShare?: () => number;
+    sharedBuffers?: BufferPool;
   } = {},
 ): Promise<Node> {
   const storage = await Storage.open(torrent, dir);
@@ -66,6 +67,7 @@ async function startNode(
     maxBufferedBytes: tune.maxBufferedBytes,
     events: tune.events,
     peerShare: tune.peerShare,
+    sharedBuffers: tune.sharedBuffers,
     uploadLimiter: tune.uploadRate ? new TokenBucket(tune.uploadRate) : undefined,
   });
   const router = new PeerRouter();
@@ -308,4 +310,50 @@ Deno.test("a torrent whose share of connections shrinks closes its least useful 
     for (const node of [seeder, ...leechers]) await node.stop();
     await Deno.remove(root, { recursive: true });
   }
+});
+
+Deno.test("torrents downloading together hold their pieces in flight within one shared pool", async () => {
+  const L = 16384;
+  const files = [randomBytes(1 << 20, 10), randomBytes(1 << 20, 11)];
+  const torrents = files.map((data, i) =>
+    parseTorrent(
+      createTorrentFromBuffers(`p${i}.bin`, data, { pieceLength: L, creationDate: null }),
+    )
+  );
+  const root = await Deno.makeTempDir();
+  await Deno.mkdir(`${root}/seed`);
+  for (let i = 0; i < 2; i++) await Deno.writeFile(`${root}/seed/p${i}.bin`, files[i]);
+  const network = new PeerNetwork({ transport: new MemoryTransport() });
+  const pool = new BufferPool(3 * L);
+  const nodes = [];
+  let most = 0;
+  const watch = setInterval(() => most = Math.max(most, pool.used), 1);
+  try {
+    const seeders = await Promise.all(
+      torrents.map((t) => startNode(network, t, `${root}/seed`, true)),
+    );
+    nodes.push(...seeders);
+    // Slow disks keep pieces in flight, so the pool is what holds them back.
+    const leechers = await Promise.all(
+      torrents.map((t) =>
+        startNode(network, t, `${root}/leech`, false, { sharedBuffers: pool, writeDelayMs: 5 })
+      ),
+    );
+    nodes.push(...leechers);
+    leechers.forEach((l, i) =>
+      l.session.addPeers([{ host: "127.0.0.1", port: seeders[i].port }], "manual")
+    );
+    await Promise.all(leechers.map((l) => l.session.done));
+    for (let i = 0; i < 2; i++) {
+      assertEquals(await Deno.readFile(`${root}/leech/p${i}.bin`), files[i]);
+    }
+    // Each may go two pieces past the pool (never starved), no more.
+    assert(most <= 3 * L + 2 * 2 * L, `at most ${most / L} pieces in flight`);
+    assert(most >= 3 * L, `the pool was used: ${most / L} pieces at most`);
+  } finally {
+    clearInterval(watch);
+    for (const node of nodes) await node.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+  assertEquals(pool.used, 0, "every byte given back");
 });
