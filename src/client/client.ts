@@ -249,7 +249,7 @@ export class ClientTorrent {
     if (this.#opening || this.#reopening) return "checking";
     if (this.#paused) return "paused";
     if (!this.#job || !this.#started) return "queued";
-    const phase = this.#job.session.stats().phase;
+    const phase = this.#job.session.phase;
     return phase === "downloading" || phase === "seeding" ? phase : "complete";
   }
 

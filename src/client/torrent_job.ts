@@ -215,6 +215,7 @@ export class TorrentJob {
     this.completed = new Promise((resolve, reject) => completed = { resolve, reject });
     this.completed.catch(() => {});
     session.onComplete(() => {
+      clearInterval(this.#resumeTimer);
       this.#finishing = storage.finish().then(() => this.#saveResume(true)).then(() => {
         if (!completeAtStart && session.complete) {
           for (const a of this.#announcers) a.completed();
@@ -345,7 +346,8 @@ export class TorrentJob {
 
   /** Starts announcing, dialling and serving. */
   start(): void {
-    if (this.#resume.enabled && this.#stopping === undefined) {
+    // Refreshed only while pieces arrive: a complete torrent's record changes no more.
+    if (this.#resume.enabled && this.#stopping === undefined && !this.session.finished) {
       clearInterval(this.#resumeTimer);
       this.#resumeTimer = setInterval(() => this.#saveResume(), this.#resumeIntervalMs);
     }

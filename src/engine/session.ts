@@ -68,6 +68,7 @@ import { type PieceReader, ReadCache } from "./read_cache.ts";
 import { allowedFastSet } from "./allowed_fast.ts";
 import { PiecePicker, type PieceRange } from "./picker.ts";
 import type { BufferPool } from "./buffer_pool.ts";
+import { every } from "./ticker.ts";
 import { RateMeter } from "./rate.ts";
 import { choose } from "./choker.ts";
 
@@ -383,7 +384,8 @@ export class Session {
   #up = new RateMeter();
   #wasted = 0;
   #hashFailures = 0;
-  #tick?: ReturnType<typeof setInterval>;
+  /** Stops the periodic work, while it runs. */
+  #stopTicking?: () => void;
   #ticks = 0;
   #stopped = false;
   #resolveDone!: () => void;
@@ -501,6 +503,11 @@ export class Session {
     return Math.min(this.#o.maxPeers, this.#o.peerShare?.() ?? Infinity);
   }
 
+  /** Where the session is: downloading, then seeding (with `seed`) or done. */
+  get phase(): SessionStats["phase"] {
+    return this.finished ? (this.#o.seed ? "seeding" : "done") : "downloading";
+  }
+
   /** Whether piece `index` is to be downloaded (every piece, unless a selection leaves it out). */
   wants(index: number): boolean {
     return this.#wanted === undefined || this.#wanted.has(index);
@@ -550,7 +557,8 @@ export class Session {
 
   /** Starts dialling and the periodic work. */
   start(): void {
-    this.#tick = setInterval(() => this.#onTick(), this.#o.tickMs);
+    this.#stopTicking?.();
+    this.#stopTicking = every(this.#o.tickMs, () => this.#onTick());
     if (this.finished) this.#finish();
     this.#book.fill();
   }
@@ -620,7 +628,7 @@ export class Session {
     const haveBytes = this.have.count * this.torrent.pieceLength -
       (this.have.has(last) ? this.torrent.pieceLength - lastLength : 0);
     return {
-      phase: this.finished ? (this.#o.seed ? "seeding" : "done") : "downloading",
+      phase: this.phase,
       pieceCount: this.#wantedCount,
       piecesDone: this.#wantedCount - this.#wantedMissing,
       bytesDone: this.#wantedBytesDone,
@@ -665,7 +673,7 @@ export class Session {
     this.#stopped = true;
     this.#hashExchange?.close();
     this.#book.close();
-    clearInterval(this.#tick);
+    this.#stopTicking?.();
     for (const p of [...this.#peers]) p.conn.close("session stopped");
     await Promise.allSettled([...this.#pendingWrites]);
     this.#reads.clear();
@@ -1596,6 +1604,9 @@ export class Session {
   #onTick(): void {
     if (this.#stopped) return;
     this.#ticks++;
+    // No peer and no address to dial: nothing to do (most of a seedbox's torrents, most of
+    // the time).
+    if (this.#peers.size === 0 && this.#book.size === 0) return;
     const now = performance.now();
     for (const peer of [...this.#peers]) {
       if (now - peer.conn.lastReceivedAt > this.#o.idleTimeoutMs) {

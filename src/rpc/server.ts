@@ -58,7 +58,7 @@ export interface RpcServerOptions {
   auth?: string;
   /** Host names accepted besides localhost, 127.0.0.1, [::1] and the bound address. */
   hosts?: readonly string[];
-  /** Requests allowed per second per client address, and in a burst; default 200, 400. */
+  /** Requests allowed per second per client address, and in a burst; default 500, 2000. */
   rate?: { perSecond: number; burst: number };
   methods: RpcMethods;
   /** Answers paths other than the RPC's (after the host, rate and login checks); none: 404. */
@@ -103,7 +103,7 @@ export class RpcServer {
       ),
     );
     this.#auth = options.auth === undefined ? undefined : `Basic ${btoa(options.auth)}`;
-    const rate = options.rate ?? { perSecond: 200, burst: 400 };
+    const rate = options.rate ?? { perSecond: 500, burst: 2000 };
     this.#limiter = new PerSourceLimiter(rate.perSecond, rate.burst);
     this.#server = Deno.serve({
       hostname,
