@@ -1,0 +1,61 @@
+/**
+ * The daemon scale benchmark's smoke mode as a test: `daemon_scale.ts --smoke` makes 20 small
+ * torrents, runs our daemon on them over RPC until all seed, measures it and prints its table.
+ * It runs as a user runs it (a child process), so the flags, the exit code and the table on
+ * stdout are what is checked; it asserts that the run works, never its timing.
+ */
+import { assert } from "../assert.ts";
+import { tail } from "../process.ts";
+import { renderScaleTable, scaleConfigFromArgs, statusBytes } from "./daemon_scale.ts";
+
+const SCRIPT = decodeURIComponent(new URL("./daemon_scale.ts", import.meta.url).pathname);
+
+Deno.test({
+  name: "daemon_scale --smoke: our daemon adds, checks and seeds 20 torrents; the table prints",
+  async fn() {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", SCRIPT, "--smoke"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stdout = new TextDecoder().decode(out.stdout);
+    const stderr = new TextDecoder().decode(out.stderr);
+    const why = `exit ${out.code}\nstdout:\n${stdout}\nstderr:\n${tail(stderr, 3000)}`;
+    assert(out.code === 0, `daemon_scale --smoke failed: ${why}`);
+    const lines = stdout.trimEnd().split("\n");
+    assert(
+      lines.some((l) => l.startsWith("client") && l.includes("add 20 (s)")),
+      `no table header: ${why}`,
+    );
+    const row = lines.find((l) => l.startsWith("ours "));
+    assert(row !== undefined && !row.includes("FAILED"), `no figures for ours: ${why}`);
+    const cells = row.split("|").slice(1).map((c) => c.trim());
+    assert(
+      cells.length === 5 && cells.every((c) => Number.isFinite(Number(c))),
+      `a figure is missing: ${row}`,
+    );
+  },
+});
+
+Deno.test("daemon_scale: flags, the table and /proc figures", async () => {
+  const smoke = await scaleConfigFromArgs(["--smoke"]);
+  assert(smoke !== "help" && smoke.torrents === 20 && smoke.daemons.join() === "ours");
+  const big = await scaleConfigFromArgs(["--torrents", "1000", "--clients", "ours"]);
+  assert(big !== "help" && big.torrents === 1000 && big.idleSeconds === 10);
+  assert(big.timeoutSec === 720, `timeout ${big.timeoutSec}`);
+  let refused = false;
+  try {
+    await scaleConfigFromArgs(["--clients", "qbittorrent"]);
+  } catch {
+    refused = true;
+  }
+  assert(refused, "an unknown daemon is refused");
+  const table = renderScaleTable(5, [
+    { daemon: "ours", addSeconds: 1, seedingSeconds: 2, rssBytes: 7e7, idleCpuPercent: 0.1 },
+    { daemon: "transmission", failed: "it stopped" },
+  ]);
+  assert(table.includes("add 5 (s)") && table.includes("70.0"), table);
+  assert(table.includes("FAILED: it stopped"), table);
+  assert(statusBytes("VmHWM:\t 10 kB\nVmRSS:\t  4 kB\n", "VmRSS") === 4096);
+  assert(statusBytes("VmRSS: x\n", "VmRSS") === undefined);
+});
