@@ -246,6 +246,15 @@ Deno.test({
                items.map((li) => li.querySelector(".file-name").textContent); })()`,
         );
         assert(names[0].endsWith("a.bin") && names[1].endsWith("sub/b.txt"), `files: ${names}`);
+        // Each file's Stream link serves its bytes (a range, as a player asks).
+        const streamed = await browser.evaluate<[number, number]>(
+          `(async () => {
+             const link = document.querySelector("#files-list li .file-stream");
+             const r = await fetch(link.href, { headers: { Range: "bytes=100-" } });
+             return [r.status, (await r.arrayBuffer()).byteLength];
+           })()`,
+        );
+        assertEquals(streamed, [206, FILES[0].size - 100]);
         const wanted = async () =>
           (await rpc("torrent-get", { ids: [1], fields: ["wanted"] })).torrents[0].wanted;
         await browser.click(box);

@@ -405,7 +405,10 @@ function markFilesButtons() {
   }
 }
 
-/** Shows the open panel's files: a checkbox each (wanted or not), name, size, done. */
+/**
+ * Shows the open panel's files: a checkbox each (wanted or not), name, size, done, and a link
+ * that streams it.
+ */
 async function refreshFiles() {
   const id = filesOf, changes = filesChanges;
   const { torrents } = await rpc("torrent-get", {
@@ -430,6 +433,8 @@ async function refreshFiles() {
           el("span", { className: "file-name" }),
           el("span", { className: "file-done" }),
         ),
+        // The daemon serves a running torrent's file as it arrives, what it needs next first.
+        el("a", { className: "file-stream", target: "_blank", rel: "noopener" }, "Stream"),
       )
     ));
   }
@@ -440,6 +445,8 @@ async function refreshFiles() {
     setText(item, "file-name", file.name);
     const done = file.length > 0 ? file.bytesCompleted / file.length : 1;
     setText(item, "file-done", `${bytes(file.length)}, ${percent(done)}`);
+    const stream = /** @type {HTMLAnchorElement} */ (item.querySelector(".file-stream"));
+    stream.href = `${location.origin}/stream/${encodeURIComponent(t.hashString)}/${i}`;
   });
 }
 
