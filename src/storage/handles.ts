@@ -1,7 +1,9 @@
 /**
  * A bounded, least-recently-used cache of open files, so a torrent with thousands of files never
- * holds more than a few dozen descriptors. I/O is positional (see `DataFile`), so concurrent
- * operations on one file never race on a shared cursor.
+ * holds more than a few dozen descriptors, and the torrents of a process together never more
+ * than a few hundred (a daemon seeding a thousand torrents would otherwise hold one file of each
+ * open, or thousands, past a NAS's limit of 1,024). I/O is positional (see `DataFile`), so
+ * concurrent operations on one file never race on a shared cursor.
  *
  * @module
  */
@@ -22,6 +24,14 @@ async function openFile(path: string, write: boolean): Promise<DataFile> {
     throw fsError(e, write ? "write" : "open", path);
   }
 }
+
+/** Handles open or opening in every cache of the process together, past which idle ones close. */
+export const PROCESS_MAX_OPEN_FILES = 256;
+/** Every cache holding a handle, least recently used first. */
+const caches = new Set<HandleCache>();
+/** The cache last used: using it again needs no reordering of `caches`. */
+let newestCache: HandleCache | undefined;
+let openInProcess = 0;
 
 /**
  * LRU cache of open handles keyed by file index; at most `max` idle handles stay open (more only
@@ -75,6 +85,7 @@ export class HandleCache {
   /** Runs `fn` with an open handle of file `file`; `write` demands a writable handle. */
   async use<T>(file: number, write: boolean, fn: (file: DataFile) => Promise<T>): Promise<T> {
     const path = this.path(file);
+    this.#touchCache();
     let entry = this.#entries.get(file);
     if (entry) {
       this.#touch(file, entry);
@@ -92,6 +103,8 @@ export class HandleCache {
       entry = created;
       this.#entries.set(file, entry);
       this.#newest = file;
+      openInProcess++;
+      this.#evictAcrossProcess();
     }
     entry.refs++;
     try {
@@ -132,6 +145,7 @@ export class HandleCache {
     // Most recently used goes last. No reference is held: closing a handle waits for the
     // writes it has taken (`DataFile.close`), and an evicted handle is never handed out again.
     this.#touch(file, entry);
+    this.#touchCache();
     return entry.opened.write(data, offset, length, position);
   }
 
@@ -148,8 +162,44 @@ export class HandleCache {
   }
 
   #forget(file: number): void {
-    this.#entries.delete(file);
+    if (!this.#entries.delete(file)) return;
+    openInProcess--;
     if (file === this.#newest) this.#newest = -1;
+    if (this.#entries.size === 0) this.#dropCache();
+  }
+
+  /** Makes this cache the process's most recently used. */
+  #touchCache(): void {
+    if (newestCache === this) return;
+    caches.delete(this);
+    caches.add(this);
+    newestCache = this;
+  }
+
+  #dropCache(): void {
+    caches.delete(this);
+    if (newestCache === this) newestCache = undefined;
+  }
+
+  /**
+   * Past the process's bound, closes the idle handles of the caches used least recently (a
+   * torrent nobody asked for lately), this one's last.
+   */
+  #evictAcrossProcess(): void {
+    if (openInProcess <= PROCESS_MAX_OPEN_FILES) return;
+    for (const cache of [...caches]) {
+      if (openInProcess <= PROCESS_MAX_OPEN_FILES) return;
+      if (cache !== this) cache.#closeIdle();
+    }
+  }
+
+  /** Closes every handle no operation holds. */
+  #closeIdle(): void {
+    for (const [file, entry] of [...this.#entries]) {
+      if (entry.refs > 0 || entry.opened === null) continue;
+      this.#forget(file);
+      this.#closeLater(entry.opened);
+    }
   }
 
   #evict(): void {
@@ -170,8 +220,10 @@ export class HandleCache {
   /** Closes every handle; callers must have no operation in flight. */
   async closeAll(): Promise<void> {
     const entries = [...this.#entries.values()];
+    openInProcess -= entries.length;
     this.#entries.clear();
     this.#newest = -1;
+    this.#dropCache();
     for (const entry of entries) {
       const opened = await entry.ready.catch(() => null);
       if (opened) this.#closeLater(opened);

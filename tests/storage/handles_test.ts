@@ -1,5 +1,5 @@
-import { HandleCache } from "../../src/storage/handles.ts";
-import { assertEquals } from "../assert.ts";
+import { HandleCache, PROCESS_MAX_OPEN_FILES } from "../../src/storage/handles.ts";
+import { assert, assertEquals } from "../assert.ts";
 import { withTempDir } from "./helpers.ts";
 
 /**
@@ -50,4 +50,35 @@ Deno.test("HandleCache: the least recently used handle is closed first, by reads
       await eventually("every file closed", async () => (await openNow(paths)).length === 0);
     }
   });
+});
+
+Deno.test("HandleCache: the caches of a process hold at most PROCESS_MAX_OPEN_FILES together", async () => {
+  const dir = await Deno.makeTempDir();
+  const caches: HandleCache[] = [];
+  try {
+    // 40 torrents of 10 files: 400 files read once each, 64 handles allowed a torrent.
+    for (let t = 0; t < 40; t++) {
+      const paths = [];
+      for (let f = 0; f < 10; f++) {
+        const path = `${dir}/${t}-${f}`;
+        await Deno.writeFile(path, new Uint8Array([t, f]));
+        paths.push(path);
+      }
+      caches.push(new HandleCache(paths, 64));
+    }
+    const buf = new Uint8Array(2);
+    for (const cache of caches) {
+      for (let f = 0; f < 10; f++) await cache.use(f, false, (h) => h.read(buf, 0, 2, 0));
+    }
+    const open = caches.reduce((sum, c) => sum + c.openCount, 0);
+    assert(open <= PROCESS_MAX_OPEN_FILES, `${open} handles open`);
+    assertEquals(caches.at(-1)!.openCount, 10, "the torrent used last keeps its handles");
+    assertEquals(caches[0].openCount, 0, "the one used first gave its up");
+    // One closed away still reads.
+    await caches[0].use(3, false, (h) => h.read(buf, 0, 2, 0));
+    assertEquals([...buf], [0, 3]);
+  } finally {
+    for (const cache of caches) await cache.closeAll();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
