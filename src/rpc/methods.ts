@@ -207,7 +207,7 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
         const t = await kept.add(source, {
           downloadDir,
           paused,
-          unwanted: unwantedOf(args, []).unwanted,
+          unwanted: unwantedOf(args, [], "torrent" in source ? source.torrent : undefined).unwanted,
           ...prioritiesOf(args, {}, "torrent" in source ? source.torrent : undefined),
           ...("magnet" in source ? { link: String(args.filename) } : {}),
         });
@@ -262,7 +262,7 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       const rates = rateChanges(args, kept);
       const seeding = seedLimitChanges(args);
       for (const t of torrents) {
-        const { unwanted } = unwantedOf(args, kept.record(t).unwanted ?? []);
+        const { unwanted } = unwantedOf(args, kept.record(t).unwanted ?? [], t.torrent);
         const priorities = prioritiesOf(args, kept.record(t), t.torrent);
         if (priorities) await kept.setPriorities(t, priorities.high, priorities.low);
         await kept.setRates(t, rates(t));
@@ -673,7 +673,11 @@ function describe(t: ClientTorrent, kept: KeptTorrents, fields: string[]): Recor
  * `files-wanted` and `files-unwanted` applied to `unwanted` (file numbers among the listed
  * files; an empty list means every file); `{}` when the request names neither.
  */
-function unwantedOf(args: Record<string, unknown>, unwanted: number[]): { unwanted?: number[] } {
+function unwantedOf(
+  args: Record<string, unknown>,
+  unwanted: number[],
+  torrent: Torrent | undefined,
+): { unwanted?: number[] } {
   const list = (key: string): number[] | undefined => {
     const v = args[key];
     if (v === undefined) return undefined;
@@ -688,7 +692,10 @@ function unwantedOf(args: Record<string, unknown>, unwanted: number[]): { unwant
   if (wanted !== undefined) {
     out = wanted.length === 0 ? new Set() : new Set([...out].filter((i) => !wanted.includes(i)));
   }
-  if (notWanted !== undefined) { for (const i of notWanted) out.add(i); }
+  const every = torrent ? listedFiles(torrent).map((_, n) => n) : [];
+  if (notWanted !== undefined) {
+    for (const i of notWanted.length === 0 ? every : notWanted) out.add(i);
+  }
   return { unwanted: [...out].sort((a, b) => a - b) };
 }
 

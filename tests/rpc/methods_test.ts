@@ -239,6 +239,10 @@ Deno.test("daemon methods: a high-priority file is fetched before the others", a
     await methods["torrent-set"]({ ids: [1], "priority-normal": [] });
     assertEquals((await fileStats()).map((f) => f.priority), [0, 0]);
     await waitFor("all done", () => client.get(1)!.state === "seeding", 10_000);
+    // An empty list is every file (Transmission's spec).
+    await methods["torrent-set"]({ ids: [1], "files-unwanted": [] });
+    const wanted = await methods["torrent-get"]({ ids: [1], fields: ["wanted"] });
+    assertEquals((wanted.torrents as { wanted: number[] }[])[0].wanted, [0, 0]);
   } finally {
     await kept.close();
     await client.stop();
