@@ -24,6 +24,18 @@ const FILES = DATA.map((data, i) =>
   createTorrentFromBuffers(`q${i}.bin`, data, { pieceLength: 16384, creationDate: null })
 );
 
+/** The daemon's methods over `kept`, as the daemon makes them, DHT and uTP off. */
+function methodsOver(kept: KeptTorrents, downloadDir: string) {
+  return transmissionMethods({
+    kept,
+    downloadDir,
+    version: "test",
+    encryption: "prefer",
+    dht: false,
+    utp: false,
+  });
+}
+
 Deno.test("daemon methods: --max-active 1 queues the second download until the first is done", async () => {
   const root = await Deno.makeTempDir({ prefix: "bt-queue-" });
   const seeders = [];
@@ -41,14 +53,7 @@ Deno.test("daemon methods: --max-active 1 queues the second download until the f
       seeder.start();
     }
     kept = await KeptTorrents.open({ client, maxActive: 1 });
-    const methods = transmissionMethods({
-      kept,
-      downloadDir: `${root}/out`,
-      version: "test",
-      encryption: "prefer",
-      dht: false,
-      utp: false,
-    });
+    const methods = methodsOver(kept, `${root}/out`);
     for (const bytes of FILES) {
       await methods["torrent-add"]({ metainfo: encodeBase64(bytes) });
     }
@@ -91,14 +96,7 @@ Deno.test("daemon methods: a torrent's own rate limit holds it back; a seed rati
   const client = await Client.open({ port: 0, hostname: LOOPBACK, utp: false });
   const kept = await KeptTorrents.open({ client, maxActive: 5 });
   try {
-    const methods = transmissionMethods({
-      kept,
-      downloadDir: `${root}/out`,
-      version: "test",
-      encryption: "prefer",
-      dht: false,
-      utp: false,
-    });
+    const methods = methodsOver(kept, `${root}/out`);
     await methods["torrent-add"]({ metainfo: encodeBase64(FILES[0]), paused: true });
     await methods["torrent-set"]({ ids: [1], downloadLimit: 50, downloadLimited: true });
     const get = async (fields: string[]) =>
@@ -156,14 +154,7 @@ Deno.test("daemon methods: torrent-set-location moves the data of a seeding torr
   const client = await Client.open({ port: 0, hostname: LOOPBACK, utp: false });
   const kept = await KeptTorrents.open({ client, maxActive: 5 });
   try {
-    const methods = transmissionMethods({
-      kept,
-      downloadDir: `${root}/a`,
-      version: "test",
-      encryption: "prefer",
-      dht: false,
-      utp: false,
-    });
+    const methods = methodsOver(kept, `${root}/a`);
     await methods["torrent-add"]({ metainfo: encodeBase64(FILES[0]) });
     await waitFor("seeding what it found", () => client.get(1)!.state === "seeding");
     await methods["torrent-set-location"]({ ids: [1], location: `${root}/b`, move: true });
@@ -211,14 +202,7 @@ Deno.test("daemon methods: a high-priority file is fetched before the others", a
   const client = await Client.open({ port: 0, hostname: LOOPBACK, utp: false });
   const kept = await KeptTorrents.open({ client, maxActive: 5 });
   try {
-    const methods = transmissionMethods({
-      kept,
-      downloadDir: `${root}/out`,
-      version: "test",
-      encryption: "prefer",
-      dht: false,
-      utp: false,
-    });
+    const methods = methodsOver(kept, `${root}/out`);
     await methods["torrent-add"]({ metainfo: encodeBase64(bytes), "priority-high": [1] });
     const fileStats = async () =>
       ((await methods["torrent-get"]({ ids: [1], fields: ["fileStats", "priorities"] }))
@@ -255,14 +239,7 @@ Deno.test("daemon methods: a magnet link fetching its metadata shows its name, s
   const client = await Client.open({ port: 0, hostname: LOOPBACK, utp: false });
   const kept = await KeptTorrents.open({ client, maxActive: 5 });
   try {
-    const methods = transmissionMethods({
-      kept,
-      downloadDir: "/nonexistent",
-      version: "test",
-      encryption: "prefer",
-      dht: false,
-      utp: false,
-    });
+    const methods = methodsOver(kept, "/nonexistent");
     // No tracker, no peer, no DHT: it looks for its metadata until told otherwise.
     const hash = "ab".repeat(20);
     const added = await methods["torrent-add"]({ filename: `magnet:?xt=urn:btih:${hash}&dn=Film` });
@@ -295,14 +272,7 @@ Deno.test("daemon methods: torrent-add fetches a .torrent from a web address, ba
   const client = await Client.open({ port: 0, hostname: LOOPBACK, utp: false });
   const kept = await KeptTorrents.open({ client, maxActive: 5 });
   try {
-    const methods = transmissionMethods({
-      kept,
-      downloadDir: "/nonexistent",
-      version: "test",
-      encryption: "prefer",
-      dht: false,
-      utp: false,
-    });
+    const methods = methodsOver(kept, "/nonexistent");
     const base = `http://${LOOPBACK}:${server.addr.port}`;
     const added = await methods["torrent-add"]({ filename: `${base}/q0.torrent`, paused: true });
     assertEquals((added["torrent-added"] as { name: string }).name, "q0.bin");
