@@ -1,8 +1,9 @@
 /**
- * Transmission's RPC methods over a `Client`: the session's settings and numbers, and adding,
- * listing, starting, stopping, verifying and removing torrents, in the names Transmission 3 and its tools use (`hashString`,
- * `percentDone`, `download-dir`, ...). A torrent added here runs on its own: its metadata
- * (a magnet link's), then its files under its download folder, then downloading and seeding.
+ * Transmission's RPC methods over the daemon's torrents (`KeptTorrents`): the session's settings
+ * and numbers, and adding, listing, starting, stopping, verifying, changing and removing
+ * torrents, with the arguments Transmission 3 and its tools send (`download-dir`,
+ * `files-wanted`, `seedRatioMode`, ...). What `torrent-get` says of a torrent is
+ * `torrent_fields.ts`'s.
  *
  * @module
  */
@@ -15,16 +16,16 @@ import {
   type RateSetting,
   type SavedTorrent,
   type TorrentSource,
-  type TrackerEntry,
 } from "../client/mod.ts";
 import type { EncryptionPolicy } from "../peer/mod.ts";
 import { listedFiles, parseMagnet, parseTorrent, type Torrent } from "../metainfo/mod.ts";
-import type { PeerView, SessionLog } from "../engine/mod.ts";
+import type { SessionLog } from "../engine/mod.ts";
 import { statfs } from "node:fs/promises";
 import { fsReason } from "../storage/mod.ts";
 import { decodeBase64, fetchCapped, FetchError } from "../util/mod.ts";
 import { displayUrl } from "../tracker/mod.ts";
 import { RpcError, type RpcMethods } from "./server.ts";
+import { torrentFields } from "./torrent_fields.ts";
 
 /** The RPC version we speak: Transmission 3's, which its tools check. */
 const RPC_VERSION = 16;
@@ -237,7 +238,7 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       if (!Array.isArray(fields) || !fields.every((f) => typeof f === "string")) {
         throw new RpcError("torrent-get needs a fields array");
       }
-      const rows = select(client, args.ids).map((t) => describe(t, kept, fields));
+      const rows = select(client, args.ids).map((t) => torrentFields(t, kept, fields));
       if (args.format === "table") {
         return { torrents: [fields, ...rows.map((row) => fields.map((f) => row[f] ?? null))] };
       }
@@ -310,98 +311,6 @@ const ENCRYPTION: Record<EncryptionPolicy, string> = {
   off: "tolerated",
 };
 
-/** A torrent's trackers, with their last answers while it runs. */
-function trackersOf(t: ClientTorrent): TrackerEntry[] {
-  return t.job?.trackers() ??
-    (t.torrent?.announce ?? []).flatMap((urls, tier) => urls.map((url) => ({ tier, url })));
-}
-
-/** One `trackerStats` entry (times in Unix seconds, 0 when never). */
-function trackerStats({ tier, url, last }: TrackerEntry, id: number): Record<string, unknown> {
-  const seconds = (ms: number | undefined) => ms === undefined ? 0 : Math.floor(ms / 1000);
-  let host = url;
-  try {
-    host = new URL(url).host;
-  } catch { /* shown as given */ }
-  return {
-    id,
-    tier,
-    announce: url,
-    host,
-    sitename: "",
-    scrape: "",
-    isBackup: false,
-    hasAnnounced: last !== undefined,
-    lastAnnounceSucceeded: last?.ok ?? false,
-    lastAnnounceResult: last === undefined ? "" : last.ok ? "Success" : last.message ?? "",
-    lastAnnounceTime: seconds(last?.at),
-    lastAnnounceStartTime: seconds(last?.at),
-    lastAnnounceTimedOut: false,
-    lastAnnouncePeerCount: last?.peers ?? 0,
-    nextAnnounceTime: seconds(last?.nextAnnounceAt),
-    // Transmission's tr_tracker_state: 0 inactive, 1 waiting.
-    announceState: last?.nextAnnounceAt === undefined ? 0 : 1,
-    seederCount: last?.seeders ?? -1,
-    leecherCount: last?.leechers ?? -1,
-    downloadCount: -1,
-    hasScraped: false,
-    lastScrapeSucceeded: false,
-    lastScrapeResult: "",
-    lastScrapeTime: 0,
-    lastScrapeStartTime: 0,
-    lastScrapeTimedOut: false,
-    nextScrapeTime: 0,
-    scrapeState: 0,
-  };
-}
-
-/** One `peers` entry. */
-function peerFields(p: PeerView): Record<string, unknown> {
-  const downloading = !p.peerChoking && p.amInterested;
-  const uploading = !p.amChoking && p.peerInterested;
-  const flags = (downloading ? "D" : p.amInterested ? "d" : "") +
-    (uploading ? "U" : p.peerInterested ? "u" : "") +
-    (p.encrypted ? "E" : "") + (p.source === "dht" ? "H" : "") + (p.source === "pex" ? "X" : "") +
-    (p.incoming ? "I" : "") + (p.transport === "utp" ? "T" : "");
-  return {
-    address: p.host,
-    port: p.port,
-    clientName: p.client,
-    clientIsChoked: p.amChoking,
-    clientIsInterested: p.amInterested,
-    peerIsChoked: p.peerChoking,
-    peerIsInterested: p.peerInterested,
-    isDownloadingFrom: downloading,
-    isUploadingTo: uploading,
-    isEncrypted: p.encrypted,
-    isIncoming: p.incoming,
-    isUTP: p.transport === "utp",
-    flagStr: flags,
-    progress: p.progress,
-    rateToClient: Math.round(p.downloadRate),
-    rateToPeer: Math.round(p.uploadRate),
-  };
-}
-
-/** Where the connected peers came from, in Transmission's `peersFrom` names. */
-function peersFrom(peers: PeerView[]): Record<string, number> {
-  const count = (source: PeerView["source"]) => peers.filter((p) => p.source === source).length;
-  return {
-    fromCache: 0,
-    fromDht: count("dht"),
-    fromIncoming: count("incoming"),
-    fromLpd: 0,
-    fromLtep: count("pex"),
-    fromPex: count("pex"),
-    fromTracker: count("tracker") + count("magnet") + count("manual"),
-  };
-}
-
-/** A file's priority in Transmission's numbers: 1 high, 0 normal, -1 low. */
-function priorityOf(record: SavedTorrent, file: number): number {
-  return record.highPriority?.includes(file) ? 1 : record.lowPriority?.includes(file) ? -1 : 0;
-}
-
 /**
  * `priority-high`, `-normal` and `-low` (lists of file numbers; an empty list is every file)
  * applied to a torrent's priorities; undefined when the request names none.
@@ -433,8 +342,6 @@ function prioritiesOf(
   return { high: at("high"), low: at("low") };
 }
 
-/** Transmission's numbers for whose limit applies. */
-const MODE_NUMBER: Record<LimitMode, number> = { session: 0, own: 1, none: 2 };
 const MODE_OF: LimitMode[] = ["session", "own", "none"];
 
 /** A number argument of at least 0, when present. */
@@ -572,103 +479,6 @@ function select(client: Client, ids: unknown): ClientTorrent[] {
   return out;
 }
 
-/** Transmission's status numbers. */
-const STATUS = { stopped: 0, checking: 2, downloadWait: 3, downloading: 4, seeding: 6 };
-
-/** The requested fields of one torrent. */
-function describe(t: ClientTorrent, kept: KeptTorrents, fields: string[]): Record<string, unknown> {
-  const info = kept.record(t);
-  const torrent = t.torrent;
-  const stats = t.stats();
-  const state = t.state;
-  const total = torrent?.totalLength ?? 0;
-  const wanted = stats?.totalBytes ?? total;
-  const done = stats?.bytesDone ?? 0;
-  const rate = stats?.downloadRate ?? 0;
-  const left = Math.max(0, wanted - done);
-  const values: Record<string, () => unknown> = {
-    id: () => t.id,
-    name: () => t.name || t.infoHashHex,
-    hashString: () => t.infoHashHex,
-    status: () =>
-      state === "checking"
-        ? STATUS.checking
-        : state === "metadata" || state === "downloading"
-        ? STATUS.downloading
-        : state === "seeding"
-        ? STATUS.seeding
-        : kept.isWaiting(t)
-        ? STATUS.downloadWait
-        : STATUS.stopped, // paused, complete, error
-    error: () => state === "error" ? 3 : 0,
-    errorString: () => t.error ?? "",
-    percentDone: () => wanted > 0 ? done / wanted : 0,
-    metadataPercentComplete: () => torrent ? 1 : t.metadataStats()?.progress ?? 0,
-    totalSize: () => total,
-    sizeWhenDone: () => wanted,
-    leftUntilDone: () => torrent ? left : 0,
-    haveValid: () => done,
-    rateDownload: () => Math.round(rate),
-    rateUpload: () => Math.round(stats?.uploadRate ?? 0),
-    downloadedEver: () => t.totals().downloaded,
-    uploadedEver: () => t.totals().uploaded,
-    downloadLimit: () => Math.round((info.downloadRate?.rate ?? 0) / 1024),
-    downloadLimited: () => info.downloadRate?.on ?? false,
-    uploadLimit: () => Math.round((info.uploadRate?.rate ?? 0) / 1024),
-    uploadLimited: () => info.uploadRate?.on ?? false,
-    seedRatioLimit: () => info.seedRatio?.ratio ?? kept.seedLimits.ratio ?? 2,
-    seedRatioMode: () => MODE_NUMBER[info.seedRatio?.mode ?? "session"],
-    seedIdleLimit: () => Math.round((info.seedIdle?.ms ?? 30 * 60_000) / 60_000),
-    seedIdleMode: () => MODE_NUMBER[info.seedIdle?.mode ?? "session"],
-    // A torrent that had its data from the start is judged on what it holds, as Transmission does.
-    uploadRatio: () => {
-      const { uploaded, downloaded } = t.totals();
-      const down = downloaded > 0 ? downloaded : done;
-      return down > 0 ? uploaded / down : -1;
-    },
-    eta: () => left === 0 ? 0 : rate > 0 ? Math.round(left / rate) : -1,
-    peersConnected: () => stats?.peersConnected ?? t.metadataStats()?.peersConnected ?? 0,
-    peersSendingToUs: () => stats?.peersSendingToUs ?? 0,
-    peersGettingFromUs: () => stats?.peersGettingFromUs ?? 0,
-    addedDate: () => info.addedDate,
-    doneDate: () => info.doneDate,
-    downloadDir: () => info.downloadDir,
-    isFinished: () => info.finished === true || state === "complete",
-    trackers: () =>
-      trackersOf(t).map(({ tier, url }, id) => ({ announce: url, id, tier, scrape: "" })),
-    trackerStats: () => trackersOf(t).map((entry, id) => trackerStats(entry, id)),
-    peers: () => (t.job?.session.peers() ?? []).map(peerFields),
-    peersFrom: () => peersFrom(t.job?.session.peers() ?? []),
-    isPrivate: () => torrent?.private ?? false,
-    pieceCount: () => torrent?.pieceCount ?? 0,
-    pieceSize: () => torrent?.pieceLength ?? 0,
-    files: () =>
-      torrent
-        ? filesOf(t, torrent).map(({ name, length, bytesCompleted }) => ({
-          name,
-          length,
-          bytesCompleted,
-        }))
-        : [],
-    wanted: () =>
-      torrent
-        ? filesOf(t, torrent).map((f) => (info.unwanted ?? []).includes(f.index) ? 0 : 1)
-        : [],
-    priorities: () => torrent ? filesOf(t, torrent).map((f) => priorityOf(info, f.index)) : [],
-    fileStats: () =>
-      torrent
-        ? filesOf(t, torrent).map((f) => ({
-          bytesCompleted: f.bytesCompleted,
-          wanted: !(info.unwanted ?? []).includes(f.index),
-          priority: priorityOf(info, f.index),
-        }))
-        : [],
-  };
-  const out: Record<string, unknown> = {};
-  for (const f of fields) if (Object.hasOwn(values, f)) out[f] = values[f]();
-  return out;
-}
-
 /**
  * `files-wanted` and `files-unwanted` applied to `unwanted` (file numbers among the listed
  * files; an empty list means every file); `{}` when the request names neither.
@@ -697,27 +507,4 @@ function unwantedOf(
     for (const i of notWanted.length === 0 ? every : notWanted) out.add(i);
   }
   return { unwanted: [...out].sort((a, b) => a - b) };
-}
-
-/** Each listed file: its path, length and the bytes of it in verified pieces. */
-function filesOf(t: ClientTorrent, torrent: Torrent) {
-  const have = t.job?.session.have;
-  const L = torrent.pieceLength;
-  return listedFiles(torrent).map((i, n) => {
-    const f = torrent.files[i];
-    let completed = 0;
-    if (have && f.length > 0) {
-      for (let p = Math.floor(f.offset / L); p * L < f.offset + f.length; p++) {
-        if (!have.has(p)) continue;
-        const start = Math.max(p * L, f.offset), end = Math.min((p + 1) * L, f.offset + f.length);
-        completed += end - start;
-      }
-    }
-    return {
-      index: n,
-      name: f.path.join("/"),
-      length: f.length,
-      bytesCompleted: completed,
-    };
-  });
 }
