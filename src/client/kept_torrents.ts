@@ -17,6 +17,7 @@ import {
   DuplicateTorrentError,
   type TorrentSource,
 } from "./client.ts";
+import type { TorrentJob } from "./torrent_job.ts";
 import type { RateSetting, SavedTorrent, SavedTorrents } from "./saved_torrents.ts";
 import { type SeedLimits, SeedWatch } from "./seed_limits.ts";
 
@@ -65,8 +66,13 @@ export class KeptTorrents {
   readonly #log: SessionLog | undefined;
   #maxActive: number;
   readonly #records = new Map<number, SavedTorrent>();
-  /** Torrents being opened or resumed: they hold a download slot already. */
-  readonly #starting = new Set<number>();
+  /**
+   * Torrents waiting for a download slot, in the order they began to wait: not stopped by their
+   * user, their metadata known, not started since.
+   */
+  readonly #waiting = new Set<number>();
+  /** Torrents holding a slot: started (or starting) and not yet complete, stopped or gone. */
+  readonly #active = new Set<number>();
   /** The session each torrent's high-priority files were last put first in, and how to undo. */
   readonly #prioritized = new Map<number, { session: unknown; release: () => void }>();
   /** Torrents whose data is moving: not started meanwhile. */
@@ -131,10 +137,7 @@ export class KeptTorrents {
 
   /** Whether `t` waits for a download slot (neither stopped by its user nor running). */
   isWaiting(t: ClientTorrent): boolean {
-    const record = this.#records.get(t.id);
-    return record !== undefined && !record.paused && !this.#starting.has(t.id) &&
-      !this.#moving.has(t.id) &&
-      t.torrent !== undefined && (t.state === "queued" || t.state === "paused");
+    return this.#waiting.has(t.id);
   }
 
   /**
@@ -175,6 +178,7 @@ export class KeptTorrents {
     await this.#persist(t);
     // Stopped in its metadata phase: that phase takes no download slot.
     if (!t.torrent) await t.resume();
+    else this.#waiting.add(t.id);
     this.#admit();
   }
 
@@ -185,6 +189,7 @@ export class KeptTorrents {
       record.paused = true;
       await this.#persist(t);
     }
+    this.#waiting.delete(t.id);
     await t.pause();
     await this.#persist(t); // with the totals of the job just stopped
     this.#admit();
@@ -197,7 +202,9 @@ export class KeptTorrents {
     this.#rates.delete(t.id);
     this.#watches.delete(t.id);
     this.#prioritized.delete(t.id);
+    this.#waiting.delete(t.id);
     await t.remove();
+    this.#active.delete(t.id);
     this.#admit();
     if (!record) return;
     await this.#saved?.remove(record.hash);
@@ -325,27 +332,31 @@ export class KeptTorrents {
     });
     t.metadata.then((fetched) => {
       if (!("torrent" in source)) this.#saved?.saveTorrent(record.hash, fetched.torrent);
+      if (!record.paused && this.#records.has(t.id)) this.#waiting.add(t.id);
       this.#admit();
     }).catch(() => {});
-    this.#admit();
     return t;
   }
 
-  /** Starts waiting torrents, oldest first, while fewer than the limit download or check. */
+  /**
+   * Starts waiting torrents, oldest first, while fewer than the limit hold a slot. Kept in sets,
+   * so a daemon of thousands of torrents decides in constant time at every add and every end.
+   */
   #admit(): void {
-    let busy = 0;
-    const waiting: ClientTorrent[] = [];
-    for (const t of this.client.list()) {
-      if (this.#starting.has(t.id) || t.state === "checking" || t.state === "downloading") busy++;
-      else if (this.isWaiting(t)) waiting.push(t);
+    for (const id of this.#waiting) {
+      if (this.#active.size >= this.#maxActive) return;
+      const t = this.client.get(id);
+      if (this.#moving.has(id)) continue; // waits for its move, in its place
+      this.#waiting.delete(id);
+      if (t) this.#launch(t);
     }
-    for (const t of waiting.slice(0, Math.max(0, this.#maxActive - busy))) this.#launch(t);
   }
 
-  /** Opens (or resumes) a torrent and starts it; its job's end lets the next one in. */
+  /** Opens (or resumes) a torrent and starts it; its completion or end frees its slot. */
   async #launch(t: ClientTorrent): Promise<void> {
     const record = this.record(t);
-    this.#starting.add(t.id);
+    this.#active.add(t.id);
+    let job: TorrentJob | undefined;
     try {
       // Reopens a torrent stopped while it ran; one stopped before that goes back to queued.
       if (t.state === "paused") await t.resume();
@@ -361,22 +372,22 @@ export class KeptTorrents {
       // Stopped or removed while it was opening.
       if (record.paused || t.state === "removed") await t.pause();
       this.#putFirst(t);
-      const job = t.job;
-      if (!job) return;
-      job.done.then(() => this.#admit(), () => this.#admit());
-      job.completed.then(() => {
-        if (record.doneDate === 0) {
-          record.doneDate = nowSeconds();
-          this.#persist(t);
-        }
-        this.#admit();
-      }, () => {});
+      job = t.job;
     } catch (e) {
       if (t.state !== "removed") this.#log?.warn(`torrent ${t.id}: ${messageOf(e)}`);
-    } finally {
-      this.#starting.delete(t.id);
-      this.#admit();
     }
+    const leave = () => {
+      if (this.#active.delete(t.id)) this.#admit();
+    };
+    if (!job) return leave();
+    job.done.then(leave, leave);
+    job.completed.then(() => {
+      if (record.doneDate === 0) {
+        record.doneDate = nowSeconds();
+        this.#persist(t);
+      }
+      leave();
+    }, () => {});
   }
 
   /** Saves a torrent's record with its byte totals so far (a failure is logged). */
