@@ -214,7 +214,7 @@ export class PeerNetwork {
     };
     const tcp = this.#transport.listen(opts.hostname, opts.port, {
       accept,
-      error: (e) => opts.onError?.(`listener stopped: ${messageOf(e)}`),
+      error: (e) => opts.onError?.(`cannot accept peers for now (trying again): ${messageOf(e)}`),
     });
     const utp = this.#utp;
     if (!utp) return tcp;

@@ -39,9 +39,16 @@ export interface StreamListener {
 /** What a listener does with what it accepts. */
 export interface AcceptHandlers {
   accept(stream: ByteStream): void;
-  /** The listener failed and stopped (never called after `close()`). */
+  /**
+   * Accepting failed (out of file descriptors, say); the listener waits and tries again. Told
+   * once per run of failures, never after `close()`.
+   */
   error?(e: unknown): void;
 }
+
+/** The first wait after a failed accept, doubling up to the most while failures go on. */
+const ACCEPT_PAUSE_MS = 50;
+const MAX_ACCEPT_PAUSE_MS = 1000;
 
 /** How streams to peers are opened and accepted. */
 export interface Transport {
@@ -134,13 +141,26 @@ export const tcpTransport: Transport = {
       throw e;
     }
     let closed = false;
-    for (const socket of sockets) {
-      (async () => {
-        for await (const conn of socket) handlers.accept(new TcpStream(conn));
-      })().catch((e) => {
-        if (!closed) handlers.error?.(e);
-      });
-    }
+    const acceptAll = async (socket: Deno.TcpListener) => {
+      let pause = ACCEPT_PAUSE_MS;
+      while (!closed) {
+        let conn: Deno.TcpConn;
+        try {
+          conn = await socket.accept();
+        } catch (e) {
+          if (closed) return;
+          // Out of file descriptors, say: the port stays ours, and accepting resumes once
+          // some close. Only the first failure of a run is told.
+          if (pause === ACCEPT_PAUSE_MS) handlers.error?.(e);
+          await new Promise((r) => setTimeout(r, pause));
+          pause = Math.min(2 * pause, MAX_ACCEPT_PAUSE_MS);
+          continue;
+        }
+        pause = ACCEPT_PAUSE_MS;
+        handlers.accept(new TcpStream(conn));
+      }
+    };
+    for (const socket of sockets) acceptAll(socket);
     return {
       port: sockets[0].addr.port,
       close() {

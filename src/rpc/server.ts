@@ -3,13 +3,14 @@
  * POSTed to `/transmission/rpc`, answered with `result` and `arguments` and the request's `tag`.
  * Before any method runs, a request must pass, in order: the Host allow-list (421 otherwise,
  * against DNS rebinding), Basic authentication when it is on (401), the
- * `X-Transmission-Session-Id` handshake (409 with the id, the protocol's CSRF guard), a body
- * size limit (413) and a per-address rate limit (429). Other paths (the web page, streams) go to
+ * `X-Transmission-Session-Id` handshake (409 with the id, the protocol's CSRF guard), bounds on
+ * bodies (a length said, 411; at most 8 MiB, 413; 32 MiB being read at once, 503; 30 s to
+ * arrive) and a per-address rate limit (429). Other paths (the web page, streams) go to
  * the `pages` handler after the same host, rate and login checks.
  *
  * @module
  */
-import { concatBytes, PerSourceLimiter } from "../util/mod.ts";
+import { PerSourceLimiter } from "../util/mod.ts";
 
 /** The path every RPC request goes to. */
 export const RPC_PATH = "/transmission/rpc";
@@ -21,6 +22,12 @@ const SESSION_HEADER = "X-Transmission-Session-Id";
  * (a torrent of thousands of files, or of terabytes in small pieces), short of a flood.
  */
 const MAX_BODY_BYTES = 8 << 20;
+/** Request bodies being read at once may hold this much together; past it a request gets 503. */
+const MAX_BODIES_BYTES = 32 << 20;
+/** A body must arrive within this (a client sending a byte now and then holds memory). */
+const BODY_DEADLINE_MS = 30_000;
+/** How long after its listener fails the server listens again. */
+const RELISTEN_MS = 1000;
 
 /** A request a method refuses: its message is the response's `result`. */
 export class RpcError extends Error {
@@ -86,7 +93,10 @@ export interface RpcServerOptions {
  * ```
  */
 export class RpcServer {
-  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+  #server: Deno.HttpServer<Deno.NetAddr>;
+  #stopping = false;
+  /** Bytes of the bodies being read now (reserved from their Content-Length). */
+  #bodiesBytes = 0;
   readonly #options: RpcServerOptions;
   readonly #hosts: Set<string>;
   readonly #auth: string | undefined;
@@ -105,11 +115,31 @@ export class RpcServer {
     this.#auth = options.auth === undefined ? undefined : `Basic ${btoa(options.auth)}`;
     const rate = options.rate ?? { perSecond: 500, burst: 2000 };
     this.#limiter = new PerSourceLimiter(rate.perSecond, rate.burst);
-    this.#server = Deno.serve({
-      hostname,
-      port: options.port ?? DEFAULT_RPC_PORT,
-      onListen: () => {},
-    }, (request, info) => this.#handle(request, info.remoteAddr.hostname));
+    this.#server = this.#listen(hostname, options.port ?? DEFAULT_RPC_PORT);
+  }
+
+  /**
+   * Serves on `hostname:port`. Should the listener fail (out of file descriptors, say), the
+   * server listens again on the same port a second later: it must outlive a flood.
+   */
+  #listen(hostname: string, port: number): Deno.HttpServer<Deno.NetAddr> {
+    const server = Deno.serve(
+      { hostname, port, onListen: () => {} },
+      (request, info) => this.#handle(request, info.remoteAddr.hostname),
+    );
+    server.finished.catch((e) => {
+      if (this.#stopping) return;
+      this.#options.onError?.(`RPC listener failed (listening again): ${e}`);
+      setTimeout(() => {
+        if (this.#stopping) return;
+        try {
+          this.#server = this.#listen(hostname, server.addr.port);
+        } catch (e) {
+          this.#options.onError?.(`RPC listener cannot listen again: ${e}`);
+        }
+      }, RELISTEN_MS);
+    });
+    return server;
   }
 
   /** Listens; throws `Deno.errors.AddrInUse` when the port is taken. */
@@ -124,6 +154,7 @@ export class RpcServer {
 
   /** Stops listening and ends open connections. */
   async stop(): Promise<void> {
+    this.#stopping = true;
     await this.#server.shutdown();
   }
 
@@ -132,7 +163,9 @@ export class RpcServer {
     if (!this.#hosts.has(hostOf(request.headers.get("host") ?? ""))) {
       return plain(421, "Misdirected Request: unknown host name (DNS rebinding protection)");
     }
-    if (!this.#limiter.allow(client)) return plain(429, "Too Many Requests");
+    if (!this.#limiter.allow(client)) {
+      return plain(429, "Too Many Requests", { "Retry-After": "1" });
+    }
     if (this.#auth !== undefined && !sameText(request.headers.get("authorization"), this.#auth)) {
       return new Response("Unauthorized\n", {
         status: 401,
@@ -151,8 +184,30 @@ export class RpcServer {
       });
     }
     if (request.method !== "POST") return plain(405, "Method Not Allowed: POST a JSON request");
-    const body = await readBody(request, MAX_BODY_BYTES);
-    if (body === undefined) return plain(413, "Payload Too Large");
+    // The length first: a body without one could only be read to its end to be refused.
+    const declared = Number(request.headers.get("content-length") ?? NaN);
+    if (!Number.isSafeInteger(declared) || declared < 0) {
+      await request.body?.cancel();
+      return plain(411, "Length Required");
+    }
+    if (declared > MAX_BODY_BYTES) {
+      await request.body?.cancel();
+      return plain(413, "Payload Too Large");
+    }
+    if (this.#bodiesBytes + declared > MAX_BODIES_BYTES) {
+      await request.body?.cancel();
+      return plain(503, "Service Unavailable: too many requests being read", {
+        "Retry-After": "1",
+      });
+    }
+    this.#bodiesBytes += declared;
+    let body: Uint8Array | undefined;
+    try {
+      body = await readBody(request, declared, BODY_DEADLINE_MS);
+    } finally {
+      this.#bodiesBytes -= declared;
+    }
+    if (body === undefined) return plain(400, "Bad Request: the body is not the length it said");
     return Response.json(await this.#call(body));
   }
 
@@ -182,8 +237,11 @@ export class RpcServer {
   }
 }
 
-function plain(status: number, text: string): Response {
-  return new Response(`${text}\n`, { status, headers: { "Content-Type": "text/plain" } });
+function plain(status: number, text: string, headers: Record<string, string> = {}): Response {
+  return new Response(`${text}\n`, {
+    status,
+    headers: { "Content-Type": "text/plain", ...headers },
+  });
 }
 
 /** The host name of a `Host` header: no port, no IPv6 brackets, lowercase. */
@@ -202,21 +260,34 @@ function sameText(a: string | null, b: string): boolean {
   return diff === 0;
 }
 
-/** The body, or `undefined` once it passes `limit` bytes (the rest is not read). */
-async function readBody(request: Request, limit: number): Promise<Uint8Array | undefined> {
-  const declared = Number(request.headers.get("content-length") ?? "0");
-  if (declared > limit) {
-    await request.body?.cancel();
-    return undefined;
-  }
-  const chunks: Uint8Array[] = [];
+/**
+ * The body of `length` bytes, or `undefined` when it is longer, shorter, or not all there within
+ * `deadlineMs` (what is left is not read).
+ */
+async function readBody(
+  request: Request,
+  length: number,
+  deadlineMs: number,
+): Promise<Uint8Array | undefined> {
+  const reader = request.body?.getReader();
+  if (!reader) return length === 0 ? new Uint8Array(0) : undefined;
+  const body = new Uint8Array(length);
   let size = 0;
-  for await (const chunk of request.body ?? []) {
-    size += chunk.length;
-    if (size > limit) return undefined;
-    chunks.push(chunk);
+  const timer = setTimeout(() => reader.cancel().catch(() => {}), deadlineMs);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return size === length ? body : undefined;
+      if (size + value.length > length) return undefined;
+      body.set(value, size);
+      size += value.length;
+    }
+  } catch {
+    return undefined;
+  } finally {
+    clearTimeout(timer);
+    reader.cancel().catch(() => {});
   }
-  return concatBytes(...chunks);
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

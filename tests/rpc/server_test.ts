@@ -1,6 +1,7 @@
 /**
  * The RPC endpoint's guards and message format, with raw HTTP on 127.0.0.1: the session-id
- * handshake (409), the Host allow-list (421), Basic authentication (401), the body limit (413),
+ * handshake (409), the Host allow-list (421), Basic authentication (401), the body limits (411,
+ * 413),
  * POST only (405), the rate limit (429), bad JSON, unknown methods and tags, a method that
  * refuses and one that fails; and a slow client that never finishes its request does not hold up
  * the others.
@@ -127,11 +128,19 @@ Deno.test("rpc: with a login set, requests without it get 401, before the sessio
   });
 });
 
-Deno.test("rpc: a 10 MB body gets 413 unread; GET gets 405; another path 404", async () => {
+Deno.test("rpc: a 10 MB body gets 413 unread, one without a length 411; GET 405; elsewhere 404", async () => {
   await withServer({}, async (server, url) => {
     const id = { "X-Transmission-Session-Id": server.sessionId };
     const big = await post(url, "x".repeat(10_000_000), id);
     assertEquals(big.status, 413);
+    // Without a length (chunked), a body would have to be read to be refused: it is not.
+    const chunked = await fetch(url, {
+      method: "POST",
+      headers: id,
+      body: new Blob(["x".repeat(10_000)]).stream(),
+    });
+    await chunked.body?.cancel();
+    assertEquals(chunked.status, 411);
     const get = await fetch(url, { headers: id });
     await get.body?.cancel();
     assertEquals(get.status, 405);
@@ -150,6 +159,8 @@ Deno.test("rpc: a client past its rate gets 429; others are still served", async
     }
     assertEquals(statuses.filter((s) => s === 200).length, 5);
     assertEquals(statuses.slice(5), [429, 429, 429]);
+    const refused = await post(url, '{"method":"session-get"}', id);
+    assertEquals([refused.status, refused.headers.get("retry-after")], [429, "1"]);
   });
 });
 
