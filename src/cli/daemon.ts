@@ -35,6 +35,7 @@ export async function runDaemon(
         client,
         saved: new SavedTorrents(`${options.stateDir}/torrents`),
         maxActive: options.maxActive,
+        maxPeers: options.maxPeers,
         log,
       });
       const methods = transmissionMethods({

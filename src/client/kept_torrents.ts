@@ -33,6 +33,8 @@ export interface KeptTorrentsOptions {
   saved?: SavedTorrents;
   /** Torrents downloading (or checking) at once. */
   maxActive: number;
+  /** Peers of each torrent at most (its share of the process's budget may be smaller). */
+  maxPeers?: number;
   log?: SessionLog;
 }
 
@@ -64,6 +66,7 @@ export class KeptTorrents {
   readonly client: Client;
   readonly #saved: SavedTorrents | undefined;
   readonly #log: SessionLog | undefined;
+  readonly #maxPeers: number | undefined;
   #maxActive: number;
   readonly #records = new Map<number, SavedTorrent>();
   /**
@@ -93,6 +96,7 @@ export class KeptTorrents {
     this.client = options.client;
     this.#saved = options.saved;
     this.#log = options.log;
+    this.#maxPeers = options.maxPeers;
     this.#maxActive = checkLimit(options.maxActive);
     const timer = setInterval(() => this.#check(), CHECK_MS);
     // A check left to do never keeps the process alive.
@@ -323,6 +327,7 @@ export class KeptTorrents {
   #adopt(source: TorrentSource, record: SavedTorrent): ClientTorrent {
     const t = this.client.add(source, {
       log: this.#log,
+      maxPeers: this.#maxPeers,
       totals: { uploaded: record.uploaded ?? 0, downloaded: record.downloaded ?? 0 },
     });
     this.#records.set(t.id, record);
