@@ -41,6 +41,8 @@ import { mulberry32 } from "../random.ts";
 import { benchPort } from "./harness.ts";
 import { isExecutable } from "../process.ts";
 import { BenchError, type Child, processCpuSeconds, spawnChild, stopAllChildren } from "./proc.ts";
+import { daemonPid, Rpc, startDaemon } from "./our_daemon.ts";
+import { delay } from "../interop/fixtures.ts";
 import { summarizeCpuProfile } from "./profile.ts";
 import { median } from "./report.ts";
 
@@ -113,7 +115,7 @@ const LIST_FIELDS = [
 ];
 
 /** The torrents every daemon gets: their data in `data`, their .torrent files base64. */
-interface Corpus {
+export interface Corpus {
   data: string;
   metainfo: string[];
   totalBytes: number;
@@ -124,7 +126,7 @@ interface Corpus {
  * `scale-00001.bin` ... of 4-64 KiB of seeded pseudo-random bytes, so every info-hash differs
  * and every run makes the same files.
  */
-async function makeCorpus(
+export async function makeCorpus(
   data: string,
   torrents: string,
   n: number,
@@ -155,66 +157,6 @@ async function makeCorpus(
   return { data, metainfo, totalBytes };
 }
 
-/**
- * A minimal Transmission RPC caller: keeps the session id (409), retries 429 answers after
- * their Retry-After and counts them, and hands back the body text so a timing can leave out
- * the parse.
- */
-class Rpc {
-  readonly url: string;
-  /** 429 answers met so far. */
-  throttled = 0;
-  #sessionId = "";
-
-  constructor(port: number) {
-    this.url = `http://${LOOPBACK}:${port}/transmission/rpc`;
-  }
-
-  /** The body text of a successful answer to `method`. */
-  async raw(method: string, args: Record<string, unknown>): Promise<string> {
-    const body = JSON.stringify({ method, arguments: args });
-    for (let attempt = 0; attempt < 10_000; attempt++) {
-      const response = await fetch(this.url, {
-        method: "POST",
-        headers: { "X-Transmission-Session-Id": this.#sessionId },
-        body,
-        signal: AbortSignal.timeout(120_000),
-      });
-      if (response.status === 409) {
-        await response.body?.cancel();
-        this.#sessionId = response.headers.get("X-Transmission-Session-Id") ?? "";
-        continue;
-      }
-      if (response.status === 429) {
-        await response.body?.cancel();
-        this.throttled++;
-        const after = Number(response.headers.get("Retry-After"));
-        await delay(Number.isFinite(after) && after > 0 ? Math.min(after * 1000, 2000) : 50);
-        continue;
-      }
-      const text = await response.text();
-      if (!response.ok) {
-        throw new BenchError(`${method}: HTTP ${response.status}: ${text.slice(0, 200)}`);
-      }
-      return text;
-    }
-    throw new BenchError(`${method}: no answer but 409 and 429`);
-  }
-
-  /** The `arguments` of a successful answer; a BenchError for any other result. */
-  async call(method: string, args: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
-    const answer = JSON.parse(await this.raw(method, args));
-    if (answer?.result !== "success") {
-      throw new BenchError(`${method}: ${String(answer?.result).slice(0, 200)}`);
-    }
-    return answer.arguments ?? {};
-  }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 /** A started daemon: its process, the PID to measure and its RPC. */
 interface Running {
   child: Child;
@@ -224,44 +166,12 @@ interface Running {
 }
 
 async function startOurs(work: string, data: string, config: ScaleConfig): Promise<Running> {
-  const state = `${work}/ours-state`;
-  const rpcPort = await benchPort();
-  const args = [
-    "run",
-    "--v8-flags=--max-semi-space-size=1",
-    "--allow-all",
-  ];
-  let profileDir: string | undefined;
-  if (config.profile) {
-    profileDir = `${work}/ours-profile`;
-    args.push("--cpu-prof", `--cpu-prof-dir=${profileDir}`);
-  }
-  args.push(
-    MAIN_TS,
-    "daemon",
-    "-o",
-    data,
-    "--no-dht",
-    "--bind",
-    LOOPBACK,
-    "--port",
-    String(await benchPort()),
-    "--rpc-port",
-    String(rpcPort),
-    "--state-dir",
-    `${state}/daemon`,
-    "--log-dir",
-    `${state}/logs`,
-  );
-  const child = await spawnChild("ours", {
-    cmd: Deno.execPath(),
-    args,
-    // Nothing of the user's own state is read or written.
-    env: { XDG_STATE_HOME: state, NO_COLOR: "1" },
-    cwd: work,
-  });
-  await child.waitForLine((l) => l.includes("RPC at"), 60_000, "our daemon's RPC");
-  return { child, rpc: new Rpc(rpcPort), profileDir };
+  const d = await startDaemon(work, "ours", data, [], { profile: config.profile });
+  return {
+    child: d.child,
+    rpc: d.rpc,
+    ...(config.profile ? { profileDir: `${d.dir}/profile` } : {}),
+  };
 }
 
 async function startTransmission(work: string, data: string): Promise<Running> {
@@ -335,23 +245,6 @@ async function startTransmission(work: string, data: string): Promise<Running> {
     }
   }
   return { child, rpc };
-}
-
-/**
- * The PID of the daemon itself: the spawned PID, or, when `setsid` had to fork first (it does
- * when it leads a process group), its one child.
- */
-async function daemonPid(child: Child): Promise<number> {
-  let pid = child.pid;
-  for (let i = 0; i < 50; i++) {
-    const comm = (await Deno.readTextFile(`/proc/${pid}/comm`).catch(() => "")).trim();
-    if (comm !== "setsid") return pid;
-    const kids = await Deno.readTextFile(`/proc/${pid}/task/${pid}/children`).catch(() => "");
-    const first = Number(kids.trim().split(/\s+/)[0]);
-    if (Number.isSafeInteger(first) && first > 0) pid = first;
-    else await delay(20);
-  }
-  throw new BenchError(`cannot find the daemon's process under setsid ${child.pid}`);
 }
 
 /**
