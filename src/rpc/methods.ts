@@ -20,7 +20,6 @@ import {
 import type { EncryptionPolicy } from "../peer/mod.ts";
 import { listedFiles, parseMagnet, parseTorrent, type Torrent } from "../metainfo/mod.ts";
 import type { SessionLog } from "../engine/mod.ts";
-import { statfs } from "node:fs/promises";
 import { fsReason } from "../storage/mod.ts";
 import { decodeBase64, fetchCapped, FetchError } from "../util/mod.ts";
 import { displayUrl } from "../tracker/mod.ts";
@@ -223,7 +222,7 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       const path = optionalString(args, "path");
       if (path === undefined) throw new RpcError("free-space needs a path");
       try {
-        const fs = await statfs(path);
+        const fs = await (await import("node:fs/promises")).statfs(path);
         return { path, "size-bytes": fs.bavail * fs.bsize, total_size: fs.blocks * fs.bsize };
       } catch (e) {
         throw new RpcError(`free-space: ${path}: ${fsReason(e)}`);

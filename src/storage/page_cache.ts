@@ -14,12 +14,9 @@
  *
  * @module
  */
-import { constants } from "node:fs";
 import { openLinuxLibrary } from "../util/mod.ts";
 
 const POSIX_FADV_DONTNEED = 4;
-/** Read-only, and never blocking or following a link swapped in for the file. */
-const OPEN_FLAGS = (constants.O_NONBLOCK ?? 0) | (constants.O_NOFOLLOW ?? 0);
 
 const SYMBOLS = {
   open: { parameters: ["buffer", "i32"], result: "i32", nonblocking: true },
@@ -61,7 +58,10 @@ export function canDropCachedPages(): boolean {
 export async function dropCachedPages(path: string): Promise<void> {
   const c = libc ??= loadLibc();
   if (c === null) return;
-  const fd = await c.open(new TextEncoder().encode(`${path}\0`), OPEN_FLAGS);
+  const { constants } = await import("node:fs");
+  // Read-only, and never blocking or following a link swapped in for the file.
+  const flags = (constants.O_NONBLOCK ?? 0) | (constants.O_NOFOLLOW ?? 0);
+  const fd = await c.open(new TextEncoder().encode(`${path}\0`), flags);
   if (fd < 0) return;
   try {
     await c.posix_fadvise(fd, 0n, 0n, POSIX_FADV_DONTNEED);

@@ -14,8 +14,6 @@
  *
  * @module
  */
-import { constants } from "node:fs";
-import { open, statfs } from "node:fs/promises";
 import { errorCode, fsError, StorageError } from "./error.ts";
 
 /** Zeros written per call while preallocating. */
@@ -71,6 +69,7 @@ export async function preallocate(
       "ENOSPC",
     );
   if (free !== undefined && free < needed) throw noSpace();
+  const { constants, promises: { open } } = await import("node:fs");
   const zeros = new Uint8Array(Math.min(CHUNK, Math.max(...todo.map((t) => t.to - t.from))));
   const grown: { path: string; from: number }[] = [];
   try {
@@ -105,7 +104,7 @@ export async function preallocate(
 /** Bytes available to this user on the file system holding `dir`, if the platform says. */
 async function freeSpace(dir: string): Promise<number | undefined> {
   try {
-    const s = await statfs(dir);
+    const s = await (await import("node:fs/promises")).statfs(dir);
     const free = Number(s.bavail) * Number(s.bsize);
     return Number.isFinite(free) && free >= 0 ? free : undefined;
   } catch {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import dgram from "node:dgram";
+import type dgram from "node:dgram";
 import { openLinuxLibrary } from "./native.ts";
 
 /** Takes a datagram when it is one of its protocol's: returns false to let others look. */
@@ -102,9 +102,11 @@ export class UdpPort implements DatagramSender {
    * Binds `hostname:port` (port 0: any free one); an IPv6 address gives an IPv6-only socket,
    * so an IPv4 socket can take the same port number.
    */
-  static bind(hostname: string, port: number): Promise<UdpPort> {
+  static async bind(hostname: string, port: number): Promise<UdpPort> {
     const family = hostname.includes(":") ? 6 : 4;
-    const socket = dgram.createSocket({
+    // Loaded here, not at the top: `node:` modules cost every command's start-up.
+    const { createSocket } = await import("node:dgram");
+    const socket = createSocket({
       type: family === 6 ? "udp6" : "udp4",
       ipv6Only: family === 6,
       recvBufferSize: READ_BUFFER,
