@@ -199,7 +199,7 @@ export async function runDownload(
         if (outcome === "complete" && limit.reason) {
           log.info(`seeding done: ${limit.reason}`);
           reporter.notice({ kind: "seeding-done", reason: limit.reason });
-          await job.session.drainUploads(2_000);
+          await job.drainUploads(2_000);
         }
       }
     }

@@ -67,6 +67,8 @@ export type OpenOptions =
       | "resume"
       | "recheck"
       | "webSeed"
+      | "rest"
+      | "restAfterMs"
     >
   >
   & { events?: Omit<JobEvents, "tracker"> };
@@ -249,7 +251,7 @@ export class ClientTorrent {
     if (this.#opening || this.#reopening) return "checking";
     if (this.#paused) return "paused";
     if (!this.#job || !this.#started) return "queued";
-    const phase = this.#job.session.phase;
+    const phase = this.#job.phase;
     return phase === "downloading" || phase === "seeding" ? phase : "complete";
   }
 

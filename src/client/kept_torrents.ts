@@ -369,6 +369,8 @@ export class KeptTorrents {
         await t.open({
           output: record.downloadDir,
           seed: true,
+          // A thousand seeding torrents without peers need no thousand sessions.
+          rest: true,
           selected: selection(t.torrent!, record),
           rates: this.#rates.get(t.id),
         });

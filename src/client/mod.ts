@@ -25,6 +25,7 @@ export {
   type Totals,
 } from "./client.ts";
 export {
+  type HeldEngine,
   type JobEvents,
   TorrentJob,
   type TorrentJobOptions,

@@ -1,13 +1,18 @@
 /**
  * One torrent from start to finish: its storage (checked on open), the engine session, its
  * route in the process's peer hub and the trackers, wired together and torn down in the right
- * order.
+ * order. With `rest`, a seeding torrent no peer is connected to lets go of its files and
+ * session, keeping only its announces and its route, and takes them up again when a peer
+ * calls, a tracker or the DHT names peers, or a reader holds it: a daemon's thousand idle
+ * torrents then cost what their records cost, not a thousand sessions.
  *
  * @module
  */
 import {
+  every,
   type PeerAddress,
   type PeerSource,
+  type PeerView,
   type PieceStore,
   Session,
   type SessionEvents,
@@ -16,7 +21,8 @@ import {
   type SessionStats,
 } from "../engine/mod.ts";
 import { swarmHashes, type Torrent } from "../metainfo/mod.ts";
-import type { PeerHub } from "./peer_hub.ts";
+import type { HandshakeOptions } from "../peer/mod.ts";
+import type { IncomingTarget, PeerHub } from "./peer_hub.ts";
 import { describeTracker, logTracker } from "./status.ts";
 import { DhtLookups, type DhtNode } from "./dht_lookups.ts";
 import { loadResume, saveResume, Storage } from "../storage/mod.ts";
@@ -81,6 +87,12 @@ export interface TorrentJobOptions {
   webSeeds?: boolean;
   /** Web seed tunables (tests shorten waits). */
   webSeed?: Omit<WebSeedOptions, "log">;
+  /**
+   * Let go of the files and the session while seeding with no peer connected: at once when
+   * the data is complete at start, else after `restAfterMs` (default 60 s) without one.
+   */
+  rest?: boolean;
+  restAfterMs?: number;
 }
 
 /** A tracker of a torrent with its last answer, when it has given one. */
@@ -115,6 +127,34 @@ interface ResumeState {
   fromRecord: boolean;
 }
 
+/** What a job lets go of while it rests: its open files, its session and the web seeds' work. */
+interface Engine {
+  storage: Storage;
+  session: Session;
+  webSeeds: WebSeed[];
+}
+
+/** A job's storage and session held for a reader (see `TorrentJob.hold`). */
+export interface HeldEngine {
+  storage: Storage;
+  session: Session;
+  /** Lets the job rest again; call once. */
+  release(): void;
+}
+
+/** A promise's two ends. */
+interface Settle {
+  resolve(): void;
+  reject(e: unknown): void;
+}
+
+/** How often an awake job that may rest looks whether it can. */
+const REST_CHECK_MS = 5_000;
+const REST_AFTER_MS = 60_000;
+
+/** Numbers that count on across a job's sessions (the others are of the session running). */
+const TOTALS = ["downloaded", "uploaded", "webSeedDownloaded", "wasted", "hashFailures"] as const;
+
 /**
  * A running torrent.
  *
@@ -129,28 +169,46 @@ interface ResumeState {
  */
 export class TorrentJob {
   readonly torrent: Torrent;
-  readonly storage: Storage;
-  readonly session: Session;
   /** The peer port (the hub's). */
   readonly port: number;
+  readonly #opts: TorrentJobOptions;
   readonly #stopServing: () => void;
   readonly #ownHub: PeerHub | undefined;
   /** One announce loop a swarm: a hybrid torrent's v1 and v2 hashes each have their own. */
   readonly #announcers: Announcer[] = [];
   readonly #dht?: DhtNode;
   #lookups: DhtLookups[] = [];
-  readonly #webSeeds: WebSeed[];
   readonly #log: SessionLog;
   #tracker?: TrackerStatus;
   /** Each tracker's last answer, by its URL as shown (no query). */
   readonly #trackerAnswers = new Map<string, TrackerStatus & { at: number }>();
   #finishing: Promise<void> = Promise.resolve();
   #stopping?: Promise<void>;
+  #started = false;
   readonly #resume: ResumeState;
   #resumeSaving: Promise<void> = Promise.resolve();
   #resumeTimer?: ReturnType<typeof setInterval>;
   #resumeWarned = false;
   readonly #resumeIntervalMs: number;
+  /** The files and session while awake; undefined while the job rests. */
+  #engine: Engine | undefined;
+  /** Letting go of the last engine (closing its files, saving the record), while it lasts. */
+  #resting: Promise<void> | undefined;
+  /** Taking up an engine again, while it lasts. */
+  #waking: Promise<Engine> | undefined;
+  /** The awake engine's look for a chance to rest. */
+  #stopRestCheck: (() => void) | undefined;
+  /** Last time a peer was connected or a reader held the job (performance.now()). */
+  #busyAt = 0;
+  #holds = 0;
+  /** The numbers of the sessions let go of: totals count on from them, and rest shows them. */
+  #past: SessionStats | undefined;
+  /** How inbound peers handshake, kept for the route while no session can say. */
+  readonly #handshake: HandshakeOptions;
+  /** `completed` was announced, or is not this job's to announce (data complete at start). */
+  #completionCounted: boolean;
+  readonly #completed: Settle;
+  readonly #settle: Settle;
   /** Settles when the download is complete and flushed (never, while seeding) or fails. */
   readonly done: Promise<void>;
   /**
@@ -161,25 +219,20 @@ export class TorrentJob {
 
   private constructor(
     opts: TorrentJobOptions,
-    storage: Storage,
-    session: Session,
+    engine: Engine,
     stopServing: () => void,
     resume: ResumeState,
   ) {
     this.torrent = opts.torrent;
+    this.#opts = opts;
     this.#resume = resume;
     this.#resumeIntervalMs = opts.resumeIntervalMs ?? 30_000;
-    this.storage = storage;
-    this.session = session;
     this.port = opts.hub.port;
     this.#stopServing = stopServing;
     this.#ownHub = opts.ownsHub ? opts.hub : undefined;
     this.#log = opts.log ?? { debug() {}, info() {}, warn() {} };
     this.#dht = opts.torrent.private ? undefined : opts.hub.dht;
-    const urls = opts.webSeeds === false ? [] : opts.torrent.urlList.filter(isWebSeedUrl);
-    this.#webSeeds = urls.map((url) =>
-      new WebSeed(url, opts.torrent, session, { ...opts.webSeed, log: this.#log })
-    );
+    this.#handshake = engine.session.handshakeOptions;
     const tiers = opts.trackers === false ? [] : opts.torrent.announce;
     for (const infoHash of tiers.length > 0 ? swarmHashes(opts.torrent) : []) {
       this.#announcers.push(
@@ -189,14 +242,10 @@ export class TorrentJob {
           peerId: opts.hub.peerId,
           port: opts.hub.port,
           stats: () => {
-            const s = session.stats();
-            return {
-              uploaded: s.uploaded,
-              downloaded: s.downloaded,
-              left: s.left,
-            };
+            const s = this.stats();
+            return { uploaded: s.uploaded, downloaded: s.downloaded, left: s.left };
           },
-          onPeers: (peers) => session.addPeers(peers, "tracker"),
+          onPeers: (peers) => this.addPeers(peers.map((p) => ({ ...p, source: "tracker" }))),
           onStatus: (status) => {
             this.#tracker = status;
             this.#trackerAnswers.set(status.url, { ...status, at: Date.now() });
@@ -209,22 +258,17 @@ export class TorrentJob {
     }
     // BEP 3: `completed` is sent when a download completes, never for data complete at start
     // (trackers count it as one more finished download).
-    // A partial selection is not a finished download of the torrent: no `completed` for it.
-    const completeAtStart = session.complete;
-    let completed!: { resolve: () => void; reject: (e: unknown) => void };
+    this.#completionCounted = engine.session.complete;
+    let completed!: Settle;
     this.completed = new Promise((resolve, reject) => completed = { resolve, reject });
     this.completed.catch(() => {});
-    session.onComplete(() => {
-      clearInterval(this.#resumeTimer);
-      this.#finishing = storage.finish().then(() => this.#saveResume(true)).then(() => {
-        if (!completeAtStart && session.complete) {
-          for (const a of this.#announcers) a.completed();
-        }
-      });
-      this.#finishing.then(completed.resolve, completed.reject);
-    });
-    this.done = session.done.then(() => this.#finishing);
+    this.#completed = completed;
+    let settle!: Settle;
+    this.done = new Promise((resolve, reject) => settle = { resolve, reject });
     this.done.catch(() => {});
+    this.#settle = settle;
+    this.#engine = engine;
+    this.#wire(engine, true);
   }
 
   /**
@@ -242,77 +286,68 @@ export class TorrentJob {
   }
 
   static async #open(opts: TorrentJobOptions): Promise<TorrentJob> {
-    const { torrent } = opts;
-    const storage = await Storage.open(torrent, opts.output, {
-      selected: opts.selected,
-      preallocate: opts.prealloc,
+    // Until the job exists, inbound handshakes find no target and are turned away.
+    const target: { job?: TorrentJob } = {};
+    const stopServing = opts.hub.serve(swarmHashes(opts.torrent), () => {
+      const job = target.job;
+      return job && job.#target();
     });
-    let stopServing: (() => void) | undefined;
     try {
-      // A clean stop left a record no file contradicts: trust it. Otherwise hash the data.
       const enabled = opts.resume !== false;
-      const log = opts.log;
-      const recorded = enabled && !opts.recheck
-        ? await loadResume(storage, torrent.infoHash, (why) => log?.info(`${why}: checking data`))
-        : undefined;
-      const have = recorded ?? await storage.verify(opts.onCheckProgress);
-      if (recorded) {
-        log?.info(`resume record: ${have.count}/${have.size} pieces, data check skipped`);
-      }
       const resume: ResumeState = {
         enabled,
-        written: new Bitfield(have.size, have.bytes),
-        savedCount: recorded ? have.count : -1,
-        fromRecord: recorded !== undefined,
+        written: new Bitfield(opts.torrent.pieceCount),
+        savedCount: -1,
+        fromRecord: false,
       };
-      // Pieces whose write resolves while the session stops are on disk but never marked
-      // have: the record counts them too.
-      const store: PieceStore = {
-        writePiece: (index, data) =>
-          storage.writePiece(index, data).then(() => resume.written.set(index)),
-        read: (index, begin, length, into) => storage.read(index, begin, length, into),
-      };
-      const { hub } = opts;
-      // Until the session exists, inbound handshakes find no target and are turned away.
-      const target: { session?: Session } = {};
-      stopServing = hub.serve(swarmHashes(torrent), () => target.session);
-      const dht = torrent.private ? undefined : hub.dht;
-      const session = target.session = new Session({
-        torrent,
-        storage: store,
-        have,
-        peerId: hub.peerId,
-        dial: hub.network.dial,
-        maxPeers: opts.maxPeers,
-        peerShare: () => hub.peerShare(),
-        sharedBuffers: hub.buffers,
-        seed: opts.seed,
-        log: opts.log,
-        events: opts.events,
-        downloadLimiter: opts.rates
-          ? new BothLimits(opts.rates.download, hub.downloadLimiter)
-          : hub.downloadLimiter,
-        uploadLimiter: opts.rates
-          ? new BothLimits(opts.rates.upload, hub.uploadLimiter)
-          : hub.uploadLimiter,
-        listenPort: hub.port,
-        dhtPort: dht?.port,
-        onDhtNode: (host, port) => dht?.addNode(host, port),
-        wanted: storage.wantedPieces(),
-        sequential: opts.sequential,
-        ...opts.session,
-      });
-      const job = new TorrentJob(opts, storage, session, stopServing, resume);
+      const engine = await openEngine(opts, resume, opts.recheck === true);
+      const job = target.job = new TorrentJob(opts, engine, stopServing, resume);
       if (opts.peers) job.addPeers(opts.peers);
       // Right away when the data was hashed: a run killed before its first write then skips
       // the check next time. Later saves: see start() and stop().
-      await job.#saveResume();
+      await job.#saveResume(engine.storage);
       return job;
     } catch (e) {
-      stopServing?.();
-      await storage.close();
+      stopServing();
       throw e;
     }
+  }
+
+  /** Sends what happens in `engine` to this job: its completion, its failure, its end. */
+  #wire(engine: Engine, first: boolean): void {
+    const { session, storage } = engine;
+    // An engine taken up again over complete data has nothing to finish.
+    if (first || !session.finished) {
+      session.onComplete(() => {
+        clearInterval(this.#resumeTimer);
+        this.#finishing = storage.finish().then(() => this.#saveResume(storage, true)).then(() => {
+          if (this.#completionCounted || !session.complete) return;
+          this.#completionCounted = true;
+          for (const a of this.#announcers) a.completed();
+        });
+        this.#finishing.then(this.#completed.resolve, this.#completed.reject);
+      });
+    }
+    // A session let go of for a rest ends too; only the job's own end or failure counts.
+    session.done.then(
+      () => {
+        if (this.#engine === engine) {
+          this.#finishing.then(this.#settle.resolve, this.#settle.reject);
+        }
+      },
+      this.#settle.reject,
+    );
+  }
+
+  /** Where inbound peers of this torrent go: the session, or a wake-up while resting. */
+  #target(): IncomingTarget | undefined {
+    if (this.#engine) return this.#engine.session;
+    if (this.#stopping) return undefined;
+    return {
+      handshakeOptions: this.#handshake,
+      addIncoming: (peer) =>
+        this.#withEngine((e) => e.session.addIncoming(peer), () => peer.close("torrent stopped")),
+    };
   }
 
   /** True when open trusted the resume record instead of hashing the data on disk. */
@@ -320,19 +355,44 @@ export class TorrentJob {
     return this.#resume.fromRecord;
   }
 
+  /** The engine session, while awake (a resting job has none). */
+  get session(): Session | undefined {
+    return this.#engine?.session;
+  }
+
+  /** Pieces verified and written, awake or resting. */
+  get have(): Bitfield {
+    return this.#engine?.session.have ?? this.#resume.written;
+  }
+
+  /** Downloading, then seeding (with `seed`) or done; a resting job is seeding. */
+  get phase(): SessionStats["phase"] {
+    return this.#engine?.session.phase ?? "seeding";
+  }
+
+  /** True while the job has let go of its files and session. */
+  get resting(): boolean {
+    return this.#engine === undefined && !this.#stopping;
+  }
+
+  /** The connected peers (none while resting). */
+  peers(): PeerView[] {
+    return this.#engine?.session.peers() ?? [];
+  }
+
   /**
    * Writes the resume record when pieces were written since the last save (always with
    * `force`). Saves run one after another and never reject: a record that cannot be written
    * only costs a hash check on the next start, so it is logged, not fatal.
    */
-  #saveResume(force = false): Promise<void> {
+  #saveResume(storage: Storage, force = false): Promise<void> {
     const r = this.#resume;
     if (!r.enabled) return Promise.resolve();
     this.#resumeSaving = this.#resumeSaving.then(async () => {
       const count = r.written.count;
       if (!force && count === r.savedCount) return;
       try {
-        await saveResume(this.storage, this.torrent.infoHash, r.written);
+        await saveResume(storage, this.torrent.infoHash, r.written);
         r.savedCount = count;
       } catch (e) {
         const message = `resume record not saved: ${e instanceof Error ? e.message : e}`;
@@ -346,14 +406,8 @@ export class TorrentJob {
 
   /** Starts announcing, dialling and serving. */
   start(): void {
-    // Refreshed only while pieces arrive: a complete torrent's record changes no more.
-    if (this.#resume.enabled && this.#stopping === undefined && !this.session.finished) {
-      clearInterval(this.#resumeTimer);
-      this.#resumeTimer = setInterval(() => this.#saveResume(), this.#resumeIntervalMs);
-    }
-    this.session.start();
+    this.#started = true;
     for (const a of this.#announcers) a.start();
-    for (const w of this.#webSeeds) w.start();
     const dht = this.#dht;
     if (dht && this.#lookups.length === 0) {
       this.#lookups = swarmHashes(this.torrent).map((infoHash) =>
@@ -361,9 +415,124 @@ export class TorrentJob {
           dht,
           infoHash,
           this.port,
-          (peers) => this.session.addPeers(peers, "dht"),
+          (peers) => this.addPeers(peers.map((p) => ({ ...p, source: "dht" }))),
         )
       );
+    }
+    const engine = this.#engine;
+    if (!engine) return;
+    this.#run(engine);
+    // Complete at start with no one to serve yet: nothing to hold the files open for.
+    if (this.#opts.rest && this.#canRest(engine)) this.#rest();
+  }
+
+  /** Sets an engine going: its session, web seeds, resume saves and its look for a rest. */
+  #run(engine: Engine): void {
+    const { session } = engine;
+    // Refreshed only while pieces arrive: a complete torrent's record changes no more.
+    if (this.#resume.enabled && this.#stopping === undefined && !session.finished) {
+      clearInterval(this.#resumeTimer);
+      this.#resumeTimer = setInterval(
+        () => this.#saveResume(engine.storage),
+        this.#resumeIntervalMs,
+      );
+    }
+    session.start();
+    for (const w of engine.webSeeds) w.start();
+    if (!this.#opts.rest) return;
+    const restAfterMs = this.#opts.restAfterMs ?? REST_AFTER_MS;
+    this.#busyAt = performance.now();
+    this.#stopRestCheck?.();
+    this.#stopRestCheck = every(Math.min(REST_CHECK_MS, restAfterMs), () => {
+      if (this.#engine !== engine) return;
+      const now = performance.now();
+      if (!this.#canRest(engine)) this.#busyAt = now;
+      else if (now - this.#busyAt >= restAfterMs) this.#rest();
+    });
+  }
+
+  /** Seeding, no peer connected, no reader holding it, not stopping. */
+  #canRest(engine: Engine): boolean {
+    const { session } = engine;
+    return session.phase === "seeding" && session.peerCount === 0 && this.#holds === 0 &&
+      this.#stopping === undefined && this.#engine === engine;
+  }
+
+  /** Lets go of the engine: the session stops, the files close, the record is saved. */
+  #rest(): void {
+    const engine = this.#engine;
+    if (!engine) return;
+    this.#engine = undefined;
+    this.#stopRestCheck?.();
+    this.#stopRestCheck = undefined;
+    clearInterval(this.#resumeTimer);
+    this.#past = addTotals({ ...engine.session.stats(), ...IDLE }, this.#past);
+    this.#log.debug("resting: no peer, files closed");
+    this.#resting = (async () => {
+      await Promise.allSettled(engine.webSeeds.map((w) => w.stop()));
+      await engine.session.stop();
+      await engine.storage.close();
+      await this.#saveResume(engine.storage);
+    })().catch((e) => this.#log.warn(`resting: ${e instanceof Error ? e.message : e}`))
+      .finally(() => this.#resting = undefined);
+  }
+
+  /**
+   * The engine, taken up again first when the job rests (the files opened as before, the
+   * resume record trusted when no file changed). Rejects when the job stops first or the
+   * files cannot be opened (then the job fails, as on a disk error).
+   */
+  #awake(): Promise<Engine> {
+    if (this.#engine) return Promise.resolve(this.#engine);
+    if (this.#stopping) return Promise.reject(new Error("the torrent stopped"));
+    return this.#waking ??= (async () => {
+      try {
+        await this.#resting;
+        this.#log.debug("waking: opening the files again");
+        const engine = await openEngine(this.#opts, this.#resume, false);
+        if (this.#stopping) {
+          await engine.session.stop();
+          await engine.storage.close();
+          throw new Error("the torrent stopped");
+        }
+        this.#engine = engine;
+        this.#wire(engine, false);
+        if (this.#started) this.#run(engine);
+        return engine;
+      } catch (e) {
+        if (!this.#stopping) this.#settle.reject(e);
+        throw e;
+      } finally {
+        this.#waking = undefined;
+      }
+    })();
+  }
+
+  /** Runs `use` with the engine: at once while awake, after waking while resting. */
+  #withEngine(use: (engine: Engine) => void, otherwise: () => void = () => {}): void {
+    if (this.#engine) return use(this.#engine);
+    this.#awake().then(use, otherwise);
+  }
+
+  /**
+   * The job's files and session, taken up again if it rests, and kept until `release`: what a
+   * reader of the data (a stream) needs. Rejects when the job stops first.
+   */
+  async hold(): Promise<HeldEngine> {
+    this.#holds++;
+    let held = true;
+    const release = () => {
+      if (!held) return;
+      held = false;
+      this.#holds--;
+      this.#busyAt = performance.now();
+    };
+    try {
+      const { storage, session } = await this.#awake();
+      return { storage, session, release };
+    } catch (e) {
+      release();
+      throw e;
     }
   }
 
@@ -374,17 +543,33 @@ export class TorrentJob {
 
   /** Dials these peers too, counted by the source each names (`manual` when none). */
   addPeers(peers: (PeerAddress & { source?: PeerSource })[]): void {
-    for (const peer of peers) this.session.addPeers([peer], peer.source ?? "manual");
+    if (peers.length === 0) return;
+    this.#withEngine(({ session }) => {
+      const sources = new Set(peers.map((p) => p.source ?? "manual"));
+      for (const source of sources) {
+        session.addPeers(peers.filter((p) => (p.source ?? "manual") === source), source);
+      }
+    });
   }
 
-  /** Engine numbers for the status line. */
+  /**
+   * Waits, at most `timeoutMs`, for the blocks handed to peers' sockets to leave (see
+   * `Session.drainUploads`).
+   */
+  async drainUploads(timeoutMs: number): Promise<void> {
+    await this.#engine?.session.drainUploads(timeoutMs);
+  }
+
+  /** Engine numbers for the status line: the running session's, counted on from the earlier. */
   stats(): SessionStats {
-    return this.session.stats();
+    const engine = this.#engine;
+    if (engine) return addTotals(engine.session.stats(), this.#past);
+    return this.#past!;
   }
 
   /** Each web seed's state and bytes. */
   webSeeds(): WebSeedStatus[] {
-    return this.#webSeeds.map((w) => ({
+    return (this.#engine?.webSeeds ?? []).map((w) => ({
       url: w.url,
       state: w.state,
       bytes: w.bytes,
@@ -392,7 +577,6 @@ export class TorrentJob {
     }));
   }
 
-  /** The last tracker outcome, in a few words, for the status line. */
   /** Every tracker, tier by tier, with what it last answered (and when, epoch ms). */
   trackers(): TrackerEntry[] {
     const tiers = this.#announcers[0]?.tiers ?? [];
@@ -401,6 +585,7 @@ export class TorrentJob {
     );
   }
 
+  /** The last tracker outcome, in a few words, for the status line. */
   get trackerStatus(): string | undefined {
     return describeTracker(this.#tracker, this.#announcers.length > 0);
   }
@@ -409,16 +594,124 @@ export class TorrentJob {
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       clearInterval(this.#resumeTimer);
+      this.#stopRestCheck?.();
       this.#stopServing();
       for (const lookups of this.#lookups) lookups.stop();
-      await Promise.allSettled(this.#webSeeds.map((w) => w.stop()));
-      await Promise.allSettled([...this.#announcers.map((a) => a.stop()), this.session.stop()]);
+      await this.#waking?.catch(() => {});
+      const engine = this.#engine;
+      await Promise.allSettled((engine?.webSeeds ?? []).map((w) => w.stop()));
+      await Promise.allSettled([
+        ...this.#announcers.map((a) => a.stop()),
+        engine?.session.stop(),
+        this.#resting,
+      ]);
       await this.#finishing.catch(() => {});
-      await this.storage.close();
-      // After the last write (the session waited for its writes, storage for the rest).
-      await this.#saveResume();
+      if (engine) {
+        await engine.storage.close();
+        // After the last write (the session waited for its writes, storage for the rest).
+        await this.#saveResume(engine.storage);
+      }
+      this.#settle.resolve();
       await this.#ownHub?.stop();
     })();
     return this.#stopping;
   }
 }
+
+/** The live numbers of a session that is no more. */
+const IDLE = {
+  downloadRate: 0,
+  uploadRate: 0,
+  webSeedRate: 0,
+  peersConnected: 0,
+  peersKnown: 0,
+  peersChokingUs: 0,
+  peersInterested: 0,
+  peersEncrypted: 0,
+  peersUtp: 0,
+  peersSendingToUs: 0,
+  peersGettingFromUs: 0,
+  peersBySource: { tracker: 0, incoming: 0, dht: 0, pex: 0, magnet: 0, manual: 0 },
+} satisfies Partial<SessionStats>;
+
+/** `now` with the totals of `past` added. */
+function addTotals(now: SessionStats, past: SessionStats | undefined): SessionStats {
+  if (!past) return now;
+  const sum = { ...now };
+  for (const key of TOTALS) sum[key] += past[key];
+  return sum;
+}
+
+/**
+ * Opens the files of `opts.torrent`, learns what they hold (from the resume record when no
+ * file changed since it was written, unless `recheck`; else by hashing) into `resume`, and
+ * makes the session and web seeds over them.
+ */
+async function openEngine(
+  opts: TorrentJobOptions,
+  resume: ResumeState,
+  recheck: boolean,
+): Promise<Engine> {
+  const { torrent, hub } = opts;
+  const storage = await Storage.open(torrent, opts.output, {
+    selected: opts.selected,
+    preallocate: opts.prealloc,
+  });
+  try {
+    // A clean stop left a record no file contradicts: trust it. Otherwise hash the data.
+    const log = opts.log;
+    const recorded = resume.enabled && !recheck
+      ? await loadResume(storage, torrent.infoHash, (why) => log?.info(`${why}: checking data`))
+      : undefined;
+    const have = recorded ?? await storage.verify(opts.onCheckProgress);
+    if (recorded) {
+      log?.info(`resume record: ${have.count}/${have.size} pieces, data check skipped`);
+    }
+    resume.written = new Bitfield(have.size, have.bytes);
+    resume.savedCount = recorded ? have.count : -1;
+    resume.fromRecord ||= recorded !== undefined;
+    // Pieces whose write resolves while the session stops are on disk but never marked
+    // have: the record counts them too.
+    const written = resume.written;
+    const store: PieceStore = {
+      writePiece: (index, data) => storage.writePiece(index, data).then(() => written.set(index)),
+      read: (index, begin, length, into) => storage.read(index, begin, length, into),
+    };
+    const dht = torrent.private ? undefined : hub.dht;
+    const session = new Session({
+      torrent,
+      storage: store,
+      have,
+      peerId: hub.peerId,
+      dial: hub.network.dial,
+      maxPeers: opts.maxPeers,
+      peerShare: () => hub.peerShare(),
+      sharedBuffers: hub.buffers,
+      seed: opts.seed,
+      log: opts.log,
+      events: opts.events,
+      downloadLimiter: opts.rates
+        ? new BothLimits(opts.rates.download, hub.downloadLimiter)
+        : hub.downloadLimiter,
+      uploadLimiter: opts.rates
+        ? new BothLimits(opts.rates.upload, hub.uploadLimiter)
+        : hub.uploadLimiter,
+      listenPort: hub.port,
+      dhtPort: dht?.port,
+      onDhtNode: (host, port) => dht?.addNode(host, port),
+      wanted: storage.wantedPieces(),
+      sequential: opts.sequential,
+      ...opts.session,
+    });
+    const urls = opts.webSeeds === false ? [] : torrent.urlList.filter(isWebSeedUrl);
+    const webSeeds = urls.map((url) =>
+      new WebSeed(url, torrent, session, { ...opts.webSeed, log: opts.log ?? quiet })
+    );
+    return { storage, session, webSeeds };
+  } catch (e) {
+    await storage.close();
+    throw e;
+  }
+}
+
+const quiet: SessionLog = { debug() {}, info() {}, warn() {} };

@@ -36,6 +36,7 @@ export {
   type SessionStats,
   type SessionTorrent,
 } from "./session.ts";
+export { every } from "./ticker.ts";
 export {
   MetadataFetcher,
   type MetadataFetcherOptions,

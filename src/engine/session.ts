@@ -485,6 +485,11 @@ export class Session {
     };
   }
 
+  /** Peers connected now. */
+  get peerCount(): number {
+    return this.#peers.size;
+  }
+
   /** True once every piece is verified and written: we are a seed. */
   get complete(): boolean {
     return this.have.complete;

@@ -185,8 +185,8 @@ export function torrentFields(
     trackers: () =>
       trackersOf(t).map(({ tier, url }, id) => ({ announce: url, id, tier, scrape: "" })),
     trackerStats: () => trackersOf(t).map((entry, id) => trackerStats(entry, id)),
-    peers: () => (t.job?.session.peers() ?? []).map(peerFields),
-    peersFrom: () => peersFrom(t.job?.session.peers() ?? []),
+    peers: () => (t.job?.peers() ?? []).map(peerFields),
+    peersFrom: () => peersFrom(t.job?.peers() ?? []),
     isPrivate: () => torrent?.private ?? false,
     pieceCount: () => torrent?.pieceCount ?? 0,
     pieceSize: () => torrent?.pieceLength ?? 0,
@@ -219,7 +219,7 @@ export function torrentFields(
 
 /** Each listed file: its path, length and the bytes of it in verified pieces. */
 function filesOf(t: ClientTorrent, torrent: Torrent) {
-  const have = t.job?.session.have;
+  const have = t.job?.have;
   const L = torrent.pieceLength;
   return listedFiles(torrent).map((i, n) => {
     const f = torrent.files[i];

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { Client } from "../client/mod.ts";
+import type { Client, HeldEngine } from "../client/mod.ts";
 import { listedFiles, type Torrent } from "../metainfo/mod.ts";
 
 /** The path streams are served under. */
@@ -65,9 +65,17 @@ export async function serveStream(
   }
   const { start, end } = range ?? { start: 0, end: file.length };
   const L = torrent.pieceLength;
-  const session = job.session;
+  // A resting seed opens its files again; they stay open until the body ends.
+  let held: HeldEngine;
+  try {
+    held = await job.hold();
+  } catch {
+    return text(409, "the torrent stopped: start it to stream its files");
+  }
+  const { session } = held;
   for (let p = Math.floor((file.offset + start) / L); p * L < file.offset + end; p++) {
     if (!session.have.has(p) && !session.wants(p)) {
+      held.release();
       return text(409, `file ${n} is not selected for download: select it to stream it`);
     }
   }
@@ -83,31 +91,25 @@ export async function serveStream(
   };
   if (range) headers["Content-Range"] = `bytes ${start}-${end - 1}/${file.length}`;
   const status = range ? 206 : 200;
-  if (request.method === "HEAD" || start === end) return new Response(null, { status, headers });
-  const body = verifiedBytes(torrent, job.session, job.storage, {
-    start: file.offset + start,
-    end: file.offset + end,
-  });
+  if (request.method === "HEAD" || start === end) {
+    held.release();
+    return new Response(null, { status, headers });
+  }
+  const body = verifiedBytes(torrent, held, { start: file.offset + start, end: file.offset + end });
   return new Response(body, { status, headers });
-}
-
-/** What `verifiedBytes` reads from: the running job's session and storage. */
-interface Source {
-  have: { has(piece: number): boolean };
-  whenHave(piece: number): Promise<void>;
-  prioritize(from: number, to: number): () => void;
 }
 
 /**
  * The torrent's bytes `[range.start, range.end)` as they are verified, read when the client
- * asks for more; the pieces from the position on come first while they are missing.
+ * asks for more; the pieces from the position on come first while they are missing. The job
+ * is let go of when the body ends, fails or is cancelled.
  */
 function verifiedBytes(
   torrent: Torrent,
-  session: Source,
-  storage: { read(piece: number, begin: number, length: number): Promise<Uint8Array> },
+  held: HeldEngine,
   range: ByteRange,
 ): ReadableStream<Uint8Array> {
+  const { session, storage } = held;
   const L = torrent.pieceLength;
   const ahead = Math.max(2, Math.ceil(READ_AHEAD / L));
   const last = Math.floor((range.end - 1) / L);
@@ -118,6 +120,10 @@ function verifiedBytes(
     release?.();
     release = undefined;
   };
+  const end = () => {
+    stop();
+    held.release();
+  };
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       const piece = Math.floor(position / L);
@@ -127,16 +133,21 @@ function verifiedBytes(
         stop();
         release = session.prioritize(piece, Math.min(last + 1, piece + ahead));
       }
-      if (!session.have.has(piece)) await session.whenHave(piece);
-      const length = Math.min(CHUNK, (piece + 1) * L - position, range.end - position);
-      controller.enqueue(await storage.read(piece, position - piece * L, length));
-      position += length;
+      try {
+        if (!session.have.has(piece)) await session.whenHave(piece);
+        const length = Math.min(CHUNK, (piece + 1) * L - position, range.end - position);
+        controller.enqueue(await storage.read(piece, position - piece * L, length));
+        position += length;
+      } catch (e) {
+        end();
+        throw e;
+      }
       if (position >= range.end) {
-        stop();
+        end();
         controller.close();
       }
     },
-    cancel: stop,
+    cancel: end,
   }, { highWaterMark: 0 });
 }
 

@@ -104,7 +104,7 @@ async function main(): Promise<void> {
       seed: true,
       trackers: !values["tracker-off"],
     });
-    if (!job.session.complete) {
+    if (!job.have.complete) {
       await job.stop();
       console.error(`our_seeders: the data under ${values.data} does not verify`);
       Deno.exit(4);

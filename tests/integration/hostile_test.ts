@@ -442,7 +442,7 @@ Deno.test("peers that break the protocol are dropped; the download is unaffected
       const hungUp = await w.waitForHangup(3_000);
       results.set(name, {
         hungUp: hungUp || !sent,
-        whileDownloading: !s.leecher.session.complete,
+        whileDownloading: !s.leecher.session!.complete,
       });
     })
   );

@@ -77,7 +77,7 @@ Deno.test("resume: a clean stop, then a restart that trusts the record and finis
     leecher = await openJob(torrent, `${root}/leech`, { onCheckProgress: () => checks++ });
     assert(leecher.resumedFromRecord, "the clean stop's record is trusted");
     assertEquals(checks, 0, "no hashing on a clean restart");
-    assertEquals(leecher.session.have.count, onDisk, "the record holds every written piece");
+    assertEquals(leecher.have.count, onDisk, "the record holds every written piece");
     assert(onDisk >= kept);
     leecher.start();
     leecher.addPeers([addressOf(seeder)]);
@@ -90,7 +90,7 @@ Deno.test("resume: a clean stop, then a restart that trusts the record and finis
     // Run 3: complete and clean: trusted again, done at once without reading the data.
     checks = 0;
     leecher = await openJob(torrent, `${root}/leech`, { onCheckProgress: () => checks++ });
-    assert(leecher.resumedFromRecord && leecher.session.complete, "complete from the record");
+    assert(leecher.resumedFromRecord && leecher.session!.complete, "complete from the record");
     assertEquals(checks, 0);
     leecher.start();
     await within("an already complete job", 2_000, leecher.done);
@@ -142,7 +142,7 @@ Deno.test("resume: a byte corrupted while stopped is found on the next start and
     leecher = await openJob(torrent, out, { log });
     assert(!leecher.resumedFromRecord, "a changed file makes the record stale");
     assert(log.find("sub/b.bin changed").length > 0, log.lines.join("\n"));
-    assertEquals(leecher.session.have.count, torrent.pieceCount - 1, "exactly one bad piece");
+    assertEquals(leecher.have.count, torrent.pieceCount - 1, "exactly one bad piece");
     leecher.start();
     leecher.addPeers([addressOf(seeder)]);
     await within("the repair", 10_000, leecher.done);
@@ -159,7 +159,7 @@ Deno.test("resume: a byte corrupted while stopped is found on the next start and
     assert(!report.complete, "verify finds the hidden corruption");
     leecher = await openJob(torrent, out);
     assert(leecher.resumedFromRecord, "the refreshed record is trusted");
-    assertEquals(leecher.session.have.count, torrent.pieceCount - 1);
+    assertEquals(leecher.have.count, torrent.pieceCount - 1);
     leecher.start();
     leecher.addPeers([addressOf(seeder)]);
     await within("the second repair", 10_000, leecher.done);
@@ -308,7 +308,7 @@ Deno.test("resume: with a file selection (shared pieces in the part file) a clea
     leecher.start();
     leecher.addPeers([addressOf(seeder)]);
     await within("the chosen files", 10_000, leecher.done);
-    const have = leecher.session.have.count;
+    const have = leecher.have.count;
     await leecher.stop();
     const real = await Deno.realPath(out);
     assert((await Deno.stat(`${real}/.bittorrent/${torrent.infoHashHex}.parts`)).size > 0);
@@ -316,14 +316,14 @@ Deno.test("resume: with a file selection (shared pieces in the part file) a clea
     let checks = 0;
     leecher = await openJob(torrent, out, { selected, onCheckProgress: () => checks++ });
     assert(leecher.resumedFromRecord, "trusted despite the missing unchosen file");
-    assertEquals([checks, leecher.session.have.count], [0, have]);
+    assertEquals([checks, leecher.have.count], [0, have]);
     await leecher.stop();
 
     // The part file changed (e.g. truncated): stale, so the data is hashed again.
     await Deno.truncate(`${real}/.bittorrent/${torrent.infoHashHex}.parts`, PIECE);
     leecher = await openJob(torrent, out, { selected, onCheckProgress: () => checks++ });
     assert(!leecher.resumedFromRecord && checks > 0, "a changed part file makes it stale");
-    assert(leecher.session.have.count < have, "the truncated slot's piece is gone");
+    assert(leecher.have.count < have, "the truncated slot's piece is gone");
     leecher.start();
     leecher.addPeers([addressOf(seeder)]);
     await within("the repair", 10_000, leecher.done);

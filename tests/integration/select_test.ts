@@ -82,7 +82,7 @@ async function withSeeder(
     announcer: FAST_ANNOUNCER,
   });
   try {
-    assert(seeder.session.complete, "the seeder has everything");
+    assert(seeder.session!.complete, "the seeder has everything");
     seeder.start();
     await fn(seeder, root);
   } finally {
@@ -107,9 +107,9 @@ Deno.test("selection: only chosen files are fetched and written; a later run fet
       const s = first.stats();
       assertEquals(s.pieceCount, wanted1.size, "progress counts the chosen files' pieces");
       assertEquals(s.piecesDone, wanted1.size);
-      assert(first.session.finished && !first.session.complete, "finished, but not a seed");
+      assert(first.session!.finished && !first.session!.complete, "finished, but not a seed");
       assertEquals(
-        [...first.session.have.ones()].sort((x, y) => x - y),
+        [...first.have.ones()].sort((x, y) => x - y),
         [...wanted1].sort((x, y) => x - y),
       );
       assertEquals(s.left, torrent.totalLength - s.bytesDone, "trackers hear what is left of all");
@@ -127,14 +127,14 @@ Deno.test("selection: only chosen files are fetched and written; a later run fet
     // Run 2: the rest. The shared pieces come from the part file, not from the network.
     const second = await openJob(torrent, out, { selected: choose(1, 3, 5) });
     try {
-      for (const p of wanted1) assert(second.session.have.has(p), `piece ${p} had at start`);
-      const haveAtStart = second.session.have.count;
+      for (const p of wanted1) assert(second.have.has(p), `piece ${p} had at start`);
+      const haveAtStart = second.have.count;
       assert(haveAtStart < torrent.pieceCount, "the rest is missing");
       second.addPeers([addressOf(seeder)]);
       second.start();
       await within("rest of the download", 15_000, second.done);
       const s = second.stats();
-      assert(second.session.complete, "every piece had now");
+      assert(second.session!.complete, "every piece had now");
       const missing = (torrent.pieceCount - haveAtStart) * P;
       assert(s.downloaded - s.wasted <= missing, `fetched ${s.downloaded}, missing ${missing}`);
     } finally {
@@ -145,7 +145,7 @@ Deno.test("selection: only chosen files are fetched and written; a later run fet
     // Every file chosen: nothing left for the part file to hold.
     const third = await openJob(torrent, out, {});
     try {
-      assert(third.session.complete);
+      assert(third.session!.complete);
       assert(!(await exists(`${out}/.bittorrent/${torrent.infoHashHex}.parts`)));
     } finally {
       await third.stop();

@@ -47,7 +47,7 @@ async function startSwarm(
         announcer: FAST_ANNOUNCER,
       });
       seeders.push(job);
-      assert(job.session.complete, `seeder ${i} should find its data complete`);
+      assert(job.have.complete, `seeder ${i} should find its data complete`);
       job.start();
     }
     await waitFor(

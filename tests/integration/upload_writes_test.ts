@@ -53,7 +53,7 @@ Deno.test("a seeder sends a run of requested blocks in a few socket writes, not 
       dht: false,
       v2: false,
     };
-    job.session.addIncoming(
+    job.session!.addIncoming(
       new PeerConnection(counted.stream, new FrameReader(counted.stream), remote, {
         maxMessageLength: BLOCK + 13,
       }),

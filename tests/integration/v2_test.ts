@@ -98,7 +98,7 @@ Deno.test("v2: a selected file downloads, the record resumes it, and verify chec
       const again = await openJob(torrent, `${root}/out`, { selected });
       try {
         assert(again.resumedFromRecord, "the resume record is trusted");
-        assert(again.session.finished, "nothing left to fetch of the selection");
+        assert(again.session!.finished, "nothing left to fetch of the selection");
       } finally {
         await again.stop();
       }

@@ -48,10 +48,10 @@ Deno.test("stream: a range is served while downloading, a seek too, then the who
     assertEquals(far.headers.get("content-range"), `bytes 3000000-3099999/${MOVIE.length}`);
     assertEquals(far.headers.get("content-type"), "video/mp4");
     assertEquals(new Uint8Array(await far.arrayBuffer()), MOVIE.subarray(3000000, 3100000));
-    const pieces = job.session.have.size;
+    const pieces = job.have.size;
     assert(
-      job.session.have.count < pieces / 2,
-      `the range came first: ${job.session.have.count} of ${pieces} pieces when it was served`,
+      job.have.count < pieces / 2,
+      `the range came first: ${job.have.count} of ${pieces} pieces when it was served`,
     );
 
     // A seek back, read in part and dropped, as a player does.
@@ -93,6 +93,43 @@ Deno.test("stream: a range is served while downloading, a seek too, then the who
     await server.stop();
     await client.stop();
     await seeder.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("stream: a resting seed opens its files for the reader and rests again after", async () => {
+  const root = await Deno.makeTempDir({ prefix: "bt-stream-" });
+  await writePayload(root, "film", FILES);
+  const client = await Client.open({ port: 0, hostname: LOOPBACK, utp: false });
+  const server = RpcServer.start({ port: 0, methods: {}, pages: webPages(client) });
+  const base = `http://127.0.0.1:${server.port}/stream/${TORRENT.infoHashHex}`;
+  try {
+    const t = client.add({ torrent: TORRENT });
+    const job = await t.open({ output: root, seed: true, rest: true, restAfterMs: 1_000 });
+    t.start();
+    assert(job.resting, "complete with no peer: resting");
+    assertEquals(t.state, "seeding");
+
+    const range = await fetch(`${base}/0`, { headers: { Range: "bytes=2000000-2099999" } });
+    assertEquals(range.status, 206);
+    const reader = range.body!.getReader();
+    const first = await reader.read();
+    assert(!job.resting, "awake for the reader");
+    const rest: Uint8Array[] = [first.value!];
+    for (let r = await reader.read(); !r.done; r = await reader.read()) rest.push(r.value);
+    const got = new Uint8Array(rest.reduce((n, c) => n + c.length, 0));
+    rest.reduce((at, c) => (got.set(c, at), at + c.length), 0);
+    assertEquals(got, MOVIE.subarray(2000000, 2100000));
+    await waitFor("a rest once the body ended", () => job.resting, 5_000);
+
+    // A HEAD and a cancelled read let it go too.
+    await (await fetch(`${base}/1`, { method: "HEAD" })).body?.cancel();
+    const dropped = await fetch(`${base}/0`);
+    await dropped.body!.cancel();
+    await waitFor("a rest after a HEAD and a dropped read", () => job.resting, 5_000);
+  } finally {
+    await server.stop();
+    await client.stop();
     await Deno.remove(root, { recursive: true });
   }
 });
