@@ -20,6 +20,7 @@ import {
 import type { TorrentJob } from "./torrent_job.ts";
 import type { RateSetting, SavedTorrent, SavedTorrents } from "./saved_torrents.ts";
 import { type SeedLimits, SeedWatch } from "./seed_limits.ts";
+import { priorityRanges } from "./file_priorities.ts";
 
 /** How often seeding limits are checked. */
 const CHECK_MS = 1000;
@@ -76,7 +77,7 @@ export class KeptTorrents {
   readonly #waiting = new Set<number>();
   /** Torrents holding a slot: started (or starting) and not yet complete, stopped or gone. */
   readonly #active = new Set<number>();
-  /** The session each torrent's high-priority files were last put first in, and how to undo. */
+  /** The session each torrent's file priorities were last applied to, and how to undo them. */
   readonly #prioritized = new Map<number, { session: unknown; release: () => void }>();
   /** Torrents whose data is moving: not started meanwhile. */
   readonly #moving = new Set<number>();
@@ -254,27 +255,25 @@ export class KeptTorrents {
     record.lowPriority = low;
     this.#prioritized.get(t.id)?.release();
     this.#prioritized.delete(t.id);
-    this.#putFirst(t);
+    this.#applyPriorities(t);
     await this.#persist(t);
   }
 
   /**
-   * Makes the running session fetch the high-priority files' pieces before the others (again
-   * after a stop, a verify or a move, each of which starts a new session).
+   * Makes the running session fetch the high-priority files' pieces before the others and the
+   * low ones' after them (again after a stop, a verify, a move or a rest, each of which ends
+   * the session).
    */
-  #putFirst(t: ClientTorrent): void {
-    const session = t.job?.session, torrent = t.torrent;
-    const high = this.#records.get(t.id)?.highPriority ?? [];
-    if (!session || !torrent || high.length === 0) return;
+  #applyPriorities(t: ClientTorrent): void {
+    const session = t.job?.session, torrent = t.torrent, record = this.#records.get(t.id);
+    const high = record?.highPriority ?? [], low = record?.lowPriority ?? [];
+    if (!session || !torrent || high.length + low.length === 0) return;
     if (this.#prioritized.get(t.id)?.session === session) return;
-    const listed = listedFiles(torrent), L = torrent.pieceLength;
-    const releases = high.filter((n) => n < listed.length).map((n) => {
-      const f = torrent.files[listed[n]];
-      return session.prioritize(
-        Math.floor(f.offset / L),
-        Math.ceil((f.offset + f.length) / L),
-      );
-    });
+    const ranges = priorityRanges(torrent, high, low, record?.unwanted);
+    const releases = [
+      ...ranges.first.map((r) => session.prioritize(r.from, r.to)),
+      ...ranges.last.map((r) => session.defer(r.from, r.to)),
+    ];
     this.#prioritized.set(t.id, { session, release: () => releases.forEach((r) => r()) });
   }
 
@@ -378,7 +377,7 @@ export class KeptTorrents {
       }
       // Stopped or removed while it was opening.
       if (record.paused || t.state === "removed") await t.pause();
-      this.#putFirst(t);
+      this.#applyPriorities(t);
       job = t.job;
     } catch (e) {
       if (t.state !== "removed") this.#log?.warn(`torrent ${t.id}: ${messageOf(e)}`);
@@ -416,7 +415,7 @@ export class KeptTorrents {
     for (const t of this.client.list()) {
       const record = this.#records.get(t.id);
       if (!record) continue;
-      this.#putFirst(t);
+      this.#applyPriorities(t);
       if (saveTotals && t.job) {
         const { uploaded, downloaded } = t.totals();
         if (uploaded !== record.uploaded || downloaded !== record.downloaded) this.#persist(t);

@@ -66,6 +66,8 @@ export class PiecePicker {
   readonly #wanted?: (piece: number) => boolean;
   /** Ranges picked from before anything else, lowest index first (what streams read next). */
   #focus: readonly PieceRange[] = [];
+  /** Ranges picked from only when a peer has nothing else to give (files of low priority). */
+  #late: readonly PieceRange[] = [];
   /** The order `pick` follows. */
   readonly order: PickOrder;
 
@@ -211,6 +213,29 @@ export class PiecePicker {
   }
 
   /**
+   * Makes `pick` and `pickRun` take candidates in `ranges` only when the peer (or the web seed)
+   * has no other: the pieces of files a user marked low come last. A focused range still
+   * comes first.
+   *
+   * @example
+   * ```ts
+   * import { PiecePicker } from "./picker.ts";
+   * const picker = new PiecePicker(4, { order: "sequential" });
+   * picker.defer([{ from: 0, to: 2 }]);
+   * const order = [0, 1, 2, 3].map(() => picker.pick(() => true));
+   * console.log(order); // [ 2, 3, 0, 1 ]
+   * ```
+   */
+  defer(ranges: readonly PieceRange[]): void {
+    this.#late = ranges;
+  }
+
+  #isLate(piece: number): boolean {
+    for (const { from, to } of this.#late) if (piece >= from && piece < to) return true;
+    return false;
+  }
+
+  /**
    * Picks the candidate for which `peerHas` is true that comes first in this picker's order
    * (the rarest, or the lowest index) and removes it from the pool; -1 when there is none.
    * `next`, when given, wins a tie: it is taken instead when it is a candidate the peer has and
@@ -222,6 +247,13 @@ export class PiecePicker {
       const piece = this.#pickLowest(peerHas, from, to);
       if (piece !== -1) return piece;
     }
+    if (this.#late.length === 0) return this.#pickInOrder(peerHas, next);
+    const early = this.#pickInOrder((p) => !this.#isLate(p) && peerHas(p), next);
+    return early !== -1 ? early : this.#pickInOrder(peerHas, next);
+  }
+
+  /** `pick` without the focused ranges: the first candidate in this picker's order. */
+  #pickInOrder(peerHas: (piece: number) => boolean, next?: number): number {
     if (this.order === "sequential") return this.#pickLowest(peerHas);
     for (let i = 0; i < this.#size; i++) {
       let piece = this.#order[i];
@@ -250,11 +282,13 @@ export class PiecePicker {
    * ```
    */
   pickRun(max: number, ok: (piece: number) => boolean): number[] {
-    const first = this.#pickLowest(ok);
+    let take = (piece: number) => ok(piece) && !this.#isLate(piece);
+    let first = this.#pickLowest(take);
+    if (first === -1) first = this.#pickLowest(take = ok);
     if (first === -1) return [];
     const run = [first];
     for (let i = first + 1; run.length < max && i < this.pieceCount; i++) {
-      if (this.#pos[i] === -1 || !ok(i)) break;
+      if (this.#pos[i] === -1 || !take(i)) break;
       this.#remove(i);
       run.push(i);
     }

@@ -395,6 +395,8 @@ export class Session {
   #pieceWaiters = new Map<number, { resolve: () => void; reject: (e: Error) => void }[]>();
   /** The ranges streams want next, oldest first (`prioritize`). */
   #focus: PieceRange[] = [];
+  /** The ranges fetched last (`defer`). */
+  #late: PieceRange[] = [];
   /** The wanted pieces; undefined when every piece is wanted. */
   #wanted?: Bitfield;
   /** Wanted pieces not had yet: the download is finished at 0. */
@@ -547,16 +549,32 @@ export class Session {
    * streams are served in the order they were asked for.
    */
   prioritize(from: number, to: number): () => void {
+    const release = this.#addRange(this.#focus, from, to);
+    this.#picker.focus(this.#focus);
+    for (const p of this.#peers) this.#request(p);
+    return release;
+  }
+
+  /**
+   * Starts pieces `[from, to)` only when a peer has nothing else to give, until the function
+   * returned is called: the files a user marked low.
+   */
+  defer(from: number, to: number): () => void {
+    const release = this.#addRange(this.#late, from, to);
+    this.#picker.defer(this.#late);
+    return release;
+  }
+
+  /** Adds `[from, to)` (within the torrent) to `ranges`; the function returned takes it out. */
+  #addRange(ranges: PieceRange[], from: number, to: number): () => void {
     const range: PieceRange = {
       from: Math.max(0, from),
       to: Math.min(to, this.torrent.pieceCount),
     };
-    this.#focus.push(range);
-    this.#picker.focus(this.#focus);
-    for (const p of this.#peers) this.#request(p);
+    ranges.push(range);
     return () => {
-      const i = this.#focus.indexOf(range);
-      if (i >= 0) this.#focus.splice(i, 1);
+      const i = ranges.indexOf(range);
+      if (i >= 0) ranges.splice(i, 1);
     };
   }
 

@@ -155,3 +155,27 @@ Deno.test("sequential: randomised model check against a naive lowest-index picke
     }
   }
 });
+
+Deno.test("defer: deferred pieces come after every other the peer has, focus before both", () => {
+  for (const order of ["rarest", "sequential"] as const) {
+    const picker = new PiecePicker(10, { order, random: lcg(5) });
+    picker.defer([{ from: 0, to: 3 }, { from: 8, to: 10 }]);
+    picker.focus([{ from: 9, to: 10 }]);
+    assertEquals(picker.pick(() => true), 9, `${order}: a focused piece first, deferred or not`);
+    const early = [0, 1, 2, 3, 4].map(() => picker.pick(() => true)).sort((a, b) => a - b);
+    assertEquals(early, [3, 4, 5, 6, 7], `${order}: the others next`);
+    // A peer with deferred pieces only still gets one.
+    assertEquals(picker.pick((i) => i === 1), 1, order);
+    const late = [0, 1, 2].map(() => picker.pick(() => true)).sort((a, b) => a - b);
+    assertEquals(late, [0, 2, 8], `${order}: the deferred last`);
+    assertEquals(picker.pick(() => true), -1);
+  }
+  // A web seed's run starts outside the deferred ranges and stops at one.
+  const runs = new PiecePicker(8);
+  runs.defer([{ from: 0, to: 2 }, { from: 5, to: 6 }]);
+  assertEquals(runs.pickRun(8, () => true), [2, 3, 4]);
+  assertEquals(runs.pickRun(8, () => true), [6, 7]);
+  assertEquals(runs.pickRun(8, () => true), [0, 1]);
+  runs.defer([]);
+  assertEquals(runs.pickRun(8, () => true), [5]);
+});

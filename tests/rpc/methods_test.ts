@@ -235,6 +235,50 @@ Deno.test("daemon methods: a high-priority file is fetched before the others", a
   }
 });
 
+Deno.test("daemon methods: a low-priority file is fetched after the others", async () => {
+  const root = await Deno.makeTempDir({ prefix: "bt-priority-" });
+  const files = [
+    { path: ["extras.bin"], data: patternBytes(300_000, 43) },
+    { path: ["main.bin"], data: patternBytes(300_000, 44) },
+  ];
+  const bytes = createTorrentFromBuffers("pair", files, { pieceLength: 16384, creationDate: null });
+  await writePayload(`${root}/seed`, "pair", files);
+  const seeder = await openJob(torrentOf(bytes), `${root}/seed`, {
+    seed: true,
+    hub: { maxUploadRate: 300_000 },
+  });
+  seeder.start();
+  const client = await Client.open({ port: 0, hostname: LOOPBACK, utp: false });
+  const kept = await KeptTorrents.open({ client, maxActive: 5 });
+  try {
+    const methods = methodsOver(kept, `${root}/out`);
+    await methods["torrent-add"]({ metainfo: encodeBase64(bytes), "priority-low": [0] });
+    const fileStats = async () =>
+      ((await methods["torrent-get"]({ ids: [1], fields: ["fileStats"] }))
+        .torrents as { fileStats: { bytesCompleted: number; priority: number }[] }[])[0].fileStats;
+    assertEquals((await fileStats()).map((f) => f.priority), [-1, 0]);
+    await waitFor("it running", () => client.get(1)!.job !== undefined);
+    client.get(1)!.job!.addPeers([addressOf(seeder)]);
+    let low = 0;
+    for (;;) {
+      const stats = await fileStats();
+      if (stats[1].bytesCompleted === 300_000) {
+        low = stats[0].bytesCompleted;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // Pieces are started last, so a few are in flight while the other file ends.
+    assert(low < 150_000, `the low file came last: ${low} bytes of it by then`);
+    await waitFor("all done", () => client.get(1)!.state === "seeding", 10_000);
+  } finally {
+    await kept.close();
+    await client.stop();
+    await seeder.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test("daemon methods: a magnet link fetching its metadata shows its name, stops and starts", async () => {
   const client = await Client.open({ port: 0, hostname: LOOPBACK, utp: false });
   const kept = await KeptTorrents.open({ client, maxActive: 5 });
