@@ -6,7 +6,13 @@
  *
  * @module
  */
-import type { PeerAddress, PeerSource, SessionLog, SessionStats } from "../engine/mod.ts";
+import type {
+  HandedPeer,
+  PeerAddress,
+  PeerSource,
+  SessionLog,
+  SessionStats,
+} from "../engine/mod.ts";
 import { type Magnet, swarmHashes, type Torrent } from "../metainfo/mod.ts";
 import type { AnnouncerOptions, TrackerStatus } from "../tracker/mod.ts";
 import { toHex } from "../util/mod.ts";
@@ -72,6 +78,12 @@ export type OpenOptions =
     >
   >
   & { events?: Omit<JobEvents, "tracker"> };
+
+/**
+ * How long a magnet link's connections wait for its download to start (open, check, a slot in
+ * the queue) before they are closed; the download dials its peers again after that.
+ */
+const HANDED_WAIT_MS = 30_000;
 
 /** Adding a torrent the client already runs. */
 export class DuplicateTorrentError extends Error {
@@ -164,6 +176,9 @@ export class ClientTorrent {
   readonly #options: AddOptions;
   readonly #forget: () => void;
   #fetch: MetadataJob | undefined;
+  /** The metadata phase's connections, kept for the download (see `#holdHanded`). */
+  #handed: HandedPeer[] = [];
+  #handedTimer: ReturnType<typeof setTimeout> | undefined;
   #job: TorrentJob | undefined;
   #torrent: Torrent | undefined;
   #opening = false;
@@ -199,7 +214,7 @@ export class ClientTorrent {
     this.#earlier = { ...(options.totals ?? { uploaded: 0, downloaded: 0 }) };
     if ("torrent" in source) {
       this.#torrent = source.torrent;
-      this.metadata = Promise.resolve({ torrent: source.torrent, peers: [] });
+      this.metadata = Promise.resolve({ torrent: source.torrent, peers: [], handed: [] });
       return;
     }
     this.#magnet = source.magnet;
@@ -221,6 +236,7 @@ export class ClientTorrent {
     });
     fetch.done.then(
       async (fetched) => {
+        this.#holdHanded(fetched.handed);
         await fetch.stop();
         if (this.#fetch === fetch) this.#fetch = undefined;
         this.#torrent = fetched.torrent;
@@ -231,6 +247,33 @@ export class ClientTorrent {
         this.#fetched!.reject(e);
       },
     );
+  }
+
+  /**
+   * Keeps the metadata phase's connections for the download's first open, at most
+   * `HANDED_WAIT_MS` (a torrent waiting in the queue would hold them for nothing).
+   */
+  #holdHanded(handed: HandedPeer[]): void {
+    this.#handed = handed;
+    clearTimeout(this.#handedTimer);
+    if (handed.length > 0) {
+      this.#handedTimer = setTimeout(
+        () => this.#dropHanded("not taken up in time"),
+        HANDED_WAIT_MS,
+      );
+    }
+  }
+
+  /** The connections kept for the download, for it to take; none the next time. */
+  #takeHanded(): HandedPeer[] {
+    clearTimeout(this.#handedTimer);
+    const handed = this.#handed.filter((h) => h.available);
+    this.#handed = [];
+    return handed;
+  }
+
+  #dropHanded(reason: string): void {
+    for (const h of this.#takeHanded()) h.conn.close(reason);
   }
 
   /** The info-hash the torrent is known by (the v1 one, or the v2 one cut to 20 bytes), hex. */
@@ -315,6 +358,7 @@ export class ClientTorrent {
         announcer: this.#options.announcer,
         events: { ...options.events, tracker: this.#options.onTracker },
         peers: [...fetched.peers, ...this.#sourced(this.#options.peers)],
+        handed: this.#takeHanded(),
       });
     } catch (e) {
       if (!this.#removed) this.#fail(e);
@@ -349,6 +393,7 @@ export class ClientTorrent {
       this.#paused = true;
       return await fetch.stop();
     }
+    this.#dropHanded("torrent paused");
     const job = this.#job;
     if (!job || this.#removed) return;
     this.#paused = true;
@@ -438,6 +483,7 @@ export class ClientTorrent {
   async remove(): Promise<void> {
     this.#removed = true;
     this.#forget();
+    this.#dropHanded("torrent removed");
     await this.#fetch?.stop();
     await this.#job?.stop();
   }

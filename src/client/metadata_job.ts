@@ -6,6 +6,7 @@
  * @module
  */
 import {
+  type HandedPeer,
   MetadataFetcher,
   type MetadataStats,
   type PeerAddress,
@@ -32,10 +33,12 @@ export interface MetadataJobOptions {
   announcer?: Partial<AnnouncerOptions>;
 }
 
-/** The outcome: the torrent, and the peers to dial first for its pieces. */
+/** The outcome: the torrent, the peers to dial first for its pieces, and those still connected. */
 export interface FetchedTorrent {
   torrent: Torrent;
   peers: SourcedAddress[];
+  /** Connections the download takes over (see `HandedPeer`), or closes. */
+  handed: HandedPeer[];
 }
 
 /**
@@ -112,6 +115,7 @@ export class MetadataJob {
         urlList: magnet.webSeeds,
       },
       peers: this.#fetcher.knownAddresses(),
+      handed: this.#fetcher.handOff(),
     }));
   }
 

@@ -10,6 +10,7 @@
  */
 import {
   every,
+  type HandedPeer,
   type PeerAddress,
   type PeerSource,
   type PeerView,
@@ -64,6 +65,8 @@ export interface TorrentJobOptions {
   events?: JobEvents;
   /** Called while existing data is checked, with pieces checked so far. */
   onCheckProgress?: (checked: number, total: number) => void;
+  /** Connections a magnet link's metadata phase hands over, taken before any dial. */
+  handed?: HandedPeer[];
   /** Peers to dial besides those the trackers give (`manual` unless they say where from). */
   peers?: (PeerAddress & { source?: PeerSource })[];
   /** Turn off tracker announces (tests and the demo's own seeders may not need them). */
@@ -302,6 +305,7 @@ export class TorrentJob {
       };
       const engine = await openEngine(opts, resume, opts.recheck === true);
       const job = target.job = new TorrentJob(opts, engine, stopServing, resume);
+      for (const handed of opts.handed ?? []) engine.session.adoptHanded(handed);
       if (opts.peers) job.addPeers(opts.peers);
       // Right away when the data was hashed: a run killed before its first write then skips
       // the check next time. Later saves: see start() and stop().

@@ -17,8 +17,10 @@ import {
 } from "../ext/mod.ts";
 import {
   encodeExtended,
+  encodeSimple,
   type HandshakeOptions,
   type Message,
+  MessageId,
   type PeerConnection,
   type PeerDialler,
 } from "../peer/mod.ts";
@@ -31,6 +33,7 @@ import {
   splitAddressKey,
 } from "./peer_book.ts";
 import type { SessionLog } from "./session.ts";
+import { HandedPeer } from "./handed_peer.ts";
 
 /** What the fetcher needs. */
 export interface MetadataFetcherOptions {
@@ -69,7 +72,12 @@ interface FetchPeer {
   remoteId?: number;
   metadataSize?: number;
   outstanding: number;
+  /** What it said that the download will need (see `HandedPeer.said`); undefined: too much. */
+  said?: Message[];
 }
+
+/** Most messages kept of one peer for the download; a peer saying more is not handed over. */
+const MAX_SAID = 4096;
 
 /**
  * Fetches the info dictionary named by an info-hash from the swarm.
@@ -152,6 +160,35 @@ export class MetadataFetcher {
     };
   }
 
+  /**
+   * Ends the phase (no more dialling or requests) but keeps the connections of the peers not
+   * too chatty: they go to the download (`Session.adoptHanded`), what they say meanwhile kept
+   * too. Whoever holds them closes those it does not hand on.
+   */
+  handOff(): HandedPeer[] {
+    this.#stopped = true;
+    clearInterval(this.#tick);
+    this.#book.close();
+    const handed: HandedPeer[] = [];
+    for (const p of [...this.#peers]) {
+      if (p.said === undefined || p.conn.closed) continue;
+      this.#peers.delete(p);
+      const e = p.entry;
+      const h = new HandedPeer(
+        p.conn,
+        e && { host: e.host, port: e.port, source: e.source },
+        p.said,
+      );
+      const park = (m: Message) => {
+        record(p, m);
+        if (p.said === undefined) p.conn.close("said too much before the download took it");
+      };
+      p.conn.handTo({ onMessage: park, onClose() {} }, p.conn.options);
+      handed.push(h);
+    }
+    return handed;
+  }
+
   /** Closes every connection and stops dialling. */
   stop(): Promise<void> {
     this.#stopped = true;
@@ -166,13 +203,15 @@ export class MetadataFetcher {
       conn.close(conn.remote.extensions ? "banned peer" : "no extension protocol");
       return;
     }
-    const peer: FetchPeer = { conn, entry, outstanding: 0 };
+    const peer: FetchPeer = { conn, entry, outstanding: 0, said: [] };
     this.#peers.add(peer);
     if (entry) this.#book.connected(entry);
     conn.start({
       onMessage: (m) => this.#onMessage(peer, m),
       onClose: () => this.#onClose(peer),
     });
+    // We have no piece yet. Said first, as BEP 6 asks, so the download need not say it later.
+    if (conn.remote.fast) conn.send(encodeSimple(MessageId.haveNone));
     conn.send(encodeExtended(
       0,
       encodeExtendedHandshake({
@@ -191,7 +230,9 @@ export class MetadataFetcher {
   }
 
   #onMessage(peer: FetchPeer, m: Message): void {
-    if (m.type !== "extended" || this.#stopped) return;
+    if (this.#stopped) return;
+    if (m.type !== "extended" || m.id === 0) record(peer, m);
+    if (m.type !== "extended") return;
     try {
       if (m.id === 0) {
         const h = parseExtendedHandshake(m.payload);
@@ -291,4 +332,24 @@ export class MetadataFetcher {
     }
     this.#book.fill();
   }
+}
+
+/**
+ * Keeps a copy of `m` for the download (its bytes are the reader's, reused after this call),
+ * but for keep-alives and blocks nobody asked for; too many and the peer is not handed over.
+ */
+function record(peer: FetchPeer, m: Message): void {
+  if (m.type === "keepalive" || m.type === "piece" || peer.said === undefined) return;
+  if (peer.said.length >= MAX_SAID) {
+    peer.said = undefined;
+    return;
+  }
+  const copy: Record<string, unknown> = { ...m };
+  for (const [key, value] of Object.entries(copy)) {
+    if (value instanceof Uint8Array) copy[key] = value.slice();
+  }
+  if (m.type === "hashRequest" || m.type === "hashes" || m.type === "hashReject") {
+    copy.request = { ...m.request, root: m.request.root.slice() };
+  }
+  peer.said.push(copy as Message);
 }

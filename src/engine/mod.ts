@@ -37,6 +37,7 @@ export {
   type SessionTorrent,
 } from "./session.ts";
 export { every } from "./ticker.ts";
+export { HandedPeer } from "./handed_peer.ts";
 export {
   MetadataFetcher,
   type MetadataFetcherOptions,

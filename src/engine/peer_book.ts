@@ -108,6 +108,20 @@ export class PeerBook {
     this.fill();
   }
 
+  /**
+   * The entry of an address a connection is open to already (one handed over from another
+   * owner), added when new; it is not dialled.
+   */
+  entryFor(address: PeerAddress, source: PeerSource): BookEntry {
+    const key = formatAddress(address.host, address.port);
+    let entry = this.#entries.get(key);
+    if (!entry) {
+      entry = { ...address, source, failures: 0, retryAt: 0, state: "idle" };
+      this.#entries.set(key, entry);
+    }
+    return entry;
+  }
+
   /** Dials idle addresses while the owner has free slots. */
   fill(): void {
     if (this.#closed) return;

@@ -69,6 +69,7 @@ import { allowedFastSet } from "./allowed_fast.ts";
 import { PiecePicker, type PieceRange } from "./picker.ts";
 import type { BufferPool } from "./buffer_pool.ts";
 import { every } from "./ticker.ts";
+import type { HandedPeer } from "./handed_peer.ts";
 import { RateMeter } from "./rate.ts";
 import { choose } from "./choker.ts";
 
@@ -600,6 +601,21 @@ export class Session {
     this.#adopt(conn, undefined, "incoming");
   }
 
+  /**
+   * Takes over a connection a magnet link's metadata phase opened, what the peer said on it
+   * replayed; the greeting leaves out what the phase sent already (see `HandedPeer`).
+   */
+  adoptHanded(handed: HandedPeer): void {
+    if (!handed.available) return;
+    if (this.#stopped || this.#peers.size >= this.#maxPeers() + INCOMING_SLACK) {
+      handed.conn.close(this.#stopped ? "session stopped" : "too many peers");
+      return;
+    }
+    const at = handed.dialled;
+    const known = at && this.#book.entryFor(at, at.source);
+    this.#adopt(handed.conn, known, at?.source ?? "incoming", handed);
+  }
+
   /** The connected peers, as a user is shown them (Transmission's `peers`). */
   peers(): PeerView[] {
     const now = performance.now();
@@ -711,7 +727,12 @@ export class Session {
 
   // ---- connections -------------------------------------------------------------------------
 
-  #adopt(conn: PeerConnection, known: BookEntry | undefined, source: PeerSource): void {
+  #adopt(
+    conn: PeerConnection,
+    known: BookEntry | undefined,
+    source: PeerSource,
+    handed?: HandedPeer,
+  ): void {
     if (this.#book.isBanned(conn.remote.peerId)) {
       conn.close("banned peer");
       if (known) known.state = "banned";
@@ -745,12 +766,16 @@ export class Session {
       `peer ${peer.address} connected (${source}${conn.encrypted ? ", encrypted" : ""}` +
         `${conn.transport === "utp" ? ", uTP" : ""})`,
     );
-    conn.start({
-      onMessage: (m) => this.#onMessage(peer, m),
-      onClose: (reason) => this.#onClose(peer, reason),
-    });
+    const events = {
+      onMessage: (m: Message) => this.#onMessage(peer, m),
+      onClose: (reason: string) => this.#onClose(peer, reason),
+    };
+    const said = handed ? handed.take(events, this.handshakeOptions) : [];
+    if (!handed) conn.start(events);
     const fast = conn.remote.fast;
-    if (fast && this.have.count === 0) conn.send(encodeSimple(MessageId.haveNone));
+    // A handed connection had HAVE NONE or nothing first: pieces found since go as HAVEs.
+    if (handed) { for (const i of this.have.ones()) conn.send(encodeIndex(MessageId.have, i)); }
+    else if (fast && this.have.count === 0) conn.send(encodeSimple(MessageId.haveNone));
     else if (fast && this.complete) conn.send(encodeSimple(MessageId.haveAll));
     else if (this.have.count > 0) conn.send(encodeBitfield(this.have.bytes));
     if (fast) this.#grantAllowedFast(peer);
@@ -767,6 +792,10 @@ export class Session {
     }
     if (conn.remote.dht && this.#o.dhtPort !== undefined && !this.torrent.private) {
       conn.send(encodePort(this.#o.dhtPort));
+    }
+    for (const m of said) {
+      if (conn.closed) break;
+      this.#onMessage(peer, m);
     }
   }
 

@@ -198,15 +198,23 @@ export class PeerConnection {
   #abort = new AbortController();
   #drainWaiters: { below: number; wake: () => void }[] = [];
 
+  #options: PeerConnectionOptions;
+
   constructor(
     readonly stream: ByteStream,
     reader: FrameReader,
     remote: Handshake,
-    readonly options: PeerConnectionOptions,
+    options: PeerConnectionOptions,
   ) {
     this.#reader = reader;
     this.remote = remote;
     this.address = stream.remoteAddress;
+    this.#options = options;
+  }
+
+  /** How messages are read: their largest length, the download limit. */
+  get options(): PeerConnectionOptions {
+    return this.#options;
   }
 
   /** True when the payload crosses the wire encrypted (MSE with RC4). */
@@ -239,9 +247,19 @@ export class PeerConnection {
     this.#readLoop().catch((e) => this.close(errorText(e)));
   }
 
+  /**
+   * Sends what arrives from now on to `events`, read under `options`: a connection handed from
+   * one owner to the next (a magnet link's metadata phase to its download) once started.
+   */
+  handTo(events: PeerEvents, options: PeerConnectionOptions): void {
+    this.#events = events;
+    this.#options = options;
+    this.#reader.limiter = options.downloadLimiter;
+  }
+
   async #readLoop(): Promise<void> {
-    const max = this.options.maxMessageLength;
     while (!this.#closed) {
+      const max = this.#options.maxMessageLength;
       let body: Uint8Array | null | undefined = await this.#reader.frame(max);
       if (body === null) return this.close("connection closed by peer");
       this.lastReceivedAt = performance.now();

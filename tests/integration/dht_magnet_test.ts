@@ -63,6 +63,7 @@ Deno.test("a magnet link with no tracker and no x.pe: peers and metadata through
       output: `${root}/leech`,
       hub,
       peers: fetched.peers,
+      handed: fetched.handed,
       trackers: false,
       session: FAST_SESSION,
     });

@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "../assert.ts";
-import { MetadataJob, PeerHub } from "../../src/client/mod.ts";
+import { Client, MetadataJob, PeerHub } from "../../src/client/mod.ts";
 import {
   createTorrentFromBuffers,
   magnetUri,
@@ -10,7 +10,9 @@ import {
 import {
   addressOf,
   assertPayload,
+  FAST_SESSION,
   LOOPBACK,
+  MemoryLog,
   openJob,
   patternBytes,
   torrentOf,
@@ -47,6 +49,8 @@ Deno.test("a magnet link with only x.pe peers: metadata from two seeders, then t
     const saved = parseTorrent(torrentFileFromInfo(fetched.torrent.infoBytes, []));
     assertEquals(saved.infoHashHex, torrent.infoHashHex, ".torrent rebuilt from the metadata");
 
+    // This download has a hub of its own: the phase's connections are not for it.
+    for (const h of fetched.handed) h.conn.close("another hub downloads");
     const leecher = await openJob(fetched.torrent, `${root}/leech`, { peers: fetched.peers });
     leecher.start();
     await within("download", 10_000, leecher.done);
@@ -56,6 +60,42 @@ Deno.test("a magnet link with only x.pe peers: metadata from two seeders, then t
     await metadata.stop();
     await hub.stop();
     for (const s of seeders) await s.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("a magnet link's download takes over the metadata phase's connections", async () => {
+  const torrent = torrentOf(
+    createTorrentFromBuffers("handoff", files, { pieceLength: 16384, creationDate: null }),
+  );
+  const root = await Deno.makeTempDir();
+  await writePayload(`${root}/seed`, torrent.name, files);
+  const log = new MemoryLog();
+  // Slow enough that the download is still going when the metadata phase ends.
+  const seeder = await openJob(torrent, `${root}/seed`, {
+    seed: true,
+    log,
+    hub: { maxUploadRate: 400_000 },
+  });
+  seeder.start();
+  const client = await Client.open({ port: 0, hostname: LOOPBACK, utp: false });
+  try {
+    const uri = magnetUri({ infoHashHex: torrent.infoHashHex }) +
+      `&x.pe=${LOOPBACK}:${addressOf(seeder).port}`;
+    const t = client.add({ magnet: parseMagnet(uri) });
+    const fetched = await within("metadata", 10_000, t.metadata);
+    assertEquals(fetched.handed.length, 1, "the seeder's connection is kept");
+    const job = await t.open({ output: `${root}/leech`, session: FAST_SESSION });
+    assert(!fetched.handed[0].available, "taken by the download");
+    assertEquals(job.stats().peersConnected, 1, "connected before any dial");
+    t.start();
+    await within("download", 15_000, job.completed);
+    await assertPayload(`${root}/leech`, torrent.name, files);
+    const connections = log.find("connected (incoming");
+    assertEquals(connections.length, 1, `one connection for both phases: ${connections}`);
+  } finally {
+    await client.stop();
+    await seeder.stop();
     await Deno.remove(root, { recursive: true });
   }
 });
