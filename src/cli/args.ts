@@ -5,6 +5,7 @@
  * @module
  */
 import type { EncryptionPolicy } from "../peer/mod.ts";
+import { DEFAULT_MAX_PEERS } from "../engine/mod.ts";
 import type { TorrentVersion } from "../metainfo/mod.ts";
 import { formatIp, parseIp } from "../util/mod.ts";
 
@@ -217,7 +218,7 @@ export class UsageError extends Error {
 }
 
 /** Default number of peer connections. */
-export const DEFAULT_MAX_PEERS = 20;
+export { DEFAULT_MAX_PEERS };
 /** Default listen port (the traditional BitTorrent port). */
 export const DEFAULT_PORT = 6881;
 /** The RPC port of `daemon` unless `--rpc-port`: Transmission's, which its tools assume. */

@@ -42,7 +42,6 @@ export async function runDaemon(
         kept,
         downloadDir: options.output,
         version: `bittorrent ${version}`,
-        encryption: options.encryption,
         dht: options.dht,
         utp: options.utp,
         // What a remote changes (the web page, transmission-remote) holds after a restart.
@@ -52,6 +51,11 @@ export async function runDaemon(
             "max-active": values.maxActive,
             "max-download-rate": values.maxDownloadRate || undefined,
             "max-upload-rate": values.maxUploadRate || undefined,
+            "max-connections": Number.isFinite(values.maxConnections)
+              ? values.maxConnections
+              : undefined,
+            "max-peers": values.maxPeers,
+            encryption: values.encryption,
           }).catch((e) => log.warn(`settings not saved: ${fsReason(e)}`)),
         log,
       });

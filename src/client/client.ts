@@ -173,7 +173,7 @@ export class Client {
 export class ClientTorrent {
   readonly id: number;
   readonly #hub: PeerHub;
-  readonly #options: AddOptions;
+  #options: AddOptions;
   readonly #forget: () => void;
   #fetch: MetadataJob | undefined;
   /** The metadata phase's connections, kept for the download (see `#holdHanded`). */
@@ -469,6 +469,12 @@ export class ClientTorrent {
     } finally {
       this.#reopening = false;
     }
+  }
+
+  /** Changes the most peers this torrent keeps, the running job's at once. */
+  setMaxPeers(limit: number): void {
+    this.#options = { ...this.#options, maxPeers: limit };
+    this.#job?.setMaxPeers(limit);
   }
 
   /** Asks the trackers for peers now. */

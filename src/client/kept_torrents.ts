@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { SessionLog } from "../engine/mod.ts";
+import { DEFAULT_MAX_PEERS, type SessionLog } from "../engine/mod.ts";
 import { listedFiles, type Torrent } from "../metainfo/mod.ts";
 import { STATE_DIR } from "../storage/mod.ts";
 import { TokenBucket } from "../util/mod.ts";
@@ -67,7 +67,7 @@ export class KeptTorrents {
   readonly client: Client;
   readonly #saved: SavedTorrents | undefined;
   readonly #log: SessionLog | undefined;
-  readonly #maxPeers: number | undefined;
+  #maxPeers: number;
   #maxActive: number;
   readonly #records = new Map<number, SavedTorrent>();
   /**
@@ -97,7 +97,7 @@ export class KeptTorrents {
     this.client = options.client;
     this.#saved = options.saved;
     this.#log = options.log;
-    this.#maxPeers = options.maxPeers;
+    this.#maxPeers = options.maxPeers ?? DEFAULT_MAX_PEERS;
     this.#maxActive = checkLimit(options.maxActive);
     const timer = setInterval(() => this.#check(), CHECK_MS);
     // A check left to do never keeps the process alive.
@@ -127,6 +127,17 @@ export class KeptTorrents {
     const record = this.#records.get(t.id);
     if (!record) throw new Error(`torrent ${t.id} is not kept here`);
     return record;
+  }
+
+  /** Peers each torrent keeps at most (`--max-peers`). */
+  get maxPeers(): number {
+    return this.#maxPeers;
+  }
+
+  /** Changes it for every torrent, the running ones at once. */
+  set maxPeers(limit: number) {
+    this.#maxPeers = checkLimit(limit, "a torrent's peers");
+    for (const t of this.client.list()) t.setMaxPeers(limit);
   }
 
   /** Torrents downloading (or checking) at once. */
@@ -511,9 +522,9 @@ function rateOf(setting: RateSetting | undefined): number {
   return setting?.on ? setting.rate : 0;
 }
 
-function checkLimit(limit: number): number {
+function checkLimit(limit: number, what = "the download queue"): number {
   if (!Number.isSafeInteger(limit) || limit < 1) {
-    throw new RangeError(`the download queue needs a limit of 1 or more, got ${limit}`);
+    throw new RangeError(`${what} needs a limit of 1 or more, got ${limit}`);
   }
   return limit;
 }

@@ -107,7 +107,7 @@ export class PeerHub {
   readonly #utp: UtpTransport | undefined;
   readonly #dhtNodes: Dht[];
   #stopping: Promise<void> | undefined;
-  readonly #maxConnections: number;
+  #maxConnections: number;
   /** Torrents served now (each `serve` until its stop). */
   #served = 0;
 
@@ -133,6 +133,18 @@ export class PeerHub {
     this.buffers = new BufferPool(parts.options.maxBufferedBytes ?? DEFAULT_SHARED_BUFFERS);
     this.downloadLimiter = new TokenBucket(parts.options.maxDownloadRate ?? 0);
     this.uploadLimiter = new TokenBucket(parts.options.maxUploadRate ?? 0);
+  }
+
+  /**
+   * Peer connections of every torrent together (`Infinity`: no bound). A lower one is met as
+   * each torrent's tick closes its peers past its share.
+   */
+  get maxConnections(): number {
+    return this.#maxConnections;
+  }
+
+  set maxConnections(limit: number) {
+    this.#maxConnections = limit;
   }
 
   /**

@@ -174,7 +174,7 @@ export class TorrentJob {
   readonly torrent: Torrent;
   /** The peer port (the hub's). */
   readonly port: number;
-  readonly #opts: TorrentJobOptions;
+  #opts: TorrentJobOptions;
   readonly #stopServing: () => void;
   readonly #ownHub: PeerHub | undefined;
   /** One announce loop a swarm: a hybrid torrent's v1 and v2 hashes each have their own. */
@@ -538,6 +538,12 @@ export class TorrentJob {
       release();
       throw e;
     }
+  }
+
+  /** Changes the most peers this torrent keeps, now and after a rest. */
+  setMaxPeers(limit: number): void {
+    this.#opts = { ...this.#opts, maxPeers: limit };
+    if (this.#engine) this.#engine.session.maxPeers = limit;
   }
 
   /** Asks every tracker for peers now, not at the next interval. */

@@ -191,9 +191,12 @@ export interface SessionOptions {
   sequential?: boolean;
 }
 
+/** Peers a torrent keeps when not told. */
+export const DEFAULT_MAX_PEERS = 20;
+
 /** Defaults of the tunable options. */
 const DEFAULTS = {
-  maxPeers: 20,
+  maxPeers: DEFAULT_MAX_PEERS,
   seed: false,
   connectTimeoutMs: 10_000,
   requestTimeoutMs: 20_000,
@@ -486,6 +489,17 @@ export class Session {
       dht: this.#o.dhtPort !== undefined && !this.torrent.private,
       v2: this.torrent.v2Pieces !== undefined,
     };
+  }
+
+  /** The most peers this torrent keeps (its share of the process's may be fewer). */
+  get maxPeers(): number {
+    return this.#o.maxPeers;
+  }
+
+  /** Changes it: more are dialled at once; those past it are closed at the next tick. */
+  set maxPeers(limit: number) {
+    this.#o.maxPeers = limit;
+    this.#book.fill();
   }
 
   /** Peers connected now. */

@@ -89,7 +89,8 @@ function remember(set: Set<string>, address: string): void {
  * ```
  */
 export class PeerNetwork {
-  readonly encryption: EncryptionPolicy;
+  /** The policy of dials and accepts; a change holds for those that start after it. */
+  encryption: EncryptionPolicy;
   readonly #transport: Transport;
   readonly #utp: BoundTransport | undefined;
   readonly #plainOnly = new Set<string>();

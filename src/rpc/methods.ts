@@ -41,7 +41,6 @@ export interface MethodContext {
   /** Where torrents go unless `torrent-add` names a folder. */
   downloadDir: string;
   version: string;
-  encryption: EncryptionPolicy;
   dht: boolean;
   utp: boolean;
   /** Keeps what `session-set` changed for the next run (the daemon's settings file). */
@@ -55,6 +54,10 @@ export interface SessionValues {
   maxActive: number;
   maxDownloadRate: number;
   maxUploadRate: number;
+  /** Peer connections of all torrents together, and of one torrent. */
+  maxConnections: number;
+  maxPeers: number;
+  encryption: EncryptionPolicy;
 }
 
 /**
@@ -103,7 +106,9 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       "pex-enabled": true,
       "lpd-enabled": false,
       "port-forwarding-enabled": false,
-      encryption: ENCRYPTION[context.encryption],
+      encryption: ENCRYPTION[client.hub.network.encryption],
+      "peer-limit-global": client.hub.maxConnections,
+      "peer-limit-per-torrent": kept.maxPeers,
       ...speedLimit("down", client.hub.downloadLimiter.rate),
       ...speedLimit("up", client.hub.uploadLimiter.rate),
       "start-added-torrents": settings.startAdded,
@@ -136,6 +141,15 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       if (args["start-added-torrents"] !== undefined) {
         settings.startAdded = args["start-added-torrents"] === true;
       }
+      const global = limitArg(args, "peer-limit-global");
+      if (global !== undefined) client.hub.maxConnections = global;
+      const perTorrent = limitArg(args, "peer-limit-per-torrent");
+      if (perTorrent !== undefined) kept.maxPeers = perTorrent;
+      if (args.encryption !== undefined) {
+        const policy = Object.entries(ENCRYPTION).find(([, word]) => word === args.encryption);
+        if (!policy) throw new RpcError("encryption must be required, preferred or tolerated");
+        client.hub.network.encryption = policy[0] as EncryptionPolicy;
+      }
       settings.seedRatio.value = numberArg(args, "seedRatioLimit") ?? settings.seedRatio.value;
       settings.seedRatio.on = boolArg(args, "seedRatioLimited") ?? settings.seedRatio.on;
       settings.idleMinutes.value = numberArg(args, "idle-seeding-limit") ??
@@ -164,6 +178,9 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
         maxActive: kept.maxActive,
         maxDownloadRate: rate(client.hub.downloadLimiter.rate),
         maxUploadRate: rate(client.hub.uploadLimiter.rate),
+        maxConnections: client.hub.maxConnections,
+        maxPeers: kept.maxPeers,
+        encryption: client.hub.network.encryption,
       });
       return {};
     },
@@ -351,6 +368,16 @@ function numberArg(args: Record<string, unknown>, key: string): number | undefin
     throw new RpcError(`${key} must be a number of 0 or more`);
   }
   return v;
+}
+
+/** A whole number of at least 1, when present. */
+function limitArg(args: Record<string, unknown>, key: string): number | undefined {
+  const v = args[key];
+  if (v === undefined) return undefined;
+  if (!Number.isSafeInteger(v) || (v as number) < 1) {
+    throw new RpcError(`${key} must be a whole number from 1`);
+  }
+  return v as number;
 }
 
 function boolArg(args: Record<string, unknown>, key: string): boolean | undefined {

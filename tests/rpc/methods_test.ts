@@ -5,7 +5,7 @@
  */
 import { Client, KeptTorrents } from "../../src/client/mod.ts";
 import { createTorrentFromBuffers } from "../../src/metainfo/mod.ts";
-import { RpcError, transmissionMethods } from "../../src/rpc/mod.ts";
+import { RpcError, type SessionValues, transmissionMethods } from "../../src/rpc/mod.ts";
 import { encodeBase64 } from "../../src/util/mod.ts";
 import { assert, assertEquals, assertRejects } from "../assert.ts";
 import {
@@ -30,7 +30,6 @@ function methodsOver(kept: KeptTorrents, downloadDir: string) {
     kept,
     downloadDir,
     version: "test",
-    encryption: "prefer",
     dht: false,
     utp: false,
   });
@@ -275,6 +274,78 @@ Deno.test("daemon methods: a low-priority file is fetched after the others", asy
     await kept.close();
     await client.stop();
     await seeder.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("daemon methods: session-set changes peer limits and encryption at once", async () => {
+  const root = await Deno.makeTempDir({ prefix: "bt-limits-" });
+  const bytes = FILES[0];
+  await writePayload(root, "q0.bin", DATA[0]);
+  const client = await Client.open({
+    port: 0,
+    hostname: LOOPBACK,
+    utp: false,
+    maxConnections: 600,
+    encryption: "prefer",
+  });
+  const kept = await KeptTorrents.open({ client, maxActive: 5, maxPeers: 20 });
+  const saved: SessionValues[] = [];
+  try {
+    const methods = transmissionMethods({
+      kept,
+      downloadDir: root,
+      version: "test",
+      dht: false,
+      utp: false,
+      saveSession: (values) => Promise.resolve(void saved.push(values)),
+    });
+    await methods["torrent-add"]({ metainfo: encodeBase64(bytes) });
+    await waitFor("seeding", () => client.get(1)!.state === "seeding");
+    const get = () => methods["session-get"]({});
+    assertEquals(
+      [(await get())["peer-limit-global"], (await get())["peer-limit-per-torrent"]],
+      [600, 20],
+    );
+    assertEquals((await get()).encryption, "preferred");
+    await methods["session-set"]({
+      "peer-limit-global": 50,
+      "peer-limit-per-torrent": 7,
+      encryption: "required",
+    });
+    const now = await get();
+    assertEquals(
+      [now["peer-limit-global"], now["peer-limit-per-torrent"], now.encryption],
+      [50, 7, "required"],
+    );
+    assertEquals([client.hub.maxConnections, client.hub.network.encryption], [50, "require"]);
+    // A running torrent takes the new limit at once, a resting one when it wakes.
+    const job = client.get(1)!.job!;
+    const held = await job.hold();
+    assertEquals(held.session.maxPeers, 7);
+    held.release();
+    assertEquals(saved.at(-1), {
+      downloadDir: root,
+      maxActive: 5,
+      maxDownloadRate: 0,
+      maxUploadRate: 0,
+      maxConnections: 50,
+      maxPeers: 7,
+      encryption: "require",
+    });
+    for (
+      const bad of [
+        { "peer-limit-global": 0 },
+        { "peer-limit-per-torrent": 2.5 },
+        { encryption: "sometimes" },
+      ]
+    ) {
+      await assertRejects(async () => await methods["session-set"](bad), RpcError);
+    }
+    assertEquals((await get())["peer-limit-per-torrent"], 7, "a refused change changes nothing");
+  } finally {
+    await kept.close();
+    await client.stop();
     await Deno.remove(root, { recursive: true });
   }
 });
