@@ -2,9 +2,9 @@
  * The daemon's web page in real headless Chromium (over the DevTools protocol, `cdp.ts`), behind
  * a login: it lists nothing, shows an RPC error, adds a .torrent through its file input (a
  * duplicate through its magnet field), shows the torrent reaching 100% and seeding, pauses and
- * resumes it, unticks a file, fits a phone's 375 px and removes the torrent with its data, each
- * step checked over RPC too. Without a browser: the page's headers (CSP and the rest), 405 and
- * 404 for every path outside its fixed list of files, including `..` ones.
+ * resumes it, unticks a file, changes the settings, fits a phone's 375 px and removes the torrent
+ * with its data, each step checked over RPC too. Without a browser: the page's headers (CSP and
+ * the rest), 405 and 404 for every path outside its fixed list of files, including `..` ones.
  */
 import { assert, assertEquals } from "../assert.ts";
 import { magnetLink, toolGate } from "./fixtures.ts";
@@ -152,7 +152,7 @@ Deno.test("web page: its files, headers, and 404 for any other path", async () =
 });
 
 Deno.test({
-  name: "web page in headless Chromium: add, seed, pause, resume, choose files, phone, remove",
+  name: "web page in headless Chromium: add, seed, pause, resume, files, settings, phone, remove",
   ignore: missing("web page in Chromium", "chromium", "opentracker", "mktorrent"),
   fn: () =>
     withSeededSwarm(FILES, 811, async ({ swarm, seeder, downloads }) => {
@@ -268,6 +268,37 @@ Deno.test({
         await browser.click(box);
         await until("b.txt wanted again", async () => (await wanted())[1] === 1, 10_000);
         assertEquals(await wanted(), [1, 1]);
+
+        // Settings: read from the session when opened, saved, and an emptied limit is none.
+        await browser.click("#settings summary");
+        await browser.waitFor(
+          "the settings read",
+          `document.getElementById("set-dir").value !== ""`,
+        );
+        const value = (id: string) => browser!.evaluate(`document.getElementById("${id}").value`);
+        assertEquals(
+          [await value("set-dir"), await value("set-down"), await value("set-encryption")],
+          [downloads, "", "preferred"],
+        );
+        await browser.type("#set-down", "500");
+        await browser.evaluate(`document.getElementById("set-peers").value = ""`);
+        await browser.type("#set-peers", "9");
+        await browser.evaluate(`document.getElementById("set-encryption").value = "required"`);
+        await browser.click("#settings-save");
+        const session = () => rpc("session-get");
+        await until("the settings over RPC", async () => {
+          const s = await session();
+          return s["speed-limit-down"] === 500 && s["speed-limit-down-enabled"] === true &&
+            s["peer-limit-per-torrent"] === 9 && s.encryption === "required";
+        }, 10_000);
+        await browser.evaluate(`document.getElementById("set-down").value = ""`);
+        await browser.click("#settings-save");
+        await until(
+          "no download limit over RPC",
+          async () => (await session())["speed-limit-down-enabled"] === false,
+          10_000,
+        );
+        assertEquals((await session())["peer-limit-per-torrent"], 9, "the rest kept");
 
         // A phone's width: cards, nothing wider than the screen.
         await browser.viewport(375, 800, true);

@@ -5,8 +5,8 @@
 /// <reference lib="esnext" />
 /**
  * The daemon's web page: lists the torrents over Transmission's RPC every two seconds and sends
- * what the buttons ask for (add, pause, resume, remove, choose files). Plain DOM; whatever comes
- * from the daemon goes in as text, never as markup.
+ * what the buttons ask for (add, pause, resume, remove, choose files, change the settings). Plain
+ * DOM; whatever comes from the daemon goes in as text, never as markup.
  */
 
 /** From the origin: a page opened as http://user:pass@host/ has a base URL fetch refuses. */
@@ -471,5 +471,63 @@ filesList.addEventListener("change", async (event) => {
 });
 
 byId("files-close").addEventListener("click", closeFiles);
+
+// ---------------------------------------------------------------------------------------------
+// Settings: the session's folder, limits and encryption, read when the panel opens
+
+const settings = /** @type {HTMLDetailsElement} */ (byId("settings"));
+const encryption = /** @type {HTMLSelectElement} */ (byId("set-encryption"));
+/** @param {string} id */
+const field = (id) => /** @type {HTMLInputElement} */ (byId(id));
+
+/** Fills the form from `session-get`; a limit that is off shows as an empty field. */
+async function loadSettings() {
+  const s = await rpc("session-get");
+  field("set-dir").value = s["download-dir"];
+  field("set-down").value = s["speed-limit-down-enabled"] ? String(s["speed-limit-down"]) : "";
+  field("set-up").value = s["speed-limit-up-enabled"] ? String(s["speed-limit-up"]) : "";
+  field("set-queue").value = String(s["download-queue-size"]);
+  field("set-peers").value = String(s["peer-limit-per-torrent"]);
+  field("set-global").value = String(s["peer-limit-global"]);
+  field("set-ratio").value = s.seedRatioLimited ? String(s.seedRatioLimit) : "";
+  encryption.value = s.encryption;
+}
+
+settings.addEventListener("toggle", () => {
+  if (settings.open) loadSettings().catch((e) => say(why(e), true));
+});
+
+byId("settings-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  /**
+   * A limit left empty is off.
+   * @param {string} id
+   * @param {string} key
+   */
+  const optional = (id, key) => {
+    const text = field(id).value.trim();
+    return text === ""
+      ? { [`${key}-enabled`]: false }
+      : { [`${key}-enabled`]: true, [key]: Number(text) };
+  };
+  const ratio = field("set-ratio").value.trim();
+  try {
+    await rpc("session-set", {
+      "download-dir": field("set-dir").value,
+      ...optional("set-down", "speed-limit-down"),
+      ...optional("set-up", "speed-limit-up"),
+      "download-queue-size": Number(field("set-queue").value),
+      "peer-limit-per-torrent": Number(field("set-peers").value),
+      "peer-limit-global": Number(field("set-global").value),
+      seedRatioLimited: ratio !== "",
+      ...(ratio === "" ? {} : { seedRatioLimit: Number(ratio) }),
+      encryption: encryption.value,
+    });
+    say("Settings saved");
+  } catch (e) {
+    say(why(e), true);
+  }
+  await loadSettings().catch(() => {});
+});
 
 refresh();
