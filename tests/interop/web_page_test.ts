@@ -2,9 +2,10 @@
  * The daemon's web page in real headless Chromium (over the DevTools protocol, `cdp.ts`), behind
  * a login: it lists nothing, shows an RPC error, adds a .torrent through its file input (a
  * duplicate through its magnet field), shows the torrent reaching 100% and seeding, pauses and
- * resumes it, unticks a file, changes the settings, fits a phone's 375 px and removes the torrent
- * with its data, each step checked over RPC too. Without a browser: the page's headers (CSP and
- * the rest), 405 and 404 for every path outside its fixed list of files, including `..` ones.
+ * resumes it, unticks a file, sets the torrent's limits, changes the settings, fits a phone's
+ * 375 px and removes the torrent with its data, each step checked over RPC too. Without a
+ * browser: the page's headers (CSP and the rest), 405 and 404 for every path outside its fixed
+ * list of files, including `..` ones.
  */
 import { assert, assertEquals } from "../assert.ts";
 import { magnetLink, toolGate } from "./fixtures.ts";
@@ -268,6 +269,28 @@ Deno.test({
         await browser.click(box);
         await until("b.txt wanted again", async () => (await wanted())[1] === 1, 10_000);
         assertEquals(await wanted(), [1, 1]);
+
+        // The torrent's own limits, in the same panel.
+        const limits = async () =>
+          (await rpc("torrent-get", {
+            ids: [1],
+            fields: ["downloadLimit", "downloadLimited", "seedRatioLimit", "seedRatioMode"],
+          })).torrents[0];
+        await browser.type("#t-down", "300");
+        await browser.type("#t-ratio", "2.5");
+        await browser.click("#t-save");
+        await until("the torrent's limits over RPC", async () => {
+          const t = await limits();
+          return t.downloadLimited && t.downloadLimit === 300 && t.seedRatioMode === 1 &&
+            t.seedRatioLimit === 2.5;
+        }, 10_000);
+        await browser.evaluate(`document.getElementById("t-down").value = ""`);
+        await browser.evaluate(`document.getElementById("t-ratio").value = ""`);
+        await browser.click("#t-save");
+        await until("no limit and the session's ratio", async () => {
+          const t = await limits();
+          return !t.downloadLimited && t.seedRatioMode === 0;
+        }, 10_000);
 
         // Settings: read from the session when opened, saved, and an emptied limit is none.
         await browser.click("#settings summary");

@@ -62,6 +62,8 @@ const byId = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const tbody = /** @type {HTMLTableSectionElement} */ (document.querySelector("#torrents tbody"));
 const filesList = byId("files-list");
 const fileInput = /** @type {HTMLInputElement} */ (byId("torrent-file"));
+/** @param {string} id */
+const field = (id) => /** @type {HTMLInputElement} */ (byId(id));
 const magnetInput = /** @type {HTMLInputElement} */ (byId("magnet"));
 
 let sessionId = "";
@@ -389,7 +391,56 @@ function openFiles(id) {
   byId("files").dataset.id = String(id);
   markFilesButtons();
   refresh();
+  loadLimits(id).catch((e) => say(why(e), true));
 }
+
+/**
+ * Fills the open torrent's limits: a limit that is off, and a ratio that follows the session's,
+ * show as empty fields.
+ * @param {number} id
+ */
+async function loadLimits(id) {
+  const { torrents } = await rpc("torrent-get", {
+    ids: [id],
+    fields: [
+      "downloadLimit",
+      "downloadLimited",
+      "uploadLimit",
+      "uploadLimited",
+      "seedRatioLimit",
+      "seedRatioMode",
+    ],
+  });
+  const t = torrents[0];
+  if (!t || filesOf !== id) return;
+  field("t-down").value = t.downloadLimited ? String(t.downloadLimit) : "";
+  field("t-up").value = t.uploadLimited ? String(t.uploadLimit) : "";
+  field("t-ratio").value = t.seedRatioMode === 1 ? String(t.seedRatioLimit) : "";
+}
+
+byId("torrent-limits").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const id = filesOf;
+  if (id === null) return;
+  /** @param {string} name */
+  const text = (name) => field(name).value.trim();
+  const down = text("t-down"), up = text("t-up"), ratio = text("t-ratio");
+  try {
+    await rpc("torrent-set", {
+      ids: [id],
+      downloadLimited: down !== "",
+      ...(down === "" ? {} : { downloadLimit: Number(down) }),
+      uploadLimited: up !== "",
+      ...(up === "" ? {} : { uploadLimit: Number(up) }),
+      seedRatioMode: ratio === "" ? 0 : 1,
+      ...(ratio === "" ? {} : { seedRatioLimit: Number(ratio) }),
+    });
+    say("Limits saved");
+  } catch (e) {
+    say(why(e), true);
+  }
+  await loadLimits(id).catch(() => {});
+});
 
 function closeFiles() {
   filesOf = null;
@@ -477,8 +528,6 @@ byId("files-close").addEventListener("click", closeFiles);
 
 const settings = /** @type {HTMLDetailsElement} */ (byId("settings"));
 const encryption = /** @type {HTMLSelectElement} */ (byId("set-encryption"));
-/** @param {string} id */
-const field = (id) => /** @type {HTMLInputElement} */ (byId(id));
 
 /** Fills the form from `session-get`; a limit that is off shows as an empty field. */
 async function loadSettings() {
