@@ -12,6 +12,7 @@ import type {
   PeerSource,
   SessionLog,
   SessionStats,
+  SourcedAddress,
 } from "../engine/mod.ts";
 import { type Magnet, swarmHashes, type Torrent } from "../metainfo/mod.ts";
 import type { AnnouncerOptions, TrackerStatus } from "../tracker/mod.ts";
@@ -176,6 +177,8 @@ export class ClientTorrent {
   #options: AddOptions;
   readonly #forget: () => void;
   #fetch: MetadataJob | undefined;
+  /** The addresses the last job knew, given to the next. */
+  #knownPeers: SourcedAddress[] = [];
   /** The metadata phase's connections, kept for the download (see `#holdHanded`). */
   #handed: HandedPeer[] = [];
   #handedTimer: ReturnType<typeof setTimeout> | undefined;
@@ -357,7 +360,7 @@ export class ClientTorrent {
         log: this.#options.log,
         announcer: this.#options.announcer,
         events: { ...options.events, tracker: this.#options.onTracker },
-        peers: [...fetched.peers, ...this.#sourced(this.#options.peers)],
+        peers: [...fetched.peers, ...this.#sourced(this.#options.peers), ...this.#knownPeers],
         handed: this.#takeHanded(),
       });
     } catch (e) {
@@ -400,6 +403,8 @@ export class ClientTorrent {
     this.#earlier = this.totals();
     this.#job = undefined;
     this.#started = false;
+    // A reopened torrent (a verify, a change of files) dials again the peers this one knew.
+    this.#knownPeers = job.knownPeers();
     await job.stop();
     const idle = { downloadRate: 0, uploadRate: 0, peersSendingToUs: 0, peersGettingFromUs: 0 };
     this.#lastStats = { ...job.stats(), ...idle, peersConnected: 0 };

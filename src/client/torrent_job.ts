@@ -20,6 +20,7 @@ import {
   type SessionLog,
   type SessionOptions,
   type SessionStats,
+  type SourcedAddress,
 } from "../engine/mod.ts";
 import { swarmHashes, type Torrent } from "../metainfo/mod.ts";
 import type { HandshakeOptions } from "../peer/mod.ts";
@@ -154,6 +155,8 @@ interface Settle {
 /** How often an awake job that may rest looks whether it can. */
 const REST_CHECK_MS = 5_000;
 const REST_AFTER_MS = 60_000;
+/** Addresses a resting job keeps of those its session knew (a seed's are mostly other seeds). */
+const KEPT_AT_REST = 100;
 
 /** Numbers that count on across a job's sessions (the others are of the session running). */
 const TOTALS = ["downloaded", "uploaded", "webSeedDownloaded", "wasted", "hashFailures"] as const;
@@ -204,6 +207,8 @@ export class TorrentJob {
   /** Last time a peer was connected or a reader held the job (performance.now()). */
   #busyAt = 0;
   #holds = 0;
+  /** Some of the addresses the last session knew, for a session that has to download again. */
+  #knownAtRest: SourcedAddress[] = [];
   /** The numbers of the sessions let go of: totals count on from them, and rest shows them. */
   #past: SessionStats | undefined;
   /** How inbound peers handshake, kept for the route while no session can say. */
@@ -379,6 +384,11 @@ export class TorrentJob {
     return this.#engine === undefined && !this.#stopping;
   }
 
+  /** The addresses the session knows (those it knew, while resting): for the next job. */
+  knownPeers(): SourcedAddress[] {
+    return this.#engine?.session.knownAddresses() ?? this.#knownAtRest;
+  }
+
   /** The connected peers (none while resting). */
   peers(): PeerView[] {
     return this.#engine?.session.peers() ?? [];
@@ -471,6 +481,7 @@ export class TorrentJob {
     this.#stopRestCheck = undefined;
     clearInterval(this.#resumeTimer);
     this.#past = addTotals({ ...engine.session.stats(), ...IDLE }, this.#past);
+    this.#knownAtRest = engine.session.knownAddresses().slice(-KEPT_AT_REST);
     this.#log.debug("resting: no peer, files closed");
     this.#resting = (async () => {
       await Promise.allSettled(engine.webSeeds.map((w) => w.stop()));
@@ -502,6 +513,8 @@ export class TorrentJob {
         this.#engine = engine;
         this.#wire(engine, false);
         if (this.#started) this.#run(engine);
+        // Data changed while resting: the peers known before may have what is missing.
+        if (!engine.session.finished) this.addPeers(this.#knownAtRest);
         return engine;
       } catch (e) {
         if (!this.#stopping) this.#settle.reject(e);

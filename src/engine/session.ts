@@ -31,6 +31,7 @@ import {
   type PeerAddress,
   PeerBook,
   type PeerSource,
+  type SourcedAddress,
   splitAddressKey,
 } from "./peer_book.ts";
 import {
@@ -628,6 +629,11 @@ export class Session {
     const at = handed.dialled;
     const known = at && this.#book.entryFor(at, at.source);
     this.#adopt(handed.conn, known, at?.source ?? "incoming", handed);
+  }
+
+  /** Every address known (but banned ones), with where it came from: for the next session. */
+  knownAddresses(): SourcedAddress[] {
+    return this.#book.addresses();
   }
 
   /** The connected peers, as a user is shown them (Transmission's `peers`). */

@@ -184,7 +184,22 @@ Deno.test("daemon methods: torrent-set-location moves the data of a seeding torr
   }
 });
 
-Deno.test("daemon methods: a high-priority file is fetched before the others", async () => {
+type FileStats = { bytesCompleted: number; priority: number }[];
+
+/**
+ * Two files of 300,000 bytes from a seeder slow enough (about two seconds for both) that their
+ * order shows, added with `priorities` (torrent-add's `priority-*` arguments). Checks the
+ * priorities torrent-get shows, then resolves with the bytes of file 0 done when file 1 was
+ * done, after `then` ran on the daemon's methods.
+ */
+async function doneBeforeTheOther(
+  priorities: Record<string, number[]>,
+  shown: number[],
+  then: (
+    methods: ReturnType<typeof methodsOver>,
+    fileStats: () => Promise<FileStats>,
+  ) => Promise<void>,
+): Promise<number> {
   const root = await Deno.makeTempDir({ prefix: "bt-priority-" });
   const files = [
     { path: ["first.bin"], data: patternBytes(300_000, 41) },
@@ -192,7 +207,6 @@ Deno.test("daemon methods: a high-priority file is fetched before the others", a
   ];
   const bytes = createTorrentFromBuffers("pair", files, { pieceLength: 16384, creationDate: null });
   await writePayload(`${root}/seed`, "pair", files);
-  // About two seconds for both files, so the order can be seen.
   const seeder = await openJob(torrentOf(bytes), `${root}/seed`, {
     seed: true,
     hub: { maxUploadRate: 300_000 },
@@ -202,80 +216,55 @@ Deno.test("daemon methods: a high-priority file is fetched before the others", a
   const kept = await KeptTorrents.open({ client, maxActive: 5 });
   try {
     const methods = methodsOver(kept, `${root}/out`);
-    await methods["torrent-add"]({ metainfo: encodeBase64(bytes), "priority-high": [1] });
+    await methods["torrent-add"]({ metainfo: encodeBase64(bytes), ...priorities });
     const fileStats = async () =>
-      ((await methods["torrent-get"]({ ids: [1], fields: ["fileStats", "priorities"] }))
-        .torrents as { fileStats: { bytesCompleted: number; priority: number }[] }[])[0].fileStats;
-    assertEquals((await fileStats()).map((f) => f.priority), [0, 1]);
+      ((await methods["torrent-get"]({ ids: [1], fields: ["fileStats"] }))
+        .torrents as { fileStats: FileStats }[])[0].fileStats;
+    assertEquals((await fileStats()).map((f) => f.priority), shown);
     await waitFor("it running", () => client.get(1)!.job !== undefined);
     client.get(1)!.job!.addPeers([addressOf(seeder)]);
-    let first = 0;
+    let other = 0;
     for (;;) {
       const stats = await fileStats();
       if (stats[1].bytesCompleted === 300_000) {
-        first = stats[0].bytesCompleted;
+        other = stats[0].bytesCompleted;
         break;
       }
       await new Promise((r) => setTimeout(r, 20));
     }
-    assert(first < 150_000, `the high file came first: ${first} bytes of the other by then`);
-    await methods["torrent-set"]({ ids: [1], "priority-normal": [] });
-    assertEquals((await fileStats()).map((f) => f.priority), [0, 0]);
+    await then(methods, fileStats);
     await waitFor("all done", () => client.get(1)!.state === "seeding", 10_000);
-    // An empty list is every file (Transmission's spec).
-    await methods["torrent-set"]({ ids: [1], "files-unwanted": [] });
-    const wanted = await methods["torrent-get"]({ ids: [1], fields: ["wanted"] });
-    assertEquals((wanted.torrents as { wanted: number[] }[])[0].wanted, [0, 0]);
+    return other;
   } finally {
     await kept.close();
     await client.stop();
     await seeder.stop();
     await Deno.remove(root, { recursive: true });
   }
+}
+
+Deno.test("daemon methods: a high-priority file is fetched before the others", async () => {
+  const other = await doneBeforeTheOther(
+    { "priority-high": [1] },
+    [0, 1],
+    async (methods, fileStats) => {
+      await methods["torrent-set"]({ ids: [1], "priority-normal": [] });
+      assertEquals((await fileStats()).map((f) => f.priority), [0, 0]);
+      // An empty list is every file (Transmission's spec). Each change reopens the torrent,
+      // which dials the peer it was given again.
+      await methods["torrent-set"]({ ids: [1], "files-unwanted": [] });
+      const wanted = await methods["torrent-get"]({ ids: [1], fields: ["wanted"] });
+      assertEquals((wanted.torrents as { wanted: number[] }[])[0].wanted, [0, 0]);
+      await methods["torrent-set"]({ ids: [1], "files-wanted": [] });
+    },
+  );
+  assert(other < 150_000, `the high file came first: ${other} bytes of the other by then`);
 });
 
 Deno.test("daemon methods: a low-priority file is fetched after the others", async () => {
-  const root = await Deno.makeTempDir({ prefix: "bt-priority-" });
-  const files = [
-    { path: ["extras.bin"], data: patternBytes(300_000, 43) },
-    { path: ["main.bin"], data: patternBytes(300_000, 44) },
-  ];
-  const bytes = createTorrentFromBuffers("pair", files, { pieceLength: 16384, creationDate: null });
-  await writePayload(`${root}/seed`, "pair", files);
-  const seeder = await openJob(torrentOf(bytes), `${root}/seed`, {
-    seed: true,
-    hub: { maxUploadRate: 300_000 },
-  });
-  seeder.start();
-  const client = await Client.open({ port: 0, hostname: LOOPBACK, utp: false });
-  const kept = await KeptTorrents.open({ client, maxActive: 5 });
-  try {
-    const methods = methodsOver(kept, `${root}/out`);
-    await methods["torrent-add"]({ metainfo: encodeBase64(bytes), "priority-low": [0] });
-    const fileStats = async () =>
-      ((await methods["torrent-get"]({ ids: [1], fields: ["fileStats"] }))
-        .torrents as { fileStats: { bytesCompleted: number; priority: number }[] }[])[0].fileStats;
-    assertEquals((await fileStats()).map((f) => f.priority), [-1, 0]);
-    await waitFor("it running", () => client.get(1)!.job !== undefined);
-    client.get(1)!.job!.addPeers([addressOf(seeder)]);
-    let low = 0;
-    for (;;) {
-      const stats = await fileStats();
-      if (stats[1].bytesCompleted === 300_000) {
-        low = stats[0].bytesCompleted;
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    // Pieces are started last, so a few are in flight while the other file ends.
-    assert(low < 150_000, `the low file came last: ${low} bytes of it by then`);
-    await waitFor("all done", () => client.get(1)!.state === "seeding", 10_000);
-  } finally {
-    await kept.close();
-    await client.stop();
-    await seeder.stop();
-    await Deno.remove(root, { recursive: true });
-  }
+  const low = await doneBeforeTheOther({ "priority-low": [0] }, [-1, 0], () => Promise.resolve());
+  // Pieces are started last, so a few are in flight while the other file ends.
+  assert(low < 150_000, `the low file came last: ${low} bytes of it by then`);
 });
 
 Deno.test("daemon methods: session-set changes peer limits and encryption at once", async () => {
