@@ -6,11 +6,13 @@
  * `X-Transmission-Session-Id` handshake (409 with the id, the protocol's CSRF guard), bounds on
  * bodies (a length said, 411; at most 8 MiB, 413; 32 MiB being read at once, 503; 30 s to
  * arrive) and a per-address rate limit (429). Other paths (the web page, streams) go to
- * the `pages` handler after the same host, rate and login checks.
+ * the `pages` handler after the same host, rate and login checks. Under it, `Http1Server`
+ * bounds the connections open at once and the time a request's head may take.
  *
  * @module
  */
 import { PerSourceLimiter } from "../util/mod.ts";
+import { Http1Server } from "./http1.ts";
 
 /** The path every RPC request goes to. */
 export const RPC_PATH = "/transmission/rpc";
@@ -26,8 +28,6 @@ const MAX_BODY_BYTES = 8 << 20;
 const MAX_BODIES_BYTES = 32 << 20;
 /** A body must arrive within this (a client sending a byte now and then holds memory). */
 const BODY_DEADLINE_MS = 30_000;
-/** How long after its listener fails the server listens again. */
-const RELISTEN_MS = 1000;
 
 /** A request a method refuses: its message is the response's `result`. */
 export class RpcError extends Error {
@@ -93,8 +93,7 @@ export interface RpcServerOptions {
  * ```
  */
 export class RpcServer {
-  #server: Deno.HttpServer<Deno.NetAddr>;
-  #stopping = false;
+  readonly #server: Http1Server;
   /** Bytes of the bodies being read now (reserved from their Content-Length). */
   #bodiesBytes = 0;
   readonly #options: RpcServerOptions;
@@ -115,31 +114,10 @@ export class RpcServer {
     this.#auth = options.auth === undefined ? undefined : `Basic ${btoa(options.auth)}`;
     const rate = options.rate ?? { perSecond: 500, burst: 2000 };
     this.#limiter = new PerSourceLimiter(rate.perSecond, rate.burst);
-    this.#server = this.#listen(hostname, options.port ?? DEFAULT_RPC_PORT);
-  }
-
-  /**
-   * Serves on `hostname:port`. Should the listener fail (out of file descriptors, say), the
-   * server listens again on the same port a second later: it must outlive a flood.
-   */
-  #listen(hostname: string, port: number): Deno.HttpServer<Deno.NetAddr> {
-    const server = Deno.serve(
-      { hostname, port, onListen: () => {} },
-      (request, info) => this.#handle(request, info.remoteAddr.hostname),
+    this.#server = Http1Server.listen(
+      { hostname, port: options.port ?? DEFAULT_RPC_PORT, onError: options.onError },
+      (request, remote) => this.#handle(request, remote.hostname),
     );
-    server.finished.catch((e) => {
-      if (this.#stopping) return;
-      this.#options.onError?.(`RPC listener failed (listening again): ${e}`);
-      setTimeout(() => {
-        if (this.#stopping) return;
-        try {
-          this.#server = this.#listen(hostname, server.addr.port);
-        } catch (e) {
-          this.#options.onError?.(`RPC listener cannot listen again: ${e}`);
-        }
-      }, RELISTEN_MS);
-    });
-    return server;
   }
 
   /** Listens; throws `Deno.errors.AddrInUse` when the port is taken. */
@@ -149,12 +127,11 @@ export class RpcServer {
 
   /** The port listened on. */
   get port(): number {
-    return this.#server.addr.port;
+    return this.#server.port;
   }
 
   /** Stops listening and ends open connections. */
   async stop(): Promise<void> {
-    this.#stopping = true;
     await this.#server.shutdown();
   }
 

@@ -1,0 +1,540 @@
+/**
+ * A small HTTP/1.1 server under the RPC and the web page, for the two bounds `Deno.serve` does
+ * not offer: how many connections are open at once, so a flood of sockets cannot take every
+ * file descriptor of the process, and how long a request's head may take to arrive. At the
+ * bound, the connection that has waited longest for a request's head is closed to make room (a
+ * slowloris client dribbling its headers, or an idle kept-alive one), so a client that sends
+ * its request at once is served at once; only when every connection is busy answering do new
+ * ones wait in the kernel's queue.
+ * Requests and responses are the Web's `Request` and `Response`, as with `Deno.serve`. Request
+ * bodies need a Content-Length (411 otherwise); response bodies of unknown length go chunked.
+ *
+ * @module
+ */
+
+/** Bounds of an {@link Http1Server}; each has a default. */
+export interface Http1Options {
+  hostname: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Connections open at once; default 256. */
+  maxConnections?: number;
+  /**
+   * Time for a request's line and headers to arrive, counted from when the server starts
+   * waiting for them (a kept-alive connection idle that long closes too); default 10 s.
+   */
+  headTimeoutMs?: number;
+  /** Bytes of a request's line and headers together; default 16 KiB (431 past it). */
+  maxHeadBytes?: number;
+  /** Told of a failure that is not a client's doing (the listener failing, say). */
+  onError?: (message: string) => void;
+}
+
+/** Answers a request from `remote`. */
+export type Http1Handler = (request: Request, remote: Deno.NetAddr) => Promise<Response>;
+
+const CRLF = new Uint8Array([13, 10]);
+const HEAD_END = new Uint8Array([13, 10, 13, 10]);
+/** How long after its listener fails the server listens again. */
+const RELISTEN_MS = 1000;
+const READ_SIZE = 16 * 1024;
+/** How long a closing connection reads what its client still sends (see `linger`). */
+const LINGER_MS = 1000;
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+const encoder = new TextEncoder();
+
+/** A client's mistake in a request's head: answered with `status`, then the connection closes. */
+class BadRequest extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+/**
+ * A running server.
+ *
+ * @example
+ * ```ts
+ * import { Http1Server } from "./http1.ts";
+ * const server = Http1Server.listen({ hostname: "127.0.0.1", port: 0 }, (request) =>
+ *   Promise.resolve(new Response(`you asked for ${new URL(request.url).pathname}`)));
+ * const response = await fetch(`http://127.0.0.1:${server.port}/a/b`);
+ * console.log(response.status, await response.text()); // 200 you asked for /a/b
+ * await server.shutdown();
+ * ```
+ */
+export class Http1Server {
+  #listener: Deno.TcpListener;
+  readonly #options: Http1Options;
+  readonly #handler: Http1Handler;
+  /** Each open connection, and since when it waits for a request's head (undefined: busy). */
+  readonly #connections = new Map<Deno.TcpConn, { waitingSince?: number }>();
+  /** Each connection's serving, for a shutdown to wait on. */
+  readonly #serving = new Set<Promise<void>>();
+  #slotFreed: (() => void) | undefined;
+  #closing = false;
+  #accepting: Promise<void>;
+
+  private constructor(listener: Deno.TcpListener, options: Http1Options, handler: Http1Handler) {
+    this.#listener = listener;
+    this.#options = options;
+    this.#handler = handler;
+    this.#accepting = this.#acceptLoop();
+  }
+
+  /** Listens; throws `Deno.errors.AddrInUse` when the port is taken. */
+  static listen(options: Http1Options, handler: Http1Handler): Http1Server {
+    const listener = Deno.listen({ hostname: options.hostname, port: options.port });
+    return new Http1Server(listener, options, handler);
+  }
+
+  /** The port listened on. */
+  get port(): number {
+    return this.#listener.addr.port;
+  }
+
+  /** Connections open now. */
+  get connections(): number {
+    return this.#connections.size;
+  }
+
+  /** Stops listening and closes every connection (a response being sent is cut). */
+  async shutdown(): Promise<void> {
+    this.#closing = true;
+    this.#slotFreed?.();
+    try {
+      this.#listener.close();
+    } catch {
+      // closed already
+    }
+    for (const conn of this.#connections.keys()) closeQuietly(conn);
+    await this.#accepting;
+    await Promise.all(this.#serving);
+  }
+
+  /**
+   * Accepts while there is room. A failed accept (out of file descriptors) waits a second; a
+   * failed listener is listened again on its port, as the server must outlive a flood.
+   */
+  async #acceptLoop(): Promise<void> {
+    const max = this.#options.maxConnections ?? 256;
+    while (!this.#closing) {
+      if (this.#connections.size >= max && this.#longestWaiting() === undefined) {
+        // Until a slot frees, or a connection has waited long enough for its head to go.
+        await new Promise<void>((wake) => {
+          const timer = setTimeout(wake, this.#grace());
+          this.#slotFreed = () => {
+            clearTimeout(timer);
+            wake();
+          };
+        });
+        continue;
+      }
+      let conn: Deno.TcpConn;
+      try {
+        conn = await this.#listener.accept();
+      } catch (e) {
+        if (this.#closing) return;
+        this.#options.onError?.(`RPC listener: ${e instanceof Error ? e.message : e}`);
+        await new Promise((r) => setTimeout(r, RELISTEN_MS));
+        if (e instanceof Deno.errors.BadResource) this.#relisten();
+        continue;
+      }
+      if (this.#connections.size >= max) {
+        const oldest = this.#longestWaiting();
+        if (oldest) {
+          this.#connections.delete(oldest);
+          closeQuietly(oldest);
+        }
+      }
+      this.#connections.set(conn, {});
+      const serving = this.#serve(conn).catch((e) => {
+        this.#options.onError?.(`RPC connection failed: ${e instanceof Error ? e.message : e}`);
+      }).finally(() => {
+        this.#connections.delete(conn);
+        this.#serving.delete(serving);
+        closeQuietly(conn);
+        const wake = this.#slotFreed;
+        this.#slotFreed = undefined;
+        wake?.();
+      });
+      this.#serving.add(serving);
+    }
+  }
+
+  /**
+   * The connection that has waited longest for a request's head, if one has waited long enough
+   * to tell it from a client whose request is on its way (a second, or a quarter of the head's
+   * time).
+   */
+  #longestWaiting(): Deno.TcpConn | undefined {
+    let oldest: Deno.TcpConn | undefined, since = performance.now() - this.#grace();
+    for (const [conn, state] of this.#connections) {
+      if (state.waitingSince !== undefined && state.waitingSince < since) {
+        oldest = conn;
+        since = state.waitingSince;
+      }
+    }
+    return oldest;
+  }
+
+  /** How long a connection waits for a request's head before it may be closed for another. */
+  #grace(): number {
+    return Math.min(1000, (this.#options.headTimeoutMs ?? 10_000) / 4);
+  }
+
+  #relisten(): void {
+    try {
+      this.#listener = Deno.listen({ hostname: this.#options.hostname, port: this.port });
+    } catch (e) {
+      this.#options.onError?.(`RPC listener cannot listen again: ${e}`);
+    }
+  }
+
+  /** Serves requests on `conn` one after another until either side closes it. */
+  async #serve(conn: Deno.TcpConn): Promise<void> {
+    const input = new Input(conn);
+    const remote = conn.remoteAddr;
+    const state = this.#connections.get(conn) ?? {};
+    for (;;) {
+      let head: Head | undefined;
+      state.waitingSince = performance.now();
+      try {
+        head = await input.head(
+          this.#options.headTimeoutMs ?? 10_000,
+          this.#options.maxHeadBytes ?? 16 * 1024,
+        );
+      } catch (e) {
+        if (e instanceof BadRequest) await refuse(conn, e);
+        return;
+      } finally {
+        state.waitingSince = undefined;
+      }
+      if (head === undefined) return;
+      let request: Request, body: Body | undefined;
+      try {
+        ({ request, body } = toRequest(head, input, conn, this.#options));
+      } catch (e) {
+        // `Request` itself refuses some methods (CONNECT, TRACE) and names.
+        await refuse(conn, e instanceof BadRequest ? e : new BadRequest(400, `Bad Request: ${e}`));
+        return;
+      }
+      let response: Response;
+      try {
+        response = await this.#handler(request, remote);
+      } catch (e) {
+        this.#options.onError?.(`RPC handler failed: ${e instanceof Error ? e.message : e}`);
+        response = new Response("Internal Server Error\n", { status: 500 });
+      }
+      const keepAlive = head.keepAlive && !response.headers.has("connection") &&
+        (body === undefined || await body.finish());
+      // HTTP/1.0 knows no chunks: a body of unknown length ends where the connection does.
+      const chunks = head.version === "HTTP/1.1" || response.headers.has("content-length");
+      const isHead = head.method === "HEAD";
+      if (!await writeResponse(conn, response, isHead, keepAlive && chunks, chunks)) return;
+      if (!keepAlive || !chunks) return await linger(conn);
+    }
+  }
+}
+
+/** A request's line and headers. */
+interface Head {
+  method: string;
+  target: string;
+  version: "HTTP/1.1" | "HTTP/1.0";
+  headers: Headers;
+  keepAlive: boolean;
+}
+
+/** Reads a connection in chunks, keeping what is read past what was asked. */
+class Input {
+  #buffer = new Uint8Array(0);
+
+  constructor(readonly conn: Deno.TcpConn) {}
+
+  /**
+   * The next request's head; `undefined` when the connection ends before one starts. Throws
+   * `BadRequest` for a malformed or oversized head, and closes the connection when it does not
+   * arrive in `timeoutMs`.
+   */
+  async head(timeoutMs: number, maxBytes: number): Promise<Head | undefined> {
+    const timer = setTimeout(() => closeQuietly(this.conn), timeoutMs);
+    try {
+      let end: number;
+      while ((end = indexOf(this.#buffer, HEAD_END)) < 0) {
+        if (this.#buffer.length > maxBytes) {
+          throw new BadRequest(431, "Request Header Fields Too Large");
+        }
+        if (!await this.#fill()) {
+          if (this.#buffer.length === 0) return undefined;
+          throw new BadRequest(400, "Bad Request: the request ended in its head");
+        }
+      }
+      if (end > maxBytes) throw new BadRequest(431, "Request Header Fields Too Large");
+      const text = new TextDecoder("latin1").decode(this.#buffer.subarray(0, end));
+      this.#buffer = this.#buffer.subarray(end + HEAD_END.length);
+      return parseHead(text);
+    } catch (e) {
+      if (e instanceof BadRequest) throw e;
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Up to `max` bytes of what follows (fewer when fewer are there); null at the end. */
+  async read(max: number): Promise<Uint8Array | null> {
+    if (this.#buffer.length === 0 && !await this.#fill()) return null;
+    const n = Math.min(max, this.#buffer.length);
+    const out = this.#buffer.slice(0, n);
+    this.#buffer = this.#buffer.subarray(n);
+    return out;
+  }
+
+  /** Reads more onto the buffer; false at the end of the stream. */
+  async #fill(): Promise<boolean> {
+    const chunk = new Uint8Array(READ_SIZE);
+    const n = await this.conn.read(chunk);
+    if (n === null) return false;
+    if (this.#buffer.length === 0) {
+      this.#buffer = chunk.subarray(0, n);
+      return true;
+    }
+    const grown = new Uint8Array(this.#buffer.length + n);
+    grown.set(this.#buffer);
+    grown.set(chunk.subarray(0, n), this.#buffer.length);
+    this.#buffer = grown;
+    return true;
+  }
+}
+
+/** The request line and the header fields, checked as RFC 9112 has them. */
+function parseHead(text: string): Head {
+  const lines = text.split("\r\n");
+  const parts = lines[0].split(" ");
+  if (parts.length !== 3 || !TOKEN.test(parts[0]) || parts[1] === "") {
+    throw new BadRequest(400, "Bad Request: malformed request line");
+  }
+  const [method, target, version] = parts;
+  if (version !== "HTTP/1.1" && version !== "HTTP/1.0") {
+    throw new BadRequest(505, "HTTP Version Not Supported");
+  }
+  const headers = new Headers();
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(":");
+    const name = line.slice(0, colon), value = line.slice(colon + 1).trim();
+    if (colon <= 0 || !TOKEN.test(name) || !FIELD_VALUE.test(value)) {
+      throw new BadRequest(400, "Bad Request: malformed header field");
+    }
+    headers.append(name, value);
+  }
+  const connection = headers.get("connection")?.toLowerCase() ?? "";
+  const keepAlive = version === "HTTP/1.1"
+    ? !connection.includes("close")
+    : connection.includes("keep-alive");
+  return { method, target, version, headers, keepAlive };
+}
+
+/** A request body being read from the connection. */
+interface Body {
+  /** True when the body was read to its end (or ends now, if short): the connection can go on. */
+  finish(): Promise<boolean>;
+}
+
+/** The `Request` of `head`, with its body read from `input` as the handler reads it. */
+function toRequest(
+  head: Head,
+  input: Input,
+  conn: Deno.TcpConn,
+  options: Http1Options,
+): { request: Request; body?: Body } {
+  if (head.headers.has("transfer-encoding")) {
+    throw new BadRequest(411, "Length Required: send a Content-Length, not a chunked body");
+  }
+  const lengths = head.headers.get("content-length");
+  if (lengths !== null && !/^\d{1,15}$/.test(lengths)) {
+    throw new BadRequest(400, "Bad Request: malformed Content-Length");
+  }
+  const length = lengths === null ? 0 : Number(lengths);
+  const host = head.headers.get("host") ?? options.hostname;
+  let url: URL;
+  try {
+    url = head.target.startsWith("/")
+      ? new URL(`http://${/^[^/?#@]*$/.test(host) ? host : "invalid"}${head.target}`)
+      : new URL(head.target);
+  } catch {
+    throw new BadRequest(400, "Bad Request: malformed target");
+  }
+  const noBody = head.method === "GET" || head.method === "HEAD";
+  if (length === 0 || noBody) {
+    const request = new Request(url, { method: head.method, headers: head.headers });
+    // A GET with a body: left unread, so the connection cannot go on.
+    return { request, body: length === 0 ? undefined : { finish: () => Promise.resolve(false) } };
+  }
+  let left = length, continued = !/100-continue/i.test(head.headers.get("expect") ?? "");
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (!continued) {
+        continued = true;
+        await writeAll(conn, encoder.encode("HTTP/1.1 100 Continue\r\n\r\n"));
+      }
+      const chunk = await input.read(Math.min(left, READ_SIZE));
+      if (chunk === null) return controller.error(new Error("the body ended early"));
+      left -= chunk.length;
+      controller.enqueue(chunk);
+      if (left === 0) controller.close();
+    },
+  });
+  const request = new Request(url, {
+    method: head.method,
+    headers: head.headers,
+    body: stream,
+    // @ts-ignore: Deno's RequestInit knows `duplex` for streamed bodies.
+    duplex: "half",
+  });
+  // Whatever the handler left unread is not read: past a body never asked for, the
+  // connection closes (reading it could mean megabytes a hostile client chose).
+  return { request, body: { finish: () => Promise.resolve(left === 0) } };
+}
+
+/**
+ * Writes `response` (no body for HEAD); false when the connection failed. A body of unknown
+ * length goes chunked where `chunks` allows; a reader that stops reading cancels the body.
+ */
+async function writeResponse(
+  conn: Deno.TcpConn,
+  response: Response,
+  head: boolean,
+  keepAlive: boolean,
+  chunks: boolean,
+): Promise<boolean> {
+  const headers = new Headers(response.headers);
+  headers.delete("transfer-encoding");
+  const bodiless = head || response.status === 204 || response.status === 304;
+  const body = response.body;
+  let chunked = false;
+  if (!headers.has("content-length") && !bodiless) {
+    if (body === null) headers.set("content-length", "0");
+    else if (chunks) {
+      headers.set("transfer-encoding", "chunked");
+      chunked = true;
+    }
+  }
+  if (!keepAlive) headers.set("connection", "close");
+  let text = `HTTP/1.1 ${response.status} ${response.statusText || reason(response.status)}\r\n`;
+  for (const [name, value] of headers) text += `${name}: ${value}\r\n`;
+  const reader = bodiless ? undefined : body?.getReader();
+  try {
+    await writeAll(conn, encoder.encode(`${text}\r\n`));
+    if (bodiless) await body?.cancel();
+    if (!reader) return true;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (value.length === 0) continue;
+      if (chunked) await writeAll(conn, encoder.encode(`${value.length.toString(16)}\r\n`));
+      await writeAll(conn, value);
+      if (chunked) await writeAll(conn, CRLF);
+    }
+    if (chunked) await writeAll(conn, encoder.encode("0\r\n\r\n"));
+    return true;
+  } catch {
+    await reader?.cancel().catch(() => {});
+    return false;
+  }
+}
+
+/** Answers a malformed request, then closes the connection (see `linger`). */
+async function refuse(conn: Deno.TcpConn, bad: BadRequest): Promise<void> {
+  try {
+    await writeAll(conn, simple(bad.status, bad.message));
+  } catch {
+    return;
+  }
+  await linger(conn);
+}
+
+/**
+ * Ends our side and reads what the client still sends (a body it was not asked for) for at
+ * most a second before closing: closing with bytes unread makes the kernel reset the
+ * connection, and the client might lose the answer it was sent.
+ */
+async function linger(conn: Deno.TcpConn): Promise<void> {
+  const timer = setTimeout(() => closeQuietly(conn), LINGER_MS);
+  try {
+    await conn.closeWrite();
+    const sink = new Uint8Array(READ_SIZE);
+    while (await conn.read(sink) !== null);
+  } catch {
+    // closed, by the client or by the timer
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A short plain-text response that closes the connection. */
+function simple(status: number, text: string): Uint8Array {
+  const body = encoder.encode(`${text}\n`);
+  return concat(
+    encoder.encode(
+      `HTTP/1.1 ${status} ${reason(status)}\r\nContent-Type: text/plain\r\n` +
+        `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
+    ),
+    body,
+  );
+}
+
+const REASONS: Record<number, string> = {
+  100: "Continue",
+  200: "OK",
+  204: "No Content",
+  206: "Partial Content",
+  304: "Not Modified",
+  400: "Bad Request",
+  401: "Unauthorized",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  408: "Request Timeout",
+  409: "Conflict",
+  411: "Length Required",
+  413: "Content Too Large",
+  416: "Range Not Satisfiable",
+  421: "Misdirected Request",
+  429: "Too Many Requests",
+  431: "Request Header Fields Too Large",
+  500: "Internal Server Error",
+  503: "Service Unavailable",
+  505: "HTTP Version Not Supported",
+};
+
+function reason(status: number): string {
+  return REASONS[status] ?? "Status";
+}
+
+async function writeAll(conn: Deno.TcpConn, bytes: Uint8Array): Promise<void> {
+  for (let at = 0; at < bytes.length;) at += await conn.write(bytes.subarray(at));
+}
+
+function closeQuietly(conn: Deno.TcpConn): void {
+  try {
+    conn.close();
+  } catch {
+    // closed already
+  }
+}
+
+function indexOf(haystack: Uint8Array, needle: Uint8Array): number {
+  outer: for (let i = 0; i + needle.length <= haystack.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}

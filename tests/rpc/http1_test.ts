@@ -1,0 +1,216 @@
+/**
+ * The RPC's HTTP/1.1 server over raw sockets: kept-alive connections, chunked and HEAD answers,
+ * `Expect: 100-continue`, HTTP/1.0, and its bounds: a head that does not arrive in time closes
+ * its connection, a flood of idle connections cannot pass `maxConnections`, and malformed,
+ * oversized or chunked requests get their status; random bytes never stop it.
+ */
+import { assert, assertEquals } from "../assert.ts";
+import { type Http1Handler, Http1Server } from "../../src/rpc/http1.ts";
+import { mulberry32 } from "../random.ts";
+
+const LOOPBACK = "127.0.0.1";
+const encoder = new TextEncoder(), decoder = new TextDecoder();
+
+/** Echoes the method, path and body; `/stream` answers a body of unknown length. */
+const echo: Http1Handler = async (request) => {
+  const url = new URL(request.url);
+  if (url.pathname === "/stream") {
+    return new Response(new Blob(["one,", "two,", "three"]).stream());
+  }
+  const body = request.body ? await request.text() : "";
+  return new Response(`${request.method} ${url.pathname} ${body}`, {
+    headers: {
+      "Content-Length": String(request.method.length + url.pathname.length + body.length + 2),
+    },
+  });
+};
+
+async function withServer(
+  options: Partial<Parameters<typeof Http1Server.listen>[0]>,
+  fn: (server: Http1Server) => Promise<void>,
+  handler: Http1Handler = echo,
+): Promise<void> {
+  const errors: string[] = [];
+  const server = Http1Server.listen(
+    { hostname: LOOPBACK, port: 0, onError: (m) => errors.push(m), ...options },
+    handler,
+  );
+  try {
+    await fn(server);
+  } finally {
+    await server.shutdown();
+  }
+  assertEquals(errors, [], "nothing a client did is a server failure");
+}
+
+/** Sends `text` on a new connection and reads until the server closes it (or `ms` pass). */
+async function exchange(port: number, text: string | Uint8Array, ms = 3000): Promise<string> {
+  const conn = await Deno.connect({ hostname: LOOPBACK, port });
+  const timer = setTimeout(() => conn.close(), ms);
+  try {
+    await conn.write(typeof text === "string" ? encoder.encode(text) : text);
+    return decoder.decode(await new Response(conn.readable).arrayBuffer());
+  } catch {
+    return "";
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+Deno.test("http1: kept-alive requests, a chunked body, HEAD, and HTTP/1.0", async () => {
+  await withServer({}, async (server) => {
+    const answer = await exchange(
+      server.port,
+      "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc" +
+        "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n" +
+        "HEAD /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    const parts = answer.split("HTTP/1.1 ");
+    assertEquals(parts.length, 4, answer);
+    assert(parts[1].startsWith("200 OK") && parts[1].endsWith("\r\n\r\nPOST /a abc"), parts[1]);
+    assert(/transfer-encoding: chunked/i.test(parts[2]), parts[2]);
+    assert(parts[2].endsWith("4\r\none,\r\n4\r\ntwo,\r\n5\r\nthree\r\n0\r\n\r\n"), parts[2]);
+    assert(/connection: close/i.test(parts[3]) && parts[3].endsWith("\r\n\r\n"), parts[3]);
+    // HTTP/1.0: no chunks; the body ends with the connection.
+    const old = await exchange(server.port, "GET /stream HTTP/1.0\r\n\r\n");
+    assert(old.startsWith("HTTP/1.1 200 OK") && old.endsWith("\r\n\r\none,two,three"), old);
+    assert(!/chunked/i.test(old), old);
+    // And fetch, keeping its connection alive.
+    for (let i = 0; i < 3; i++) {
+      assertEquals(
+        await (await fetch(`http://${LOOPBACK}:${server.port}/c${i}`)).text(),
+        `GET /c${i} `,
+      );
+    }
+  });
+});
+
+Deno.test("http1: Expect 100-continue gets a 100 before the body is sent", async () => {
+  await withServer({}, async (server) => {
+    const conn = await Deno.connect({ hostname: LOOPBACK, port: server.port });
+    try {
+      await conn.write(encoder.encode(
+        "POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+      ));
+      const buffer = new Uint8Array(1024);
+      const n = await conn.read(buffer);
+      assertEquals(decoder.decode(buffer.subarray(0, n!)), "HTTP/1.1 100 Continue\r\n\r\n");
+      await conn.write(encoder.encode("hello"));
+      let answer = "";
+      while (!answer.endsWith("hello")) {
+        const m = await conn.read(buffer);
+        if (m === null) break;
+        answer += decoder.decode(buffer.subarray(0, m));
+      }
+      assert(answer.startsWith("HTTP/1.1 200 OK") && answer.endsWith("POST /e hello"), answer);
+    } finally {
+      conn.close();
+    }
+  });
+});
+
+Deno.test("http1: malformed, oversized and chunked requests get their status and a close", async () => {
+  await withServer({ maxHeadBytes: 1024 }, async (server) => {
+    const cases: [string, string][] = [
+      ["GARBAGE\r\n\r\n", "400"],
+      ["GET / HTTP/1.1\r\nBad Header\r\n\r\n", "400"],
+      ["GET / HTTP/1.1\r\nNa me: x\r\n\r\n", "400"],
+      ["GET / HTTP/2.0\r\n\r\n", "505"],
+      ["CONNECT x:1 HTTP/1.1\r\nHost: x\r\n\r\n", "400"],
+      ["GET / HTTP/1.1\r\nContent-Length: -5\r\n\r\n", "400"],
+      [`GET / HTTP/1.1\r\nX: ${"a".repeat(2000)}\r\n\r\n`, "431"],
+      [
+        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        "411",
+      ],
+    ];
+    for (const [request, status] of cases) {
+      const answer = await exchange(server.port, request);
+      assert(answer.startsWith(`HTTP/1.1 ${status} `), `${JSON.stringify(request)}: ${answer}`);
+      assert(/connection: close/i.test(answer), answer);
+    }
+  });
+});
+
+Deno.test("http1: a head that does not arrive in time closes; idle sockets cannot pass the cap", async () => {
+  await withServer({ headTimeoutMs: 300, maxConnections: 3 }, async (server) => {
+    const started = performance.now();
+    const slow = await exchange(server.port, "GET / HTTP/1.1\r\nHost: x\r\nX-A: ", 5000);
+    const waited = performance.now() - started;
+    assertEquals(slow, "", "closed without an answer");
+    assert(waited >= 250 && waited < 3000, `closed after ${waited.toFixed(0)} ms`);
+
+    // Three sockets that say nothing take every slot; a fourth client is served at once, in
+    // place of the one that waited longest.
+    const idle = await Promise.all(
+      [1, 2, 3].map(() => Deno.connect({ hostname: LOOPBACK, port: server.port })),
+    );
+    await new Promise((r) => setTimeout(r, 120));
+    assertEquals(server.connections, 3);
+    const asked = performance.now();
+    assertEquals(await (await fetch(`http://${LOOPBACK}:${server.port}/now`)).text(), "GET /now ");
+    assert(performance.now() - asked < 150, "served before any head timed out");
+    assert(server.connections <= 3, `${server.connections} connections open`);
+    for (const c of idle) c.close();
+  });
+
+  // When every connection is busy answering, a new one waits for a free slot.
+  let release!: () => void;
+  const held = new Promise<void>((r) => release = r);
+  const holding: Http1Handler = async (request) => {
+    if (new URL(request.url).pathname === "/hold") await held;
+    return new Response("done");
+  };
+  await withServer({ maxConnections: 2 }, async (server) => {
+    const url = `http://${LOOPBACK}:${server.port}`;
+    const busy = [fetch(`${url}/hold`), fetch(`${url}/hold`)];
+    await new Promise((r) => setTimeout(r, 100));
+    let served = false;
+    const later = fetch(`${url}/x`).then(async (r) => {
+      served = true;
+      return await r.text();
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    assert(!served, "no slot while both are busy");
+    release();
+    assertEquals(await later, "done");
+    for (const r of await Promise.all(busy)) await r.body?.cancel();
+  }, holding);
+});
+
+Deno.test("http1: a reader that goes away cancels the body; random bytes never stop the server", async () => {
+  let cancelled = false;
+  const endless: Http1Handler = () =>
+    Promise.resolve(
+      new Response(
+        new ReadableStream<Uint8Array>({
+          pull: (c) => c.enqueue(new Uint8Array(64 * 1024)),
+          cancel: () => void (cancelled = true),
+        }),
+      ),
+    );
+  await withServer({ headTimeoutMs: 200 }, async (server) => {
+    const conn = await Deno.connect({ hostname: LOOPBACK, port: server.port });
+    await conn.write(encoder.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    await conn.read(new Uint8Array(1024));
+    conn.close();
+    for (let i = 0; i < 100 && !cancelled; i++) await new Promise((r) => setTimeout(r, 20));
+    assert(cancelled, "the body was cancelled");
+  }, endless);
+
+  await withServer({ headTimeoutMs: 200 }, async (server) => {
+    const rnd = mulberry32(7);
+    const valid = "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nbody";
+    await Promise.all(Array.from({ length: 300 }, async (_, i) => {
+      const bytes = encoder.encode(valid);
+      const mutated = i % 2 === 0
+        ? bytes.map((b) => (rnd() < 0.05 ? Math.floor(rnd() * 256) : b))
+        : Uint8Array.from({ length: 1 + Math.floor(rnd() * 300) }, () => Math.floor(rnd() * 256));
+      await exchange(server.port, mutated, 1000);
+    }));
+    assertEquals(
+      await (await fetch(`http://${LOOPBACK}:${server.port}/still`)).text(),
+      "GET /still ",
+    );
+  });
+});
