@@ -2,10 +2,10 @@
  * The daemon's web page in real headless Chromium (over the DevTools protocol, `cdp.ts`), behind
  * a login: it lists nothing, shows an RPC error, adds a .torrent through its file input (a
  * duplicate through its magnet field), shows the torrent reaching 100% and seeding, pauses and
- * resumes it, unticks a file, sets the torrent's limits, changes the settings, fits a phone's
- * 375 px and removes the torrent with its data, each step checked over RPC too. Without a
- * browser: the page's headers (CSP and the rest), 405 and 404 for every path outside its fixed
- * list of files, including `..` ones.
+ * resumes it, unticks a file, sets the torrent's limits, moves its data, changes the settings,
+ * fits a phone's 375 px and removes the torrent with its data, each step checked over RPC too.
+ * Without a browser: the page's headers (CSP and the rest), 405 and 404 for every path outside
+ * its fixed list of files, including `..` ones.
  */
 import { assert, assertEquals } from "../assert.ts";
 import { magnetLink, toolGate } from "./fixtures.ts";
@@ -292,6 +292,26 @@ Deno.test({
           return !t.downloadLimited && t.seedRatioMode === 0;
         }, 10_000);
 
+        // Its data moved to another folder, after a confirm; it seeds from there.
+        const moved = `${downloads}/moved`;
+        await browser.evaluate(`document.getElementById("t-location").value = ""`);
+        await browser.type("#t-location", moved);
+        browser.dialogAnswers.push(true);
+        await browser.click("#t-relocate");
+        await until("the new location over RPC", async () =>
+          (await rpc("torrent-get", { ids: [1], fields: ["downloadDir"] })).torrents[0]
+            .downloadDir === moved, 10_000);
+        await until("seeding from there", async () =>
+          (await statusOf(1)) === 6, 20_000);
+        assert(Deno.statSync(`${moved}/${NAME}/a.bin`).isFile, "the data moved");
+        assert(
+          !Deno.readDirSync(downloads).some((e) =>
+            e.name === NAME
+          ),
+          "and left the old place",
+        );
+        assertEquals(browser.dialogs.length, 1, `dialogs: ${browser.dialogs}`);
+
         // Settings: read from the session when opened, saved, and an emptied limit is none.
         await browser.click("#settings summary");
         await browser.waitFor(
@@ -343,15 +363,15 @@ Deno.test({
           async () => (await rpc("torrent-get", { fields: ["id"] })).torrents.length === 0,
           10_000,
         );
-        assertEquals(browser.dialogs.length, 2, `dialogs: ${browser.dialogs}`);
-        assert(browser.dialogs[0].includes(NAME), browser.dialogs[0]);
+        assertEquals(browser.dialogs.length, 3, `dialogs: ${browser.dialogs}`);
+        assert(browser.dialogs[1].includes(NAME), browser.dialogs[1]);
         await browser.waitFor(
           "the empty list again",
           `!document.querySelector('${row}') && !document.getElementById("empty").hidden &&
            document.getElementById("files").hidden`,
         );
         assert(
-          ![...Deno.readDirSync(downloads)].some((e) => e.name === NAME),
+          ![...Deno.readDirSync(moved)].some((e) => e.name === NAME),
           "the data went with the torrent",
         );
         // The session-id handshake's 409s are logged as failed loads; nothing else may be.

@@ -395,8 +395,8 @@ function openFiles(id) {
 }
 
 /**
- * Fills the open torrent's limits: a limit that is off, and a ratio that follows the session's,
- * show as empty fields.
+ * Fills the open torrent's limits and location: a limit that is off, and a ratio that follows
+ * the session's, show as empty fields.
  * @param {number} id
  */
 async function loadLimits(id) {
@@ -409,6 +409,7 @@ async function loadLimits(id) {
       "uploadLimited",
       "seedRatioLimit",
       "seedRatioMode",
+      "downloadDir",
     ],
   });
   const t = torrents[0];
@@ -416,7 +417,24 @@ async function loadLimits(id) {
   field("t-down").value = t.downloadLimited ? String(t.downloadLimit) : "";
   field("t-up").value = t.uploadLimited ? String(t.uploadLimit) : "";
   field("t-ratio").value = t.seedRatioMode === 1 ? String(t.seedRatioLimit) : "";
+  field("t-location").value = t.downloadDir;
 }
+
+byId("torrent-location").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const id = filesOf;
+  if (id === null) return;
+  const location = field("t-location").value.trim(), move = field("t-move").checked;
+  const what = move ? "Move its data to" : "Look for its data in";
+  if (!confirm(`${what} ${location}?`)) return;
+  try {
+    await rpc("torrent-set-location", { ids: [id], location, move });
+    say(move ? `Moved to ${location}` : `Looking for the data in ${location}`);
+  } catch (e) {
+    say(why(e), true);
+  }
+  await loadLimits(id).catch(() => {});
+});
 
 byId("torrent-limits").addEventListener("submit", async (event) => {
   event.preventDefault();
