@@ -87,6 +87,15 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
     };
   };
   const started = Date.now();
+  /** Settings the daemon's flags fix for its run. */
+  const fixed = (): Record<string, unknown> => ({
+    "peer-port": client.hub.port,
+    "dht-enabled": context.dht,
+    "utp-enabled": context.utp,
+    "pex-enabled": true,
+    "lpd-enabled": false,
+    "port-forwarding-enabled": false,
+  });
   const warn = (t: ClientTorrent) => (e: unknown) =>
     context.log?.warn(`torrent ${t.id}: ${e instanceof Error ? e.message : e}`);
   const each = (args: Record<string, unknown>, act: (t: ClientTorrent) => unknown) => {
@@ -100,12 +109,7 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       "rpc-version-minimum": RPC_VERSION_MINIMUM,
       version: context.version,
       "download-dir": settings.downloadDir,
-      "peer-port": client.hub.port,
-      "dht-enabled": context.dht,
-      "utp-enabled": context.utp,
-      "pex-enabled": true,
-      "lpd-enabled": false,
-      "port-forwarding-enabled": false,
+      ...fixed(),
       encryption: ENCRYPTION[client.hub.network.encryption],
       "peer-limit-global": client.hub.maxConnections,
       "peer-limit-per-torrent": kept.maxPeers,
@@ -129,6 +133,13 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
     }),
 
     "session-set": async (args) => {
+      // Sent unchanged (as tools send back all they read) these pass; a change is refused
+      // rather than ignored, so the user is not misled.
+      for (const [key, now] of Object.entries(fixed())) {
+        if (args[key] !== undefined && args[key] !== now) {
+          throw new RpcError(`${key} cannot change while the daemon runs (its flags set it)`);
+        }
+      }
       const dir = optionalString(args, "download-dir");
       if (dir !== undefined) settings.downloadDir = dir;
       const size = args["download-queue-size"];

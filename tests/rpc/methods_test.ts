@@ -332,6 +332,19 @@ Deno.test("daemon methods: session-set changes peer limits and encryption at onc
       await assertRejects(async () => await methods["session-set"](bad), RpcError);
     }
     assertEquals((await get())["peer-limit-per-torrent"], 7, "a refused change changes nothing");
+    // What is fixed for the run passes unchanged and is refused changed, never ignored.
+    const fixed = await get();
+    await methods["session-set"]({
+      "dht-enabled": fixed["dht-enabled"],
+      "peer-port": fixed["peer-port"],
+    });
+    for (const change of [{ "dht-enabled": true }, { "peer-port": 1 }, { "lpd-enabled": true }]) {
+      await assertRejects(
+        async () => await methods["session-set"](change),
+        RpcError,
+        "cannot change",
+      );
+    }
   } finally {
     await kept.close();
     await client.stop();
