@@ -148,6 +148,8 @@ export class Http1Server {
           closeQuietly(oldest);
         }
       }
+      // Answers are written whole; Nagle's wait would only delay them.
+      conn.setNoDelay(true);
       this.#connections.set(conn, {});
       const serving = this.#serve(conn).catch((e) => {
         this.#options.onError?.(`RPC connection failed: ${e instanceof Error ? e.message : e}`);
@@ -283,6 +285,14 @@ class Input {
     }
   }
 
+  /** The next `n` bytes when they have all arrived already; else undefined. */
+  take(n: number): Uint8Array<ArrayBuffer> | undefined {
+    if (this.#buffer.length < n) return undefined;
+    const out = this.#buffer.slice(0, n);
+    this.#buffer = this.#buffer.subarray(n);
+    return out;
+  }
+
   /** Up to `max` bytes of what follows (fewer when fewer are there); null at the end. */
   async read(max: number): Promise<Uint8Array | null> {
     if (this.#buffer.length === 0 && !await this.#fill()) return null;
@@ -372,6 +382,12 @@ function toRequest(
     // A GET with a body: left unread, so the connection cannot go on.
     return { request, body: length === 0 ? undefined : { finish: () => Promise.resolve(false) } };
   }
+  // The whole body came with the head (a small request): no stream to read it through.
+  const arrived = input.take(length);
+  if (arrived) {
+    const request = new Request(url, { method: head.method, headers: head.headers, body: arrived });
+    return { request };
+  }
   let left = length, continued = !/100-continue/i.test(head.headers.get("expect") ?? "");
   const stream = new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -425,19 +441,24 @@ async function writeResponse(
   let text = `HTTP/1.1 ${response.status} ${response.statusText || reason(response.status)}\r\n`;
   for (const [name, value] of headers) text += `${name}: ${value}\r\n`;
   const reader = bodiless ? undefined : body?.getReader();
+  // The head goes out with the body's first bytes, and each chunk with its framing, in one
+  // write: a response in several small segments waits on the client's delayed ACKs.
+  let pending: Uint8Array | undefined = encoder.encode(`${text}\r\n`);
   try {
-    await writeAll(conn, encoder.encode(`${text}\r\n`));
     if (bodiless) await body?.cancel();
-    if (!reader) return true;
     for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
+      const next = reader ? await reader.read() : { done: true as const };
+      if (next.done) break;
+      const value = next.value;
       if (value.length === 0) continue;
-      if (chunked) await writeAll(conn, encoder.encode(`${value.length.toString(16)}\r\n`));
-      await writeAll(conn, value);
-      if (chunked) await writeAll(conn, CRLF);
+      const framed = chunked
+        ? concat(encoder.encode(`${value.length.toString(16)}\r\n`), value, CRLF)
+        : value;
+      await writeAll(conn, pending ? concat(pending, framed) : framed);
+      pending = undefined;
     }
-    if (chunked) await writeAll(conn, encoder.encode("0\r\n\r\n"));
+    const end = chunked ? encoder.encode("0\r\n\r\n") : new Uint8Array(0);
+    if (pending || end.length > 0) await writeAll(conn, pending ? concat(pending, end) : end);
     return true;
   } catch {
     await reader?.cancel().catch(() => {});
@@ -532,9 +553,12 @@ function indexOf(haystack: Uint8Array, needle: Uint8Array): number {
   return -1;
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
 }

@@ -284,6 +284,10 @@ Deno.test({
           return t.downloadLimited && t.downloadLimit === 300 && t.seedRatioMode === 1 &&
             t.seedRatioLimit === 2.5;
         }, 10_000);
+        await browser.waitFor(
+          "the limits read back",
+          `document.getElementById("message").textContent === "Limits saved"`,
+        );
         await browser.evaluate(`document.getElementById("t-down").value = ""`);
         await browser.evaluate(`document.getElementById("t-ratio").value = ""`);
         await browser.click("#t-save");
@@ -334,6 +338,10 @@ Deno.test({
           return s["speed-limit-down"] === 500 && s["speed-limit-down-enabled"] === true &&
             s["peer-limit-per-torrent"] === 9 && s.encryption === "required";
         }, 10_000);
+        await browser.waitFor(
+          "the form read back",
+          `document.getElementById("message").textContent === "Settings saved"`,
+        );
         await browser.evaluate(`document.getElementById("set-down").value = ""`);
         await browser.click("#settings-save");
         await until(

@@ -453,11 +453,12 @@ byId("torrent-limits").addEventListener("submit", async (event) => {
       seedRatioMode: ratio === "" ? 0 : 1,
       ...(ratio === "" ? {} : { seedRatioLimit: Number(ratio) }),
     });
+    // Read back before saying so: a field changed after the message is not overwritten.
+    await loadLimits(id).catch(() => {});
     say("Limits saved");
   } catch (e) {
     say(why(e), true);
   }
-  await loadLimits(id).catch(() => {});
 });
 
 function closeFiles() {
@@ -590,11 +591,12 @@ byId("settings-form").addEventListener("submit", async (event) => {
       ...(ratio === "" ? {} : { seedRatioLimit: Number(ratio) }),
       encryption: encryption.value,
     });
+    // Read back before saying so: a field changed after the message is not overwritten.
+    await loadSettings().catch(() => {});
     say("Settings saved");
   } catch (e) {
     say(why(e), true);
   }
-  await loadSettings().catch(() => {});
 });
 
 refresh();
