@@ -43,6 +43,7 @@ const LINGER_MS = 1000;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const encoder = new TextEncoder();
+const latin1 = new TextDecoder("latin1");
 
 /** A client's mistake in a request's head: answered with `status`, then the connection closes. */
 class BadRequest extends Error {
@@ -252,6 +253,8 @@ interface Head {
 /** Reads a connection in chunks, keeping what is read past what was asked. */
 class Input {
   #buffer = new Uint8Array(0);
+  /** Where each read lands, one a connection: only what a read brought is kept. */
+  readonly #scratch = new Uint8Array(READ_SIZE);
 
   constructor(readonly conn: Deno.TcpConn) {}
 
@@ -274,7 +277,7 @@ class Input {
         }
       }
       if (end > maxBytes) throw new BadRequest(431, "Request Header Fields Too Large");
-      const text = new TextDecoder("latin1").decode(this.#buffer.subarray(0, end));
+      const text = latin1.decode(this.#buffer.subarray(0, end));
       this.#buffer = this.#buffer.subarray(end + HEAD_END.length);
       return parseHead(text);
     } catch (e) {
@@ -288,7 +291,7 @@ class Input {
   /** The next `n` bytes when they have all arrived already; else undefined. */
   take(n: number): Uint8Array<ArrayBuffer> | undefined {
     if (this.#buffer.length < n) return undefined;
-    const out = this.#buffer.slice(0, n);
+    const out = this.#buffer.subarray(0, n);
     this.#buffer = this.#buffer.subarray(n);
     return out;
   }
@@ -297,23 +300,19 @@ class Input {
   async read(max: number): Promise<Uint8Array | null> {
     if (this.#buffer.length === 0 && !await this.#fill()) return null;
     const n = Math.min(max, this.#buffer.length);
-    const out = this.#buffer.slice(0, n);
+    const out = this.#buffer.subarray(0, n);
     this.#buffer = this.#buffer.subarray(n);
     return out;
   }
 
   /** Reads more onto the buffer; false at the end of the stream. */
   async #fill(): Promise<boolean> {
-    const chunk = new Uint8Array(READ_SIZE);
-    const n = await this.conn.read(chunk);
+    const n = await this.conn.read(this.#scratch);
     if (n === null) return false;
-    if (this.#buffer.length === 0) {
-      this.#buffer = chunk.subarray(0, n);
-      return true;
-    }
+    // A new array each time, never written again: what `read` and `take` hand out are views.
     const grown = new Uint8Array(this.#buffer.length + n);
     grown.set(this.#buffer);
-    grown.set(chunk.subarray(0, n), this.#buffer.length);
+    grown.set(this.#scratch.subarray(0, n), this.#buffer.length);
     this.#buffer = grown;
     return true;
   }
