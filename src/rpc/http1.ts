@@ -217,7 +217,7 @@ export class Http1Server {
       if (head === undefined) return;
       let request: Request, body: Body | undefined;
       try {
-        ({ request, body } = toRequest(head, input, conn, this.#options));
+        ({ request, body } = toRequest(head, input, conn));
       } catch (e) {
         // `Request` itself refuses some methods (CONNECT, TRACE) and names.
         await refuse(conn, e instanceof BadRequest ? e : new BadRequest(400, `Bad Request: ${e}`));
@@ -356,7 +356,6 @@ function toRequest(
   head: Head,
   input: Input,
   conn: Deno.TcpConn,
-  options: Http1Options,
 ): { request: Request; body?: Body } {
   if (head.headers.has("transfer-encoding")) {
     throw new BadRequest(411, "Length Required: send a Content-Length, not a chunked body");
@@ -366,7 +365,8 @@ function toRequest(
     throw new BadRequest(400, "Bad Request: malformed Content-Length");
   }
   const length = lengths === null ? 0 : Number(lengths);
-  const host = head.headers.get("host") ?? options.hostname;
+  // Only for the URL's shape: a request without a Host (HTTP/1.0) is the handler's to judge.
+  const host = head.headers.get("host") ?? "localhost";
   let url: URL;
   try {
     url = head.target.startsWith("/")

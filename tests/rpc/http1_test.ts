@@ -71,7 +71,7 @@ Deno.test("http1: kept-alive requests, a chunked body, HEAD, and HTTP/1.0", asyn
     assert(/transfer-encoding: chunked/i.test(parts[2]), parts[2]);
     assert(parts[2].endsWith("4\r\none,\r\n4\r\ntwo,\r\n5\r\nthree\r\n0\r\n\r\n"), parts[2]);
     assert(/connection: close/i.test(parts[3]) && parts[3].endsWith("\r\n\r\n"), parts[3]);
-    // HTTP/1.0: no chunks; the body ends with the connection.
+    // HTTP/1.0 (no Host needed): no chunks; the body ends with the connection.
     const old = await exchange(server.port, "GET /stream HTTP/1.0\r\n\r\n");
     assert(old.startsWith("HTTP/1.1 200 OK") && old.endsWith("\r\n\r\none,two,three"), old);
     assert(!/chunked/i.test(old), old);
@@ -212,5 +212,15 @@ Deno.test("http1: a reader that goes away cancels the body; random bytes never s
       await (await fetch(`http://${LOOPBACK}:${server.port}/still`)).text(),
       "GET /still ",
     );
+  });
+});
+
+Deno.test("http1: on [::1], and a request without Host (HTTP/1.0) still parses", async () => {
+  await withServer({ hostname: "::1" }, async (server) => {
+    const conn = await Deno.connect({ hostname: "::1", port: server.port });
+    await conn.write(encoder.encode("GET /v6 HTTP/1.0\r\n\r\n"));
+    const answer = decoder.decode(await new Response(conn.readable).arrayBuffer());
+    assert(answer.startsWith("HTTP/1.1 200 OK") && answer.endsWith("GET /v6 "), answer);
+    assertEquals(await (await fetch(`http://[::1]:${server.port}/x`)).text(), "GET /x ");
   });
 });
