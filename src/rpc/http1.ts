@@ -26,6 +26,11 @@ export interface Http1Options {
   headTimeoutMs?: number;
   /** Bytes of a request's line and headers together; default 16 KiB (431 past it). */
   maxHeadBytes?: number;
+  /**
+   * How long the client may leave an answer unread (no byte taken) before its connection is
+   * closed; default 60 s. A paused player asks again with a Range when it resumes.
+   */
+  writeTimeoutMs?: number;
   /** Told of a failure that is not a client's doing (the listener failing, say). */
   onError?: (message: string) => void;
 }
@@ -38,6 +43,8 @@ const HEAD_END = new Uint8Array([13, 10, 13, 10]);
 /** How long after its listener fails the server listens again. */
 const RELISTEN_MS = 1000;
 const READ_SIZE = 16 * 1024;
+/** How long a write may wait for the client to read before the connection is closed. */
+const WRITE_TIMEOUT_MS = 60_000;
 /** How long a closing connection reads what its client still sends (see `linger`). */
 const LINGER_MS = 1000;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -235,7 +242,13 @@ export class Http1Server {
       // HTTP/1.0 knows no chunks: a body of unknown length ends where the connection does.
       const chunks = head.version === "HTTP/1.1" || response.headers.has("content-length");
       const isHead = head.method === "HEAD";
-      if (!await writeResponse(conn, response, isHead, keepAlive && chunks, chunks)) return;
+      const writeTimeoutMs = this.#options.writeTimeoutMs ?? WRITE_TIMEOUT_MS;
+      const written = await writeResponse(
+        conn,
+        response,
+        { head: isHead, keepAlive: keepAlive && chunks, chunks, writeTimeoutMs },
+      );
+      if (!written) return;
       if (!keepAlive || !chunks) return await linger(conn);
     }
   }
@@ -413,16 +426,24 @@ function toRequest(
   return { request, body: { finish: () => Promise.resolve(left === 0) } };
 }
 
+/** How `writeResponse` writes one answer. */
+interface WriteOptions {
+  /** The answer to a HEAD: no body. */
+  head: boolean;
+  keepAlive: boolean;
+  /** A body of unknown length may go chunked (HTTP/1.1). */
+  chunks: boolean;
+  writeTimeoutMs: number;
+}
+
 /**
- * Writes `response` (no body for HEAD); false when the connection failed. A body of unknown
- * length goes chunked where `chunks` allows; a reader that stops reading cancels the body.
+ * Writes `response`; false when the connection failed. A client that stops reading, or goes
+ * away, cancels the body.
  */
 async function writeResponse(
   conn: Deno.TcpConn,
   response: Response,
-  head: boolean,
-  keepAlive: boolean,
-  chunks: boolean,
+  { head, keepAlive, chunks, writeTimeoutMs }: WriteOptions,
 ): Promise<boolean> {
   const headers = new Headers(response.headers);
   headers.delete("transfer-encoding");
@@ -453,11 +474,13 @@ async function writeResponse(
       const framed = chunked
         ? concat(encoder.encode(`${value.length.toString(16)}\r\n`), value, CRLF)
         : value;
-      await writeAll(conn, pending ? concat(pending, framed) : framed);
+      await writeAll(conn, pending ? concat(pending, framed) : framed, writeTimeoutMs);
       pending = undefined;
     }
     const end = chunked ? encoder.encode("0\r\n\r\n") : new Uint8Array(0);
-    if (pending || end.length > 0) await writeAll(conn, pending ? concat(pending, end) : end);
+    if (pending || end.length > 0) {
+      await writeAll(conn, pending ? concat(pending, end) : end, writeTimeoutMs);
+    }
     return true;
   } catch {
     await reader?.cancel().catch(() => {});
@@ -532,8 +555,23 @@ function reason(status: number): string {
   return REASONS[status] ?? "Status";
 }
 
-async function writeAll(conn: Deno.TcpConn, bytes: Uint8Array): Promise<void> {
-  for (let at = 0; at < bytes.length;) at += await conn.write(bytes.subarray(at));
+/**
+ * Writes all of `bytes`, closing the connection when the client takes none of them for
+ * `timeoutMs`: a client that never reads would hold its connection for good.
+ */
+async function writeAll(
+  conn: Deno.TcpConn,
+  bytes: Uint8Array,
+  timeoutMs = WRITE_TIMEOUT_MS,
+): Promise<void> {
+  for (let at = 0; at < bytes.length;) {
+    const timer = setTimeout(() => closeQuietly(conn), timeoutMs);
+    try {
+      at += await conn.write(bytes.subarray(at));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 }
 
 function closeQuietly(conn: Deno.TcpConn): void {

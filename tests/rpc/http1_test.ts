@@ -1,8 +1,9 @@
 /**
  * The RPC's HTTP/1.1 server over raw sockets: kept-alive connections, chunked and HEAD answers,
  * `Expect: 100-continue`, HTTP/1.0, and its bounds: a head that does not arrive in time closes
- * its connection, a flood of idle connections cannot pass `maxConnections`, and malformed,
- * oversized or chunked requests get their status; random bytes never stop it.
+ * its connection, and so does an answer left unread; a flood of idle connections cannot pass
+ * `maxConnections`; malformed, oversized or chunked requests get their status; random bytes
+ * never stop it.
  */
 import { assert, assertEquals } from "../assert.ts";
 import { type Http1Handler, Http1Server } from "../../src/rpc/http1.ts";
@@ -196,6 +197,18 @@ Deno.test("http1: a reader that goes away cancels the body; random bytes never s
     conn.close();
     for (let i = 0; i < 100 && !cancelled; i++) await new Promise((r) => setTimeout(r, 20));
     assert(cancelled, "the body was cancelled");
+  }, endless);
+
+  // A client that stays but stops reading is closed once no byte leaves for writeTimeoutMs.
+  cancelled = false;
+  await withServer({ writeTimeoutMs: 300 }, async (server) => {
+    const conn = await Deno.connect({ hostname: LOOPBACK, port: server.port });
+    await conn.write(encoder.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    for (let i = 0; i < 150 && !cancelled; i++) await new Promise((r) => setTimeout(r, 20));
+    assert(cancelled, "the stalled answer was given up");
+    await new Promise((r) => setTimeout(r, 50));
+    assertEquals(server.connections, 0);
+    conn.close();
   }, endless);
 
   await withServer({ headTimeoutMs: 200 }, async (server) => {
