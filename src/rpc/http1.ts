@@ -43,6 +43,8 @@ const HEAD_END = new Uint8Array([13, 10, 13, 10]);
 /** How long after its listener fails the server listens again. */
 const RELISTEN_MS = 1000;
 const READ_SIZE = 16 * 1024;
+/** How long a shutdown waits for handlers still at work. */
+const SHUTDOWN_WAIT_MS = 1000;
 /** How long a write may wait for the client to read before the connection is closed. */
 const WRITE_TIMEOUT_MS = 60_000;
 /** How long a closing connection reads what its client still sends (see `linger`). */
@@ -76,8 +78,8 @@ export class Http1Server {
   #listener: Deno.TcpListener;
   readonly #options: Http1Options;
   readonly #handler: Http1Handler;
-  /** Each open connection, and since when it waits for a request's head (undefined: busy). */
-  readonly #connections = new Map<Deno.TcpConn, { waitingSince?: number }>();
+  /** Each open connection, with where it is (see `ConnectionState`). */
+  readonly #connections = new Map<Deno.TcpConn, ConnectionState>();
   /** Each connection's serving, for a shutdown to wait on. */
   readonly #serving = new Set<Promise<void>>();
   #slotFreed: (() => void) | undefined;
@@ -107,7 +109,11 @@ export class Http1Server {
     return this.#connections.size;
   }
 
-  /** Stops listening and closes every connection (a response being sent is cut). */
+  /**
+   * Stops listening and closes every connection: a response being sent is cut and its body
+   * cancelled (a stream waiting for a piece would wait for good). Handlers still working get
+   * a second to end.
+   */
   async shutdown(): Promise<void> {
     this.#closing = true;
     this.#slotFreed?.();
@@ -116,9 +122,17 @@ export class Http1Server {
     } catch {
       // closed already
     }
-    for (const conn of this.#connections.keys()) closeQuietly(conn);
+    for (const [conn, state] of this.#connections) {
+      closeQuietly(conn);
+      state.cancelAnswer?.();
+    }
     await this.#accepting;
-    await Promise.all(this.#serving);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(this.#serving),
+      new Promise((r) => timer = setTimeout(r, SHUTDOWN_WAIT_MS)),
+    ]);
+    clearTimeout(timer);
   }
 
   /**
@@ -246,7 +260,7 @@ export class Http1Server {
       const written = await writeResponse(
         conn,
         response,
-        { head: isHead, keepAlive: keepAlive && chunks, chunks, writeTimeoutMs },
+        { head: isHead, keepAlive: keepAlive && chunks, chunks, writeTimeoutMs, state },
       );
       if (!written) return;
       if (!keepAlive || !chunks) return await linger(conn);
@@ -426,6 +440,14 @@ function toRequest(
   return { request, body: { finish: () => Promise.resolve(left === 0) } };
 }
 
+/** Where a connection is: waiting for a request's head, or sending an answer. */
+interface ConnectionState {
+  /** Since when it waits for a head (performance.now()); undefined while busy with a request. */
+  waitingSince?: number;
+  /** Cancels the body of the answer being sent, while one is. */
+  cancelAnswer?: () => void;
+}
+
 /** How `writeResponse` writes one answer. */
 interface WriteOptions {
   /** The answer to a HEAD: no body. */
@@ -434,6 +456,7 @@ interface WriteOptions {
   /** A body of unknown length may go chunked (HTTP/1.1). */
   chunks: boolean;
   writeTimeoutMs: number;
+  state: ConnectionState;
 }
 
 /**
@@ -443,7 +466,7 @@ interface WriteOptions {
 async function writeResponse(
   conn: Deno.TcpConn,
   response: Response,
-  { head, keepAlive, chunks, writeTimeoutMs }: WriteOptions,
+  { head, keepAlive, chunks, writeTimeoutMs, state }: WriteOptions,
 ): Promise<boolean> {
   const headers = new Headers(response.headers);
   headers.delete("transfer-encoding");
@@ -461,6 +484,7 @@ async function writeResponse(
   let text = `HTTP/1.1 ${response.status} ${response.statusText || reason(response.status)}\r\n`;
   for (const [name, value] of headers) text += `${name}: ${value}\r\n`;
   const reader = bodiless ? undefined : body?.getReader();
+  if (reader) state.cancelAnswer = () => void reader.cancel().catch(() => {});
   // The head goes out with the body's first bytes, and each chunk with its framing, in one
   // write: a response in several small segments waits on the client's delayed ACKs.
   let pending: Uint8Array | undefined = encoder.encode(`${text}\r\n`);
@@ -485,6 +509,8 @@ async function writeResponse(
   } catch {
     await reader?.cancel().catch(() => {});
     return false;
+  } finally {
+    state.cancelAnswer = undefined;
   }
 }
 

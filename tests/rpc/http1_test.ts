@@ -237,3 +237,28 @@ Deno.test("http1: on [::1], and a request without Host (HTTP/1.0) still parses",
     assertEquals(await (await fetch(`http://[::1]:${server.port}/x`)).text(), "GET /x ");
   });
 });
+
+Deno.test("http1: a shutdown cancels an answer waiting for its body instead of waiting for it", async () => {
+  let cancelled = false;
+  const stalled: Http1Handler = () =>
+    Promise.resolve(
+      new Response(
+        new ReadableStream<Uint8Array>({
+          pull: () => new Promise(() => {}),
+          cancel: () => void (cancelled = true),
+        }),
+      ),
+    );
+  const server = Http1Server.listen({ hostname: LOOPBACK, port: 0 }, stalled);
+  const conn = await Deno.connect({ hostname: LOOPBACK, port: server.port });
+  try {
+    await conn.write(encoder.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    await new Promise((r) => setTimeout(r, 50));
+    const started = performance.now();
+    await server.shutdown();
+    assert(performance.now() - started < 500, "no wait for a body that never comes");
+    assert(cancelled, "the body was cancelled");
+  } finally {
+    conn.close();
+  }
+});
