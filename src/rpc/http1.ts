@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { concatBytes } from "../util/mod.ts";
 
 /** Bounds of an {@link Http1Server}; each has a default. */
 export interface Http1Options {
@@ -496,14 +497,14 @@ async function writeResponse(
       const value = next.value;
       if (value.length === 0) continue;
       const framed = chunked
-        ? concat(encoder.encode(`${value.length.toString(16)}\r\n`), value, CRLF)
+        ? concatBytes(encoder.encode(`${value.length.toString(16)}\r\n`), value, CRLF)
         : value;
-      await writeAll(conn, pending ? concat(pending, framed) : framed, writeTimeoutMs);
+      await writeAll(conn, pending ? concatBytes(pending, framed) : framed, writeTimeoutMs);
       pending = undefined;
     }
     const end = chunked ? encoder.encode("0\r\n\r\n") : new Uint8Array(0);
     if (pending || end.length > 0) {
-      await writeAll(conn, pending ? concat(pending, end) : end, writeTimeoutMs);
+      await writeAll(conn, pending ? concatBytes(pending, end) : end, writeTimeoutMs);
     }
     return true;
   } catch {
@@ -545,7 +546,7 @@ async function linger(conn: Deno.TcpConn): Promise<void> {
 /** A short plain-text response that closes the connection. */
 function simple(status: number, text: string): Uint8Array {
   const body = encoder.encode(`${text}\n`);
-  return concat(
+  return concatBytes(
     encoder.encode(
       `HTTP/1.1 ${status} ${reason(status)}\r\nContent-Type: text/plain\r\n` +
         `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
@@ -614,14 +615,4 @@ function indexOf(haystack: Uint8Array, needle: Uint8Array): number {
     return i;
   }
   return -1;
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
