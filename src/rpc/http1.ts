@@ -1,11 +1,12 @@
 /**
- * A small HTTP/1.1 server under the RPC and the web page, for the two bounds `Deno.serve` does
- * not offer: how many connections are open at once, so a flood of sockets cannot take every
- * file descriptor of the process, and how long a request's head may take to arrive. At the
- * bound, the connection that has waited longest for a request's head is closed to make room (a
- * slowloris client dribbling its headers, or an idle kept-alive one), so a client that sends
- * its request at once is served at once; only when every connection is busy answering do new
- * ones wait in the kernel's queue.
+ * A small HTTP/1.1 server under the RPC and the web page, for the bounds `Deno.serve` does not
+ * offer: how many connections are open at once, so a flood of sockets cannot take every file
+ * descriptor of the process; how long a request's head may take to arrive; how long an answer
+ * may sit unread. At the first bound, the connection that has waited longest for a request's
+ * head is closed to make room (a slowloris client dribbling its headers, or an idle kept-alive
+ * one), so a client that sends its request at once is served at once; only when every
+ * connection is busy answering do new ones wait in the kernel's queue.
+ *
  * Requests and responses are the Web's `Request` and `Response`, as with `Deno.serve`. Request
  * bodies need a Content-Length (411 otherwise); response bodies of unknown length go chunked.
  *
