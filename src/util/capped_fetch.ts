@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { concatBytes } from "./bytes.ts";
 import { oneLine } from "./text.ts";
 
 /** Why a capped GET failed. */
@@ -96,13 +97,7 @@ export async function fetchCapped(
         reader.releaseLock();
       }
     }
-    const body = new Uint8Array(total);
-    let off = 0;
-    for (const c of chunks) {
-      body.set(c, off);
-      off += c.length;
-    }
-    return { status: res.status, body };
+    return { status: res.status, body: concatBytes(...chunks) };
   } finally {
     clearTimeout(timer);
     signal?.removeEventListener("abort", onAbort);
