@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { RPC_PATH } from "./server.ts";
+import { basicAuthorization, RPC_PATH } from "./server.ts";
 
 /** A call that failed: the server is unreachable, refused us, or answered with an error. */
 export class RpcCallError extends Error {
@@ -56,7 +56,7 @@ export class RpcClient {
     parsed.username = parsed.password = "";
     if (parsed.pathname === "/" || parsed.pathname === "") parsed.pathname = RPC_PATH;
     this.url = parsed.href;
-    this.#authorization = login === undefined ? undefined : `Basic ${btoa(login)}`;
+    this.#authorization = login === undefined ? undefined : basicAuthorization(login);
   }
 
   /** Calls `method`; resolves with its `arguments`, rejects with `RpcCallError`. */

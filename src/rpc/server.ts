@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { PerSourceLimiter } from "../util/mod.ts";
+import { encodeBase64, PerSourceLimiter } from "../util/mod.ts";
 import { Http1Server } from "./http1.ts";
 
 /** The path every RPC request goes to. */
@@ -111,7 +111,7 @@ export class RpcServer {
         h.toLowerCase()
       ),
     );
-    this.#auth = options.auth === undefined ? undefined : `Basic ${btoa(options.auth)}`;
+    this.#auth = options.auth === undefined ? undefined : basicAuthorization(options.auth);
     const rate = options.rate ?? { perSecond: 500, burst: 2000 };
     this.#limiter = new PerSourceLimiter(rate.perSecond, rate.burst);
     this.#server = Http1Server.listen(
@@ -227,6 +227,20 @@ function hostOf(header: string): string {
   if (h.startsWith("[")) return h.slice(1, h.indexOf("]") > 0 ? h.indexOf("]") : undefined);
   const colon = h.lastIndexOf(":");
   return colon >= 0 && h.indexOf(":") === colon ? h.slice(0, colon) : h;
+}
+
+/**
+ * The `Authorization` value of HTTP Basic for `user:password`, its bytes UTF-8 (RFC 7617):
+ * `btoa` would refuse a character past Latin-1, and send Latin-1 for the others.
+ *
+ * @example
+ * ```ts
+ * import { basicAuthorization } from "./server.ts";
+ * console.log(basicAuthorization("u:€")); // Basic dTrigqw=
+ * ```
+ */
+export function basicAuthorization(login: string): string {
+  return `Basic ${encodeBase64(new TextEncoder().encode(login))}`;
 }
 
 /** Compares two strings in time that does not depend on where they first differ. */
