@@ -6,7 +6,7 @@
  */
 import { isAbsolute, resolve } from "node:path";
 import { RpcCallError, RpcClient } from "../rpc/mod.ts";
-import { encodeBase64 } from "../util/mod.ts";
+import { encodeBase64, oneLine } from "../util/mod.ts";
 import type { RemoteOptions } from "./args.ts";
 import { formatBytes, formatEta, formatRate } from "./format.ts";
 import { loadTorrent } from "./input.ts";
@@ -83,7 +83,7 @@ async function add(client: RpcClient, options: RemoteOptions, io: CommandIO): Pr
     const added = answer["torrent-added"] as Record<string, unknown> | undefined;
     const there = answer["torrent-duplicate"] as Record<string, unknown> | undefined;
     const t = added ?? there ?? {};
-    io.out(`${added ? "added" : "already there:"} ${t.id} ${t.name}\n`);
+    io.out(`${added ? "added" : "already there:"} ${t.id} ${oneLine(String(t.name))}\n`);
   }
   return 0;
 }
@@ -99,8 +99,9 @@ async function list(client: RpcClient, options: RemoteOptions, io: CommandIO): P
   }
   const rows = torrents.map((t) => {
     const num = (key: string) => typeof t[key] === "number" ? t[key] as number : 0;
+    // What a daemon says goes to a terminal: no control characters from it.
     const status = num("error") !== 0
-      ? `Error: ${String(t.errorString ?? "")}`
+      ? `Error: ${oneLine(String(t.errorString ?? ""), 120)}`
       : STATUS_NAMES[num("status")] ?? "?";
     return [
       String(t.id),
@@ -112,7 +113,7 @@ async function list(client: RpcClient, options: RemoteOptions, io: CommandIO): P
       num("uploadRatio") < 0 ? "-" : num("uploadRatio").toFixed(2),
       String(num("peersConnected")),
       status,
-      String(t.name ?? ""),
+      oneLine(String(t.name ?? "")),
     ];
   });
   io.out(
