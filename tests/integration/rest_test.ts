@@ -44,6 +44,12 @@ Deno.test("rest: a complete seed rests at start, a leecher calling wakes it, the
   });
   const leecher = await openJob(TORRENT, `${root}/leech`);
   try {
+    // The count can see an open file (else the check below would prove nothing).
+    const payload = `${root}/seed/rest.bin`;
+    {
+      using _mine = await Deno.open(payload);
+      assert((await openHandles(payload)) !== 0, "find sees open files");
+    }
     seeder.start();
     assert(seeder.resting, "complete with no peer: resting from the start");
     assertEquals([seeder.session, seeder.phase, seeder.have.complete], [
@@ -52,7 +58,6 @@ Deno.test("rest: a complete seed rests at start, a leecher calling wakes it, the
       true,
     ]);
     assertEquals(seeder.stats().peersConnected, 0);
-    const payload = `${root}/seed/rest.bin`;
     for (let i = 0; (await openHandles(payload)) > 0; i++) {
       assert(i < 100, "the files closed while resting");
       await new Promise((r) => setTimeout(r, 20));

@@ -16,6 +16,7 @@ import {
   patternBytes,
   torrentOf,
   waitFor,
+  within,
   writePayload,
 } from "../integration/helpers.ts";
 
@@ -223,15 +224,17 @@ async function doneBeforeTheOther(
     assertEquals((await fileStats()).map((f) => f.priority), shown);
     await waitFor("it running", () => client.get(1)!.job !== undefined);
     client.get(1)!.job!.addPeers([addressOf(seeder)]);
-    let other = 0;
-    for (;;) {
-      const stats = await fileStats();
-      if (stats[1].bytesCompleted === 300_000) {
-        other = stats[0].bytesCompleted;
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    const other = await within(
+      "file 1 done",
+      20_000,
+      (async () => {
+        for (;;) {
+          const stats = await fileStats();
+          if (stats[1].bytesCompleted === 300_000) return stats[0].bytesCompleted;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      })(),
+    );
     await then(methods, fileStats);
     await waitFor("all done", () => client.get(1)!.state === "seeding", 10_000);
     return other;
