@@ -436,8 +436,9 @@ export class ClientTorrent {
       this.#error = undefined;
       await this.open({ ...opened, recheck: true });
       this.#opened = opened;
+      // A paused torrent is checked, then paused again: its files closed, `resume` free to open.
       if (wasRunning) this.start();
-      else this.#paused = true;
+      else await this.pause();
     });
   }
 

@@ -166,6 +166,13 @@ Deno.test("client: pause keeps the torrent, resume goes on, verify finds a damag
     assert(t.job!.stats().piecesDone < torrentOne.pieceCount, "the damaged piece is not had");
     await within("the piece fetched again", 15_000, t.job!.completed);
     await assertPayload(`${root}/out`, "one.bin", ONE);
+
+    // A paused torrent is verified and stays paused, files closed; it resumes as any other.
+    await t.pause();
+    await t.verify();
+    assertEquals([t.state, t.job], ["paused", undefined]);
+    await t.resume();
+    assertEquals(t.state, "complete");
   });
 });
 
