@@ -346,7 +346,11 @@ export class KeptTorrents {
       upload: new TokenBucket(rateOf(record.uploadRate)),
     });
     t.metadata.then((fetched) => {
-      if (!("torrent" in source)) this.#saved?.saveTorrent(record.hash, fetched.torrent);
+      if (!("torrent" in source)) {
+        this.#saved?.saveTorrent(record.hash, fetched.torrent).catch((e) =>
+          this.#log?.warn(`torrent ${record.hash}: its metadata not saved: ${messageOf(e)}`)
+        );
+      }
       if (!record.paused && this.#records.has(t.id)) this.#waiting.add(t.id);
       this.#admit();
     }).catch(() => {});
