@@ -54,6 +54,7 @@ export interface FetchedTorrent {
 export class MetadataJob {
   readonly #fetcher: MetadataFetcher;
   readonly #stopServing: () => void;
+  readonly #unshare: () => void;
   /** One announce loop a swarm (a link with both btih and btmh names two). */
   readonly #announcers: Announcer[] = [];
   readonly #lookups: DhtLookups[] = [];
@@ -66,6 +67,7 @@ export class MetadataJob {
     const { magnet, hub } = opts;
     const swarms = swarmHashes(magnet);
     this.#stopServing = hub.serve(swarms, () => this.#fetcher);
+    this.#unshare = hub.share();
     this.#fetcher = new MetadataFetcher({
       infoHash: magnet.infoHash,
       infoHashV2: magnet.infoHashV2,
@@ -138,6 +140,7 @@ export class MetadataJob {
     this.#stopping ??= (async () => {
       for (const lookups of this.#lookups) lookups.stop();
       this.#stopServing();
+      this.#unshare();
       await Promise.allSettled([...this.#announcers.map((a) => a.stop()), this.#fetcher.stop()]);
     })();
     return this.#stopping;

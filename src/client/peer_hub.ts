@@ -108,8 +108,8 @@ export class PeerHub {
   readonly #dhtNodes: Dht[];
   #stopping: Promise<void> | undefined;
   #maxConnections: number;
-  /** Torrents served now (each `serve` until its stop). */
-  #served = 0;
+  /** Torrents sharing the connection budget now (see `share`). */
+  #sharing = 0;
 
   private constructor(parts: {
     network: PeerNetwork;
@@ -148,15 +148,15 @@ export class PeerHub {
   }
 
   /**
-   * A torrent's share of `maxConnections`: an even part for each torrent served, never below
-   * two; unlimited without `maxConnections`.
+   * A torrent's share of `maxConnections`: an even part for each torrent sharing (see
+   * `share`), never below two; unlimited without `maxConnections`.
    *
    * @example
    * ```ts
    * import { PeerHub } from "./peer_hub.ts";
    * const hub = await PeerHub.open({ port: 0, hostname: "127.0.0.1", utp: false, maxConnections: 10 });
-   * const one = hub.serve([new Uint8Array(20)], () => undefined);
-   * const two = hub.serve([new Uint8Array(20).fill(1)], () => undefined);
+   * const one = hub.share();
+   * const two = hub.share();
    * console.log(hub.peerShare()); // 5
    * two();
    * console.log(hub.peerShare()); // 10
@@ -166,7 +166,21 @@ export class PeerHub {
    */
   peerShare(): number {
     if (this.#maxConnections === Infinity) return Infinity;
-    return Math.max(MIN_PEER_SHARE, Math.floor(this.#maxConnections / Math.max(1, this.#served)));
+    return Math.max(MIN_PEER_SHARE, Math.floor(this.#maxConnections / Math.max(1, this.#sharing)));
+  }
+
+  /**
+   * Counts one more torrent among those `maxConnections` is shared by, until the function
+   * returned is called: a running session or a metadata phase, not a seed at rest (it holds no
+   * connection, and a thousand of them must not starve the one downloading).
+   */
+  share(): () => void {
+    this.#sharing++;
+    let sharing = true;
+    return () => {
+      if (sharing) this.#sharing--;
+      sharing = false;
+    };
   }
 
   /**
@@ -232,8 +246,6 @@ export class PeerHub {
    * `target()`, refusing them while it returns undefined; the returned function stops that.
    */
   serve(infoHashes: readonly Uint8Array[], target: () => IncomingTarget | undefined): () => void {
-    this.#served++;
-    let served = true;
     for (const infoHash of infoHashes) {
       this.router.add(infoHash, () => {
         const t = target();
@@ -244,8 +256,6 @@ export class PeerHub {
       });
     }
     return () => {
-      if (served) this.#served--;
-      served = false;
       for (const infoHash of infoHashes) this.router.delete(infoHash);
     };
   }

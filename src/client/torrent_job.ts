@@ -202,6 +202,8 @@ export class TorrentJob {
   #resting: Promise<void> | undefined;
   /** Taking up an engine again, while it lasts. */
   #waking: Promise<Engine> | undefined;
+  /** Leaves the hub's connection budget: held while a session runs (not while resting). */
+  #unshare: (() => void) | undefined;
   /** The awake engine's look for a chance to rest. */
   #stopRestCheck: (() => void) | undefined;
   /** Last time a peer was connected or a reader held the job (performance.now()). */
@@ -451,6 +453,7 @@ export class TorrentJob {
         this.#resumeIntervalMs,
       );
     }
+    this.#unshare ??= this.#opts.hub.share();
     session.start();
     for (const w of engine.webSeeds) w.start();
     if (!this.#opts.rest) return;
@@ -479,6 +482,8 @@ export class TorrentJob {
     this.#engine = undefined;
     this.#stopRestCheck?.();
     this.#stopRestCheck = undefined;
+    this.#unshare?.();
+    this.#unshare = undefined;
     clearInterval(this.#resumeTimer);
     this.#past = addTotals({ ...engine.session.stats(), ...IDLE }, this.#past);
     this.#knownAtRest = engine.session.knownAddresses().slice(-KEPT_AT_REST);
@@ -618,6 +623,7 @@ export class TorrentJob {
     this.#stopping ??= (async () => {
       clearInterval(this.#resumeTimer);
       this.#stopRestCheck?.();
+      this.#unshare?.();
       this.#stopServing();
       for (const lookups of this.#lookups) lookups.stop();
       await this.#waking?.catch(() => {});

@@ -4,10 +4,12 @@
  * peers are named, or when a reader holds it; its numbers count on across the rests.
  */
 import { assert, assertEquals } from "../assert.ts";
+import { Client } from "../../src/client/mod.ts";
 import { createTorrentFromBuffers } from "../../src/metainfo/mod.ts";
 import {
   addressOf,
   assertPayload,
+  LOOPBACK,
   openJob,
   patternBytes,
   torrentOf,
@@ -135,6 +137,32 @@ Deno.test("rest: data changed while resting is checked again when the seed wakes
     assertEquals(seeder.phase, "downloading");
   } finally {
     await seeder.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("rest: a seed at rest takes no part of the connection budget", async () => {
+  const root = await Deno.makeTempDir({ prefix: "bt-rest-" });
+  await writePayload(`${root}/seed`, TORRENT.name, DATA);
+  const other = torrentOf(
+    createTorrentFromBuffers("other.bin", patternBytes(40_000, 92), { pieceLength: 16384 }),
+  );
+  const client = await Client.open({ port: 0, hostname: LOOPBACK, utp: false, maxConnections: 10 });
+  try {
+    const seed = client.add({ torrent: TORRENT });
+    const job = await seed.open({ output: `${root}/seed`, seed: true, rest: true });
+    seed.start();
+    assert(job.resting);
+    const download = client.add({ torrent: other });
+    await download.open({ output: `${root}/other` });
+    download.start();
+    assertEquals(client.hub.peerShare(), 10, "the whole budget for the one downloading");
+    await job.hold().then((held) => {
+      assertEquals(client.hub.peerShare(), 5, "awake, the seed has its share again");
+      held.release();
+    });
+  } finally {
+    await client.stop();
     await Deno.remove(root, { recursive: true });
   }
 });
