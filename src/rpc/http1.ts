@@ -232,7 +232,7 @@ export class Http1Server {
           this.#options.maxHeadBytes ?? 16 * 1024,
         );
       } catch (e) {
-        if (e instanceof BadRequest) await refuse(conn, e);
+        if (e instanceof BadRequest) await refuse(input, e);
         return;
       } finally {
         state.waitingSince = undefined;
@@ -243,7 +243,7 @@ export class Http1Server {
         ({ request, body } = toRequest(head, input, conn));
       } catch (e) {
         // `Request` itself refuses some methods (CONNECT, TRACE) and names.
-        await refuse(conn, e instanceof BadRequest ? e : new BadRequest(400, `Bad Request: ${e}`));
+        await refuse(input, e instanceof BadRequest ? e : new BadRequest(400, `Bad Request: ${e}`));
         return;
       }
       let response: Response;
@@ -259,13 +259,16 @@ export class Http1Server {
       const chunks = head.version === "HTTP/1.1" || response.headers.has("content-length");
       const isHead = head.method === "HEAD";
       const writeTimeoutMs = this.#options.writeTimeoutMs ?? WRITE_TIMEOUT_MS;
+      // A client that hangs up while its answer waits (a stream waiting for a piece) is not
+      // written to, so only reading tells: its answer is cancelled then, freeing what it holds.
+      input.ended(this.#options.maxHeadBytes ?? 16 * 1024).then(() => state.cancelAnswer?.());
       const written = await writeResponse(
         conn,
         response,
         { head: isHead, keepAlive: keepAlive && chunks, chunks, writeTimeoutMs, state },
       );
       if (!written) return;
-      if (!keepAlive || !chunks) return await linger(conn);
+      if (!keepAlive || !chunks) return await linger(input);
     }
   }
 }
@@ -282,6 +285,10 @@ interface Head {
 /** Reads a connection in chunks, keeping what is read past what was asked. */
 class Input {
   #buffer = new Uint8Array(0);
+  /** The read in flight, shared by whoever waits for more. */
+  #filling: Promise<boolean> | undefined;
+  /** The watch for the client hanging up (see `ended`). */
+  #ended: Promise<void> | undefined;
   /** Where each read lands, one a connection: only what a read brought is kept. */
   readonly #scratch = new Uint8Array(READ_SIZE);
 
@@ -334,8 +341,38 @@ class Input {
     return out;
   }
 
-  /** Reads more onto the buffer; false at the end of the stream. */
-  async #fill(): Promise<boolean> {
+  /**
+   * Resolves when the client ends its side of the connection (it hung up), reading on meanwhile:
+   * what it sends (a next request) is kept for `head`. It stops watching, unresolved, once
+   * `max` bytes wait unread, and can be asked again. Never rejects.
+   */
+  ended(max: number): Promise<void> {
+    return this.#ended ??= (async () => {
+      try {
+        while (this.#buffer.length <= max) if (!await this.#fill()) return;
+      } catch {
+        return;
+      }
+      this.#ended = undefined;
+      await new Promise(() => {});
+    })();
+  }
+
+  /** Reads and drops what the client still sends, until it ends or the connection fails. */
+  async drain(): Promise<void> {
+    try {
+      while (await this.#fill()) this.#buffer = new Uint8Array(0);
+    } catch {
+      // closed, by the client or by us
+    }
+  }
+
+  /** Reads more onto the buffer; false at the end of the stream. One read at a time. */
+  #fill(): Promise<boolean> {
+    return this.#filling ??= this.#readMore().finally(() => this.#filling = undefined);
+  }
+
+  async #readMore(): Promise<boolean> {
     const n = await this.conn.read(this.#scratch);
     if (n === null) return false;
     // A new array each time, never written again: what `read` and `take` hand out are views.
@@ -517,13 +554,13 @@ async function writeResponse(
 }
 
 /** Answers a malformed request, then closes the connection (see `linger`). */
-async function refuse(conn: Deno.TcpConn, bad: BadRequest): Promise<void> {
+async function refuse(input: Input, bad: BadRequest): Promise<void> {
   try {
-    await writeAll(conn, simple(bad.status, bad.message));
+    await writeAll(input.conn, simple(bad.status, bad.message));
   } catch {
     return;
   }
-  await linger(conn);
+  await linger(input);
 }
 
 /**
@@ -531,12 +568,11 @@ async function refuse(conn: Deno.TcpConn, bad: BadRequest): Promise<void> {
  * most a second before closing: closing with bytes unread makes the kernel reset the
  * connection, and the client might lose the answer it was sent.
  */
-async function linger(conn: Deno.TcpConn): Promise<void> {
-  const timer = setTimeout(() => closeQuietly(conn), LINGER_MS);
+async function linger(input: Input): Promise<void> {
+  const timer = setTimeout(() => closeQuietly(input.conn), LINGER_MS);
   try {
-    await conn.closeWrite();
-    const sink = new Uint8Array(READ_SIZE);
-    while (await conn.read(sink) !== null);
+    await input.conn.closeWrite();
+    await input.drain();
   } catch {
     // closed, by the client or by the timer
   } finally {

@@ -288,3 +288,24 @@ Deno.test("http1: a shutdown cancels an answer waiting for its body instead of w
     conn.close();
   }
 });
+
+Deno.test("http1: a client that hangs up while its answer waits for its first bytes cancels it", async () => {
+  let cancelled = false, asked = false;
+  const waiting: Http1Handler = () =>
+    Promise.resolve(void (asked = true)).then(() =>
+      new Response(
+        new ReadableStream<Uint8Array>({
+          pull: () => new Promise(() => {}),
+          cancel: () => void (cancelled = true),
+        }),
+      )
+    );
+  await withServer({}, async (server) => {
+    const conn = await Deno.connect({ hostname: LOOPBACK, port: server.port });
+    await conn.write(encoder.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    await waitUntil(() => asked);
+    conn.close();
+    await waitUntil(() => cancelled);
+    await waitUntil(() => server.connections === 0);
+  }, waiting);
+});
