@@ -202,6 +202,8 @@ export class TorrentJob {
   #resting: Promise<void> | undefined;
   /** Taking up an engine again, while it lasts. */
   #waking: Promise<Engine> | undefined;
+  /** Why the files could not be opened again, once that failed (the job has failed then). */
+  #wakeFailure: unknown;
   /** Leaves the hub's connection budget: held while a session runs (not while resting). */
   #unshare: (() => void) | undefined;
   /** The awake engine's look for a chance to rest. */
@@ -505,9 +507,12 @@ export class TorrentJob {
   #awake(): Promise<Engine> {
     if (this.#engine) return Promise.resolve(this.#engine);
     if (this.#stopping) return Promise.reject(new Error("the torrent stopped"));
+    // Files that could not be opened are not tried again at every peer that calls.
+    if (this.#wakeFailure) return Promise.reject(this.#wakeFailure);
     return this.#waking ??= (async () => {
       try {
         await this.#resting;
+        if (this.#stopping) throw new Error("the torrent stopped");
         this.#log.debug("waking: opening the files again");
         const engine = await openEngine(this.#opts, this.#resume, false);
         if (this.#stopping) {
@@ -522,7 +527,10 @@ export class TorrentJob {
         if (!engine.session.finished) this.addPeers(this.#knownAtRest);
         return engine;
       } catch (e) {
-        if (!this.#stopping) this.#settle.reject(e);
+        if (!this.#stopping) {
+          this.#wakeFailure = e;
+          this.#settle.reject(e);
+        }
         throw e;
       } finally {
         this.#waking = undefined;

@@ -166,3 +166,25 @@ Deno.test("rest: a seed at rest takes no part of the connection budget", async (
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("rest: files that cannot be opened again fail the job once, not at every wake", async () => {
+  const root = await Deno.makeTempDir({ prefix: "bt-rest-" });
+  await writePayload(`${root}/seed`, TORRENT.name, DATA);
+  const seeder = await openJob(TORRENT, `${root}/seed`, { seed: true, rest: true });
+  try {
+    seeder.start();
+    await waitFor("files closed", () => seeder.resting);
+    await new Promise((r) => setTimeout(r, 50));
+    // The folder is replaced by a file while the seed rests.
+    await Deno.remove(`${root}/seed`, { recursive: true });
+    await Deno.writeTextFile(`${root}/seed`, "not a folder");
+    const first = await seeder.hold().then(() => undefined, (e) => e);
+    assert(first instanceof Error, "the wake failed");
+    await seeder.done.then(() => assert(false, "done rejects"), () => {});
+    const again = await seeder.hold().then(() => undefined, (e) => e);
+    assertEquals(again, first, "the same failure, without opening anything again");
+  } finally {
+    await seeder.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+});
