@@ -87,6 +87,10 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
     };
   };
   const started = Date.now();
+  const start = async (args: Record<string, unknown>) => {
+    for (const t of select(client, args.ids)) await kept.start(t);
+    return {};
+  };
   /** Settings the daemon's flags fix for its run. */
   const fixed = (): Record<string, unknown> => ({
     "peer-port": client.hub.port,
@@ -142,13 +146,8 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       }
       const dir = optionalString(args, "download-dir");
       if (dir !== undefined) settings.downloadDir = dir;
-      const size = args["download-queue-size"];
-      if (size !== undefined) {
-        if (!Number.isSafeInteger(size) || (size as number) < 1) {
-          throw new RpcError("download-queue-size must be a whole number from 1");
-        }
-        kept.maxActive = size as number;
-      }
+      const size = limitArg(args, "download-queue-size");
+      if (size !== undefined) kept.maxActive = size;
       if (args["start-added-torrents"] !== undefined) {
         settings.startAdded = args["start-added-torrents"] === true;
       }
@@ -272,14 +271,9 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       return { torrents: rows, ...(args.ids === "recently-active" ? { removed: [] } : {}) };
     },
 
-    "torrent-start": async (args) => {
-      for (const t of select(client, args.ids)) await kept.start(t);
-      return {};
-    },
-    "torrent-start-now": async (args) => {
-      for (const t of select(client, args.ids)) await kept.start(t);
-      return {};
-    },
+    "torrent-start": start,
+    // The queue takes these in turn too: it starts torrents in the order they were added.
+    "torrent-start-now": start,
     "torrent-stop": async (args) => {
       for (const t of select(client, args.ids)) await kept.stop(t);
       return {};
