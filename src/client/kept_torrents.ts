@@ -75,12 +75,21 @@ export class KeptTorrents {
    * user, their metadata known, not started since.
    */
   readonly #waiting = new Set<number>();
-  /** Torrents holding a slot: started (or starting) and not yet complete, stopped or gone. */
+  /**
+   * Torrents holding a slot: started (or starting), their job not yet complete, stopped or gone.
+   * A verify or a change of files that sends a torrent back to downloading gives it its slot
+   * back at once, even past the limit: it was running, and stopping it would surprise its user.
+   */
   readonly #active = new Set<number>();
+  /** The jobs whose completion and end are watched, one watch each. */
+  readonly #followed = new WeakSet<TorrentJob>();
   /** The session each torrent's file priorities were last applied to, and how to undo them. */
   readonly #prioritized = new Map<number, { session: unknown; release: () => void }>();
-  /** Torrents whose data is moving: not started meanwhile. */
-  readonly #moving = new Set<number>();
+  /**
+   * Torrents whose files are closed to be opened again (a verify, a change of files, a move):
+   * the end of their job keeps their slot, and a waiting one is not started meanwhile.
+   */
+  readonly #reopening = new Set<number>();
   /** Each torrent's own rate limits, applied besides the process's. */
   readonly #rates = new Map<number, { download: TokenBucket; upload: TokenBucket }>();
   /** Seeding torrents with a limit to meet. */
@@ -232,7 +241,13 @@ export class KeptTorrents {
     const record = this.record(t);
     record.unwanted = unwanted;
     await this.#persist(t);
-    if (t.torrent) await t.reopen({ selected: selection(t.torrent, record) });
+    const torrent = t.torrent;
+    if (torrent) await this.#reopen(t, () => t.reopen({ selected: selection(torrent, record) }));
+  }
+
+  /** Hashes a torrent's data again (see `ClientTorrent.verify`), keeping its slot meanwhile. */
+  async verify(t: ClientTorrent): Promise<void> {
+    await this.#reopen(t, () => t.verify());
   }
 
   /**
@@ -244,17 +259,25 @@ export class KeptTorrents {
     const record = this.record(t);
     const from = record.downloadDir;
     if (dir === from) return;
-    this.#moving.add(t.id);
-    try {
-      const torrent = t.torrent;
+    const torrent = t.torrent;
+    await this.#reopen(t, async () => {
       await t.reopen(
         { output: dir },
         move && torrent ? () => moveLocalData(torrent, from, dir) : undefined,
       );
       record.downloadDir = dir;
       await this.#persist(t);
+    });
+  }
+
+  /** Runs `steps`, which close `t`'s files and open them again, then follows its new job. */
+  async #reopen(t: ClientTorrent, steps: () => Promise<void>): Promise<void> {
+    this.#reopening.add(t.id);
+    try {
+      await steps();
     } finally {
-      this.#moving.delete(t.id);
+      this.#reopening.delete(t.id);
+      this.#follow(t);
       this.#admit();
     }
   }
@@ -365,7 +388,7 @@ export class KeptTorrents {
     for (const id of this.#waiting) {
       if (this.#active.size >= this.#maxActive) return;
       const t = this.client.get(id);
-      if (this.#moving.has(id)) continue; // waits for its move, in its place
+      if (this.#reopening.has(id)) continue; // waits for its files, in its place
       this.#waiting.delete(id);
       if (t) this.#launch(t);
     }
@@ -375,7 +398,6 @@ export class KeptTorrents {
   async #launch(t: ClientTorrent): Promise<void> {
     const record = this.record(t);
     this.#active.add(t.id);
-    let job: TorrentJob | undefined;
     try {
       // Reopens a torrent stopped while it ran; one stopped before that goes back to queued.
       if (t.state === "paused") await t.resume();
@@ -393,22 +415,38 @@ export class KeptTorrents {
       // Stopped or removed while it was opening.
       if (record.paused || t.state === "removed") await t.pause();
       this.#applyPriorities(t);
-      job = t.job;
     } catch (e) {
       if (t.state !== "removed") this.#log?.warn(`torrent ${t.id}: ${messageOf(e)}`);
     }
-    const leave = () => {
-      if (this.#active.delete(t.id)) this.#admit();
-    };
-    if (!job) return leave();
-    job.done.then(leave, leave);
+    this.#follow(t);
+  }
+
+  /**
+   * Gives `t`'s job (a new one after a reopen) the torrent's slot until the job completes
+   * (the torrent's done date) or ends; with no job, the slot is free.
+   */
+  #follow(t: ClientTorrent): void {
+    const job = t.job;
+    if (!job) return this.#leave(t.id);
+    if (this.#followed.has(job)) return;
+    this.#followed.add(job);
+    this.#active.add(t.id);
     job.completed.then(() => {
-      if (record.doneDate === 0) {
+      const record = this.#records.get(t.id);
+      if (record?.doneDate === 0) {
         record.doneDate = nowSeconds();
         this.#persist(t);
       }
-      leave();
+      this.#leave(t.id);
     }, () => {});
+    const end = () => {
+      if (!this.#reopening.has(t.id)) this.#leave(t.id);
+    };
+    job.done.then(end, end);
+  }
+
+  #leave(id: number): void {
+    if (this.#active.delete(id)) this.#admit();
   }
 
   /** Saves a torrent's record with its byte totals so far (a failure is logged). */

@@ -306,7 +306,7 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       }
       return {};
     },
-    "torrent-verify": (args) => each(args, (t) => t.verify().catch(warn(t))),
+    "torrent-verify": (args) => each(args, (t) => kept.verify(t).catch(warn(t))),
     "torrent-reannounce": (args) => each(args, (t) => t.reannounce()),
 
     "torrent-remove": async (args) => {

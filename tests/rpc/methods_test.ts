@@ -88,6 +88,40 @@ Deno.test("daemon methods: --max-active 1 queues the second download until the f
   }
 });
 
+Deno.test("daemon methods: a verify or a change of files keeps the download's slot; its end sets doneDate", async () => {
+  const root = await Deno.makeTempDir({ prefix: "bt-slot-" });
+  await writePayload(`${root}/seed`, "q0.bin", DATA[0]);
+  const seeder = await openJob(torrentOf(FILES[0]), `${root}/seed`, { seed: true });
+  seeder.start();
+  const client = await Client.open({ port: 0, hostname: LOOPBACK, utp: false });
+  const kept = await KeptTorrents.open({ client, maxActive: 1 });
+  try {
+    const methods = methodsOver(kept, `${root}/out`);
+    for (const bytes of FILES) await methods["torrent-add"]({ metainfo: encodeBase64(bytes) });
+    const get = async (fields: string[]) =>
+      (await methods["torrent-get"]({ fields })).torrents as Record<string, number>[];
+    await waitFor("the first running", () => client.get(1)!.job !== undefined);
+    // No peer yet: the first downloads nothing and keeps its slot through each reopen.
+    await methods["torrent-verify"]({ ids: [1] });
+    await waitFor("checked again", () => client.get(1)!.state === "downloading");
+    await methods["torrent-set"]({ ids: [1], "files-wanted": [0] });
+    await waitFor("opened again", () => client.get(1)!.state === "downloading");
+    await new Promise((r) => setTimeout(r, 100));
+    assertEquals((await get(["status"])).map((t) => t.status), [4, 3], "the second still waits");
+    assertEquals(client.get(2)!.job, undefined);
+    client.get(1)!.job!.addPeers([addressOf(seeder)]);
+    await waitFor("the first done", () => client.get(1)!.state === "seeding", 10_000);
+    const [first] = await get(["doneDate"]);
+    assert(first.doneDate > 0, "the reopened job's completion dates the torrent");
+    await waitFor("the second given the slot", () => client.get(2)!.job !== undefined, 10_000);
+  } finally {
+    await kept.close();
+    await client.stop();
+    await seeder.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test("daemon methods: a torrent's own rate limit holds it back; a seed ratio met stops it", async () => {
   const root = await Deno.makeTempDir({ prefix: "bt-limits-" });
   await writePayload(`${root}/seed`, "q0.bin", DATA[0]);
