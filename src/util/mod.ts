@@ -49,5 +49,6 @@ export {
 } from "./file_hashing.ts";
 export { BothLimits, PerSourceLimiter, TokenBucket } from "./throttle.ts";
 export { openLinuxLibrary } from "./native.ts";
+export { releaseFreeMemory } from "./free_memory.ts";
 export { type DatagramReceiver, type DatagramSender, UdpPort } from "./udp_port.ts";
 export { formatIp, formatIPv6, parseIp, parseIPv4, parseIPv6 } from "./ip.ts";

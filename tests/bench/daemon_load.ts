@@ -41,7 +41,7 @@
  *   service manager's default (1024) would.
  *
  * Timed downloads repeat `--runs` (3) times, interleaved; tables show medians. Our processes
- * run as the shipped executable does (`--v8-flags=--max-semi-space-size=1`), spawned as `deno`
+ * run as the shipped executable does (the compile task's `--v8-flags`), spawned as `deno`
  * itself, so the measured PID is ours. Every socket is on 127.0.0.1; the daemons run with
  * `--no-dht --bind 127.0.0.1`. Progress goes to stderr, tables to stdout. Exit code 0 when
  * every case ran and every download verified, 1 otherwise (a daemon that crashes fails its
@@ -62,17 +62,10 @@ import {
   type Tracker,
 } from "../interop/fixtures.ts";
 import { makeCorpus, statusBytes } from "./daemon_scale.ts";
-import {
-  type Daemon,
-  type DaemonHow,
-  daemonPid,
-  OUR_RUN,
-  PRLIMIT,
-  Rpc,
-  startDaemon,
-} from "./our_daemon.ts";
+import { type Daemon, type DaemonHow, daemonPid, PRLIMIT, Rpc, startDaemon } from "./our_daemon.ts";
 import { isExecutable } from "../process.ts";
-import { benchPort } from "./harness.ts";
+import { benchPort, OUR_RUN } from "./harness.ts";
+import { MAIN_TS, REPO_ROOT } from "../compile_task.ts";
 import {
   BenchError,
   type Child,
@@ -142,8 +135,6 @@ export interface CaseResult {
 }
 
 const LOOPBACK = "127.0.0.1";
-const REPO_ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname);
-const MAIN_TS = `${REPO_ROOT}src/main.ts`;
 const SELF = decodeURIComponent(new URL(import.meta.url).pathname);
 const LT_SEEDERS = decodeURIComponent(new URL("./lt_seeders.py", import.meta.url).pathname);
 /** How our processes run: as the `download` and `compile` tasks run them. */

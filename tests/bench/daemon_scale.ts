@@ -25,8 +25,8 @@
  * - torrent-get all: median wall time of 10 `torrent-get` requests for every torrent with the
  *   fields a UI lists (response body read, not parsed).
  *
- * Ours runs as the shipped executable does (`--v8-flags=--max-semi-space-size=1`, see
- * deno.json's `compile` task), spawned as `deno` itself, so the measured PID is the daemon's.
+ * Ours runs as the shipped executable does (the `--v8-flags` of deno.json's `compile` task),
+ * spawned as `deno` itself, so the measured PID is the daemon's.
  * `--profile` runs ours under `--cpu-prof` and prints where its main thread spent its time.
  * `--dead-tracker` gives every torrent a tracker URL on a closed 127.0.0.1 port, to see what
  * failing announces cost. Progress goes to stderr, the table to stdout. Exit code 0 when every
@@ -39,6 +39,7 @@ import { createTorrentFromBuffers } from "../../src/metainfo/mod.ts";
 import { encodeBase64 } from "../../src/util/mod.ts";
 import { mulberry32 } from "../random.ts";
 import { benchPort } from "./harness.ts";
+import { MAIN_TS, REPO_ROOT } from "../compile_task.ts";
 import { isExecutable } from "../process.ts";
 import { BenchError, type Child, processCpuSeconds, spawnChild, stopAllChildren } from "./proc.ts";
 import { daemonPid, Rpc, startDaemon } from "./our_daemon.ts";
@@ -98,8 +99,6 @@ const SEEDING = 6;
 /** Transmission's error class "local error" (the files); 1 and 2 are tracker warnings/errors. */
 const LOCAL_ERROR = 3;
 const TRANSMISSION = "/usr/bin/transmission-daemon";
-const REPO_ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname);
-const MAIN_TS = `${REPO_ROOT}src/main.ts`;
 /** The fields of the timed `torrent-get`: what a torrent list shows. */
 const LIST_FIELDS = [
   "id",

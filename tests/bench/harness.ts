@@ -42,6 +42,7 @@ import {
 import { formatSize, renderTable, type Row, type RunFigures } from "./report.ts";
 import { startUdpRelay } from "../udp_relay.ts";
 import { summarizeCpuProfile } from "./profile.ts";
+import { compileV8Flags, MAIN_TS, REPO_ROOT } from "../compile_task.ts";
 
 /** A downloader the benchmark can drive. */
 export type ClientName = "ours" | "libtorrent" | "aria2" | "transmission";
@@ -113,13 +114,11 @@ export interface BenchResult {
   failures: string[];
 }
 
-const MAIN_TS = decodeURIComponent(new URL("../../src/main.ts", import.meta.url).pathname);
-/** How our processes run: with the V8 flags the `download` and `compile` tasks use. */
-const OUR_RUN = ["run", "-A", "--v8-flags=--max-semi-space-size=1"];
+/** How our processes run: with the V8 flags of the `compile` task, as the executable does. */
+export const OUR_RUN = ["run", "-A", compileV8Flags()];
 const OUR_SEEDERS = decodeURIComponent(new URL("./our_seeders.ts", import.meta.url).pathname);
 const LT_SEEDERS = decodeURIComponent(new URL("./lt_seeders.py", import.meta.url).pathname);
 const WEB_SEEDER = decodeURIComponent(new URL("./web_seeder.ts", import.meta.url).pathname);
-const REPO_ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname);
 const LOOPBACK = "127.0.0.1";
 
 /** The fixtures' aria2 flags, with its DHT off: the benchmark never uses a UDP tracker. */

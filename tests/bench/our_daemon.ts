@@ -5,14 +5,11 @@
  *
  * @module
  */
-import { benchPort } from "./harness.ts";
+import { benchPort, OUR_RUN } from "./harness.ts";
 import { BenchError, type Child, spawnChild } from "./proc.ts";
+import { MAIN_TS } from "../compile_task.ts";
 
 const LOOPBACK = "127.0.0.1";
-const REPO_ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname);
-const MAIN_TS = `${REPO_ROOT}src/main.ts`;
-/** How the benchmarks run our code: as `deno compile`'s executable would. */
-export const OUR_RUN = ["run", "--v8-flags=--max-semi-space-size=1", "--allow-all"];
 /** Runs a program under other limits (util-linux). */
 export const PRLIMIT = "/usr/bin/prlimit";
 

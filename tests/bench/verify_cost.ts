@@ -13,8 +13,7 @@ import { libtorrentCreate } from "../interop/fixtures.ts";
 import { makePayload } from "../../testdata/payload.ts";
 import { BenchError, runMeasured } from "./proc.ts";
 import { formatSize, median, parseSize } from "./report.ts";
-
-const MAIN_TS = decodeURIComponent(new URL("../../src/main.ts", import.meta.url).pathname);
+import { MAIN_TS } from "../compile_task.ts";
 
 async function main(args: string[]): Promise<number> {
   const { values } = parseArgs({

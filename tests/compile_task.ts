@@ -1,0 +1,27 @@
+/**
+ * The `compile` task of deno.json, read by what must run or build as the shipped executable
+ * does: the benchmarks take its V8 flags, and a test holds the release workflow to its flags.
+ */
+
+/** The repository's root folder, with a trailing slash. */
+export const REPO_ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
+
+/** The client's entry point. */
+export const MAIN_TS = `${REPO_ROOT}src/main.ts`;
+
+/** The words of the `compile` task, after `deno compile`. */
+export function compileTaskArgs(): string[] {
+  const config = JSON.parse(Deno.readTextFileSync(`${REPO_ROOT}deno.json`));
+  const words = String(config.tasks.compile).split(/\s+/);
+  if (words[0] !== "deno" || words[1] !== "compile") {
+    throw new Error(`deno.json's compile task does not start with "deno compile"`);
+  }
+  return words.slice(2);
+}
+
+/** The `--v8-flags=...` word of the `compile` task. */
+export function compileV8Flags(): string {
+  const flags = compileTaskArgs().find((w) => w.startsWith("--v8-flags="));
+  if (flags === undefined) throw new Error(`deno.json's compile task sets no --v8-flags`);
+  return flags;
+}
