@@ -49,8 +49,9 @@ const READ_SIZE = 16 * 1024;
 const SHUTDOWN_WAIT_MS = 1000;
 /** How long a write may wait for the client to read before the connection is closed. */
 const WRITE_TIMEOUT_MS = 60_000;
-/** How long a closing connection reads what its client still sends (see `linger`). */
+/** How long, and how much, a closing connection reads of what its client still sends (`linger`). */
 const LINGER_MS = 1000;
+const LINGER_BYTES = 256 * 1024;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const encoder = new TextEncoder();
@@ -291,6 +292,8 @@ class Input {
   #ended: Promise<void> | undefined;
   /** Where each read lands, one a connection: only what a read brought is kept. */
   readonly #scratch = new Uint8Array(READ_SIZE);
+  /** While draining, the bytes dropped so far: reads are counted, not kept. */
+  #dropped: number | undefined;
 
   constructor(readonly conn: Deno.TcpConn) {}
 
@@ -358,12 +361,20 @@ class Input {
     })();
   }
 
-  /** Reads and drops what the client still sends, until it ends or the connection fails. */
-  async drain(): Promise<void> {
+  /**
+   * Reads and drops what the client still sends, until it ends, the connection fails, or `max`
+   * bytes are dropped (false then). Nothing dropped is copied.
+   */
+  async drain(max: number): Promise<boolean> {
+    this.#dropped = this.#buffer.length;
+    this.#buffer = new Uint8Array(0);
     try {
-      while (await this.#fill()) this.#buffer = new Uint8Array(0);
+      while (this.#dropped < max) if (!await this.#fill()) return true;
+      return false;
     } catch {
-      // closed, by the client or by us
+      return true; // closed, by the client or by us
+    } finally {
+      this.#dropped = undefined;
     }
   }
 
@@ -375,6 +386,10 @@ class Input {
   async #readMore(): Promise<boolean> {
     const n = await this.conn.read(this.#scratch);
     if (n === null) return false;
+    if (this.#dropped !== undefined) {
+      this.#dropped += n;
+      return true;
+    }
     // A new array each time, never written again: what `read` and `take` hand out are views.
     const grown = new Uint8Array(this.#buffer.length + n);
     grown.set(this.#buffer);
@@ -566,13 +581,14 @@ async function refuse(input: Input, bad: BadRequest): Promise<void> {
 /**
  * Ends our side and reads what the client still sends (a body it was not asked for) for at
  * most a second before closing: closing with bytes unread makes the kernel reset the
- * connection, and the client might lose the answer it was sent.
+ * connection, and the client might lose the answer it was sent. A client still sending after
+ * `LINGER_BYTES` (ten megabytes refused) is reset: reading all of it costs us more than it.
  */
 async function linger(input: Input): Promise<void> {
   const timer = setTimeout(() => closeQuietly(input.conn), LINGER_MS);
   try {
     await input.conn.closeWrite();
-    await input.drain();
+    if (!await input.drain(LINGER_BYTES)) closeQuietly(input.conn);
   } catch {
     // closed, by the client or by the timer
   } finally {

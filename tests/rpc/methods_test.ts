@@ -110,9 +110,9 @@ Deno.test("daemon methods: a verify or a change of files keeps the download's sl
     assertEquals((await get(["status"])).map((t) => t.status), [4, 3], "the second still waits");
     assertEquals(client.get(2)!.job, undefined);
     client.get(1)!.job!.addPeers([addressOf(seeder)]);
-    await waitFor("the first done", () => client.get(1)!.state === "seeding", 10_000);
-    const [first] = await get(["doneDate"]);
-    assert(first.doneDate > 0, "the reopened job's completion dates the torrent");
+    // The reopened job's completion (its files flushed, its record saved) dates the torrent.
+    await waitFor("the first dated done", () => kept.record(client.get(1)!).doneDate > 0, 10_000);
+    assert((await get(["doneDate"]))[0].doneDate > 0);
     await waitFor("the second given the slot", () => client.get(2)!.job !== undefined, 10_000);
   } finally {
     await kept.close();
