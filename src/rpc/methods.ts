@@ -144,41 +144,35 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
           throw new RpcError(`${key} cannot change while the daemon runs (its flags set it)`);
         }
       }
+      // Every argument is read before anything changes: a bad one changes nothing.
       const dir = optionalString(args, "download-dir");
-      if (dir !== undefined) settings.downloadDir = dir;
       const size = limitArg(args, "download-queue-size");
-      if (size !== undefined) kept.maxActive = size;
-      if (args["start-added-torrents"] !== undefined) {
-        settings.startAdded = args["start-added-torrents"] === true;
-      }
+      const startAdded = boolArg(args, "start-added-torrents");
       const global = limitArg(args, "peer-limit-global");
-      if (global !== undefined) client.hub.maxConnections = global;
       const perTorrent = limitArg(args, "peer-limit-per-torrent");
+      const encryption = encryptionArg(args);
+      const ratio = numberArg(args, "seedRatioLimit"), ratioOn = boolArg(args, "seedRatioLimited");
+      const idle = numberArg(args, "idle-seeding-limit");
+      const idleOn = boolArg(args, "idle-seeding-limit-enabled");
+      const speeds = ([
+        ["down", client.hub.downloadLimiter],
+        ["up", client.hub.uploadLimiter],
+      ] as const).map(([way, limiter]) => ({ limiter, ...speedArgs(args, way) }));
+
+      if (dir !== undefined) settings.downloadDir = dir;
+      if (size !== undefined) kept.maxActive = size;
+      if (startAdded !== undefined) settings.startAdded = startAdded;
+      if (global !== undefined) client.hub.maxConnections = global;
       if (perTorrent !== undefined) kept.maxPeers = perTorrent;
-      if (args.encryption !== undefined) {
-        const policy = Object.entries(ENCRYPTION).find(([, word]) => word === args.encryption);
-        if (!policy) throw new RpcError("encryption must be required, preferred or tolerated");
-        client.hub.network.encryption = policy[0] as EncryptionPolicy;
-      }
-      settings.seedRatio.value = numberArg(args, "seedRatioLimit") ?? settings.seedRatio.value;
-      settings.seedRatio.on = boolArg(args, "seedRatioLimited") ?? settings.seedRatio.on;
-      settings.idleMinutes.value = numberArg(args, "idle-seeding-limit") ??
-        settings.idleMinutes.value;
-      settings.idleMinutes.on = boolArg(args, "idle-seeding-limit-enabled") ??
-        settings.idleMinutes.on;
+      if (encryption !== undefined) client.hub.network.encryption = encryption;
+      settings.seedRatio.value = ratio ?? settings.seedRatio.value;
+      settings.seedRatio.on = ratioOn ?? settings.seedRatio.on;
+      settings.idleMinutes.value = idle ?? settings.idleMinutes.value;
+      settings.idleMinutes.on = idleOn ?? settings.idleMinutes.on;
       applySeedLimits();
-      for (
-        const [way, limiter] of [["down", client.hub.downloadLimiter], [
-          "up",
-          client.hub.uploadLimiter,
-        ]] as const
-      ) {
-        const enabled = args[`speed-limit-${way}-enabled`], kB = args[`speed-limit-${way}`];
-        if (kB !== undefined && !(typeof kB === "number" && kB >= 0 && Number.isFinite(kB))) {
-          throw new RpcError(`speed-limit-${way} must be a number of kB/s`);
-        }
+      for (const { limiter, enabled, kB } of speeds) {
         if (enabled === false) limiter.setRate(0);
-        else if (typeof kB === "number" && (enabled === true || limiter.rate !== Infinity)) {
+        else if (kB !== undefined && (enabled === true || limiter.rate !== Infinity)) {
           limiter.setRate(kB * 1024);
         }
       }
@@ -383,6 +377,26 @@ function limitArg(args: Record<string, unknown>, key: string): number | undefine
     throw new RpcError(`${key} must be a whole number from 1`);
   }
   return v as number;
+}
+
+/** `encryption` as Transmission words it, when present, as our policy. */
+function encryptionArg(args: Record<string, unknown>): EncryptionPolicy | undefined {
+  if (args.encryption === undefined) return undefined;
+  const policy = Object.entries(ENCRYPTION).find(([, word]) => word === args.encryption);
+  if (!policy) throw new RpcError("encryption must be required, preferred or tolerated");
+  return policy[0] as EncryptionPolicy;
+}
+
+/** `speed-limit-down`/`-up` (kB/s) and its `-enabled`, each when present. */
+function speedArgs(
+  args: Record<string, unknown>,
+  way: "down" | "up",
+): { enabled?: boolean; kB?: number } {
+  const kB = args[`speed-limit-${way}`];
+  if (kB !== undefined && !(typeof kB === "number" && kB >= 0 && Number.isFinite(kB))) {
+    throw new RpcError(`speed-limit-${way} must be a number of kB/s`);
+  }
+  return { enabled: boolArg(args, `speed-limit-${way}-enabled`), kB: kB as number | undefined };
 }
 
 function boolArg(args: Record<string, unknown>, key: string): boolean | undefined {

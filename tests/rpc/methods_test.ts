@@ -361,14 +361,21 @@ Deno.test("daemon methods: session-set changes peer limits and encryption at onc
     });
     for (
       const bad of [
-        { "peer-limit-global": 0 },
-        { "peer-limit-per-torrent": 2.5 },
-        { encryption: "sometimes" },
+        { "peer-limit-per-torrent": 9, "peer-limit-global": 0 },
+        { "peer-limit-global": 70, "peer-limit-per-torrent": 2.5 },
+        { "peer-limit-per-torrent": 9, encryption: "sometimes" },
+        { "download-queue-size": 3, "speed-limit-down": -1 },
+        { "download-queue-size": 3, "start-added-torrents": "yes" },
       ]
     ) {
       await assertRejects(async () => await methods["session-set"](bad), RpcError);
     }
-    assertEquals((await get())["peer-limit-per-torrent"], 7, "a refused change changes nothing");
+    const after = await get();
+    assertEquals(
+      [after["peer-limit-per-torrent"], after["peer-limit-global"], after["download-queue-size"]],
+      [7, 50, 5],
+      "a request with one bad argument changes nothing",
+    );
     // What is fixed for the run passes unchanged and is refused changed, never ignored.
     const fixed = await get();
     await methods["session-set"]({
