@@ -13,6 +13,7 @@ import {
   torrentFileFromInfo,
 } from "../metainfo/mod.ts";
 import { fsReason, STATE_DIR } from "../storage/mod.ts";
+import { writeFileAtomic } from "../util/mod.ts";
 import { CommandError, type CommandIO, EXIT_INTERRUPTED, processIO } from "./io.ts";
 import { loadInput } from "./input.ts";
 import { type CliOptions, resolveSelection } from "./args.ts";
@@ -355,10 +356,8 @@ async function saveMetadata(torrent: Torrent, output: string, log: Logger): Prom
   const path = metadataPath(output, torrent.infoHashHex);
   try {
     await Deno.mkdir(`${output}/${STATE_DIR}`, { recursive: true });
-    const temporary = `${path}.${crypto.randomUUID()}.tmp`;
     const bytes = torrentFileFromInfo(torrent.infoBytes, torrent.announce, torrent.v2Pieces);
-    await Deno.writeFile(temporary, bytes);
-    await Deno.rename(temporary, path);
+    await writeFileAtomic(path, bytes);
   } catch (e) {
     log.warn(`the torrent's metadata was not kept in ${output}: ${fsReason(e)}`);
   }

@@ -12,6 +12,7 @@
  * @module
  */
 import { fsReason } from "../storage/mod.ts";
+import { writeFileAtomic } from "../util/mod.ts";
 import { commandFlags, type DaemonOptions, parseArgs, UsageError } from "./args.ts";
 
 /** The file's name in the daemon's state folder. */
@@ -116,7 +117,5 @@ export async function saveSettings(
     else settings[key] = value;
   }
   await Deno.mkdir(stateDir, { recursive: true });
-  const temporary = `${path}.${crypto.randomUUID()}.tmp`;
-  await Deno.writeTextFile(temporary, JSON.stringify(settings, null, 2) + "\n");
-  await Deno.rename(temporary, path);
+  await writeFileAtomic(path, JSON.stringify(settings, null, 2) + "\n", { sync: true });
 }

@@ -2,13 +2,14 @@
  * What a long-running client keeps of its torrents between runs, in a folder of its own: for
  * each torrent a small JSON record (its source, download folder, dates, whether it was stopped)
  * and, once known, its .torrent (a magnet link's fetched metadata included). Every file is
- * written to a temporary name and renamed, so a process killed at any moment leaves the old
- * version or the new one, never half of either.
+ * replaced whole and flushed to the disk (`writeFileAtomic`), so a process killed at any moment,
+ * or a power cut, leaves the old version or the new one, never half of either.
  *
  * @module
  */
 import { type Magnet, parseMagnet, parseTorrent, type Torrent } from "../metainfo/mod.ts";
 import { torrentFileFromInfo } from "../metainfo/mod.ts";
+import { writeFileAtomic } from "../util/mod.ts";
 
 /** One torrent as saved. */
 export interface SavedTorrent {
@@ -142,14 +143,7 @@ export class SavedTorrents {
 
   async #write(name: string, bytes: Uint8Array): Promise<void> {
     await Deno.mkdir(this.dir, { recursive: true });
-    const temporary = `${this.dir}/${name}.${crypto.randomUUID()}.tmp`;
-    try {
-      await Deno.writeFile(temporary, bytes);
-      await Deno.rename(temporary, `${this.dir}/${name}`);
-    } catch (e) {
-      await Deno.remove(temporary).catch(() => {});
-      throw e;
-    }
+    await writeFileAtomic(`${this.dir}/${name}`, bytes, { sync: true });
   }
 }
 

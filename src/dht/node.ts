@@ -36,7 +36,7 @@ import { iterativeLookup, type LookupReply } from "./lookup.ts";
 import { K, RoutingTable } from "./routing.ts";
 import { PeerStore } from "./store.ts";
 import { TokenManager } from "./tokens.ts";
-import { fromHex, PerSourceLimiter, toHex, UdpPort } from "../util/mod.ts";
+import { fromHex, PerSourceLimiter, toHex, UdpPort, writeFileAtomic } from "../util/mod.ts";
 
 /** Where a new DHT node finds its first contacts: the public routers. For users, never tests. */
 export const DEFAULT_BOOTSTRAP: string[] = [
@@ -758,15 +758,12 @@ export class Dht {
       }
     }
     const text = JSON.stringify({ version: 1, id: toHex(this.#id), nodes }, null, 1) + "\n";
-    const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
     try {
       const slash = path.lastIndexOf("/");
       if (slash > 0) await Deno.mkdir(path.slice(0, slash), { recursive: true });
-      await Deno.writeTextFile(tmp, text);
-      await Deno.rename(tmp, path);
+      await writeFileAtomic(path, text);
     } catch (e) {
       this.#log.warn(`DHT: cannot save state to ${path}: ${message(e)}`);
-      await Deno.remove(tmp).catch(() => {});
     }
   }
 }

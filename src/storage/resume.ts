@@ -11,7 +11,14 @@
  * @module
  */
 import { join } from "node:path";
-import { Bitfield, decodeBase64, encodeBase64, isValidBitfield, toHex } from "../util/mod.ts";
+import {
+  Bitfield,
+  decodeBase64,
+  encodeBase64,
+  isValidBitfield,
+  toHex,
+  writeFileAtomic,
+} from "../util/mod.ts";
 import { errorCode, fsError, StorageError } from "./error.ts";
 import { isStored, type StorageLayout } from "./layout.ts";
 
@@ -156,24 +163,14 @@ export async function saveResume(
     ...(parts ? { parts } : {}),
     savedAt: new Date().toISOString(),
   };
-  const text = new TextEncoder().encode(JSON.stringify(doc) + "\n");
+  const text = JSON.stringify(doc) + "\n";
 
   const dir = join(root, RESUME_DIR);
   await ensureOwnFolder(dir);
   const final = resumePath(root, infoHash);
-  const temp = `${final}.${crypto.randomUUID().slice(0, 8)}.tmp`;
   try {
-    const file = await Deno.open(temp, { write: true, createNew: true, mode: 0o644 });
-    try {
-      let at = 0;
-      while (at < text.length) at += await file.write(text.subarray(at));
-      await file.syncData();
-    } finally {
-      file.close();
-    }
-    await Deno.rename(temp, final);
+    await writeFileAtomic(final, text, { sync: true, mode: 0o644 });
   } catch (e) {
-    await Deno.remove(temp).catch(() => {});
     throw fsError(e, "write the resume record", final);
   }
 }

@@ -1,6 +1,7 @@
 /**
  * Small shared helpers: the piece bitmap, bytes and hex, SHA-1 and SHA-256, merkle trees, RC4,
- * the rate throttle, a shared UDP port, system libraries through FFI, a capped HTTP GET.
+ * the rate throttle, a shared UDP port, system libraries through FFI, a capped HTTP GET, files
+ * replaced whole.
  *
  * @module
  */
@@ -50,5 +51,6 @@ export {
 export { BothLimits, PerSourceLimiter, TokenBucket } from "./throttle.ts";
 export { openLinuxLibrary } from "./native.ts";
 export { releaseFreeMemory } from "./free_memory.ts";
+export { type AtomicWriteOptions, writeFileAtomic } from "./atomic_file.ts";
 export { type DatagramReceiver, type DatagramSender, UdpPort } from "./udp_port.ts";
 export { formatIp, formatIPv6, parseIp, parseIPv4, parseIPv6 } from "./ip.ts";
