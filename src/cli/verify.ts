@@ -6,7 +6,7 @@
  */
 import { join, resolve } from "node:path";
 import { requirePieceHashes, type Torrent } from "../metainfo/mod.ts";
-import { resumePath, saveResume, Storage } from "../storage/mod.ts";
+import { resumePath, saveResume, Storage, verifiedBytesOf } from "../storage/mod.ts";
 import { Bitfield } from "../util/mod.ts";
 import type { CliOptions } from "./args.ts";
 import { CommandError, type CommandIO, processIO } from "./io.ts";
@@ -109,13 +109,7 @@ export async function verifyData(
   const files: FileReport[] = [];
   for (const [i, there] of present) {
     const f = torrent.files[i];
-    let verifiedBytes = 0;
-    const first = Math.floor(f.offset / L);
-    const last = Math.floor((f.offset + f.length - 1) / L);
-    for (let p = first; there && f.length > 0 && p <= last; p++) {
-      if (!have.has(p)) continue;
-      verifiedBytes += Math.min(f.offset + f.length, (p + 1) * L) - Math.max(f.offset, p * L);
-    }
+    const verifiedBytes = there ? verifiedBytesOf(f, L, have) : 0;
     files.push({ path: f.path, length: f.length, verifiedBytes, missing: !there });
   }
 

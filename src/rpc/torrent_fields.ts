@@ -9,10 +9,12 @@ import type {
   KeptTorrents,
   LimitMode,
   SavedTorrent,
+  TorrentState,
   TrackerEntry,
 } from "../client/mod.ts";
-import type { PeerView } from "../engine/mod.ts";
+import type { PeerView, SessionStats } from "../engine/mod.ts";
 import { listedFiles, type Torrent } from "../metainfo/mod.ts";
+import { verifiedBytesOf } from "../storage/mod.ts";
 
 /** A torrent's trackers, with their last answers while it runs. */
 function trackersOf(t: ClientTorrent): TrackerEntry[] {
@@ -101,16 +103,135 @@ function peersFrom(peers: PeerView[]): Record<string, number> {
   };
 }
 
-/** A file's priority in Transmission's numbers: 1 high, 0 normal, -1 low. */
-function priorityOf(record: SavedTorrent, file: number): number {
-  return record.highPriority?.includes(file) ? 1 : record.lowPriority?.includes(file) ? -1 : 0;
-}
-
 /** Transmission's numbers for whose limit applies. */
 const MODE_NUMBER: Record<LimitMode, number> = { session: 0, own: 1, none: 2 };
 
 /** Transmission's status numbers. */
 const STATUS = { stopped: 0, checking: 2, downloadWait: 3, downloading: 4, seeding: 6 };
+
+/** One listed file as `files` and `fileStats` show it. */
+interface FileView {
+  name: string;
+  length: number;
+  bytesCompleted: number;
+  wanted: boolean;
+  /** Transmission's numbers: 1 high, 0 normal, -1 low. */
+  priority: number;
+}
+
+/**
+ * What one torrent's fields are read from, worked out once per `torrent-get`: its record and
+ * numbers at once, its files (which several fields list) when first asked for.
+ */
+class Source {
+  readonly info: SavedTorrent;
+  readonly torrent: Torrent | undefined;
+  readonly stats: SessionStats | undefined;
+  readonly state: TorrentState;
+  readonly total: number;
+  /** The bytes of the wanted files. */
+  readonly wanted: number;
+  readonly done: number;
+  readonly rate: number;
+  readonly left: number;
+  #files: FileView[] | undefined;
+
+  constructor(readonly t: ClientTorrent, readonly kept: KeptTorrents) {
+    this.info = kept.record(t);
+    this.torrent = t.torrent;
+    this.stats = t.stats();
+    this.state = t.state;
+    this.total = this.torrent?.totalLength ?? 0;
+    this.wanted = this.stats?.totalBytes ?? this.total;
+    this.done = this.stats?.bytesDone ?? 0;
+    this.rate = this.stats?.downloadRate ?? 0;
+    this.left = Math.max(0, this.wanted - this.done);
+  }
+
+  /** Each listed file with what is verified of it and its user's choices; none before metadata. */
+  get files(): FileView[] {
+    if (this.#files) return this.#files;
+    const torrent = this.torrent, have = this.t.job?.have;
+    if (!torrent) return this.#files = [];
+    const unwanted = new Set(this.info.unwanted), high = new Set(this.info.highPriority);
+    const low = new Set(this.info.lowPriority);
+    return this.#files = listedFiles(torrent).map((i, n) => {
+      const f = torrent.files[i];
+      return {
+        name: f.path.join("/"),
+        length: f.length,
+        bytesCompleted: have ? verifiedBytesOf(f, torrent.pieceLength, have) : 0,
+        wanted: !unwanted.has(n),
+        priority: high.has(n) ? 1 : low.has(n) ? -1 : 0,
+      };
+    });
+  }
+}
+
+/** Each field `torrent-get` knows, read from a torrent's `Source`. */
+const FIELDS: Record<string, (s: Source) => unknown> = {
+  id: (s) => s.t.id,
+  name: (s) => s.t.name || s.t.infoHashHex,
+  hashString: (s) => s.t.infoHashHex,
+  status: (s) =>
+    s.state === "checking"
+      ? STATUS.checking
+      : s.state === "metadata" || s.state === "downloading"
+      ? STATUS.downloading
+      : s.state === "seeding"
+      ? STATUS.seeding
+      : s.kept.isWaiting(s.t)
+      ? STATUS.downloadWait
+      : STATUS.stopped, // paused, complete, error
+  error: (s) => s.state === "error" ? 3 : 0,
+  errorString: (s) => s.t.error ?? "",
+  percentDone: (s) => s.wanted > 0 ? s.done / s.wanted : 0,
+  metadataPercentComplete: (s) => s.torrent ? 1 : s.t.metadataStats()?.progress ?? 0,
+  totalSize: (s) => s.total,
+  sizeWhenDone: (s) => s.wanted,
+  leftUntilDone: (s) => s.torrent ? s.left : 0,
+  haveValid: (s) => s.done,
+  rateDownload: (s) => Math.round(s.rate),
+  rateUpload: (s) => Math.round(s.stats?.uploadRate ?? 0),
+  downloadedEver: (s) => s.t.totals().downloaded,
+  uploadedEver: (s) => s.t.totals().uploaded,
+  downloadLimit: (s) => Math.round((s.info.downloadRate?.rate ?? 0) / 1024),
+  downloadLimited: (s) => s.info.downloadRate?.on ?? false,
+  uploadLimit: (s) => Math.round((s.info.uploadRate?.rate ?? 0) / 1024),
+  uploadLimited: (s) => s.info.uploadRate?.on ?? false,
+  seedRatioLimit: (s) => s.info.seedRatio?.ratio ?? s.kept.seedLimits.ratio ?? 2,
+  seedRatioMode: (s) => MODE_NUMBER[s.info.seedRatio?.mode ?? "session"],
+  seedIdleLimit: (s) => Math.round((s.info.seedIdle?.ms ?? 30 * 60_000) / 60_000),
+  seedIdleMode: (s) => MODE_NUMBER[s.info.seedIdle?.mode ?? "session"],
+  // A torrent that had its data from the start is judged on what it holds, as Transmission does.
+  uploadRatio: (s) => {
+    const { uploaded, downloaded } = s.t.totals();
+    const down = downloaded > 0 ? downloaded : s.done;
+    return down > 0 ? uploaded / down : -1;
+  },
+  eta: (s) => s.left === 0 ? 0 : s.rate > 0 ? Math.round(s.left / s.rate) : -1,
+  peersConnected: (s) => s.stats?.peersConnected ?? s.t.metadataStats()?.peersConnected ?? 0,
+  peersSendingToUs: (s) => s.stats?.peersSendingToUs ?? 0,
+  peersGettingFromUs: (s) => s.stats?.peersGettingFromUs ?? 0,
+  addedDate: (s) => s.info.addedDate,
+  doneDate: (s) => s.info.doneDate,
+  downloadDir: (s) => s.info.downloadDir,
+  isFinished: (s) => s.info.finished === true || s.state === "complete",
+  trackers: (s) =>
+    trackersOf(s.t).map(({ tier, url }, id) => ({ announce: url, id, tier, scrape: "" })),
+  trackerStats: (s) => trackersOf(s.t).map((entry, id) => trackerStats(entry, id)),
+  peers: (s) => (s.t.job?.peers() ?? []).map(peerFields),
+  peersFrom: (s) => peersFrom(s.t.job?.peers() ?? []),
+  isPrivate: (s) => s.torrent?.private ?? false,
+  pieceCount: (s) => s.torrent?.pieceCount ?? 0,
+  pieceSize: (s) => s.torrent?.pieceLength ?? 0,
+  files: (s) =>
+    s.files.map(({ name, length, bytesCompleted }) => ({ name, length, bytesCompleted })),
+  wanted: (s) => s.files.map((f) => f.wanted ? 1 : 0),
+  priorities: (s) => s.files.map((f) => f.priority),
+  fileStats: (s) =>
+    s.files.map(({ bytesCompleted, wanted, priority }) => ({ bytesCompleted, wanted, priority })),
+};
 
 /**
  * The requested `torrent-get` fields of one torrent; names it does not know are left out.
@@ -125,117 +246,8 @@ export function torrentFields(
   kept: KeptTorrents,
   fields: string[],
 ): Record<string, unknown> {
-  const info = kept.record(t);
-  const torrent = t.torrent;
-  const stats = t.stats();
-  const state = t.state;
-  const total = torrent?.totalLength ?? 0;
-  const wanted = stats?.totalBytes ?? total;
-  const done = stats?.bytesDone ?? 0;
-  const rate = stats?.downloadRate ?? 0;
-  const left = Math.max(0, wanted - done);
-  const values: Record<string, () => unknown> = {
-    id: () => t.id,
-    name: () => t.name || t.infoHashHex,
-    hashString: () => t.infoHashHex,
-    status: () =>
-      state === "checking"
-        ? STATUS.checking
-        : state === "metadata" || state === "downloading"
-        ? STATUS.downloading
-        : state === "seeding"
-        ? STATUS.seeding
-        : kept.isWaiting(t)
-        ? STATUS.downloadWait
-        : STATUS.stopped, // paused, complete, error
-    error: () => state === "error" ? 3 : 0,
-    errorString: () => t.error ?? "",
-    percentDone: () => wanted > 0 ? done / wanted : 0,
-    metadataPercentComplete: () => torrent ? 1 : t.metadataStats()?.progress ?? 0,
-    totalSize: () => total,
-    sizeWhenDone: () => wanted,
-    leftUntilDone: () => torrent ? left : 0,
-    haveValid: () => done,
-    rateDownload: () => Math.round(rate),
-    rateUpload: () => Math.round(stats?.uploadRate ?? 0),
-    downloadedEver: () => t.totals().downloaded,
-    uploadedEver: () => t.totals().uploaded,
-    downloadLimit: () => Math.round((info.downloadRate?.rate ?? 0) / 1024),
-    downloadLimited: () => info.downloadRate?.on ?? false,
-    uploadLimit: () => Math.round((info.uploadRate?.rate ?? 0) / 1024),
-    uploadLimited: () => info.uploadRate?.on ?? false,
-    seedRatioLimit: () => info.seedRatio?.ratio ?? kept.seedLimits.ratio ?? 2,
-    seedRatioMode: () => MODE_NUMBER[info.seedRatio?.mode ?? "session"],
-    seedIdleLimit: () => Math.round((info.seedIdle?.ms ?? 30 * 60_000) / 60_000),
-    seedIdleMode: () => MODE_NUMBER[info.seedIdle?.mode ?? "session"],
-    // A torrent that had its data from the start is judged on what it holds, as Transmission does.
-    uploadRatio: () => {
-      const { uploaded, downloaded } = t.totals();
-      const down = downloaded > 0 ? downloaded : done;
-      return down > 0 ? uploaded / down : -1;
-    },
-    eta: () => left === 0 ? 0 : rate > 0 ? Math.round(left / rate) : -1,
-    peersConnected: () => stats?.peersConnected ?? t.metadataStats()?.peersConnected ?? 0,
-    peersSendingToUs: () => stats?.peersSendingToUs ?? 0,
-    peersGettingFromUs: () => stats?.peersGettingFromUs ?? 0,
-    addedDate: () => info.addedDate,
-    doneDate: () => info.doneDate,
-    downloadDir: () => info.downloadDir,
-    isFinished: () => info.finished === true || state === "complete",
-    trackers: () =>
-      trackersOf(t).map(({ tier, url }, id) => ({ announce: url, id, tier, scrape: "" })),
-    trackerStats: () => trackersOf(t).map((entry, id) => trackerStats(entry, id)),
-    peers: () => (t.job?.peers() ?? []).map(peerFields),
-    peersFrom: () => peersFrom(t.job?.peers() ?? []),
-    isPrivate: () => torrent?.private ?? false,
-    pieceCount: () => torrent?.pieceCount ?? 0,
-    pieceSize: () => torrent?.pieceLength ?? 0,
-    files: () =>
-      torrent
-        ? filesOf(t, torrent).map(({ name, length, bytesCompleted }) => ({
-          name,
-          length,
-          bytesCompleted,
-        }))
-        : [],
-    wanted: () =>
-      torrent
-        ? filesOf(t, torrent).map((f) => (info.unwanted ?? []).includes(f.index) ? 0 : 1)
-        : [],
-    priorities: () => torrent ? filesOf(t, torrent).map((f) => priorityOf(info, f.index)) : [],
-    fileStats: () =>
-      torrent
-        ? filesOf(t, torrent).map((f) => ({
-          bytesCompleted: f.bytesCompleted,
-          wanted: !(info.unwanted ?? []).includes(f.index),
-          priority: priorityOf(info, f.index),
-        }))
-        : [],
-  };
+  const source = new Source(t, kept);
   const out: Record<string, unknown> = {};
-  for (const f of fields) if (Object.hasOwn(values, f)) out[f] = values[f]();
+  for (const f of fields) if (Object.hasOwn(FIELDS, f)) out[f] = FIELDS[f](source);
   return out;
-}
-
-/** Each listed file: its path, length and the bytes of it in verified pieces. */
-function filesOf(t: ClientTorrent, torrent: Torrent) {
-  const have = t.job?.have;
-  const L = torrent.pieceLength;
-  return listedFiles(torrent).map((i, n) => {
-    const f = torrent.files[i];
-    let completed = 0;
-    if (have && f.length > 0) {
-      for (let p = Math.floor(f.offset / L); p * L < f.offset + f.length; p++) {
-        if (!have.has(p)) continue;
-        const start = Math.max(p * L, f.offset), end = Math.min((p + 1) * L, f.offset + f.length);
-        completed += end - start;
-      }
-    }
-    return {
-      index: n,
-      name: f.path.join("/"),
-      length: f.length,
-      bytesCompleted: completed,
-    };
-  });
 }

@@ -37,7 +37,7 @@
 export { fsReason, StorageError } from "./error.ts";
 export { type Segment, segmentsOf, type StorageFile, type StorageLayout } from "./layout.ts";
 export { Storage, type StorageOptions } from "./storage.ts";
-export { sharedPieces, wantedPieces } from "./selection.ts";
+export { sharedPieces, verifiedBytesOf, wantedPieces } from "./selection.ts";
 export { PartFile, STATE_DIR } from "./parts.ts";
 export {
   loadResume,

@@ -1,7 +1,8 @@
 /**
- * File selection seen from the pieces: which pieces a choice of files needs, and which pieces
- * are shared by two or more files (the only ones that can hold bytes of a chosen and of an
- * unchosen file at once, and so the only ones the part file ever stores).
+ * File selection seen from the pieces: which pieces a choice of files needs, which pieces are
+ * shared by two or more files (the only ones that can hold bytes of a chosen and of an
+ * unchosen file at once, and so the only ones the part file ever stores), and how much of a
+ * file the pieces held cover.
  *
  * @module
  */
@@ -46,6 +47,35 @@ export function wantedPieces(
     for (let p = first; p <= last; p++) wanted.set(p);
   }
   return wanted;
+}
+
+/**
+ * The bytes of a file (at `offset` in the torrent, `length` long) that lie in pieces `have`
+ * holds: how much of it is verified.
+ *
+ * @example
+ * ```ts
+ * import { verifiedBytesOf } from "./selection.ts";
+ * import { Bitfield } from "../util/mod.ts";
+ * const have = new Bitfield(3);
+ * have.set(1);
+ * console.log(verifiedBytesOf({ offset: 2, length: 8 }, 4, have)); // 4
+ * ```
+ */
+export function verifiedBytesOf(
+  file: { offset: number; length: number },
+  pieceLength: number,
+  have: Bitfield,
+): number {
+  if (file.length === 0) return 0;
+  const end = file.offset + file.length;
+  let bytes = 0;
+  for (let p = Math.floor(file.offset / pieceLength); p * pieceLength < end; p++) {
+    if (have.has(p)) {
+      bytes += Math.min(end, (p + 1) * pieceLength) - Math.max(file.offset, p * pieceLength);
+    }
+  }
+  return bytes;
 }
 
 /** Throws `StorageError` unless `selected` has exactly one boolean per file of `layout`. */
