@@ -280,9 +280,11 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       for (const t of torrents) {
         const { unwanted } = unwantedOf(args, kept.record(t).unwanted ?? [], t.torrent);
         const priorities = prioritiesOf(args, kept.record(t), t.torrent);
+        // Each change saves the record: what the request does not touch is not saved again.
+        const rateChange = rates(t), seedChange = seeding(kept.record(t));
         if (priorities) await kept.setPriorities(t, priorities.high, priorities.low);
-        await kept.setRates(t, rates(t));
-        await kept.setSeedLimits(t, seeding(kept.record(t)));
+        if (Object.keys(rateChange).length > 0) await kept.setRates(t, rateChange);
+        if (Object.keys(seedChange).length > 0) await kept.setSeedLimits(t, seedChange);
         if (unwanted !== undefined) await kept.setUnwanted(t, unwanted);
       }
       return {};
