@@ -23,4 +23,5 @@ export {
   type RpcMethods,
   RpcServer,
   type RpcServerOptions,
+  textResponse,
 } from "./server.ts";

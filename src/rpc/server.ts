@@ -138,20 +138,17 @@ export class RpcServer {
   async #handle(request: Request, client: string): Promise<Response> {
     const url = new URL(request.url);
     if (!this.#hosts.has(hostOf(request.headers.get("host") ?? ""))) {
-      return plain(421, "Misdirected Request: unknown host name (DNS rebinding protection)");
+      return textResponse(421, "Misdirected Request: unknown host name (DNS rebinding protection)");
     }
     if (!this.#limiter.allow(client)) {
-      return plain(429, "Too Many Requests", { "Retry-After": "1" });
+      return textResponse(429, "Too Many Requests", { "Retry-After": "1" });
     }
     if (this.#auth !== undefined && !sameText(request.headers.get("authorization"), this.#auth)) {
-      return new Response("Unauthorized\n", {
-        status: 401,
-        headers: { "WWW-Authenticate": 'Basic realm="bittorrent"' },
-      });
+      return textResponse(401, "Unauthorized", { "WWW-Authenticate": 'Basic realm="bittorrent"' });
     }
     // Transmission's own tools post to the path with a trailing slash.
     if (url.pathname !== RPC_PATH && url.pathname !== `${RPC_PATH}/`) {
-      return await this.#options.pages?.(request, url) ?? plain(404, "Not Found");
+      return await this.#options.pages?.(request, url) ?? textResponse(404, "Not Found");
     }
     if (request.headers.get(SESSION_HEADER) !== this.sessionId) {
       await request.body?.cancel();
@@ -160,20 +157,22 @@ export class RpcServer {
         headers: { [SESSION_HEADER]: this.sessionId, "Content-Type": "text/html" },
       });
     }
-    if (request.method !== "POST") return plain(405, "Method Not Allowed: POST a JSON request");
+    if (request.method !== "POST") {
+      return textResponse(405, "Method Not Allowed: POST a JSON request");
+    }
     // The length first: a body without one could only be read to its end to be refused.
     const declared = Number(request.headers.get("content-length") ?? NaN);
     if (!Number.isSafeInteger(declared) || declared < 0) {
       await request.body?.cancel();
-      return plain(411, "Length Required");
+      return textResponse(411, "Length Required");
     }
     if (declared > MAX_BODY_BYTES) {
       await request.body?.cancel();
-      return plain(413, "Payload Too Large");
+      return textResponse(413, "Payload Too Large");
     }
     if (this.#bodiesBytes + declared > MAX_BODIES_BYTES) {
       await request.body?.cancel();
-      return plain(503, "Service Unavailable: too many requests being read", {
+      return textResponse(503, "Service Unavailable: too many requests being read", {
         "Retry-After": "1",
       });
     }
@@ -184,7 +183,9 @@ export class RpcServer {
     } finally {
       this.#bodiesBytes -= declared;
     }
-    if (body === undefined) return plain(400, "Bad Request: the body is not the length it said");
+    if (body === undefined) {
+      return textResponse(400, "Bad Request: the body is not the length it said");
+    }
     return Response.json(await this.#call(body));
   }
 
@@ -214,10 +215,24 @@ export class RpcServer {
   }
 }
 
-function plain(status: number, text: string, headers: Record<string, string> = {}): Response {
+/**
+ * A short plain-text answer: a status and one line saying why, for people and scripts alike.
+ *
+ * @example
+ * ```ts
+ * import { textResponse } from "./server.ts";
+ * const r = textResponse(404, "Not Found", { "Retry-After": "5" });
+ * console.log(r.status, await r.text()); // 404 "Not Found\n"
+ * ```
+ */
+export function textResponse(
+  status: number,
+  text: string,
+  headers: Record<string, string> = {},
+): Response {
   return new Response(`${text}\n`, {
     status,
-    headers: { "Content-Type": "text/plain", ...headers },
+    headers: { "Content-Type": "text/plain; charset=utf-8", ...headers },
   });
 }
 

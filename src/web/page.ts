@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { textResponse } from "../rpc/mod.ts";
 
 /** The page's files: path to asset name and type. A fixed list: no path is ever joined. */
 const FILES: ReadonlyMap<string, { asset: string; type: string }> = new Map([
@@ -44,10 +45,7 @@ export async function servePage(request: Request, url: URL): Promise<Response | 
   const file = FILES.get(url.pathname);
   if (file === undefined) return undefined;
   if (request.method !== "GET" && request.method !== "HEAD") {
-    return new Response("Method Not Allowed\n", {
-      status: 405,
-      headers: { "Allow": "GET, HEAD", "Content-Type": "text/plain" },
-    });
+    return textResponse(405, "Method Not Allowed", { "Allow": "GET, HEAD" });
   }
   const body = await Deno.readFile(new URL(`./assets/${file.asset}`, import.meta.url));
   return new Response(request.method === "HEAD" ? null : body, {

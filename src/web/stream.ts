@@ -9,6 +9,7 @@
  */
 import type { Client, HeldEngine } from "../client/mod.ts";
 import { listedFiles, type Torrent } from "../metainfo/mod.ts";
+import { textResponse } from "../rpc/mod.ts";
 
 /** The path streams are served under. */
 export const STREAM_PATH = "/stream/";
@@ -41,27 +42,31 @@ export async function serveStream(
   await request.body?.cancel();
   const [hash, number, ...rest] = url.pathname.slice(STREAM_PATH.length).split("/");
   if (rest.length > 0 || !/^[0-9a-f]{40}$/i.test(hash) || !/^\d{1,9}$/.test(number ?? "")) {
-    return text(404, `Not Found: streams are at ${STREAM_PATH}<info-hash>/<file number>`);
+    return textResponse(404, `Not Found: streams are at ${STREAM_PATH}<info-hash>/<file number>`);
   }
   if (request.method !== "GET" && request.method !== "HEAD") {
-    return text(405, "Method Not Allowed: GET or HEAD a stream");
+    return textResponse(405, "Method Not Allowed: GET or HEAD a stream");
   }
   const t = client.byInfoHash(hash.toLowerCase());
-  if (!t) return text(404, `Not Found: no torrent ${hash}`);
+  if (!t) return textResponse(404, `Not Found: no torrent ${hash}`);
   const torrent = t.torrent;
   if (!torrent) {
-    return text(503, "the torrent's metadata has not arrived yet", { "Retry-After": "5" });
+    return textResponse(503, "the torrent's metadata has not arrived yet", { "Retry-After": "5" });
   }
   const listed = listedFiles(torrent);
   const n = Number(number);
-  if (n >= listed.length) return text(404, `Not Found: the torrent has ${listed.length} files`);
+  if (n >= listed.length) {
+    return textResponse(404, `Not Found: the torrent has ${listed.length} files`);
+  }
   const file = torrent.files[listed[n]];
   const job = t.job;
-  if (!job) return text(409, "the torrent is not running: start it to stream its files");
+  if (!job) return textResponse(409, "the torrent is not running: start it to stream its files");
 
   const range = parseRange(request.headers.get("range"), file.length);
   if (range === "unsatisfiable") {
-    return text(416, "Range Not Satisfiable", { "Content-Range": `bytes */${file.length}` });
+    return textResponse(416, "Range Not Satisfiable", {
+      "Content-Range": `bytes */${file.length}`,
+    });
   }
   const { start, end } = range ?? { start: 0, end: file.length };
   const L = torrent.pieceLength;
@@ -70,13 +75,13 @@ export async function serveStream(
   try {
     held = await job.hold();
   } catch {
-    return text(409, "the torrent stopped: start it to stream its files");
+    return textResponse(409, "the torrent stopped: start it to stream its files");
   }
   const { session } = held;
   for (let p = Math.floor((file.offset + start) / L); p * L < file.offset + end; p++) {
     if (!session.have.has(p) && !session.wants(p)) {
       held.release();
-      return text(409, `file ${n} is not selected for download: select it to stream it`);
+      return textResponse(409, `file ${n} is not selected for download: select it to stream it`);
     }
   }
   const headers: Record<string, string> = {
@@ -209,11 +214,4 @@ function contentType(name: string): string {
   const dot = name.lastIndexOf(".");
   return (dot >= 0 ? TYPES[name.slice(dot + 1).toLowerCase()] : undefined) ??
     "application/octet-stream";
-}
-
-function text(status: number, message: string, headers: Record<string, string> = {}): Response {
-  return new Response(`${message}\n`, {
-    status,
-    headers: { "Content-Type": "text/plain; charset=utf-8", ...headers },
-  });
 }
