@@ -192,18 +192,22 @@ export class KeptTorrents {
   }
 
   /**
-   * Queues a torrent its user stopped (or added stopped). Like every change a user makes, it
-   * is saved before the promise settles, so a reply sent after it survives a crash.
+   * Queues a torrent its user stopped (or added stopped); with `now`, starts it, or one already
+   * waiting, at once, past the queue's limit (Transmission's "start now"). Like every change a
+   * user makes, it is saved before the promise settles, so a reply sent after it survives a
+   * crash.
    */
-  async start(t: ClientTorrent): Promise<void> {
+  async start(t: ClientTorrent, options: { now?: boolean } = {}): Promise<void> {
     const record = this.record(t);
-    if (!record.paused) return;
-    record.paused = false;
-    delete record.finished;
-    await this.#persist(t);
-    // Stopped in its metadata phase: that phase takes no download slot.
-    if (!t.torrent) await t.resume();
-    else this.#waiting.add(t.id);
+    if (record.paused) {
+      record.paused = false;
+      delete record.finished;
+      await this.#persist(t);
+      // Stopped in its metadata phase: that phase takes no download slot.
+      if (!t.torrent) await t.resume();
+      else this.#waiting.add(t.id);
+    }
+    if (options.now && !this.#reopening.has(t.id) && this.#waiting.delete(t.id)) this.#launch(t);
     this.#admit();
   }
 

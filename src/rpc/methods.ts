@@ -87,8 +87,8 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
     };
   };
   const started = Date.now();
-  const start = async (args: Record<string, unknown>) => {
-    for (const t of select(client, args.ids)) await kept.start(t);
+  const start = (now: boolean) => async (args: Record<string, unknown>) => {
+    for (const t of select(client, args.ids)) await kept.start(t, { now });
     return {};
   };
   /** Settings the daemon's flags fix for its run. */
@@ -265,9 +265,9 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       return { torrents: rows, ...(args.ids === "recently-active" ? { removed: [] } : {}) };
     },
 
-    "torrent-start": start,
-    // The queue takes these in turn too: it starts torrents in the order they were added.
-    "torrent-start-now": start,
+    "torrent-start": start(false),
+    // Past the queue: the download starts whatever else is downloading.
+    "torrent-start-now": start(true),
     "torrent-stop": async (args) => {
       for (const t of select(client, args.ids)) await kept.stop(t);
       return {};

@@ -24,6 +24,11 @@ const DATA = [patternBytes(400_000, 31), patternBytes(400_000, 32)];
 const FILES = DATA.map((data, i) =>
   createTorrentFromBuffers(`q${i}.bin`, data, { pieceLength: 16384, creationDate: null })
 );
+/** A torrent no one seeds. */
+const THIRD = createTorrentFromBuffers("q2.bin", patternBytes(40_000, 33), {
+  pieceLength: 16384,
+  creationDate: null,
+});
 
 /** The daemon's methods over `kept`, as the daemon makes them, DHT and uTP off. */
 function methodsOver(kept: KeptTorrents, downloadDir: string) {
@@ -72,6 +77,12 @@ Deno.test("daemon methods: --max-active 1 queues the second download until the f
     await methods["torrent-start"]({ ids: [2] });
     await methods["torrent-start"]({ ids: [2] });
     assertEquals((await status())[1], 3, "waiting again");
+    // Started now, the third goes past the queue; the second still waits its turn.
+    await methods["torrent-add"]({ metainfo: encodeBase64(THIRD), paused: true });
+    await methods["torrent-start-now"]({ ids: [3] });
+    await waitFor("the third running", () => client.get(3)!.job !== undefined);
+    assertEquals((await status()).slice(1), [3, 4]);
+    await methods["torrent-remove"]({ ids: [3] });
     await waitFor("the second running", () => client.get(2)!.job !== undefined, 20_000);
     client.get(2)!.job!.addPeers([addressOf(seeders[1])]);
     assertEquals(client.get(1)!.state, "seeding", "it got its slot when the first was done");
