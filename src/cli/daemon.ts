@@ -1,7 +1,7 @@
 /**
  * The daemon command: one client for many torrents, in the foreground, driven over
- * Transmission's RPC until Ctrl-C or SIGTERM, which stop every torrent (announcing `stopped`,
- * flushing, saving resume records) and the RPC endpoint.
+ * Transmission's RPC until Ctrl-C, SIGTERM or a `session-close`, which stop every torrent
+ * (announcing `stopped`, flushing, saving resume records) and the RPC endpoint.
  *
  * @module
  */
@@ -21,6 +21,11 @@ import { openClient, openLog, watchInterrupts } from "./process.ts";
  * a millisecond when there is little to give.
  */
 const RELEASE_MEMORY_MS = 10_000;
+/**
+ * How long after a `session-close` the daemon starts to stop: its answer is written at once,
+ * and stopping closes every RPC connection.
+ */
+const SESSION_CLOSE_DELAY_MS = 200;
 
 /**
  * Runs the daemon until it is told to stop (a signal, or `stopSignal`); returns 0 then. A peer
@@ -33,7 +38,10 @@ export async function runDaemon(
   stopSignal?: AbortSignal,
 ): Promise<number> {
   const log = await openLog(options, io);
-  const { interrupted, dispose } = watchInterrupts(stopSignal);
+  const closed = new AbortController();
+  const { interrupted, dispose } = watchInterrupts(
+    stopSignal ? AbortSignal.any([stopSignal, closed.signal]) : closed.signal,
+  );
   try {
     const client = await openClient(options, true, log);
     try {
@@ -65,6 +73,10 @@ export async function runDaemon(
             "max-peers": values.maxPeers,
             encryption: values.encryption,
           }).catch((e) => log.warn(`settings not saved: ${fsReason(e)}`)),
+        close: () => {
+          log.info("session-close asked over RPC");
+          setTimeout(() => closed.abort(), SESSION_CLOSE_DELAY_MS);
+        },
         log,
       });
       let server: RpcServer;

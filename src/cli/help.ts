@@ -183,8 +183,8 @@ const DAEMON_HELP = `bittorrent daemon - many torrents in one process, driven ov
 Usage:
   bittorrent daemon [-o <download-dir>] [options]
 
-Runs in the foreground until Ctrl-C or SIGTERM, which stop every torrent
-cleanly. It speaks Transmission's RPC at
+Runs in the foreground until Ctrl-C, SIGTERM or an RPC session-close
+(transmission-remote --exit), which stop every torrent cleanly. It speaks Transmission's RPC at
 http://<rpc-bind>:<rpc-port>/transmission/rpc, so transmission-remote and other
 Transmission tools drive it, e.g.
   transmission-remote -a file.torrent      transmission-remote -l

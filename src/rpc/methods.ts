@@ -45,6 +45,8 @@ export interface MethodContext {
   utp: boolean;
   /** Keeps what `session-set` changed for the next run (the daemon's settings file). */
   saveSession?: (values: SessionValues) => Promise<void>;
+  /** Stops the process, as a signal would (`session-close`); none: the method is refused. */
+  close?: () => void;
   log?: SessionLog;
 }
 
@@ -186,6 +188,12 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
         maxPeers: kept.maxPeers,
         encryption: client.hub.network.encryption,
       });
+      return {};
+    },
+
+    "session-close": () => {
+      if (!context.close) throw new RpcError("this session cannot be closed over RPC");
+      context.close();
       return {};
     },
 

@@ -101,6 +101,8 @@ export async function startDaemon(downloads: string, extra: string[] = [], keepS
   return {
     rpcPort,
     stateDir,
+    /** Settles when the daemon has exited, whatever made it. */
+    exited: child.status.then(() => {}),
     /** SIGTERM (SIGKILL: no chance to save anything); the state folder is removed unless kept. */
     async stop(signal: Deno.Signal = "SIGTERM"): Promise<{ code: number; output: string }> {
       try {

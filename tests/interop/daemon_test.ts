@@ -96,6 +96,11 @@ Deno.test({
         assertEquals(await listed(daemon.rpcPort), []);
         assert(await same(), "-r keeps the data");
 
+        // --exit (session-close) stops the daemon as a signal would.
+        let gone = false;
+        daemon.exited.then(() => gone = true);
+        await remote(daemon.rpcPort, "--exit");
+        await until("the daemon gone", () => Promise.resolve(gone), 10_000);
         const { code, output } = await daemon.stop();
         stopped = true;
         assertEquals(code, 0, output);

@@ -381,6 +381,11 @@ Deno.test("daemon methods: session-set changes peer limits and encryption at onc
     ) {
       await assertRejects(async () => await methods["session-set"](bad), RpcError);
     }
+    await assertRejects(
+      async () => await methods["session-close"]({}),
+      RpcError,
+      "cannot be closed",
+    );
     const after = await get();
     assertEquals(
       [after["peer-limit-per-torrent"], after["peer-limit-global"], after["download-queue-size"]],
