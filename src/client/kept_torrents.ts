@@ -21,6 +21,7 @@ import type { TorrentJob } from "./torrent_job.ts";
 import type { RateSetting, SavedTorrent, SavedTorrents } from "./saved_torrents.ts";
 import { type SeedLimits, SeedWatch } from "./seed_limits.ts";
 import { priorityRanges } from "./file_priorities.ts";
+import { type QueueMove, QueueOrder } from "./queue_order.ts";
 
 /** How often seeding limits are checked. */
 const CHECK_MS = 1000;
@@ -71,10 +72,12 @@ export class KeptTorrents {
   #maxActive: number;
   readonly #records = new Map<number, SavedTorrent>();
   /**
-   * Torrents waiting for a download slot, in the order they began to wait: not stopped by their
-   * user, their metadata known, not started since.
+   * Torrents waiting for a download slot: not stopped by their user, their metadata known, not
+   * started since. They start in queue order.
    */
   readonly #waiting = new Set<number>();
+  /** Every torrent's place in the download queue. */
+  readonly #queue = new QueueOrder();
   /**
    * Torrents holding a slot: started (or starting), their job not yet complete, stopped or gone.
    * A verify or a change of files that sends a torrent back to downloading gives it its slot
@@ -183,6 +186,7 @@ export class KeptTorrents {
       ...(choices.unwanted?.length ? { unwanted: choices.unwanted } : {}),
       ...(choices.high?.length ? { highPriority: choices.high } : {}),
       ...(choices.low?.length ? { lowPriority: choices.low } : {}),
+      queueRank: this.#queue.nextRank(),
     };
     if (this.#saved) {
       await this.#saved.save(record);
@@ -232,6 +236,7 @@ export class KeptTorrents {
     this.#watches.delete(t.id);
     this.#prioritized.delete(t.id);
     this.#waiting.delete(t.id);
+    this.#queue.remove(t.id);
     await t.remove();
     this.#active.delete(t.id);
     this.#admit();
@@ -284,6 +289,32 @@ export class KeptTorrents {
       this.#follow(t);
       this.#admit();
     }
+  }
+
+  /** Where `t` is in the download queue: 0 first (Transmission's `queuePosition`). */
+  queuePosition(t: ClientTorrent): number {
+    return this.#queue.position(t.id);
+  }
+
+  /** Moves torrents in the download queue (`queue-move-top` and the like). */
+  async moveInQueue(torrents: ClientTorrent[], where: QueueMove): Promise<void> {
+    await this.#reranked(this.#queue.move(torrents.map((t) => t.id), where));
+  }
+
+  /** Moves a torrent to `position` in the download queue (0 first). */
+  async setQueuePosition(t: ClientTorrent, position: number): Promise<void> {
+    await this.#reranked(this.#queue.moveTo(t.id, position));
+  }
+
+  /** Saves the new ranks of the torrents a move changed, and starts torrents in the new order. */
+  async #reranked(ranks: Map<number, number>): Promise<void> {
+    for (const [id, rank] of ranks) {
+      const record = this.#records.get(id), t = this.client.get(id);
+      if (!record || !t) continue;
+      record.queueRank = rank;
+      await this.#persist(t);
+    }
+    this.#admit();
   }
 
   /** Sets the files fetched first (high) and those marked low; the others are normal. */
@@ -368,6 +399,7 @@ export class KeptTorrents {
       totals: { uploaded: record.uploaded ?? 0, downloaded: record.downloaded ?? 0 },
     });
     this.#records.set(t.id, record);
+    this.#queue.add(t.id, record.queueRank ?? record.addedDate);
     this.#rates.set(t.id, {
       download: new TokenBucket(rateOf(record.downloadRate)),
       upload: new TokenBucket(rateOf(record.uploadRate)),
@@ -385,15 +417,21 @@ export class KeptTorrents {
   }
 
   /**
-   * Starts waiting torrents, oldest first, while fewer than the limit hold a slot. Kept in sets,
-   * so a daemon of thousands of torrents decides in constant time at every add and every end.
+   * Starts waiting torrents, first in the queue first, while fewer than the limit hold a slot.
+   * With every slot taken (most adds, in a burst) it decides at once; each start looks once
+   * through the torrents waiting.
    */
   #admit(): void {
-    for (const id of this.#waiting) {
-      if (this.#active.size >= this.#maxActive) return;
-      const t = this.client.get(id);
-      if (this.#reopening.has(id)) continue; // waits for its files, in its place
-      this.#waiting.delete(id);
+    while (this.#active.size < this.#maxActive) {
+      let next: number | undefined, first = Infinity;
+      for (const id of this.#waiting) {
+        if (this.#reopening.has(id)) continue; // waits for its files, in its place
+        const position = this.#queue.position(id);
+        if (position < first) [next, first] = [id, position];
+      }
+      if (next === undefined) return;
+      this.#waiting.delete(next);
+      const t = this.client.get(next);
       if (t) this.#launch(t);
     }
   }

@@ -46,6 +46,7 @@ export {
   SeedWatch,
 } from "./seed_limits.ts";
 export { type AddChoices, KeptTorrents, type KeptTorrentsOptions } from "./kept_torrents.ts";
+export type { QueueMove } from "./queue_order.ts";
 export { type FetchedTorrent, MetadataJob, type MetadataJobOptions } from "./metadata_job.ts";
 export { combineDhtNodes, DhtLookups, type DhtNode } from "./dht_lookups.ts";
 export {

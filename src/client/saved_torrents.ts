@@ -41,6 +41,8 @@ export interface SavedTorrent {
   seedRatio?: { mode: LimitMode; ratio: number };
   /** Stop seeding after this long without uploading; whose limit applies. */
   seedIdle?: { mode: LimitMode; ms: number };
+  /** Orders it in the download queue (see `QueueOrder`); records without one go by `addedDate`. */
+  queueRank?: number;
 }
 
 /** Whose limit applies to a torrent: the session's, its own, or none (Transmission's 0, 1, 2). */
@@ -99,8 +101,8 @@ export class SavedTorrents {
   }
 
   /**
-   * Every saved torrent, oldest first; records that cannot be read or make no sense are left
-   * out, each with why (for the log).
+   * Every saved torrent, in queue order (oldest first where no order was saved); records that
+   * cannot be read or make no sense are left out, each with why (for the log).
    */
   async loadAll(): Promise<{ loaded: LoadedTorrent[]; skipped: string[] }> {
     const loaded: LoadedTorrent[] = [], skipped: string[] = [];
@@ -121,7 +123,10 @@ export class SavedTorrents {
         skipped.push(`${name}: ${e instanceof Error ? e.message : e}`);
       }
     }
-    loaded.sort((a, b) => a.record.addedDate - b.record.addedDate);
+    const rank = (r: SavedTorrent) => r.queueRank ?? r.addedDate;
+    loaded.sort((a, b) =>
+      rank(a.record) - rank(b.record) || a.record.addedDate - b.record.addedDate
+    );
     return { loaded, skipped };
   }
 
@@ -182,6 +187,9 @@ function checkRecord(v: unknown, hash: string): SavedTorrent {
     ...(isRate(r.uploadRate) ? { uploadRate: r.uploadRate } : {}),
     ...(isLimit(r.seedRatio, "ratio") ? { seedRatio: r.seedRatio } : {}),
     ...(isLimit(r.seedIdle, "ms") ? { seedIdle: r.seedIdle } : {}),
+    ...(typeof r.queueRank === "number" && Number.isFinite(r.queueRank)
+      ? { queueRank: r.queueRank }
+      : {}),
   };
 }
 

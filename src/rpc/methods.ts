@@ -13,6 +13,7 @@ import {
   DuplicateTorrentError,
   type KeptTorrents,
   type LimitMode,
+  type QueueMove,
   type RateSetting,
   type SavedTorrent,
   type TorrentSource,
@@ -106,6 +107,10 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
     context.log?.warn(`torrent ${t.id}: ${e instanceof Error ? e.message : e}`);
   const each = (args: Record<string, unknown>, act: (t: ClientTorrent) => unknown) => {
     for (const t of select(client, args.ids)) act(t);
+    return {};
+  };
+  const queueMove = (where: QueueMove) => async (args: Record<string, unknown>) => {
+    await kept.moveInQueue(select(client, args.ids), where);
     return {};
   };
 
@@ -285,6 +290,7 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       // Every argument is read before anything changes: a bad one changes nothing.
       const rates = rateChanges(args, kept);
       const seeding = seedLimitChanges(args);
+      const position = wholeArg(args, "queuePosition");
       for (const t of torrents) {
         const { unwanted } = unwantedOf(args, kept.record(t).unwanted ?? [], t.torrent);
         const priorities = prioritiesOf(args, kept.record(t), t.torrent);
@@ -293,6 +299,7 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
         if (priorities) await kept.setPriorities(t, priorities.high, priorities.low);
         if (Object.keys(rateChange).length > 0) await kept.setRates(t, rateChange);
         if (Object.keys(seedChange).length > 0) await kept.setSeedLimits(t, seedChange);
+        if (position !== undefined) await kept.setQueuePosition(t, position);
         if (unwanted !== undefined) await kept.setUnwanted(t, unwanted);
       }
       return {};
@@ -312,6 +319,10 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
     },
     "torrent-verify": (args) => each(args, (t) => kept.verify(t).catch(warn(t))),
     "torrent-reannounce": (args) => each(args, (t) => t.reannounce()),
+    "queue-move-top": queueMove("top"),
+    "queue-move-up": queueMove("up"),
+    "queue-move-down": queueMove("down"),
+    "queue-move-bottom": queueMove("bottom"),
 
     "torrent-remove": async (args) => {
       const deleteData = args["delete-local-data"] === true;
@@ -377,6 +388,16 @@ function numberArg(args: Record<string, unknown>, key: string): number | undefin
     throw new RpcError(`${key} must be a number of 0 or more`);
   }
   return v;
+}
+
+/** A whole number of 0 or more, when present. */
+function wholeArg(args: Record<string, unknown>, key: string): number | undefined {
+  const v = args[key];
+  if (v === undefined) return undefined;
+  if (!Number.isSafeInteger(v) || (v as number) < 0) {
+    throw new RpcError(`${key} must be a whole number from 0`);
+  }
+  return v as number;
 }
 
 /** A whole number of at least 1, when present. */

@@ -213,6 +213,7 @@ const FIELDS: Record<string, (s: Source) => unknown> = {
   peersConnected: (s) => s.stats?.peersConnected ?? s.t.metadataStats()?.peersConnected ?? 0,
   peersSendingToUs: (s) => s.stats?.peersSendingToUs ?? 0,
   peersGettingFromUs: (s) => s.stats?.peersGettingFromUs ?? 0,
+  queuePosition: (s) => s.kept.queuePosition(s.t),
   addedDate: (s) => s.info.addedDate,
   doneDate: (s) => s.info.doneDate,
   downloadDir: (s) => s.info.downloadDir,

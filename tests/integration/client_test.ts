@@ -196,6 +196,15 @@ Deno.test("saved torrents: the .torrent is preferred to the magnet, damaged reco
     const again = await saved.loadAll();
     assertEquals(again.loaded.length, 1);
     assertEquals(again.skipped.length, 2, again.skipped.join("; "));
+    // Queue order first, where saved: a newer torrent moved to the top comes back first.
+    const other = {
+      ...record,
+      hash: "3".repeat(40),
+      magnet: `magnet:?xt=urn:btih:${"3".repeat(40)}`,
+    };
+    await saved.save({ ...other, addedDate: 5, queueRank: -1 });
+    assertEquals((await saved.loadAll()).loaded.map((l) => l.record.hash), [other.hash, hash]);
+    await saved.remove(other.hash);
     await saved.remove(hash);
     assertEquals((await saved.loadAll()).loaded, []);
     assertEquals([...Deno.readDirSync(dir)].filter((e) => e.name.endsWith(".tmp")), []);

@@ -133,6 +133,46 @@ Deno.test("daemon methods: a verify or a change of files keeps the download's sl
   }
 });
 
+Deno.test("daemon methods: queue-move-* and queuePosition decide which waiting torrent starts next", async () => {
+  const root = await Deno.makeTempDir({ prefix: "bt-order-" });
+  const client = await Client.open({ port: 0, hostname: LOOPBACK, utp: false });
+  const kept = await KeptTorrents.open({ client, maxActive: 1 });
+  try {
+    const methods = methodsOver(kept, `${root}/out`);
+    // No one seeds these: the first keeps its slot, the others wait in the queue.
+    const torrents = [31, 32, 33, 34].map((seed) =>
+      createTorrentFromBuffers(`w${seed}.bin`, patternBytes(20_000, seed), { pieceLength: 16384 })
+    );
+    for (const bytes of torrents) await methods["torrent-add"]({ metainfo: encodeBase64(bytes) });
+    const positions = async () =>
+      ((await methods["torrent-get"]({ fields: ["id", "queuePosition"] })).torrents as {
+        queuePosition: number;
+      }[]).map((t) => t.queuePosition);
+    assertEquals(await positions(), [0, 1, 2, 3]);
+    await methods["queue-move-top"]({ ids: [4] });
+    await methods["queue-move-up"]({ ids: [3] });
+    assertEquals(await positions(), [1, 3, 2, 0]);
+    await methods["torrent-set"]({ ids: [2], queuePosition: 0 });
+    assertEquals(await positions(), [2, 0, 3, 1]);
+    await methods["queue-move-bottom"]({ ids: [2] });
+    await methods["queue-move-down"]({ ids: [4] });
+    assertEquals(await positions(), [0, 3, 2, 1]);
+    await assertRejects(
+      async () => await methods["torrent-set"]({ ids: [2], queuePosition: -1 }),
+      RpcError,
+    );
+    // Torrent 1 holds the slot; removed, the first in the queue of those waiting runs.
+    await waitFor("the first running", () => client.get(1)!.job !== undefined);
+    await methods["torrent-remove"]({ ids: [1] });
+    await waitFor("the next running", () => client.list().some((t) => t.job !== undefined));
+    assertEquals(client.list().filter((t) => t.job).map((t) => t.id), [4]);
+  } finally {
+    await kept.close();
+    await client.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test("daemon methods: a torrent's own rate limit holds it back; a seed ratio met stops it", async () => {
   const root = await Deno.makeTempDir({ prefix: "bt-limits-" });
   await writePayload(`${root}/seed`, "q0.bin", DATA[0]);
