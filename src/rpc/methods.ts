@@ -153,10 +153,10 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       }
       // Every argument is read before anything changes: a bad one changes nothing.
       const dir = optionalString(args, "download-dir");
-      const size = limitArg(args, "download-queue-size");
+      const size = wholeArg(args, "download-queue-size", 1);
       const startAdded = boolArg(args, "start-added-torrents");
-      const global = limitArg(args, "peer-limit-global");
-      const perTorrent = limitArg(args, "peer-limit-per-torrent");
+      const global = wholeArg(args, "peer-limit-global", 1);
+      const perTorrent = wholeArg(args, "peer-limit-per-torrent", 1);
       const encryption = encryptionArg(args);
       const ratio = numberArg(args, "seedRatioLimit"), ratioOn = boolArg(args, "seedRatioLimited");
       const idle = numberArg(args, "idle-seeding-limit");
@@ -290,7 +290,7 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       // Every argument is read before anything changes: a bad one changes nothing.
       const rates = rateChanges(args, kept);
       const seeding = seedLimitChanges(args);
-      const position = wholeArg(args, "queuePosition");
+      const position = wholeArg(args, "queuePosition", 0);
       for (const t of torrents) {
         const { unwanted } = unwantedOf(args, kept.record(t).unwanted ?? [], t.torrent);
         const priorities = prioritiesOf(args, kept.record(t), t.torrent);
@@ -390,22 +390,12 @@ function numberArg(args: Record<string, unknown>, key: string): number | undefin
   return v;
 }
 
-/** A whole number of 0 or more, when present. */
-function wholeArg(args: Record<string, unknown>, key: string): number | undefined {
+/** A whole number of at least `min` (a position from 0, a limit from 1), when present. */
+function wholeArg(args: Record<string, unknown>, key: string, min: 0 | 1): number | undefined {
   const v = args[key];
   if (v === undefined) return undefined;
-  if (!Number.isSafeInteger(v) || (v as number) < 0) {
-    throw new RpcError(`${key} must be a whole number from 0`);
-  }
-  return v as number;
-}
-
-/** A whole number of at least 1, when present. */
-function limitArg(args: Record<string, unknown>, key: string): number | undefined {
-  const v = args[key];
-  if (v === undefined) return undefined;
-  if (!Number.isSafeInteger(v) || (v as number) < 1) {
-    throw new RpcError(`${key} must be a whole number from 1`);
+  if (!Number.isSafeInteger(v) || (v as number) < min) {
+    throw new RpcError(`${key} must be a whole number from ${min}`);
   }
   return v as number;
 }

@@ -25,6 +25,7 @@ import {
   type SeederKind,
 } from "./harness.ts";
 import { BenchError, stopAllChildren } from "./proc.ts";
+import { intFlag, listFlag } from "./flags.ts";
 import { formatSize, parseSize } from "./report.ts";
 
 /** Preset cases: `--case NAME`; flags given beside it override its values. */
@@ -153,32 +154,6 @@ any run); transmission-cli 3.00 ignores loopback peers from trackers, so the see
 and it declares interest only on its 10-second rechoke pulse (about 10-15 s of any run).
 libtorrent's peak RSS counts the pages of its memory-mapped files. Every client runs with its own
 encryption default: ours and libtorrent's try MSE first; our seeders select RC4 when offered.`;
-
-function intFlag(
-  v: string | undefined,
-  name: string,
-  min: number,
-  max: number,
-): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new BenchError(`--${name} must be an integer from ${min} to ${max}`);
-  }
-  return n;
-}
-
-function listFlag<T extends string>(v: string | undefined, all: readonly T[], name: string) {
-  if (v === undefined) return undefined;
-  const items = v.split(",").map((s) => s.trim()).filter((s) => s !== "");
-  for (const item of items) {
-    if (!(all as readonly string[]).includes(item)) {
-      throw new BenchError(`--${name}: unknown "${item}" (choose from ${all.join(", ")})`);
-    }
-  }
-  if (items.length === 0) throw new BenchError(`--${name} is empty`);
-  return items as T[];
-}
 
 /** Turns command-line flags into the configurations to run, one per case. */
 export async function configsFromArgs(args: string[]): Promise<BenchConfig[] | "help" | "list"> {

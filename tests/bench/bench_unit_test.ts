@@ -1,6 +1,6 @@
 /** Unit and random-input tests of the benchmark's parsers and report formatting. */
 import { assert, assertEquals, assertThrows } from "../assert.ts";
-import { BenchError, parseProcStat, parseTimeOutput, parseVmHwm, runMeasured } from "./proc.ts";
+import { BenchError, parseProcStat, parseTimeOutput, runMeasured, statusBytes } from "./proc.ts";
 import { formatSize, median, parseSize, renderTable } from "./report.ts";
 import { selfTimes, summarizeCpuProfile } from "./profile.ts";
 import { payloadFiles } from "./harness.ts";
@@ -51,9 +51,11 @@ Deno.test("parseProcStat counts fields after the command name", () => {
   assertEquals(parseProcStat("1 (x) S 1 2"), undefined);
 });
 
-Deno.test("parseVmHwm reads the peak resident size", () => {
-  assertEquals(parseVmHwm("VmPeak:\t 9 kB\nVmHWM:\t     12 kB\nVmRSS:\t 1 kB\n"), 12 * 1024);
-  assertEquals(parseVmHwm("VmRSS:\t 1 kB\n"), undefined);
+Deno.test("statusBytes reads the resident size now and at its peak", () => {
+  const text = "VmPeak:\t 9 kB\nVmHWM:\t     12 kB\nVmRSS:\t 1 kB\n";
+  assertEquals([statusBytes(text, "VmHWM"), statusBytes(text, "VmRSS")], [12 * 1024, 1024]);
+  assertEquals(statusBytes("VmRSS:\t 1 kB\n", "VmHWM"), undefined);
+  assertEquals(statusBytes("VmRSS: x\n", "VmRSS"), undefined);
 });
 
 Deno.test("parsers only return a value or undefined on mutated inputs", () => {
@@ -69,7 +71,7 @@ Deno.test("parsers only return a value or undefined on mutated inputs", () => {
     if (t) assert(Object.values(t).every((v) => Number.isFinite(v) && v >= 0), text);
     const s = parseProcStat(text);
     if (s) assert(Number.isFinite(s.cpuSeconds) && s.cpuSeconds >= 0, text);
-    const h = parseVmHwm(text);
+    const h = statusBytes(text, "VmHWM");
     if (h !== undefined) assert(Number.isSafeInteger(h) && h >= 0, text);
   }
 });

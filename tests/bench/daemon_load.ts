@@ -61,20 +61,22 @@ import {
   startOpentracker,
   type Tracker,
 } from "../interop/fixtures.ts";
-import { makeCorpus, statusBytes } from "./daemon_scale.ts";
+import { makeCorpus } from "./daemon_scale.ts";
 import { type Daemon, type DaemonHow, daemonPid, PRLIMIT, Rpc, startDaemon } from "./our_daemon.ts";
 import { isExecutable } from "../process.ts";
-import { benchPort, OUR_RUN } from "./harness.ts";
-import { MAIN_TS, REPO_ROOT } from "../compile_task.ts";
+import { benchPort, cacheOurModules, OUR_RUN } from "./harness.ts";
+import { MAIN_TS } from "../compile_task.ts";
 import {
   BenchError,
   type Child,
   processCpuSeconds,
+  processMemory,
   runMeasured,
   spawnChild,
   stopAllChildren,
 } from "./proc.ts";
 import { summarizeCpuProfile } from "./profile.ts";
+import { intFlag, listFlag } from "./flags.ts";
 import { formatSize, median, parseSize } from "./report.ts";
 
 /** A section of the benchmark. */
@@ -240,12 +242,6 @@ async function noteProfiles(d: Daemon, note: (line: string) => void): Promise<vo
     const profile = JSON.parse(await Deno.readTextFile(`${d.dir}/profile/${name}`));
     note(`${d.name}: CPU profile ${name} (start to stop):\n${summarizeCpuProfile(profile, 25)}`);
   }
-}
-
-/** Kilobyte lines of `/proc/<pid>/status` (RSS now and its peak), in bytes. */
-async function memory(pid: number): Promise<{ rss?: number; hwm?: number }> {
-  const text = await Deno.readTextFile(`/proc/${pid}/status`).catch(() => "");
-  return { rss: statusBytes(text, "VmRSS"), hwm: statusBytes(text, "VmHWM") };
 }
 
 interface TorrentState {
@@ -564,7 +560,7 @@ async function daemonRun(
         seconds: (performance.now() - start) / 1000,
         cpuSeconds: processCpuSeconds(d.pid) - cpu0,
         seederCpuSeconds: cpuOf(seeders) - seed0,
-        peakRssBytes: (await memory(d.pid)).hwm ?? NaN,
+        peakRssBytes: (await processMemory(d.pid)).hwm ?? NaN,
       };
     } finally {
       await stopDaemon(d, ctx.note);
@@ -973,7 +969,7 @@ async function runConnections(
     }
     await waitComplete(d, hashes.length, 60_000, note, true);
     await delay(1000);
-    figures.rssBeforeBytes = (await memory(d.pid)).rss;
+    figures.rssBeforeBytes = (await processMemory(d.pid)).rss;
     note(`connections: ${hashes.length} torrents seeding; opening ${config.connections} peers`);
     const start = performance.now();
     let next = 0;
@@ -1011,7 +1007,7 @@ async function runConnections(
     }
     figures.holdCpuPercent = (processCpuSeconds(d.pid) - cpu0) /
       ((performance.now() - holdStart) / 1000) * 100;
-    figures.rssHoldingBytes = (await memory(d.pid)).rss;
+    figures.rssHoldingBytes = (await processMemory(d.pid)).rss;
     figures.getMsMedian = median(gets);
     figures.getMsMax = Math.max(...gets);
     figures.daemonPeers = list.reduce((sum, x) => sum + (x.peersConnected ?? 0), 0);
@@ -1608,13 +1604,7 @@ export async function runLoad(
   workDir = work;
   try {
     const t = performance.now();
-    // Compile our modules once, so no daemon or download start pays for it.
-    await new Deno.Command(Deno.execPath(), {
-      args: ["cache", MAIN_TS, SELF],
-      cwd: REPO_ROOT,
-      stdout: "null",
-      stderr: "null",
-    }).output();
+    await cacheOurModules(SELF);
     note(`deno cache in ${secs(t)} s`);
     const results: CaseResult[] = [];
     for (const c of config.cases) {
@@ -1661,15 +1651,6 @@ const USAGE = `deno run --allow-all tests/bench/daemon_load.ts [options]
   --keep               keep the work folder
   -h, --help           this text`;
 
-function intFlag(v: string | undefined, name: string, min: number, max: number) {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new BenchError(`--${name} must be an integer from ${min} to ${max}`);
-  }
-  return n;
-}
-
 /**
  * Turns command-line flags into a configuration (`"help"` for `-h`); a {@link BenchError} for
  * bad ones.
@@ -1711,17 +1692,7 @@ export function loadConfigFromArgs(args: string[]): LoadConfig | "help" {
   });
   if (values.help) return "help";
   const smoke = values.smoke ?? false;
-  let cases: LoadCase[] = [...ALL_CASES];
-  if (values.case !== undefined) {
-    cases = [];
-    for (const item of values.case.split(",").map((s) => s.trim()).filter((s) => s)) {
-      if (!(ALL_CASES as readonly string[]).includes(item)) {
-        throw new BenchError(`--case: unknown "${item}" (choose from ${ALL_CASES})`);
-      }
-      if (!cases.includes(item as LoadCase)) cases.push(item as LoadCase);
-    }
-    if (cases.length === 0) throw new BenchError("--case is empty");
-  }
+  const cases = listFlag(values.case, ALL_CASES, "case") ?? [...ALL_CASES];
   const size = values.size !== undefined ? parseSize(values.size) : smoke ? 4 << 20 : 256 << 20;
   const pieceLength = values.piece !== undefined
     ? parseSize(values.piece)

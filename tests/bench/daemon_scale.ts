@@ -38,13 +38,20 @@ import { parseArgs } from "node:util";
 import { createTorrentFromBuffers } from "../../src/metainfo/mod.ts";
 import { encodeBase64 } from "../../src/util/mod.ts";
 import { mulberry32 } from "../random.ts";
-import { benchPort } from "./harness.ts";
-import { MAIN_TS, REPO_ROOT } from "../compile_task.ts";
+import { benchPort, cacheOurModules } from "./harness.ts";
 import { isExecutable } from "../process.ts";
-import { BenchError, type Child, processCpuSeconds, spawnChild, stopAllChildren } from "./proc.ts";
+import {
+  BenchError,
+  type Child,
+  processCpuSeconds,
+  processMemory,
+  spawnChild,
+  stopAllChildren,
+} from "./proc.ts";
 import { daemonPid, Rpc, startDaemon } from "./our_daemon.ts";
 import { delay } from "../interop/fixtures.ts";
 import { summarizeCpuProfile } from "./profile.ts";
+import { intFlag, listFlag } from "./flags.ts";
 import { median } from "./report.ts";
 
 /** A daemon the benchmark can drive. */
@@ -247,26 +254,6 @@ async function startTransmission(work: string, data: string): Promise<Running> {
 }
 
 /**
- * Reads a `kB` line (`VmRSS`, `VmHWM`) from the text of `/proc/<pid>/status`, in bytes;
- * `undefined` when absent.
- *
- * @example
- * ```ts
- * import { statusBytes } from "./daemon_scale.ts";
- * console.log(statusBytes("Name:\tdeno\nVmRSS:\t  2048 kB\n", "VmRSS")); // 2097152
- * ```
- */
-export function statusBytes(text: string, key: "VmRSS" | "VmHWM"): number | undefined {
-  const m = new RegExp(`^${key}:\\s*(\\d{1,15})\\s*kB\\s*$`, "m").exec(text);
-  return m ? Number(m[1]) * 1024 : undefined;
-}
-
-async function memory(pid: number): Promise<{ rss?: number; hwm?: number }> {
-  const text = await Deno.readTextFile(`/proc/${pid}/status`).catch(() => "");
-  return { rss: statusBytes(text, "VmRSS"), hwm: statusBytes(text, "VmHWM") };
-}
-
-/**
  * Context switches (voluntary and not) of each thread of `pid` so far, by thread id: how often
  * the daemon wakes up, which idle CPU follows.
  */
@@ -387,7 +374,7 @@ async function measure(
       await delay(POLL_MS);
     }
     row.seedingSeconds = (performance.now() - addStart) / 1000;
-    const atSeeding = await memory(pid);
+    const atSeeding = await processMemory(pid);
     note(
       `${name}: all ${n} seeding after ${row.seedingSeconds.toFixed(1)} s; ` +
         `RSS ${mb(atSeeding.rss)} MB`,
@@ -401,7 +388,7 @@ async function measure(
     const idleSeconds = (performance.now() - t) / 1000;
     const wakeups = switchesSince(switchesBefore, await contextSwitches(pid)) / idleSeconds;
     row.idleCpuPercent = cpu / idleSeconds * 100;
-    const settled = await memory(pid);
+    const settled = await processMemory(pid);
     row.rssBytes = settled.rss;
     note(
       `${name}: idle ${config.idleSeconds} s: ${cpu.toFixed(2)} CPU s, ` +
@@ -522,14 +509,8 @@ export async function runScale(
         `in ${secs(t)} s`,
     );
     if (config.daemons.includes("ours")) {
-      // Compile our modules once, so the daemon's start does not pay for it.
       t = performance.now();
-      await new Deno.Command(Deno.execPath(), {
-        args: ["cache", MAIN_TS],
-        cwd: REPO_ROOT,
-        stdout: "null",
-        stderr: "null",
-      }).output();
+      await cacheOurModules();
       note(`deno cache in ${secs(t)} s`);
     }
     const rows: ScaleRow[] = [];
@@ -558,15 +539,6 @@ const USAGE = `deno run --allow-all tests/bench/daemon_scale.ts [options]
   --tmp DIR           parent of the work folder (default: system temp)
   --keep              keep the work folder
   -h, --help          this text`;
-
-function intFlag(v: string | undefined, name: string, min: number, max: number) {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new BenchError(`--${name} must be an integer from ${min} to ${max}`);
-  }
-  return n;
-}
 
 /**
  * Turns command-line flags into a configuration (`"help"` for `-h`); a {@link BenchError} for
@@ -600,15 +572,9 @@ export async function scaleConfigFromArgs(args: string[]): Promise<ScaleConfig |
   if (values.help) return "help";
   const smoke = values.smoke ?? false;
   let daemons: DaemonName[];
-  if (values.clients !== undefined) {
-    daemons = [];
-    for (const item of values.clients.split(",").map((s) => s.trim()).filter((s) => s)) {
-      if (!(ALL_DAEMONS as readonly string[]).includes(item)) {
-        throw new BenchError(`--clients: unknown "${item}" (choose from ${ALL_DAEMONS})`);
-      }
-      if (!daemons.includes(item as DaemonName)) daemons.push(item as DaemonName);
-    }
-    if (daemons.length === 0) throw new BenchError("--clients is empty");
+  const named = listFlag(values.clients, ALL_DAEMONS, "clients");
+  if (named !== undefined) {
+    daemons = named;
   } else if (smoke) {
     daemons = ["ours"];
   } else {

@@ -83,19 +83,25 @@ export function parseProcStat(text: string): { cpuSeconds: number } | undefined 
 }
 
 /**
- * Reads the peak resident set size (`VmHWM`, kB) from the text of `/proc/<pid>/status`, in
- * bytes; `undefined` when absent or malformed.
+ * Reads a `kB` line (`VmRSS`, `VmHWM`) from the text of `/proc/<pid>/status`, in bytes;
+ * `undefined` when absent or malformed.
  *
  * @example
  * ```ts
- * import { parseVmHwm } from "./proc.ts";
- * console.log(parseVmHwm("Name:\tdeno\nVmHWM:\t  2048 kB\n")); // 2097152
+ * import { statusBytes } from "./proc.ts";
+ * console.log(statusBytes("Name:\tdeno\nVmHWM:\t  2048 kB\n", "VmHWM")); // 2097152
  * ```
  */
-export function parseVmHwm(text: string): number | undefined {
+export function statusBytes(text: string, key: "VmRSS" | "VmHWM"): number | undefined {
   if (text.length > 65_536) return undefined;
-  const m = /^VmHWM:\s*(\d{1,15})\s*kB\s*$/m.exec(text);
+  const m = new RegExp(`^${key}:\\s*(\\d{1,15})\\s*kB\\s*$`, "m").exec(text);
   return m ? Number(m[1]) * 1024 : undefined;
+}
+
+/** A process's resident memory now and at its peak, in bytes (none once it is gone). */
+export async function processMemory(pid: number): Promise<{ rss?: number; hwm?: number }> {
+  const text = await Deno.readTextFile(`/proc/${pid}/status`).catch(() => "");
+  return { rss: statusBytes(text, "VmRSS"), hwm: statusBytes(text, "VmHWM") };
 }
 
 /** Figures GNU time reports for one process. */
@@ -197,7 +203,7 @@ export async function runMeasured(
   const poller = (async () => {
     while (polling && !child.exited) {
       try {
-        const hwm = parseVmHwm(Deno.readTextFileSync(`/proc/${child.pid}/status`));
+        const hwm = statusBytes(Deno.readTextFileSync(`/proc/${child.pid}/status`), "VmHWM");
         const st = parseProcStat(Deno.readTextFileSync(`/proc/${child.pid}/stat`));
         if (hwm !== undefined) peak = Number.isNaN(peak) ? hwm : Math.max(peak, hwm);
         if (st) cpu = st.cpuSeconds;
