@@ -51,7 +51,12 @@ const SHUTDOWN_WAIT_MS = 1000;
 const WRITE_TIMEOUT_MS = 60_000;
 /** How long, and how much, a closing connection reads of what its client still sends (`linger`). */
 const LINGER_MS = 1000;
-const LINGER_BYTES = 256 * 1024;
+const LINGER_BYTES = 16 << 20;
+/**
+ * Where every connection's dropped bytes land: what is read there is never looked at, so all
+ * may share it, and a big one drains a refused body in few reads.
+ */
+const DISCARD = new Uint8Array(256 * 1024);
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const encoder = new TextEncoder();
@@ -384,7 +389,7 @@ class Input {
   }
 
   async #readMore(): Promise<boolean> {
-    const n = await this.conn.read(this.#scratch);
+    const n = await this.conn.read(this.#dropped === undefined ? this.#scratch : DISCARD);
     if (n === null) return false;
     if (this.#dropped !== undefined) {
       this.#dropped += n;
@@ -582,7 +587,7 @@ async function refuse(input: Input, bad: BadRequest): Promise<void> {
  * Ends our side and reads what the client still sends (a body it was not asked for) for at
  * most a second before closing: closing with bytes unread makes the kernel reset the
  * connection, and the client might lose the answer it was sent. A client still sending after
- * `LINGER_BYTES` (ten megabytes refused) is reset: reading all of it costs us more than it.
+ * `LINGER_BYTES` is reset: past twice the largest body taken, reading on serves no client.
  */
 async function linger(input: Input): Promise<void> {
   const timer = setTimeout(() => closeQuietly(input.conn), LINGER_MS);
