@@ -254,6 +254,23 @@ export class KeptTorrents {
     if (torrent) await this.#reopen(t, () => t.reopen({ selected: selection(torrent, record) }));
   }
 
+  /**
+   * Puts `tiers` in place of the torrent's trackers (saved, so they outlive a restart); a
+   * running torrent reopens with them, telling the old ones it stopped and the new ones it
+   * started.
+   */
+  async setTrackers(t: ClientTorrent, tiers: string[][]): Promise<void> {
+    const record = this.record(t);
+    record.trackers = tiers;
+    await this.#persist(t);
+    if (t.torrent) await this.#reopen(t, () => t.reopen({ trackers: tiers }));
+  }
+
+  /** The trackers `t` announces to, tier by tier: its user's, or its torrent's. */
+  trackersOf(t: ClientTorrent): string[][] {
+    return this.record(t).trackers ?? t.torrent?.announce ?? [];
+  }
+
   /** Hashes a torrent's data again (see `ClientTorrent.verify`), keeping its slot meanwhile. */
   async verify(t: ClientTorrent): Promise<void> {
     await this.#reopen(t, () => t.verify());
@@ -450,6 +467,7 @@ export class KeptTorrents {
           // A thousand seeding torrents without peers need no thousand sessions.
           rest: true,
           selected: selection(t.torrent!, record),
+          trackers: record.trackers,
           rates: this.#rates.get(t.id),
         });
         t.start();

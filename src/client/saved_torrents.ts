@@ -43,6 +43,8 @@ export interface SavedTorrent {
   seedIdle?: { mode: LimitMode; ms: number };
   /** Orders it in the download queue (see `QueueOrder`); records without one go by `addedDate`. */
   queueRank?: number;
+  /** The trackers, tier by tier, its user put in place of the torrent's own. */
+  trackers?: string[][];
 }
 
 /** Whose limit applies to a torrent: the session's, its own, or none (Transmission's 0, 1, 2). */
@@ -190,11 +192,17 @@ function checkRecord(v: unknown, hash: string): SavedTorrent {
     ...(typeof r.queueRank === "number" && Number.isFinite(r.queueRank)
       ? { queueRank: r.queueRank }
       : {}),
+    ...(isTierList(r.trackers) ? { trackers: r.trackers } : {}),
   };
 }
 
 function isFileList(v: unknown): v is number[] {
   return Array.isArray(v) && v.every((i) => Number.isSafeInteger(i) && i >= 0);
+}
+
+function isTierList(v: unknown): v is string[][] {
+  return Array.isArray(v) &&
+    v.every((tier) => Array.isArray(tier) && tier.every((url) => typeof url === "string"));
 }
 
 function count(v: unknown): v is number {

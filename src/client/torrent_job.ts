@@ -70,8 +70,11 @@ export interface TorrentJobOptions {
   handed?: HandedPeer[];
   /** Peers to dial besides those the trackers give (`manual` unless they say where from). */
   peers?: (PeerAddress & { source?: PeerSource })[];
-  /** Turn off tracker announces (tests and the demo's own seeders may not need them). */
-  trackers?: boolean;
+  /**
+   * The trackers announced to, tier by tier, in place of the torrent's own (a user's edit);
+   * `[]` for none (tests and the demo's own seeders need none).
+   */
+  trackers?: string[][];
   /** This torrent's own rate limits, kept besides the hub's (the daemon's per-torrent limits). */
   rates?: { download: TokenBucket; upload: TokenBucket };
   /** Engine tunables (tests shorten timeouts). */
@@ -245,7 +248,7 @@ export class TorrentJob {
     this.#log = opts.log ?? { debug() {}, info() {}, warn() {} };
     this.#dht = opts.torrent.private ? undefined : opts.hub.dht;
     this.#handshake = engine.session.handshakeOptions;
-    const tiers = opts.trackers === false ? [] : opts.torrent.announce;
+    const tiers = opts.trackers ?? opts.torrent.announce;
     for (const infoHash of tiers.length > 0 ? swarmHashes(opts.torrent) : []) {
       this.#announcers.push(
         new Announcer({

@@ -26,6 +26,7 @@ import { decodeBase64, fetchCapped, FetchError } from "../util/mod.ts";
 import { displayUrl } from "../tracker/mod.ts";
 import { RpcError, type RpcMethods } from "./server.ts";
 import { torrentFields } from "./torrent_fields.ts";
+import { trackerEdit } from "./tracker_edits.ts";
 
 /** The RPC version we speak: Transmission 3's, which its tools check. */
 const RPC_VERSION = 16;
@@ -286,21 +287,33 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       return {};
     },
     "torrent-set": async (args) => {
-      const torrents = select(client, args.ids);
-      // Every argument is read before anything changes: a bad one changes nothing.
+      // Every argument, for every torrent, is read before anything changes: a bad one changes
+      // nothing.
       const rates = rateChanges(args, kept);
       const seeding = seedLimitChanges(args);
       const position = wholeArg(args, "queuePosition", 0);
-      for (const t of torrents) {
-        const { unwanted } = unwantedOf(args, kept.record(t).unwanted ?? [], t.torrent);
-        const priorities = prioritiesOf(args, kept.record(t), t.torrent);
-        // Each change saves the record: what the request does not touch is not saved again.
-        const rateChange = rates(t), seedChange = seeding(kept.record(t));
+      const editTrackers = trackerEdit(args);
+      const changes = select(client, args.ids).map((t) => {
+        if (editTrackers && !t.torrent) {
+          throw new RpcError(`torrent ${t.id} has no metadata yet: its trackers cannot change`);
+        }
+        return {
+          t,
+          unwanted: unwantedOf(args, kept.record(t).unwanted ?? [], t.torrent).unwanted,
+          priorities: prioritiesOf(args, kept.record(t), t.torrent),
+          rates: rates(t),
+          seeding: seeding(kept.record(t)),
+          trackers: editTrackers?.(kept.trackersOf(t)),
+        };
+      });
+      // Each change saves the record: what the request does not touch is not saved again.
+      for (const { t, unwanted, priorities, rates, seeding, trackers } of changes) {
         if (priorities) await kept.setPriorities(t, priorities.high, priorities.low);
-        if (Object.keys(rateChange).length > 0) await kept.setRates(t, rateChange);
-        if (Object.keys(seedChange).length > 0) await kept.setSeedLimits(t, seedChange);
+        if (Object.keys(rates).length > 0) await kept.setRates(t, rates);
+        if (Object.keys(seeding).length > 0) await kept.setSeedLimits(t, seeding);
         if (position !== undefined) await kept.setQueuePosition(t, position);
         if (unwanted !== undefined) await kept.setUnwanted(t, unwanted);
+        if (trackers !== undefined) await kept.setTrackers(t, trackers);
       }
       return {};
     },

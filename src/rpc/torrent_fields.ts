@@ -15,11 +15,12 @@ import type {
 import type { PeerView, SessionStats } from "../engine/mod.ts";
 import { listedFiles, type Torrent } from "../metainfo/mod.ts";
 import { verifiedBytesOf } from "../storage/mod.ts";
+import { trackerListText } from "./tracker_edits.ts";
 
 /** A torrent's trackers, with their last answers while it runs. */
-function trackersOf(t: ClientTorrent): TrackerEntry[] {
+function trackersOf(t: ClientTorrent, kept: KeptTorrents): TrackerEntry[] {
   return t.job?.trackers() ??
-    (t.torrent?.announce ?? []).flatMap((urls, tier) => urls.map((url) => ({ tier, url })));
+    kept.trackersOf(t).flatMap((urls, tier) => urls.map((url) => ({ tier, url })));
 }
 
 /** One `trackerStats` entry (times in Unix seconds, 0 when never). */
@@ -219,8 +220,9 @@ const FIELDS: Record<string, (s: Source) => unknown> = {
   downloadDir: (s) => s.info.downloadDir,
   isFinished: (s) => s.info.finished === true || s.state === "complete",
   trackers: (s) =>
-    trackersOf(s.t).map(({ tier, url }, id) => ({ announce: url, id, tier, scrape: "" })),
-  trackerStats: (s) => trackersOf(s.t).map((entry, id) => trackerStats(entry, id)),
+    trackersOf(s.t, s.kept).map(({ tier, url }, id) => ({ announce: url, id, tier, scrape: "" })),
+  trackerStats: (s) => trackersOf(s.t, s.kept).map((entry, id) => trackerStats(entry, id)),
+  trackerList: (s) => trackerListText(s.kept.trackersOf(s.t)),
   peers: (s) => (s.t.job?.peers() ?? []).map(peerFields),
   peersFrom: (s) => peersFrom(s.t.job?.peers() ?? []),
   isPrivate: (s) => s.torrent?.private ?? false,

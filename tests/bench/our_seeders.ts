@@ -102,7 +102,7 @@ async function main(): Promise<void> {
       ownsHub: true,
       maxPeers,
       seed: true,
-      trackers: !values["tracker-off"],
+      trackers: values["tracker-off"] ? [] : undefined,
     });
     if (!job.have.complete) {
       await job.stop();

@@ -58,7 +58,7 @@ async function swarm(
     }),
     ownsHub: true,
     seed: true,
-    trackers: false,
+    trackers: [],
   });
   seeder.start();
   return {

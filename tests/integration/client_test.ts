@@ -40,7 +40,7 @@ function openClient(): Promise<Client> {
 
 /** Opens, starts and waits for the download of `t` under `output`. */
 async function run(t: ClientTorrent, output: string, seed = false): Promise<void> {
-  await t.open({ output, seed, trackers: false, session: FAST_SESSION });
+  await t.open({ output, seed, trackers: [], session: FAST_SESSION });
   t.start();
   if (!seed) await within(`torrent ${t.id}`, 15_000, t.job!.completed);
 }
@@ -104,7 +104,7 @@ Deno.test("client: a magnet link's states, from its metadata to complete", async
     assertEquals([t.state, t.torrent], ["metadata", undefined]);
     const fetched = await within("metadata", 10_000, t.metadata);
     assertEquals([t.state, fetched.torrent.infoHashHex], ["queued", torrentOne.infoHashHex]);
-    const opening = t.open({ output: `${root}/out`, trackers: false, session: FAST_SESSION });
+    const opening = t.open({ output: `${root}/out`, trackers: [], session: FAST_SESSION });
     assertEquals(t.state, "checking");
     await opening;
     t.start();
@@ -137,7 +137,7 @@ Deno.test("client: a folder that cannot be opened puts the torrent in error", as
   const client = await openClient();
   try {
     const t = client.add({ torrent: torrentOne });
-    await assertRejects(() => t.open({ output: `${root}/file`, trackers: false }));
+    await assertRejects(() => t.open({ output: `${root}/file`, trackers: [] }));
     assertEquals(t.state, "error");
     assert(t.error !== undefined && t.error.length > 0);
   } finally {
@@ -202,8 +202,10 @@ Deno.test("saved torrents: the .torrent is preferred to the magnet, damaged reco
       hash: "3".repeat(40),
       magnet: `magnet:?xt=urn:btih:${"3".repeat(40)}`,
     };
-    await saved.save({ ...other, addedDate: 5, queueRank: -1 });
-    assertEquals((await saved.loadAll()).loaded.map((l) => l.record.hash), [other.hash, hash]);
+    await saved.save({ ...other, addedDate: 5, queueRank: -1, trackers: [["udp://x.test:1"]] });
+    const ordered = (await saved.loadAll()).loaded;
+    assertEquals(ordered.map((l) => l.record.hash), [other.hash, hash]);
+    assertEquals(ordered[0].record.trackers, [["udp://x.test:1"]], "a user's trackers kept");
     await saved.remove(other.hash);
     await saved.remove(hash);
     assertEquals((await saved.loadAll()).loaded, []);

@@ -64,7 +64,7 @@ Deno.test("a magnet link with no tracker and no x.pe: peers and metadata through
       hub,
       peers: fetched.peers,
       handed: fetched.handed,
-      trackers: false,
+      trackers: [],
       session: FAST_SESSION,
     });
     jobs.push(leecher);

@@ -115,7 +115,7 @@ Deno.test("encryption: under prefer, a plaintext-only peer costs one fallback, t
         torrent,
         output: `${root}/out${run}`,
         hub,
-        trackers: false,
+        trackers: [],
         session: FAST_SESSION,
         peers: [addressOf(seeder)],
       });

@@ -97,12 +97,15 @@ export const FAST_SESSION: TorrentJobOptions["session"] = {
 /**
  * Opens a job as a peer of its own, on a hub of its own (its own port on 127.0.0.1, peer id,
  * limits; TCP only unless `hub` says otherwise), which its `stop()` stops too; trackers off
- * unless asked.
+ * unless asked (`trackers: true`: the torrent's own).
  */
 export async function openJob(
   torrent: Torrent,
   output: string,
-  opts: Partial<Omit<TorrentJobOptions, "hub">> & { hub?: PeerHubOptions } = {},
+  opts: Partial<Omit<TorrentJobOptions, "hub" | "trackers">> & {
+    hub?: PeerHubOptions;
+    trackers?: true | string[][];
+  } = {},
 ): Promise<TorrentJob> {
   const hub = await PeerHub.open({
     port: 0,
@@ -114,8 +117,8 @@ export async function openJob(
   return await TorrentJob.open({
     torrent,
     output,
-    trackers: false,
     ...opts,
+    trackers: opts.trackers === true ? torrent.announce : opts.trackers ?? [],
     hub,
     ownsHub: true,
     session: { ...FAST_SESSION, ...opts.session },

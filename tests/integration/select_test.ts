@@ -78,7 +78,7 @@ async function withSeeder(
   await writePayload(`${root}/seed`, torrent.name, FILES);
   const seeder = await openJob(torrent, `${root}/seed`, {
     seed: true,
-    trackers,
+    trackers: trackers || [],
     announcer: FAST_ANNOUNCER,
   });
   try {

@@ -56,6 +56,14 @@ Deno.test({
         assert(await same(), "the daemon's copy equals the source");
         const trackers = await remote(daemon.rpcPort, "-t", "1", "-it");
         assert(trackers.includes(`Tracker 0: ${new URL(swarm.tracker.httpUrl).host}`), trackers);
+        // A tracker added and removed by id, as transmission-remote edits them (port 9 on
+        // 127.0.0.1: nothing answers, nothing leaves the machine).
+        await remote(daemon.rpcPort, "-t", "1", "-td", "udp://127.0.0.1:9/announce");
+        const added = await remote(daemon.rpcPort, "-t", "1", "-it");
+        assert(added.includes("Tracker 1: 127.0.0.1:9"), added);
+        await remote(daemon.rpcPort, "-t", "1", "-tr", "1");
+        const removed = await remote(daemon.rpcPort, "-t", "1", "-it");
+        assert(removed.includes("Tracker 0:") && !removed.includes("Tracker 1:"), removed);
 
         // Stop, start, verify: the state transmission-remote shows follows.
         const stateOf = async () =>
