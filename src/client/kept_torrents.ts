@@ -52,6 +52,7 @@ export interface AddChoices {
   low?: number[];
   /** A magnet link's text as given, kept to add it back on the next run. */
   link?: string;
+  labels?: string[];
 }
 
 /**
@@ -187,6 +188,7 @@ export class KeptTorrents {
       ...(choices.high?.length ? { highPriority: choices.high } : {}),
       ...(choices.low?.length ? { lowPriority: choices.low } : {}),
       queueRank: this.#queue.nextRank(),
+      ...(choices.labels?.length ? { labels: choices.labels } : {}),
     };
     if (this.#saved) {
       await this.#saved.save(record);
@@ -264,6 +266,12 @@ export class KeptTorrents {
     record.trackers = tiers;
     await this.#persist(t);
     if (t.torrent) await this.#reopen(t, () => t.reopen({ trackers: tiers }));
+  }
+
+  /** Sets a torrent's labels (none: `[]`). */
+  async setLabels(t: ClientTorrent, labels: string[]): Promise<void> {
+    this.record(t).labels = labels;
+    await this.#persist(t);
   }
 
   /** The trackers `t` announces to, tier by tier: its user's, or its torrent's. */

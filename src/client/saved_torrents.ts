@@ -45,6 +45,8 @@ export interface SavedTorrent {
   queueRank?: number;
   /** The trackers, tier by tier, its user put in place of the torrent's own. */
   trackers?: string[][];
+  /** Its user's labels (Transmission's), to sort and find torrents by. */
+  labels?: string[];
 }
 
 /** Whose limit applies to a torrent: the session's, its own, or none (Transmission's 0, 1, 2). */
@@ -193,6 +195,7 @@ function checkRecord(v: unknown, hash: string): SavedTorrent {
       ? { queueRank: r.queueRank }
       : {}),
     ...(isTierList(r.trackers) ? { trackers: r.trackers } : {}),
+    ...(isStringList(r.labels) ? { labels: r.labels } : {}),
   };
 }
 
@@ -201,8 +204,11 @@ function isFileList(v: unknown): v is number[] {
 }
 
 function isTierList(v: unknown): v is string[][] {
-  return Array.isArray(v) &&
-    v.every((tier) => Array.isArray(tier) && tier.every((url) => typeof url === "string"));
+  return Array.isArray(v) && v.every(isStringList);
+}
+
+function isStringList(v: unknown): v is string[] {
+  return Array.isArray(v) && v.every((s) => typeof s === "string");
 }
 
 function count(v: unknown): v is number {

@@ -245,6 +245,7 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
           unwanted: unwantedOf(args, [], "torrent" in source ? source.torrent : undefined).unwanted,
           ...prioritiesOf(args, {}, "torrent" in source ? source.torrent : undefined),
           ...("magnet" in source ? { link: String(args.filename) } : {}),
+          labels: labelsArg(args),
         });
         return { "torrent-added": brief(t) };
       } catch (e) {
@@ -293,6 +294,7 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       const seeding = seedLimitChanges(args);
       const position = wholeArg(args, "queuePosition", 0);
       const editTrackers = trackerEdit(args);
+      const labels = labelsArg(args);
       const changes = select(client, args.ids).map((t) => {
         if (editTrackers && !t.torrent) {
           throw new RpcError(`torrent ${t.id} has no metadata yet: its trackers cannot change`);
@@ -314,6 +316,7 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
         if (position !== undefined) await kept.setQueuePosition(t, position);
         if (unwanted !== undefined) await kept.setUnwanted(t, unwanted);
         if (trackers !== undefined) await kept.setTrackers(t, trackers);
+        if (labels !== undefined) await kept.setLabels(t, labels);
       }
       return {};
     },
@@ -401,6 +404,19 @@ function numberArg(args: Record<string, unknown>, key: string): number | undefin
     throw new RpcError(`${key} must be a number of 0 or more`);
   }
   return v;
+}
+
+/** `labels`, when present: a few short words, without commas (Transmission's rule). */
+function labelsArg(args: Record<string, unknown>): string[] | undefined {
+  const v = args.labels;
+  if (v === undefined) return undefined;
+  const ok = (label: unknown) =>
+    typeof label === "string" && label.trim() !== "" && label.length <= 256 &&
+    !label.includes(",");
+  if (!Array.isArray(v) || v.length > 64 || !v.every(ok)) {
+    throw new RpcError("labels must be a list of at most 64 short names without commas");
+  }
+  return [...new Set(v.map((label: string) => label.trim()))];
 }
 
 /** A whole number of at least `min` (a position from 0, a limit from 1), when present. */

@@ -215,6 +215,7 @@ const FIELDS: Record<string, (s: Source) => unknown> = {
   peersSendingToUs: (s) => s.stats?.peersSendingToUs ?? 0,
   peersGettingFromUs: (s) => s.stats?.peersGettingFromUs ?? 0,
   queuePosition: (s) => s.kept.queuePosition(s.t),
+  labels: (s) => s.info.labels ?? [],
   addedDate: (s) => s.info.addedDate,
   doneDate: (s) => s.info.doneDate,
   downloadDir: (s) => s.info.downloadDir,

@@ -143,7 +143,24 @@ Deno.test("daemon methods: queue-move-* and queuePosition decide which waiting t
     const torrents = [31, 32, 33, 34].map((seed) =>
       createTorrentFromBuffers(`w${seed}.bin`, patternBytes(20_000, seed), { pieceLength: 16384 })
     );
-    for (const bytes of torrents) await methods["torrent-add"]({ metainfo: encodeBase64(bytes) });
+    for (const bytes of torrents) {
+      await methods["torrent-add"]({ metainfo: encodeBase64(bytes), labels: ["tv", " hd "] });
+    }
+    // Labels: given at add, replaced by torrent-set, a bad list refused whole.
+    const labels = async () =>
+      ((await methods["torrent-get"]({ ids: [1, 2], fields: ["labels"] })).torrents as {
+        labels: string[];
+      }[]).map((t) => t.labels);
+    assertEquals(await labels(), [["tv", "hd"], ["tv", "hd"]]);
+    await methods["torrent-set"]({ ids: [2], labels: [] });
+    for (const bad of [["a,b"], [""], "tv", [7]]) {
+      await assertRejects(
+        async () => await methods["torrent-set"]({ ids: [1], labels: bad }),
+        RpcError,
+        "labels",
+      );
+    }
+    assertEquals(await labels(), [["tv", "hd"], []]);
     const positions = async () =>
       ((await methods["torrent-get"]({ fields: ["id", "queuePosition"] })).torrents as {
         queuePosition: number;
