@@ -116,33 +116,35 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
   };
 
   return {
-    "session-get": () => ({
-      "rpc-version": RPC_VERSION,
-      "rpc-version-minimum": RPC_VERSION_MINIMUM,
-      version: context.version,
-      "download-dir": settings.downloadDir,
-      ...fixed(),
-      encryption: ENCRYPTION[client.hub.network.encryption],
-      "peer-limit-global": client.hub.maxConnections,
-      "peer-limit-per-torrent": kept.maxPeers,
-      ...speedLimit("down", client.hub.downloadLimiter.rate),
-      ...speedLimit("up", client.hub.uploadLimiter.rate),
-      "start-added-torrents": settings.startAdded,
-      seedRatioLimit: settings.seedRatio.value,
-      seedRatioLimited: settings.seedRatio.on,
-      "idle-seeding-limit": settings.idleMinutes.value,
-      "idle-seeding-limit-enabled": settings.idleMinutes.on,
-      "download-queue-enabled": true,
-      "download-queue-size": kept.maxActive,
-      units: {
-        "speed-units": ["kB/s", "MB/s", "GB/s", "TB/s"],
-        "speed-bytes": 1024,
-        "size-units": ["kB", "MB", "GB", "TB"],
-        "size-bytes": 1024,
-        "memory-units": ["KiB", "MiB", "GiB", "TiB"],
-        "memory-bytes": 1024,
-      },
-    }),
+    // `fields` (Transmission 3) keeps the answer to the keys asked for.
+    "session-get": (args) =>
+      pick(args.fields, {
+        "rpc-version": RPC_VERSION,
+        "rpc-version-minimum": RPC_VERSION_MINIMUM,
+        version: context.version,
+        "download-dir": settings.downloadDir,
+        ...fixed(),
+        encryption: ENCRYPTION[client.hub.network.encryption],
+        "peer-limit-global": client.hub.maxConnections,
+        "peer-limit-per-torrent": kept.maxPeers,
+        ...speedLimit("down", client.hub.downloadLimiter.rate),
+        ...speedLimit("up", client.hub.uploadLimiter.rate),
+        "start-added-torrents": settings.startAdded,
+        seedRatioLimit: settings.seedRatio.value,
+        seedRatioLimited: settings.seedRatio.on,
+        "idle-seeding-limit": settings.idleMinutes.value,
+        "idle-seeding-limit-enabled": settings.idleMinutes.on,
+        "download-queue-enabled": true,
+        "download-queue-size": kept.maxActive,
+        units: {
+          "speed-units": ["kB/s", "MB/s", "GB/s", "TB/s"],
+          "speed-bytes": 1024,
+          "size-units": ["kB", "MB", "GB", "TB"],
+          "size-bytes": 1024,
+          "memory-units": ["KiB", "MiB", "GiB", "TiB"],
+          "memory-bytes": 1024,
+        },
+      }),
 
     "session-set": async (args) => {
       // Sent unchanged (as tools send back all they read) these pass; a change is refused
@@ -404,6 +406,17 @@ function numberArg(args: Record<string, unknown>, key: string): number | undefin
     throw new RpcError(`${key} must be a number of 0 or more`);
   }
   return v;
+}
+
+/** The keys of `values` that `fields` names (a list of names); all of them without it. */
+function pick(fields: unknown, values: Record<string, unknown>): Record<string, unknown> {
+  if (fields === undefined) return values;
+  if (!Array.isArray(fields) || !fields.every((f) => typeof f === "string")) {
+    throw new RpcError("fields must be a list of names");
+  }
+  return Object.fromEntries(
+    fields.filter((f) => Object.hasOwn(values, f)).map((f) => [f, values[f]]),
+  );
 }
 
 /** `labels`, when present: a few short words, without commas (Transmission's rule). */

@@ -449,6 +449,10 @@ Deno.test("daemon methods: session-set changes peer limits and encryption at onc
       [7, 50, 5],
       "a request with one bad argument changes nothing",
     );
+    // session-get's fields keep the answer to the keys asked for.
+    const some = await methods["session-get"]({ fields: ["peer-limit-global", "no-such-key"] });
+    assertEquals(some, { "peer-limit-global": 50 });
+    await assertRejects(async () => await methods["session-get"]({ fields: "all" }), RpcError);
     // What is fixed for the run passes unchanged and is refused changed, never ignored.
     const fixed = await get();
     await methods["session-set"]({
