@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { listedFiles, magnetUri, type Torrent, type TorrentVersion } from "../metainfo/mod.ts";
+import { listedFiles, type Torrent, torrentMagnet, type TorrentVersion } from "../metainfo/mod.ts";
 import { toHex } from "../util/mod.ts";
 import { formatBytes, plural } from "./format.ts";
 
@@ -57,13 +57,7 @@ export function torrentReport(torrent: Torrent): TorrentReport {
     infoHashV2,
     version: torrent.version,
     missingPieceLayers: torrent.v2Pieces?.missingLayers().length ?? 0,
-    magnet: magnetUri({
-      infoHashHex: infoHash ?? undefined,
-      infoHashV2Hex: infoHashV2 ?? undefined,
-      name: torrent.name,
-      trackers: torrent.announce.flat(),
-      webSeeds: torrent.urlList,
-    }),
+    magnet: torrentMagnet(torrent),
     totalLength: torrent.totalLength,
     pieceLength: torrent.pieceLength,
     pieceCount: torrent.pieceCount,

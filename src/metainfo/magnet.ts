@@ -7,6 +7,7 @@
  */
 import { fromHex, toHex } from "../util/mod.ts";
 import { TorrentError } from "./error.ts";
+import type { Torrent } from "./torrent.ts";
 
 /** The longest magnet link we read (characters). */
 export const MAX_MAGNET_LENGTH = 64 * 1024;
@@ -266,4 +267,32 @@ export function magnetUri(m: {
   }
   for (const w of m.webSeeds ?? []) uri += `&ws=${encodeURIComponent(w)}`;
   return uri;
+}
+
+/**
+ * A torrent's magnet link: its info-hashes (v1, v2 or both), name, trackers (its own unless
+ * `trackers` are given) and web seeds.
+ *
+ * @example
+ * ```ts
+ * import { torrentMagnet } from "./magnet.ts";
+ * import { createTorrentFromBuffers, parseTorrent } from "./mod.ts";
+ * const t = parseTorrent(createTorrentFromBuffers("a", new Uint8Array(5), { version: "v1" }));
+ * console.log(torrentMagnet(t) === `magnet:?xt=urn:btih:${t.infoHashHex}&dn=a`); // true
+ * ```
+ */
+export function torrentMagnet(
+  torrent: Pick<
+    Torrent,
+    "version" | "infoHashHex" | "infoHashV2" | "name" | "announce" | "urlList"
+  >,
+  trackers: string[] = torrent.announce.flat(),
+): string {
+  return magnetUri({
+    infoHashHex: torrent.version === "v2" ? undefined : torrent.infoHashHex,
+    infoHashV2Hex: torrent.infoHashV2 === undefined ? undefined : toHex(torrent.infoHashV2),
+    name: torrent.name,
+    trackers,
+    webSeeds: torrent.urlList,
+  });
 }

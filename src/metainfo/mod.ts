@@ -48,4 +48,4 @@ export {
   PieceHasher,
   torrentFileFromInfo,
 } from "./create.ts";
-export { type Magnet, magnetUri, MAX_MAGNET_LENGTH, parseMagnet } from "./magnet.ts";
+export { type Magnet, magnetUri, MAX_MAGNET_LENGTH, parseMagnet, torrentMagnet } from "./magnet.ts";

@@ -13,7 +13,8 @@ import type {
   TrackerEntry,
 } from "../client/mod.ts";
 import type { PeerView, SessionStats } from "../engine/mod.ts";
-import { listedFiles, type Torrent } from "../metainfo/mod.ts";
+import { listedFiles, type Torrent, torrentMagnet } from "../metainfo/mod.ts";
+import { encodeBase64 } from "../util/mod.ts";
 import { verifiedBytesOf } from "../storage/mod.ts";
 import { trackerListText } from "./tracker_edits.ts";
 
@@ -229,6 +230,19 @@ const FIELDS: Record<string, (s: Source) => unknown> = {
   isPrivate: (s) => s.torrent?.private ?? false,
   pieceCount: (s) => s.torrent?.pieceCount ?? 0,
   pieceSize: (s) => s.torrent?.pieceLength ?? 0,
+  // Each piece a bit, the first the highest of the first byte, in base64.
+  pieces: (s) => s.t.job ? encodeBase64(s.t.job.have.bytes) : "",
+  percentComplete: (s) => s.total > 0 && s.stats ? (s.total - s.stats.left) / s.total : 0,
+  comment: (s) => s.torrent?.comment ?? "",
+  creator: (s) => s.torrent?.createdBy ?? "",
+  dateCreated: (s) => s.torrent?.creationDate ?? 0,
+  magnetLink: (s) =>
+    s.torrent ? torrentMagnet(s.torrent, s.kept.trackersOf(s.t).flat()) : s.info.magnet ?? "",
+  "file-count": (s) => s.files.length,
+  "peer-limit": (s) => s.kept.maxPeers,
+  maxConnectedPeers: (s) => s.kept.maxPeers,
+  webseedsSendingToUs: (s) =>
+    (s.t.job?.webSeeds() ?? []).filter((w) => w.state === "fetching").length,
   files: (s) =>
     s.files.map(({ name, length, bytesCompleted }) => ({ name, length, bytesCompleted })),
   wanted: (s) => s.files.map((f) => f.wanted ? 1 : 0),

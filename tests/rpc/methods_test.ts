@@ -6,7 +6,7 @@
 import { Client, KeptTorrents } from "../../src/client/mod.ts";
 import { createTorrentFromBuffers } from "../../src/metainfo/mod.ts";
 import { RpcError, type SessionValues, transmissionMethods } from "../../src/rpc/mod.ts";
-import { encodeBase64 } from "../../src/util/mod.ts";
+import { decodeBase64, encodeBase64 } from "../../src/util/mod.ts";
 import { assert, assertEquals, assertRejects } from "../assert.ts";
 import {
   addressOf,
@@ -229,6 +229,17 @@ Deno.test("daemon methods: a torrent's own rate limit holds it back; a seed rati
     await methods["torrent-set"]({ ids: [1], downloadLimited: false });
     await waitFor("done once the limit is off", () => client.get(1)!.state === "seeding", 10_000);
     assertEquals((await get(["downloadedEver"])).downloadedEver, DATA[0].length);
+    // What UIs show of a complete torrent: its piece map, share, magnet link, file count.
+    const shown = await get(["pieces", "percentComplete", "magnetLink", "file-count", "comment"]);
+    const pieceCount = Math.ceil(DATA[0].length / 16384);
+    const bits = decodeBase64(shown.pieces as string)!;
+    assertEquals(bits.length, Math.ceil(pieceCount / 8));
+    assertEquals(bits[0], 0xff, "every piece had");
+    assertEquals([shown.percentComplete, shown["file-count"], shown.comment], [1, 1, ""]);
+    assert(
+      String(shown.magnetLink).startsWith(`magnet:?xt=urn:btih:${client.get(1)!.infoHashHex}`),
+      String(shown.magnetLink),
+    );
 
     // A ratio of 0 is met at once: the torrent stops, finished.
     await methods["torrent-set"]({ ids: [1], seedRatioLimit: 0, seedRatioMode: 1 });
