@@ -27,6 +27,8 @@ import { type QueueMove, QueueOrder } from "./queue_order.ts";
 const CHECK_MS = 1000;
 /** How often the byte totals of running torrents are saved (checks between saves). */
 const SAVE_TOTALS_EVERY = 60;
+/** How long a removed torrent's id is told to those asking what changed (`recentlyRemoved`). */
+const REMOVED_KEPT_MS = 60_000;
 
 /** What `KeptTorrents` runs on. */
 export interface KeptTorrentsOptions {
@@ -98,6 +100,8 @@ export class KeptTorrents {
   readonly #rates = new Map<number, { download: TokenBucket; upload: TokenBucket }>();
   /** Seeding torrents with a limit to meet. */
   readonly #watches = new Map<number, SeedWatch>();
+  /** The ids of torrents removed lately, with when. */
+  readonly #removed = new Map<number, number>();
   readonly #timer: ReturnType<typeof setInterval>;
   #checks = 0;
   /**
@@ -233,6 +237,8 @@ export class KeptTorrents {
   /** Removes a torrent and its record; with `deleteData`, its files and what we kept of it. */
   async remove(t: ClientTorrent, deleteData: boolean): Promise<void> {
     const record = this.#records.get(t.id);
+    this.#forgetRemovedBefore(Date.now() - REMOVED_KEPT_MS);
+    this.#removed.set(t.id, Date.now());
     this.#records.delete(t.id);
     this.#rates.delete(t.id);
     this.#watches.delete(t.id);
@@ -314,6 +320,19 @@ export class KeptTorrents {
       this.#follow(t);
       this.#admit();
     }
+  }
+
+  /**
+   * The ids of torrents removed in the last minute: a remote that asks only for what changed
+   * (`recently-active`) learns of removals another remote made.
+   */
+  recentlyRemoved(): number[] {
+    this.#forgetRemovedBefore(Date.now() - REMOVED_KEPT_MS);
+    return [...this.#removed.keys()];
+  }
+
+  #forgetRemovedBefore(time: number): void {
+    for (const [id, at] of this.#removed) if (at < time) this.#removed.delete(id);
   }
 
   /** Where `t` is in the download queue: 0 first (Transmission's `queuePosition`). */

@@ -279,7 +279,9 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       if (args.format === "table") {
         return { torrents: [fields, ...rows.map((row) => fields.map((f) => row[f] ?? null))] };
       }
-      return { torrents: rows, ...(args.ids === "recently-active" ? { removed: [] } : {}) };
+      // Every torrent counts as recently active: more than asked for, never less.
+      const removed = args.ids === "recently-active" ? { removed: kept.recentlyRemoved() } : {};
+      return { torrents: rows, ...removed };
     },
 
     "torrent-start": start(false),

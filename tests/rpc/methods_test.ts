@@ -181,6 +181,9 @@ Deno.test("daemon methods: queue-move-* and queuePosition decide which waiting t
     // Torrent 1 holds the slot; removed, the first in the queue of those waiting runs.
     await waitFor("the first running", () => client.get(1)!.job !== undefined);
     await methods["torrent-remove"]({ ids: [1] });
+    // A remote asking what changed learns of the removal.
+    const changed = await methods["torrent-get"]({ ids: "recently-active", fields: ["id"] });
+    assertEquals([changed.removed, (changed.torrents as unknown[]).length], [[1], 3]);
     await waitFor("the next running", () => client.list().some((t) => t.job !== undefined));
     assertEquals(client.list().filter((t) => t.job).map((t) => t.id), [4]);
   } finally {
