@@ -6,10 +6,11 @@
  * @module
  */
 import { KeptTorrents, SavedTorrents } from "../client/mod.ts";
-import { RpcServer, transmissionMethods } from "../rpc/mod.ts";
+import { addCounts, RpcServer, thisRunCounts, transmissionMethods } from "../rpc/mod.ts";
 import { webPages } from "../web/mod.ts";
 import type { DaemonOptions } from "./args.ts";
 import { saveSettings } from "./settings_file.ts";
+import { loadStats, saveStats } from "./stats_file.ts";
 import { fsReason } from "../storage/mod.ts";
 import { releaseFreeMemory } from "../util/mod.ts";
 import { CommandError, type CommandIO, processIO } from "./io.ts";
@@ -26,6 +27,8 @@ const RELEASE_MEMORY_MS = 10_000;
  * and stopping closes every RPC connection.
  */
 const SESSION_CLOSE_DELAY_MS = 200;
+/** How often the session statistics are saved while the daemon runs (and when it stops). */
+const SAVE_STATS_MS = 60_000;
 
 /**
  * Runs the daemon until it is told to stop (a signal, or `stopSignal`); returns 0 then. A peer
@@ -54,8 +57,15 @@ export async function runDaemon(
         maxPeers: options.maxPeers,
         log,
       });
+      const started = Date.now();
+      const earlierRuns = await loadStats(options.stateDir);
+      const keepStats = () =>
+        saveStats(options.stateDir, addCounts(earlierRuns, thisRunCounts(kept, started)))
+          .catch((e) => log.warn(`session statistics not saved: ${fsReason(e)}`));
       const methods = transmissionMethods({
         kept,
+        started,
+        earlierRuns,
         downloadDir: options.output,
         version: `bittorrent ${version}`,
         dht: options.dht,
@@ -100,11 +110,14 @@ export async function runDaemon(
       log.info(`daemon running: ${line}`);
       io.out(`bittorrent daemon: ${line} (Ctrl-C stops)\n`);
       const release = setInterval(releaseFreeMemory, RELEASE_MEMORY_MS);
+      const statsTimer = setInterval(keepStats, SAVE_STATS_MS);
       await interrupted;
       clearInterval(release);
+      clearInterval(statsTimer);
       log.info("stopping");
       await server.stop();
       await kept.close();
+      await keepStats();
     } finally {
       await client.stop();
     }

@@ -16,6 +16,7 @@ import {
   type ClientTorrent,
   DuplicateTorrentError,
   type TorrentSource,
+  type Totals,
 } from "./client.ts";
 import type { TorrentJob } from "./torrent_job.ts";
 import type { RateSetting, SavedTorrent, SavedTorrents } from "./saved_torrents.ts";
@@ -102,6 +103,10 @@ export class KeptTorrents {
   readonly #watches = new Map<number, SeedWatch>();
   /** The ids of torrents removed lately, with when. */
   readonly #removed = new Map<number, number>();
+  /** Each torrent's byte totals when this run took it up, to tell what the run moved. */
+  readonly #runStart = new Map<number, Totals>();
+  /** What this run moved of torrents removed since, and how many it added. */
+  readonly #thisRun = { uploaded: 0, downloaded: 0, added: 0 };
   readonly #timer: ReturnType<typeof setInterval>;
   #checks = 0;
   /**
@@ -198,6 +203,7 @@ export class KeptTorrents {
       await this.#saved.save(record);
       if ("torrent" in source) await this.#saved.saveTorrent(record.hash, source.torrent);
     }
+    this.#thisRun.added++;
     return this.#adopt(source, record);
   }
 
@@ -237,6 +243,10 @@ export class KeptTorrents {
   /** Removes a torrent and its record; with `deleteData`, its files and what we kept of it. */
   async remove(t: ClientTorrent, deleteData: boolean): Promise<void> {
     const record = this.#records.get(t.id);
+    const moved = this.#movedThisRun(t);
+    this.#thisRun.uploaded += moved.uploaded;
+    this.#thisRun.downloaded += moved.downloaded;
+    this.#runStart.delete(t.id);
     this.#forgetRemovedBefore(Date.now() - REMOVED_KEPT_MS);
     this.#removed.set(t.id, Date.now());
     this.#records.delete(t.id);
@@ -333,6 +343,27 @@ export class KeptTorrents {
 
   #forgetRemovedBefore(time: number): void {
     for (const [id, at] of this.#removed) if (at < time) this.#removed.delete(id);
+  }
+
+  /** The payload bytes this run moved, of every torrent (removed ones too), and the adds. */
+  thisRun(): Totals & { added: number } {
+    const run = { ...this.#thisRun };
+    for (const t of this.client.list()) {
+      const moved = this.#movedThisRun(t);
+      run.uploaded += moved.uploaded;
+      run.downloaded += moved.downloaded;
+    }
+    return run;
+  }
+
+  #movedThisRun(t: ClientTorrent): Totals {
+    const start = this.#runStart.get(t.id);
+    if (!start) return { uploaded: 0, downloaded: 0 };
+    const now = t.totals();
+    return {
+      uploaded: now.uploaded - start.uploaded,
+      downloaded: now.downloaded - start.downloaded,
+    };
   }
 
   /** Where `t` is in the download queue: 0 first (Transmission's `queuePosition`). */
@@ -443,6 +474,10 @@ export class KeptTorrents {
       totals: { uploaded: record.uploaded ?? 0, downloaded: record.downloaded ?? 0 },
     });
     this.#records.set(t.id, record);
+    this.#runStart.set(t.id, {
+      uploaded: record.uploaded ?? 0,
+      downloaded: record.downloaded ?? 0,
+    });
     this.#queue.add(t.id, record.queueRank ?? record.addedDate);
     this.#rates.set(t.id, {
       download: new TokenBucket(rateOf(record.downloadRate)),

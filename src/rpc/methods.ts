@@ -49,7 +49,46 @@ export interface MethodContext {
   saveSession?: (values: SessionValues) => Promise<void>;
   /** Stops the process, as a signal would (`session-close`); none: the method is refused. */
   close?: () => void;
+  /** What earlier runs moved, for `session-stats`' cumulative figures; none: this run's alone. */
+  earlierRuns?: SessionCounts;
+  /** When this run began (epoch ms); default when the methods are made. */
+  started?: number;
   log?: SessionLog;
+}
+
+/** Transmission's `current-stats` and `cumulative-stats`. */
+export interface SessionCounts {
+  uploadedBytes: number;
+  downloadedBytes: number;
+  filesAdded: number;
+  sessionCount: number;
+  secondsActive: number;
+}
+
+/**
+ * What the run that began at `started` has done: the payload bytes its torrents moved (those
+ * removed since too), the torrents it added, how long it has run.
+ */
+export function thisRunCounts(kept: KeptTorrents, started: number): SessionCounts {
+  const run = kept.thisRun();
+  return {
+    uploadedBytes: run.uploaded,
+    downloadedBytes: run.downloaded,
+    filesAdded: run.added,
+    sessionCount: 1,
+    secondsActive: Math.round((Date.now() - started) / 1000),
+  };
+}
+
+/** `earlier` and `now` together. */
+export function addCounts(earlier: SessionCounts, now: SessionCounts): SessionCounts {
+  return {
+    uploadedBytes: earlier.uploadedBytes + now.uploadedBytes,
+    downloadedBytes: earlier.downloadedBytes + now.downloadedBytes,
+    filesAdded: earlier.filesAdded + now.filesAdded,
+    sessionCount: earlier.sessionCount + now.sessionCount,
+    secondsActive: earlier.secondsActive + now.secondsActive,
+  };
 }
 
 /** The session's settings that outlive a run, in bytes a second (0: unlimited). */
@@ -90,7 +129,7 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       idleMs: settings.idleMinutes.on ? settings.idleMinutes.value * 60_000 : undefined,
     };
   };
-  const started = Date.now();
+  const started = context.started ?? Date.now();
   const start = (now: boolean) => async (args: Record<string, unknown>) => {
     for (const t of select(client, args.ids)) await kept.start(t, { now });
     return {};
@@ -207,23 +246,15 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
 
     "session-stats": () => {
       const torrents = client.list();
-      let down = 0, up = 0, downloaded = 0, uploaded = 0, active = 0;
+      let down = 0, up = 0, active = 0;
       for (const t of torrents) {
         const s = t.stats();
         if (!s) continue;
         down += s.downloadRate;
         up += s.uploadRate;
-        downloaded += s.downloaded;
-        uploaded += s.uploaded;
         if (s.downloadRate > 0 || s.uploadRate > 0) active++;
       }
-      const stats = {
-        uploadedBytes: uploaded,
-        downloadedBytes: downloaded,
-        filesAdded: torrents.length,
-        sessionCount: 1,
-        secondsActive: Math.round((Date.now() - started) / 1000),
-      };
+      const current = thisRunCounts(kept, started);
       return {
         activeTorrentCount: active,
         pausedTorrentCount: torrents.filter((t) => kept.record(t).paused || t.state === "paused")
@@ -231,8 +262,8 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
         torrentCount: torrents.length,
         downloadSpeed: Math.round(down),
         uploadSpeed: Math.round(up),
-        "cumulative-stats": stats,
-        "current-stats": stats,
+        "cumulative-stats": context.earlierRuns ? addCounts(context.earlierRuns, current) : current,
+        "current-stats": current,
       };
     },
 

@@ -13,7 +13,14 @@
  * @module
  */
 export { DEFAULT_RPC_URL, RpcCallError, RpcClient } from "./client.ts";
-export { type MethodContext, type SessionValues, transmissionMethods } from "./methods.ts";
+export {
+  addCounts,
+  type MethodContext,
+  type SessionCounts,
+  type SessionValues,
+  thisRunCounts,
+  transmissionMethods,
+} from "./methods.ts";
 export {
   DEFAULT_RPC_PORT,
   type MethodResult,

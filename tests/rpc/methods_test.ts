@@ -5,7 +5,12 @@
  */
 import { Client, KeptTorrents } from "../../src/client/mod.ts";
 import { createTorrentFromBuffers } from "../../src/metainfo/mod.ts";
-import { RpcError, type SessionValues, transmissionMethods } from "../../src/rpc/mod.ts";
+import {
+  RpcError,
+  type SessionCounts,
+  type SessionValues,
+  transmissionMethods,
+} from "../../src/rpc/mod.ts";
 import { decodeBase64, encodeBase64 } from "../../src/util/mod.ts";
 import { assert, assertEquals, assertRejects } from "../assert.ts";
 import {
@@ -256,6 +261,36 @@ Deno.test("daemon methods: a torrent's own rate limit holds it back; a seed rati
     const bad = methods["torrent-set"]({ ids: [1], seedRatioMode: 7, downloadLimit: 5 });
     await assertRejects(() => Promise.resolve(bad), RpcError, "seedRatioMode");
     assertEquals((await get(["downloadLimit"])).downloadLimit, 50, "a bad request changes nothing");
+
+    // Session statistics: this run's bytes, a removed torrent's included; with earlier runs'.
+    await methods["torrent-remove"]({ ids: [1] });
+    const earlierRuns = {
+      uploadedBytes: 1,
+      downloadedBytes: 2,
+      filesAdded: 3,
+      sessionCount: 4,
+      secondsActive: 5,
+    };
+    const withEarlier = transmissionMethods({
+      kept,
+      downloadDir: root,
+      version: "test",
+      dht: false,
+      utp: false,
+      earlierRuns,
+    });
+    const stats = await withEarlier["session-stats"]({});
+    const current = stats["current-stats"] as SessionCounts;
+    const cumulative = stats["cumulative-stats"] as SessionCounts;
+    assertEquals([stats.torrentCount, current.downloadedBytes, current.filesAdded], [
+      0,
+      DATA[0].length,
+      1,
+    ]);
+    assertEquals(
+      [cumulative.downloadedBytes, cumulative.filesAdded, cumulative.sessionCount],
+      [DATA[0].length + 2, 4, 5],
+    );
   } finally {
     await kept.close();
     await client.stop();
