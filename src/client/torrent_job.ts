@@ -239,7 +239,10 @@ export class TorrentJob {
     resume: ResumeState,
   ) {
     this.torrent = opts.torrent;
-    this.#opts = opts;
+    // Kept to open the engine again after a rest, which takes neither the first peers nor the
+    // handed connections (with all their peers said): those are the first open's alone.
+    const { handed: _handed, peers: _peers, ...reopen } = opts;
+    this.#opts = reopen;
     this.#resume = resume;
     this.#resumeIntervalMs = opts.resumeIntervalMs ?? 30_000;
     this.port = opts.hub.port;
