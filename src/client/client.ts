@@ -33,6 +33,9 @@ export type TorrentState =
   | "removed"
   | "error";
 
+/** A torrent, once known, and the peers its metadata phase met. */
+export type Metadata = Pick<FetchedTorrent, "torrent" | "peers">;
+
 /** A torrent to add: a parsed .torrent, or a magnet link whose metadata is fetched first. */
 export type TorrentSource = { torrent: Torrent } | { magnet: Magnet };
 
@@ -197,11 +200,14 @@ export class ClientTorrent {
   /** Bytes moved by the jobs before the current one, and by earlier runs. */
   #earlier: Totals;
   #error: string | undefined;
-  /** Settles with the torrent and the peers met so far (at once for a .torrent). */
-  readonly metadata: Promise<FetchedTorrent>;
+  /**
+   * Settles with the torrent and the peers met so far (at once for a .torrent). The live
+   * connections of the metadata phase are the torrent's to hand to its first open, not here.
+   */
+  readonly metadata: Promise<Metadata>;
   /** A magnet link's, until its metadata arrives. */
   #magnet: Magnet | undefined;
-  #fetched: { resolve(f: FetchedTorrent): void; reject(e: unknown): void } | undefined;
+  #fetched: { resolve(m: Metadata): void; reject(e: unknown): void } | undefined;
 
   constructor(
     id: number,
@@ -217,7 +223,7 @@ export class ClientTorrent {
     this.#earlier = { ...(options.totals ?? { uploaded: 0, downloaded: 0 }) };
     if ("torrent" in source) {
       this.#torrent = source.torrent;
-      this.metadata = Promise.resolve({ torrent: source.torrent, peers: [], handed: [] });
+      this.metadata = Promise.resolve({ torrent: source.torrent, peers: [] });
       return;
     }
     this.#magnet = source.magnet;
@@ -243,7 +249,7 @@ export class ClientTorrent {
         await fetch.stop();
         if (this.#fetch === fetch) this.#fetch = undefined;
         this.#torrent = fetched.torrent;
-        this.#fetched!.resolve(fetched);
+        this.#fetched!.resolve({ torrent: fetched.torrent, peers: fetched.peers });
       },
       (e) => {
         if (!this.#removed) this.#fail(e);
