@@ -19,6 +19,7 @@ export {
   Client,
   ClientTorrent,
   DuplicateTorrentError,
+  type Metadata,
   type OpenOptions,
   type TorrentSource,
   type TorrentState,
