@@ -7,7 +7,8 @@
  */
 import { Client, KeptTorrents } from "../../src/client/mod.ts";
 import { createTorrentFromBuffers } from "../../src/metainfo/mod.ts";
-import { RpcError, transmissionMethods } from "../../src/rpc/mod.ts";
+import { RpcError } from "../../src/rpc/mod.ts";
+import { methodsOver } from "./daemon_methods.ts";
 import { encodeBase64 } from "../../src/util/mod.ts";
 import { assert, assertEquals } from "../assert.ts";
 import { LOOPBACK, patternBytes } from "../integration/helpers.ts";
@@ -113,13 +114,7 @@ Deno.test("daemon methods: random arguments are answered or refused with RpcErro
   const client = await Client.open({ port: 0, hostname: LOOPBACK, utp: false });
   const kept = await KeptTorrents.open({ client, maxActive: 2 });
   try {
-    const methods = transmissionMethods({
-      kept,
-      downloadDir: root,
-      version: "test",
-      dht: false,
-      utp: false,
-    });
+    const methods = methodsOver(kept, root);
     const torrents = [41, 42].map((seed) =>
       createTorrentFromBuffers(`f${seed}.bin`, patternBytes(50_000, seed), { pieceLength: 16384 })
     );

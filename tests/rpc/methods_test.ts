@@ -5,12 +5,8 @@
  */
 import { Client, KeptTorrents } from "../../src/client/mod.ts";
 import { createTorrentFromBuffers } from "../../src/metainfo/mod.ts";
-import {
-  RpcError,
-  type SessionCounts,
-  type SessionValues,
-  transmissionMethods,
-} from "../../src/rpc/mod.ts";
+import { RpcError, type SessionCounts, type SessionValues } from "../../src/rpc/mod.ts";
+import { methodsOver } from "./daemon_methods.ts";
 import { decodeBase64, encodeBase64 } from "../../src/util/mod.ts";
 import { assert, assertEquals, assertRejects } from "../assert.ts";
 import {
@@ -34,17 +30,6 @@ const THIRD = createTorrentFromBuffers("q2.bin", patternBytes(40_000, 33), {
   pieceLength: 16384,
   creationDate: null,
 });
-
-/** The daemon's methods over `kept`, as the daemon makes them, DHT and uTP off. */
-function methodsOver(kept: KeptTorrents, downloadDir: string) {
-  return transmissionMethods({
-    kept,
-    downloadDir,
-    version: "test",
-    dht: false,
-    utp: false,
-  });
-}
 
 Deno.test("daemon methods: --max-active 1 queues the second download until the first is done", async () => {
   const root = await Deno.makeTempDir({ prefix: "bt-queue-" });
@@ -271,14 +256,7 @@ Deno.test("daemon methods: a torrent's own rate limit holds it back; a seed rati
       sessionCount: 4,
       secondsActive: 5,
     };
-    const withEarlier = transmissionMethods({
-      kept,
-      downloadDir: root,
-      version: "test",
-      dht: false,
-      utp: false,
-      earlierRuns,
-    });
+    const withEarlier = methodsOver(kept, root, { earlierRuns });
     const stats = await withEarlier["session-stats"]({});
     const current = stats["current-stats"] as SessionCounts;
     const cumulative = stats["cumulative-stats"] as SessionCounts;
@@ -435,12 +413,7 @@ Deno.test("daemon methods: session-set changes peer limits and encryption at onc
   const kept = await KeptTorrents.open({ client, maxActive: 5, maxPeers: 20 });
   const saved: SessionValues[] = [];
   try {
-    const methods = transmissionMethods({
-      kept,
-      downloadDir: root,
-      version: "test",
-      dht: false,
-      utp: false,
+    const methods = methodsOver(kept, root, {
       saveSession: (values) => Promise.resolve(void saved.push(values)),
     });
     await methods["torrent-add"]({ metainfo: encodeBase64(bytes) });
