@@ -196,6 +196,12 @@ Deno.test({
           NAME,
         );
         assertEquals(await browser.evaluate(`document.querySelectorAll("img").length`), 0);
+        // Labels a remote gave the torrent show under its name.
+        await rpc("torrent-set", { ids: [1], labels: ["tv", "hd"] });
+        await browser.waitFor(
+          "the labels",
+          `document.querySelector('${row} td.name .labels')?.textContent === "tv · hd"`,
+        );
         await browser.waitFor(
           "100% and seeding on the page",
           `document.querySelector('${row} .percent').textContent === "100%" &&

@@ -27,6 +27,7 @@ const FIELDS = [
   "eta",
   "hashString",
   "metadataPercentComplete",
+  "labels",
 ];
 /** Transmission's status numbers, 0 to 6. */
 const STATES = [
@@ -54,7 +55,7 @@ const COLUMNS = [
  * @typedef {{ id: number, name: string, totalSize: number, percentDone: number, status: number,
  *   error: number, errorString: string, rateDownload: number, rateUpload: number,
  *   peersConnected: number, uploadRatio: number, eta: number, hashString: string,
- *   metadataPercentComplete: number }} Torrent
+ *   metadataPercentComplete: number, labels?: string[] }} Torrent
  */
 
 /** @param {string} id */
@@ -176,7 +177,12 @@ function el(tag, props = {}, ...children) {
 /** A new row for torrent `id`: its cells, a progress bar and its buttons. @param {number} id */
 function newRow(id) {
   const row = el("tr", { "data-id": String(id) });
-  row.append(el("td", { className: "name", "data-label": "Name" }));
+  row.append(el(
+    "td",
+    { className: "name", "data-label": "Name" },
+    el("span", { className: "title" }),
+    el("span", { className: "labels" }),
+  ));
   for (const [name, label] of COLUMNS) {
     row.append(el("td", { className: name, "data-label": label }));
   }
@@ -211,7 +217,8 @@ function fill(row, t) {
   row.dataset.name = name;
   row.dataset.status = String(t.status);
   row.classList.toggle("failed", t.error !== 0);
-  setText(row, "name", name);
+  setText(row, "title", name);
+  setText(row, "labels", (t.labels ?? []).join(" · "));
   setText(row, "size", t.totalSize > 0 ? bytes(t.totalSize) : "–");
   const bar = /** @type {HTMLProgressElement} */ (row.querySelector("progress"));
   const done = t.metadataPercentComplete < 1 ? t.metadataPercentComplete : t.percentDone;
