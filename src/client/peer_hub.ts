@@ -107,7 +107,11 @@ export class PeerHub {
   readonly #utp: UtpTransport | undefined;
   readonly #dhtNodes: Dht[];
   #stopping: Promise<void> | undefined;
-  #maxConnections: number;
+  /**
+   * Peer connections of every torrent together (`Infinity`: no bound), settable: a lower one
+   * is met as each torrent's tick closes its peers past its share.
+   */
+  maxConnections: number;
   /** Torrents sharing the connection budget now (see `share`). */
   #sharing = 0;
 
@@ -129,22 +133,10 @@ export class PeerHub {
     this.#dhtNodes = parts.dhtNodes;
     this.dht = parts.dhtNodes.length > 0 ? combineDhtNodes(parts.dhtNodes) : undefined;
     this.dhtError = parts.dhtError;
-    this.#maxConnections = parts.options.maxConnections ?? Infinity;
+    this.maxConnections = parts.options.maxConnections ?? Infinity;
     this.buffers = new BufferPool(parts.options.maxBufferedBytes ?? DEFAULT_SHARED_BUFFERS);
     this.downloadLimiter = new TokenBucket(parts.options.maxDownloadRate ?? 0);
     this.uploadLimiter = new TokenBucket(parts.options.maxUploadRate ?? 0);
-  }
-
-  /**
-   * Peer connections of every torrent together (`Infinity`: no bound). A lower one is met as
-   * each torrent's tick closes its peers past its share.
-   */
-  get maxConnections(): number {
-    return this.#maxConnections;
-  }
-
-  set maxConnections(limit: number) {
-    this.#maxConnections = limit;
   }
 
   /**
@@ -165,8 +157,8 @@ export class PeerHub {
    * ```
    */
   peerShare(): number {
-    if (this.#maxConnections === Infinity) return Infinity;
-    return Math.max(MIN_PEER_SHARE, Math.floor(this.#maxConnections / Math.max(1, this.#sharing)));
+    if (this.maxConnections === Infinity) return Infinity;
+    return Math.max(MIN_PEER_SHARE, Math.floor(this.maxConnections / Math.max(1, this.#sharing)));
   }
 
   /**

@@ -248,7 +248,7 @@ export class TorrentJob {
     this.port = opts.hub.port;
     this.#stopServing = stopServing;
     this.#ownHub = opts.ownsHub ? opts.hub : undefined;
-    this.#log = opts.log ?? { debug() {}, info() {}, warn() {} };
+    this.#log = opts.log ?? quiet;
     this.#dht = opts.torrent.private ? undefined : opts.hub.dht;
     this.#handshake = engine.session.handshakeOptions;
     const tiers = opts.trackers ?? opts.torrent.announce;

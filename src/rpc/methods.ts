@@ -130,10 +130,13 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
     };
   };
   const started = context.started ?? Date.now();
-  const start = (now: boolean) => async (args: Record<string, unknown>) => {
-    for (const t of select(client, args.ids)) await kept.start(t, { now });
+  /** Does `act` to each torrent `ids` names, one after another, then answers. */
+  const inTurn = async (args: Record<string, unknown>, act: (t: ClientTorrent) => unknown) => {
+    for (const t of select(client, args.ids)) await act(t);
     return {};
   };
+  const start = (now: boolean) => (args: Record<string, unknown>) =>
+    inTurn(args, (t) => kept.start(t, { now }));
   /** Settings the daemon's flags fix for its run. */
   const fixed = (): Record<string, unknown> => ({
     "peer-port": client.hub.port,
@@ -318,10 +321,7 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
     "torrent-start": start(false),
     // Past the queue: the download starts whatever else is downloading.
     "torrent-start-now": start(true),
-    "torrent-stop": async (args) => {
-      for (const t of select(client, args.ids)) await kept.stop(t);
-      return {};
-    },
+    "torrent-stop": (args) => inTurn(args, (t) => kept.stop(t)),
     "torrent-set": async (args) => {
       // Every argument, for every torrent, is read before anything changes: a bad one changes
       // nothing.
@@ -359,14 +359,10 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       const location = optionalString(args, "location");
       if (location === undefined) throw new RpcError("torrent-set-location needs a location");
       const move = boolArg(args, "move") ?? false;
-      for (const t of select(client, args.ids)) {
-        try {
-          await kept.setLocation(t, location, move);
-        } catch (e) {
+      return await inTurn(args, (t) =>
+        kept.setLocation(t, location, move).catch((e) => {
           throw new RpcError(`torrent ${t.id} not moved: ${fsReason(e)}`);
-        }
-      }
-      return {};
+        }));
     },
     "torrent-verify": (args) => each(args, (t) => kept.verify(t).catch(warn(t))),
     "torrent-reannounce": (args) => each(args, (t) => t.reannounce()),
@@ -375,10 +371,9 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
     "queue-move-down": queueMove("down"),
     "queue-move-bottom": queueMove("bottom"),
 
-    "torrent-remove": async (args) => {
+    "torrent-remove": (args) => {
       const deleteData = args["delete-local-data"] === true;
-      for (const t of select(client, args.ids)) await kept.remove(t, deleteData);
-      return {};
+      return inTurn(args, (t) => kept.remove(t, deleteData));
     },
   };
 }
@@ -488,11 +483,10 @@ function speedArgs(
   args: Record<string, unknown>,
   way: "down" | "up",
 ): { enabled?: boolean; kB?: number } {
-  const kB = args[`speed-limit-${way}`];
-  if (kB !== undefined && !(typeof kB === "number" && kB >= 0 && Number.isFinite(kB))) {
-    throw new RpcError(`speed-limit-${way} must be a number of kB/s`);
-  }
-  return { enabled: boolArg(args, `speed-limit-${way}-enabled`), kB: kB as number | undefined };
+  return {
+    enabled: boolArg(args, `speed-limit-${way}-enabled`),
+    kB: numberArg(args, `speed-limit-${way}`),
+  };
 }
 
 function boolArg(args: Record<string, unknown>, key: string): boolean | undefined {
