@@ -2,17 +2,18 @@
  * A small HTTP/1.1 server under the RPC and the web page, for the bounds `Deno.serve` does not
  * offer: how many connections are open at once, so a flood of sockets cannot take every file
  * descriptor of the process; how long a request's head may take to arrive; how long an answer
- * may sit unread. At the first bound, the connection that has waited longest for a request's
- * head is closed to make room (a slowloris client dribbling its headers, or an idle kept-alive
- * one), so a client that sends its request at once is served at once; only when every
- * connection is busy answering do new ones wait in the kernel's queue.
+ * may sit unread; how fast closing connections read the refused bodies their clients still
+ * send. At the first bound, the connection that has waited longest for a request's head is
+ * closed to make room (a slowloris client dribbling its headers, or an idle kept-alive one),
+ * so a client that sends its request at once is served at once; only when every connection is
+ * busy answering do new ones wait in the kernel's queue.
  *
  * Requests and responses are the Web's `Request` and `Response`, as with `Deno.serve`. Request
  * bodies need a Content-Length (411 otherwise); response bodies of unknown length go chunked.
  *
  * @module
  */
-import { concatBytes } from "../util/mod.ts";
+import { concatBytes, TokenBucket } from "../util/mod.ts";
 
 /** Bounds of an {@link Http1Server}; each has a default. */
 export interface Http1Options {
@@ -33,6 +34,13 @@ export interface Http1Options {
    * closed; default 60 s. A paused player asks again with a Range when it resumes.
    */
   writeTimeoutMs?: number;
+  /**
+   * Bytes a second all closing connections may read together of what their clients still send
+   * (see `linger`); default 32 MiB. A lone client's refused body of 16 MiB drains within the
+   * second a closing connection lingers, while clients posting oversized bodies in a loop get
+   * reset rather than a core of the server's CPU (each byte read is a kernel copy).
+   */
+  lingerRate?: number;
   /** Told of a failure that is not a client's doing (the listener failing, say). */
   onError?: (message: string) => void;
 }
@@ -52,6 +60,7 @@ const WRITE_TIMEOUT_MS = 60_000;
 /** How long, and how much, a closing connection reads of what its client still sends (`linger`). */
 const LINGER_MS = 1000;
 const LINGER_BYTES = 16 << 20;
+const LINGER_RATE = 32 << 20;
 /**
  * Where every connection's dropped bytes land: what is read there is never looked at, so all
  * may share it, and a big one drains a refused body in few reads.
@@ -91,6 +100,8 @@ export class Http1Server {
   /** Each connection's serving, for a shutdown to wait on. */
   readonly #serving = new Set<Promise<void>>();
   #slotFreed: (() => void) | undefined;
+  /** What every lingering connection reads, together (see `lingerRate`). */
+  readonly #lingerBudget: TokenBucket;
   #closing = false;
   #accepting: Promise<void>;
 
@@ -98,6 +109,7 @@ export class Http1Server {
     this.#listener = listener;
     this.#options = options;
     this.#handler = handler;
+    this.#lingerBudget = new TokenBucket(options.lingerRate ?? LINGER_RATE, DISCARD.length);
     this.#accepting = this.#acceptLoop();
   }
 
@@ -226,7 +238,7 @@ export class Http1Server {
 
   /** Serves requests on `conn` one after another until either side closes it. */
   async #serve(conn: Deno.TcpConn): Promise<void> {
-    const input = new Input(conn);
+    const input = new Input(conn, this.#lingerBudget);
     const remote = conn.remoteAddr;
     const state = this.#connections.get(conn) ?? {};
     for (;;) {
@@ -300,7 +312,12 @@ class Input {
   /** While draining, the bytes dropped so far: reads are counted, not kept. */
   #dropped: number | undefined;
 
-  constructor(readonly conn: Deno.TcpConn) {}
+  /** What `drain` may drop, shared with the server's other connections. */
+  readonly #dropBudget: TokenBucket;
+
+  constructor(readonly conn: Deno.TcpConn, dropBudget: TokenBucket) {
+    this.#dropBudget = dropBudget;
+  }
 
   /**
    * The next request's head; `undefined` when the connection ends before one starts. Throws
@@ -352,12 +369,15 @@ class Input {
   /**
    * Resolves when the client ends its side of the connection (it hung up), reading on meanwhile:
    * what it sends (a next request) is kept for `head`. It stops watching, unresolved, once
-   * `max` bytes wait unread, and can be asked again. Never rejects.
+   * `max` bytes wait unread or `drain` reads (at its own pace), and can be asked again. Never
+   * rejects.
    */
   ended(max: number): Promise<void> {
     return this.#ended ??= (async () => {
       try {
-        while (this.#buffer.length <= max) if (!await this.#fill()) return;
+        while (this.#buffer.length <= max && this.#dropped === undefined) {
+          if (!await this.#fill()) return;
+        }
       } catch {
         return;
       }
@@ -368,13 +388,18 @@ class Input {
 
   /**
    * Reads and drops what the client still sends, until it ends, the connection fails, or `max`
-   * bytes are dropped (false then). Nothing dropped is copied.
+   * bytes are dropped (false then). Nothing dropped is copied, and no faster than the drop
+   * budget allows.
    */
   async drain(max: number): Promise<boolean> {
     this.#dropped = this.#buffer.length;
     this.#buffer = new Uint8Array(0);
     try {
-      while (this.#dropped < max) if (!await this.#fill()) return true;
+      while (this.#dropped < max) {
+        const before = this.#dropped;
+        if (!await this.#fill()) return true;
+        await this.#dropBudget.take(this.#dropped - before);
+      }
       return false;
     } catch {
       return true; // closed, by the client or by us

@@ -184,6 +184,49 @@ Deno.test("http1: a body refused unread is read for a little, then the connectio
   }, refuse);
 });
 
+Deno.test("http1: closing connections read refused bodies within one budget, then reset", async () => {
+  const refuse: Http1Handler = () =>
+    Promise.resolve(new Response("too big\n", { status: 413, headers: { Connection: "close" } }));
+  /**
+   * Sends a refused 12 MiB body whole and reads the answer; true when the server reset the
+   * connection, which a write after its second of lingering tells (a clean close lets one
+   * more write through).
+   */
+  const resetSending = async (port: number): Promise<boolean> => {
+    const conn = await Deno.connect({ hostname: LOOPBACK, port });
+    const size = 12 << 20, chunk = new Uint8Array(64 * 1024);
+    try {
+      await conn.write(
+        encoder.encode(`POST / HTTP/1.1\r\nHost: x\r\nContent-Length: ${size}\r\n\r\n`),
+      );
+      for (let sent = 0; sent < size;) sent += await conn.write(chunk);
+      while (await conn.read(new Uint8Array(1024)) !== null);
+      await new Promise((r) => setTimeout(r, 1500));
+      await conn.write(chunk.subarray(0, 1));
+      return false;
+    } catch (e) {
+      if (e instanceof Deno.errors.ConnectionReset || e instanceof Deno.errors.BrokenPipe) {
+        return true;
+      }
+      throw e;
+    } finally {
+      conn.close();
+    }
+  };
+  // Within the default budget, a lone refused body is read to its end.
+  await withServer(
+    {},
+    async (server) => assertEquals(await resetSending(server.port), false),
+    refuse,
+  );
+  // Past the budget (here 256 KiB a second), the second the server lingers ends in a reset.
+  await withServer(
+    { lingerRate: 256 * 1024 },
+    async (server) => assertEquals(await resetSending(server.port), true),
+    refuse,
+  );
+});
+
 Deno.test("http1: a head that does not arrive in time closes; idle sockets cannot pass the cap", async () => {
   await withServer({ headTimeoutMs: 300, maxConnections: 3 }, async (server) => {
     const started = performance.now();
