@@ -29,13 +29,16 @@
  *   limits leave (per torrent min(max-peers, max-connections / torrents) + 5); measured: the
  *   daemon's RSS and CPU while it holds them, and `torrent-get` latency meanwhile.
  * - hostile: one `--size` torrent from one libtorrent seeder, downloaded by a fresh daemon
- *   quietly, then by another while a second process (this script with the internal
- *   `--attacker` flag) runs `--slowloris` (200) sockets that send a header byte every 3 s and
- *   never finish, a loop POSTing `--body` (10 MiB) bodies to the RPC (expect 413), and
- *   `--flood` (1,000) `session-get` requests a second (expect 200, then 429 past the rate
- *   limit). The attacked download starts once the flood meets its first 429; its time against
- *   the quiet one is the slowdown. A well-behaved client meanwhile sends one `torrent-get`
- *   every 200 ms (one try each) in both, and its answers and their latency are reported. Every
+ *   quietly; by another beside a busy loop that keeps one core busy (what an attacker on the
+ *   same machine takes by its own CPU alone); and by a third while a second process (this
+ *   script with the internal `--attacker` flag) runs `--slowloris` (200) sockets that send a
+ *   header byte every 3 s and never finish, three loops POSTing `--body` (10 MiB) bodies to the
+ *   RPC (expect 413 or 411; declared, chunked, and declared and written whole before the
+ *   answer is read), and `--flood` (1,000) `session-get` requests a second (expect 200, then 429
+ *   past the rate limit). The attacked download starts once the flood meets its first 429; its
+ *   time against the quiet one is the slowdown, and against the busy-core one what the attack
+ *   costs beyond the attacker's CPU. A well-behaved client meanwhile sends one `torrent-get`
+ *   every 200 ms (one try each) in every run, and its answers and their latency are reported. Every
  *   RPC client here is 127.0.0.1, like the attacker, so it shares the attacker's rate-limit
  *   bucket. `--nofile N` runs every daemon under `prlimit` with N open files at most, as a
  *   service manager's default (1024) would.
@@ -1117,8 +1120,16 @@ function probe(port: number, sessionId: string): { stop: () => Promise<Probes> }
   };
 }
 
-/** One way the hostile case's torrent is downloaded (quiet, or under attack), over its runs. */
+/**
+ * How the hostile case's torrent is downloaded: with nothing else running, beside a process
+ * that keeps one core busy (what the attacker's own CPU alone costs on a small machine), or
+ * under attack.
+ */
+export type HostileKind = "quiet" | "busy core" | "attacked";
+
+/** One way the hostile case's torrent is downloaded, over its runs. */
 export interface HostileRow {
+  kind: HostileKind;
   what: string;
   /** Each run's download seconds. */
   seconds: number[];
@@ -1141,18 +1152,20 @@ export interface Probes {
 
 /**
  * The hostile table (medians over runs; the well-behaved client's counts summed): the
- * download quiet and under attack, and the slowdown.
+ * download quiet, beside a busy core and under attack, and the slowdowns: against the quiet
+ * download, and against the one beside a busy core (what the attack costs beyond the CPU the
+ * attacker itself takes from the machine).
  *
  * @example
  * ```ts
  * import { renderHostileTable } from "./daemon_load.ts";
+ * const probes = { sent: 20, ok: 20, throttled: 0, errors: 0, okMs: [2, 5] };
  * const text = renderHostileTable(256 * 1024 ** 2, [
- *   { what: "quiet", seconds: [4], daemonCpuSeconds: [2],
- *     probes: { sent: 20, ok: 20, throttled: 0, errors: 0, okMs: [2, 5] } },
- *   { what: "under attack", seconds: [5], daemonCpuSeconds: [3],
- *     probes: { sent: 25, ok: 12, throttled: 13, errors: 0, okMs: [3, 9] } },
+ *   { kind: "quiet", what: "quiet", seconds: [4], daemonCpuSeconds: [2], probes },
+ *   { kind: "busy core", what: "beside a busy core", seconds: [4.4], daemonCpuSeconds: [2], probes },
+ *   { kind: "attacked", what: "under attack", seconds: [5], daemonCpuSeconds: [3], probes },
  * ]);
- * console.log(text.includes("slowdown under attack: 1.25x")); // true
+ * console.log(text.includes("slowdown under attack: 1.25x (1.14x against a busy core)")); // true
  * ```
  */
 export function renderHostileTable(bytes: number, rows: HostileRow[]): string {
@@ -1187,10 +1200,15 @@ export function renderHostileTable(bytes: number, rows: HostileRow[]): string {
     ];
   });
   const out = [textTable(head, lines)];
-  const [quiet, attacked] = rows;
-  if (quiet && attacked && !quiet.failed && !attacked.failed) {
-    const ratio = median(attacked.seconds) / median(quiet.seconds);
-    if (Number.isFinite(ratio)) out.push(`slowdown under attack: ${ratio.toFixed(2)}x`);
+  const secondsOf = (kind: HostileKind) => {
+    const row = rows.find((r) => r.kind === kind && !r.failed);
+    return row ? median(row.seconds) : NaN;
+  };
+  const attacked = secondsOf("attacked");
+  const ratio = attacked / secondsOf("quiet"), beyond = attacked / secondsOf("busy core");
+  if (Number.isFinite(ratio)) {
+    const busy = Number.isFinite(beyond) ? ` (${beyond.toFixed(2)}x against a busy core)` : "";
+    out.push(`slowdown under attack: ${ratio.toFixed(2)}x${busy}`);
   }
   return out.join("\n");
 }
@@ -1264,29 +1282,31 @@ interface HostileCtx {
 }
 
 /**
- * One download by a fresh daemon, with the well-behaved client probing and, when `attacked`,
- * the attacker process running from before the `torrent-add` until the end; verified after the
- * daemon stopped. The attack's report when there was one.
+ * One download by a fresh daemon, with the well-behaved client probing and, as the row's kind
+ * says, a busy loop or the attacker process running from before the `torrent-add` until the
+ * end; verified after the daemon stopped. The attack's report when there was one.
  */
-async function hostileRun(
-  ctx: HostileCtx,
-  row: HostileRow,
-  attacked: boolean,
-): Promise<AttackReport | undefined> {
+async function hostileRun(ctx: HostileCtx, row: HostileRow): Promise<AttackReport | undefined> {
   const { config, note } = ctx;
   const out = `${ctx.work}/h-out`;
   await Deno.mkdir(out, { recursive: true });
   await sync();
-  let attacker: Child | undefined;
+  let attacker: Child | undefined, busy: Child | undefined;
   let report: AttackReport | undefined;
   try {
-    const name = attacked ? "attacked daemon" : "quiet daemon";
-    const d = await startDaemon(ctx.work, name, out, [], config);
+    const d = await startDaemon(ctx.work, `${row.kind} daemon`, out, [], config);
     let seconds: number;
     try {
       const sessionId = await sessionIdOf(d.rpcPort);
       let attackerPid = 0, attackerCpu0 = 0;
-      if (attacked) {
+      if (row.kind === "busy core") {
+        busy = await spawnChild("busy loop", {
+          cmd: Deno.execPath(),
+          args: ["eval", "console.log('BUSY'); for (;;);"],
+        });
+        await busy.waitForLine((l) => l === "BUSY", 30_000, "the busy loop");
+      }
+      if (row.kind === "attacked") {
         const plan: AttackPlan = { ...ctx.plan, port: d.rpcPort, sessionId };
         attacker = await spawnChild("attacker", {
           cmd: Deno.execPath(),
@@ -1346,6 +1366,7 @@ async function hostileRun(
     return report;
   } finally {
     await attacker?.stop();
+    await busy?.stop();
     await Deno.remove(out, { recursive: true }).catch(() => {});
   }
 }
@@ -1357,13 +1378,18 @@ async function runHostile(
 ): Promise<CaseResult> {
   const failures: string[] = [];
   const data = `${work}/h-data`;
-  const newRow = (what: string): HostileRow => ({
+  const newRow = (kind: HostileKind, what: string): HostileRow => ({
+    kind,
     what,
     seconds: [],
     daemonCpuSeconds: [],
     probes: { sent: 0, ok: 0, throttled: 0, errors: 0, okMs: [] },
   });
-  const rows = [newRow("quiet"), newRow("under attack")];
+  const rows = [
+    newRow("quiet", "quiet"),
+    newRow("busy core", "beside a busy core"),
+    newRow("attacked", "under attack"),
+  ];
   const plan = {
     slowloris: config.slowloris,
     slowlorisIntervalMs: config.slowlorisIntervalMs,
@@ -1386,9 +1412,8 @@ async function runHostile(
     for (let run = 1; run <= config.runs; run++) {
       for (const row of rows) {
         if (row.failed) continue;
-        const attacked = row === rows[1];
         try {
-          const report = await hostileRun(ctx, row, attacked);
+          const report = await hostileRun(ctx, row);
           if (report) attack = mergeAttacks(attack, report);
           note(
             `hostile: run ${run}/${config.runs} ${row.what}: ${row.seconds.at(-1)?.toFixed(2)} s` +
@@ -1403,14 +1428,15 @@ async function runHostile(
     }
   } catch (e) {
     failures.push(`hostile: ${messageOf(e)}`);
-    rows.push({ ...newRow("setup"), failed: messageOf(e) });
+    rows.push({ ...newRow("quiet", "setup"), failed: messageOf(e) });
   } finally {
     await seeder?.child.stop();
     await stopTracker();
     await Deno.remove(data, { recursive: true }).catch(() => {});
   }
   const title = `hostile: ${formatSize(config.size)} from one libtorrent seeder by a fresh ` +
-    `daemon, quiet and under attack, ${config.runs} run(s) each; a well-behaved client's ` +
+    `daemon, quiet, beside a busy core and under attack, ${config.runs} run(s) each; a ` +
+    "well-behaved client's " +
     "torrent-get every 200 ms meanwhile (one try each, counts over every run)";
   const text = [title, renderHostileTable(config.size, rows)];
   if (attack) text.push(describeAttack(attack, config.runs, plan));
@@ -1495,34 +1521,62 @@ async function runAttacker(plan: AttackPlan): Promise<void> {
   };
   const slowTasks = Array.from({ length: plan.slowloris }, (_, i) => slow(i));
 
-  // Oversized bodies, one after another: declared (Content-Length) and chunked in turn.
+  // Oversized bodies in three loops at once: declared (Content-Length), chunked, and declared
+  // and written whole before the answer is read (a client that does not watch for an early
+  // one). Each answer's status is counted; a connection reset before one is an error.
   const big = new Uint8Array(plan.bodyBytes).fill(0x20);
-  const bodies = (async () => {
-    for (let i = 0; !stopped && plan.bodyBytes > 0; i++) {
-      const body = i % 2 === 0 ? big : new ReadableStream<Uint8Array>({
+  const postWhole = async (): Promise<number> => {
+    const conn = await Deno.connect({ hostname: LOOPBACK, port: plan.port });
+    try {
+      const head = new TextEncoder().encode(
+        `POST ${RPC_PATH} HTTP/1.1\r\nHost: ${LOOPBACK}:${plan.port}\r\n` +
+          `${SESSION_HEADER}: ${plan.sessionId}\r\nContent-Length: ${big.length}\r\n\r\n`,
+      );
+      for (const bytes of [head, big]) {
+        for (let off = 0; off < bytes.length;) off += await conn.write(bytes.subarray(off));
+      }
+      const answer = new Uint8Array(64);
+      const n = await conn.read(answer);
+      const text = new TextDecoder().decode(answer.subarray(0, n ?? 0));
+      const status = /^HTTP\/1\.1 (\d{3}) /.exec(text);
+      if (!status) throw new Error("no answer");
+      return Number(status[1]);
+    } finally {
+      conn.close();
+    }
+  };
+  const postFetched = async (chunked: boolean): Promise<number> => {
+    const body = chunked
+      ? new ReadableStream<Uint8Array>({
         start(c) {
           for (let off = 0; off < big.length; off += 64 * 1024) {
             c.enqueue(big.subarray(off, off + 64 * 1024));
           }
           c.close();
         },
-      });
+      })
+      : big;
+    const r = await fetch(url, {
+      method: "POST",
+      headers: { [SESSION_HEADER]: plan.sessionId, "Content-Type": "application/json" },
+      body,
+      signal: AbortSignal.timeout(30_000),
+    });
+    await r.arrayBuffer();
+    return r.status;
+  };
+  const posters = [() => postFetched(false), () => postFetched(true), postWhole];
+  const bodies = Promise.all(posters.map(async (post) => {
+    while (!stopped && plan.bodyBytes > 0) {
       report.bodies.sent++;
       try {
-        const r = await fetch(url, {
-          method: "POST",
-          headers: { [SESSION_HEADER]: plan.sessionId, "Content-Type": "application/json" },
-          body,
-          signal: AbortSignal.timeout(30_000),
-        });
-        await r.arrayBuffer();
-        count(report.bodies.statuses, r.status);
+        count(report.bodies.statuses, await post());
       } catch {
         report.bodies.errors++;
         await Promise.race([delay(10), stopping]);
       }
     }
-  })();
+  }));
 
   // The flood: paced to the rate, at most 256 in flight.
   let inFlight = 0, throttled = false;

@@ -104,19 +104,23 @@ Deno.test("daemon_load: flags, the handshake and the tables", () => {
     5,
   );
   assert(/held after 5 s\s*\|\s*3/.test(conn), conn);
+  const probes = (ok: number) => ({ sent: 15, ok, throttled: 15 - ok, errors: 0, okMs: [4] });
   const hostile = renderHostileTable(1e9, [
+    { kind: "quiet", what: "quiet", seconds: [2], daemonCpuSeconds: [1], probes: probes(15) },
     {
-      what: "quiet",
-      seconds: [2],
+      kind: "busy core",
+      what: "beside a busy core",
+      seconds: [2.5],
       daemonCpuSeconds: [1],
-      probes: { sent: 10, ok: 10, throttled: 0, errors: 0, okMs: [1] },
+      probes: probes(15),
     },
     {
+      kind: "attacked",
       what: "under attack",
       seconds: [3],
       daemonCpuSeconds: [2],
-      probes: { sent: 15, ok: 5, throttled: 10, errors: 0, okMs: [4] },
+      probes: probes(5),
     },
   ]);
-  assert(hostile.includes("slowdown under attack: 1.50x"), hostile);
+  assert(hostile.includes("slowdown under attack: 1.50x (1.20x against a busy core)"), hostile);
 });
