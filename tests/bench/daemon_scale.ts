@@ -19,7 +19,10 @@
  *   inside the timed span, and counted.
  * - until all seeding: from the first `torrent-add` until one `torrent-get` (polled every 0.5 s)
  *   shows every torrent seeding (status 6, percentDone 1): each daemon has checked all data.
- * - RSS: VmRSS of the daemon process after the idle window (VmHWM, the peak, goes to stderr).
+ * - RSS: VmRSS of the daemon process after the idle window (VmHWM, the peak, goes to stderr);
+ *   beside it, the daemon's RSS before the first `torrent-add` (3 s after it answered its first
+ *   request) and what each torrent added to it: what a runtime costs by itself is not what
+ *   each idle torrent costs.
  * - idle CPU: utime+stime over `--idle` seconds (default 10) with nothing asked of the daemon,
  *   starting 3 s after the last torrent was seeding, as % of one core.
  * - torrent-get all: median wall time of 10 `torrent-get` requests for every torrent with the
@@ -88,6 +91,8 @@ export interface ScaleRow {
   daemon: DaemonName;
   addSeconds?: number;
   seedingSeconds?: number;
+  /** RSS with no torrent yet. */
+  emptyRssBytes?: number;
   rssBytes?: number;
   idleCpuPercent?: number;
   getAllMs?: number;
@@ -330,6 +335,9 @@ async function measure(
     const pid = await daemonPid(child);
     note(`${name}: started (pid ${pid}) in ${secs(t)} s`);
     const n = corpus.metainfo.length;
+    await delay(SETTLE_MS);
+    row.emptyRssBytes = (await processMemory(pid)).rss;
+    note(`${name}: RSS with no torrent ${mb(row.emptyRssBytes)} MB`);
     const addStart = performance.now();
     let duplicates = 0;
     await pool(n, config.concurrency, async (i) => {
@@ -446,10 +454,11 @@ function mb(bytes: number | undefined): string {
  * @example
  * ```ts
  * import { renderScaleTable } from "./daemon_scale.ts";
- * console.log(renderScaleTable(10, [{
- *   daemon: "ours", addSeconds: 0.5, seedingSeconds: 3, rssBytes: 60e6, idleCpuPercent: 0.2,
- *   getAllMs: 4,
- * }]).includes("60.0")); // true
+ * const table = renderScaleTable(10, [{
+ *   daemon: "ours", addSeconds: 0.5, seedingSeconds: 3, emptyRssBytes: 50e6, rssBytes: 60e6,
+ *   idleCpuPercent: 0.2, getAllMs: 4,
+ * }]);
+ * console.log(table.includes("60.0"), table.includes("| 1000 |")); // true true
  * ```
  */
 export function renderScaleTable(torrents: number, rows: ScaleRow[]): string {
@@ -458,6 +467,8 @@ export function renderScaleTable(torrents: number, rows: ScaleRow[]): string {
     `add ${torrents} (s)`,
     "until all seeding (s)",
     "RSS (MB)",
+    "RSS empty (MB)",
+    "per torrent (KB)",
     "idle CPU (% core)",
     "torrent-get all (ms)",
   ];
@@ -469,6 +480,13 @@ export function renderScaleTable(torrents: number, rows: ScaleRow[]): string {
       fmt(r.addSeconds, 2),
       fmt(r.seedingSeconds, 1),
       fmt(r.rssBytes === undefined ? undefined : r.rssBytes / 1e6, 1),
+      fmt(r.emptyRssBytes === undefined ? undefined : r.emptyRssBytes / 1e6, 1),
+      fmt(
+        r.rssBytes === undefined || r.emptyRssBytes === undefined
+          ? undefined
+          : (r.rssBytes - r.emptyRssBytes) / 1e3 / torrents,
+        0,
+      ),
       fmt(r.idleCpuPercent, 2),
       fmt(r.getAllMs, 1),
     ]

@@ -31,7 +31,7 @@ Deno.test({
     assert(row !== undefined && !row.includes("FAILED"), `no figures for ours: ${why}`);
     const cells = row.split("|").slice(1).map((c) => c.trim());
     assert(
-      cells.length === 5 && cells.every((c) => Number.isFinite(Number(c))),
+      cells.length === 7 && cells.every((c) => Number.isFinite(Number(c))),
       `a figure is missing: ${row}`,
     );
   },
@@ -51,9 +51,17 @@ Deno.test("daemon_scale: flags, the table and /proc figures", async () => {
   }
   assert(refused, "an unknown daemon is refused");
   const table = renderScaleTable(5, [
-    { daemon: "ours", addSeconds: 1, seedingSeconds: 2, rssBytes: 7e7, idleCpuPercent: 0.1 },
+    {
+      daemon: "ours",
+      addSeconds: 1,
+      seedingSeconds: 2,
+      emptyRssBytes: 6e7,
+      rssBytes: 7e7,
+      idleCpuPercent: 0.1,
+    },
     { daemon: "transmission", failed: "it stopped" },
   ]);
   assert(table.includes("add 5 (s)") && table.includes("70.0"), table);
+  assert(/\|\s+60\.0 \|\s+2000 \|/.test(table), `empty RSS and per torrent: ${table}`);
   assert(table.includes("FAILED: it stopped"), table);
 });
