@@ -360,7 +360,8 @@ export class ClientTorrent {
       if (this.#removed) throw new Error(`torrent ${this.id} was removed`);
       this.#job = await TorrentJob.open({
         ...options,
-        torrent: fetched.torrent,
+        // Its files where a rename put them, if one did.
+        torrent: this.#torrent ?? fetched.torrent,
         hub: this.#hub,
         maxPeers: this.#options.maxPeers,
         log: this.#options.log,
@@ -470,6 +471,21 @@ export class ClientTorrent {
       } finally {
         if (running) await this.resume();
       }
+    });
+  }
+
+  /**
+   * Lays the torrent's files out as `renamed` has them (the same torrent, a file or folder
+   * renamed): a running torrent is paused, `whileClosed` moves the files, and it resumes. When
+   * `whileClosed` throws, nothing changes.
+   */
+  async rename(renamed: Torrent, whileClosed: () => Promise<void>): Promise<void> {
+    if (renamed.infoHashHex !== this.#torrent?.infoHashHex) {
+      throw new Error(`torrent ${this.id}: a rename is of the same torrent`);
+    }
+    await this.reopen({}, async () => {
+      await whileClosed();
+      this.#torrent = renamed;
     });
   }
 

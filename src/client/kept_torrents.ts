@@ -8,8 +8,8 @@
  * @module
  */
 import { DEFAULT_MAX_PEERS, type SessionLog } from "../engine/mod.ts";
-import { listedFiles, type Torrent } from "../metainfo/mod.ts";
-import { STATE_DIR } from "../storage/mod.ts";
+import { listedFiles, renamePath, type Torrent } from "../metainfo/mod.ts";
+import { moveResumePaths, STATE_DIR } from "../storage/mod.ts";
 import { TokenBucket } from "../util/mod.ts";
 import {
   type Client,
@@ -320,6 +320,30 @@ export class KeptTorrents {
     });
   }
 
+  /**
+   * Renames a file or folder of a torrent (see `renamePath`), on disk too when it is there
+   * (refusing to overwrite anything), and keeps the rename in its record. Throws why when
+   * the rename is refused or the move fails; nothing changes then.
+   */
+  async renamePath(t: ClientTorrent, path: string, name: string): Promise<void> {
+    const torrent = t.torrent;
+    if (!torrent) throw new Error("its files are not known before its metadata");
+    const { torrent: renamed, from, to } = renamePath(torrent, path, name);
+    if (renamed === torrent) return;
+    const record = this.record(t);
+    const dir = record.downloadDir;
+    await this.#reopen(t, () =>
+      t.rename(renamed, async () => {
+        const [source, target] = [from, to].map((p) => `${dir}/${p.join("/")}`);
+        if (!(await exists(source))) return;
+        if (await exists(target)) throw new Error(`${target} already exists`);
+        await Deno.rename(source, target);
+        await moveResumePaths(dir, torrent.infoHash, from, to);
+      }));
+    record.renames = [...record.renames ?? [], { path, name }];
+    await this.#persist(t);
+  }
+
   /** Runs `steps`, which close `t`'s files and open them again, then follows its new job. */
   async #reopen(t: ClientTorrent, steps: () => Promise<void>): Promise<void> {
     this.#reopening.add(t.id);
@@ -468,6 +492,9 @@ export class KeptTorrents {
   }
 
   #adopt(source: TorrentSource, record: SavedTorrent): ClientTorrent {
+    if ("torrent" in source && record.renames) {
+      source = { ...source, torrent: this.#renamed(source.torrent, record.renames) };
+    }
     const t = this.client.add(source, {
       log: this.#log,
       maxPeers: this.#maxPeers,
@@ -493,6 +520,18 @@ export class KeptTorrents {
       this.#admit();
     }).catch(() => {});
     return t;
+  }
+
+  /** `torrent` with its user's renames made again, in order (one that fails is skipped). */
+  #renamed(torrent: Torrent, renames: readonly { path: string; name: string }[]): Torrent {
+    for (const { path, name } of renames) {
+      try {
+        torrent = renamePath(torrent, path, name).torrent;
+      } catch (e) {
+        this.#log?.warn(`torrent ${torrent.infoHashHex}: rename not made again: ${messageOf(e)}`);
+      }
+    }
+    return torrent;
   }
 
   /**

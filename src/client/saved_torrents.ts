@@ -47,6 +47,8 @@ export interface SavedTorrent {
   trackers?: string[][];
   /** Its user's labels (Transmission's), to sort and find torrents by. */
   labels?: string[];
+  /** Files and folders its user renamed, in order (see `renamePath`). */
+  renames?: { path: string; name: string }[];
 }
 
 /** Whose limit applies to a torrent: the session's, its own, or none (Transmission's 0, 1, 2). */
@@ -196,11 +198,17 @@ function checkRecord(v: unknown, hash: string): SavedTorrent {
       : {}),
     ...(isTierList(r.trackers) ? { trackers: r.trackers } : {}),
     ...(isStringList(r.labels) ? { labels: r.labels } : {}),
+    ...(isRenameList(r.renames) ? { renames: r.renames } : {}),
   };
 }
 
 function isFileList(v: unknown): v is number[] {
   return Array.isArray(v) && v.every((i) => Number.isSafeInteger(i) && i >= 0);
+}
+
+function isRenameList(v: unknown): v is { path: string; name: string }[] {
+  return Array.isArray(v) &&
+    v.every((r) => typeof r?.path === "string" && typeof r?.name === "string");
 }
 
 function isTierList(v: unknown): v is string[][] {

@@ -19,6 +19,7 @@
  * @module
  */
 export { TorrentError } from "./error.ts";
+export { type Renamed, renamePath } from "./rename.ts";
 export {
   listedFiles,
   MAX_PIECE_COUNT,

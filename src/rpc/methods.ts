@@ -364,6 +364,21 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
           throw new RpcError(`torrent ${t.id} not moved: ${fsReason(e)}`);
         }));
     },
+    "torrent-rename-path": async (args) => {
+      const torrents = select(client, args.ids);
+      if (torrents.length !== 1) {
+        throw new RpcError("torrent-rename-path renames in one torrent: give one id");
+      }
+      const path = optionalString(args, "path"), name = optionalString(args, "name");
+      if (path === undefined || name === undefined) {
+        throw new RpcError("torrent-rename-path needs a path and a name");
+      }
+      const [t] = torrents;
+      await kept.renamePath(t, path, name).catch((e) => {
+        throw new RpcError(`torrent ${t.id} not renamed: ${fsReason(e)}`);
+      });
+      return { id: t.id, path, name };
+    },
     "torrent-verify": (args) => each(args, (t) => kept.verify(t).catch(warn(t))),
     "torrent-reannounce": (args) => each(args, (t) => t.reannounce()),
     "queue-move-top": queueMove("top"),

@@ -41,6 +41,7 @@ export { sharedPieces, verifiedBytesOf, wantedPieces } from "./selection.ts";
 export { PartFile, STATE_DIR } from "./parts.ts";
 export {
   loadResume,
+  moveResumePaths,
   RESUME_DIR,
   RESUME_VERSION,
   resumePath,

@@ -216,6 +216,62 @@ export async function loadResume(
   }
 }
 
+/**
+ * Follows a rename on disk in the record of `infoHash` below `root`: the stamps of files at or
+ * under `from` (path components below `root`) name them under `to`, so the next open still
+ * trusts the record (a rename keeps a file's size, time and inode). Without a usable record
+ * there is nothing to follow; a record that cannot be written only costs a check later.
+ *
+ * @example
+ * ```ts
+ * import { loadResume, moveResumePaths, saveResume } from "./resume.ts";
+ * import { Bitfield, Sha1Pieces } from "../util/mod.ts";
+ * const root = await Deno.realPath(await Deno.makeTempDir());
+ * await Deno.writeFile(`${root}/a.bin`, new Uint8Array(4));
+ * const layout = (name: string) => ({
+ *   pieceLength: 4, pieceCount: 1, hashes: new Sha1Pieces(new Uint8Array(20)),
+ *   infoHash: new Uint8Array(20), totalLength: 4, files: [{ path: [name], length: 4, offset: 0 }],
+ * });
+ * const hash = new Uint8Array(20), have = new Bitfield(1);
+ * have.set(0);
+ * await saveResume({ root, layout: layout("a.bin") }, hash, have);
+ * await Deno.rename(`${root}/a.bin`, `${root}/b.bin`);
+ * await moveResumePaths(root, hash, ["a.bin"], ["b.bin"]);
+ * console.log((await loadResume({ root, layout: layout("b.bin") }, hash))?.has(0)); // true
+ * await Deno.remove(root, { recursive: true });
+ * ```
+ */
+export async function moveResumePaths(
+  root: string,
+  infoHash: Uint8Array,
+  from: readonly string[],
+  to: readonly string[],
+): Promise<void> {
+  const path = resumePath(root, infoHash);
+  const info = await lstatOrNull(path);
+  if (info === null || !info.isFile || info.size > MAX_RECORD_BYTES) return;
+  const bytes = await readAtMost(path, info.size);
+  let doc: unknown;
+  try {
+    doc = bytes && JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch {
+    return; // corrupt: stale whatever its names
+  }
+  if (!isObject(doc) || !Array.isArray(doc.files)) return;
+  const old = from.join("/"), now = to.join("/");
+  for (const stamp of doc.files) {
+    if (!isObject(stamp) || typeof stamp.path !== "string") continue;
+    if (stamp.path === old || stamp.path.startsWith(`${old}/`)) {
+      stamp.path = now + stamp.path.slice(old.length);
+    }
+  }
+  try {
+    await writeFileAtomic(path, JSON.stringify(doc) + "\n", { sync: true, mode: 0o644 });
+  } catch (e) {
+    throw fsError(e, "write the resume record", path);
+  }
+}
+
 /** The bitfield, or a reason why the record cannot be trusted. */
 async function checkRecord(target: ResumeTarget, infoHash: Uint8Array): Promise<Bitfield | string> {
   const { root, layout } = target;

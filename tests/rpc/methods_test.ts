@@ -3,7 +3,7 @@
  * allowed at a time the second torrent waits (Transmission's status 3), then runs when the first
  * is done, however often it is stopped and started while it waits.
  */
-import { Client, KeptTorrents } from "../../src/client/mod.ts";
+import { Client, KeptTorrents, SavedTorrents } from "../../src/client/mod.ts";
 import { createTorrentFromBuffers } from "../../src/metainfo/mod.ts";
 import { RpcError, type SessionCounts, type SessionValues } from "../../src/rpc/mod.ts";
 import { methodsOver } from "./daemon_methods.ts";
@@ -307,6 +307,75 @@ Deno.test("daemon methods: torrent-set-location moves the data of a seeding torr
     assertEquals(await dir(), `${root}/b`, "a failed move changes nothing");
     await assertPayload(`${root}/b`, "q0.bin", DATA[0]);
     assertEquals(client.get(1)!.state, "seeding");
+  } finally {
+    await kept.close();
+    await client.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("daemon methods: torrent-rename-path renames a folder and the torrent, on disk and after a restart", async () => {
+  const root = await Deno.makeTempDir({ prefix: "bt-rename-" });
+  const files = [
+    { path: ["cd1", "a.bin"], data: patternBytes(50_000, 51) },
+    { path: ["cd1", "b.bin"], data: patternBytes(30_000, 52) },
+    { path: ["c.bin"], data: patternBytes(20_000, 53) },
+  ];
+  const bytes = createTorrentFromBuffers("album", files, {
+    pieceLength: 16384,
+    creationDate: null,
+  });
+  await writePayload(`${root}/dl`, "album", files);
+  const saved = new SavedTorrents(`${root}/state`);
+  const open = async () => {
+    const client = await Client.open({ port: 0, hostname: LOOPBACK, utp: false });
+    const kept = await KeptTorrents.open({ client, maxActive: 5, saved });
+    return { client, kept, methods: methodsOver(kept, `${root}/dl`) };
+  };
+  const names = async (methods: ReturnType<typeof methodsOver>) => {
+    const got = await methods["torrent-get"]({ ids: [1], fields: ["name", "files"] });
+    const [t] = got.torrents as { name: string; files: { name: string }[] }[];
+    return [t.name, ...t.files.map((f) => f.name)];
+  };
+  let { client, kept, methods } = await open();
+  try {
+    await methods["torrent-add"]({ metainfo: encodeBase64(bytes) });
+    await methods["torrent-add"]({ metainfo: encodeBase64(FILES[0]) });
+    await waitFor("seeding what it found", () => client.get(1)!.state === "seeding");
+    const rename = async (path: string, name: string, ids = [1]) =>
+      await methods["torrent-rename-path"]({ ids, path, name });
+    assertEquals(await rename("album/cd1", "disc 1"), { id: 1, path: "album/cd1", name: "disc 1" });
+    assertEquals(await rename("album", "Album"), { id: 1, path: "album", name: "Album" });
+    const renamed = ["Album", "Album/disc 1/a.bin", "Album/disc 1/b.bin", "Album/c.bin"];
+    assertEquals(await names(methods), renamed);
+    await assertPayload(`${root}/dl`, "Album", [
+      { path: ["disc 1", "a.bin"], data: files[0].data },
+      { path: ["disc 1", "b.bin"], data: files[1].data },
+      files[2],
+    ]);
+    await waitFor("seeding again", () => client.get(1)!.state === "seeding");
+    assertEquals(client.get(1)!.job!.resumedFromRecord, true, "its resume record follows");
+    // Refused, and nothing changes: a name that is no file name, a path the torrent does not
+    // have, a name another of its files holds, two torrents at once.
+    for (
+      const [path, name, why] of [
+        ["Album/c.bin", "x/y", "not a usable file name"],
+        ["Album/c.bin", "..", "not a usable file name"],
+        ["Album/cd1", "x", "no file or folder"],
+        ["Album/c.bin", "DISC 1", "taken by another file"],
+      ]
+    ) await assertRejects(() => rename(path, name), RpcError, why);
+    await assertRejects(() => rename("Album", "x", [1, 2]), RpcError, "one id");
+    await Deno.writeFile(`${root}/dl/Album/d.bin`, new Uint8Array(1));
+    await assertRejects(() => rename("Album/c.bin", "d.bin"), RpcError, "already exists");
+    assertEquals(await names(methods), renamed);
+    await kept.close();
+    await client.stop();
+
+    ({ client, kept, methods } = await open());
+    await waitFor("seeding after a restart", () => client.get(1)?.state === "seeding");
+    assertEquals(await names(methods), renamed, "the renames are kept");
+    assertEquals(client.get(1)!.job!.resumedFromRecord, true);
   } finally {
     await kept.close();
     await client.stop();
