@@ -19,9 +19,14 @@ export function compileTaskArgs(): string[] {
   return words.slice(2);
 }
 
-/** The `--v8-flags=...` word of the `compile` task. */
-export function compileV8Flags(): string {
-  const flags = compileTaskArgs().find((w) => w.startsWith("--v8-flags="));
-  if (flags === undefined) throw new Error(`deno.json's compile task sets no --v8-flags`);
-  return flags;
+/**
+ * The words of the `compile` task that `deno run` takes as they are: its `--v8-flags=...` and
+ * whether V8's code cache is off, which decide how the executable's runtime behaves.
+ */
+export function compileRunFlags(): string[] {
+  const args = compileTaskArgs();
+  if (!args.some((w) => w.startsWith("--v8-flags="))) {
+    throw new Error(`deno.json's compile task sets no --v8-flags`);
+  }
+  return args.filter((w) => w.startsWith("--v8-flags=") || w === "--no-code-cache");
 }

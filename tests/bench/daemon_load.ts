@@ -44,8 +44,8 @@
  *   service manager's default (1024) would.
  *
  * Timed downloads repeat `--runs` (3) times, interleaved; tables show medians. Our processes
- * run as the shipped executable does (the compile task's `--v8-flags`), spawned as `deno`
- * itself, so the measured PID is ours. Every socket is on 127.0.0.1; the daemons run with
+ * run as the shipped executable does (the compile task's V8 flags and code cache choice),
+ * spawned as `deno` itself, so the measured PID is ours. Every socket is on 127.0.0.1; the daemons run with
  * `--no-dht --bind 127.0.0.1`. Progress goes to stderr, tables to stdout. Exit code 0 when
  * every case ran and every download verified, 1 otherwise (a daemon that crashes fails its
  * case), 2 for bad flags. Slowness, refused peers and throttled requests never fail it: they

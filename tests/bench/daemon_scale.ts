@@ -28,8 +28,8 @@
  * - torrent-get all: median wall time of 10 `torrent-get` requests for every torrent with the
  *   fields a UI lists (response body read, not parsed).
  *
- * Ours runs as the shipped executable does (the `--v8-flags` of deno.json's `compile` task),
- * spawned as `deno` itself, so the measured PID is the daemon's.
+ * Ours runs as the shipped executable does (the V8 flags and code cache choice of deno.json's
+ * `compile` task), spawned as `deno` itself, so the measured PID is the daemon's.
  * `--profile` runs ours under `--cpu-prof` and prints where its main thread spent its time.
  * `--dead-tracker` gives every torrent a tracker URL on a closed 127.0.0.1 port, to see what
  * failing announces cost. Progress goes to stderr, the table to stdout. Exit code 0 when every

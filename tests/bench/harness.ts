@@ -42,7 +42,7 @@ import {
 import { formatSize, renderTable, type Row, type RunFigures } from "./report.ts";
 import { startUdpRelay } from "../udp_relay.ts";
 import { summarizeCpuProfile } from "./profile.ts";
-import { compileV8Flags, MAIN_TS, REPO_ROOT } from "../compile_task.ts";
+import { compileRunFlags, MAIN_TS, REPO_ROOT } from "../compile_task.ts";
 
 /** A downloader the benchmark can drive. */
 export type ClientName = "ours" | "libtorrent" | "aria2" | "transmission";
@@ -114,8 +114,11 @@ export interface BenchResult {
   failures: string[];
 }
 
-/** How our processes run: with the V8 flags of the `compile` task, as the executable does. */
-export const OUR_RUN = ["run", "-A", compileV8Flags()];
+/**
+ * How our processes run: with the V8 flags and code cache choice of the `compile` task, as the
+ * executable does.
+ */
+export const OUR_RUN = ["run", "-A", ...compileRunFlags()];
 
 /**
  * Compiles our modules (and `also`) into Deno's cache once, so no timed start pays for it, as
