@@ -192,10 +192,12 @@ export class Http1Server {
       }
       // Answers are written whole; Nagle's wait would only delay them.
       conn.setNoDelay(true);
-      this.#connections.set(conn, {});
-      const serving = this.#serve(conn).catch((e) => {
+      const state: ConnectionState = { watchdog: new Watchdog(() => closeQuietly(conn)) };
+      this.#connections.set(conn, state);
+      const serving = this.#serve(conn, state).catch((e) => {
         this.#options.onError?.(`RPC connection failed: ${e instanceof Error ? e.message : e}`);
       }).finally(() => {
+        state.watchdog.stop();
         this.#connections.delete(conn);
         this.#serving.delete(serving);
         closeQuietly(conn);
@@ -237,10 +239,9 @@ export class Http1Server {
   }
 
   /** Serves requests on `conn` one after another until either side closes it. */
-  async #serve(conn: Deno.TcpConn): Promise<void> {
-    const input = new Input(conn, this.#lingerBudget);
+  async #serve(conn: Deno.TcpConn, state: ConnectionState): Promise<void> {
+    const input = new Input(conn, state.watchdog, this.#lingerBudget);
     const remote = conn.remoteAddr;
-    const state = this.#connections.get(conn) ?? {};
     for (;;) {
       let head: Head | undefined;
       state.waitingSince = performance.now();
@@ -258,7 +259,7 @@ export class Http1Server {
       if (head === undefined) return;
       let request: Request, body: Body | undefined;
       try {
-        ({ request, body } = toRequest(head, input, conn));
+        ({ request, body } = toRequest(head, input));
       } catch (e) {
         // `Request` itself refuses some methods (CONNECT, TRACE) and names.
         await refuse(input, e instanceof BadRequest ? e : new BadRequest(400, `Bad Request: ${e}`));
@@ -281,7 +282,7 @@ export class Http1Server {
       // written to, so only reading tells: its answer is cancelled then, freeing what it holds.
       input.ended(this.#options.maxHeadBytes ?? 16 * 1024).then(() => state.cancelAnswer?.());
       const written = await writeResponse(
-        conn,
+        input,
         response,
         { head: isHead, keepAlive: keepAlive && chunks, chunks, writeTimeoutMs, state },
       );
@@ -296,11 +297,17 @@ interface Head {
   method: string;
   target: string;
   version: "HTTP/1.1" | "HTTP/1.0";
-  headers: Headers;
+  /** The header fields in order, for the `Request` (a `Headers` built here would be copied). */
+  fields: [string, string][];
+  /** A field's value by its lower-case name, repeated ones joined with ", " as `Headers` has it. */
+  field(name: string): string | undefined;
   keepAlive: boolean;
 }
 
-/** Reads a connection in chunks, keeping what is read past what was asked. */
+/**
+ * Reads a connection in chunks, keeping what is read past what was asked, and writes to it
+ * whole; both under the connection's watchdog.
+ */
 class Input {
   #buffer = new Uint8Array(0);
   /** The read in flight, shared by whoever waits for more. */
@@ -315,7 +322,8 @@ class Input {
   /** What `drain` may drop, shared with the server's other connections. */
   readonly #dropBudget: TokenBucket;
 
-  constructor(readonly conn: Deno.TcpConn, dropBudget: TokenBucket) {
+  /** @param watchdog closes `conn` when what it waits for takes too long (see `head`, `write`). */
+  constructor(readonly conn: Deno.TcpConn, readonly watchdog: Watchdog, dropBudget: TokenBucket) {
     this.#dropBudget = dropBudget;
   }
 
@@ -325,7 +333,7 @@ class Input {
    * arrive in `timeoutMs`.
    */
   async head(timeoutMs: number, maxBytes: number): Promise<Head | undefined> {
-    const timer = setTimeout(() => closeQuietly(this.conn), timeoutMs);
+    this.watchdog.expireIn(timeoutMs);
     try {
       let end: number;
       while ((end = indexOf(this.#buffer, HEAD_END)) < 0) {
@@ -345,7 +353,22 @@ class Input {
       if (e instanceof BadRequest) throw e;
       return undefined;
     } finally {
-      clearTimeout(timer);
+      this.watchdog.clear();
+    }
+  }
+
+  /**
+   * Writes all of `bytes`; the connection closes (and this throws) when the client takes
+   * none of them for `timeoutMs`.
+   */
+  async write(bytes: Uint8Array, timeoutMs = WRITE_TIMEOUT_MS): Promise<void> {
+    try {
+      for (let at = 0; at < bytes.length;) {
+        this.watchdog.expireIn(timeoutMs);
+        at += await this.conn.write(bytes.subarray(at));
+      }
+    } finally {
+      this.watchdog.clear();
     }
   }
 
@@ -440,20 +463,23 @@ function parseHead(text: string): Head {
   if (version !== "HTTP/1.1" && version !== "HTTP/1.0") {
     throw new BadRequest(505, "HTTP Version Not Supported");
   }
-  const headers = new Headers();
+  const fields: [string, string][] = [];
+  const byName = new Map<string, string>();
   for (const line of lines.slice(1)) {
     const colon = line.indexOf(":");
     const name = line.slice(0, colon), value = line.slice(colon + 1).trim();
     if (colon <= 0 || !TOKEN.test(name) || !FIELD_VALUE.test(value)) {
       throw new BadRequest(400, "Bad Request: malformed header field");
     }
-    headers.append(name, value);
+    fields.push([name, value]);
+    const key = name.toLowerCase(), before = byName.get(key);
+    byName.set(key, before === undefined ? value : `${before}, ${value}`);
   }
-  const connection = headers.get("connection")?.toLowerCase() ?? "";
+  const connection = byName.get("connection")?.toLowerCase() ?? "";
   const keepAlive = version === "HTTP/1.1"
     ? !connection.includes("close")
     : connection.includes("keep-alive");
-  return { method, target, version, headers, keepAlive };
+  return { method, target, version, fields, field: (name) => byName.get(name), keepAlive };
 }
 
 /** A request body being read from the connection. */
@@ -463,21 +489,17 @@ interface Body {
 }
 
 /** The `Request` of `head`, with its body read from `input` as the handler reads it. */
-function toRequest(
-  head: Head,
-  input: Input,
-  conn: Deno.TcpConn,
-): { request: Request; body?: Body } {
-  if (head.headers.has("transfer-encoding")) {
+function toRequest(head: Head, input: Input): { request: Request; body?: Body } {
+  if (head.field("transfer-encoding") !== undefined) {
     throw new BadRequest(411, "Length Required: send a Content-Length, not a chunked body");
   }
-  const lengths = head.headers.get("content-length");
-  if (lengths !== null && !/^\d{1,15}$/.test(lengths)) {
+  const lengths = head.field("content-length");
+  if (lengths !== undefined && !/^\d{1,15}$/.test(lengths)) {
     throw new BadRequest(400, "Bad Request: malformed Content-Length");
   }
-  const length = lengths === null ? 0 : Number(lengths);
+  const length = lengths === undefined ? 0 : Number(lengths);
   // Only for the URL's shape: a request without a Host (HTTP/1.0) is the handler's to judge.
-  const host = head.headers.get("host") ?? "localhost";
+  const host = head.field("host") ?? "localhost";
   let url: URL;
   try {
     url = head.target.startsWith("/")
@@ -488,22 +510,22 @@ function toRequest(
   }
   const noBody = head.method === "GET" || head.method === "HEAD";
   if (length === 0 || noBody) {
-    const request = new Request(url, { method: head.method, headers: head.headers });
+    const request = new Request(url, { method: head.method, headers: head.fields });
     // A GET with a body: left unread, so the connection cannot go on.
     return { request, body: length === 0 ? undefined : { finish: () => Promise.resolve(false) } };
   }
   // The whole body came with the head (a small request): no stream to read it through.
   const arrived = input.take(length);
   if (arrived) {
-    const request = new Request(url, { method: head.method, headers: head.headers, body: arrived });
+    const request = new Request(url, { method: head.method, headers: head.fields, body: arrived });
     return { request };
   }
-  let left = length, continued = !/100-continue/i.test(head.headers.get("expect") ?? "");
+  let left = length, continued = !/100-continue/i.test(head.field("expect") ?? "");
   const stream = new ReadableStream<Uint8Array>({
     async pull(controller) {
       if (!continued) {
         continued = true;
-        await writeAll(conn, encoder.encode("HTTP/1.1 100 Continue\r\n\r\n"));
+        await input.write(encoder.encode("HTTP/1.1 100 Continue\r\n\r\n"));
       }
       const chunk = await input.read(Math.min(left, READ_SIZE));
       if (chunk === null) return controller.error(new Error("the body ended early"));
@@ -514,7 +536,7 @@ function toRequest(
   });
   const request = new Request(url, {
     method: head.method,
-    headers: head.headers,
+    headers: head.fields,
     body: stream,
     // @ts-ignore: Deno's RequestInit knows `duplex` for streamed bodies.
     duplex: "half",
@@ -526,6 +548,8 @@ function toRequest(
 
 /** Where a connection is: waiting for a request's head, or sending an answer. */
 interface ConnectionState {
+  /** Closes the connection when a head, a write or a linger takes too long. */
+  watchdog: Watchdog;
   /** Since when it waits for a head (performance.now()); undefined while busy with a request. */
   waitingSince?: number;
   /** Cancels the body of the answer being sent, while one is. */
@@ -548,25 +572,24 @@ interface WriteOptions {
  * away, cancels the body.
  */
 async function writeResponse(
-  conn: Deno.TcpConn,
+  output: Input,
   response: Response,
   { head, keepAlive, chunks, writeTimeoutMs, state }: WriteOptions,
 ): Promise<boolean> {
-  const headers = new Headers(response.headers);
-  headers.delete("transfer-encoding");
   const bodiless = head || response.status === 204 || response.status === 304;
   const body = response.body;
-  let chunked = false;
-  if (!headers.has("content-length") && !bodiless) {
-    if (body === null) headers.set("content-length", "0");
-    else if (chunks) {
-      headers.set("transfer-encoding", "chunked");
-      chunked = true;
-    }
-  }
-  if (!keepAlive) headers.set("connection", "close");
+  const framed = bodiless || response.headers.has("content-length");
+  const chunked = !framed && body !== null && chunks;
+  // The handler's fields as they are (no copy: a `Headers` costs kilobytes a request), save
+  // the framing and connection fields this server decides.
   let text = `HTTP/1.1 ${response.status} ${response.statusText || reason(response.status)}\r\n`;
-  for (const [name, value] of headers) text += `${name}: ${value}\r\n`;
+  for (const [name, value] of response.headers) {
+    if (name === "transfer-encoding" || (name === "connection" && !keepAlive)) continue;
+    text += `${name}: ${value}\r\n`;
+  }
+  if (!framed && body === null) text += "content-length: 0\r\n";
+  if (chunked) text += "transfer-encoding: chunked\r\n";
+  if (!keepAlive) text += "connection: close\r\n";
   const reader = bodiless ? undefined : body?.getReader();
   if (reader) state.cancelAnswer = () => void reader.cancel().catch(() => {});
   // The head goes out with the body's first bytes, and each chunk with its framing, in one
@@ -582,12 +605,12 @@ async function writeResponse(
       const framed = chunked
         ? concatBytes(encoder.encode(`${value.length.toString(16)}\r\n`), value, CRLF)
         : value;
-      await writeAll(conn, pending ? concatBytes(pending, framed) : framed, writeTimeoutMs);
+      await output.write(pending ? concatBytes(pending, framed) : framed, writeTimeoutMs);
       pending = undefined;
     }
     const end = chunked ? encoder.encode("0\r\n\r\n") : new Uint8Array(0);
     if (pending || end.length > 0) {
-      await writeAll(conn, pending ? concatBytes(pending, end) : end, writeTimeoutMs);
+      await output.write(pending ? concatBytes(pending, end) : end, writeTimeoutMs);
     }
     return true;
   } catch {
@@ -601,7 +624,7 @@ async function writeResponse(
 /** Answers a malformed request, then closes the connection (see `linger`). */
 async function refuse(input: Input, bad: BadRequest): Promise<void> {
   try {
-    await writeAll(input.conn, simple(bad.status, bad.message));
+    await input.write(simple(bad.status, bad.message));
   } catch {
     return;
   }
@@ -615,14 +638,13 @@ async function refuse(input: Input, bad: BadRequest): Promise<void> {
  * `LINGER_BYTES` is reset: past twice the largest body taken, reading on serves no client.
  */
 async function linger(input: Input): Promise<void> {
-  const timer = setTimeout(() => closeQuietly(input.conn), LINGER_MS);
+  // Ended by the connection's end, not cleared: lingering is the last thing it does.
+  input.watchdog.expireIn(LINGER_MS);
   try {
     await input.conn.closeWrite();
     if (!await input.drain(LINGER_BYTES)) closeQuietly(input.conn);
   } catch {
-    // closed, by the client or by the timer
-  } finally {
-    clearTimeout(timer);
+    // closed, by the client or by the watchdog
   }
 }
 
@@ -669,18 +691,50 @@ function reason(status: number): string {
  * Writes all of `bytes`, closing the connection when the client takes none of them for
  * `timeoutMs`: a client that never reads would hold its connection for good.
  */
-async function writeAll(
-  conn: Deno.TcpConn,
-  bytes: Uint8Array,
-  timeoutMs = WRITE_TIMEOUT_MS,
-): Promise<void> {
-  for (let at = 0; at < bytes.length;) {
-    const timer = setTimeout(() => closeQuietly(conn), timeoutMs);
-    try {
-      at += await conn.write(bytes.subarray(at));
-    } finally {
-      clearTimeout(timer);
-    }
+/**
+ * Calls `expire` once a deadline passes. Moving the deadline later, as every read and write of
+ * a busy connection does, costs no new timer: the one timer, when it fires early, finds the
+ * later deadline and waits again. A timer a request is allocation a flood turns into GC time.
+ */
+class Watchdog {
+  #deadline = Infinity;
+  /** When the armed timer fires (Infinity: none armed). */
+  #firesAt = Infinity;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #expire: () => void;
+
+  constructor(expire: () => void) {
+    this.#expire = expire;
+  }
+
+  /** Expires `ms` from now, unless cleared or moved first. */
+  expireIn(ms: number): void {
+    this.#deadline = performance.now() + ms;
+    if (this.#deadline < this.#firesAt) this.#arm();
+  }
+
+  /** No deadline until the next `expireIn` (the timer, if armed, finds none). */
+  clear(): void {
+    this.#deadline = Infinity;
+  }
+
+  /** No deadline and no timer: the connection is done. */
+  stop(): void {
+    this.#deadline = this.#firesAt = Infinity;
+    clearTimeout(this.#timer);
+  }
+
+  #arm(): void {
+    clearTimeout(this.#timer);
+    this.#firesAt = this.#deadline;
+    this.#timer = setTimeout(() => {
+      this.#firesAt = Infinity;
+      if (this.#deadline === Infinity) return;
+      if (performance.now() >= this.#deadline) {
+        this.#deadline = Infinity;
+        this.#expire();
+      } else this.#arm();
+    }, this.#deadline - performance.now());
   }
 }
 

@@ -227,6 +227,25 @@ Deno.test("http1: closing connections read refused bodies within one budget, the
   );
 });
 
+Deno.test("http1: a kept-alive connection busy past the head timeout stays; idle past it, it closes", async () => {
+  await withServer({ headTimeoutMs: 300 }, async (server) => {
+    const conn = await Deno.connect({ hostname: LOOPBACK, port: server.port });
+    try {
+      // Ten requests 100 ms apart: each head came in time, though the first deadline passed.
+      const buffer = new Uint8Array(4096);
+      for (let i = 0; i < 10; i++) {
+        await conn.write(encoder.encode(`GET /${i} HTTP/1.1\r\nHost: x\r\n\r\n`));
+        const n = await conn.read(buffer);
+        assert(decoder.decode(buffer.subarray(0, n ?? 0)).endsWith(`GET /${i} `), `answer ${i}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert(await endsWithin(conn, 3000), "closed once idle past the head timeout");
+    } finally {
+      conn.close();
+    }
+  });
+});
+
 Deno.test("http1: a head that does not arrive in time closes; idle sockets cannot pass the cap", async () => {
   await withServer({ headTimeoutMs: 300, maxConnections: 3 }, async (server) => {
     const started = performance.now();
