@@ -162,6 +162,14 @@ export interface DaemonOptions {
   maxActive: number;
   /** Peer connections of every torrent together (`--max-connections`), shared evenly. */
   maxConnections: number;
+  /**
+   * The session's seeding limits (`--seed-ratio`, `--seed-idle`): a torrent that follows them
+   * stops seeding at this share ratio, or after this long without uploading.
+   */
+  seedRatio?: number;
+  seedIdleMs?: number;
+  /** Torrents added over the RPC start paused unless the request says (`--paused`). */
+  addPaused: boolean;
   logDir: string;
   verbose: boolean;
 }
@@ -362,6 +370,7 @@ type ValueFlag =
   | "exclude"
   | "seedRatio"
   | "seedTime"
+  | "seedIdle"
   | "tracker"
   | "webSeed"
   | "pieceSize"
@@ -431,6 +440,12 @@ const FLAG_SPECS: readonly FlagSpec[] = [
   { key: "noSeed", label: "--no-seed", about: "stop when complete" },
   { key: "seedRatio", label: "--seed-ratio", metavar: "<R>", about: "seed until this share ratio" },
   { key: "seedTime", label: "--seed-time", metavar: "<DURATION>", about: "seed this long" },
+  {
+    key: "seedIdle",
+    label: "--seed-idle",
+    metavar: "<DURATION>",
+    about: "stop seeding after this long without uploading",
+  },
   { key: "listFiles", label: "--files", about: "list the files, then exit" },
   { key: "select", label: "--select", metavar: "<LIST>", about: "download only these files" },
   { key: "exclude", label: "--exclude", metavar: "<LIST>", about: "download all files but these" },
@@ -592,6 +607,9 @@ const COMMAND_FLAGS: Record<CommandName, ReadonlySet<Flag>> = {
     "stateDir",
     "maxActive",
     "maxConnections",
+    "seedRatio",
+    "seedIdle",
+    "paused",
   ]),
   add: new Set<Flag>(["rpc", "rpcAuth", "output", "paused"]),
   ls: new Set<Flag>(["rpc", "rpcAuth", "json"]),
@@ -983,6 +1001,7 @@ function daemonOptions(t: Tokens, env: ParseArgsEnv): DaemonOptions {
   if (auth !== undefined && !/^[^:]+:.+$/.test(auth.value)) {
     throw new UsageError(`${auth.label}: give USER:PASSWORD`);
   }
+  const ratio = last(t, "seedRatio"), idle = last(t, "seedIdle");
   return {
     command: "daemon",
     output,
@@ -1007,6 +1026,9 @@ function daemonOptions(t: Tokens, env: ParseArgsEnv): DaemonOptions {
       1_000_000,
       DEFAULT_MAX_CONNECTIONS,
     ),
+    ...(ratio === undefined ? {} : { seedRatio: ratioOption(ratio) }),
+    ...(idle === undefined ? {} : { seedIdleMs: durationOption(idle) }),
+    addPaused: t.switches.has("paused"),
     logDir,
     verbose: t.switches.has("verbose"),
   };
@@ -1249,23 +1271,29 @@ function seedOptions(t: Tokens): Pick<CliOptions, "seed" | "seedRatio" | "seedTi
   const out: Pick<CliOptions, "seed" | "seedRatio" | "seedTimeMs"> = {
     seed: switches.has("seed") || ratio !== undefined || time !== undefined,
   };
-  if (ratio !== undefined) {
-    const text = ratio.value.trim();
-    const r = /^(?:\d{1,6}(?:\.\d{0,6})?|\.\d{1,6})$/.test(text) ? Number(text) : NaN;
-    if (!(r >= 0 && r <= 10_000)) {
-      throw new UsageError(`${ratio.label} must be a number from 0 to 10000, e.g. 1.5`);
-    }
-    out.seedRatio = r;
-  }
-  if (time !== undefined) {
-    try {
-      out.seedTimeMs = parseDuration(time.value);
-    } catch (e) {
-      if (e instanceof UsageError) throw new UsageError(`${time.label}: ${e.message}`);
-      throw e;
-    }
-  }
+  if (ratio !== undefined) out.seedRatio = ratioOption(ratio);
+  if (time !== undefined) out.seedTimeMs = durationOption(time);
   return out;
+}
+
+/** A share ratio from 0 to 10000 with at most six decimals (`--seed-ratio`). */
+function ratioOption(given: Given): number {
+  const text = given.value.trim();
+  const r = /^(?:\d{1,6}(?:\.\d{0,6})?|\.\d{1,6})$/.test(text) ? Number(text) : NaN;
+  if (!(r >= 0 && r <= 10_000)) {
+    throw new UsageError(`${given.label} must be a number from 0 to 10000, e.g. 1.5`);
+  }
+  return r;
+}
+
+/** A duration (see `parseDuration`), in ms; a bad one is reported with its flag. */
+function durationOption(given: Given): number {
+  try {
+    return parseDuration(given.value);
+  } catch (e) {
+    if (e instanceof UsageError) throw new UsageError(`${given.label}: ${e.message}`);
+    throw e;
+  }
 }
 
 /** `listFiles`, `fileSelection`, `sequential` and `prealloc`, each present only when asked for. */

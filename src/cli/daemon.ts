@@ -9,7 +9,7 @@ import { KeptTorrents, SavedTorrents } from "../client/mod.ts";
 import { addCounts, RpcServer, thisRunCounts, transmissionMethods } from "../rpc/mod.ts";
 import { webPages } from "../web/mod.ts";
 import type { DaemonOptions } from "./args.ts";
-import { saveSettings } from "./settings_file.ts";
+import { saveSettings, sessionSettings } from "./settings_file.ts";
 import { loadStats, saveStats } from "./stats_file.ts";
 import { fsReason } from "../storage/mod.ts";
 import { releaseFreeMemory } from "../util/mod.ts";
@@ -70,19 +70,15 @@ export async function runDaemon(
         version: `bittorrent ${version}`,
         dht: options.dht,
         utp: options.utp,
+        seeding: {
+          ratio: options.seedRatio,
+          idleMinutes: options.seedIdleMs === undefined ? undefined : options.seedIdleMs / 60_000,
+        },
+        startAdded: !options.addPaused,
         // What a remote changes (the web page, transmission-remote) holds after a restart.
         saveSession: (values) =>
-          saveSettings(options.stateDir, {
-            output: values.downloadDir,
-            "max-active": values.maxActive,
-            "max-download-rate": values.maxDownloadRate || undefined,
-            "max-upload-rate": values.maxUploadRate || undefined,
-            "max-connections": Number.isFinite(values.maxConnections)
-              ? values.maxConnections
-              : undefined,
-            "max-peers": values.maxPeers,
-            encryption: values.encryption,
-          }).catch((e) => log.warn(`settings not saved: ${fsReason(e)}`)),
+          saveSettings(options.stateDir, sessionSettings(values))
+            .catch((e) => log.warn(`settings not saved: ${fsReason(e)}`)),
         close: () => {
           log.info("session-close asked over RPC");
           setTimeout(() => closed.abort(), SESSION_CLOSE_DELAY_MS);

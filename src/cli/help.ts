@@ -205,6 +205,10 @@ Options:
                               order (default: 5)
       --max-connections <NUM> peer connections of all torrents together, shared
                               evenly (default: 600)
+      --seed-ratio <R>        stop seeding a torrent at this share ratio
+      --seed-idle <DURATION>  stop seeding a torrent after this long without
+                              uploading (e.g. 30m, 2h)
+      --paused                torrents added over RPC start stopped
       --port <N>              port to accept peers on (default: ${DEFAULT_PORT})
       --bind <ADDR>           listen for peers and run the DHT on this address
       --encryption <MODE>     prefer (default), require or off

@@ -42,6 +42,7 @@ export { runDaemon } from "./daemon.ts";
 export {
   readSettingsArgs,
   saveSettings,
+  sessionSettings,
   SETTINGS_FILE,
   settingsArgs,
   withSettingsFile,

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import type { SessionValues } from "../rpc/mod.ts";
 import { fsReason } from "../storage/mod.ts";
 import { writeFileAtomic } from "../util/mod.ts";
 import { commandFlags, type DaemonOptions, parseArgs, UsageError } from "./args.ts";
@@ -96,6 +97,50 @@ export async function withSettingsFile(
   const fromFile = await readSettingsArgs(options.stateDir);
   if (fromFile.length === 0) return options;
   return parseArgs(["daemon", ...fromFile, ...argv]) as DaemonOptions;
+}
+
+/**
+ * The settings file's keys for what `session-set` may change (`undefined`: the key goes, its
+ * flag's default applies), in the forms the daemon's flags read back.
+ *
+ * @example
+ * ```ts
+ * import { sessionSettings } from "./settings_file.ts";
+ * console.log(sessionSettings({
+ *   downloadDir: "/srv", maxActive: 3, maxDownloadRate: 0, maxUploadRate: 1024,
+ *   maxConnections: Infinity, maxPeers: 50, encryption: "prefer", seedRatio: 1 / 3,
+ *   startAdded: false,
+ * }));
+ * // {
+ * //   output: "/srv",
+ * //   "max-active": 3,
+ * //   "max-download-rate": undefined,
+ * //   "max-upload-rate": 1024,
+ * //   "max-connections": undefined,
+ * //   "max-peers": 50,
+ * //   encryption: "prefer",
+ * //   "seed-ratio": "0.333333",
+ * //   "seed-idle": undefined,
+ * //   paused: true
+ * // }
+ * ```
+ */
+export function sessionSettings(
+  values: SessionValues,
+): Record<string, string | number | boolean | undefined> {
+  return {
+    output: values.downloadDir,
+    "max-active": values.maxActive,
+    "max-download-rate": values.maxDownloadRate || undefined,
+    "max-upload-rate": values.maxUploadRate || undefined,
+    "max-connections": Number.isFinite(values.maxConnections) ? values.maxConnections : undefined,
+    "max-peers": values.maxPeers,
+    encryption: values.encryption,
+    // Six decimals at most, as --seed-ratio reads them; a bare number is minutes to --seed-idle.
+    "seed-ratio": values.seedRatio?.toFixed(6).replace(/\.?0+$/, ""),
+    "seed-idle": values.seedIdleMinutes,
+    paused: values.startAdded ? undefined : true,
+  };
 }
 
 /**

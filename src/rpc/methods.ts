@@ -45,6 +45,10 @@ export interface MethodContext {
   version: string;
   dht: boolean;
   utp: boolean;
+  /** The session's seeding limits at start (the daemon's `--seed-ratio`, `--seed-idle`). */
+  seeding?: { ratio?: number; idleMinutes?: number };
+  /** Whether added torrents start unless the request says (default true). */
+  startAdded?: boolean;
   /** Keeps what `session-set` changed for the next run (the daemon's settings file). */
   saveSession?: (values: SessionValues) => Promise<void>;
   /** Stops the process, as a signal would (`session-close`); none: the method is refused. */
@@ -101,7 +105,16 @@ export interface SessionValues {
   maxConnections: number;
   maxPeers: number;
   encryption: EncryptionPolicy;
+  /** The session's seeding limits, each while switched on. */
+  seedRatio?: number;
+  seedIdleMinutes?: number;
+  startAdded: boolean;
 }
+
+/** Most a session's share ratio limit may be, as the daemon's `--seed-ratio` takes it. */
+const MAX_RATIO = 10_000;
+/** Most a session's idle seeding limit may be, in minutes: a year, as `--seed-idle` takes it. */
+const MAX_IDLE_MINUTES = 365 * 24 * 60;
 
 /**
  * The methods for `RpcServer`, over the daemon's torrents.
@@ -117,11 +130,12 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
   const { kept } = context;
   const client = kept.client;
   /** The session's settings `session-set` may change (seeding limits kept while off). */
+  const { ratio, idleMinutes } = context.seeding ?? {};
   const settings = {
     downloadDir: context.downloadDir,
-    startAdded: true,
-    seedRatio: { value: 2, on: false },
-    idleMinutes: { value: 30, on: false },
+    startAdded: context.startAdded ?? true,
+    seedRatio: { value: ratio ?? 2, on: ratio !== undefined },
+    idleMinutes: { value: idleMinutes ?? 30, on: idleMinutes !== undefined },
   };
   const applySeedLimits = () => {
     kept.seedLimits = {
@@ -129,6 +143,7 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       idleMs: settings.idleMinutes.on ? settings.idleMinutes.value * 60_000 : undefined,
     };
   };
+  applySeedLimits();
   const started = context.started ?? Date.now();
   /** Does `act` to each torrent `ids` names, one after another, then answers. */
   const inTurn = async (args: Record<string, unknown>, act: (t: ClientTorrent) => unknown) => {
@@ -203,8 +218,9 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       const global = wholeArg(args, "peer-limit-global", 1);
       const perTorrent = wholeArg(args, "peer-limit-per-torrent", 1);
       const encryption = encryptionArg(args);
-      const ratio = numberArg(args, "seedRatioLimit"), ratioOn = boolArg(args, "seedRatioLimited");
-      const idle = numberArg(args, "idle-seeding-limit");
+      const ratio = numberArg(args, "seedRatioLimit", MAX_RATIO);
+      const ratioOn = boolArg(args, "seedRatioLimited");
+      const idle = numberArg(args, "idle-seeding-limit", MAX_IDLE_MINUTES);
       const idleOn = boolArg(args, "idle-seeding-limit-enabled");
       const speeds = ([
         ["down", client.hub.downloadLimiter],
@@ -237,6 +253,9 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
         maxConnections: client.hub.maxConnections,
         maxPeers: kept.maxPeers,
         encryption: client.hub.network.encryption,
+        ...(settings.seedRatio.on ? { seedRatio: settings.seedRatio.value } : {}),
+        ...(settings.idleMinutes.on ? { seedIdleMinutes: settings.idleMinutes.value } : {}),
+        startAdded: settings.startAdded,
       });
       return {};
     },
@@ -442,11 +461,15 @@ function prioritiesOf(
 const MODE_OF: LimitMode[] = ["session", "own", "none"];
 
 /** A number argument of at least 0, when present. */
-function numberArg(args: Record<string, unknown>, key: string): number | undefined {
+function numberArg(
+  args: Record<string, unknown>,
+  key: string,
+  max = Infinity,
+): number | undefined {
   const v = args[key];
   if (v === undefined) return undefined;
-  if (typeof v !== "number" || !Number.isFinite(v) || v < 0) {
-    throw new RpcError(`${key} must be a number of 0 or more`);
+  if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || v > max) {
+    throw new RpcError(`${key} must be a number of 0 or more${max < Infinity ? ` to ${max}` : ""}`);
   }
   return v;
 }

@@ -438,9 +438,22 @@ Deno.test("parseArgs: daemon takes the network and RPC flags, with Transmission'
     stateDir: "/home/ann/.local/state/bittorrent/daemon",
     maxActive: 5,
     maxConnections: 600,
+    addPaused: false,
     logDir: "/home/ann/.local/state/bittorrent/logs",
     verbose: false,
   });
+  const seeding = parseArgs(
+    ["daemon", "--seed-ratio", "1.5", "--seed-idle", "1h30m", "--paused"],
+    LINUX,
+  );
+  assert("addPaused" in seeding);
+  assertEquals([seeding.seedRatio, seeding.seedIdleMs, seeding.addPaused], [1.5, 5_400_000, true]);
+  assertThrows(() => parseArgs(["daemon", "--seed-ratio", "-1"], LINUX), UsageError, "0 to 10000");
+  assertThrows(
+    () => parseArgs(["daemon", "--seed-idle", "soon"], LINUX),
+    UsageError,
+    "--seed-idle",
+  );
   const full = parseArgs([
     "daemon",
     "-o",

@@ -6,6 +6,7 @@ import {
   type DaemonOptions,
   parseArgs,
   saveSettings,
+  sessionSettings,
   settingsArgs,
   UsageError,
   withSettingsFile,
@@ -63,6 +64,42 @@ Deno.test("settings file: flags in JSON, the command line wins, bad keys and val
     assertEquals(await main(["daemon", "--state-dir", dir], io), 2);
     assertEquals(said.length, 1, said.join(""));
     assertEquals(said[0].includes("settings.json: not JSON"), true, said[0]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("settings file: the session's seeding limits and added-paused choice read back as set", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "bt-settings-" });
+  try {
+    const session = {
+      downloadDir: "/srv",
+      maxActive: 5,
+      maxDownloadRate: 0,
+      maxUploadRate: 0,
+      maxConnections: 600,
+      maxPeers: 50,
+      encryption: "prefer" as const,
+    };
+    await saveSettings(
+      dir,
+      sessionSettings({ ...session, seedRatio: 2 / 3, seedIdleMinutes: 90, startAdded: false }),
+    );
+    const argv = ["--state-dir", dir];
+    const read = () => withSettingsFile(parseArgs(["daemon", ...argv]) as DaemonOptions, argv);
+    let options = await read();
+    assertEquals(
+      [options.seedRatio, options.seedIdleMs, options.addPaused],
+      [0.666667, 5_400_000, true],
+    );
+    // Switched off: the keys go, and the defaults (no limit, added torrents start) are back.
+    await saveSettings(dir, sessionSettings({ ...session, startAdded: true }));
+    options = await read();
+    assertEquals([options.seedRatio, options.seedIdleMs, options.addPaused], [
+      undefined,
+      undefined,
+      false,
+    ]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -468,6 +468,42 @@ Deno.test("daemon methods: a low-priority file is fetched after the others", asy
   assert(low < 150_000, `the low file came last: ${low} bytes of it by then`);
 });
 
+Deno.test("daemon methods: the daemon's seeding limits and --paused hold from the start", async () => {
+  const root = await Deno.makeTempDir({ prefix: "bt-start-limits-" });
+  const client = await Client.open({ port: 0, hostname: LOOPBACK, utp: false });
+  const kept = await KeptTorrents.open({ client, maxActive: 5 });
+  try {
+    const methods = methodsOver(kept, root, {
+      seeding: { ratio: 0.5, idleMinutes: 20 },
+      startAdded: false,
+    });
+    assertEquals(kept.seedLimits, { ratio: 0.5, idleMs: 1_200_000 });
+    const got = await methods["session-get"]({
+      fields: [
+        "seedRatioLimit",
+        "seedRatioLimited",
+        "idle-seeding-limit",
+        "idle-seeding-limit-enabled",
+        "start-added-torrents",
+      ],
+    });
+    assertEquals(got, {
+      seedRatioLimit: 0.5,
+      seedRatioLimited: true,
+      "idle-seeding-limit": 20,
+      "idle-seeding-limit-enabled": true,
+      "start-added-torrents": false,
+    });
+    await methods["torrent-add"]({ metainfo: encodeBase64(FILES[0]) });
+    const status = await methods["torrent-get"]({ ids: [1], fields: ["status"] });
+    assertEquals(status.torrents, [{ status: 0 }], "added stopped");
+  } finally {
+    await kept.close();
+    await client.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test("daemon methods: session-set changes peer limits and encryption at once", async () => {
   const root = await Deno.makeTempDir({ prefix: "bt-limits-" });
   const bytes = FILES[0];
@@ -517,7 +553,24 @@ Deno.test("daemon methods: session-set changes peer limits and encryption at onc
       maxConnections: 50,
       maxPeers: 7,
       encryption: "require",
+      startAdded: true,
     });
+    // The session's seeding limits and added-paused choice are kept too, each while on.
+    await methods["session-set"]({
+      seedRatioLimit: 1.5,
+      seedRatioLimited: true,
+      "idle-seeding-limit": 45,
+      "start-added-torrents": false,
+    });
+    assertEquals(
+      [saved.at(-1)?.seedRatio, saved.at(-1)?.seedIdleMinutes, saved.at(-1)?.startAdded],
+      [1.5, undefined, false],
+    );
+    assertEquals(kept.seedLimits, { ratio: 1.5, idleMs: undefined });
+    await methods["session-set"]({ seedRatioLimited: false, "start-added-torrents": true });
+    for (
+      const bad of [{ seedRatioLimit: 10_001 }, { "idle-seeding-limit": 366 * 24 * 60 }]
+    ) await assertRejects(async () => await methods["session-set"](bad), RpcError, "to ");
     for (
       const bad of [
         { "peer-limit-per-torrent": 9, "peer-limit-global": 0 },
