@@ -7,6 +7,7 @@
 import type { EncryptionPolicy } from "../peer/mod.ts";
 import { DEFAULT_MAX_PEERS } from "../engine/mod.ts";
 import type { TorrentVersion } from "../metainfo/mod.ts";
+import { DEFAULT_SPEED_SETTINGS, type SpeedSchedule } from "../client/mod.ts";
 import { formatIp, parseIp } from "../util/mod.ts";
 
 /** The commands the first word of the command line may name (`download` when absent). */
@@ -170,6 +171,14 @@ export interface DaemonOptions {
   seedIdleMs?: number;
   /** Torrents added over the RPC start paused unless the request says (`--paused`). */
   addPaused: boolean;
+  /**
+   * The alternative speed limits ("turtle mode"), bytes a second (0: none), whether they
+   * apply from the start (`--alt-speed`), and the daily window that switches them on.
+   */
+  altDownloadRate: number;
+  altUploadRate: number;
+  altSpeed: boolean;
+  altSchedule?: SpeedSchedule;
   logDir: string;
   verbose: boolean;
 }
@@ -331,6 +340,7 @@ export function parseRate(text: string): number {
 
 /** Flags that take no value. */
 type Switch =
+  | "altSpeed"
   | "seed"
   | "noSeed"
   | "quiet"
@@ -371,6 +381,9 @@ type ValueFlag =
   | "seedRatio"
   | "seedTime"
   | "seedIdle"
+  | "altDownloadRate"
+  | "altUploadRate"
+  | "altSchedule"
   | "tracker"
   | "webSeed"
   | "pieceSize"
@@ -516,6 +529,25 @@ const FLAG_SPECS: readonly FlagSpec[] = [
     about: "peer connections of all torrents together (default 600)",
   },
   {
+    key: "altDownloadRate",
+    label: "--alt-download-rate",
+    metavar: "<RATE>",
+    about: "the alternative download limit (default 50K)",
+  },
+  {
+    key: "altUploadRate",
+    label: "--alt-upload-rate",
+    metavar: "<RATE>",
+    about: "the alternative upload limit (default 50K)",
+  },
+  { key: "altSpeed", label: "--alt-speed", about: "start with the alternative limits on" },
+  {
+    key: "altSchedule",
+    label: "--alt-speed-schedule",
+    metavar: "<WHEN>",
+    about: "switch the alternative limits on daily, e.g. 09:00-17:00@weekdays",
+  },
+  {
     key: "stateDir",
     label: "--state-dir",
     metavar: "<DIR>",
@@ -610,6 +642,10 @@ const COMMAND_FLAGS: Record<CommandName, ReadonlySet<Flag>> = {
     "seedRatio",
     "seedIdle",
     "paused",
+    "altDownloadRate",
+    "altUploadRate",
+    "altSpeed",
+    "altSchedule",
   ]),
   add: new Set<Flag>(["rpc", "rpcAuth", "output", "paused"]),
   ls: new Set<Flag>(["rpc", "rpcAuth", "json"]),
@@ -1002,6 +1038,7 @@ function daemonOptions(t: Tokens, env: ParseArgsEnv): DaemonOptions {
     throw new UsageError(`${auth.label}: give USER:PASSWORD`);
   }
   const ratio = last(t, "seedRatio"), idle = last(t, "seedIdle");
+  const schedule = last(t, "altSchedule");
   return {
     command: "daemon",
     output,
@@ -1029,6 +1066,10 @@ function daemonOptions(t: Tokens, env: ParseArgsEnv): DaemonOptions {
     ...(ratio === undefined ? {} : { seedRatio: ratioOption(ratio) }),
     ...(idle === undefined ? {} : { seedIdleMs: durationOption(idle) }),
     addPaused: t.switches.has("paused"),
+    altDownloadRate: altRate(last(t, "altDownloadRate")),
+    altUploadRate: altRate(last(t, "altUploadRate")),
+    altSpeed: t.switches.has("altSpeed"),
+    ...(schedule === undefined ? {} : { altSchedule: scheduleOption(schedule) }),
     logDir,
     verbose: t.switches.has("verbose"),
   };
@@ -1284,6 +1325,69 @@ function ratioOption(given: Given): number {
     throw new UsageError(`${given.label} must be a number from 0 to 10000, e.g. 1.5`);
   }
   return r;
+}
+
+/** An alternative speed limit: Transmission's 50 kB/s unless given. */
+function altRate(given: Given | undefined): number {
+  return given === undefined ? DEFAULT_SPEED_SETTINGS.altDownload : rateOption(given);
+}
+
+/** `--alt-speed-schedule`, reported with its flag when bad. */
+function scheduleOption(given: Given): SpeedSchedule {
+  try {
+    return parseSchedule(given.value);
+  } catch (e) {
+    if (e instanceof UsageError) throw new UsageError(`${given.label}: ${e.message}`);
+    throw e;
+  }
+}
+
+/** Day words of a schedule, Sunday first (Transmission's bit order). */
+const DAY_NAMES = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
+const DAY_SETS: Record<string, number> = { all: 127, weekdays: 62, weekends: 65, none: 0 };
+
+/**
+ * Reads a daily window: `HH:MM-HH:MM`, then `@` and the days (`all`, the default; `weekdays`,
+ * `weekends`, or names such as `mon,wed,fri`). A window that ends before it begins runs past
+ * midnight. Throws {@link UsageError}.
+ *
+ * @example
+ * ```ts
+ * import { formatSchedule, parseSchedule } from "./args.ts";
+ * const nights = parseSchedule("22:30-06:00@sat,sun");
+ * console.log(nights, formatSchedule(nights)); // { begin: 1350, end: 360, days: 65 } 22:30-06:00@weekends
+ * ```
+ */
+export function parseSchedule(text: string): SpeedSchedule {
+  const m = /^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})(?:@([a-z,]+))?$/.exec(text.trim().toLowerCase());
+  const minutes = (h: string, min: string) =>
+    Number(h) < 24 && Number(min) < 60 ? Number(h) * 60 + Number(min) : NaN;
+  const begin = m ? minutes(m[1], m[2]) : NaN, end = m ? minutes(m[3], m[4]) : NaN;
+  if (!m || Number.isNaN(begin) || Number.isNaN(end)) {
+    throw new UsageError(
+      `invalid schedule "${printable(text)}" (use e.g. 09:00-17:00 or 22:00-06:00@weekdays)`,
+    );
+  }
+  let days = 0;
+  for (const word of (m[5] ?? "all").split(",")) {
+    const bits = DAY_SETS[word] ?? (DAY_NAMES.includes(word) ? 1 << DAY_NAMES.indexOf(word) : NaN);
+    if (Number.isNaN(bits)) {
+      throw new UsageError(
+        `unknown day "${printable(word)}" (use all, weekdays, weekends or mon..sun)`,
+      );
+    }
+    days |= bits;
+  }
+  return { begin, end, days };
+}
+
+/** The text `parseSchedule` reads back as `schedule`. */
+export function formatSchedule(schedule: SpeedSchedule): string {
+  const time = (m: number) =>
+    `${String(Math.floor(m / 60)).padStart(2, "0")}:${String(m % 60).padStart(2, "0")}`;
+  const set = Object.entries(DAY_SETS).find(([, bits]) => bits === schedule.days)?.[0];
+  const days = set ?? DAY_NAMES.filter((_, i) => schedule.days & (1 << i)).join(",");
+  return `${time(schedule.begin)}-${time(schedule.end)}@${days}`;
 }
 
 /** A duration (see `parseDuration`), in ms; a bad one is reported with its flag. */

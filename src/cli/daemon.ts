@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { KeptTorrents, SavedTorrents } from "../client/mod.ts";
+import { DEFAULT_SPEED_SETTINGS, KeptTorrents, SavedTorrents, SpeedLimits } from "../client/mod.ts";
 import { addCounts, RpcServer, thisRunCounts, transmissionMethods } from "../rpc/mod.ts";
 import { webPages } from "../web/mod.ts";
 import type { DaemonOptions } from "./args.ts";
@@ -29,6 +29,8 @@ const RELEASE_MEMORY_MS = 10_000;
 const SESSION_CLOSE_DELAY_MS = 200;
 /** How often the session statistics are saved while the daemon runs (and when it stops). */
 const SAVE_STATS_MS = 60_000;
+/** How often the alternative speed limits' schedule is looked at: it is set in minutes. */
+const SCHEDULE_CHECK_MS = 20_000;
 
 /**
  * Runs the daemon until it is told to stop (a signal, or `stopSignal`); returns 0 then. A peer
@@ -57,6 +59,19 @@ export async function runDaemon(
         maxPeers: options.maxPeers,
         log,
       });
+      const speeds = new SpeedLimits(
+        { download: client.hub.downloadLimiter, upload: client.hub.uploadLimiter },
+        {
+          download: options.maxDownloadRate,
+          upload: options.maxUploadRate,
+          altDownload: options.altDownloadRate,
+          altUpload: options.altUploadRate,
+          altOn: options.altSpeed,
+          schedule: options.altSchedule
+            ? { ...options.altSchedule, on: true }
+            : DEFAULT_SPEED_SETTINGS.schedule,
+        },
+      );
       const started = Date.now();
       const earlierRuns = await loadStats(options.stateDir);
       const keepStats = () =>
@@ -75,6 +90,7 @@ export async function runDaemon(
           idleMinutes: options.seedIdleMs === undefined ? undefined : options.seedIdleMs / 60_000,
         },
         startAdded: !options.addPaused,
+        speeds,
         // What a remote changes (the web page, transmission-remote) holds after a restart.
         saveSession: (values) =>
           saveSettings(options.stateDir, sessionSettings(values))
@@ -107,9 +123,11 @@ export async function runDaemon(
       io.out(`bittorrent daemon: ${line} (Ctrl-C stops)\n`);
       const release = setInterval(releaseFreeMemory, RELEASE_MEMORY_MS);
       const statsTimer = setInterval(keepStats, SAVE_STATS_MS);
+      const scheduleTimer = setInterval(() => speeds.tick(), SCHEDULE_CHECK_MS);
       await interrupted;
       clearInterval(release);
       clearInterval(statsTimer);
+      clearInterval(scheduleTimer);
       log.info("stopping");
       await server.stop();
       await kept.close();

@@ -209,6 +209,13 @@ Options:
       --seed-idle <DURATION>  stop seeding a torrent after this long without
                               uploading (e.g. 30m, 2h)
       --paused                torrents added over RPC start stopped
+      --alt-download-rate <RATE>, --alt-upload-rate <RATE>
+                              turtle mode's limits (default: 50K each)
+      --alt-speed             start in turtle mode
+      --alt-speed-schedule <WHEN>
+                              turtle mode daily, e.g. 09:00-17:00@weekdays or
+                              23:00-07:00@mon,tue (a window past midnight ends
+                              the next day)
       --port <N>              port to accept peers on (default: ${DEFAULT_PORT})
       --bind <ADDR>           listen for peers and run the DHT on this address
       --encryption <MODE>     prefer (default), require or off

@@ -14,7 +14,7 @@
 import type { SessionValues } from "../rpc/mod.ts";
 import { fsReason } from "../storage/mod.ts";
 import { writeFileAtomic } from "../util/mod.ts";
-import { commandFlags, type DaemonOptions, parseArgs, UsageError } from "./args.ts";
+import { commandFlags, type DaemonOptions, formatSchedule, parseArgs, UsageError } from "./args.ts";
 
 /** The file's name in the daemon's state folder. */
 export const SETTINGS_FILE = "settings.json";
@@ -109,7 +109,8 @@ export async function withSettingsFile(
  * console.log(sessionSettings({
  *   downloadDir: "/srv", maxActive: 3, maxDownloadRate: 0, maxUploadRate: 1024,
  *   maxConnections: Infinity, maxPeers: 50, encryption: "prefer", seedRatio: 1 / 3,
- *   startAdded: false,
+ *   startAdded: false, altDownloadRate: 51200, altUploadRate: 51200, altSpeed: true,
+ *   altSchedule: { begin: 540, end: 1020, days: 62 },
  * }));
  * // {
  * //   output: "/srv",
@@ -121,7 +122,11 @@ export async function withSettingsFile(
  * //   encryption: "prefer",
  * //   "seed-ratio": "0.333333",
  * //   "seed-idle": undefined,
- * //   paused: true
+ * //   paused: true,
+ * //   "alt-download-rate": 51200,
+ * //   "alt-upload-rate": 51200,
+ * //   "alt-speed": true,
+ * //   "alt-speed-schedule": "09:00-17:00@weekdays"
  * // }
  * ```
  */
@@ -140,6 +145,10 @@ export function sessionSettings(
     "seed-ratio": values.seedRatio?.toFixed(6).replace(/\.?0+$/, ""),
     "seed-idle": values.seedIdleMinutes,
     paused: values.startAdded ? undefined : true,
+    "alt-download-rate": values.altDownloadRate,
+    "alt-upload-rate": values.altUploadRate,
+    "alt-speed": values.altSpeed || undefined,
+    "alt-speed-schedule": values.altSchedule && formatSchedule(values.altSchedule),
   };
 }
 

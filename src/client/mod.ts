@@ -48,6 +48,14 @@ export {
 } from "./seed_limits.ts";
 export { type AddChoices, KeptTorrents, type KeptTorrentsOptions } from "./kept_torrents.ts";
 export type { QueueMove } from "./queue_order.ts";
+export {
+  ALL_DAYS,
+  DEFAULT_SPEED_SETTINGS,
+  inSchedule,
+  SpeedLimits,
+  type SpeedSchedule,
+  type SpeedSettings,
+} from "./speed_limits.ts";
 export { type FetchedTorrent, MetadataJob, type MetadataJobOptions } from "./metadata_job.ts";
 export { combineDhtNodes, DhtLookups, type DhtNode } from "./dht_lookups.ts";
 export {

@@ -16,6 +16,9 @@ import {
   type QueueMove,
   type RateSetting,
   type SavedTorrent,
+  SpeedLimits,
+  type SpeedSchedule,
+  type SpeedSettings,
   type TorrentSource,
 } from "../client/mod.ts";
 import type { EncryptionPolicy } from "../peer/mod.ts";
@@ -49,6 +52,11 @@ export interface MethodContext {
   seeding?: { ratio?: number; idleMinutes?: number };
   /** Whether added torrents start unless the request says (default true). */
   startAdded?: boolean;
+  /**
+   * The process's speed limits, usual and alternative (the daemon's, which follows their
+   * schedule); default: the hub's limits as they are, no schedule followed.
+   */
+  speeds?: SpeedLimits;
   /** Keeps what `session-set` changed for the next run (the daemon's settings file). */
   saveSession?: (values: SessionValues) => Promise<void>;
   /** Stops the process, as a signal would (`session-close`); none: the method is refused. */
@@ -109,6 +117,11 @@ export interface SessionValues {
   seedRatio?: number;
   seedIdleMinutes?: number;
   startAdded: boolean;
+  /** The alternative speed limits, whether they apply, and their schedule while it is on. */
+  altDownloadRate: number;
+  altUploadRate: number;
+  altSpeed: boolean;
+  altSchedule?: SpeedSchedule;
 }
 
 /** Most a session's share ratio limit may be, as the daemon's `--seed-ratio` takes it. */
@@ -144,6 +157,11 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
     };
   };
   applySeedLimits();
+  const bytesOf = (limiter: { rate: number }) => limiter.rate === Infinity ? 0 : limiter.rate;
+  const speeds = context.speeds ?? new SpeedLimits(
+    { download: client.hub.downloadLimiter, upload: client.hub.uploadLimiter },
+    { download: bytesOf(client.hub.downloadLimiter), upload: bytesOf(client.hub.uploadLimiter) },
+  );
   const started = context.started ?? Date.now();
   /** Does `act` to each torrent `ids` names, one after another, then answers. */
   const inTurn = async (args: Record<string, unknown>, act: (t: ClientTorrent) => unknown) => {
@@ -184,8 +202,7 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
         encryption: ENCRYPTION[client.hub.network.encryption],
         "peer-limit-global": client.hub.maxConnections,
         "peer-limit-per-torrent": kept.maxPeers,
-        ...speedLimit("down", client.hub.downloadLimiter.rate),
-        ...speedLimit("up", client.hub.uploadLimiter.rate),
+        ...speedFields(speeds.settings),
         "start-added-torrents": settings.startAdded,
         seedRatioLimit: settings.seedRatio.value,
         seedRatioLimited: settings.seedRatio.on,
@@ -222,10 +239,7 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       const ratioOn = boolArg(args, "seedRatioLimited");
       const idle = numberArg(args, "idle-seeding-limit", MAX_IDLE_MINUTES);
       const idleOn = boolArg(args, "idle-seeding-limit-enabled");
-      const speeds = ([
-        ["down", client.hub.downloadLimiter],
-        ["up", client.hub.uploadLimiter],
-      ] as const).map(([way, limiter]) => ({ limiter, ...speedArgs(args, way) }));
+      const speedChanges = speedArgs(args, speeds.settings);
 
       if (dir !== undefined) settings.downloadDir = dir;
       if (size !== undefined) kept.maxActive = size;
@@ -238,24 +252,23 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       settings.idleMinutes.value = idle ?? settings.idleMinutes.value;
       settings.idleMinutes.on = idleOn ?? settings.idleMinutes.on;
       applySeedLimits();
-      for (const { limiter, enabled, kB } of speeds) {
-        if (enabled === false) limiter.setRate(0);
-        else if (kB !== undefined && (enabled === true || limiter.rate !== Infinity)) {
-          limiter.setRate(kB * 1024);
-        }
-      }
-      const rate = (r: number) => r === Infinity ? 0 : r;
+      speeds.set(speedChanges);
+      const now = speeds.settings;
       await context.saveSession?.({
         downloadDir: settings.downloadDir,
         maxActive: kept.maxActive,
-        maxDownloadRate: rate(client.hub.downloadLimiter.rate),
-        maxUploadRate: rate(client.hub.uploadLimiter.rate),
+        maxDownloadRate: now.download,
+        maxUploadRate: now.upload,
         maxConnections: client.hub.maxConnections,
         maxPeers: kept.maxPeers,
         encryption: client.hub.network.encryption,
         ...(settings.seedRatio.on ? { seedRatio: settings.seedRatio.value } : {}),
         ...(settings.idleMinutes.on ? { seedIdleMinutes: settings.idleMinutes.value } : {}),
         startAdded: settings.startAdded,
+        altDownloadRate: now.altDownload,
+        altUploadRate: now.altUpload,
+        altSpeed: now.altOn,
+        ...(now.schedule.on ? { altSchedule: now.schedule } : {}),
       });
       return {};
     },
@@ -412,12 +425,21 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
   };
 }
 
-/** `speed-limit-down` and `-enabled` (or `up`) in kB/s, from a limiter's bytes a second. */
-function speedLimit(way: "down" | "up", rate: number): Record<string, unknown> {
-  const on = rate !== Infinity;
+/** session-get's speed limits, usual and alternative, in kB/s; the schedule in minutes. */
+function speedFields(s: Readonly<SpeedSettings>): Record<string, unknown> {
+  const kB = (bytes: number) => Math.round(bytes / 1024);
   return {
-    [`speed-limit-${way}`]: on ? Math.round(rate / 1024) : 0,
-    [`speed-limit-${way}-enabled`]: on,
+    "speed-limit-down": kB(s.download),
+    "speed-limit-down-enabled": s.download > 0,
+    "speed-limit-up": kB(s.upload),
+    "speed-limit-up-enabled": s.upload > 0,
+    "alt-speed-down": kB(s.altDownload),
+    "alt-speed-up": kB(s.altUpload),
+    "alt-speed-enabled": s.altOn,
+    "alt-speed-time-begin": s.schedule.begin,
+    "alt-speed-time-end": s.schedule.end,
+    "alt-speed-time-day": s.schedule.days,
+    "alt-speed-time-enabled": s.schedule.on,
   };
 }
 
@@ -516,14 +538,40 @@ function encryptionArg(args: Record<string, unknown>): EncryptionPolicy | undefi
   return policy[0] as EncryptionPolicy;
 }
 
-/** `speed-limit-down`/`-up` (kB/s) and its `-enabled`, each when present. */
+/**
+ * session-set's speed arguments as changes to `now`. A usual limit is on while above 0: one
+ * switched off is 0, and a new value applies when it is switched on, or already on.
+ */
 function speedArgs(
   args: Record<string, unknown>,
-  way: "down" | "up",
-): { enabled?: boolean; kB?: number } {
+  now: Readonly<SpeedSettings>,
+): Partial<SpeedSettings> {
+  const usual = (way: "down" | "up", bytes: number) => {
+    const enabled = boolArg(args, `speed-limit-${way}-enabled`);
+    const kB = numberArg(args, `speed-limit-${way}`);
+    if (enabled === false) return 0;
+    return kB !== undefined && (enabled === true || bytes > 0) ? kB * 1024 : bytes;
+  };
+  const minutes = (key: string, fallback: number) => {
+    const v = wholeArg(args, key, 0) ?? fallback;
+    if (v >= 24 * 60) throw new RpcError(`${key} must be minutes after midnight, below 1440`);
+    return v;
+  };
+  const days = wholeArg(args, "alt-speed-time-day", 0) ?? now.schedule.days;
+  if (days > 127) throw new RpcError("alt-speed-time-day must be a sum of day bits, at most 127");
+  const kBs = (key: string, bytes: number) => (numberArg(args, key) ?? bytes / 1024) * 1024;
   return {
-    enabled: boolArg(args, `speed-limit-${way}-enabled`),
-    kB: numberArg(args, `speed-limit-${way}`),
+    download: usual("down", now.download),
+    upload: usual("up", now.upload),
+    altDownload: kBs("alt-speed-down", now.altDownload),
+    altUpload: kBs("alt-speed-up", now.altUpload),
+    altOn: boolArg(args, "alt-speed-enabled") ?? now.altOn,
+    schedule: {
+      begin: minutes("alt-speed-time-begin", now.schedule.begin),
+      end: minutes("alt-speed-time-end", now.schedule.end),
+      days,
+      on: boolArg(args, "alt-speed-time-enabled") ?? now.schedule.on,
+    },
   };
 }
 

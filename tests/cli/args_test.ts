@@ -439,6 +439,9 @@ Deno.test("parseArgs: daemon takes the network and RPC flags, with Transmission'
     maxActive: 5,
     maxConnections: 600,
     addPaused: false,
+    altDownloadRate: 51_200,
+    altUploadRate: 51_200,
+    altSpeed: false,
     logDir: "/home/ann/.local/state/bittorrent/logs",
     verbose: false,
   });
@@ -449,6 +452,28 @@ Deno.test("parseArgs: daemon takes the network and RPC flags, with Transmission'
   assert("addPaused" in seeding);
   assertEquals([seeding.seedRatio, seeding.seedIdleMs, seeding.addPaused], [1.5, 5_400_000, true]);
   assertThrows(() => parseArgs(["daemon", "--seed-ratio", "-1"], LINUX), UsageError, "0 to 10000");
+  const turtle = parseArgs([
+    "daemon",
+    "--alt-download-rate",
+    "100K",
+    "--alt-upload-rate",
+    "0",
+    "--alt-speed",
+    "--alt-speed-schedule",
+    "23:00-7:30@mon,fri",
+  ], LINUX);
+  assert("altSpeed" in turtle);
+  assertEquals(
+    [turtle.altDownloadRate, turtle.altUploadRate, turtle.altSpeed, turtle.altSchedule],
+    [102_400, 0, true, { begin: 1380, end: 450, days: 2 | 32 }],
+  );
+  for (const bad of ["9-17", "24:00-08:00", "08:60-09:00", "08:00-09:00@someday", "08:00-09:00@"]) {
+    assertThrows(
+      () => parseArgs(["daemon", "--alt-speed-schedule", bad], LINUX),
+      UsageError,
+      "--alt-speed-schedule",
+    );
+  }
   assertThrows(
     () => parseArgs(["daemon", "--seed-idle", "soon"], LINUX),
     UsageError,

@@ -69,7 +69,7 @@ Deno.test("settings file: flags in JSON, the command line wins, bad keys and val
   }
 });
 
-Deno.test("settings file: the session's seeding limits and added-paused choice read back as set", async () => {
+Deno.test("settings file: the session's seeding limits, added-paused choice and alternative speeds read back", async () => {
   const dir = await Deno.makeTempDir({ prefix: "bt-settings-" });
   try {
     const session = {
@@ -80,10 +80,21 @@ Deno.test("settings file: the session's seeding limits and added-paused choice r
       maxConnections: 600,
       maxPeers: 50,
       encryption: "prefer" as const,
+      altDownloadRate: 51_200,
+      altUploadRate: 51_200,
+      altSpeed: false,
     };
     await saveSettings(
       dir,
-      sessionSettings({ ...session, seedRatio: 2 / 3, seedIdleMinutes: 90, startAdded: false }),
+      sessionSettings({
+        ...session,
+        seedRatio: 2 / 3,
+        seedIdleMinutes: 90,
+        startAdded: false,
+        altUploadRate: 10_000,
+        altSpeed: true,
+        altSchedule: { begin: 1320, end: 420, days: 65 },
+      }),
     );
     const argv = ["--state-dir", dir];
     const read = () => withSettingsFile(parseArgs(["daemon", ...argv]) as DaemonOptions, argv);
@@ -91,6 +102,10 @@ Deno.test("settings file: the session's seeding limits and added-paused choice r
     assertEquals(
       [options.seedRatio, options.seedIdleMs, options.addPaused],
       [0.666667, 5_400_000, true],
+    );
+    assertEquals(
+      [options.altDownloadRate, options.altUploadRate, options.altSpeed, options.altSchedule],
+      [51_200, 10_000, true, { begin: 1320, end: 420, days: 65 }],
     );
     // Switched off: the keys go, and the defaults (no limit, added torrents start) are back.
     await saveSettings(dir, sessionSettings({ ...session, startAdded: true }));
@@ -100,6 +115,7 @@ Deno.test("settings file: the session's seeding limits and added-paused choice r
       undefined,
       false,
     ]);
+    assertEquals([options.altSpeed, options.altSchedule], [false, undefined]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -233,10 +233,16 @@ Deno.test({
         );
         await until("done", async () => (await listed(daemon.rpcPort))[0]?.[1] === "100%", 60_000);
         await remote(daemon.rpcPort, "-t", "1", "-S");
+        // Turtle mode, as transmission-remote sets it: kept in settings.json for the restart.
+        await remote(daemon.rpcPort, "-asd", "30", "-asu", "10", "-as");
         await daemon.stop("SIGKILL");
         await seeder.stop(); // nobody to fetch metadata or data from now
 
         daemon = await startDaemon(downloads, ["--state-dir", state], state);
+        const limits = await remote(daemon.rpcPort, "-si");
+        assert(limits.includes("Download speed limit: 30 kB/s"), limits);
+        assert(limits.includes("Enabled turtle limit: 10 kB/s"), limits);
+        await remote(daemon.rpcPort, "-AS");
         const info = await remote(daemon.rpcPort, "-t", "1", "-i");
         assert(info.includes(`Hash: ${swarm.infoHash}`) && info.includes("State: Stopped"), info);
         await remote(daemon.rpcPort, "-t", "1", "-s");

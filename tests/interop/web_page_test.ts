@@ -357,6 +357,32 @@ Deno.test({
         );
         assertEquals((await session())["peer-limit-per-torrent"], 9, "the rest kept");
 
+        // Turtle mode: its limits in Settings, and the header's button switches them on.
+        assertEquals(await value("set-alt-down"), "50");
+        await browser.evaluate(`document.getElementById("set-alt-down").value = ""`);
+        await browser.type("#set-alt-down", "20");
+        await browser.click("#settings-save");
+        await until(
+          "the turtle limit over RPC",
+          async () => (await session())["alt-speed-down"] === 20,
+          10_000,
+        );
+        await browser.click("#turtle");
+        await until(
+          "turtle mode on over RPC",
+          async () => (await session())["alt-speed-enabled"] === true,
+          10_000,
+        );
+        await browser.waitFor(
+          "the button pressed",
+          `document.getElementById("turtle").getAttribute("aria-pressed") === "true"`,
+        );
+        await rpc("session-set", { "alt-speed-enabled": false });
+        await browser.waitFor(
+          "the refresh shows it off",
+          `document.getElementById("turtle").getAttribute("aria-pressed") === "false"`,
+        );
+
         // A phone's width: cards, nothing wider than the screen.
         await browser.viewport(375, 800, true);
         await browser.waitFor(

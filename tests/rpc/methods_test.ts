@@ -554,7 +554,57 @@ Deno.test("daemon methods: session-set changes peer limits and encryption at onc
       maxPeers: 7,
       encryption: "require",
       startAdded: true,
+      altDownloadRate: 50 * 1024,
+      altUploadRate: 50 * 1024,
+      altSpeed: false,
     });
+    // The alternative limits ("turtle mode"): switched on, they are the hub's; the usual ones
+    // are still what session-get says of speed-limit-*.
+    await methods["session-set"]({
+      "speed-limit-down": 400,
+      "speed-limit-down-enabled": true,
+      "alt-speed-down": 20,
+      "alt-speed-up": 5,
+      "alt-speed-enabled": true,
+      "alt-speed-time-begin": 1380,
+      "alt-speed-time-end": 360,
+      "alt-speed-time-day": 62,
+    });
+    assertEquals([client.hub.downloadLimiter.rate, client.hub.uploadLimiter.rate], [20_480, 5120]);
+    const turtle = await methods["session-get"]({
+      fields: [
+        "speed-limit-down",
+        "speed-limit-down-enabled",
+        "alt-speed-down",
+        "alt-speed-enabled",
+        "alt-speed-time-begin",
+        "alt-speed-time-end",
+        "alt-speed-time-day",
+        "alt-speed-time-enabled",
+      ],
+    });
+    assertEquals(turtle, {
+      "speed-limit-down": 400,
+      "speed-limit-down-enabled": true,
+      "alt-speed-down": 20,
+      "alt-speed-enabled": true,
+      "alt-speed-time-begin": 1380,
+      "alt-speed-time-end": 360,
+      "alt-speed-time-day": 62,
+      "alt-speed-time-enabled": false,
+    });
+    assertEquals(
+      [saved.at(-1)?.altDownloadRate, saved.at(-1)?.altSpeed, saved.at(-1)?.altSchedule],
+      [20_480, true, undefined],
+    );
+    await methods["session-set"]({ "alt-speed-enabled": false });
+    assertEquals(client.hub.downloadLimiter.rate, 409_600, "the usual limit again");
+    for (
+      const bad of [{ "alt-speed-time-begin": 1440 }, { "alt-speed-time-day": 128 }, {
+        "alt-speed-down": -1,
+      }]
+    ) await assertRejects(async () => await methods["session-set"](bad), RpcError);
+    await methods["session-set"]({ "speed-limit-down-enabled": false });
     // The session's seeding limits and added-paused choice are kept too, each while on.
     await methods["session-set"]({
       seedRatioLimit: 1.5,

@@ -272,6 +272,19 @@ function showStats(s) {
     `${s.pausedTorrentCount} paused · ${speeds} · this session ${totals}`;
 }
 
+/** Switches the alternative speed limits on and off; the refresh shows which apply. */
+const turtle = byId("turtle");
+turtle.addEventListener("click", async () => {
+  const on = turtle.getAttribute("aria-pressed") !== "true";
+  try {
+    await rpc("session-set", { "alt-speed-enabled": on });
+    turtle.setAttribute("aria-pressed", String(on));
+    say(on ? "Turtle mode on: the alternative speed limits apply" : "Turtle mode off");
+  } catch (e) {
+    say(why(e), true);
+  }
+});
+
 /** @type {ReturnType<typeof setTimeout> | undefined} */
 let timer;
 let busy = false, again = false;
@@ -285,12 +298,14 @@ async function refresh() {
   }
   busy = true;
   try {
-    const [list, stats] = await Promise.all([
+    const [list, stats, session] = await Promise.all([
       rpc("torrent-get", { fields: FIELDS }),
       rpc("session-stats"),
+      rpc("session-get", { fields: ["alt-speed-enabled"] }),
     ]);
     render(list.torrents);
     showStats(stats);
+    turtle.setAttribute("aria-pressed", String(session["alt-speed-enabled"] === true));
     if (filesOf !== null) await refreshFiles();
     if (refreshFailed) say("");
     refreshFailed = false;
@@ -561,6 +576,8 @@ async function loadSettings() {
   field("set-dir").value = s["download-dir"];
   field("set-down").value = s["speed-limit-down-enabled"] ? String(s["speed-limit-down"]) : "";
   field("set-up").value = s["speed-limit-up-enabled"] ? String(s["speed-limit-up"]) : "";
+  field("set-alt-down").value = s["alt-speed-down"] ? String(s["alt-speed-down"]) : "";
+  field("set-alt-up").value = s["alt-speed-up"] ? String(s["alt-speed-up"]) : "";
   field("set-queue").value = String(s["download-queue-size"]);
   field("set-peers").value = String(s["peer-limit-per-torrent"]);
   field("set-global").value = String(s["peer-limit-global"]);
@@ -591,6 +608,9 @@ byId("settings-form").addEventListener("submit", async (event) => {
       "download-dir": field("set-dir").value,
       ...optional("set-down", "speed-limit-down"),
       ...optional("set-up", "speed-limit-up"),
+      // Turtle mode's limits; empty is none (0), as for the usual ones.
+      "alt-speed-down": Number(field("set-alt-down").value.trim()),
+      "alt-speed-up": Number(field("set-alt-up").value.trim()),
       "download-queue-size": Number(field("set-queue").value),
       "peer-limit-per-torrent": Number(field("set-peers").value),
       "peer-limit-global": Number(field("set-global").value),
