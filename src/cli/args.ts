@@ -1064,12 +1064,12 @@ function daemonOptions(t: Tokens, env: ParseArgsEnv): DaemonOptions {
       DEFAULT_MAX_CONNECTIONS,
     ),
     ...(ratio === undefined ? {} : { seedRatio: ratioOption(ratio) }),
-    ...(idle === undefined ? {} : { seedIdleMs: durationOption(idle) }),
+    ...(idle === undefined ? {} : { seedIdleMs: labelled(idle, parseDuration) }),
     addPaused: t.switches.has("paused"),
     altDownloadRate: altRate(last(t, "altDownloadRate")),
     altUploadRate: altRate(last(t, "altUploadRate")),
     altSpeed: t.switches.has("altSpeed"),
-    ...(schedule === undefined ? {} : { altSchedule: scheduleOption(schedule) }),
+    ...(schedule === undefined ? {} : { altSchedule: labelled(schedule, parseSchedule) }),
     logDir,
     verbose: t.switches.has("verbose"),
   };
@@ -1171,9 +1171,13 @@ function looksLikeOption(arg: string): boolean {
 }
 
 function rateOption(given: Given | undefined): number {
-  if (given === undefined) return 0;
+  return given === undefined ? 0 : labelled(given, parseRate);
+}
+
+/** `parse` of a flag's value; what it refuses is told with the flag's name. */
+function labelled<T>(given: Given, parse: (text: string) => T): T {
   try {
-    return parseRate(given.value);
+    return parse(given.value);
   } catch (err) {
     if (err instanceof UsageError) throw new UsageError(`${given.label}: ${err.message}`);
     throw err;
@@ -1313,7 +1317,7 @@ function seedOptions(t: Tokens): Pick<CliOptions, "seed" | "seedRatio" | "seedTi
     seed: switches.has("seed") || ratio !== undefined || time !== undefined,
   };
   if (ratio !== undefined) out.seedRatio = ratioOption(ratio);
-  if (time !== undefined) out.seedTimeMs = durationOption(time);
+  if (time !== undefined) out.seedTimeMs = labelled(time, parseDuration);
   return out;
 }
 
@@ -1330,16 +1334,6 @@ function ratioOption(given: Given): number {
 /** An alternative speed limit: Transmission's 50 kB/s unless given. */
 function altRate(given: Given | undefined): number {
   return given === undefined ? DEFAULT_SPEED_SETTINGS.altDownload : rateOption(given);
-}
-
-/** `--alt-speed-schedule`, reported with its flag when bad. */
-function scheduleOption(given: Given): SpeedSchedule {
-  try {
-    return parseSchedule(given.value);
-  } catch (e) {
-    if (e instanceof UsageError) throw new UsageError(`${given.label}: ${e.message}`);
-    throw e;
-  }
 }
 
 /** Day words of a schedule, Sunday first (Transmission's bit order). */
@@ -1388,16 +1382,6 @@ export function formatSchedule(schedule: SpeedSchedule): string {
   const set = Object.entries(DAY_SETS).find(([, bits]) => bits === schedule.days)?.[0];
   const days = set ?? DAY_NAMES.filter((_, i) => schedule.days & (1 << i)).join(",");
   return `${time(schedule.begin)}-${time(schedule.end)}@${days}`;
-}
-
-/** A duration (see `parseDuration`), in ms; a bad one is reported with its flag. */
-function durationOption(given: Given): number {
-  try {
-    return parseDuration(given.value);
-  } catch (e) {
-    if (e instanceof UsageError) throw new UsageError(`${given.label}: ${e.message}`);
-    throw e;
-  }
 }
 
 /** `listFiles`, `fileSelection`, `sequential` and `prealloc`, each present only when asked for. */
