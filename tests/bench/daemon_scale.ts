@@ -23,6 +23,9 @@
  *   beside it, the daemon's RSS before the first `torrent-add` (3 s after it answered its first
  *   request) and what each torrent added to it: what a runtime costs by itself is not what
  *   each idle torrent costs.
+ * - RSS settled: VmRSS again `--settle` seconds (default 60; 0: not measured) after every torrent
+ *   was seeding, the torrent-get timing done: what an idle seedbox keeps once the garbage of the
+ *   burst of adds is collected and given back, which the first figure may still hold.
  * - idle CPU: utime+stime over `--idle` seconds (default 10) with nothing asked of the daemon,
  *   starting 3 s after the last torrent was seeding, as % of one core.
  * - torrent-get all: median wall time of 10 `torrent-get` requests for every torrent with the
@@ -72,6 +75,8 @@ export interface ScaleConfig {
   concurrency: number;
   /** Seconds of the idle CPU window. */
   idleSeconds: number;
+  /** Seconds after all seeding when the settled RSS is read; 0: not read. */
+  settleSeconds: number;
   /** `torrent-get` calls whose median is reported. */
   getCalls: number;
   /** Seconds the daemon may take until every torrent seeds. */
@@ -94,6 +99,7 @@ export interface ScaleRow {
   /** RSS with no torrent yet. */
   emptyRssBytes?: number;
   rssBytes?: number;
+  settledRssBytes?: number;
   idleCpuPercent?: number;
   getAllMs?: number;
   failed?: string;
@@ -382,6 +388,7 @@ async function measure(
       await delay(POLL_MS);
     }
     row.seedingSeconds = (performance.now() - addStart) / 1000;
+    const seedingAt = performance.now();
     const atSeeding = await processMemory(pid);
     note(
       `${name}: all ${n} seeding after ${row.seedingSeconds.toFixed(1)} s; ` +
@@ -416,6 +423,13 @@ async function measure(
         `min ${Math.min(...times).toFixed(1)}, max ${Math.max(...times).toFixed(1)}; ` +
         `${Math.round(bytes / 1024)} KiB`,
     );
+    if (config.settleSeconds > 0) {
+      await delay(Math.max(0, seedingAt + config.settleSeconds * 1000 - performance.now()));
+      row.settledRssBytes = (await processMemory(pid)).rss;
+      note(
+        `${name}: ${config.settleSeconds} s after all seeding: RSS ${mb(row.settledRssBytes)} MB`,
+      );
+    }
   } catch (e) {
     row.failed = e instanceof Error ? e.message : String(e);
     note(`${name}: FAILED: ${row.failed}; ${child.diagnosis()}`);
@@ -467,6 +481,7 @@ export function renderScaleTable(torrents: number, rows: ScaleRow[]): string {
     `add ${torrents} (s)`,
     "until all seeding (s)",
     "RSS (MB)",
+    "RSS settled (MB)",
     "RSS empty (MB)",
     "per torrent (KB)",
     "idle CPU (% core)",
@@ -480,6 +495,7 @@ export function renderScaleTable(torrents: number, rows: ScaleRow[]): string {
       fmt(r.addSeconds, 2),
       fmt(r.seedingSeconds, 1),
       fmt(r.rssBytes === undefined ? undefined : r.rssBytes / 1e6, 1),
+      fmt(r.settledRssBytes === undefined ? undefined : r.settledRssBytes / 1e6, 1),
       fmt(r.emptyRssBytes === undefined ? undefined : r.emptyRssBytes / 1e6, 1),
       fmt(
         r.rssBytes === undefined || r.emptyRssBytes === undefined
@@ -550,6 +566,7 @@ const USAGE = `deno run --allow-all tests/bench/daemon_scale.ts [options]
                       transmission only when ${TRANSMISSION} is installed)
   --concurrency N     torrent-add requests in flight at once (default 1)
   --idle SEC          seconds of the idle CPU window (default 10)
+  --settle SEC        RSS read again this long after all seeding (default 60; 0: not)
   --timeout SEC       seconds until every torrent must seed (default 120 + 0.6 per torrent)
   --dead-tracker      every torrent names a tracker on a closed 127.0.0.1 port
   --profile           run ours under --cpu-prof and print its top functions
@@ -578,6 +595,7 @@ export async function scaleConfigFromArgs(args: string[]): Promise<ScaleConfig |
       clients: { type: "string" },
       concurrency: { type: "string" },
       idle: { type: "string" },
+      settle: { type: "string" },
       timeout: { type: "string" },
       "dead-tracker": { type: "boolean" },
       profile: { type: "boolean" },
@@ -607,6 +625,7 @@ export async function scaleConfigFromArgs(args: string[]): Promise<ScaleConfig |
     daemons,
     concurrency: intFlag(values.concurrency, "concurrency", 1, 64) ?? 1,
     idleSeconds: intFlag(values.idle, "idle", 1, 3600) ?? (smoke ? 2 : 10),
+    settleSeconds: intFlag(values.settle, "settle", 0, 3600) ?? (smoke ? 1 : 60),
     getCalls: smoke ? 3 : 10,
     timeoutSec: intFlag(values.timeout, "timeout", 1, 86_400) ??
       Math.round(120 + 0.6 * torrents),

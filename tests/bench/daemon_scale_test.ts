@@ -31,7 +31,7 @@ Deno.test({
     assert(row !== undefined && !row.includes("FAILED"), `no figures for ours: ${why}`);
     const cells = row.split("|").slice(1).map((c) => c.trim());
     assert(
-      cells.length === 7 && cells.every((c) => Number.isFinite(Number(c))),
+      cells.length === 8 && cells.every((c) => Number.isFinite(Number(c))),
       `a figure is missing: ${row}`,
     );
   },
@@ -42,6 +42,7 @@ Deno.test("daemon_scale: flags, the table and /proc figures", async () => {
   assert(smoke !== "help" && smoke.torrents === 20 && smoke.daemons.join() === "ours");
   const big = await scaleConfigFromArgs(["--torrents", "1000", "--clients", "ours"]);
   assert(big !== "help" && big.torrents === 1000 && big.idleSeconds === 10);
+  assert(big.settleSeconds === 60, `settle ${big.settleSeconds}`);
   assert(big.timeoutSec === 720, `timeout ${big.timeoutSec}`);
   let refused = false;
   try {
@@ -57,11 +58,12 @@ Deno.test("daemon_scale: flags, the table and /proc figures", async () => {
       seedingSeconds: 2,
       emptyRssBytes: 6e7,
       rssBytes: 7e7,
+      settledRssBytes: 6.5e7,
       idleCpuPercent: 0.1,
     },
     { daemon: "transmission", failed: "it stopped" },
   ]);
   assert(table.includes("add 5 (s)") && table.includes("70.0"), table);
-  assert(/\|\s+60\.0 \|\s+2000 \|/.test(table), `empty RSS and per torrent: ${table}`);
+  assert(/\|\s+65\.0 \|\s+60\.0 \|\s+2000 \|/.test(table), `settled, empty, per torrent: ${table}`);
   assert(table.includes("FAILED: it stopped"), table);
 });
