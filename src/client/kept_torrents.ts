@@ -23,6 +23,7 @@ import type { RateSetting, SavedTorrent, SavedTorrents } from "./saved_torrents.
 import { type SeedLimits, SeedWatch } from "./seed_limits.ts";
 import { priorityRanges } from "./file_priorities.ts";
 import { type QueueMove, QueueOrder } from "./queue_order.ts";
+import { ActivityClock } from "./activity.ts";
 
 /** How often seeding limits are checked. */
 const CHECK_MS = 1000;
@@ -109,6 +110,8 @@ export class KeptTorrents {
   readonly #thisRun = { uploaded: 0, downloaded: 0, added: 0 };
   readonly #timer: ReturnType<typeof setInterval>;
   #checks = 0;
+  /** Each torrent's start and activity dates, its time downloading and seeding, its checks. */
+  readonly activity = new ActivityClock();
   /**
    * The session's seeding limits, for torrents that follow them (`mode: "session"`, the
    * default); none by default.
@@ -247,6 +250,7 @@ export class KeptTorrents {
     this.#thisRun.uploaded += moved.uploaded;
     this.#thisRun.downloaded += moved.downloaded;
     this.#runStart.delete(t.id);
+    this.activity.forget(t.id);
     this.#forgetRemovedBefore(Date.now() - REMOVED_KEPT_MS);
     this.#removed.set(t.id, Date.now());
     this.#records.delete(t.id);
@@ -297,6 +301,7 @@ export class KeptTorrents {
 
   /** Hashes a torrent's data again (see `ClientTorrent.verify`), keeping its slot meanwhile. */
   async verify(t: ClientTorrent): Promise<void> {
+    this.activity.checking(t.id, 0, 1);
     await this.#reopen(t, () => t.verify());
   }
 
@@ -558,11 +563,14 @@ export class KeptTorrents {
   async #launch(t: ClientTorrent): Promise<void> {
     const record = this.record(t);
     this.#active.add(t.id);
+    this.activity.started(t.id);
     try {
       // Reopens a torrent stopped while it ran; one stopped before that goes back to queued.
       if (t.state === "paused") await t.resume();
       if (!t.job) {
+        this.activity.checking(t.id, 0, 1);
         await t.open({
+          onCheckProgress: (checked, total) => this.activity.checking(t.id, checked, total),
           output: record.downloadDir,
           seed: true,
           // A thousand seeding torrents without peers need no thousand sessions.
@@ -606,6 +614,14 @@ export class KeptTorrents {
     job.done.then(end, end);
   }
 
+  /** Every torrent with its record. */
+  *#withRecords(): Iterable<{ t: ClientTorrent; record: SavedTorrent }> {
+    for (const t of this.client.list()) {
+      const record = this.#records.get(t.id);
+      if (record) yield { t, record };
+    }
+  }
+
   #leave(id: number): void {
     if (this.#active.delete(id)) this.#admit();
   }
@@ -626,6 +642,7 @@ export class KeptTorrents {
    */
   #check(): void {
     const saveTotals = ++this.#checks % SAVE_TOTALS_EVERY === 0;
+    this.activity.tick(this.#withRecords());
     for (const t of this.client.list()) {
       const record = this.#records.get(t.id);
       if (!record) continue;

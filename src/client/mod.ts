@@ -48,6 +48,7 @@ export {
 } from "./seed_limits.ts";
 export { type AddChoices, KeptTorrents, type KeptTorrentsOptions } from "./kept_torrents.ts";
 export type { QueueMove } from "./queue_order.ts";
+export { ActivityClock } from "./activity.ts";
 export {
   ALL_DAYS,
   DEFAULT_SPEED_SETTINGS,

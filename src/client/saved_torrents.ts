@@ -49,6 +49,10 @@ export interface SavedTorrent {
   labels?: string[];
   /** Files and folders its user renamed, in order (see `renamePath`). */
   renames?: { path: string; name: string }[];
+  /** When it last moved data (Unix seconds), and its seconds downloading and seeding so far. */
+  activityDate?: number;
+  secondsDownloading?: number;
+  secondsSeeding?: number;
 }
 
 /** Whose limit applies to a torrent: the session's, its own, or none (Transmission's 0, 1, 2). */
@@ -199,6 +203,9 @@ function checkRecord(v: unknown, hash: string): SavedTorrent {
     ...(isTierList(r.trackers) ? { trackers: r.trackers } : {}),
     ...(isStringList(r.labels) ? { labels: r.labels } : {}),
     ...(isRenameList(r.renames) ? { renames: r.renames } : {}),
+    ...(count(r.activityDate) ? { activityDate: r.activityDate } : {}),
+    ...(count(r.secondsDownloading) ? { secondsDownloading: r.secondsDownloading } : {}),
+    ...(count(r.secondsSeeding) ? { secondsSeeding: r.secondsSeeding } : {}),
   };
 }
 

@@ -108,6 +108,9 @@ function peersFrom(peers: PeerView[]): Record<string, number> {
 /** Transmission's numbers for whose limit applies. */
 const MODE_NUMBER: Record<LimitMode, number> = { session: 0, own: 1, none: 2 };
 
+/** How long a running torrent moves nothing before it counts as stalled (Transmission's). */
+const STALLED_SECONDS = 30 * 60;
+
 /** Transmission's status numbers. */
 const STATUS = { stopped: 0, checking: 2, downloadWait: 3, downloading: 4, seeding: 6 };
 
@@ -219,6 +222,21 @@ const FIELDS: Record<string, (s: Source) => unknown> = {
   labels: (s) => s.info.labels ?? [],
   addedDate: (s) => s.info.addedDate,
   doneDate: (s) => s.info.doneDate,
+  startDate: (s) => s.kept.activity.startDate(s.t.id),
+  activityDate: (s) => s.info.activityDate ?? 0,
+  secondsDownloading: (s) => Math.round(s.info.secondsDownloading ?? 0),
+  secondsSeeding: (s) => Math.round(s.info.secondsSeeding ?? 0),
+  // Transmission's "stalled": running, but nothing moved for 30 minutes.
+  isStalled: (s) =>
+    (s.state === "downloading" || s.state === "seeding") &&
+    Date.now() / 1000 - Math.max(s.info.activityDate ?? 0, s.kept.activity.startDate(s.t.id)) >
+      STALLED_SECONDS,
+  recheckProgress: (s) => s.state === "checking" ? s.kept.activity.checkProgress(s.t.id) : 0,
+  // Bytes thrown away: blocks of pieces that failed their hash, and blocks nobody asked for.
+  corruptEver: (s) => s.stats?.wasted ?? 0,
+  // Pieces are verified as they arrive: nothing is held unchecked.
+  haveUnchecked: () => 0,
+  webseeds: (s) => s.torrent?.urlList ?? [],
   downloadDir: (s) => s.info.downloadDir,
   isFinished: (s) => s.info.finished === true || s.state === "complete",
   trackers: (s) =>

@@ -314,6 +314,45 @@ Deno.test("daemon methods: torrent-set-location moves the data of a seeding torr
   }
 });
 
+Deno.test("daemon methods: torrent-get tells a torrent's times, its check and what it threw away", async () => {
+  const root = await Deno.makeTempDir({ prefix: "bt-times-" });
+  await writePayload(root, "q0.bin", DATA[0]);
+  const client = await Client.open({ port: 0, hostname: LOOPBACK, utp: false });
+  const kept = await KeptTorrents.open({ client, maxActive: 5 });
+  try {
+    const methods = methodsOver(kept, root);
+    const before = Math.floor(Date.now() / 1000);
+    await methods["torrent-add"]({ metainfo: encodeBase64(FILES[0]) });
+    await waitFor("seeding what it found", () => client.get(1)!.state === "seeding");
+    const got = await methods["torrent-get"]({
+      ids: [1],
+      fields: [
+        "startDate",
+        "activityDate",
+        "secondsDownloading",
+        "isStalled",
+        "recheckProgress",
+        "corruptEver",
+        "haveUnchecked",
+        "webseeds",
+      ],
+    });
+    const [t] = got.torrents as Record<string, unknown>[];
+    assert((t.startDate as number) >= before && (t.startDate as number) <= Date.now() / 1000);
+    assertEquals(
+      [t.activityDate, t.secondsDownloading, t.isStalled, t.recheckProgress, t.corruptEver],
+      [0, 0, false, 0, 0],
+    );
+    assertEquals([t.haveUnchecked, t.webseeds], [0, []]);
+    // Its data was hashed on open: the check's progress went all the way.
+    assertEquals(kept.activity.checkProgress(1), 1);
+  } finally {
+    await kept.close();
+    await client.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test("daemon methods: torrent-rename-path renames a folder and the torrent, on disk and after a restart", async () => {
   const root = await Deno.makeTempDir({ prefix: "bt-rename-" });
   const files = [
