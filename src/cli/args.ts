@@ -97,6 +97,8 @@ export interface CliOptions {
   webSeeds: boolean;
   /** DHT nodes to start from instead of the public routers (`host:port`). */
   dhtBootstrap?: string[];
+  /** `--blocklist`: a file or http(s) address of address ranges never connected with. */
+  blocklist?: string;
   /** Where to write the .torrent fetched for a magnet link. */
   saveTorrent?: string;
   /** `--json`: newline-delimited JSON events on stdout instead of the status line. */
@@ -149,6 +151,8 @@ export interface DaemonOptions {
   dht: boolean;
   utp: boolean;
   dhtBootstrap?: string[];
+  /** `--blocklist`: a file or http(s) address of address ranges never connected with. */
+  blocklist?: string;
   maxDownloadRate: number;
   maxUploadRate: number;
   maxPeers: number;
@@ -375,6 +379,7 @@ type ValueFlag =
   | "encryption"
   | "peer"
   | "dhtBootstrap"
+  | "blocklist"
   | "saveTorrent"
   | "select"
   | "exclude"
@@ -472,6 +477,12 @@ const FLAG_SPECS: readonly FlagSpec[] = [
     label: "--dht-bootstrap",
     metavar: "<HOST:PORT,...>",
     about: "DHT nodes to start from",
+  },
+  {
+    key: "blocklist",
+    label: "--blocklist",
+    metavar: "<FILE|URL>",
+    about: "never connect with addresses in this list (P2P, DAT or CIDR; gzipped or not)",
   },
   {
     key: "saveTorrent",
@@ -584,6 +595,7 @@ const NETWORK_FLAGS: readonly Flag[] = [
   "noDht",
   "noUtp",
   "dhtBootstrap",
+  "blocklist",
   "logDir",
   "verbose",
 ];
@@ -897,6 +909,7 @@ function torrentOptions(
     utp: !t.switches.has("noUtp"),
     webSeeds: !t.switches.has("noWebSeeds"),
     dhtBootstrap: bootstrapOption(last(t, "dhtBootstrap")),
+    ...blocklistOption(last(t, "blocklist")),
     saveTorrent: last(t, "saveTorrent")?.value,
     ...(t.switches.has("json") ? { json: true } : {}),
     quiet: t.switches.has("quiet"),
@@ -1048,6 +1061,7 @@ function daemonOptions(t: Tokens, env: ParseArgsEnv): DaemonOptions {
     dht: !t.switches.has("noDht"),
     utp: !t.switches.has("noUtp"),
     dhtBootstrap: bootstrapOption(last(t, "dhtBootstrap")),
+    ...blocklistOption(last(t, "blocklist")),
     maxDownloadRate: rateOption(last(t, "maxDownloadRate")),
     maxUploadRate: rateOption(last(t, "maxUploadRate")),
     maxPeers: intOption(last(t, "maxPeers"), 1, MAX_PEERS_LIMIT, DEFAULT_MAX_PEERS),
@@ -1329,6 +1343,13 @@ function ratioOption(given: Given): number {
     throw new UsageError(`${given.label} must be a number from 0 to 10000, e.g. 1.5`);
   }
   return r;
+}
+
+/** `--blocklist`, when given: read when the client opens, so only emptiness is refused here. */
+function blocklistOption(given: Given | undefined): { blocklist?: string } {
+  if (given === undefined) return {};
+  if (given.value.trim() === "") throw new UsageError(`${given.label} needs a file or an address`);
+  return { blocklist: given.value.trim() };
 }
 
 /** An alternative speed limit: Transmission's 50 kB/s unless given. */

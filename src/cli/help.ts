@@ -21,6 +21,8 @@ const NETWORK_OPTIONS =
       --dht-bootstrap <HOST:PORT,...>
                               DHT nodes to start from (default: public routers
                               and the nodes saved by the last run)
+      --blocklist <FILE|URL>  never connect with the addresses this list names
+                              (P2P or DAT lines, or CIDR blocks; gzipped or not)
       --log-dir <DIR>         folder for the log file (default: ./logs;
                               ~/Library/Logs/bittorrent on macOS)
   -v, --verbose               write debug messages to the log`;
@@ -222,7 +224,7 @@ Options:
       --max-peers <NUM>       most peer connections a torrent (default: ${DEFAULT_MAX_PEERS})
       --max-download-rate <RATE>, --max-upload-rate <RATE>
                               limits for all torrents together (0 = none)
-      --no-dht, --no-utp, --dht-bootstrap <HOST:PORT,...>
+      --no-dht, --no-utp, --dht-bootstrap <HOST:PORT,...>, --blocklist <FILE|URL>
                               as for download
       --log-dir <DIR>         folder for the log file
   -v, --verbose               write debug messages to the log

@@ -6,6 +6,9 @@
  */
 import { Client } from "../client/mod.ts";
 import { DEFAULT_BOOTSTRAP } from "../dht/mod.ts";
+import { type Blocklist, loadBlocklist } from "../peer/mod.ts";
+import { fsReason } from "../storage/mod.ts";
+import { FetchError } from "../util/mod.ts";
 import { type CliOptions, defaultStateDir } from "./args.ts";
 import { CommandError, type CommandIO } from "./io.ts";
 import { Logger } from "./log.ts";
@@ -20,6 +23,7 @@ export type ClientFlags =
     | "utp"
     | "dht"
     | "dhtBootstrap"
+    | "blocklist"
     | "maxDownloadRate"
     | "maxUploadRate"
   >
@@ -66,8 +70,12 @@ export async function openClient(
   log: Logger,
 ): Promise<Client> {
   const stateFile = (family: 4 | 6) => family === 6 ? "dht6.json" : "dht.json";
+  const blocklist = options.blocklist === undefined
+    ? undefined
+    : await openBlocklist(options.blocklist, log);
   try {
     return await Client.open({
+      blocklist,
       port: options.port,
       hostname: options.bind,
       encryption: options.encryption,
@@ -87,6 +95,21 @@ export async function openClient(
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
     throw new CommandError(`cannot open port ${options.port} for peers: ${why}`);
+  }
+}
+
+/** The list `--blocklist` names, read; one that cannot be had is a `CommandError`. */
+async function openBlocklist(source: string, log: Logger): Promise<Blocklist> {
+  try {
+    const { list, skipped } = await loadBlocklist(source);
+    log.info(
+      `blocklist ${source}: ${list.size} address ranges` +
+        (skipped > 0 ? ` (${skipped} lines not understood, skipped)` : ""),
+    );
+    return list;
+  } catch (e) {
+    const why = e instanceof FetchError ? e.message : fsReason(e);
+    throw new CommandError(`cannot read the blocklist ${source}: ${why}`);
   }
 }
 

@@ -8,6 +8,7 @@
  */
 import { Dht, type DhtLog } from "../dht/mod.ts";
 import {
+  type Blocklist,
   type EncryptionPolicy,
   type HandshakeOptions,
   makePeerId,
@@ -37,6 +38,8 @@ export interface PeerHubOptions {
   hostname?: string;
   /** Default `prefer`. */
   encryption?: EncryptionPolicy;
+  /** Addresses never connected with, either way; default none. */
+  blocklist?: Blocklist;
   /** uTP beside TCP, both ways; default true. */
   utp?: boolean;
   /** The stream transport under TCP's place; default TCP (tests: in memory, with no uTP). */
@@ -190,6 +193,7 @@ export class PeerHub {
       const utp = useUtp && ports ? new UtpTransport(ports.udp) : undefined;
       const network = new PeerNetwork({
         encryption: options.encryption,
+        blocklist: options.blocklist,
         transport: options.transport,
         utp,
       });

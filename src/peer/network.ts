@@ -15,6 +15,7 @@ import {
 import { acceptPeer, type EncryptionPolicy, type PeerRouter } from "./listener.ts";
 import { CRYPTO_PLAINTEXT, CRYPTO_RC4, MseError, mseInitiate } from "./mse.ts";
 import { ProtocolError } from "./messages.ts";
+import { Blocklist } from "./blocklist.ts";
 import {
   type ByteStream,
   formatAddress,
@@ -48,6 +49,8 @@ export interface PeerNetworkOptions {
   transport?: Transport;
   /** uTP: dialled first, falling back to `transport` when the peer does not answer. */
   utp?: BoundTransport;
+  /** Addresses neither dialled nor accepted; default none. */
+  blocklist?: Blocklist;
 }
 
 /** Addresses remembered (plaintext-only, no uTP): a bound, so a long run's memory stays small. */
@@ -91,6 +94,8 @@ function remember(set: Set<string>, address: string): void {
 export class PeerNetwork {
   /** The policy of dials and accepts; a change holds for those that start after it. */
   encryption: EncryptionPolicy;
+  /** Who is neither dialled nor accepted; a change holds for those that start after it. */
+  blocklist: Blocklist;
   readonly #transport: Transport;
   readonly #utp: BoundTransport | undefined;
   readonly #plainOnly = new Set<string>();
@@ -98,12 +103,14 @@ export class PeerNetwork {
 
   constructor(options: PeerNetworkOptions = {}) {
     this.encryption = options.encryption ?? "prefer";
+    this.blocklist = options.blocklist ?? Blocklist.EMPTY;
     this.#transport = options.transport ?? tcpTransport;
     this.#utp = options.utp;
   }
 
   /** Dials `host:port` and handshakes, over uTP or TCP, encrypted or not. */
   readonly dial: PeerDialler = async (host, port, options) => {
+    if (this.blocklist.blocks(host)) throw new ProtocolError(`${host} is on the blocklist`);
     const address = formatAddress(host, port);
     const attempt = (encrypt: boolean) => this.#attempt(host, port, options, encrypt);
     const encrypt = this.encryption === "require" ||
@@ -208,6 +215,11 @@ export class PeerNetwork {
   }): StreamListener {
     const timeout = opts.handshakeTimeoutMs ?? 10_000;
     const accept = (stream: ByteStream) => {
+      const host = stream.remoteAddress.slice(0, stream.remoteAddress.lastIndexOf(":"));
+      if (this.blocklist.blocks(host)) {
+        stream.close();
+        return opts.onError?.(`incoming ${stream.remoteAddress}: on the blocklist`);
+      }
       acceptPeer(stream, opts.router, this.encryption, timeout).then(
         ({ peer, route }) => route.adopt(peer),
         (e) => opts.onError?.(`incoming ${stream.remoteAddress}: ${messageOf(e)}`),

@@ -152,6 +152,27 @@ const ERROR_CASES: {
     code: 1,
     names: /error: cannot create output folder .*plain-file\/sub/,
   },
+  {
+    name: "a blocklist that is not there",
+    args: async (dir) => {
+      await Deno.writeFile(
+        `${dir}/ok.torrent`,
+        createTorrentFromBuffers("x.bin", new Uint8Array(1000), { creationDate: null }),
+      );
+      return [
+        "-i",
+        "ok.torrent",
+        "--port",
+        "0",
+        "--peer",
+        "127.0.0.1:9",
+        "--blocklist",
+        "no-such.p2p",
+      ];
+    },
+    code: 1,
+    names: /error: cannot read the blocklist no-such\.p2p: no such file or folder/,
+  },
 ];
 
 for (const c of ERROR_CASES) {
