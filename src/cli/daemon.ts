@@ -5,7 +5,13 @@
  *
  * @module
  */
-import { DEFAULT_SPEED_SETTINGS, KeptTorrents, SavedTorrents, SpeedLimits } from "../client/mod.ts";
+import {
+  DEFAULT_SPEED_SETTINGS,
+  KeptTorrents,
+  SavedTorrents,
+  SessionBlocklist,
+  SpeedLimits,
+} from "../client/mod.ts";
 import { addCounts, RpcServer, thisRunCounts, transmissionMethods } from "../rpc/mod.ts";
 import { webPages } from "../web/mod.ts";
 import type { DaemonOptions } from "./args.ts";
@@ -48,7 +54,8 @@ export async function runDaemon(
     stopSignal ? AbortSignal.any([stopSignal, closed.signal]) : closed.signal,
   );
   try {
-    const client = await openClient(options, true, log);
+    // The daemon keeps its blocklist itself: a list it cannot fetch does not stop it.
+    const client = await openClient({ ...options, blocklist: undefined }, true, log);
     try {
       if (client.hub.dhtError) log.warn(`DHT is off: ${client.hub.dhtError}`);
       // The torrents of earlier runs come back first, then the RPC opens.
@@ -72,6 +79,12 @@ export async function runDaemon(
             : DEFAULT_SPEED_SETTINGS.schedule,
         },
       );
+      const blocklist = await SessionBlocklist.open(
+        client.hub.network,
+        options.stateDir,
+        options.blocklist,
+        log,
+      );
       const started = Date.now();
       const earlierRuns = await loadStats(options.stateDir);
       const keepStats = () =>
@@ -91,6 +104,7 @@ export async function runDaemon(
         },
         startAdded: !options.addPaused,
         speeds,
+        blocklist,
         // What a remote changes (the web page, transmission-remote) holds after a restart.
         saveSession: (values) =>
           saveSettings(options.stateDir, sessionSettings(values))

@@ -126,7 +126,8 @@ export async function withSettingsFile(
  * //   "alt-download-rate": 51200,
  * //   "alt-upload-rate": 51200,
  * //   "alt-speed": true,
- * //   "alt-speed-schedule": "09:00-17:00@weekdays"
+ * //   "alt-speed-schedule": "09:00-17:00@weekdays",
+ * //   blocklist: undefined
  * // }
  * ```
  */
@@ -149,6 +150,7 @@ export function sessionSettings(
     "alt-upload-rate": values.altUploadRate,
     "alt-speed": values.altSpeed || undefined,
     "alt-speed-schedule": values.altSchedule && formatSchedule(values.altSchedule),
+    blocklist: values.blocklistUrl,
   };
 }
 

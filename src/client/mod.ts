@@ -49,6 +49,7 @@ export {
 export { type AddChoices, KeptTorrents, type KeptTorrentsOptions } from "./kept_torrents.ts";
 export type { QueueMove } from "./queue_order.ts";
 export { ActivityClock } from "./activity.ts";
+export { type BlocklistLog, SessionBlocklist } from "./session_blocklist.ts";
 export {
   ALL_DAYS,
   DEFAULT_SPEED_SETTINGS,

@@ -204,19 +204,26 @@ function inRanges<K extends number | bigint>({ starts, ends }: Ranges<K>, key: K
  * ```
  */
 export async function loadBlocklist(source: string): Promise<BlocklistParse> {
-  let bytes: Uint8Array;
+  return await parseBlocklistBytes(await fetchBlocklist(source));
+}
+
+/** The bytes of the list at `source` (a file, or an http(s) address), as they are. */
+export async function fetchBlocklist(source: string): Promise<Uint8Array> {
   if (/^https?:\/\//i.test(source)) {
     const got = await fetchCapped(source, {
       timeoutMs: FETCH_TIMEOUT_MS,
       maxBytes: MAX_LIST_BYTES,
     });
     if (got.status !== 200) throw new Error(`the server answered ${got.status}`);
-    bytes = got.body;
-  } else {
-    const info = await Deno.stat(source);
-    if (info.size > MAX_LIST_BYTES) throw new Error("larger than a blocklist can be");
-    bytes = await Deno.readFile(source);
+    return got.body;
   }
+  const info = await Deno.stat(source);
+  if (info.size > MAX_LIST_BYTES) throw new Error("larger than a blocklist can be");
+  return await Deno.readFile(source);
+}
+
+/** A list's bytes read: gunzipped first when gzipped; a zip archive is refused. */
+export async function parseBlocklistBytes(bytes: Uint8Array): Promise<BlocklistParse> {
   if (bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = await gunzip(bytes);
   if (bytes[0] === 0x50 && bytes[1] === 0x4b) throw new Error("a zip archive: unpack it first");
   return Blocklist.parse(new TextDecoder().decode(bytes));

@@ -44,7 +44,13 @@ export {
 } from "./messages.ts";
 export { acceptPeer, type EncryptionPolicy, type IncomingRoute, PeerRouter } from "./listener.ts";
 export { MseError } from "./mse.ts";
-export { Blocklist, type BlocklistParse, loadBlocklist } from "./blocklist.ts";
+export {
+  Blocklist,
+  type BlocklistParse,
+  fetchBlocklist,
+  loadBlocklist,
+  parseBlocklistBytes,
+} from "./blocklist.ts";
 export {
   type BoundTransport,
   type PeerDialler,

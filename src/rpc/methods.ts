@@ -16,6 +16,7 @@ import {
   type QueueMove,
   type RateSetting,
   type SavedTorrent,
+  type SessionBlocklist,
   SpeedLimits,
   type SpeedSchedule,
   type SpeedSettings,
@@ -57,6 +58,8 @@ export interface MethodContext {
    * schedule); default: the hub's limits as they are, no schedule followed.
    */
   speeds?: SpeedLimits;
+  /** The blocklist, its address and switch (the daemon's); none: reported off, not settable. */
+  blocklist?: SessionBlocklist;
   /** Keeps what `session-set` changed for the next run (the daemon's settings file). */
   saveSession?: (values: SessionValues) => Promise<void>;
   /** Stops the process, as a signal would (`session-close`); none: the method is refused. */
@@ -122,6 +125,8 @@ export interface SessionValues {
   altUploadRate: number;
   altSpeed: boolean;
   altSchedule?: SpeedSchedule;
+  /** Where the blocklist is updated from, when anywhere. */
+  blocklistUrl?: string;
 }
 
 /** Most a session's share ratio limit may be, as the daemon's `--seed-ratio` takes it. */
@@ -203,6 +208,9 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
         "peer-limit-global": client.hub.maxConnections,
         "peer-limit-per-torrent": kept.maxPeers,
         ...speedFields(speeds.settings),
+        "blocklist-enabled": context.blocklist?.enabled ?? false,
+        "blocklist-size": context.blocklist?.size ?? 0,
+        "blocklist-url": context.blocklist?.url ?? "",
         "start-added-torrents": settings.startAdded,
         seedRatioLimit: settings.seedRatio.value,
         seedRatioLimited: settings.seedRatio.on,
@@ -240,6 +248,7 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       const idle = numberArg(args, "idle-seeding-limit", MAX_IDLE_MINUTES);
       const idleOn = boolArg(args, "idle-seeding-limit-enabled");
       const speedChanges = speedArgs(args, speeds.settings);
+      const blocklistChanges = blocklistArgs(args, context.blocklist);
 
       if (dir !== undefined) settings.downloadDir = dir;
       if (size !== undefined) kept.maxActive = size;
@@ -253,6 +262,7 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       settings.idleMinutes.on = idleOn ?? settings.idleMinutes.on;
       applySeedLimits();
       speeds.set(speedChanges);
+      if (blocklistChanges) await context.blocklist?.set(blocklistChanges);
       const now = speeds.settings;
       await context.saveSession?.({
         downloadDir: settings.downloadDir,
@@ -269,8 +279,19 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
         altUploadRate: now.altUpload,
         altSpeed: now.altOn,
         ...(now.schedule.on ? { altSchedule: now.schedule } : {}),
+        ...(context.blocklist?.url ? { blocklistUrl: context.blocklist.url } : {}),
       });
       return {};
+    },
+
+    "blocklist-update": async () => {
+      const blocklist = context.blocklist;
+      if (!blocklist) throw new RpcError("this session keeps no blocklist");
+      try {
+        return { "blocklist-size": await blocklist.update() };
+      } catch (e) {
+        throw new RpcError(`blocklist not updated: ${e instanceof Error ? e.message : e}`);
+      }
     },
 
     "session-close": () => {
@@ -423,6 +444,24 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       return inTurn(args, (t) => kept.remove(t, deleteData));
     },
   };
+}
+
+/**
+ * session-set's `blocklist-url` (an http or https address: a remote names no local file) and
+ * `blocklist-enabled`; undefined when it names neither.
+ */
+function blocklistArgs(
+  args: Record<string, unknown>,
+  blocklist: SessionBlocklist | undefined,
+): { url?: string; enabled?: boolean } | undefined {
+  const url = optionalString(args, "blocklist-url");
+  const enabled = boolArg(args, "blocklist-enabled");
+  if (url === undefined && enabled === undefined) return undefined;
+  if (!blocklist) throw new RpcError("this session keeps no blocklist");
+  if (url !== undefined && url !== "" && !/^https?:\/\/[^\s]+$/i.test(url)) {
+    throw new RpcError("blocklist-url must be an http or https address");
+  }
+  return { url, enabled };
 }
 
 /** session-get's speed limits, usual and alternative, in kB/s; the schedule in minutes. */

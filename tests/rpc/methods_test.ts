@@ -3,7 +3,7 @@
  * allowed at a time the second torrent waits (Transmission's status 3), then runs when the first
  * is done, however often it is stopped and started while it waits.
  */
-import { Client, KeptTorrents, SavedTorrents } from "../../src/client/mod.ts";
+import { Client, KeptTorrents, SavedTorrents, SessionBlocklist } from "../../src/client/mod.ts";
 import { createTorrentFromBuffers } from "../../src/metainfo/mod.ts";
 import { RpcError, type SessionCounts, type SessionValues } from "../../src/rpc/mod.ts";
 import { methodsOver } from "./daemon_methods.ts";
@@ -20,6 +20,7 @@ import {
   within,
   writePayload,
 } from "../integration/helpers.ts";
+import { serveFiles } from "../web_server.ts";
 
 const DATA = [patternBytes(400_000, 31), patternBytes(400_000, 32)];
 const FILES = DATA.map((data, i) =>
@@ -349,6 +350,55 @@ Deno.test("daemon methods: torrent-get tells a torrent's times, its check and wh
   } finally {
     await kept.close();
     await client.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("daemon methods: the blocklist's address, switch and update over the RPC", async () => {
+  const root = await Deno.makeTempDir({ prefix: "bt-rpc-blocklist-" });
+  await Deno.mkdir(`${root}/www`);
+  await Deno.writeTextFile(`${root}/www/list.p2p`, "a:203.0.113.0-203.0.113.255\n");
+  const server = serveFiles(`${root}/www`);
+  const client = await Client.open({ port: 0, hostname: LOOPBACK, utp: false });
+  const kept = await KeptTorrents.open({ client, maxActive: 5 });
+  const quiet = { info() {}, warn() {} };
+  try {
+    const blocklist = await SessionBlocklist.open(
+      client.hub.network,
+      `${root}/state`,
+      undefined,
+      quiet,
+    );
+    const saved: SessionValues[] = [];
+    const methods = methodsOver(kept, root, {
+      blocklist,
+      saveSession: (values) => Promise.resolve(void saved.push(values)),
+    });
+    const fields = ["blocklist-enabled", "blocklist-size", "blocklist-url"];
+    assertEquals(await methods["session-get"]({ fields }), {
+      "blocklist-enabled": false,
+      "blocklist-size": 0,
+      "blocklist-url": "",
+    });
+    await assertRejects(async () => await methods["blocklist-update"]({}), RpcError, "address");
+    const url = `${server.url}list.p2p`;
+    await methods["session-set"]({ "blocklist-url": url, "blocklist-enabled": true });
+    assertEquals(saved.at(-1)?.blocklistUrl, url, "kept in the settings");
+    assertEquals(await methods["blocklist-update"]({}), { "blocklist-size": 1 });
+    assert(client.hub.network.blocklist.blocks("203.0.113.5"));
+    assertEquals((await methods["session-get"]({ fields }))["blocklist-size"], 1);
+    // A remote names a web address, never a file of this machine.
+    await assertRejects(
+      async () => await methods["session-set"]({ "blocklist-url": "/etc/passwd" }),
+      RpcError,
+      "http or https",
+    );
+    const bare = methodsOver(kept, root);
+    await assertRejects(async () => await bare["blocklist-update"]({}), RpcError, "no blocklist");
+  } finally {
+    await kept.close();
+    await client.stop();
+    await server.close();
     await Deno.remove(root, { recursive: true });
   }
 });
