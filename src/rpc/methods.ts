@@ -454,7 +454,11 @@ function blocklistArgs(
   args: Record<string, unknown>,
   blocklist: SessionBlocklist | undefined,
 ): { url?: string; enabled?: boolean } | undefined {
-  const url = optionalString(args, "blocklist-url");
+  // "" is no address: the list is updated from nowhere.
+  const url = args["blocklist-url"];
+  if (url !== undefined && typeof url !== "string") {
+    throw new RpcError("blocklist-url must be a string");
+  }
   const enabled = boolArg(args, "blocklist-enabled");
   if (url === undefined && enabled === undefined) return undefined;
   if (!blocklist) throw new RpcError("this session keeps no blocklist");

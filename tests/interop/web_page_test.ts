@@ -12,6 +12,7 @@ import { magnetLink, toolGate } from "./fixtures.ts";
 import type { PayloadFile } from "../../testdata/payload.ts";
 import { startDaemon, until, withSeededSwarm } from "./daemon_fixtures.ts";
 import { Browser } from "./cdp.ts";
+import { serveFiles } from "../web_server.ts";
 
 /** The name is markup: the page must show it as text (and its CSP would refuse the handler). */
 const NAME = "web<img src=x onerror=alert(1)>set";
@@ -382,6 +383,28 @@ Deno.test({
           "the refresh shows it off",
           `document.getElementById("turtle").getAttribute("aria-pressed") === "false"`,
         );
+
+        // The blocklist: an address typed in, fetched by the button, its size shown.
+        const lists = await Deno.makeTempDir({ prefix: "bt-page-blocklist-" });
+        await Deno.writeTextFile(`${lists}/list.p2p`, "Test:192.0.2.0-192.0.2.255\n");
+        const listServer = serveFiles(lists);
+        try {
+          await browser.type("#set-blocklist", `${listServer.url}list.p2p`);
+          await browser.click("#blocklist-update");
+          await browser.waitFor(
+            "the update told",
+            `document.getElementById("message").textContent === ` +
+              `"Blocklist updated: 1 address ranges"`,
+          );
+          const list = await session();
+          assertEquals(
+            [list["blocklist-url"], list["blocklist-size"]],
+            [`${listServer.url}list.p2p`, 1],
+          );
+        } finally {
+          await listServer.close();
+          await Deno.remove(lists, { recursive: true });
+        }
 
         // A phone's width: cards, nothing wider than the screen.
         await browser.viewport(375, 800, true);

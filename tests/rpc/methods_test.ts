@@ -393,6 +393,8 @@ Deno.test("daemon methods: the blocklist's address, switch and update over the R
       RpcError,
       "http or https",
     );
+    await methods["session-set"]({ "blocklist-url": "" });
+    assertEquals((await methods["session-get"]({ fields }))["blocklist-url"], "", "none");
     const bare = methodsOver(kept, root);
     await assertRejects(async () => await bare["blocklist-update"]({}), RpcError, "no blocklist");
   } finally {

@@ -582,6 +582,11 @@ async function loadSettings() {
   field("set-peers").value = String(s["peer-limit-per-torrent"]);
   field("set-global").value = String(s["peer-limit-global"]);
   field("set-ratio").value = s.seedRatioLimited ? String(s.seedRatioLimit) : "";
+  field("set-blocklist").value = s["blocklist-url"] ?? "";
+  field("set-blocklist-on").checked = s["blocklist-enabled"] === true;
+  byId("blocklist-size").textContent = s["blocklist-size"]
+    ? `(${s["blocklist-size"]} address ranges)`
+    : "";
   encryption.value = s.encryption;
 }
 
@@ -617,10 +622,24 @@ byId("settings-form").addEventListener("submit", async (event) => {
       seedRatioLimited: ratio !== "",
       ...(ratio === "" ? {} : { seedRatioLimit: Number(ratio) }),
       encryption: encryption.value,
+      "blocklist-url": field("set-blocklist").value.trim(),
+      "blocklist-enabled": field("set-blocklist-on").checked,
     });
     // Read back before saying so: a field changed after the message is not overwritten.
     await loadSettings().catch(() => {});
     say("Settings saved");
+  } catch (e) {
+    say(why(e), true);
+  }
+});
+
+byId("blocklist-update").addEventListener("click", async () => {
+  try {
+    // The address in the field is the one fetched: it is saved first.
+    await rpc("session-set", { "blocklist-url": field("set-blocklist").value.trim() });
+    const reply = await rpc("blocklist-update");
+    await loadSettings().catch(() => {});
+    say(`Blocklist updated: ${reply["blocklist-size"]} address ranges`);
   } catch (e) {
     say(why(e), true);
   }
