@@ -162,7 +162,19 @@ export class KeptTorrents {
   /** Changes it for every torrent, the running ones at once. */
   set maxPeers(limit: number) {
     this.#maxPeers = checkLimit(limit, "a torrent's peers");
-    for (const t of this.client.list()) t.setMaxPeers(limit);
+    for (const t of this.client.list()) t.setMaxPeers(this.peerLimitOf(t));
+  }
+
+  /** The peers `t` keeps at most: its own limit (Transmission's `peer-limit`), or everyone's. */
+  peerLimitOf(t: ClientTorrent): number {
+    return this.#records.get(t.id)?.peerLimit ?? this.#maxPeers;
+  }
+
+  /** Sets `t`'s own peer limit (kept in its record), at once for a running torrent. */
+  async setPeerLimit(t: ClientTorrent, limit: number): Promise<void> {
+    this.record(t).peerLimit = checkLimit(limit, "a torrent's peers");
+    t.setMaxPeers(limit);
+    await this.#persist(t);
   }
 
   /** Torrents downloading (or checking) at once. */
@@ -502,7 +514,7 @@ export class KeptTorrents {
     }
     const t = this.client.add(source, {
       log: this.#log,
-      maxPeers: this.#maxPeers,
+      maxPeers: record.peerLimit ?? this.#maxPeers,
       totals: { uploaded: record.uploaded ?? 0, downloaded: record.downloaded ?? 0 },
     });
     this.#records.set(t.id, record);

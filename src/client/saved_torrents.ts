@@ -49,6 +49,8 @@ export interface SavedTorrent {
   labels?: string[];
   /** Files and folders its user renamed, in order (see `renamePath`). */
   renames?: { path: string; name: string }[];
+  /** Peers it keeps at most, when its user gave it a limit of its own. */
+  peerLimit?: number;
   /** When it last moved data (Unix seconds), and its seconds downloading and seeding so far. */
   activityDate?: number;
   secondsDownloading?: number;
@@ -203,6 +205,9 @@ function checkRecord(v: unknown, hash: string): SavedTorrent {
     ...(isTierList(r.trackers) ? { trackers: r.trackers } : {}),
     ...(isStringList(r.labels) ? { labels: r.labels } : {}),
     ...(isRenameList(r.renames) ? { renames: r.renames } : {}),
+    ...(Number.isSafeInteger(r.peerLimit) && (r.peerLimit as number) >= 1
+      ? { peerLimit: r.peerLimit as number }
+      : {}),
     ...(count(r.activityDate) ? { activityDate: r.activityDate } : {}),
     ...(count(r.secondsDownloading) ? { secondsDownloading: r.secondsDownloading } : {}),
     ...(count(r.secondsSeeding) ? { secondsSeeding: r.secondsSeeding } : {}),

@@ -381,6 +381,7 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       const rates = rateChanges(args, kept);
       const seeding = seedLimitChanges(args);
       const position = wholeArg(args, "queuePosition", 0);
+      const peerLimit = wholeArg(args, "peer-limit", 1);
       const editTrackers = trackerEdit(args);
       const labels = labelsArg(args);
       const changes = select(client, args.ids).map((t) => {
@@ -402,6 +403,7 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
         if (Object.keys(rates).length > 0) await kept.setRates(t, rates);
         if (Object.keys(seeding).length > 0) await kept.setSeedLimits(t, seeding);
         if (position !== undefined) await kept.setQueuePosition(t, position);
+        if (peerLimit !== undefined) await kept.setPeerLimit(t, peerLimit);
         if (unwanted !== undefined) await kept.setUnwanted(t, unwanted);
         if (trackers !== undefined) await kept.setTrackers(t, trackers);
         if (labels !== undefined) await kept.setLabels(t, labels);

@@ -257,8 +257,8 @@ const FIELDS: Record<string, (s: Source) => unknown> = {
   magnetLink: (s) =>
     s.torrent ? torrentMagnet(s.torrent, s.kept.trackersOf(s.t).flat()) : s.info.magnet ?? "",
   "file-count": (s) => s.files.length,
-  "peer-limit": (s) => s.kept.maxPeers,
-  maxConnectedPeers: (s) => s.kept.maxPeers,
+  "peer-limit": (s) => s.kept.peerLimitOf(s.t),
+  maxConnectedPeers: (s) => s.kept.peerLimitOf(s.t),
   webseedsSendingToUs: (s) =>
     (s.t.job?.webSeeds() ?? []).filter((w) => w.state === "fetching").length,
   files: (s) =>

@@ -354,6 +354,38 @@ Deno.test("daemon methods: torrent-get tells a torrent's times, its check and wh
   }
 });
 
+Deno.test("daemon methods: a torrent's own peer-limit holds over the session's", async () => {
+  const root = await Deno.makeTempDir({ prefix: "bt-peer-limit-" });
+  await writePayload(root, "q0.bin", DATA[0]);
+  await writePayload(root, "q1.bin", DATA[1]);
+  const client = await Client.open({ port: 0, hostname: LOOPBACK, utp: false });
+  const kept = await KeptTorrents.open({ client, maxActive: 5, maxPeers: 20 });
+  try {
+    const methods = methodsOver(kept, root);
+    for (const bytes of FILES) await methods["torrent-add"]({ metainfo: encodeBase64(bytes) });
+    await waitFor("both seeding", () => client.list().every((t) => t.state === "seeding"));
+    await methods["torrent-set"]({ ids: [1], "peer-limit": 7 });
+    await methods["session-set"]({ "peer-limit-per-torrent": 9 });
+    const limits = async () =>
+      ((await methods["torrent-get"]({ fields: ["peer-limit"] })).torrents as {
+        "peer-limit": number;
+      }[]).map((t) => t["peer-limit"]);
+    assertEquals(await limits(), [7, 9]);
+    const held = await client.get(1)!.job!.hold();
+    assertEquals(held.session.maxPeers, 7, "the running session's too");
+    held.release();
+    assertEquals(kept.record(client.get(1)!).peerLimit, 7, "kept in its record");
+    await assertRejects(
+      async () => await methods["torrent-set"]({ ids: [1], "peer-limit": 0 }),
+      RpcError,
+    );
+  } finally {
+    await kept.close();
+    await client.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test("daemon methods: the blocklist's address, switch and update over the RPC", async () => {
   const root = await Deno.makeTempDir({ prefix: "bt-rpc-blocklist-" });
   await Deno.mkdir(`${root}/www`);
