@@ -410,18 +410,19 @@ class Input {
   }
 
   /**
-   * Reads and drops what the client still sends, until it ends, the connection fails, or `max`
-   * bytes are dropped (false then). Nothing dropped is copied, and no faster than the drop
-   * budget allows.
+   * Reads and drops what the client still sends, until it ends, the connection fails, `signal`
+   * aborts, or `max` bytes are dropped (false then). Nothing dropped is copied, and no faster
+   * than the drop budget allows.
    */
-  async drain(max: number): Promise<boolean> {
+  async drain(max: number, signal: AbortSignal): Promise<boolean> {
     this.#dropped = this.#buffer.length;
     this.#buffer = new Uint8Array(0);
     try {
       while (this.#dropped < max) {
         const before = this.#dropped;
         if (!await this.#fill()) return true;
-        await this.#dropBudget.take(this.#dropped - before);
+        // Waits its turn; `signal` (the linger's end) takes it out of the queue.
+        await this.#dropBudget.take(this.#dropped - before, signal);
       }
       return false;
     } catch {
@@ -548,7 +549,7 @@ function toRequest(head: Head, input: Input): { request: Request; body?: Body } 
 
 /** Where a connection is: waiting for a request's head, or sending an answer. */
 interface ConnectionState {
-  /** Closes the connection when a head, a write or a linger takes too long. */
+  /** Closes the connection when a head or a write takes too long. */
   watchdog: Watchdog;
   /** Since when it waits for a head (performance.now()); undefined while busy with a request. */
   waitingSince?: number;
@@ -638,13 +639,20 @@ async function refuse(input: Input, bad: BadRequest): Promise<void> {
  * `LINGER_BYTES` is reset: past twice the largest body taken, reading on serves no client.
  */
 async function linger(input: Input): Promise<void> {
-  // Ended by the connection's end, not cleared: lingering is the last thing it does.
-  input.watchdog.expireIn(LINGER_MS);
+  // Its own timer, which also takes the drain out of the budget's queue: a connection closed
+  // but still waiting there would hold its place among the server's connections.
+  const end = new AbortController();
+  const timer = setTimeout(() => {
+    end.abort();
+    closeQuietly(input.conn);
+  }, LINGER_MS);
   try {
     await input.conn.closeWrite();
-    if (!await input.drain(LINGER_BYTES)) closeQuietly(input.conn);
+    if (!await input.drain(LINGER_BYTES, end.signal)) closeQuietly(input.conn);
   } catch {
-    // closed, by the client or by the watchdog
+    // closed, by the client or by the timer
+  } finally {
+    clearTimeout(timer);
   }
 }
 

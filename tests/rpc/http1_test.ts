@@ -227,6 +227,36 @@ Deno.test("http1: closing connections read refused bodies within one budget, the
   );
 });
 
+Deno.test("http1: connections waiting for the linger budget let go of their place when they end", async () => {
+  const refuse: Http1Handler = () =>
+    Promise.resolve(new Response("too big\n", { status: 413, headers: { Connection: "close" } }));
+  await withServer({ lingerRate: 64 * 1024 }, async (server) => {
+    const size = 4 << 20, chunk = new Uint8Array(64 * 1024);
+    const clients = await Promise.all(
+      Array.from({ length: 6 }, () => Deno.connect({ hostname: LOOPBACK, port: server.port })),
+    );
+    const sending = clients.map(async (conn) => {
+      try {
+        await conn.write(
+          encoder.encode(`POST / HTTP/1.1\r\nHost: x\r\nContent-Length: ${size}\r\n\r\n`),
+        );
+        for (let sent = 0; sent < size;) sent += await conn.write(chunk);
+      } catch {
+        // reset: what the server does past its budget
+      }
+    });
+    try {
+      await waitUntil(() => server.connections === 6);
+      // Each lingers a second; queued behind one another for the budget, they would take
+      // 4 s each to have their turn.
+      await waitUntil(() => server.connections === 0);
+    } finally {
+      for (const conn of clients) conn.close();
+      await Promise.all(sending);
+    }
+  }, refuse);
+});
+
 Deno.test("http1: a kept-alive connection busy past the head timeout stays; idle past it, it closes", async () => {
   await withServer({ headTimeoutMs: 300 }, async (server) => {
     const conn = await Deno.connect({ hostname: LOOPBACK, port: server.port });
