@@ -1,8 +1,9 @@
 /**
  * A long-running client's blocklist, as Transmission's RPC has it: the address it is updated
  * from, whether it applies, and the last list fetched. The list's bytes and those two choices
- * are kept in the state folder (`blocklist.bin`, `blocklist.json`), so a restart has the list
- * at once, without the network; only an update fetches it again.
+ * are kept in the state folder (`blocklist.bin`, `blocklist.json`), so a restart has a list
+ * from the web at once, without the network; only an update fetches it again. A list that is
+ * a file of this machine is read at each start.
  *
  * @module
  */
@@ -65,12 +66,14 @@ export class SessionBlocklist {
       ? kept ?? { url: "", enabled: false }
       : { url: source, enabled: true };
     const store = new SessionBlocklist(network, dir, log, choices);
-    const cached = dir !== undefined && kept?.url === choices.url && choices.url !== ""
+    // A list on the web is kept, not fetched at every start; a file of this machine is read.
+    const remote = /^https?:\/\//i.test(choices.url);
+    const cached = dir !== undefined && remote && kept?.url === choices.url
       ? await Deno.readFile(`${dir}/${LIST_FILE}`).catch(() => undefined)
       : undefined;
     try {
       if (cached) store.#use(await parseBlocklistBytes(cached), "kept");
-      else if (source !== undefined) await store.update();
+      else if (choices.url !== "") await store.update();
     } catch (e) {
       log.warn(`blocklist ${choices.url} not loaded: ${messageOf(e)}`);
     }

@@ -64,3 +64,21 @@ Deno.test("SessionBlocklist: a source that cannot be had is a warning; no source
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("SessionBlocklist: a list that is a file of this machine is read again at each start", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "bt-session-blocklist-" });
+  const quiet = { info() {}, warn() {} };
+  const file = `${dir}/list.p2p`;
+  try {
+    await Deno.writeTextFile(file, "a:192.0.2.0-192.0.2.255\n");
+    const first = new PeerNetwork();
+    await SessionBlocklist.open(first, `${dir}/state`, file, quiet);
+    assert(first.blocklist.blocks("192.0.2.1"));
+    await Deno.writeTextFile(file, "b:198.18.0.0-198.19.255.255\n");
+    const second = new PeerNetwork();
+    await SessionBlocklist.open(second, `${dir}/state`, undefined, quiet);
+    assert(second.blocklist.blocks("198.18.0.1") && !second.blocklist.blocks("192.0.2.1"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
