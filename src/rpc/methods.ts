@@ -133,6 +133,8 @@ export interface SessionValues {
 const MAX_RATIO = 10_000;
 /** Most a session's idle seeding limit may be, in minutes: a year, as `--seed-idle` takes it. */
 const MAX_IDLE_MINUTES = 365 * 24 * 60;
+/** Most a session's speed limit may be, in kB/s: 1 TiB/s, as the daemon's rate flags take it. */
+const MAX_SPEED_KB = 1024 ** 3;
 
 /**
  * The methods for `RpcServer`, over the daemon's torrents.
@@ -593,7 +595,7 @@ function speedArgs(
 ): Partial<SpeedSettings> {
   const usual = (way: "down" | "up", bytes: number) => {
     const enabled = boolArg(args, `speed-limit-${way}-enabled`);
-    const kB = numberArg(args, `speed-limit-${way}`);
+    const kB = numberArg(args, `speed-limit-${way}`, MAX_SPEED_KB);
     if (enabled === false) return 0;
     return kB !== undefined && (enabled === true || bytes > 0) ? kB * 1024 : bytes;
   };
@@ -604,7 +606,8 @@ function speedArgs(
   };
   const days = wholeArg(args, "alt-speed-time-day", 0) ?? now.schedule.days;
   if (days > 127) throw new RpcError("alt-speed-time-day must be a sum of day bits, at most 127");
-  const kBs = (key: string, bytes: number) => (numberArg(args, key) ?? bytes / 1024) * 1024;
+  const kBs = (key: string, bytes: number) =>
+    (numberArg(args, key, MAX_SPEED_KB) ?? bytes / 1024) * 1024;
   return {
     download: usual("down", now.download),
     upload: usual("up", now.upload),

@@ -723,9 +723,12 @@ Deno.test("daemon methods: session-set changes peer limits and encryption at onc
     await methods["session-set"]({ "alt-speed-enabled": false });
     assertEquals(client.hub.downloadLimiter.rate, 409_600, "the usual limit again");
     for (
-      const bad of [{ "alt-speed-time-begin": 1440 }, { "alt-speed-time-day": 128 }, {
-        "alt-speed-down": -1,
-      }]
+      const bad of [
+        { "alt-speed-time-begin": 1440 },
+        { "alt-speed-time-day": 128 },
+        { "alt-speed-down": -1 },
+        { "speed-limit-up": 2 * 1024 ** 3 },
+      ]
     ) await assertRejects(async () => await methods["session-set"](bad), RpcError);
     await methods["session-set"]({ "speed-limit-down-enabled": false });
     // The session's seeding limits and added-paused choice are kept too, each while on.
