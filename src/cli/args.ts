@@ -7,7 +7,14 @@
 import type { EncryptionPolicy } from "../peer/mod.ts";
 import { DEFAULT_MAX_PEERS } from "../engine/mod.ts";
 import type { TorrentVersion } from "../metainfo/mod.ts";
-import { DEFAULT_SPEED_SETTINGS, type SpeedSchedule } from "../client/mod.ts";
+import {
+  DEFAULT_SPEED_SETTINGS,
+  MAX_ACTIVE_LIMIT,
+  MAX_CONNECTIONS_LIMIT,
+  MAX_PEERS_LIMIT,
+  MAX_RATE_LIMIT,
+  type SpeedSchedule,
+} from "../client/mod.ts";
 import { formatIp, parseIp } from "../util/mod.ts";
 
 /** The commands the first word of the command line may name (`download` when absent). */
@@ -253,9 +260,6 @@ export const DEFAULT_MAX_ACTIVE = 5;
 export const DEFAULT_MAX_CONNECTIONS = 600;
 /** Where the remote commands find a daemon unless `--rpc`. */
 export const DEFAULT_RPC_URL = `http://127.0.0.1:${DEFAULT_RPC_PORT}`;
-const MAX_PEERS_LIMIT = 1000;
-/** Largest accepted rate limit (1 TiB/s): bounds the arithmetic, far above any real link. */
-const MAX_RATE = 1024 ** 4;
 /** Most `--peer`, `--tracker` or `--web-seed` values: bounds the work on hostile input. */
 const MAX_REPEATS = 1000;
 
@@ -335,7 +339,7 @@ export function parseRate(text: string): number {
     );
   }
   const value = Number(match[1]) * RATE_MULTIPLIER[match[2].toLowerCase()];
-  if (!Number.isFinite(value) || value > MAX_RATE) {
+  if (!Number.isFinite(value) || value > MAX_RATE_LIMIT) {
     throw new UsageError(`rate "${printable(text)}" is too large (at most 1024G)`);
   }
   // A tiny non-zero limit must not round to 0, which would mean "unlimited".
@@ -1070,11 +1074,11 @@ function daemonOptions(t: Tokens, env: ParseArgsEnv): DaemonOptions {
     ...(auth === undefined ? {} : { rpcAuth: auth.value }),
     rpcHosts: (t.values.get("rpcHost") ?? []).map((g) => g.value.trim().toLowerCase()),
     stateDir: last(t, "stateDir")?.value || `${defaultStateDir(env.os, env.env)}/daemon`,
-    maxActive: intOption(last(t, "maxActive"), 1, 10_000, DEFAULT_MAX_ACTIVE),
+    maxActive: intOption(last(t, "maxActive"), 1, MAX_ACTIVE_LIMIT, DEFAULT_MAX_ACTIVE),
     maxConnections: intOption(
       last(t, "maxConnections"),
       1,
-      1_000_000,
+      MAX_CONNECTIONS_LIMIT,
       DEFAULT_MAX_CONNECTIONS,
     ),
     ...(ratio === undefined ? {} : { seedRatio: ratioOption(ratio) }),

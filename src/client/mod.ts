@@ -49,6 +49,12 @@ export {
 export { type AddChoices, KeptTorrents, type KeptTorrentsOptions } from "./kept_torrents.ts";
 export type { QueueMove } from "./queue_order.ts";
 export { ActivityClock } from "./activity.ts";
+export {
+  MAX_ACTIVE_LIMIT,
+  MAX_CONNECTIONS_LIMIT,
+  MAX_PEERS_LIMIT,
+  MAX_RATE_LIMIT,
+} from "./limits.ts";
 export { type BlocklistLog, SessionBlocklist } from "./session_blocklist.ts";
 export {
   ALL_DAYS,

@@ -13,6 +13,10 @@ import {
   DuplicateTorrentError,
   type KeptTorrents,
   type LimitMode,
+  MAX_ACTIVE_LIMIT,
+  MAX_CONNECTIONS_LIMIT,
+  MAX_PEERS_LIMIT,
+  MAX_RATE_LIMIT,
   type QueueMove,
   type RateSetting,
   type SavedTorrent,
@@ -133,8 +137,8 @@ export interface SessionValues {
 const MAX_RATIO = 10_000;
 /** Most a session's idle seeding limit may be, in minutes: a year, as `--seed-idle` takes it. */
 const MAX_IDLE_MINUTES = 365 * 24 * 60;
-/** Most a session's speed limit may be, in kB/s: 1 TiB/s, as the daemon's rate flags take it. */
-const MAX_SPEED_KB = 1024 ** 3;
+/** Most a session's speed limit may be, in kB/s, as the daemon's rate flags take it. */
+const MAX_SPEED_KB = MAX_RATE_LIMIT / 1024;
 
 /**
  * The methods for `RpcServer`, over the daemon's torrents.
@@ -240,10 +244,10 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       }
       // Every argument is read before anything changes: a bad one changes nothing.
       const dir = optionalString(args, "download-dir");
-      const size = wholeArg(args, "download-queue-size", 1);
+      const size = wholeArg(args, "download-queue-size", 1, MAX_ACTIVE_LIMIT);
       const startAdded = boolArg(args, "start-added-torrents");
-      const global = wholeArg(args, "peer-limit-global", 1);
-      const perTorrent = wholeArg(args, "peer-limit-per-torrent", 1);
+      const global = wholeArg(args, "peer-limit-global", 1, MAX_CONNECTIONS_LIMIT);
+      const perTorrent = wholeArg(args, "peer-limit-per-torrent", 1, MAX_PEERS_LIMIT);
       const encryption = encryptionArg(args);
       const ratio = numberArg(args, "seedRatioLimit", MAX_RATIO);
       const ratioOn = boolArg(args, "seedRatioLimited");
@@ -383,7 +387,7 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       const rates = rateChanges(args, kept);
       const seeding = seedLimitChanges(args);
       const position = wholeArg(args, "queuePosition", 0);
-      const peerLimit = wholeArg(args, "peer-limit", 1);
+      const peerLimit = wholeArg(args, "peer-limit", 1, MAX_PEERS_LIMIT);
       const editTrackers = trackerEdit(args);
       const labels = labelsArg(args);
       const changes = select(client, args.ids).map((t) => {
@@ -568,11 +572,17 @@ function labelsArg(args: Record<string, unknown>): string[] | undefined {
 }
 
 /** A whole number of at least `min` (a position from 0, a limit from 1), when present. */
-function wholeArg(args: Record<string, unknown>, key: string, min: 0 | 1): number | undefined {
+function wholeArg(
+  args: Record<string, unknown>,
+  key: string,
+  min: 0 | 1,
+  max = Number.MAX_SAFE_INTEGER,
+): number | undefined {
   const v = args[key];
   if (v === undefined) return undefined;
-  if (!Number.isSafeInteger(v) || (v as number) < min) {
-    throw new RpcError(`${key} must be a whole number from ${min}`);
+  if (!Number.isSafeInteger(v) || (v as number) < min || (v as number) > max) {
+    const upTo = max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : "";
+    throw new RpcError(`${key} must be a whole number from ${min}${upTo}`);
   }
   return v as number;
 }
@@ -599,13 +609,10 @@ function speedArgs(
     if (enabled === false) return 0;
     return kB !== undefined && (enabled === true || bytes > 0) ? kB * 1024 : bytes;
   };
-  const minutes = (key: string, fallback: number) => {
-    const v = wholeArg(args, key, 0) ?? fallback;
-    if (v >= 24 * 60) throw new RpcError(`${key} must be minutes after midnight, below 1440`);
-    return v;
-  };
-  const days = wholeArg(args, "alt-speed-time-day", 0) ?? now.schedule.days;
-  if (days > 127) throw new RpcError("alt-speed-time-day must be a sum of day bits, at most 127");
+  // Minutes after midnight; days as Transmission's bits, Sunday 1 to Saturday 64.
+  const minutes = (key: string, fallback: number) =>
+    wholeArg(args, key, 0, 24 * 60 - 1) ?? fallback;
+  const days = wholeArg(args, "alt-speed-time-day", 0, 127) ?? now.schedule.days;
   const kBs = (key: string, bytes: number) =>
     (numberArg(args, key, MAX_SPEED_KB) ?? bytes / 1024) * 1024;
   return {

@@ -728,6 +728,8 @@ Deno.test("daemon methods: session-set changes peer limits and encryption at onc
         { "alt-speed-time-day": 128 },
         { "alt-speed-down": -1 },
         { "speed-limit-up": 2 * 1024 ** 3 },
+        { "peer-limit-per-torrent": 1001 },
+        { "download-queue-size": 10_001 },
       ]
     ) await assertRejects(async () => await methods["session-set"](bad), RpcError);
     await methods["session-set"]({ "speed-limit-down-enabled": false });

@@ -1,0 +1,15 @@
+/**
+ * The most a user may ask of a client, on the command line or over the RPC alike: a setting
+ * one of them changes is saved as the other reads it, so both must hold it to the same bounds.
+ *
+ * @module
+ */
+
+/** Torrents downloading at once (`--max-active`, `download-queue-size`). */
+export const MAX_ACTIVE_LIMIT = 10_000;
+/** Peers of one torrent (`--max-peers`, `peer-limit-per-torrent`, `peer-limit`). */
+export const MAX_PEERS_LIMIT = 1000;
+/** Peer connections of every torrent together (`--max-connections`, `peer-limit-global`). */
+export const MAX_CONNECTIONS_LIMIT = 1_000_000;
+/** A rate limit, bytes a second (`--max-download-rate`, `speed-limit-down`...): 1 TiB/s. */
+export const MAX_RATE_LIMIT = 1024 ** 4;
