@@ -6,6 +6,7 @@
 import { Blocklist, loadBlocklist, PeerNetwork, PeerRouter } from "../../src/peer/mod.ts";
 import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { serveFiles } from "../web_server.ts";
+import { mulberry32 } from "../random.ts";
 
 Deno.test("Blocklist.parse: P2P, DAT and CIDR lines, comments, and what it cannot read", () => {
   const { list, skipped } = Blocklist.parse([
@@ -123,5 +124,19 @@ Deno.test("PeerNetwork: a blocked address is neither dialled nor accepted; a new
     assertEquals(adopted, 1);
   } finally {
     listener.close();
+  }
+});
+
+Deno.test("Blocklist: random text never throws, and whatever it reads, lookups answer", () => {
+  const rng = mulberry32(20261206);
+  const alphabet = "0123456789abcdef.:-/, \t#xyz\u00e9\u0000\n";
+  for (let round = 0; round < 300; round++) {
+    let text = "";
+    const length = Math.floor(rng() * 400);
+    for (let i = 0; i < length; i++) text += alphabet[Math.floor(rng() * alphabet.length)];
+    const { list } = Blocklist.parse(text);
+    for (const host of ["1.2.3.4", "::1", "[2001:db8::1]", "999.1.1.1", "", "a:b"]) {
+      assertEquals(typeof list.blocks(host), "boolean");
+    }
   }
 });
