@@ -661,6 +661,22 @@ export class Session {
     });
   }
 
+  /**
+   * Bytes of the wanted pieces not had yet that a connected peer has (Transmission's
+   * `desiredAvailable`): all of them while a seed is connected. One pass over the pieces, so
+   * asked for when shown, not with every status line.
+   */
+  availableBytes(): number {
+    let seed = false;
+    for (const peer of this.#peers) seed ||= peer.seed;
+    let bytes = 0;
+    for (let i = 0; i < this.have.size; i++) {
+      if (this.have.has(i) || !this.wants(i)) continue;
+      if (seed || this.#picker.availability(i) > 0) bytes += this.#pieceLength(i);
+    }
+    return bytes;
+  }
+
   /** The numbers for the status line. */
   stats(): SessionStats {
     let chokingUs = 0, interested = 0, encrypted = 0, utp = 0, sending = 0, getting = 0;

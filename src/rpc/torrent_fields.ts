@@ -234,6 +234,7 @@ const FIELDS: Record<string, (s: Source) => unknown> = {
   recheckProgress: (s) => s.state === "checking" ? s.kept.activity.checkProgress(s.t.id) : 0,
   // Bytes thrown away: blocks of pieces that failed their hash, and blocks nobody asked for.
   corruptEver: (s) => s.stats?.wasted ?? 0,
+  desiredAvailable: (s) => s.t.job?.session?.availableBytes() ?? 0,
   // Pieces are verified as they arrive: nothing is held unchecked.
   haveUnchecked: () => 0,
   webseeds: (s) => s.torrent?.urlList ?? [],

@@ -357,3 +357,42 @@ Deno.test("torrents downloading together hold their pieces in flight within one 
   }
   assertEquals(pool.used, 0, "every byte given back");
 });
+
+Deno.test("availableBytes: the wanted bytes a connected peer has, all of them with a seed", async () => {
+  const pieceLength = 32768, data = randomBytes(10 * pieceLength, 9);
+  const torrent = parseTorrent(
+    createTorrentFromBuffers("avail.bin", data, { pieceLength, creationDate: null }),
+  );
+  const root = await Deno.makeTempDir();
+  await Deno.mkdir(`${root}/partial`);
+  await Deno.mkdir(`${root}/seed`);
+  const partialData = new Uint8Array(data.length);
+  partialData.set(data.subarray(0, 4 * pieceLength));
+  await Deno.writeFile(`${root}/partial/avail.bin`, partialData);
+  await Deno.writeFile(`${root}/seed/avail.bin`, data);
+  const network = new PeerNetwork({ transport: new MemoryTransport(), encryption: "off" });
+  // Peers that serve a byte a second: what they have stays theirs while this is looked at.
+  const partial = await startNode(network, torrent, `${root}/partial`, false, { uploadRate: 1 });
+  const seeder = await startNode(network, torrent, `${root}/seed`, true, { uploadRate: 1 });
+  const leecher = await startNode(network, torrent, `${root}/leech`, false);
+  const until = async (what: string, check: () => boolean) => {
+    for (const end = performance.now() + 10_000; !check();) {
+      if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  try {
+    assertEquals(leecher.session.availableBytes(), 0, "no peer yet");
+    leecher.session.addPeers([{ host: "127.0.0.1", port: partial.port }], "manual");
+    await until("the partial peer's 4 pieces", () => {
+      return leecher.session.availableBytes() === 4 * pieceLength;
+    });
+    leecher.session.addPeers([{ host: "127.0.0.1", port: seeder.port }], "manual");
+    await until("every piece, from the seed", () => {
+      return leecher.session.availableBytes() === 10 * pieceLength;
+    });
+  } finally {
+    for (const node of [leecher, partial, seeder]) await node.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+});

@@ -336,6 +336,7 @@ Deno.test("daemon methods: torrent-get tells a torrent's times, its check and wh
         "corruptEver",
         "haveUnchecked",
         "webseeds",
+        "desiredAvailable",
       ],
     });
     const [t] = got.torrents as Record<string, unknown>[];
@@ -344,7 +345,7 @@ Deno.test("daemon methods: torrent-get tells a torrent's times, its check and wh
       [t.activityDate, t.secondsDownloading, t.isStalled, t.recheckProgress, t.corruptEver],
       [0, 0, false, 0, 0],
     );
-    assertEquals([t.haveUnchecked, t.webseeds], [0, []]);
+    assertEquals([t.haveUnchecked, t.webseeds, t.desiredAvailable], [0, [], 0]);
     // Its data was hashed on open: the check's progress went all the way.
     assertEquals(kept.activity.checkProgress(1), 1);
   } finally {
