@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { concatBytes, TokenBucket } from "../util/mod.ts";
+import { concatBytes, PerSourceLimiter, TokenBucket } from "../util/mod.ts";
 
 /** Bounds of an {@link Http1Server}; each has a default. */
 export interface Http1Options {
@@ -41,6 +41,12 @@ export interface Http1Options {
    * reset rather than a core of the server's CPU (each byte read is a kernel copy).
    */
   lingerRate?: number;
+  /**
+   * Requests a client address may make a second, and in a burst; past them a request is
+   * answered 429 (Retry-After: 1) as soon as its head is read, before anything of it is built,
+   * so a flood costs little more than its heads. Default: no limit.
+   */
+  rate?: { perSecond: number; burst: number };
   /** Told of a failure that is not a client's doing (the listener failing, say). */
   onError?: (message: string) => void;
 }
@@ -102,6 +108,8 @@ export class Http1Server {
   #slotFreed: (() => void) | undefined;
   /** What every lingering connection reads, together (see `lingerRate`). */
   readonly #lingerBudget: TokenBucket;
+  /** Each client address's requests (see `rate`). */
+  readonly #limiter: PerSourceLimiter | undefined;
   #closing = false;
   #accepting: Promise<void>;
 
@@ -110,6 +118,8 @@ export class Http1Server {
     this.#options = options;
     this.#handler = handler;
     this.#lingerBudget = new TokenBucket(options.lingerRate ?? LINGER_RATE, DISCARD.length);
+    const rate = options.rate;
+    this.#limiter = rate && new PerSourceLimiter(rate.perSecond, rate.burst);
     this.#accepting = this.#acceptLoop();
   }
 
@@ -257,6 +267,10 @@ export class Http1Server {
         state.waitingSince = undefined;
       }
       if (head === undefined) return;
+      if (this.#limiter && !this.#limiter.allow(remote.hostname)) {
+        if (!await throttle(input, head)) return;
+        continue;
+      }
       let request: Request, body: Body | undefined;
       try {
         ({ request, body } = toRequest(head, input));
@@ -622,6 +636,29 @@ async function writeResponse(
   }
 }
 
+/** The 429 a kept-alive client is sent, built once. */
+const TOO_MANY = encoder.encode(
+  "HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain\r\nRetry-After: 1\r\n" +
+    "Content-Length: 18\r\n\r\nToo Many Requests\n",
+);
+
+/**
+ * Answers a request past its client's rate with 429. The connection goes on when the request's
+ * body (if any) has arrived whole with its head, and is dropped; otherwise it closes, as a
+ * refused body does. False when the connection is done.
+ */
+async function throttle(input: Input, head: Head): Promise<boolean> {
+  const declared = head.field("content-length") ?? "0";
+  const length = /^\d{1,15}$/.test(declared) ? Number(declared) : NaN;
+  const whole = head.keepAlive && head.field("transfer-encoding") === undefined &&
+    !Number.isNaN(length) && input.take(length) !== undefined;
+  if (!whole) {
+    await refuse(input, new BadRequest(429, "Too Many Requests"));
+    return false;
+  }
+  return await input.write(TOO_MANY).then(() => true, () => false);
+}
+
 /** Answers a malformed request, then closes the connection (see `linger`). */
 async function refuse(input: Input, bad: BadRequest): Promise<void> {
   try {
@@ -662,6 +699,7 @@ function simple(status: number, text: string): Uint8Array {
   return concatBytes(
     encoder.encode(
       `HTTP/1.1 ${status} ${reason(status)}\r\nContent-Type: text/plain\r\n` +
+        (status === 429 ? "Retry-After: 1\r\n" : "") +
         `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
     ),
     body,
@@ -695,10 +733,6 @@ function reason(status: number): string {
   return REASONS[status] ?? "Status";
 }
 
-/**
- * Writes all of `bytes`, closing the connection when the client takes none of them for
- * `timeoutMs`: a client that never reads would hold its connection for good.
- */
 /**
  * Calls `expire` once a deadline passes. Moving the deadline later, as every read and write of
  * a busy connection does, costs no new timer: the one timer, when it fires early, finds the

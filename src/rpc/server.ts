@@ -1,17 +1,18 @@
 /**
  * The HTTP side of Transmission's RPC protocol (its `rpc-spec.md`, section 2): JSON requests
  * POSTed to `/transmission/rpc`, answered with `result` and `arguments` and the request's `tag`.
- * Before any method runs, a request must pass, in order: the Host allow-list (421 otherwise,
- * against DNS rebinding), Basic authentication when it is on (401), the
- * `X-Transmission-Session-Id` handshake (409 with the id, the protocol's CSRF guard), bounds on
- * bodies (a length said, 411; at most 8 MiB, 413; 32 MiB being read at once, 503; 30 s to
- * arrive) and a per-address rate limit (429). Other paths (the web page, streams) go to
- * the `pages` handler after the same host, rate and login checks. Under it, `Http1Server`
- * bounds the connections open at once and the time a request's head may take.
+ * Before any method runs, a request must pass, in order: a per-address rate limit (429, checked
+ * by `Http1Server` as soon as the head is read, so a flood costs little), the Host allow-list
+ * (421 otherwise, against DNS rebinding), Basic authentication when it is on (401), the
+ * `X-Transmission-Session-Id` handshake (409 with the id, the protocol's CSRF guard) and bounds
+ * on bodies (a length said, 411; at most 8 MiB, 413; 32 MiB being read at once, 503; 30 s to
+ * arrive). Other paths (the web page, streams) go to the `pages` handler after the same rate,
+ * host and login checks. `Http1Server` also bounds the connections open at once and the time a
+ * request's head may take.
  *
  * @module
  */
-import { encodeBase64, PerSourceLimiter } from "../util/mod.ts";
+import { encodeBase64 } from "../util/mod.ts";
 import { Http1Server } from "./http1.ts";
 
 /** The path every RPC request goes to. */
@@ -99,7 +100,6 @@ export class RpcServer {
   readonly #options: RpcServerOptions;
   readonly #hosts: Set<string>;
   readonly #auth: string | undefined;
-  readonly #limiter: PerSourceLimiter;
   /** The CSRF token a client must echo; a new one each time the server starts. */
   readonly sessionId = crypto.randomUUID().replaceAll("-", "");
 
@@ -112,11 +112,14 @@ export class RpcServer {
       ),
     );
     this.#auth = options.auth === undefined ? undefined : basicAuthorization(options.auth);
-    const rate = options.rate ?? { perSecond: 500, burst: 2000 };
-    this.#limiter = new PerSourceLimiter(rate.perSecond, rate.burst);
     this.#server = Http1Server.listen(
-      { hostname, port: options.port ?? DEFAULT_RPC_PORT, onError: options.onError },
-      (request, remote) => this.#handle(request, remote.hostname),
+      {
+        hostname,
+        port: options.port ?? DEFAULT_RPC_PORT,
+        rate: options.rate ?? { perSecond: 500, burst: 2000 },
+        onError: options.onError,
+      },
+      (request) => this.#handle(request),
     );
   }
 
@@ -135,13 +138,10 @@ export class RpcServer {
     await this.#server.shutdown();
   }
 
-  async #handle(request: Request, client: string): Promise<Response> {
+  async #handle(request: Request): Promise<Response> {
     const url = new URL(request.url);
     if (!this.#hosts.has(hostOf(request.headers.get("host") ?? ""))) {
       return textResponse(421, "Misdirected Request: unknown host name (DNS rebinding protection)");
-    }
-    if (!this.#limiter.allow(client)) {
-      return textResponse(429, "Too Many Requests", { "Retry-After": "1" });
     }
     if (this.#auth !== undefined && !sameText(request.headers.get("authorization"), this.#auth)) {
       return textResponse(401, "Unauthorized", { "WWW-Authenticate": 'Basic realm="bittorrent"' });

@@ -257,6 +257,47 @@ Deno.test("http1: connections waiting for the linger budget let go of their plac
   }, refuse);
 });
 
+Deno.test("http1: past its rate a client gets 429 before its request is built, kept alive", async () => {
+  let handled = 0;
+  const counting: Http1Handler = (request) => {
+    handled++;
+    return echo(request, { hostname: LOOPBACK, port: 0, transport: "tcp" });
+  };
+  await withServer({ rate: { perSecond: 0.001, burst: 2 } }, async (server) => {
+    const conn = await Deno.connect({ hostname: LOOPBACK, port: server.port });
+    try {
+      const answers: string[] = [];
+      const buffer = new Uint8Array(4096);
+      for (let i = 0; i < 4; i++) {
+        await conn.write(
+          encoder.encode(`POST /${i} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi`),
+        );
+        const n = await conn.read(buffer);
+        answers.push(decoder.decode(buffer.subarray(0, n ?? 0)).split("\r\n")[0]);
+      }
+      assertEquals(answers, [
+        "HTTP/1.1 200 OK",
+        "HTTP/1.1 200 OK",
+        "HTTP/1.1 429 Too Many Requests",
+        "HTTP/1.1 429 Too Many Requests",
+      ]);
+      assertEquals(handled, 2, "the throttled ones never reached the handler");
+      // A body that is not all there yet is not waited for: the answer, then the close.
+      await conn.write(
+        encoder.encode(`POST /4 HTTP/1.1\r\nHost: x\r\nContent-Length: 9000\r\n\r\nabc`),
+      );
+      const last = decoder.decode(await new Response(conn.readable).arrayBuffer());
+      assert(last.startsWith("HTTP/1.1 429 ") && last.includes("Retry-After: 1"), last);
+    } finally {
+      try {
+        conn.close();
+      } catch {
+        // closed by reading it to its end
+      }
+    }
+  }, counting);
+});
+
 Deno.test("http1: a kept-alive connection busy past the head timeout stays; idle past it, it closes", async () => {
   await withServer({ headTimeoutMs: 300 }, async (server) => {
     const conn = await Deno.connect({ hostname: LOOPBACK, port: server.port });
