@@ -12,6 +12,7 @@ import {
   TorrentError,
 } from "../metainfo/mod.ts";
 import { fsReason } from "../storage/mod.ts";
+import { concatBytes } from "../util/mod.ts";
 import { CommandError } from "./io.ts";
 
 /** The largest file we will read as a torrent (real ones are well under a few MiB). */
@@ -68,14 +69,7 @@ async function readAtMost(path: string, max: number): Promise<Uint8Array> {
     }
     chunks.push(chunk.subarray(0, n));
   }
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
+  return chunks.length === 1 ? chunks[0] : concatBytes(...chunks);
 }
 
 /** A magnet link (`magnet:?...`) or the path of a .torrent file, loaded and checked. */

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { fetchCapped, parseIp } from "../util/mod.ts";
+import { concatBytes, fetchCapped, parseIp } from "../util/mod.ts";
 
 /** One family's ranges, merged and sorted: `starts[i]..ends[i]`, inclusive. */
 interface Ranges<K extends number | bigint> {
@@ -245,11 +245,5 @@ async function gunzip(bytes: Uint8Array): Promise<Uint8Array> {
     }
     parts.push(value);
   }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(...parts);
 }
