@@ -145,6 +145,7 @@ export async function runDaemon(
       log.info("stopping");
       await server.stop();
       await kept.close();
+      await blocklist.close();
       await keepStats();
     } finally {
       await client.stop();

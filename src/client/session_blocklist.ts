@@ -35,6 +35,13 @@ export class SessionBlocklist {
   #url: string;
   #enabled: boolean;
   #list: Blocklist = Blocklist.EMPTY;
+  /** Ends a fetch still running when the client stops. */
+  readonly #stopping = new AbortController();
+  /**
+   * Settles once the list of the start is applied, or could not be had (told as a warning).
+   * A fetch from the web may take its while: the client does not wait for it.
+   */
+  loaded: Promise<void> = Promise.resolve();
 
   private constructor(
     network: PeerNetwork,
@@ -51,8 +58,9 @@ export class SessionBlocklist {
 
   /**
    * The kept choices and list, if any. A new `source` (the daemon's `--blocklist`) becomes the
-   * address to update from, switched on; its list is fetched now unless the one kept came from
-   * it. A list that cannot be had is a warning: the client starts without one.
+   * address to update from, switched on; its list is fetched unless the one kept came from it,
+   * meanwhile (see `loaded`). A list that cannot be had is a warning: the client runs without
+   * one.
    */
   static async open(
     network: PeerNetwork,
@@ -71,13 +79,17 @@ export class SessionBlocklist {
     const cached = dir !== undefined && remote && kept?.url === choices.url
       ? await Deno.readFile(`${dir}/${LIST_FILE}`).catch(() => undefined)
       : undefined;
-    try {
-      if (cached) store.#use(await parseBlocklistBytes(cached), "kept");
-      else if (choices.url !== "") await store.update();
-    } catch (e) {
-      log.warn(`blocklist ${choices.url} not loaded: ${messageOf(e)}`);
-    }
     if (source !== undefined) await store.#saveChoices();
+    const load = cached
+      ? parseBlocklistBytes(cached).then((parsed) => store.#use(parsed, "kept"))
+      : choices.url !== ""
+      ? store.update().then(() => {})
+      : Promise.resolve();
+    store.loaded = load.catch((e) => {
+      if (!store.#stopping.signal.aborted) {
+        log.warn(`blocklist ${choices.url} not loaded: ${messageOf(e)}`);
+      }
+    });
     return store;
   }
 
@@ -111,7 +123,7 @@ export class SessionBlocklist {
    */
   async update(): Promise<number> {
     if (this.#url === "") throw new Error("no blocklist address is set");
-    const bytes = await fetchBlocklist(this.#url);
+    const bytes = await fetchBlocklist(this.#url, this.#stopping.signal);
     const parsed = await parseBlocklistBytes(bytes);
     if (this.#dir !== undefined) {
       await Deno.mkdir(this.#dir, { recursive: true });
@@ -120,6 +132,12 @@ export class SessionBlocklist {
     }
     this.#use(parsed, "fetched");
     return this.#list.size;
+  }
+
+  /** Ends a fetch still running (the client stops); what is kept stays. */
+  async close(): Promise<void> {
+    this.#stopping.abort();
+    await this.loaded;
   }
 
   #use({ list, skipped }: { list: Blocklist; skipped: number }, how: string): void {

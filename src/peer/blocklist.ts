@@ -207,12 +207,16 @@ export async function loadBlocklist(source: string): Promise<BlocklistParse> {
   return await parseBlocklistBytes(await fetchBlocklist(source));
 }
 
-/** The bytes of the list at `source` (a file, or an http(s) address), as they are. */
-export async function fetchBlocklist(source: string): Promise<Uint8Array> {
+/**
+ * The bytes of the list at `source` (a file, or an http(s) address), as they are; a fetch ends
+ * when `signal` aborts.
+ */
+export async function fetchBlocklist(source: string, signal?: AbortSignal): Promise<Uint8Array> {
   if (/^https?:\/\//i.test(source)) {
     const got = await fetchCapped(source, {
       timeoutMs: FETCH_TIMEOUT_MS,
       maxBytes: MAX_LIST_BYTES,
+      signal,
     });
     if (got.status !== 200) throw new Error(`the server answered ${got.status}`);
     return got.body;

@@ -18,6 +18,7 @@ Deno.test("SessionBlocklist: fetched, kept for the next run, switched off, updat
   try {
     const network = new PeerNetwork();
     let blocklist = await SessionBlocklist.open(network, state, url, log);
+    await blocklist.loaded;
     assertEquals([blocklist.url, blocklist.enabled, blocklist.size], [url, true, 1]);
     assert(network.blocklist.blocks("198.51.100.7"));
     await blocklist.set({ enabled: false });
@@ -28,6 +29,7 @@ Deno.test("SessionBlocklist: fetched, kept for the next run, switched off, updat
     // given again.
     const again = new PeerNetwork();
     blocklist = await SessionBlocklist.open(again, state, url, log);
+    await blocklist.loaded;
     assertEquals([blocklist.enabled, blocklist.size, server.requests.length], [false, 1, fetched]);
     await blocklist.set({ enabled: true });
     assert(again.blocklist.blocks("198.51.100.7"));
@@ -55,6 +57,7 @@ Deno.test("SessionBlocklist: a source that cannot be had is a warning; no source
   try {
     const network = new PeerNetwork();
     const missing = await SessionBlocklist.open(network, dir, `${dir}/none.p2p`, log);
+    await missing.loaded;
     assertEquals([missing.enabled, missing.size], [true, 0]);
     assert(said.some((m) => m.startsWith("WARN blocklist")), `told: ${said}`);
     const none = await SessionBlocklist.open(new PeerNetwork(), undefined, undefined, log);
@@ -72,13 +75,36 @@ Deno.test("SessionBlocklist: a list that is a file of this machine is read again
   try {
     await Deno.writeTextFile(file, "a:192.0.2.0-192.0.2.255\n");
     const first = new PeerNetwork();
-    await SessionBlocklist.open(first, `${dir}/state`, file, quiet);
+    await (await SessionBlocklist.open(first, `${dir}/state`, file, quiet)).loaded;
     assert(first.blocklist.blocks("192.0.2.1"));
     await Deno.writeTextFile(file, "b:198.18.0.0-198.19.255.255\n");
     const second = new PeerNetwork();
-    await SessionBlocklist.open(second, `${dir}/state`, undefined, quiet);
+    await (await SessionBlocklist.open(second, `${dir}/state`, undefined, quiet)).loaded;
     assert(second.blocklist.blocks("198.18.0.1") && !second.blocklist.blocks("192.0.2.1"));
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("SessionBlocklist: the client does not wait for a slow fetch, and a stop ends it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "bt-session-blocklist-" });
+  let answer: (r: Response) => void = () => {};
+  const server = serveFiles(dir, () => new Promise<Response>((r) => answer = r));
+  const said: string[] = [];
+  const log = { info: (m: string) => said.push(m), warn: (m: string) => said.push(`WARN ${m}`) };
+  try {
+    const blocklist = await SessionBlocklist.open(
+      new PeerNetwork(),
+      `${dir}/state`,
+      `${server.url}slow.p2p`,
+      log,
+    );
+    assertEquals([blocklist.enabled, blocklist.size], [true, 0], "open, the list on its way");
+    await blocklist.close();
+    assertEquals(said, [], "a fetch the stop ended is not a failure to tell");
+  } finally {
+    answer(new Response("late"));
+    await server.close();
     await Deno.remove(dir, { recursive: true });
   }
 });
