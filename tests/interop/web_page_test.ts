@@ -350,12 +350,23 @@ Deno.test({
           `document.getElementById("message").textContent === "Settings saved"`,
         );
         await browser.evaluate(`document.getElementById("set-down").value = ""`);
+        // The page reads the form back after each save: the next edit waits for that, or the
+        // read-back would overwrite it.
+        const savedAgain = async (what: string) => {
+          await browser!.waitFor(
+            what,
+            `document.getElementById("message").textContent === "Settings saved"`,
+          );
+          await browser!.evaluate(`document.getElementById("message").textContent = ""`);
+        };
+        await browser.evaluate(`document.getElementById("message").textContent = ""`);
         await browser.click("#settings-save");
         await until(
           "no download limit over RPC",
           async () => (await session())["speed-limit-down-enabled"] === false,
           10_000,
         );
+        await savedAgain("the form read back again");
         assertEquals((await session())["peer-limit-per-torrent"], 9, "the rest kept");
 
         // Turtle mode: its limits in Settings, and the header's button switches them on.
@@ -368,6 +379,7 @@ Deno.test({
           async () => (await session())["alt-speed-down"] === 20,
           10_000,
         );
+        await savedAgain("the form read back after the turtle limit");
         await browser.click("#turtle");
         await until(
           "turtle mode on over RPC",
