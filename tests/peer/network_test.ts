@@ -44,11 +44,12 @@ function counting(inner: BoundTransport): BoundTransport & { dials: number } {
   return counted;
 }
 
-/** A listening peer with TCP and, unless `utp` is false, uTP on its port. */
+/**
+ * A listening peer with TCP and, unless `utp` is false, uTP on its port. The UDP port's number
+ * may be taken for TCP (another socket's own end, say): then another is tried, as the client's
+ * own `openPeerPorts` does.
+ */
 async function listeningPeer(utp: boolean) {
-  const udp = await UdpPort.bind("127.0.0.1", 0);
-  const transport = new UtpTransport(utp ? [udp] : []);
-  const network = new PeerNetwork({ utp: transport });
   const router = new PeerRouter();
   const arrived: string[] = [];
   router.add(INFO_HASH, () => ({
@@ -58,16 +59,27 @@ async function listeningPeer(utp: boolean) {
       peer.close("done");
     },
   }));
-  const listener = network.listen({ hostname: "127.0.0.1", port: udp.port, router });
-  return {
-    port: listener.port,
-    arrived,
-    async close() {
-      listener.close();
+  for (let attempt = 1;; attempt++) {
+    const udp = await UdpPort.bind("127.0.0.1", 0);
+    const transport = new UtpTransport(utp ? [udp] : []);
+    const network = new PeerNetwork({ utp: transport });
+    try {
+      const listener = network.listen({ hostname: "127.0.0.1", port: udp.port, router });
+      return {
+        port: listener.port,
+        arrived,
+        async close() {
+          listener.close();
+          transport.close();
+          await udp.close();
+        },
+      };
+    } catch (e) {
       transport.close();
       await udp.close();
-    },
-  };
+      if (!(e instanceof Deno.errors.AddrInUse) || attempt >= 10) throw e;
+    }
+  }
 }
 
 Deno.test("network: a peer that answers uTP is reached over uTP, encrypted", async () => {
