@@ -8,7 +8,7 @@
  * @module
  */
 import { Blocklist, fetchBlocklist, parseBlocklistBytes, type PeerNetwork } from "../peer/mod.ts";
-import { writeFileAtomic } from "../util/mod.ts";
+import { isWebAddress, writeFileAtomic } from "../util/mod.ts";
 
 const CHOICES_FILE = "blocklist.json";
 const LIST_FILE = "blocklist.bin";
@@ -75,8 +75,7 @@ export class SessionBlocklist {
       : { url: source, enabled: true };
     const store = new SessionBlocklist(network, dir, log, choices);
     // A list on the web is kept, not fetched at every start; a file of this machine is read.
-    const remote = /^https?:\/\//i.test(choices.url);
-    const cached = dir !== undefined && remote && kept?.url === choices.url
+    const cached = dir !== undefined && isWebAddress(choices.url) && kept?.url === choices.url
       ? await Deno.readFile(`${dir}/${LIST_FILE}`).catch(() => undefined)
       : undefined;
     if (source !== undefined) await store.#saveChoices();
@@ -125,11 +124,11 @@ export class SessionBlocklist {
     if (this.#url === "") throw new Error("no blocklist address is set");
     const bytes = await fetchBlocklist(this.#url, this.#stopping.signal);
     const parsed = await parseBlocklistBytes(bytes);
-    if (this.#dir !== undefined) {
+    if (this.#dir !== undefined && isWebAddress(this.#url)) {
       await Deno.mkdir(this.#dir, { recursive: true });
       await writeFileAtomic(`${this.#dir}/${LIST_FILE}`, bytes, { sync: true });
-      await this.#saveChoices();
     }
+    await this.#saveChoices();
     this.#use(parsed, "fetched");
     return this.#list.size;
   }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { concatBytes, fetchCapped, parseIp } from "../util/mod.ts";
+import { concatBytes, fetchCapped, isWebAddress, parseIp } from "../util/mod.ts";
 
 /** One family's ranges, merged and sorted: `starts[i]..ends[i]`, inclusive. */
 interface Ranges<K extends number | bigint> {
@@ -16,7 +16,7 @@ interface Ranges<K extends number | bigint> {
 /** What reading a list found. */
 export interface BlocklistParse {
   list: Blocklist;
-  /** Lines that are neither a range, a comment nor blank, or that DAT allows. */
+  /** Lines that are neither a range (blocked or allowed), a comment nor blank. */
   skipped: number;
 }
 
@@ -62,8 +62,8 @@ export class Blocklist {
 
   /**
    * Reads a list's text: one entry a line, each `name:first-last` (P2P), `first - last ,
-   * level , name` (DAT; a level above 127 allows, so it is skipped), `address/bits` or one
-   * address. `#` starts a comment.
+   * level , name` (DAT; a level above 127 allows its range, which is then left out),
+   * `address/bits` or one address. `#` starts a comment.
    */
   static parse(text: string): BlocklistParse {
     const v4: [number, number][] = [], v6: [bigint, bigint][] = [];
@@ -212,7 +212,7 @@ export async function loadBlocklist(source: string): Promise<BlocklistParse> {
  * when `signal` aborts.
  */
 export async function fetchBlocklist(source: string, signal?: AbortSignal): Promise<Uint8Array> {
-  if (/^https?:\/\//i.test(source)) {
+  if (isWebAddress(source)) {
     const got = await fetchCapped(source, {
       timeoutMs: FETCH_TIMEOUT_MS,
       maxBytes: MAX_LIST_BYTES,

@@ -30,7 +30,7 @@ import type { EncryptionPolicy } from "../peer/mod.ts";
 import { listedFiles, parseMagnet, parseTorrent, type Torrent } from "../metainfo/mod.ts";
 import type { SessionLog } from "../engine/mod.ts";
 import { fsReason } from "../storage/mod.ts";
-import { decodeBase64, fetchCapped, FetchError } from "../util/mod.ts";
+import { decodeBase64, fetchCapped, FetchError, isWebAddress } from "../util/mod.ts";
 import { displayUrl } from "../tracker/mod.ts";
 import { RpcError, type RpcMethods } from "./server.ts";
 import { torrentFields } from "./torrent_fields.ts";
@@ -470,7 +470,7 @@ function blocklistArgs(
   const enabled = boolArg(args, "blocklist-enabled");
   if (url === undefined && enabled === undefined) return undefined;
   if (!blocklist) throw new RpcError("this session keeps no blocklist");
-  if (url !== undefined && url !== "" && !/^https?:\/\/[^\s]+$/i.test(url)) {
+  if (url !== undefined && url !== "" && (!isWebAddress(url) || /\s/.test(url))) {
     throw new RpcError("blocklist-url must be an http or https address");
   }
   return { url, enabled };
@@ -709,7 +709,7 @@ async function sourceOf(args: Record<string, unknown>): Promise<TorrentSource> {
     }
     if (filename === undefined) throw new RpcError("torrent-add needs filename or metainfo");
     if (filename.startsWith("magnet:")) return { magnet: parseMagnet(filename) };
-    if (/^https?:\/\//i.test(filename)) return { torrent: parseTorrent(await download(filename)) };
+    if (isWebAddress(filename)) return { torrent: parseTorrent(await download(filename)) };
     const stat = await Deno.stat(filename);
     if (stat.size > MAX_TORRENT_FILE) throw new RpcError(`${filename} is too large`);
     return { torrent: parseTorrent(await Deno.readFile(filename)) };

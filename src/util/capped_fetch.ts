@@ -19,6 +19,20 @@ export class FetchError extends Error {
   }
 }
 
+/**
+ * True when `text` is an http or https address (what `fetchCapped` is for), rather than a
+ * path of this machine.
+ *
+ * @example
+ * ```ts
+ * import { isWebAddress } from "./capped_fetch.ts";
+ * console.log(isWebAddress("HTTPS://example.org/x"), isWebAddress("/srv/x")); // true false
+ * ```
+ */
+export function isWebAddress(text: string): boolean {
+  return /^https?:\/\//i.test(text);
+}
+
 /** Limits of a capped GET. */
 export interface CappedFetchOptions {
   timeoutMs: number;

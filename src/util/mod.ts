@@ -15,6 +15,7 @@ export {
   fetchCapped,
   FetchError,
   type FetchFailure,
+  isWebAddress,
 } from "./capped_fetch.ts";
 export {
   HybridPieces,
