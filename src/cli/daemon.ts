@@ -127,6 +127,7 @@ export async function runDaemon(
           onError: (message) => log.warn(message),
         });
       } catch (e) {
+        await blocklist.close(); // a fetch still running would hold the process
         const why = e instanceof Deno.errors.AddrInUse ? "it is in use" : String(e);
         throw new CommandError(`cannot serve RPC on ${options.rpcBind}:${options.rpcPort}: ${why}`);
       }
