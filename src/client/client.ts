@@ -69,7 +69,7 @@ export type OpenOptions =
       | "selected"
       | "sequential"
       | "prealloc"
-      | "rates"
+      | "limits"
       | "webSeeds"
       | "trackers"
       | "onCheckProgress"

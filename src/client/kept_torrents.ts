@@ -10,7 +10,7 @@
 import { DEFAULT_MAX_PEERS, type SessionLog } from "../engine/mod.ts";
 import { listedFiles, renamePath, type Torrent } from "../metainfo/mod.ts";
 import { moveResumePaths, STATE_DIR } from "../storage/mod.ts";
-import { TokenBucket } from "../util/mod.ts";
+import { type BandwidthPriority, BothLimits, TokenBucket } from "../util/mod.ts";
 import {
   type Client,
   type ClientTorrent,
@@ -62,6 +62,8 @@ export interface AddChoices {
   /** A magnet link's text as given, kept to add it back on the next run. */
   link?: string;
   labels?: string[];
+  /** Its place at the process's rate limits (default: normal). */
+  bandwidthPriority?: BandwidthPriority;
 }
 
 /**
@@ -103,8 +105,8 @@ export class KeptTorrents {
    * the end of their job keeps their slot, and a waiting one is not started meanwhile.
    */
   readonly #reopening = new Set<number>();
-  /** Each torrent's own rate limits, applied besides the process's. */
-  readonly #rates = new Map<number, { download: TokenBucket; upload: TokenBucket }>();
+  /** The limits each torrent's bytes pass: its own and, at its priority, the process's. */
+  readonly #limits = new Map<number, { download: BothLimits; upload: BothLimits }>();
   /** Seeding torrents with a limit to meet. */
   readonly #watches = new Map<number, SeedWatch>();
   /** The ids of torrents removed lately, with when. */
@@ -218,6 +220,7 @@ export class KeptTorrents {
       ...(choices.low?.length ? { lowPriority: choices.low } : {}),
       queueRank: this.#queue.nextRank(),
       ...(choices.labels?.length ? { labels: choices.labels } : {}),
+      ...(choices.bandwidthPriority ? { bandwidthPriority: choices.bandwidthPriority } : {}),
     };
     if (this.#saved) {
       await this.#saved.save(record);
@@ -271,7 +274,7 @@ export class KeptTorrents {
     this.#forgetRemovedBefore(Date.now() - REMOVED_KEPT_MS);
     this.#removed.set(t.id, Date.now());
     this.#records.delete(t.id);
-    this.#rates.delete(t.id);
+    this.#limits.delete(t.id);
     this.#watches.delete(t.id);
     this.#prioritized.delete(t.id);
     this.#waiting.delete(t.id);
@@ -474,10 +477,38 @@ export class KeptTorrents {
   ): Promise<void> {
     const record = this.record(t);
     Object.assign(record, rates);
-    const buckets = this.#rates.get(t.id)!;
-    buckets.download.setRate(rateOf(record.downloadRate));
-    buckets.upload.setRate(rateOf(record.uploadRate));
+    const limits = this.#limits.get(t.id)!;
+    limits.download.own.setRate(rateOf(record.downloadRate));
+    limits.upload.own.setRate(rateOf(record.uploadRate));
     await this.#persist(t);
+  }
+
+  /**
+   * Sets a torrent's place at the process's rate limits, and whether they apply to it, at
+   * once.
+   */
+  async setBandwidth(
+    t: ClientTorrent,
+    bandwidth: { priority?: BandwidthPriority; honorsSessionLimits?: boolean },
+  ): Promise<void> {
+    const record = this.record(t);
+    if (bandwidth.priority !== undefined) {
+      if (bandwidth.priority === 0) delete record.bandwidthPriority;
+      else record.bandwidthPriority = bandwidth.priority;
+    }
+    if (bandwidth.honorsSessionLimits !== undefined) {
+      if (bandwidth.honorsSessionLimits) delete record.ignoresSessionLimits;
+      else record.ignoresSessionLimits = true;
+    }
+    this.#applyBandwidth(t.id, record);
+    await this.#persist(t);
+  }
+
+  #applyBandwidth(id: number, record: SavedTorrent): void {
+    for (const limits of Object.values(this.#limits.get(id)!)) {
+      limits.priority = record.bandwidthPriority ?? 0;
+      limits.honorsShared = record.ignoresSessionLimits !== true;
+    }
   }
 
   /** Sets a torrent's seeding limits; one already met stops it within a second. */
@@ -528,10 +559,12 @@ export class KeptTorrents {
       downloaded: record.downloaded ?? 0,
     });
     this.#queue.add(t.id, record.queueRank ?? record.addedDate);
-    this.#rates.set(t.id, {
-      download: new TokenBucket(rateOf(record.downloadRate)),
-      upload: new TokenBucket(rateOf(record.uploadRate)),
+    const hub = this.client.hub;
+    this.#limits.set(t.id, {
+      download: new BothLimits(new TokenBucket(rateOf(record.downloadRate)), hub.downloadLimiter),
+      upload: new BothLimits(new TokenBucket(rateOf(record.uploadRate)), hub.uploadLimiter),
     });
+    this.#applyBandwidth(t.id, record);
     t.metadata.then((fetched) => {
       if (!("torrent" in source)) {
         this.#saved?.saveTorrent(record.hash, fetched.torrent).catch((e) =>
@@ -594,7 +627,7 @@ export class KeptTorrents {
           rest: true,
           selected: selection(t.torrent!, record),
           trackers: record.trackers,
-          rates: this.#rates.get(t.id),
+          limits: this.#limits.get(t.id),
         });
         t.start();
       }

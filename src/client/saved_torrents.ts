@@ -9,7 +9,7 @@
  */
 import { type Magnet, parseMagnet, parseTorrent, type Torrent } from "../metainfo/mod.ts";
 import { torrentFileFromInfo } from "../metainfo/mod.ts";
-import { writeFileAtomic } from "../util/mod.ts";
+import { type BandwidthPriority, writeFileAtomic } from "../util/mod.ts";
 
 /** One torrent as saved. */
 export interface SavedTorrent {
@@ -37,6 +37,10 @@ export interface SavedTorrent {
   /** Its own rate limits, bytes a second (each kept while switched off). */
   downloadRate?: RateSetting;
   uploadRate?: RateSetting;
+  /** Its place at the process's rate limits (absent: normal). */
+  bandwidthPriority?: BandwidthPriority;
+  /** Set when the process's rate limits do not apply to it. */
+  ignoresSessionLimits?: boolean;
   /** Seed until this share ratio; whose limit applies. */
   seedRatio?: { mode: LimitMode; ratio: number };
   /** Stop seeding after this long without uploading; whose limit applies. */
@@ -197,6 +201,10 @@ function checkRecord(v: unknown, hash: string): SavedTorrent {
     ...(r.finished === true ? { finished: true } : {}),
     ...(isRate(r.downloadRate) ? { downloadRate: r.downloadRate } : {}),
     ...(isRate(r.uploadRate) ? { uploadRate: r.uploadRate } : {}),
+    ...(r.bandwidthPriority === 1 || r.bandwidthPriority === -1
+      ? { bandwidthPriority: r.bandwidthPriority }
+      : {}),
+    ...(r.ignoresSessionLimits === true ? { ignoresSessionLimits: true } : {}),
     ...(isLimit(r.seedRatio, "ratio") ? { seedRatio: r.seedRatio } : {}),
     ...(isLimit(r.seedIdle, "ms") ? { seedIdle: r.seedIdle } : {}),
     ...(typeof r.queueRank === "number" && Number.isFinite(r.queueRank)

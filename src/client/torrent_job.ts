@@ -23,7 +23,7 @@ import {
   type SourcedAddress,
 } from "../engine/mod.ts";
 import { swarmHashes, type Torrent } from "../metainfo/mod.ts";
-import type { HandshakeOptions } from "../peer/mod.ts";
+import type { HandshakeOptions, RateLimiter } from "../peer/mod.ts";
 import type { IncomingTarget, PeerHub } from "./peer_hub.ts";
 import { describeTracker, logTracker } from "./status.ts";
 import { DhtLookups, type DhtNode } from "./dht_lookups.ts";
@@ -34,7 +34,7 @@ import {
   displayUrl,
   type TrackerStatus,
 } from "../tracker/mod.ts";
-import { Bitfield, BothLimits, type TokenBucket } from "../util/mod.ts";
+import { Bitfield } from "../util/mod.ts";
 import { isWebSeedUrl, WebSeed, type WebSeedOptions, type WebSeedState } from "../webseed/mod.ts";
 
 /** What a job needs; everything but the torrent, folder and hub has a sensible default. */
@@ -75,8 +75,11 @@ export interface TorrentJobOptions {
    * `[]` for none (tests and the demo's own seeders need none).
    */
   trackers?: string[][];
-  /** This torrent's own rate limits, kept besides the hub's (the daemon's per-torrent limits). */
-  rates?: { download: TokenBucket; upload: TokenBucket };
+  /**
+   * The limits this torrent's bytes pass, in place of the hub's alone (the daemon's per-torrent
+   * limits and priority, which include the hub's).
+   */
+  limits?: { download: RateLimiter; upload: RateLimiter };
   /** Engine tunables (tests shorten timeouts). */
   session?: Partial<SessionOptions>;
   /** Tracker tunables (tests shorten back-offs). */
@@ -733,12 +736,8 @@ async function openEngine(
       seed: opts.seed,
       log: opts.log,
       events: opts.events,
-      downloadLimiter: opts.rates
-        ? new BothLimits(opts.rates.download, hub.downloadLimiter)
-        : hub.downloadLimiter,
-      uploadLimiter: opts.rates
-        ? new BothLimits(opts.rates.upload, hub.uploadLimiter)
-        : hub.uploadLimiter,
+      downloadLimiter: opts.limits?.download ?? hub.downloadLimiter,
+      uploadLimiter: opts.limits?.upload ?? hub.uploadLimiter,
       listenPort: hub.port,
       dhtPort: dht?.port,
       onDhtNode: (host, port) => dht?.addNode(host, port),

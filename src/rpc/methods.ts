@@ -30,7 +30,13 @@ import type { EncryptionPolicy } from "../peer/mod.ts";
 import { listedFiles, parseMagnet, parseTorrent, type Torrent } from "../metainfo/mod.ts";
 import type { SessionLog } from "../engine/mod.ts";
 import { fsReason } from "../storage/mod.ts";
-import { decodeBase64, fetchCapped, FetchError, isWebAddress } from "../util/mod.ts";
+import {
+  type BandwidthPriority,
+  decodeBase64,
+  fetchCapped,
+  FetchError,
+  isWebAddress,
+} from "../util/mod.ts";
 import { displayUrl } from "../tracker/mod.ts";
 import { RpcError, type RpcMethods } from "./server.ts";
 import { torrentFields } from "./torrent_fields.ts";
@@ -341,6 +347,7 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
           ...prioritiesOf(args, {}, "torrent" in source ? source.torrent : undefined),
           ...("magnet" in source ? { link: String(args.filename) } : {}),
           labels: labelsArg(args),
+          bandwidthPriority: priorityArg(args),
         });
         return { "torrent-added": brief(t) };
       } catch (e) {
@@ -390,6 +397,10 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       const peerLimit = wholeArg(args, "peer-limit", 1, MAX_PEERS_LIMIT);
       const editTrackers = trackerEdit(args);
       const labels = labelsArg(args);
+      const bandwidth = {
+        priority: priorityArg(args),
+        honorsSessionLimits: boolArg(args, "honorsSessionLimits"),
+      };
       const changes = select(client, args.ids).map((t) => {
         if (editTrackers && !t.torrent) {
           throw new RpcError(`torrent ${t.id} has no metadata yet: its trackers cannot change`);
@@ -413,6 +424,9 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
         if (unwanted !== undefined) await kept.setUnwanted(t, unwanted);
         if (trackers !== undefined) await kept.setTrackers(t, trackers);
         if (labels !== undefined) await kept.setLabels(t, labels);
+        if (Object.values(bandwidth).some((v) => v !== undefined)) {
+          await kept.setBandwidth(t, bandwidth);
+        }
       }
       return {};
     },
@@ -634,6 +648,14 @@ function boolArg(args: Record<string, unknown>, key: string): boolean | undefine
   const v = args[key];
   if (v === undefined) return undefined;
   if (typeof v !== "boolean") throw new RpcError(`${key} must be true or false`);
+  return v;
+}
+
+/** `bandwidthPriority`, when present: -1 low, 0 normal, 1 high. */
+function priorityArg(args: Record<string, unknown>): BandwidthPriority | undefined {
+  const v = args.bandwidthPriority;
+  if (v === undefined) return undefined;
+  if (v !== -1 && v !== 0 && v !== 1) throw new RpcError("bandwidthPriority must be -1, 0 or 1");
   return v;
 }
 

@@ -204,6 +204,8 @@ const FIELDS: Record<string, (s: Source) => unknown> = {
   downloadLimited: (s) => s.info.downloadRate?.on ?? false,
   uploadLimit: (s) => Math.round((s.info.uploadRate?.rate ?? 0) / 1024),
   uploadLimited: (s) => s.info.uploadRate?.on ?? false,
+  bandwidthPriority: (s) => s.info.bandwidthPriority ?? 0,
+  honorsSessionLimits: (s) => s.info.ignoresSessionLimits !== true,
   seedRatioLimit: (s) => s.info.seedRatio?.ratio ?? s.kept.seedLimits.ratio ?? 2,
   seedRatioMode: (s) => MODE_NUMBER[s.info.seedRatio?.mode ?? "session"],
   seedIdleLimit: (s) => Math.round((s.info.seedIdle?.ms ?? 30 * 60_000) / 60_000),

@@ -49,7 +49,7 @@ export {
   hashFiles,
   type HashFilesOptions,
 } from "./file_hashing.ts";
-export { BothLimits, PerSourceLimiter, TokenBucket } from "./throttle.ts";
+export { type BandwidthPriority, BothLimits, PerSourceLimiter, TokenBucket } from "./throttle.ts";
 export { openLinuxLibrary } from "./native.ts";
 export { releaseFreeMemory } from "./free_memory.ts";
 export { type AtomicWriteOptions, writeFileAtomic } from "./atomic_file.ts";

@@ -29,6 +29,42 @@ function checkRate(rate: number): number {
   return rate === 0 ? Infinity : rate;
 }
 
+/**
+ * Where a caller stands at a shared limit: its waiters go before those of lower priority
+ * (Transmission's `bandwidthPriority`: -1 low, 0 normal, 1 high).
+ */
+export type BandwidthPriority = -1 | 0 | 1;
+
+/** Waiters of one priority in the order they asked; served from `head`. */
+class WaitLine {
+  items: Waiter[] = [];
+  head = 0;
+  /** Waiters not yet served nor aborted. */
+  waiting = 0;
+
+  /** The first waiter not aborted, dropping the aborted ones before it. */
+  first(): Waiter | undefined {
+    while (this.head < this.items.length && this.items[this.head].done) this.head++;
+    this.#compact();
+    return this.items[this.head];
+  }
+
+  shift(): void {
+    this.head++;
+    this.#compact();
+  }
+
+  #compact(): void {
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
 function checkBytes(bytes: number): void {
   if (typeof bytes !== "number" || !Number.isFinite(bytes) || bytes < 0) {
     throw new RangeError(`byte count must be a finite number >= 0, got ${bytes}`);
@@ -37,7 +73,8 @@ function checkBytes(bytes: number): void {
 
 /**
  * Limits a flow of bytes to `rate` bytes per second, shared fairly (first come, first served) by
- * every caller, e.g. all peer connections of a session. The bucket starts full and holds at most
+ * every caller, e.g. all peer connections of a session; callers of a higher
+ * {@link BandwidthPriority} go first, those of a lower one wait while they do. The bucket starts full and holds at most
  * `burst` bytes; a request larger than the burst still passes once the bucket is full and leaves
  * it in debt, so the long-run average never exceeds the rate. Waiting uses one timer, cleared
  * whenever nobody waits. A rate of 0 or `Infinity` means unlimited.
@@ -58,9 +95,8 @@ export class TokenBucket {
   readonly #fixedBurst: number | undefined;
   #tokens: number;
   #last: number;
-  #queue: Waiter[] = [];
-  #head = 0;
-  #waiting = 0;
+  /** Waiting callers by priority, low to high. */
+  readonly #lines = [new WaitLine(), new WaitLine(), new WaitLine()];
   #timer: ReturnType<typeof setTimeout> | undefined;
 
   /**
@@ -97,43 +133,48 @@ export class TokenBucket {
   }
 
   /**
-   * Resolves once `bytes` may pass. Callers are served in the order they asked. Rejects with the
-   * signal's reason if `signal` aborts first (the bytes are then not taken).
+   * Resolves once `bytes` may pass. Callers of one priority are served in the order they asked,
+   * after every waiting caller of a higher one. Rejects with the signal's reason if `signal`
+   * aborts first (the bytes are then not taken).
    */
-  take(bytes: number, signal?: AbortSignal): Promise<void> {
+  take(bytes: number, signal?: AbortSignal, priority: BandwidthPriority = 0): Promise<void> {
     checkBytes(bytes);
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.#rate === Infinity) return Promise.resolve();
-    if (this.#waiting === 0) {
+    if (!this.#waitingFrom(priority)) {
       this.#refill();
       if (this.#fits(bytes)) {
         this.#tokens -= bytes;
         return Promise.resolve();
       }
     }
+    const line = this.#lines[priority + 1];
     return new Promise<void>((resolve, reject) => {
       const w: Waiter = { bytes, resolve, reject, signal, done: false };
       if (signal) {
         w.onAbort = () => {
           if (w.done) return;
           w.done = true;
-          this.#waiting--;
+          line.waiting--;
           reject(signal.reason);
           this.#pump();
         };
         signal.addEventListener("abort", w.onAbort, { once: true });
       }
-      this.#queue.push(w);
-      this.#waiting++;
+      line.items.push(w);
+      line.waiting++;
       this.#pump();
     });
   }
 
-  /** Takes `bytes` and returns true if they may pass now (nobody waiting); otherwise false. */
-  tryTake(bytes: number): boolean {
+  /**
+   * Takes `bytes` and returns true if they may pass now (nobody of this priority or a higher one
+   * waiting); otherwise false.
+   */
+  tryTake(bytes: number, priority: BandwidthPriority = 0): boolean {
     checkBytes(bytes);
     if (this.#rate === Infinity) return true;
-    if (this.#waiting > 0) return false;
+    if (this.#waitingFrom(priority)) return false;
     this.#refill();
     if (!this.#fits(bytes)) return false;
     this.#tokens -= bytes;
@@ -147,6 +188,14 @@ export class TokenBucket {
     this.#refill();
     this.#tokens = Math.min(this.#burst, this.#tokens + bytes);
     this.#pump();
+  }
+
+  /** Whether a caller of `priority` or a higher one waits. */
+  #waitingFrom(priority: BandwidthPriority): boolean {
+    for (let i = priority + 1; i < this.#lines.length; i++) {
+      if (this.#lines[i].waiting > 0) return true;
+    }
+    return false;
   }
 
   /** A request fits when the bucket holds it, or, for one larger than the burst, when full. */
@@ -165,36 +214,34 @@ export class TokenBucket {
     this.#last = now;
   }
 
-  /** Releases every waiter that fits now, then arms (or clears) the single timer. */
+  /**
+   * Releases every waiter that fits now, highest priority first (one that does not fit holds
+   * back those after it and below it), then arms (or clears) the single timer.
+   */
   #pump(): void {
     this.#refill();
-    const q = this.#queue;
-    while (this.#head < q.length) {
-      const w = q[this.#head];
-      if (!w.done) {
-        if (this.#rate !== Infinity && !this.#fits(w.bytes)) break;
+    let next: Waiter | undefined;
+    for (let i = this.#lines.length - 1; i >= 0 && next === undefined; i--) {
+      const line = this.#lines[i];
+      for (let w = line.first(); w !== undefined; w = line.first()) {
+        if (this.#rate !== Infinity && !this.#fits(w.bytes)) {
+          next = w;
+          break;
+        }
         if (this.#rate !== Infinity) this.#tokens -= w.bytes;
         w.done = true;
-        this.#waiting--;
+        line.waiting--;
+        line.shift();
         if (w.onAbort) w.signal?.removeEventListener("abort", w.onAbort);
         w.resolve();
       }
-      this.#head++;
-    }
-    if (this.#head === q.length) {
-      this.#queue = [];
-      this.#head = 0;
-    } else if (this.#head > 1024 && this.#head * 2 > q.length) {
-      this.#queue = q.slice(this.#head);
-      this.#head = 0;
     }
     if (this.#timer !== undefined) {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
-    if (this.#waiting === 0) return;
-    const head = this.#queue[this.#head];
-    const deficit = Math.min(head.bytes, this.#burst) - this.#tokens;
+    if (next === undefined) return;
+    const deficit = Math.min(next.bytes, this.#burst) - this.#tokens;
     const delay = Math.max(1, Math.ceil(deficit / this.#rate * 1000));
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
@@ -205,7 +252,9 @@ export class TokenBucket {
 
 /**
  * Two limits at once, a torrent's own and the process's: bytes pass when both let them, so a
- * torrent never goes past its own rate and all of them together never past the global one.
+ * torrent never goes past its own rate and all of them together never past the global one. At
+ * the shared limit the torrent waits with its `priority`; with `honorsShared` false only its
+ * own limit applies (Transmission's `honorsSessionLimits`).
  *
  * @example
  * ```ts
@@ -213,15 +262,21 @@ export class TokenBucket {
  * const own = new TokenBucket(20_000, 20_000), all = new TokenBucket(0);
  * const limits = new BothLimits(own, all);
  * console.log(limits.tryTake(16_384), limits.tryTake(16_384)); // true false
+ * limits.priority = 1; // ahead of the others at the process's limit
  * ```
  */
 export class BothLimits {
+  /** This torrent's place at the shared limit; a change holds for the next request. */
+  priority: BandwidthPriority = 0;
+  /** Whether the shared limit applies to this torrent at all. */
+  honorsShared = true;
+
   constructor(readonly own: TokenBucket, readonly shared: TokenBucket) {}
 
   /** Takes `bytes` from both now, or from neither. */
   tryTake(bytes: number): boolean {
     if (!this.own.tryTake(bytes)) return false;
-    if (this.shared.tryTake(bytes)) return true;
+    if (!this.honorsShared || this.shared.tryTake(bytes, this.priority)) return true;
     this.own.refund(bytes);
     return false;
   }
@@ -229,8 +284,9 @@ export class BothLimits {
   /** Resolves once both let `bytes` pass (the torrent's own limit first). */
   async take(bytes: number, signal?: AbortSignal): Promise<void> {
     await this.own.take(bytes, signal);
+    if (!this.honorsShared) return;
     try {
-      await this.shared.take(bytes, signal);
+      await this.shared.take(bytes, signal, this.priority);
     } catch (e) {
       this.own.refund(bytes);
       throw e;

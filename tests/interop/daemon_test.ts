@@ -235,6 +235,8 @@ Deno.test({
         await remote(daemon.rpcPort, "-t", "1", "-S");
         // Turtle mode, as transmission-remote sets it: kept in settings.json for the restart.
         await remote(daemon.rpcPort, "-asd", "30", "-asu", "10", "-as");
+        // Its bandwidth priority and session limits, kept in its record.
+        await remote(daemon.rpcPort, "-t", "1", "-Bh", "-HL");
         await daemon.stop("SIGKILL");
         await seeder.stop(); // nobody to fetch metadata or data from now
 
@@ -245,6 +247,8 @@ Deno.test({
         await remote(daemon.rpcPort, "-AS");
         const info = await remote(daemon.rpcPort, "-t", "1", "-i");
         assert(info.includes(`Hash: ${swarm.infoHash}`) && info.includes("State: Stopped"), info);
+        assert(info.includes("Bandwidth Priority: High"), info);
+        assert(info.includes("Honors Session Limits: No"), info);
         await remote(daemon.rpcPort, "-t", "1", "-s");
         await until("checked and complete again", async () => {
           return (await listed(daemon.rpcPort))[0]?.[1] === "100%";

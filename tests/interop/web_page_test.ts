@@ -281,15 +281,22 @@ Deno.test({
         const limits = async () =>
           (await rpc("torrent-get", {
             ids: [1],
-            fields: ["downloadLimit", "downloadLimited", "seedRatioLimit", "seedRatioMode"],
+            fields: [
+              "downloadLimit",
+              "downloadLimited",
+              "seedRatioLimit",
+              "seedRatioMode",
+              "bandwidthPriority",
+            ],
           })).torrents[0];
         await browser.type("#t-down", "300");
         await browser.type("#t-ratio", "2.5");
+        await browser.evaluate(`document.getElementById("t-priority").value = "1"`);
         await browser.click("#t-save");
         await until("the torrent's limits over RPC", async () => {
           const t = await limits();
           return t.downloadLimited && t.downloadLimit === 300 && t.seedRatioMode === 1 &&
-            t.seedRatioLimit === 2.5;
+            t.seedRatioLimit === 2.5 && t.bandwidthPriority === 1;
         }, 10_000);
         await browser.waitFor(
           "the limits read back",
@@ -298,6 +305,11 @@ Deno.test({
         await browser.evaluate(`document.getElementById("t-down").value = ""`);
         await browser.evaluate(`document.getElementById("t-ratio").value = ""`);
         await browser.click("#t-save");
+        assertEquals(
+          await browser.evaluate(`document.getElementById("t-priority").value`),
+          "1",
+          "the priority read back",
+        );
         await until("no limit and the session's ratio", async () => {
           const t = await limits();
           return !t.downloadLimited && t.seedRatioMode === 0;

@@ -29,6 +29,8 @@ const KEYS = [
   "downloadLimited",
   "uploadLimit",
   "uploadLimited",
+  "bandwidthPriority",
+  "honorsSessionLimits",
   "seedRatioLimit",
   "seedRatioMode",
   "seedIdleLimit",

@@ -387,6 +387,68 @@ Deno.test("daemon methods: a torrent's own peer-limit holds over the session's",
   }
 });
 
+Deno.test("daemon methods: a high bandwidthPriority torrent has the session's download limit first", async () => {
+  const root = await Deno.makeTempDir({ prefix: "bt-bandwidth-" });
+  const seeders: Awaited<ReturnType<typeof openJob>>[] = [];
+  for (const [i, data] of DATA.entries()) {
+    await writePayload(`${root}/seed`, `q${i}.bin`, data);
+    seeders.push(await openJob(torrentOf(FILES[i]), `${root}/seed`, { seed: true }));
+  }
+  seeders.forEach((s) => s.start());
+  const saved = new SavedTorrents(`${root}/state`);
+  const client = await Client.open({
+    port: 0,
+    hostname: LOOPBACK,
+    utp: false,
+    maxDownloadRate: 300_000,
+  });
+  const kept = await KeptTorrents.open({ client, maxActive: 5, saved });
+  try {
+    const methods = methodsOver(kept, `${root}/out`);
+    await methods["torrent-add"]({ metainfo: encodeBase64(FILES[0]), paused: true });
+    await methods["torrent-add"]({
+      metainfo: encodeBase64(FILES[1]),
+      paused: true,
+      bandwidthPriority: 1,
+    });
+    const shown = async () =>
+      ((await methods["torrent-get"]({ fields: ["bandwidthPriority", "honorsSessionLimits"] }))
+        .torrents as Record<string, unknown>[]).map((t) => [
+          t.bandwidthPriority,
+          t.honorsSessionLimits,
+        ]);
+    assertEquals(await shown(), [[0, true], [1, true]]);
+    for (const bad of [{ bandwidthPriority: 2 }, { honorsSessionLimits: 1 }]) {
+      await assertRejects(async () => await methods["torrent-set"]({ ids: [1], ...bad }), RpcError);
+    }
+    assertEquals(await shown(), [[0, true], [1, true]], "a bad request changes nothing");
+
+    await methods["torrent-start"]({ ids: [1, 2] });
+    await waitFor("both running", () => client.list().every((t) => t.job !== undefined));
+    client.list().forEach((t, i) => t.job!.addPeers([addressOf(seeders[i])]));
+    await waitFor("the high one done", () => client.get(2)!.state === "seeding", 10_000);
+    const normal = client.get(1)!.totals().downloaded;
+    // Sharing the limit evenly, the other would be as far along (the two run side by side).
+    assert(normal < 200_000, `the high one went first: ${normal} bytes of the other by then`);
+
+    await methods["torrent-set"]({ ids: [1], honorsSessionLimits: false, bandwidthPriority: -1 });
+    assertEquals(await shown(), [[-1, false], [1, true]]);
+    const { loaded } = await saved.loadAll();
+    const record = loaded.find((r) => r.record.hash === client.get(1)!.infoHashHex);
+    assertEquals(
+      [record?.record.bandwidthPriority, record?.record.ignoresSessionLimits],
+      [-1, true],
+      "kept in its record for the next run",
+    );
+    await waitFor("the other done", () => client.get(1)!.state === "seeding", 10_000);
+  } finally {
+    await kept.close();
+    await client.stop();
+    for (const s of seeders) await s.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test("daemon methods: the blocklist's address, switch and update over the RPC", async () => {
   const root = await Deno.makeTempDir({ prefix: "bt-rpc-blocklist-" });
   await Deno.mkdir(`${root}/www`);

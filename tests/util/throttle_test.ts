@@ -1,4 +1,4 @@
-import { TokenBucket } from "../../src/util/mod.ts";
+import { BothLimits, TokenBucket } from "../../src/util/mod.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "../assert.ts";
 
 Deno.test("unlimited (0 or Infinity) passes everything at once", async () => {
@@ -119,4 +119,41 @@ Deno.test("invalid arguments throw RangeError", () => {
   assertThrows(() => b.take(NaN), RangeError);
   assertThrows(() => b.tryTake(Infinity), RangeError);
   assertThrows(() => b.setRate(-5), RangeError);
+});
+
+Deno.test("priority: higher waiters go first; a lower one holds no higher caller back", async () => {
+  const b = new TokenBucket(200_000, 20_000);
+  await b.take(20_000); // empty the bucket
+  const order: string[] = [];
+  const low = b.take(5_000, undefined, -1).then(() => order.push("low"));
+  const normal = b.take(5_000).then(() => order.push("normal"));
+  const high = b.take(5_000, undefined, 1).then(() => order.push("high"));
+  assert(!b.tryTake(1, 1) && !b.tryTake(1), "nobody passes a waiting caller of their priority");
+  await Promise.all([low, normal, high]);
+  assertEquals(order, ["high", "normal", "low"]);
+
+  // A large low request waits for a full bucket; smaller higher ones pass it meanwhile.
+  await b.take(20_000);
+  const big = b.take(20_000, undefined, -1);
+  await new Promise((r) => setTimeout(r, 30)); // some 6 000 bytes earned
+  assert(b.tryTake(2_000, 1) && b.tryTake(2_000), "high and normal pass the waiting low one");
+  assert(!b.tryTake(1, -1), "another low one waits its turn");
+  await big;
+});
+
+Deno.test("BothLimits: the torrent's priority at the shared limit; honorsShared false skips it", async () => {
+  const shared = new TokenBucket(100_000, 10_000);
+  const mine = new BothLimits(new TokenBucket(0), shared);
+  const theirs = new BothLimits(new TokenBucket(0), shared);
+  await shared.take(10_000);
+  const order: string[] = [];
+  mine.priority = 1;
+  const a = theirs.take(4_000).then(() => order.push("theirs"));
+  const b = mine.take(4_000).then(() => order.push("mine"));
+  await Promise.all([a, b]);
+  assertEquals(order, ["mine", "theirs"]);
+  mine.honorsShared = false;
+  assert(!shared.tryTake(10_000), "the shared bucket is empty");
+  assert(mine.tryTake(1_000_000), "yet a torrent that ignores it passes");
+  await mine.take(1_000_000);
 });

@@ -416,6 +416,9 @@ function openFiles(id) {
   loadLimits(id).catch((e) => say(why(e), true));
 }
 
+/** The open torrent's place at the session's limits. */
+const priority = /** @type {HTMLSelectElement} */ (byId("t-priority"));
+
 /**
  * Fills the open torrent's limits and location: a limit that is off, and a ratio that follows
  * the session's, show as empty fields.
@@ -431,6 +434,7 @@ async function loadLimits(id) {
       "uploadLimited",
       "seedRatioLimit",
       "seedRatioMode",
+      "bandwidthPriority",
       "downloadDir",
     ],
   });
@@ -439,6 +443,7 @@ async function loadLimits(id) {
   field("t-down").value = t.downloadLimited ? String(t.downloadLimit) : "";
   field("t-up").value = t.uploadLimited ? String(t.uploadLimit) : "";
   field("t-ratio").value = t.seedRatioMode === 1 ? String(t.seedRatioLimit) : "";
+  priority.value = String(t.bandwidthPriority);
   field("t-location").value = t.downloadDir;
 }
 
@@ -474,6 +479,7 @@ byId("torrent-limits").addEventListener("submit", async (event) => {
       ...(up === "" ? {} : { uploadLimit: Number(up) }),
       seedRatioMode: ratio === "" ? 0 : 1,
       ...(ratio === "" ? {} : { seedRatioLimit: Number(ratio) }),
+      bandwidthPriority: Number(priority.value),
     });
     // Read back before saying so: a field changed after the message is not overwritten.
     await loadLimits(id).catch(() => {});
