@@ -170,6 +170,8 @@ export interface DaemonOptions {
   rpcHosts: string[];
   /** Where the daemon keeps its torrents between runs. */
   stateDir: string;
+  /** `--watch-dir`: a folder whose `.torrent` files are added. */
+  watchDir?: string;
   /** Torrents downloading at once (`--max-active`); the others wait in order. */
   maxActive: number;
   /** Peer connections of every torrent together (`--max-connections`), shared evenly. */
@@ -404,6 +406,7 @@ type ValueFlag =
   | "rpcHost"
   | "rpc"
   | "stateDir"
+  | "watchDir"
   | "maxActive"
   | "maxConnections";
 
@@ -568,6 +571,12 @@ const FLAG_SPECS: readonly FlagSpec[] = [
     metavar: "<DIR>",
     about: "where the daemon keeps its torrents",
   },
+  {
+    key: "watchDir",
+    label: "--watch-dir",
+    metavar: "<DIR>",
+    about: "add the .torrent files put in this folder",
+  },
   { key: "rpc", label: "--rpc", metavar: "<URL>", about: "the daemon's RPC (default :9091)" },
   { key: "paused", label: "--paused", about: "add without starting" },
   { key: "delete", label: "--delete", about: "delete the data too" },
@@ -653,6 +662,7 @@ const COMMAND_FLAGS: Record<CommandName, ReadonlySet<Flag>> = {
     "rpcAuth",
     "rpcHost",
     "stateDir",
+    "watchDir",
     "maxActive",
     "maxConnections",
     "seedRatio",
@@ -1074,6 +1084,7 @@ function daemonOptions(t: Tokens, env: ParseArgsEnv): DaemonOptions {
     ...(auth === undefined ? {} : { rpcAuth: auth.value }),
     rpcHosts: (t.values.get("rpcHost") ?? []).map((g) => g.value.trim().toLowerCase()),
     stateDir: last(t, "stateDir")?.value || `${defaultStateDir(env.os, env.env)}/daemon`,
+    ...(last(t, "watchDir")?.value ? { watchDir: last(t, "watchDir")!.value } : {}),
     maxActive: intOption(last(t, "maxActive"), 1, MAX_ACTIVE_LIMIT, DEFAULT_MAX_ACTIVE),
     maxConnections: intOption(
       last(t, "maxConnections"),

@@ -11,6 +11,7 @@ import {
   SavedTorrents,
   SessionBlocklist,
   SpeedLimits,
+  WatchFolder,
 } from "../client/mod.ts";
 import { addCounts, RpcServer, thisRunCounts, transmissionMethods } from "../rpc/mod.ts";
 import { webPages } from "../web/mod.ts";
@@ -18,7 +19,7 @@ import type { DaemonOptions } from "./args.ts";
 import { saveSettings, sessionSettings } from "./settings_file.ts";
 import { loadStats, saveStats } from "./stats_file.ts";
 import { fsReason } from "../storage/mod.ts";
-import { releaseFreeMemory } from "../util/mod.ts";
+import { encodeBase64, releaseFreeMemory } from "../util/mod.ts";
 import { CommandError, type CommandIO, processIO } from "./io.ts";
 import { openClient, openLog, watchInterrupts } from "./process.ts";
 
@@ -139,7 +140,16 @@ export async function runDaemon(
       const release = setInterval(releaseFreeMemory, RELEASE_MEMORY_MS);
       const statsTimer = setInterval(keepStats, SAVE_STATS_MS);
       const scheduleTimer = setInterval(() => speeds.tick(), SCHEDULE_CHECK_MS);
+      // A dropped file is added as a torrent-add of its bytes would add it.
+      const watch = options.watchDir === undefined ? undefined : WatchFolder.start({
+        dir: options.watchDir,
+        add: async (bytes) => {
+          await methods["torrent-add"]({ metainfo: encodeBase64(bytes) });
+        },
+        log,
+      });
       await interrupted;
+      watch?.stop();
       clearInterval(release);
       clearInterval(statsTimer);
       clearInterval(scheduleTimer);

@@ -203,6 +203,8 @@ Options:
                               127.0.0.1, [::1] and the RPC address (repeatable)
       --state-dir <DIR>       where torrents are kept between runs (default:
                               the state folder's daemon/)
+      --watch-dir <DIR>       add the .torrent files put in this folder (each
+                              then renamed <name>.torrent.added)
       --max-active <NUM>      torrents downloading at once, the rest queued in
                               order (default: 5)
       --max-connections <NUM> peer connections of all torrents together, shared

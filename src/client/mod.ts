@@ -56,6 +56,7 @@ export {
   MAX_RATE_LIMIT,
 } from "./limits.ts";
 export { type BlocklistLog, SessionBlocklist } from "./session_blocklist.ts";
+export { WatchFolder, type WatchFolderOptions } from "./watch_folder.ts";
 export {
   ALL_DAYS,
   DEFAULT_SPEED_SETTINGS,

@@ -493,11 +493,18 @@ Deno.test("parseArgs: daemon takes the network and RPC flags, with Transmission'
     "NAS.local",
     "--max-upload-rate",
     "1M",
+    "--watch-dir",
+    "/srv/drop",
   ], LINUX);
   assert("rpcPort" in full);
   assertEquals(
     [full.output, full.rpcPort, full.rpcBind, full.rpcAuth, full.rpcHosts, full.maxUploadRate],
     ["/srv/dl", 9999, "::1", "ann:pw:with:colons", ["nas.local"], 1 << 20],
+  );
+  assertEquals(
+    [full.watchDir, parseArgs(["daemon", "--watch-dir", ""], LINUX)],
+    ["/srv/drop", d],
+    "an empty --watch-dir (a settings file's way to say none) watches nothing",
   );
   assertThrows(() => parseArgs(["daemon", "x.torrent"], LINUX), UsageError, "add torrents with");
   assertThrows(() => parseArgs(["daemon", "--rpc-auth", "nopass"], LINUX), UsageError, "USER:PASS");

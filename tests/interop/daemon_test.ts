@@ -2,13 +2,14 @@
  * `bittorrent daemon` driven by Debian's `transmission-remote` (package transmission-cli), on
  * 127.0.0.1: add a .torrent (its peers come from our tracker), list it until done, stop, start
  * and verify it, add its magnet link again (one torrent), remove it with its data, add the magnet link (metadata from the
- * seeder), remove it keeping the data; raw requests with bad input get error results; SIGTERM
- * stops the daemon cleanly with exit 0.
+ * seeder), remove it keeping the data; raw requests with bad input get error results; a
+ * .torrent put in the watch folder is added; SIGTERM stops the daemon cleanly with exit 0.
  */
 import { assert, assertEquals } from "../assert.ts";
 import { OUR_MAIN, sameTree, toolGate } from "./fixtures.ts";
 import type { PayloadFile } from "../../testdata/payload.ts";
 import { startDaemon, until, withSeededSwarm } from "./daemon_fixtures.ts";
+import { createTorrentFromBuffers } from "../../src/metainfo/mod.ts";
 
 const MiB = 1 << 20;
 const FILES: PayloadFile[] = [
@@ -120,11 +121,13 @@ Deno.test({
 });
 
 Deno.test({
-  name: "daemon: raw requests with bad input get error results, never a crash",
+  name: "daemon: raw requests with bad input get error results, never a crash; a watch folder",
   ignore: missing("daemon raw", "transmission-cli"),
   async fn() {
     const downloads = await Deno.makeTempDir({ prefix: "bittorrent-daemon-" });
-    const daemon = await startDaemon(downloads);
+    const watched = `${downloads}/watch`;
+    await Deno.mkdir(watched);
+    const daemon = await startDaemon(downloads, ["--watch-dir", watched]);
     try {
       const url = `http://127.0.0.1:${daemon.rpcPort}/transmission/rpc`;
       const first = await fetch(url, { method: "POST", body: "{}" });
@@ -166,6 +169,21 @@ Deno.test({
       const session = await call({ method: "session-get" });
       assertEquals(session.arguments["rpc-version"], 16);
       assertEquals(session.arguments["download-dir"], downloads);
+
+      // A .torrent put in the watch folder is added as torrent-add would, then renamed.
+      const dropped = createTorrentFromBuffers("dropped.bin", new Uint8Array(3000), {
+        pieceLength: 16384,
+        creationDate: null,
+      });
+      await Deno.writeFile(`${watched}/dropped.torrent`, dropped);
+      await until("the dropped torrent listed", async () => {
+        const got = await call({ method: "torrent-get", arguments: { fields: ["name"] } });
+        return got.arguments.torrents.some((t: { name: string }) => t.name === "dropped.bin");
+      }, 15_000);
+      await until("the dropped file renamed", () =>
+        Promise.resolve(
+          [...Deno.readDirSync(watched)].map((e) => e.name).join() === "dropped.torrent.added",
+        ), 5_000);
     } finally {
       const { code, output } = await daemon.stop();
       assertEquals(code, 0, output);
