@@ -172,6 +172,8 @@ export interface DaemonOptions {
   stateDir: string;
   /** `--watch-dir`: a folder whose `.torrent` files are added. */
   watchDir?: string;
+  /** `--done-script`: a program run when a torrent finishes downloading. */
+  doneScript?: string;
   /** Torrents downloading at once (`--max-active`); the others wait in order. */
   maxActive: number;
   /** Peer connections of every torrent together (`--max-connections`), shared evenly. */
@@ -407,6 +409,7 @@ type ValueFlag =
   | "rpc"
   | "stateDir"
   | "watchDir"
+  | "doneScript"
   | "maxActive"
   | "maxConnections";
 
@@ -577,6 +580,12 @@ const FLAG_SPECS: readonly FlagSpec[] = [
     metavar: "<DIR>",
     about: "add the .torrent files put in this folder",
   },
+  {
+    key: "doneScript",
+    label: "--done-script",
+    metavar: "<FILE>",
+    about: "run this program when a torrent finishes downloading",
+  },
   { key: "rpc", label: "--rpc", metavar: "<URL>", about: "the daemon's RPC (default :9091)" },
   { key: "paused", label: "--paused", about: "add without starting" },
   { key: "delete", label: "--delete", about: "delete the data too" },
@@ -663,6 +672,7 @@ const COMMAND_FLAGS: Record<CommandName, ReadonlySet<Flag>> = {
     "rpcHost",
     "stateDir",
     "watchDir",
+    "doneScript",
     "maxActive",
     "maxConnections",
     "seedRatio",
@@ -1085,6 +1095,7 @@ function daemonOptions(t: Tokens, env: ParseArgsEnv): DaemonOptions {
     rpcHosts: (t.values.get("rpcHost") ?? []).map((g) => g.value.trim().toLowerCase()),
     stateDir: last(t, "stateDir")?.value || `${defaultStateDir(env.os, env.env)}/daemon`,
     ...(last(t, "watchDir")?.value ? { watchDir: last(t, "watchDir")!.value } : {}),
+    ...(last(t, "doneScript")?.value ? { doneScript: last(t, "doneScript")!.value } : {}),
     maxActive: intOption(last(t, "maxActive"), 1, MAX_ACTIVE_LIMIT, DEFAULT_MAX_ACTIVE),
     maxConnections: intOption(
       last(t, "maxConnections"),

@@ -8,6 +8,7 @@
 import {
   DEFAULT_SPEED_SETTINGS,
   KeptTorrents,
+  runDoneScript,
   SavedTorrents,
   SessionBlocklist,
   SpeedLimits,
@@ -20,6 +21,7 @@ import { saveSettings, sessionSettings } from "./settings_file.ts";
 import { loadStats, saveStats } from "./stats_file.ts";
 import { fsReason } from "../storage/mod.ts";
 import { encodeBase64, releaseFreeMemory } from "../util/mod.ts";
+import { resolve } from "node:path";
 import { CommandError, type CommandIO, processIO } from "./io.ts";
 import { openClient, openLog, watchInterrupts } from "./process.ts";
 
@@ -54,6 +56,10 @@ export async function runDaemon(
   const { interrupted, dispose } = watchInterrupts(
     stopSignal ? AbortSignal.any([stopSignal, closed.signal]) : closed.signal,
   );
+  // Run from each torrent's folder, a program named by a path is found from where we started.
+  const doneScript = options.doneScript?.includes("/")
+    ? resolve(options.doneScript)
+    : options.doneScript;
   try {
     // The daemon keeps its blocklist itself: a list it cannot fetch does not stop it.
     const client = await openClient({ ...options, blocklist: undefined }, true, log);
@@ -66,6 +72,21 @@ export async function runDaemon(
         maxActive: options.maxActive,
         maxPeers: options.maxPeers,
         log,
+        onDownloaded: doneScript === undefined ? undefined : (t, record) =>
+          runDoneScript(
+            doneScript,
+            {
+              id: t.id,
+              name: t.name ?? record.hash,
+              hash: record.hash,
+              dir: record.downloadDir,
+              labels: record.labels ?? [],
+              downloaded: t.totals().downloaded,
+              trackers: kept.trackersOf(t).flat(),
+            },
+            `bittorrent ${version}`,
+            log,
+          ),
       });
       const speeds = new SpeedLimits(
         { download: client.hub.downloadLimiter, upload: client.hub.uploadLimiter },
@@ -99,6 +120,7 @@ export async function runDaemon(
         version: `bittorrent ${version}`,
         dht: options.dht,
         utp: options.utp,
+        doneScript,
         seeding: {
           ratio: options.seedRatio,
           idleMinutes: options.seedIdleMs === undefined ? undefined : options.seedIdleMs / 60_000,

@@ -205,6 +205,9 @@ Options:
                               the state folder's daemon/)
       --watch-dir <DIR>       add the .torrent files put in this folder (each
                               then renamed <name>.torrent.added)
+      --done-script <FILE>    run this program when a torrent finishes
+                              downloading (told of it as Transmission tells:
+                              TR_TORRENT_DIR, TR_TORRENT_NAME, ...)
       --max-active <NUM>      torrents downloading at once, the rest queued in
                               order (default: 5)
       --max-connections <NUM> peer connections of all torrents together, shared

@@ -47,6 +47,11 @@ export interface KeptTorrentsOptions {
   /** Peers of each torrent at most (its share of the process's budget may be smaller). */
   maxPeers?: number;
   log?: SessionLog;
+  /**
+   * Told when a torrent's job completes after downloading some of it (not when a check finds
+   * it complete).
+   */
+  onDownloaded?: (t: ClientTorrent, record: SavedTorrent) => void;
 }
 
 /** A user's choices for a torrent being added. */
@@ -80,6 +85,7 @@ export class KeptTorrents {
   readonly client: Client;
   readonly #saved: SavedTorrents | undefined;
   readonly #log: SessionLog | undefined;
+  readonly #onDownloaded: KeptTorrentsOptions["onDownloaded"];
   #maxPeers: number;
   #maxActive: number;
   readonly #records = new Map<number, SavedTorrent>();
@@ -129,6 +135,7 @@ export class KeptTorrents {
     this.client = options.client;
     this.#saved = options.saved;
     this.#log = options.log;
+    this.#onDownloaded = options.onDownloaded;
     this.#maxPeers = options.maxPeers ?? DEFAULT_MAX_PEERS;
     this.#maxActive = checkLimit(options.maxActive);
     const timer = setInterval(() => this.#check(), CHECK_MS);
@@ -650,12 +657,14 @@ export class KeptTorrents {
     if (this.#followed.has(job)) return;
     this.#followed.add(job);
     this.#active.add(t.id);
+    const before = t.totals().downloaded;
     job.completed.then(() => {
       const record = this.#records.get(t.id);
       if (record?.doneDate === 0) {
         record.doneDate = nowSeconds();
         this.#persist(t);
       }
+      if (record && t.totals().downloaded > before) this.#onDownloaded?.(t, record);
       this.#leave(t.id);
     }, () => {});
     const end = () => {

@@ -57,6 +57,7 @@ export {
 } from "./limits.ts";
 export { type BlocklistLog, SessionBlocklist } from "./session_blocklist.ts";
 export { WatchFolder, type WatchFolderOptions } from "./watch_folder.ts";
+export { type DoneScriptLog, type FinishedTorrent, runDoneScript } from "./done_script.ts";
 export {
   ALL_DAYS,
   DEFAULT_SPEED_SETTINGS,

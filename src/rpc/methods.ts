@@ -59,6 +59,11 @@ export interface MethodContext {
   version: string;
   dht: boolean;
   utp: boolean;
+  /**
+   * The program run when a torrent finishes downloading (`--done-script`); shown, never changed
+   * over the RPC: whoever may call the RPC would otherwise choose what the daemon runs.
+   */
+  doneScript?: string;
   /** The session's seeding limits at start (the daemon's `--seed-ratio`, `--seed-idle`). */
   seeding?: { ratio?: number; idleMinutes?: number };
   /** Whether added torrents start unless the request says (default true). */
@@ -195,6 +200,8 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
     "pex-enabled": true,
     "lpd-enabled": false,
     "port-forwarding-enabled": false,
+    "script-torrent-done-enabled": context.doneScript !== undefined,
+    "script-torrent-done-filename": context.doneScript ?? "",
   });
   const warn = (t: ClientTorrent) => (e: unknown) =>
     context.log?.warn(`torrent ${t.id}: ${e instanceof Error ? e.message : e}`);

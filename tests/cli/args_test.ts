@@ -495,6 +495,8 @@ Deno.test("parseArgs: daemon takes the network and RPC flags, with Transmission'
     "1M",
     "--watch-dir",
     "/srv/drop",
+    "--done-script",
+    "/srv/done.sh",
   ], LINUX);
   assert("rpcPort" in full);
   assertEquals(
@@ -502,8 +504,8 @@ Deno.test("parseArgs: daemon takes the network and RPC flags, with Transmission'
     ["/srv/dl", 9999, "::1", "ann:pw:with:colons", ["nas.local"], 1 << 20],
   );
   assertEquals(
-    [full.watchDir, parseArgs(["daemon", "--watch-dir", ""], LINUX)],
-    ["/srv/drop", d],
+    [full.watchDir, full.doneScript, parseArgs(["daemon", "--watch-dir", ""], LINUX)],
+    ["/srv/drop", "/srv/done.sh", d],
     "an empty --watch-dir (a settings file's way to say none) watches nothing",
   );
   assertThrows(() => parseArgs(["daemon", "x.torrent"], LINUX), UsageError, "add torrents with");

@@ -1,6 +1,7 @@
 /**
  * `bittorrent daemon` driven by Debian's `transmission-remote` (package transmission-cli), on
- * 127.0.0.1: add a .torrent (its peers come from our tracker), list it until done, stop, start
+ * 127.0.0.1: add a .torrent (its peers come from our tracker), list it until done (its done
+ * script runs), stop, start
  * and verify it, add its magnet link again (one torrent), remove it with its data, add the magnet link (metadata from the
  * seeder), remove it keeping the data; raw requests with bad input get error results; a
  * .torrent put in the watch folder is added; SIGTERM stops the daemon cleanly with exit 0.
@@ -44,7 +45,18 @@ Deno.test({
   ignore: missing("daemon", "transmission-cli", "opentracker", "mktorrent"),
   fn: () =>
     withSeededSwarm(FILES, 701, async ({ swarm, seeder, downloads }) => {
-      const daemon = await startDaemon(downloads);
+      // A done script as people write them for Transmission: it logs what it is told.
+      const hooks = await Deno.makeTempDir({ prefix: "bittorrent-hooks-" });
+      const script = `${hooks}/done.sh`;
+      await Deno.writeTextFile(
+        script,
+        '#!/bin/sh\necho "$TR_TORRENT_ID|$TR_TORRENT_NAME|$TR_TORRENT_HASH|$TR_TORRENT_DIR|' +
+          '$(pwd)|$TR_TORRENT_BYTES_DOWNLOADED" >> "$0.log"\n',
+      );
+      await Deno.chmod(script, 0o755);
+      const ran = async () =>
+        (await Deno.readTextFile(`${script}.log`).catch(() => "")).split("\n").filter(Boolean);
+      const daemon = await startDaemon(downloads, ["--done-script", script]);
       let stopped = false;
       try {
         await remote(daemon.rpcPort, "-a", swarm.httpTorrent);
@@ -78,6 +90,17 @@ Deno.test({
           return (await listed(daemon.rpcPort))[0]?.[1] === "100%" && await stateOf() !== "Stopped";
         }, 30_000);
         assert(await same(), "still the source after stop, start and verify");
+        // The script ran once: for the download, not for the check that found it complete.
+        await until("the done script's run", async () => (await ran()).length > 0, 10_000);
+        const [id, name, hash, dir, cwd] = (await ran())[0].split("|");
+        assertEquals([id, name, hash, dir, cwd], [
+          "1",
+          "daemonset",
+          swarm.infoHash,
+          downloads,
+          downloads,
+        ]);
+        assertEquals((await ran()).length, 1);
 
         // The same torrent as a magnet link is the same torrent.
         const magnet = `magnet:?xt=urn:btih:${swarm.infoHash}&x.pe=127.0.0.1:${seeder.port}`;
@@ -99,6 +122,8 @@ Deno.test({
           return (await listed(daemon.rpcPort))[0]?.[1] === "100%";
         }, 60_000);
         assert(await same(), "the magnet's copy equals the source");
+        await until("the done script's second run", async () => (await ran()).length === 2, 10_000);
+        assert((await ran())[1].startsWith(`2|daemonset|${swarm.infoHash}|`), (await ran())[1]);
         const info = await remote(daemon.rpcPort, "-t", swarm.infoHash, "-i");
         assert(info.includes(`Hash: ${swarm.infoHash}`) && info.includes("daemonset"), info);
         await remote(daemon.rpcPort, "-t", "all", "-r");
@@ -116,6 +141,7 @@ Deno.test({
         assert(output.includes("RPC at http://127.0.0.1:"), output);
       } finally {
         if (!stopped) await daemon.stop();
+        await Deno.remove(hooks, { recursive: true });
       }
     }),
 });

@@ -844,13 +844,29 @@ Deno.test("daemon methods: session-set changes peer limits and encryption at onc
       "dht-enabled": fixed["dht-enabled"],
       "peer-port": fixed["peer-port"],
     });
-    for (const change of [{ "dht-enabled": true }, { "peer-port": 1 }, { "lpd-enabled": true }]) {
+    for (
+      const change of [
+        { "dht-enabled": true },
+        { "peer-port": 1 },
+        { "lpd-enabled": true },
+        // Whoever may call the RPC must not choose a program for the daemon to run.
+        { "script-torrent-done-enabled": true, "script-torrent-done-filename": "/bin/sh" },
+      ]
+    ) {
       await assertRejects(
         async () => await methods["session-set"](change),
         RpcError,
         "cannot change",
       );
     }
+    const withScript = methodsOver(kept, root, { doneScript: "/srv/hooks/done.sh" });
+    const shown = await withScript["session-get"]({
+      fields: ["script-torrent-done-enabled", "script-torrent-done-filename"],
+    });
+    assertEquals(shown, {
+      "script-torrent-done-enabled": true,
+      "script-torrent-done-filename": "/srv/hooks/done.sh",
+    });
   } finally {
     await kept.close();
     await client.stop();
