@@ -174,6 +174,8 @@ export interface DaemonOptions {
   watchDir?: string;
   /** `--done-script`: a program run when a torrent finishes downloading. */
   doneScript?: string;
+  /** `--incomplete-dir`: where torrents download before they move to `output`. */
+  incompleteDir?: string;
   /** Torrents downloading at once (`--max-active`); the others wait in order. */
   maxActive: number;
   /** Peer connections of every torrent together (`--max-connections`), shared evenly. */
@@ -410,6 +412,7 @@ type ValueFlag =
   | "stateDir"
   | "watchDir"
   | "doneScript"
+  | "incompleteDir"
   | "maxActive"
   | "maxConnections";
 
@@ -586,6 +589,12 @@ const FLAG_SPECS: readonly FlagSpec[] = [
     metavar: "<FILE>",
     about: "run this program when a torrent finishes downloading",
   },
+  {
+    key: "incompleteDir",
+    label: "--incomplete-dir",
+    metavar: "<DIR>",
+    about: "download here, then move to the download folder once complete",
+  },
   { key: "rpc", label: "--rpc", metavar: "<URL>", about: "the daemon's RPC (default :9091)" },
   { key: "paused", label: "--paused", about: "add without starting" },
   { key: "delete", label: "--delete", about: "delete the data too" },
@@ -673,6 +682,7 @@ const COMMAND_FLAGS: Record<CommandName, ReadonlySet<Flag>> = {
     "stateDir",
     "watchDir",
     "doneScript",
+    "incompleteDir",
     "maxActive",
     "maxConnections",
     "seedRatio",
@@ -1096,6 +1106,7 @@ function daemonOptions(t: Tokens, env: ParseArgsEnv): DaemonOptions {
     stateDir: last(t, "stateDir")?.value || `${defaultStateDir(env.os, env.env)}/daemon`,
     ...(last(t, "watchDir")?.value ? { watchDir: last(t, "watchDir")!.value } : {}),
     ...(last(t, "doneScript")?.value ? { doneScript: last(t, "doneScript")!.value } : {}),
+    ...(last(t, "incompleteDir")?.value ? { incompleteDir: last(t, "incompleteDir")!.value } : {}),
     maxActive: intOption(last(t, "maxActive"), 1, MAX_ACTIVE_LIMIT, DEFAULT_MAX_ACTIVE),
     maxConnections: intOption(
       last(t, "maxConnections"),

@@ -71,6 +71,7 @@ export async function runDaemon(
         saved: new SavedTorrents(`${options.stateDir}/torrents`),
         maxActive: options.maxActive,
         maxPeers: options.maxPeers,
+        incompleteDir: options.incompleteDir,
         log,
         onDownloaded: doneScript === undefined ? undefined : (t, record) =>
           runDoneScript(
@@ -79,7 +80,7 @@ export async function runDaemon(
               id: t.id,
               name: t.name ?? record.hash,
               hash: record.hash,
-              dir: record.downloadDir,
+              dir: record.incompleteDir ?? record.downloadDir, // a move that failed leaves it
               labels: record.labels ?? [],
               downloaded: t.totals().downloaded,
               trackers: kept.trackersOf(t).flat(),

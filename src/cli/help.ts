@@ -205,6 +205,8 @@ Options:
                               the state folder's daemon/)
       --watch-dir <DIR>       add the .torrent files put in this folder (each
                               then renamed <name>.torrent.added)
+      --incomplete-dir <DIR>  download here, then move to the download folder
+                              once complete
       --done-script <FILE>    run this program when a torrent finishes
                               downloading (told of it as Transmission tells:
                               TR_TORRENT_DIR, TR_TORRENT_NAME, ...)

@@ -114,6 +114,7 @@ export async function withSettingsFile(
  * }));
  * // {
  * //   output: "/srv",
+ * //   "incomplete-dir": undefined,
  * //   "max-active": 3,
  * //   "max-download-rate": undefined,
  * //   "max-upload-rate": 1024,
@@ -136,6 +137,7 @@ export function sessionSettings(
 ): Record<string, string | number | boolean | undefined> {
   return {
     output: values.downloadDir,
+    "incomplete-dir": values.incompleteDir,
     "max-active": values.maxActive,
     "max-download-rate": values.maxDownloadRate || undefined,
     "max-upload-rate": values.maxUploadRate || undefined,

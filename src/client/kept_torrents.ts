@@ -47,6 +47,8 @@ export interface KeptTorrentsOptions {
   /** Peers of each torrent at most (its share of the process's budget may be smaller). */
   maxPeers?: number;
   log?: SessionLog;
+  /** The session's incomplete folder at start (see `KeptTorrents.incompleteDir`). */
+  incompleteDir?: string;
   /**
    * Told when a torrent's job completes after downloading some of it (not when a check finds
    * it complete).
@@ -130,12 +132,19 @@ export class KeptTorrents {
    * default); none by default.
    */
   seedLimits: { ratio?: number; idleMs?: number } = {};
+  /**
+   * The session's incomplete folder (Transmission's `incomplete-dir`), when on: a torrent added
+   * while it is downloads there and moves to its download folder once complete, unless its
+   * data is in the download folder already.
+   */
+  incompleteDir: string | undefined;
 
   private constructor(options: KeptTorrentsOptions) {
     this.client = options.client;
     this.#saved = options.saved;
     this.#log = options.log;
     this.#onDownloaded = options.onDownloaded;
+    this.incompleteDir = options.incompleteDir;
     this.#maxPeers = options.maxPeers ?? DEFAULT_MAX_PEERS;
     this.#maxActive = checkLimit(options.maxActive);
     const timer = setInterval(() => this.#check(), CHECK_MS);
@@ -229,6 +238,12 @@ export class KeptTorrents {
       ...(choices.labels?.length ? { labels: choices.labels } : {}),
       ...(choices.bandwidthPriority ? { bandwidthPriority: choices.bandwidthPriority } : {}),
     };
+    if (this.incompleteDir !== undefined && this.incompleteDir !== choices.downloadDir) {
+      const name = "torrent" in source ? source.torrent.name : undefined;
+      if (name === undefined || !(await exists(`${choices.downloadDir}/${name}`))) {
+        record.incompleteDir = this.incompleteDir;
+      }
+    }
     if (this.#saved) {
       await this.#saved.save(record);
       if ("torrent" in source) await this.#saved.saveTorrent(record.hash, source.torrent);
@@ -291,7 +306,7 @@ export class KeptTorrents {
     this.#admit();
     if (!record) return;
     await this.#saved?.remove(record.hash);
-    if (deleteData && t.torrent) await deleteLocalData(t.torrent, record.downloadDir);
+    if (deleteData && t.torrent) await deleteLocalData(t.torrent, dataDir(record));
   }
 
   /** Sets the files not wanted; a running torrent reopens with the choice, from its resume record. */
@@ -339,7 +354,7 @@ export class KeptTorrents {
    */
   async setLocation(t: ClientTorrent, dir: string, move: boolean): Promise<void> {
     const record = this.record(t);
-    const from = record.downloadDir;
+    const from = dataDir(record);
     if (dir === from) return;
     const torrent = t.torrent;
     await this.#reopen(t, async () => {
@@ -348,6 +363,7 @@ export class KeptTorrents {
         move && torrent ? () => moveLocalData(torrent, from, dir) : undefined,
       );
       record.downloadDir = dir;
+      delete record.incompleteDir; // its data is where its user put it
       await this.#persist(t);
     });
   }
@@ -363,7 +379,7 @@ export class KeptTorrents {
     const { torrent: renamed, from, to } = renamePath(torrent, path, name);
     if (renamed === torrent) return;
     const record = this.record(t);
-    const dir = record.downloadDir;
+    const dir = dataDir(record);
     await this.#reopen(t, () =>
       t.rename(renamed, async () => {
         const [source, target] = [from, to].map((p) => `${dir}/${p.join("/")}`);
@@ -572,11 +588,21 @@ export class KeptTorrents {
       upload: new BothLimits(new TokenBucket(rateOf(record.uploadRate)), hub.uploadLimiter),
     });
     this.#applyBandwidth(t.id, record);
-    t.metadata.then((fetched) => {
+    t.metadata.then(async (fetched) => {
       if (!("torrent" in source)) {
         this.#saved?.saveTorrent(record.hash, fetched.torrent).catch((e) =>
           this.#log?.warn(`torrent ${record.hash}: its metadata not saved: ${messageOf(e)}`)
         );
+        // Its name known at last: data already in the download folder stays there.
+        const name = fetched.torrent.name;
+        if (
+          record.incompleteDir !== undefined &&
+          await exists(`${record.downloadDir}/${name}`) &&
+          !(await exists(`${record.incompleteDir}/${name}`))
+        ) {
+          delete record.incompleteDir;
+          await this.#persist(t);
+        }
       }
       if (!record.paused && this.#records.has(t.id)) this.#waiting.add(t.id);
       this.#admit();
@@ -628,7 +654,7 @@ export class KeptTorrents {
         this.activity.checking(t.id, 0, 1);
         await t.open({
           onCheckProgress: (checked, total) => this.activity.checking(t.id, checked, total),
-          output: record.downloadDir,
+          output: dataDir(record),
           seed: true,
           // A thousand seeding torrents without peers need no thousand sessions.
           rest: true,
@@ -658,19 +684,38 @@ export class KeptTorrents {
     this.#followed.add(job);
     this.#active.add(t.id);
     const before = t.totals().downloaded;
-    job.completed.then(() => {
+    job.completed.then(async () => {
       const record = this.#records.get(t.id);
       if (record?.doneDate === 0) {
         record.doneDate = nowSeconds();
         this.#persist(t);
       }
-      if (record && t.totals().downloaded > before) this.#onDownloaded?.(t, record);
       this.#leave(t.id);
+      if (!record) return;
+      const downloaded = t.totals().downloaded > before;
+      if (record.incompleteDir !== undefined) await this.#moveComplete(t, record);
+      if (downloaded) this.#onDownloaded?.(t, record);
     }, () => {});
     const end = () => {
       if (!this.#reopening.has(t.id)) this.#leave(t.id);
     };
     job.done.then(end, end);
+  }
+
+  /**
+   * Moves a complete torrent's data from the incomplete folder to its download folder; when
+   * that fails (a file in the way, a full disk) it seeds on from where it is.
+   */
+  async #moveComplete(t: ClientTorrent, record: SavedTorrent): Promise<void> {
+    const from = record.incompleteDir!, to = record.downloadDir, torrent = t.torrent!;
+    try {
+      await this.#reopen(t, () => t.reopen({ output: to }, () => moveLocalData(torrent, from, to)));
+      delete record.incompleteDir;
+      await this.#persist(t);
+      this.#log?.info(`torrent ${t.id}: complete, moved from ${from} to ${to}`);
+    } catch (e) {
+      this.#log?.warn(`torrent ${t.id}: complete, but its data stays in ${from}: ${messageOf(e)}`);
+    }
   }
 
   /** Every torrent with its record. */
@@ -749,6 +794,11 @@ function ownedPaths(torrent: Torrent, dir: string): string[] {
     `${dir}/${STATE_DIR}/${torrent.infoHashHex}.${ext}`
   );
   return [`${dir}/${torrent.name}`, ...ours];
+}
+
+/** Where a torrent's data is now. */
+function dataDir(record: SavedTorrent): string {
+  return record.incompleteDir ?? record.downloadDir;
 }
 
 /** Deletes a torrent's data and what we kept of it under `dir`. What is already gone is no error. */

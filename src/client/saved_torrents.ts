@@ -18,6 +18,11 @@ export interface SavedTorrent {
   /** The magnet link it was added from, when it was (kept for its trackers and peers). */
   magnet?: string;
   downloadDir: string;
+  /**
+   * Where its data is until it is complete, when not in `downloadDir` (the session's
+   * incomplete folder when it was added); it moves to `downloadDir` then.
+   */
+  incompleteDir?: string;
   /** Unix seconds. */
   addedDate: number;
   /** Unix seconds; 0 until complete. */
@@ -189,6 +194,9 @@ function checkRecord(v: unknown, hash: string): SavedTorrent {
     hash,
     ...(r.magnet === undefined ? {} : { magnet: r.magnet as string }),
     downloadDir: r.downloadDir,
+    ...(typeof r.incompleteDir === "string" && r.incompleteDir !== ""
+      ? { incompleteDir: r.incompleteDir }
+      : {}),
     addedDate: number("addedDate"),
     doneDate: number("doneDate"),
     paused: r.paused === true,

@@ -124,6 +124,8 @@ export function addCounts(earlier: SessionCounts, now: SessionCounts): SessionCo
 /** The session's settings that outlive a run, in bytes a second (0: unlimited). */
 export interface SessionValues {
   downloadDir: string;
+  /** The incomplete folder, while on. */
+  incompleteDir?: string;
   maxActive: number;
   maxDownloadRate: number;
   maxUploadRate: number;
@@ -171,6 +173,8 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
     startAdded: context.startAdded ?? true,
     seedRatio: { value: ratio ?? 2, on: ratio !== undefined },
     idleMinutes: { value: idleMinutes ?? 30, on: idleMinutes !== undefined },
+    /** The incomplete folder last named, shown while it is off. */
+    incompleteDir: kept.incompleteDir ?? "",
   };
   const applySeedLimits = () => {
     kept.seedLimits = {
@@ -222,6 +226,8 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
         "rpc-version-minimum": RPC_VERSION_MINIMUM,
         version: context.version,
         "download-dir": settings.downloadDir,
+        "incomplete-dir": settings.incompleteDir,
+        "incomplete-dir-enabled": kept.incompleteDir !== undefined,
         ...fixed(),
         encryption: ENCRYPTION[client.hub.network.encryption],
         "peer-limit-global": client.hub.maxConnections,
@@ -257,6 +263,16 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       }
       // Every argument is read before anything changes: a bad one changes nothing.
       const dir = optionalString(args, "download-dir");
+      const named = args["incomplete-dir"];
+      if (named !== undefined && typeof named !== "string") {
+        throw new RpcError("incomplete-dir must be a string");
+      }
+      const incompleteDir = named ?? settings.incompleteDir;
+      const incompleteOn = boolArg(args, "incomplete-dir-enabled") ??
+        kept.incompleteDir !== undefined;
+      if (incompleteOn && incompleteDir === "") {
+        throw new RpcError("incomplete-dir-enabled needs an incomplete-dir");
+      }
       const size = wholeArg(args, "download-queue-size", 1, MAX_ACTIVE_LIMIT);
       const startAdded = boolArg(args, "start-added-torrents");
       const global = wholeArg(args, "peer-limit-global", 1, MAX_CONNECTIONS_LIMIT);
@@ -270,6 +286,8 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       const blocklistChanges = blocklistArgs(args, context.blocklist);
 
       if (dir !== undefined) settings.downloadDir = dir;
+      settings.incompleteDir = incompleteDir;
+      kept.incompleteDir = incompleteOn ? incompleteDir : undefined;
       if (size !== undefined) kept.maxActive = size;
       if (startAdded !== undefined) settings.startAdded = startAdded;
       if (global !== undefined) client.hub.maxConnections = global;
@@ -285,6 +303,7 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       const now = speeds.settings;
       await context.saveSession?.({
         downloadDir: settings.downloadDir,
+        ...(kept.incompleteDir === undefined ? {} : { incompleteDir: kept.incompleteDir }),
         maxActive: kept.maxActive,
         maxDownloadRate: now.download,
         maxUploadRate: now.upload,

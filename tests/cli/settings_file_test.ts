@@ -94,6 +94,7 @@ Deno.test("settings file: the session's seeding limits, added-paused choice and 
         altUploadRate: 10_000,
         altSpeed: true,
         altSchedule: { begin: 1320, end: 420, days: 65 },
+        incompleteDir: "/srv/incomplete",
       }),
     );
     const argv = ["--state-dir", dir];
@@ -107,6 +108,7 @@ Deno.test("settings file: the session's seeding limits, added-paused choice and 
       [options.altDownloadRate, options.altUploadRate, options.altSpeed, options.altSchedule],
       [51_200, 10_000, true, { begin: 1320, end: 420, days: 65 }],
     );
+    assertEquals(options.incompleteDir, "/srv/incomplete");
     // Switched off: the keys go, and the defaults (no limit, added torrents start) are back.
     await saveSettings(dir, sessionSettings({ ...session, startAdded: true }));
     options = await read();
@@ -116,6 +118,7 @@ Deno.test("settings file: the session's seeding limits, added-paused choice and 
       false,
     ]);
     assertEquals([options.altSpeed, options.altSchedule], [false, undefined]);
+    assertEquals(options.incompleteDir, undefined);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -346,7 +346,9 @@ Deno.test({
           [await value("set-dir"), await value("set-down"), await value("set-encryption")],
           [downloads, "", "preferred"],
         );
+        assertEquals(await value("set-incomplete"), "", "no incomplete folder");
         await browser.type("#set-down", "500");
+        await browser.type("#set-incomplete", `${downloads}/incomplete`);
         await browser.evaluate(`document.getElementById("set-peers").value = ""`);
         await browser.type("#set-peers", "9");
         await browser.evaluate(`document.getElementById("set-encryption").value = "required"`);
@@ -355,13 +357,17 @@ Deno.test({
         await until("the settings over RPC", async () => {
           const s = await session();
           return s["speed-limit-down"] === 500 && s["speed-limit-down-enabled"] === true &&
-            s["peer-limit-per-torrent"] === 9 && s.encryption === "required";
+            s["peer-limit-per-torrent"] === 9 && s.encryption === "required" &&
+            s["incomplete-dir-enabled"] === true &&
+            s["incomplete-dir"] === `${downloads}/incomplete`;
         }, 10_000);
         await browser.waitFor(
           "the form read back",
           `document.getElementById("message").textContent === "Settings saved"`,
         );
+        assertEquals(await value("set-incomplete"), `${downloads}/incomplete`, "read back");
         await browser.evaluate(`document.getElementById("set-down").value = ""`);
+        await browser.evaluate(`document.getElementById("set-incomplete").value = ""`);
         // The page reads the form back after each save: the next edit waits for that, or the
         // read-back would overwrite it.
         const savedAgain = async (what: string) => {
@@ -380,6 +386,7 @@ Deno.test({
         );
         await savedAgain("the form read back again");
         assertEquals((await session())["peer-limit-per-torrent"], 9, "the rest kept");
+        assertEquals((await session())["incomplete-dir-enabled"], false, "emptied: off");
 
         // Turtle mode: its limits in Settings, and the header's button switches them on.
         assertEquals(await value("set-alt-down"), "50");

@@ -55,6 +55,9 @@ const KEYS = [
   "seedRatioLimited",
   "peer-port",
   "dht-enabled",
+  "incomplete-dir",
+  "incomplete-dir-enabled",
+  "script-torrent-done-filename",
 ];
 const FIELDS = [
   "id",

@@ -449,6 +449,74 @@ Deno.test("daemon methods: a high bandwidthPriority torrent has the session's do
   }
 });
 
+Deno.test("daemon methods: an incomplete folder holds a download until it is complete", async () => {
+  const root = await Deno.makeTempDir({ prefix: "bt-incomplete-" });
+  await writePayload(`${root}/seed`, "q0.bin", DATA[0]);
+  const seeder = await openJob(torrentOf(FILES[0]), `${root}/seed`, {
+    seed: true,
+    hub: { maxUploadRate: 400_000 }, // about a second: the download is seen where it is
+  });
+  seeder.start();
+  await writePayload(`${root}/out`, "q1.bin", DATA[1]); // already where it belongs
+  const saved = new SavedTorrents(`${root}/state`);
+  const client = await Client.open({ port: 0, hostname: LOOPBACK, utp: false });
+  const finished: string[] = [];
+  const kept = await KeptTorrents.open({
+    client,
+    maxActive: 5,
+    saved,
+    onDownloaded: (t, record) => finished.push(`${t.id}:${record.incompleteDir ?? "moved"}`),
+  });
+  try {
+    const methods = methodsOver(kept, `${root}/out`);
+    await assertRejects(
+      async () => await methods["session-set"]({ "incomplete-dir-enabled": true }),
+      RpcError,
+      "needs an incomplete-dir",
+    );
+    const incomplete = `${root}/incomplete`;
+    await methods["session-set"]({ "incomplete-dir": incomplete, "incomplete-dir-enabled": true });
+    const session = await methods["session-get"]({
+      fields: ["incomplete-dir", "incomplete-dir-enabled"],
+    });
+    assertEquals(session, { "incomplete-dir": incomplete, "incomplete-dir-enabled": true });
+
+    await methods["torrent-add"]({ metainfo: encodeBase64(FILES[0]) });
+    await methods["torrent-add"]({ metainfo: encodeBase64(FILES[1]) });
+    await waitFor("both running", () => client.list().every((t) => t.job !== undefined));
+    assertEquals(client.get(2)!.state, "seeding", "found complete in its download folder");
+    client.get(1)!.job!.addPeers([addressOf(seeder)]);
+    await waitFor("downloading in the incomplete folder", () => {
+      try {
+        return Deno.statSync(`${incomplete}/q0.bin`).isFile;
+      } catch {
+        return false;
+      }
+    });
+    assert(
+      !(await Deno.stat(`${root}/out/q0.bin`).then(() => true, () => false)),
+      "not in the download folder while incomplete",
+    );
+    await waitFor("moved once complete", () => finished.length === 1, 10_000);
+    assertEquals(finished, ["1:moved"], "the done hook runs after the move, for the download only");
+    await assertPayload(`${root}/out`, "q0.bin", DATA[0]);
+    assert(!(await Deno.stat(`${incomplete}/q0.bin`).then(() => true, () => false)));
+    await waitFor("seeding from there", () => client.get(1)!.state === "seeding");
+    const dirs = await methods["torrent-get"]({ fields: ["downloadDir"] });
+    assertEquals(
+      (dirs.torrents as { downloadDir: string }[]).map((t) => t.downloadDir),
+      [`${root}/out`, `${root}/out`],
+    );
+    const { loaded } = await saved.loadAll();
+    assertEquals(loaded.map((l) => l.record.incompleteDir), [undefined, undefined]);
+  } finally {
+    await kept.close();
+    await client.stop();
+    await seeder.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test("daemon methods: the blocklist's address, switch and update over the RPC", async () => {
   const root = await Deno.makeTempDir({ prefix: "bt-rpc-blocklist-" });
   await Deno.mkdir(`${root}/www`);

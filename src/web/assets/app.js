@@ -580,6 +580,7 @@ const encryption = /** @type {HTMLSelectElement} */ (byId("set-encryption"));
 async function loadSettings() {
   const s = await rpc("session-get");
   field("set-dir").value = s["download-dir"];
+  field("set-incomplete").value = s["incomplete-dir-enabled"] ? s["incomplete-dir"] : "";
   field("set-down").value = s["speed-limit-down-enabled"] ? String(s["speed-limit-down"]) : "";
   field("set-up").value = s["speed-limit-up-enabled"] ? String(s["speed-limit-up"]) : "";
   field("set-alt-down").value = s["alt-speed-down"] ? String(s["alt-speed-down"]) : "";
@@ -614,9 +615,13 @@ byId("settings-form").addEventListener("submit", async (event) => {
       : { [`${key}-enabled`]: true, [key]: Number(text) };
   };
   const ratio = field("set-ratio").value.trim();
+  const incomplete = field("set-incomplete").value.trim();
   try {
     await rpc("session-set", {
       "download-dir": field("set-dir").value,
+      // Empty is off, the folder last named kept.
+      "incomplete-dir-enabled": incomplete !== "",
+      ...(incomplete === "" ? {} : { "incomplete-dir": incomplete }),
       ...optional("set-down", "speed-limit-down"),
       ...optional("set-up", "speed-limit-up"),
       // Turtle mode's limits; empty is none (0), as for the usual ones.
