@@ -30,13 +30,15 @@ const KERNEL_RECEIVE_BUFFER = 4 << 20;
 
 const libc = openLinuxLibrary(["libc.so.6"], {
   setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
 });
 
 /**
  * Raises the socket's kernel receive buffer (SO_RCVBUF) through libc. Deno's `node:dgram`
  * stores `setRecvBufferSize` without passing it to the kernel, so the descriptor is taken from
  * its handle; where any of that is missing (not Linux, no FFI, another runtime), the system's
- * default stays.
+ * default stays. The handle hands out a duplicate descriptor each time it is asked, which must
+ * be closed: left open, it would hold the port after the socket closes.
  */
 function raiseReceiveBuffer(socket: dgram.Socket): void {
   if (!libc) return;
@@ -48,6 +50,9 @@ function raiseReceiveBuffer(socket: dgram.Socket): void {
       .find((value) => typeof value?.handle?.fdForIpc === "function");
     const fd = state?.handle?.fdForIpc?.();
     if (typeof fd !== "number" || fd < 0) return;
+    // Asked twice: two numbers are two duplicates, ours to close; the same one twice would be
+    // the socket's own descriptor, not to be closed.
+    const again = state!.handle!.fdForIpc!();
     const SOL_SOCKET = 1, SO_RCVBUF = 8;
     libc.setsockopt(
       fd,
@@ -56,6 +61,10 @@ function raiseReceiveBuffer(socket: dgram.Socket): void {
       new Uint8Array(Int32Array.of(KERNEL_RECEIVE_BUFFER).buffer),
       4,
     );
+    if (again !== fd) {
+      libc.close(fd);
+      if (again >= 0) libc.close(again);
+    }
   } catch {
     // the default buffer works, only less well
   }
