@@ -121,6 +121,7 @@ export async function runDaemon(
         version: `bittorrent ${version}`,
         dht: options.dht,
         utp: options.utp,
+        peerPort: options.port,
         doneScript,
         seeding: {
           ratio: options.seedRatio,

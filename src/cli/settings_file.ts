@@ -114,6 +114,7 @@ export async function withSettingsFile(
  * }));
  * // {
  * //   output: "/srv",
+ * //   port: undefined,
  * //   "incomplete-dir": undefined,
  * //   "max-active": 3,
  * //   "max-download-rate": undefined,
@@ -137,6 +138,7 @@ export function sessionSettings(
 ): Record<string, string | number | boolean | undefined> {
   return {
     output: values.downloadDir,
+    port: values.peerPort,
     "incomplete-dir": values.incompleteDir,
     "max-active": values.maxActive,
     "max-download-rate": values.maxDownloadRate || undefined,

@@ -341,6 +341,20 @@ export class KeptTorrents {
     return this.record(t).trackers ?? t.torrent?.announce ?? [];
   }
 
+  /**
+   * Opens every running torrent anew, one after another (after the peer port moved): each
+   * tells its trackers it stopped and started again, at the new port, and announces it on the
+   * DHT. A failure is logged.
+   */
+  async reopenRunning(): Promise<void> {
+    for (const t of this.client.list()) {
+      if (!t.job) continue;
+      await this.#reopen(t, () => t.reopen({})).catch((e) =>
+        this.#log?.warn(`torrent ${t.id}: not reopened: ${messageOf(e)}`)
+      );
+    }
+  }
+
   /** Hashes a torrent's data again (see `ClientTorrent.verify`), keeping its slot meanwhile. */
   async verify(t: ClientTorrent): Promise<void> {
     this.activity.checking(t.id, 0, 1);

@@ -96,19 +96,13 @@ export class PeerHub {
   readonly peerId: Uint8Array = makePeerId();
   readonly network: PeerNetwork;
   readonly router: PeerRouter;
-  /** The DHT nodes as one, when asked for and one started. */
-  readonly dht: DhtNode | undefined;
-  /** Why no DHT node runs, when one was asked for and none started. */
-  readonly dhtError: string | undefined;
   /** Every torrent's downloads together; unlimited (rate 0) unless set, and settable later. */
   readonly downloadLimiter: TokenBucket;
   readonly uploadLimiter: TokenBucket;
   /** Every torrent's pieces in flight together. */
   readonly buffers: BufferPool;
-  readonly #listener: StreamListener;
-  readonly #ports: PeerPorts | undefined;
-  readonly #utp: UtpTransport | undefined;
-  readonly #dhtNodes: Dht[];
+  readonly #options: PeerHubOptions;
+  #bound: BoundPort;
   #stopping: Promise<void> | undefined;
   /**
    * Peer connections of every torrent together (`Infinity`: no bound), settable: a lower one
@@ -118,28 +112,30 @@ export class PeerHub {
   /** Torrents sharing the connection budget now (see `share`). */
   #sharing = 0;
 
-  private constructor(parts: {
-    network: PeerNetwork;
-    router: PeerRouter;
-    listener: StreamListener;
-    ports?: PeerPorts;
-    utp?: UtpTransport;
-    dhtNodes: Dht[];
-    dhtError?: string;
-    options: PeerHubOptions;
-  }) {
-    this.network = parts.network;
-    this.router = parts.router;
-    this.#listener = parts.listener;
-    this.#ports = parts.ports;
-    this.#utp = parts.utp;
-    this.#dhtNodes = parts.dhtNodes;
-    this.dht = parts.dhtNodes.length > 0 ? combineDhtNodes(parts.dhtNodes) : undefined;
-    this.dhtError = parts.dhtError;
-    this.maxConnections = parts.options.maxConnections ?? Infinity;
-    this.buffers = new BufferPool(parts.options.maxBufferedBytes ?? DEFAULT_SHARED_BUFFERS);
-    this.downloadLimiter = new TokenBucket(parts.options.maxDownloadRate ?? 0);
-    this.uploadLimiter = new TokenBucket(parts.options.maxUploadRate ?? 0);
+  private constructor(
+    network: PeerNetwork,
+    router: PeerRouter,
+    bound: BoundPort,
+    options: PeerHubOptions,
+  ) {
+    this.network = network;
+    this.router = router;
+    this.#bound = bound;
+    this.#options = options;
+    this.maxConnections = options.maxConnections ?? Infinity;
+    this.buffers = new BufferPool(options.maxBufferedBytes ?? DEFAULT_SHARED_BUFFERS);
+    this.downloadLimiter = new TokenBucket(options.maxDownloadRate ?? 0);
+    this.uploadLimiter = new TokenBucket(options.maxUploadRate ?? 0);
+  }
+
+  /** The DHT nodes as one, when asked for and one started. */
+  get dht(): DhtNode | undefined {
+    return this.#bound.dht;
+  }
+
+  /** Why no DHT node runs, when one was asked for and none started. */
+  get dhtError(): string | undefined {
+    return this.#bound.dhtError;
   }
 
   /**
@@ -184,57 +180,32 @@ export class PeerHub {
    * only leaves `dht` unset, with `dhtError` saying why.
    */
   static async open(options: PeerHubOptions = {}): Promise<PeerHub> {
-    const useUtp = options.utp !== false && options.transport === undefined;
-    const wantsUdp = useUtp || options.dht !== undefined;
-    for (let attempt = 1;; attempt++) {
-      const ports = wantsUdp
-        ? await openPeerPorts(options.port ?? DEFAULT_PEER_PORT, options.hostname)
-        : undefined;
-      const utp = useUtp && ports ? new UtpTransport(ports.udp) : undefined;
-      const network = new PeerNetwork({
-        encryption: options.encryption,
-        blocklist: options.blocklist,
-        transport: options.transport,
-        utp,
-      });
-      const router = new PeerRouter();
-      const listen = (port: number) =>
-        network.listen({
-          hostname: options.hostname,
-          port,
-          router,
-          onError: options.onIncomingError,
-        });
-      let listener: StreamListener | undefined;
-      try {
-        listener = ports
-          ? listen(ports.port)
-          : firstFreePort(options.port ?? DEFAULT_PEER_PORT, listen);
-        const { nodes, error } = ports && options.dht
-          ? await startDht(ports, options.dht)
-          : { nodes: [], error: undefined };
-        return new PeerHub({
-          network,
-          router,
-          listener,
-          ports,
-          utp,
-          dhtNodes: nodes,
-          dhtError: error,
-          options,
-        });
-      } catch (e) {
-        listener?.close();
-        utp?.close();
-        await ports?.close();
-        if (!(e instanceof Deno.errors.AddrInUse) || attempt >= LISTEN_TRIES) throw e;
-      }
-    }
+    const network = new PeerNetwork({
+      encryption: options.encryption,
+      blocklist: options.blocklist,
+      transport: options.transport,
+    });
+    const router = new PeerRouter();
+    const bound = await bindPort(network, router, options, options.port ?? DEFAULT_PEER_PORT);
+    return new PeerHub(network, router, bound, options);
+  }
+
+  /**
+   * Moves to `port` (that one, not the next free): TCP, and UDP for uTP and the DHT as before,
+   * are bound there before the old port is let go, so when it cannot be had nothing changes
+   * and this throws (`Deno.errors.AddrInUse` when it is taken). Connections made go on; what
+   * torrents told trackers and the DHT they tell again when they open anew.
+   */
+  async setPort(port: number): Promise<void> {
+    if (port === this.port) return;
+    const old = this.#bound;
+    this.#bound = await bindPort(this.network, this.router, this.#options, port, true);
+    await releasePort(old);
   }
 
   /** The port peers reach us at, TCP and UDP. */
   get port(): number {
-    return this.#listener.port;
+    return this.#bound.listener.port;
   }
 
   /**
@@ -258,14 +229,79 @@ export class PeerHub {
 
   /** Stops listening, the DHT (saving its state) and uTP, and lets go of the port. Idempotent. */
   stop(): Promise<void> {
-    this.#stopping ??= (async () => {
-      this.#listener.close();
-      await Promise.allSettled(this.#dhtNodes.map((n) => n.stop()));
-      this.#utp?.close();
-      await this.#ports?.close();
-    })();
+    this.#stopping ??= releasePort(this.#bound);
     return this.#stopping;
   }
+}
+
+/** What is bound on the peer port: a move to another port replaces it whole. */
+interface BoundPort {
+  listener: StreamListener;
+  /** The UDP sockets on the same number, when uTP or the DHT wants them. */
+  ports?: PeerPorts;
+  utp?: UtpTransport;
+  dhtNodes: Dht[];
+  dht?: DhtNode;
+  dhtError?: string;
+}
+
+/**
+ * Binds `port` (or, unless `exactly`, the next free of the nine after it, or any free one): UDP
+ * first when uTP or the DHT wants it, TCP on the same number, the DHT's nodes on the UDP
+ * sockets; `network` dials over the new uTP from then on. All or nothing.
+ */
+async function bindPort(
+  network: PeerNetwork,
+  router: PeerRouter,
+  options: PeerHubOptions,
+  port: number,
+  exactly = false,
+): Promise<BoundPort> {
+  const useUtp = options.utp !== false && options.transport === undefined;
+  const wantsUdp = useUtp || options.dht !== undefined;
+  const before = network.utp;
+  for (let attempt = 1;; attempt++) {
+    const ports = wantsUdp ? await openPeerPorts(port, options.hostname, exactly) : undefined;
+    const utp = useUtp && ports ? new UtpTransport(ports.udp) : undefined;
+    network.utp = utp;
+    const listen = (port: number) =>
+      network.listen({
+        hostname: options.hostname,
+        port,
+        router,
+        onError: options.onIncomingError,
+      });
+    let listener: StreamListener | undefined;
+    try {
+      listener = ports || exactly ? listen(ports?.port ?? port) : firstFreePort(port, listen);
+      const { nodes, error } = ports && options.dht
+        ? await startDht(ports, options.dht)
+        : { nodes: [], error: undefined };
+      return {
+        listener,
+        ports,
+        utp,
+        dhtNodes: nodes,
+        dht: nodes.length > 0 ? combineDhtNodes(nodes) : undefined,
+        dhtError: error,
+      };
+    } catch (e) {
+      listener?.close();
+      utp?.close();
+      await ports?.close();
+      network.utp = before;
+      // Taken between the UDP check and the listen: another try, with other numbers.
+      if (!(e instanceof Deno.errors.AddrInUse) || exactly || attempt >= LISTEN_TRIES) throw e;
+    }
+  }
+}
+
+/** Stops listening, the DHT (saving its state) and uTP, and lets go of the port. */
+async function releasePort(bound: BoundPort): Promise<void> {
+  bound.listener.close();
+  await Promise.allSettled(bound.dhtNodes.map((n) => n.stop()));
+  bound.utp?.close();
+  await bound.ports?.close();
 }
 
 /** The conventional BitTorrent port, where a hub listens unless told otherwise. */

@@ -23,8 +23,8 @@ const ANY_PORT_TRIES = 5;
 
 /**
  * Binds UDP on `first` (or the next free of the nine after it, or any free one; 0: any free
- * one) for every address family, or for `hostname` alone, where TCP is free on the same
- * number.
+ * one; with `exactly`, `first` or nothing) for every address family, or for `hostname` alone,
+ * where TCP is free on the same number.
  *
  * @example
  * ```ts
@@ -36,9 +36,15 @@ const ANY_PORT_TRIES = 5;
  * await ports.close();
  * ```
  */
-export async function openPeerPorts(first: number, hostname?: string): Promise<PeerPorts> {
+export async function openPeerPorts(
+  first: number,
+  hostname?: string,
+  exactly = false,
+): Promise<PeerPorts> {
   const wanted = first === 0 ? [] : Array.from({ length: NEXT_PORTS + 1 }, (_, i) => first + i);
-  const candidates = [...wanted.filter((p) => p <= 65535), ...Array(ANY_PORT_TRIES).fill(0)];
+  const candidates = exactly
+    ? [first]
+    : [...wanted.filter((p) => p <= 65535), ...Array(ANY_PORT_TRIES).fill(0)];
   let lastError: unknown;
   for (const candidate of candidates) {
     try {

@@ -96,8 +96,12 @@ export class PeerNetwork {
   encryption: EncryptionPolicy;
   /** Who is neither dialled nor accepted; a change holds for those that start after it. */
   blocklist: Blocklist;
+  /**
+   * The uTP transport dials go over (beside TCP) and listeners accept on; none: TCP alone. A
+   * change holds for the dials and listeners that start after it (a new peer port's).
+   */
+  utp: BoundTransport | undefined;
   readonly #transport: Transport;
-  readonly #utp: BoundTransport | undefined;
   readonly #plainOnly = new Set<string>();
   readonly #noUtp = new Set<string>();
 
@@ -105,7 +109,7 @@ export class PeerNetwork {
     this.encryption = options.encryption ?? "prefer";
     this.blocklist = options.blocklist ?? Blocklist.EMPTY;
     this.#transport = options.transport ?? tcpTransport;
-    this.#utp = options.utp;
+    this.utp = options.utp;
   }
 
   /** Dials `host:port` and handshakes, over uTP or TCP, encrypted or not. */
@@ -135,7 +139,7 @@ export class PeerNetwork {
    * kept and the other closed. An address whose uTP dial failed outright is remembered.
    */
   async #open(host: string, port: number, signal: AbortSignal): Promise<ByteStream> {
-    const utp = this.#utp, address = formatAddress(host, port);
+    const utp = this.utp, address = formatAddress(host, port);
     if (!utp || this.#noUtp.has(address)) return await this.#transport.dial(host, port, signal);
     const utpDial = utp.dial(
       host,
@@ -229,7 +233,7 @@ export class PeerNetwork {
       accept,
       error: (e) => opts.onError?.(`cannot accept peers for now (trying again): ${messageOf(e)}`),
     });
-    const utp = this.#utp;
+    const utp = this.utp;
     if (!utp) return tcp;
     utp.onAccept = accept;
     return {

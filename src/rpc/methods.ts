@@ -59,6 +59,8 @@ export interface MethodContext {
   version: string;
   dht: boolean;
   utp: boolean;
+  /** The peer port the daemon was asked for (what it listens on may be the next free one). */
+  peerPort?: number;
   /**
    * The program run when a torrent finishes downloading (`--done-script`); shown, never changed
    * over the RPC: whoever may call the RPC would otherwise choose what the daemon runs.
@@ -124,6 +126,8 @@ export function addCounts(earlier: SessionCounts, now: SessionCounts): SessionCo
 /** The session's settings that outlive a run, in bytes a second (0: unlimited). */
 export interface SessionValues {
   downloadDir: string;
+  /** The peer port asked for. */
+  peerPort?: number;
   /** The incomplete folder, while on. */
   incompleteDir?: string;
   maxActive: number;
@@ -175,6 +179,8 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
     idleMinutes: { value: idleMinutes ?? 30, on: idleMinutes !== undefined },
     /** The incomplete folder last named, shown while it is off. */
     incompleteDir: kept.incompleteDir ?? "",
+    /** The peer port asked for (the daemon's `--port`, or a `session-set`'s). */
+    peerPort: context.peerPort,
   };
   const applySeedLimits = () => {
     kept.seedLimits = {
@@ -198,7 +204,6 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
     inTurn(args, (t) => kept.start(t, { now }));
   /** Settings the daemon's flags fix for its run. */
   const fixed = (): Record<string, unknown> => ({
-    "peer-port": client.hub.port,
     "dht-enabled": context.dht,
     "utp-enabled": context.utp,
     "pex-enabled": true,
@@ -226,6 +231,7 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
         "rpc-version-minimum": RPC_VERSION_MINIMUM,
         version: context.version,
         "download-dir": settings.downloadDir,
+        "peer-port": client.hub.port,
         "incomplete-dir": settings.incompleteDir,
         "incomplete-dir-enabled": kept.incompleteDir !== undefined,
         ...fixed(),
@@ -263,6 +269,7 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       }
       // Every argument is read before anything changes: a bad one changes nothing.
       const dir = optionalString(args, "download-dir");
+      const peerPort = wholeArg(args, "peer-port", 1, 65535);
       const named = args["incomplete-dir"];
       if (named !== undefined && typeof named !== "string") {
         throw new RpcError("incomplete-dir must be a string");
@@ -285,6 +292,22 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       const speedChanges = speedArgs(args, speeds.settings);
       const blocklistChanges = blocklistArgs(args, context.blocklist);
 
+      // The one change that can fail goes first: when the port cannot be had, nothing changes.
+      if (peerPort !== undefined && peerPort !== client.hub.port) {
+        try {
+          await client.hub.setPort(peerPort);
+        } catch (e) {
+          const why = e instanceof Deno.errors.AddrInUse
+            ? "it is in use"
+            : e instanceof Error
+            ? e.message
+            : String(e);
+          throw new RpcError(`peer-port ${peerPort} not taken: ${why}`);
+        }
+        settings.peerPort = peerPort;
+        context.log?.info(`peer port now ${peerPort}`);
+        kept.reopenRunning();
+      }
       if (dir !== undefined) settings.downloadDir = dir;
       settings.incompleteDir = incompleteDir;
       kept.incompleteDir = incompleteOn ? incompleteDir : undefined;
@@ -303,6 +326,7 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       const now = speeds.settings;
       await context.saveSession?.({
         downloadDir: settings.downloadDir,
+        ...(settings.peerPort === undefined ? {} : { peerPort: settings.peerPort }),
         ...(kept.incompleteDir === undefined ? {} : { incompleteDir: kept.incompleteDir }),
         maxActive: kept.maxActive,
         maxDownloadRate: now.download,

@@ -95,6 +95,7 @@ Deno.test("settings file: the session's seeding limits, added-paused choice and 
         altSpeed: true,
         altSchedule: { begin: 1320, end: 420, days: 65 },
         incompleteDir: "/srv/incomplete",
+        peerPort: 51413,
       }),
     );
     const argv = ["--state-dir", dir];
@@ -108,7 +109,7 @@ Deno.test("settings file: the session's seeding limits, added-paused choice and 
       [options.altDownloadRate, options.altUploadRate, options.altSpeed, options.altSchedule],
       [51_200, 10_000, true, { begin: 1320, end: 420, days: 65 }],
     );
-    assertEquals(options.incompleteDir, "/srv/incomplete");
+    assertEquals([options.incompleteDir, options.port], ["/srv/incomplete", 51413]);
     // Switched off: the keys go, and the defaults (no limit, added torrents start) are back.
     await saveSettings(dir, sessionSettings({ ...session, startAdded: true }));
     options = await read();

@@ -7,7 +7,7 @@
  * .torrent put in the watch folder is added; SIGTERM stops the daemon cleanly with exit 0.
  */
 import { assert, assertEquals } from "../assert.ts";
-import { OUR_MAIN, sameTree, toolGate } from "./fixtures.ts";
+import { freeTcpUdpPort, OUR_MAIN, sameTree, toolGate } from "./fixtures.ts";
 import type { PayloadFile } from "../../testdata/payload.ts";
 import { startDaemon, until, withSeededSwarm } from "./daemon_fixtures.ts";
 import { createTorrentFromBuffers } from "../../src/metainfo/mod.ts";
@@ -206,6 +206,12 @@ Deno.test({
         const got = await call({ method: "torrent-get", arguments: { fields: ["name"] } });
         return got.arguments.torrents.some((t: { name: string }) => t.name === "dropped.bin");
       }, 15_000);
+      // transmission-remote -p moves the peer port while the daemon runs.
+      const moved = await freeTcpUdpPort();
+      await remote(daemon.rpcPort, "-p", String(moved));
+      const network = await remote(daemon.rpcPort, "-si");
+      assert(network.includes(`Listenport: ${moved}`), network);
+      (await Deno.connect({ hostname: "127.0.0.1", port: moved })).close();
       await until("the dropped file renamed", () =>
         Promise.resolve(
           [...Deno.readDirSync(watched)].map((e) => e.name).join() === "dropped.torrent.added",

@@ -517,6 +517,49 @@ Deno.test("daemon methods: an incomplete folder holds a download until it is com
   }
 });
 
+Deno.test("daemon methods: session-set peer-port moves the listener; torrents reopen on it", async () => {
+  const root = await Deno.makeTempDir({ prefix: "bt-peer-port-" });
+  await writePayload(root, "q0.bin", DATA[0]);
+  const client = await Client.open({ port: 0, hostname: LOOPBACK });
+  const kept = await KeptTorrents.open({ client, maxActive: 5 });
+  const busy = Deno.listen({ hostname: LOOPBACK, port: 0 });
+  try {
+    const savedValues: SessionValues[] = [];
+    const methods = methodsOver(kept, root, {
+      saveSession: (values) => Promise.resolve(void savedValues.push(values)),
+    });
+    await methods["torrent-add"]({ metainfo: encodeBase64(FILES[0]) });
+    await waitFor("seeding", () => client.get(1)!.state === "seeding");
+    const old = client.hub.port;
+    assertEquals(client.get(1)!.job!.port, old);
+    const probe = await Client.open({ port: 0, hostname: LOOPBACK });
+    const next = probe.hub.port;
+    await probe.stop();
+
+    await methods["session-set"]({ "peer-port": next });
+    const port = async () => (await methods["session-get"]({ fields: ["peer-port"] }))["peer-port"];
+    assertEquals(await port(), next);
+    assertEquals(savedValues.at(-1)?.peerPort, next, "kept for the next start");
+    await waitFor("the torrent reopened on it", () => client.get(1)!.job?.port === next, 10_000);
+    (await Deno.connect({ hostname: LOOPBACK, port: next })).close();
+    await assertRejects(() => Deno.connect({ hostname: LOOPBACK, port: old }));
+
+    const taken = (busy.addr as Deno.NetAddr).port;
+    await assertRejects(
+      async () => await methods["session-set"]({ "peer-port": taken, "download-queue-size": 2 }),
+      RpcError,
+      "in use",
+    );
+    assertEquals(await port(), next, "a port that cannot be had changes nothing");
+    assertEquals(kept.maxActive, 5, "nor anything else the request asked");
+  } finally {
+    busy.close();
+    await kept.close();
+    await client.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test("daemon methods: the blocklist's address, switch and update over the RPC", async () => {
   const root = await Deno.makeTempDir({ prefix: "bt-rpc-blocklist-" });
   await Deno.mkdir(`${root}/www`);
@@ -915,7 +958,6 @@ Deno.test("daemon methods: session-set changes peer limits and encryption at onc
     for (
       const change of [
         { "dht-enabled": true },
-        { "peer-port": 1 },
         { "lpd-enabled": true },
         // Whoever may call the RPC must not choose a program for the daemon to run.
         { "script-torrent-done-enabled": true, "script-torrent-done-filename": "/bin/sh" },
