@@ -67,6 +67,8 @@ const WRITE_TIMEOUT_MS = 60_000;
 const LINGER_MS = 1000;
 const LINGER_BYTES = 16 << 20;
 const LINGER_RATE = 32 << 20;
+/** Why a linger's drain is taken out of the budget's queue. */
+const LINGER_OVER = new Error("the linger is over");
 /**
  * Where every connection's dropped bytes land: what is read there is never looked at, so all
  * may share it, and a big one drains a refused body in few reads.
@@ -433,10 +435,14 @@ class Input {
     this.#buffer = new Uint8Array(0);
     try {
       while (this.#dropped < max) {
-        const before = this.#dropped;
-        if (!await this.#fill()) return true;
+        // A whole read's budget first, what it did not use given back after: all closing
+        // connections together read no faster than the budget, however many there are.
         // Waits its turn; `signal` (the linger's end) takes it out of the queue.
-        await this.#dropBudget.take(this.#dropped - before, signal);
+        await this.#dropBudget.take(DISCARD.length, signal);
+        const before = this.#dropped;
+        const more = await this.#fill();
+        this.#dropBudget.refund(DISCARD.length - (this.#dropped - before));
+        if (!more) return true;
       }
       return false;
     } catch {
@@ -680,7 +686,7 @@ async function linger(input: Input): Promise<void> {
   // but still waiting there would hold its place among the server's connections.
   const end = new AbortController();
   const timer = setTimeout(() => {
-    end.abort();
+    end.abort(LINGER_OVER); // a reason of ours: the default one is an exception built anew
     closeQuietly(input.conn);
   }, LINGER_MS);
   try {
