@@ -91,9 +91,10 @@ export class WatchFolder {
     const marks = new Map<string, Mark>();
     try {
       for await (const entry of Deno.readDir(this.#o.dir)) {
-        if (!entry.isFile || !entry.name.toLowerCase().endsWith(".torrent")) continue;
+        if (entry.isDirectory || !entry.name.toLowerCase().endsWith(".torrent")) continue;
+        // A link is followed: what counts is the file it names.
         const info = await Deno.stat(`${this.#o.dir}/${entry.name}`).catch(() => undefined);
-        if (info) marks.set(entry.name, `${info.size}:${info.mtime?.getTime()}`);
+        if (info?.isFile) marks.set(entry.name, `${info.size}:${info.mtime?.getTime()}`);
       }
       if (this.#unreadable !== undefined) {
         this.#o.log.info(`watch folder ${this.#o.dir} readable again`);

@@ -37,6 +37,8 @@ Deno.test("watch folder: a .torrent put there is added once and renamed, never o
     const bytes = torrentOf("a.bin");
     await Deno.writeFile(`${w.root}/a.torrent`, bytes);
     await Deno.writeTextFile(`${w.root}/notes.txt`, "not looked at");
+    await Deno.mkdir(`${w.root}/folder.torrent`); // a folder, whatever its name
+    await Deno.symlink(`${w.root}/gone`, `${w.root}/dangling.torrent`);
     await waitFor("added", () => w.added.length === 1, 5_000);
     assertEquals(w.added, [`a.torrent:${bytes.length}`]);
     await waitFor("renamed", () => w.names().includes("a.torrent.added"), 5_000);
@@ -45,8 +47,18 @@ Deno.test("watch folder: a .torrent put there is added once and renamed, never o
     await waitFor("renamed again", () => w.names().includes("a.torrent.added.1"), 5_000);
     await w.looks(4);
     assertEquals(w.added.length, 2);
-    assertEquals(w.names(), ["a.torrent.added", "a.torrent.added.1", "notes.txt"]);
+    assertEquals(w.names(), [
+      "a.torrent.added",
+      "a.torrent.added.1",
+      "dangling.torrent",
+      "folder.torrent",
+      "notes.txt",
+    ]);
     assertEquals(w.warnings, []);
+    // A link to a torrent file elsewhere is followed.
+    await Deno.writeFile(`${w.root}/folder.torrent/linked.bin`, torrentOf("l.bin"));
+    await Deno.symlink(`${w.root}/folder.torrent/linked.bin`, `${w.root}/link.torrent`);
+    await waitFor("the link's torrent added", () => w.added.length === 3, 5_000);
   } finally {
     w.watch.stop();
     await Deno.remove(w.root, { recursive: true });
