@@ -495,9 +495,12 @@ export class KeptTorrents {
    * the session).
    */
   #applyPriorities(t: ClientTorrent): void {
-    const session = t.job?.session, torrent = t.torrent, record = this.#records.get(t.id);
-    const high = record?.highPriority ?? [], low = record?.lowPriority ?? [];
-    if (!session || !torrent || high.length + low.length === 0) return;
+    // Called every second for every torrent: most have no priorities, and leave here at once.
+    const record = this.#records.get(t.id);
+    if (!record?.highPriority?.length && !record?.lowPriority?.length) return;
+    const session = t.job?.session, torrent = t.torrent;
+    const high = record.highPriority ?? [], low = record.lowPriority ?? [];
+    if (!session || !torrent) return;
     if (this.#prioritized.get(t.id)?.session === session) return;
     const ranges = priorityRanges(torrent, high, low, record?.unwanted);
     const releases = [
@@ -761,6 +764,8 @@ export class KeptTorrents {
   #check(): void {
     const saveTotals = ++this.#checks % SAVE_TOTALS_EVERY === 0;
     if (this.#checks % ACTIVITY_EVERY === 0) this.activity.tick(this.#withRecords());
+    const sessionLimits = this.seedLimits.ratio !== undefined ||
+      this.seedLimits.idleMs !== undefined;
     for (const t of this.client.list()) {
       const record = this.#records.get(t.id);
       if (!record) continue;
@@ -770,6 +775,10 @@ export class KeptTorrents {
         if (uploaded !== record.uploaded || downloaded !== record.downloaded) this.#persist(t);
       }
       // The limits first: they cost nothing, a torrent's state costs its session's numbers.
+      if (!sessionLimits && record.seedRatio?.mode !== "own" && record.seedIdle?.mode !== "own") {
+        this.#watches.delete(t.id);
+        continue;
+      }
       const limits = this.seedLimitsOf(t);
       if ((limits.ratio === undefined && limits.idleMs === undefined) || t.state !== "seeding") {
         this.#watches.delete(t.id);
