@@ -119,8 +119,6 @@ export async function runDaemon(
         earlierRuns,
         downloadDir: options.output,
         version: `bittorrent ${version}`,
-        dht: options.dht,
-        utp: options.utp,
         peerPort: options.port,
         doneScript,
         seeding: {

@@ -80,13 +80,15 @@ export async function openClient(
       hostname: options.bind,
       encryption: options.encryption,
       utp: options.utp,
-      dht: options.dht && wanted
+      // Set up even when off, so a daemon can switch it on.
+      dht: wanted
         ? {
           bootstrap: options.dhtBootstrap ?? DEFAULT_BOOTSTRAP,
           statePath: (family) => `${defaultStateDir()}/${stateFile(family)}`,
           log: (family) => log.child(family === 6 ? "dht6" : "dht"),
         }
         : undefined,
+      dhtOff: !options.dht,
       maxDownloadRate: options.maxDownloadRate,
       maxUploadRate: options.maxUploadRate,
       maxConnections: options.maxConnections,

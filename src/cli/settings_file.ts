@@ -107,7 +107,7 @@ export async function withSettingsFile(
  * ```ts
  * import { sessionSettings } from "./settings_file.ts";
  * console.log(sessionSettings({
- *   downloadDir: "/srv", maxActive: 3, maxDownloadRate: 0, maxUploadRate: 1024,
+ *   downloadDir: "/srv", dht: true, utp: false, maxActive: 3, maxDownloadRate: 0, maxUploadRate: 1024,
  *   maxConnections: Infinity, maxPeers: 50, encryption: "prefer", seedRatio: 1 / 3,
  *   startAdded: false, altDownloadRate: 51200, altUploadRate: 51200, altSpeed: true,
  *   altSchedule: { begin: 540, end: 1020, days: 62 },
@@ -115,6 +115,8 @@ export async function withSettingsFile(
  * // {
  * //   output: "/srv",
  * //   port: undefined,
+ * //   "no-dht": undefined,
+ * //   "no-utp": true,
  * //   "incomplete-dir": undefined,
  * //   "max-active": 3,
  * //   "max-download-rate": undefined,
@@ -139,6 +141,8 @@ export function sessionSettings(
   return {
     output: values.downloadDir,
     port: values.peerPort,
+    "no-dht": values.dht ? undefined : true,
+    "no-utp": values.utp ? undefined : true,
     "incomplete-dir": values.incompleteDir,
     "max-active": values.maxActive,
     "max-download-rate": values.maxDownloadRate || undefined,

@@ -22,7 +22,7 @@ import { BufferPool } from "../engine/mod.ts";
 import { TokenBucket } from "../util/mod.ts";
 import { UtpTransport } from "../utp/mod.ts";
 import { combineDhtNodes, type DhtNode } from "./dht_lookups.ts";
-import { openPeerPorts, type PeerPorts } from "./ports.ts";
+import { isTaken, openPeerPorts, type PeerPorts } from "./ports.ts";
 
 /** Who takes the inbound peers of a torrent right now (its metadata phase, then its session). */
 export interface IncomingTarget {
@@ -44,7 +44,10 @@ export interface PeerHubOptions {
   utp?: boolean;
   /** The stream transport under TCP's place; default TCP (tests: in memory, with no uTP). */
   transport?: Transport;
-  /** Run a DHT node on each UDP socket of the port (BEP 5, BEP 32); none when absent. */
+  /**
+   * How to run a DHT node on each UDP socket of the port (BEP 5, BEP 32); none when absent.
+   * With `dhtOff`, kept to switch it on later (`setNetwork`).
+   */
   dht?: {
     bootstrap: string[];
     /** Where a node keeps its id and good nodes between runs. */
@@ -53,6 +56,8 @@ export interface PeerHubOptions {
     /** How long one query waits for its answer (tests shorten it); default the DHT's. */
     queryTimeoutMs?: number;
   };
+  /** The DHT configured but not started. */
+  dhtOff?: boolean;
   /** Bytes per second for every torrent together; 0 or absent for no limit. */
   maxDownloadRate?: number;
   maxUploadRate?: number;
@@ -75,6 +80,10 @@ const DEFAULT_SHARED_BUFFERS = 128 << 20;
 
 /** The fewest connections a torrent's share ever comes to, however many torrents run. */
 const MIN_PEER_SHARE = 2;
+
+/** Tries, and the wait between them, to bind a port again that this process just let go. */
+const REBIND_TRIES = 10;
+const REBIND_WAIT_MS = 20;
 
 /** How many times a port whose TCP side was taken between the check and the listen is left. */
 const LISTEN_TRIES = 3;
@@ -101,7 +110,7 @@ export class PeerHub {
   readonly uploadLimiter: TokenBucket;
   /** Every torrent's pieces in flight together. */
   readonly buffers: BufferPool;
-  readonly #options: PeerHubOptions;
+  #options: PeerHubOptions;
   #bound: BoundPort;
   #stopping: Promise<void> | undefined;
   /**
@@ -126,6 +135,16 @@ export class PeerHub {
     this.buffers = new BufferPool(options.maxBufferedBytes ?? DEFAULT_SHARED_BUFFERS);
     this.downloadLimiter = new TokenBucket(options.maxDownloadRate ?? 0);
     this.uploadLimiter = new TokenBucket(options.maxUploadRate ?? 0);
+  }
+
+  /** Whether uTP runs beside TCP. */
+  get utpEnabled(): boolean {
+    return this.#bound.utp !== undefined;
+  }
+
+  /** Whether the DHT is on (`dht` is unset when it is on but no node started). */
+  get dhtEnabled(): boolean {
+    return dhtWanted(this.#options);
   }
 
   /** The DHT nodes as one, when asked for and one started. */
@@ -203,6 +222,46 @@ export class PeerHub {
     await releasePort(old);
   }
 
+  /**
+   * Switches uTP or the DHT on or off: the port is bound again with the new choice (the old
+   * binding let go first, as one port cannot be bound twice; connections over TCP go on, those
+   * over uTP end). When the new choice cannot be bound, the old one is bound back and this
+   * throws. The DHT can be switched on only when the hub was given its settings.
+   */
+  async setNetwork(change: { utp?: boolean; dht?: boolean }): Promise<void> {
+    const next: PeerHubOptions = {
+      ...this.#options,
+      ...(change.utp === undefined ? {} : { utp: change.utp }),
+      ...(change.dht === undefined ? {} : { dhtOff: !change.dht }),
+    };
+    if (change.dht && !this.#options.dht) throw new Error("no DHT was set up for this process");
+    const useUtp = (o: PeerHubOptions) => o.utp !== false;
+    if (useUtp(next) === useUtp(this.#options) && dhtWanted(next) === dhtWanted(this.#options)) {
+      return;
+    }
+    const port = this.port;
+    await releasePort(this.#bound);
+    try {
+      this.#bound = await this.#rebind(next, port);
+      this.#options = next;
+    } catch (e) {
+      this.#bound = await this.#rebind(this.#options, port);
+      throw e;
+    }
+  }
+
+  /** Binds `port` again, once what held it is let go: a closed listener takes a turn or two. */
+  async #rebind(options: PeerHubOptions, port: number): Promise<BoundPort> {
+    for (let tries = 1;; tries++) {
+      try {
+        return await bindPort(this.network, this.router, options, port, true);
+      } catch (e) {
+        if (!isTaken(e) || tries >= REBIND_TRIES) throw e;
+        await new Promise((wake) => setTimeout(wake, REBIND_WAIT_MS));
+      }
+    }
+  }
+
   /** The port peers reach us at, TCP and UDP. */
   get port(): number {
     return this.#bound.listener.port;
@@ -258,7 +317,7 @@ async function bindPort(
   exactly = false,
 ): Promise<BoundPort> {
   const useUtp = options.utp !== false && options.transport === undefined;
-  const wantsUdp = useUtp || options.dht !== undefined;
+  const wantsUdp = useUtp || dhtWanted(options);
   const before = network.utp;
   for (let attempt = 1;; attempt++) {
     const ports = wantsUdp ? await openPeerPorts(port, options.hostname, exactly) : undefined;
@@ -274,7 +333,7 @@ async function bindPort(
     let listener: StreamListener | undefined;
     try {
       listener = ports || exactly ? listen(ports?.port ?? port) : firstFreePort(port, listen);
-      const { nodes, error } = ports && options.dht
+      const { nodes, error } = ports && options.dht && dhtWanted(options)
         ? await startDht(ports, options.dht)
         : { nodes: [], error: undefined };
       return {
@@ -294,6 +353,10 @@ async function bindPort(
       if (!(e instanceof Deno.errors.AddrInUse) || exactly || attempt >= LISTEN_TRIES) throw e;
     }
   }
+}
+
+function dhtWanted(options: PeerHubOptions): boolean {
+  return options.dht !== undefined && options.dhtOff !== true;
 }
 
 /** Stops listening, the DHT (saving its state) and uTP, and lets go of the port. */

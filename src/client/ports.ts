@@ -85,7 +85,8 @@ async function bindOn(port: number, hostname?: string): Promise<UdpPort[]> {
   }
 }
 
-function isTaken(e: unknown): boolean {
+/** Whether `e` says a port is taken, as `Deno` or `node:dgram` words it. */
+export function isTaken(e: unknown): boolean {
   return e instanceof Deno.errors.AddrInUse ||
     (e instanceof Error && (e as { code?: string }).code === "EADDRINUSE");
 }

@@ -57,8 +57,6 @@ export interface MethodContext {
   /** Where torrents go unless `torrent-add` names a folder. */
   downloadDir: string;
   version: string;
-  dht: boolean;
-  utp: boolean;
   /** The peer port the daemon was asked for (what it listens on may be the next free one). */
   peerPort?: number;
   /**
@@ -126,6 +124,9 @@ export function addCounts(earlier: SessionCounts, now: SessionCounts): SessionCo
 /** The session's settings that outlive a run, in bytes a second (0: unlimited). */
 export interface SessionValues {
   downloadDir: string;
+  /** Whether the DHT and uTP are on. */
+  dht: boolean;
+  utp: boolean;
   /** The peer port asked for. */
   peerPort?: number;
   /** The incomplete folder, while on. */
@@ -204,8 +205,6 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
     inTurn(args, (t) => kept.start(t, { now }));
   /** Settings the daemon's flags fix for its run. */
   const fixed = (): Record<string, unknown> => ({
-    "dht-enabled": context.dht,
-    "utp-enabled": context.utp,
     "pex-enabled": true,
     "lpd-enabled": false,
     "port-forwarding-enabled": false,
@@ -232,6 +231,8 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
         version: context.version,
         "download-dir": settings.downloadDir,
         "peer-port": client.hub.port,
+        "dht-enabled": client.hub.dhtEnabled,
+        "utp-enabled": client.hub.utpEnabled,
         "incomplete-dir": settings.incompleteDir,
         "incomplete-dir-enabled": kept.incompleteDir !== undefined,
         ...fixed(),
@@ -270,6 +271,7 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       // Every argument is read before anything changes: a bad one changes nothing.
       const dir = optionalString(args, "download-dir");
       const peerPort = wholeArg(args, "peer-port", 1, 65535);
+      const network = { dht: boolArg(args, "dht-enabled"), utp: boolArg(args, "utp-enabled") };
       const named = args["incomplete-dir"];
       if (named !== undefined && typeof named !== "string") {
         throw new RpcError("incomplete-dir must be a string");
@@ -292,22 +294,28 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       const speedChanges = speedArgs(args, speeds.settings);
       const blocklistChanges = blocklistArgs(args, context.blocklist);
 
-      // The one change that can fail goes first: when the port cannot be had, nothing changes.
-      if (peerPort !== undefined && peerPort !== client.hub.port) {
+      // The changes that can fail go first: when the port cannot be had, nothing changes.
+      const moved = peerPort !== undefined && peerPort !== client.hub.port;
+      if (moved) {
         try {
           await client.hub.setPort(peerPort);
         } catch (e) {
-          const why = e instanceof Deno.errors.AddrInUse
-            ? "it is in use"
-            : e instanceof Error
-            ? e.message
-            : String(e);
+          const why = e instanceof Deno.errors.AddrInUse ? "it is in use" : messageOf(e);
           throw new RpcError(`peer-port ${peerPort} not taken: ${why}`);
         }
         settings.peerPort = peerPort;
         context.log?.info(`peer port now ${peerPort}`);
-        kept.reopenRunning();
       }
+      const dhtBefore = client.hub.dhtEnabled;
+      try {
+        await client.hub.setNetwork(network);
+      } catch (e) {
+        throw new RpcError(`dht-enabled or utp-enabled not changed: ${messageOf(e)}`);
+      }
+      if (client.hub.dhtError) context.log?.warn(`DHT is off: ${client.hub.dhtError}`);
+      // Trackers and the DHT learn a new port, and torrents take up or drop the DHT, as each
+      // torrent opens anew.
+      if (moved || client.hub.dhtEnabled !== dhtBefore) kept.reopenRunning();
       if (dir !== undefined) settings.downloadDir = dir;
       settings.incompleteDir = incompleteDir;
       kept.incompleteDir = incompleteOn ? incompleteDir : undefined;
@@ -326,6 +334,8 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       const now = speeds.settings;
       await context.saveSession?.({
         downloadDir: settings.downloadDir,
+        dht: client.hub.dhtEnabled,
+        utp: client.hub.utpEnabled,
         ...(settings.peerPort === undefined ? {} : { peerPort: settings.peerPort }),
         ...(kept.incompleteDir === undefined ? {} : { incompleteDir: kept.incompleteDir }),
         maxActive: kept.maxActive,
@@ -699,6 +709,10 @@ function boolArg(args: Record<string, unknown>, key: string): boolean | undefine
   if (v === undefined) return undefined;
   if (typeof v !== "boolean") throw new RpcError(`${key} must be true or false`);
   return v;
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }
 
 /** `bandwidthPriority`, when present: -1 low, 0 normal, 1 high. */

@@ -74,6 +74,8 @@ Deno.test("settings file: the session's seeding limits, added-paused choice and 
   try {
     const session = {
       downloadDir: "/srv",
+      dht: true,
+      utp: true,
       maxActive: 5,
       maxDownloadRate: 0,
       maxUploadRate: 0,
@@ -96,6 +98,8 @@ Deno.test("settings file: the session's seeding limits, added-paused choice and 
         altSchedule: { begin: 1320, end: 420, days: 65 },
         incompleteDir: "/srv/incomplete",
         peerPort: 51413,
+        dht: false,
+        utp: false,
       }),
     );
     const argv = ["--state-dir", dir];
@@ -109,7 +113,10 @@ Deno.test("settings file: the session's seeding limits, added-paused choice and 
       [options.altDownloadRate, options.altUploadRate, options.altSpeed, options.altSchedule],
       [51_200, 10_000, true, { begin: 1320, end: 420, days: 65 }],
     );
-    assertEquals([options.incompleteDir, options.port], ["/srv/incomplete", 51413]);
+    assertEquals(
+      [options.incompleteDir, options.port, options.dht, options.utp],
+      ["/srv/incomplete", 51413, false, false],
+    );
     // Switched off: the keys go, and the defaults (no limit, added torrents start) are back.
     await saveSettings(dir, sessionSettings({ ...session, startAdded: true }));
     options = await read();
@@ -119,7 +126,7 @@ Deno.test("settings file: the session's seeding limits, added-paused choice and 
       false,
     ]);
     assertEquals([options.altSpeed, options.altSchedule], [false, undefined]);
-    assertEquals(options.incompleteDir, undefined);
+    assertEquals([options.incompleteDir, options.dht, options.utp], [undefined, true, true]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

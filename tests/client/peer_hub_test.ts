@@ -49,3 +49,36 @@ Deno.test("PeerHub.setPort: TCP and uTP's UDP move to the new port; a taken one 
     await hub.stop();
   }
 });
+
+Deno.test("PeerHub.setNetwork: uTP and the DHT switched on and off on the same port", async () => {
+  const state = await Deno.makeTempDir({ prefix: "bt-hub-dht-" });
+  const hub = await PeerHub.open({
+    port: 0,
+    hostname: LOOPBACK,
+    utp: false,
+    // Nothing answers there: nothing leaves this machine.
+    dht: { bootstrap: ["127.0.0.1:9"], statePath: () => `${state}/dht.json` },
+    dhtOff: true,
+  });
+  const bare = await PeerHub.open({ port: 0, hostname: LOOPBACK, utp: false });
+  try {
+    const port = hub.port;
+    assertEquals([hub.utpEnabled, hub.dhtEnabled, hub.dht], [false, false, undefined]);
+    assert(await udpFree(port), "no UDP while neither wants it");
+
+    await hub.setNetwork({ dht: true });
+    assert(hub.dhtEnabled && hub.dht !== undefined, "a DHT node runs");
+    assert(!(await udpFree(port)) && await accepts(port), "UDP bound, TCP listening, one port");
+    await hub.setNetwork({ utp: true, dht: false });
+    assertEquals([hub.utpEnabled, hub.dhtEnabled, hub.dht], [true, false, undefined]);
+    assertEquals(hub.port, port);
+    await hub.setNetwork({ utp: false });
+    assert(await udpFree(port) && await accepts(port), "UDP let go, TCP still there");
+
+    await assertRejects(() => bare.setNetwork({ dht: true }), Error, "no DHT was set up");
+  } finally {
+    await hub.stop();
+    await bare.stop();
+    await Deno.remove(state, { recursive: true });
+  }
+});

@@ -153,7 +153,13 @@ Deno.test({
     const downloads = await Deno.makeTempDir({ prefix: "bittorrent-daemon-" });
     const watched = `${downloads}/watch`;
     await Deno.mkdir(watched);
-    const daemon = await startDaemon(downloads, ["--watch-dir", watched]);
+    // The DHT is off, and would ask only 127.0.0.1:9 (where nothing answers) once switched on.
+    const daemon = await startDaemon(downloads, [
+      "--watch-dir",
+      watched,
+      "--dht-bootstrap",
+      "127.0.0.1:9",
+    ]);
     try {
       const url = `http://127.0.0.1:${daemon.rpcPort}/transmission/rpc`;
       const first = await fetch(url, { method: "POST", body: "{}" });
@@ -209,8 +215,12 @@ Deno.test({
       // transmission-remote -p moves the peer port while the daemon runs.
       const moved = await freeTcpUdpPort();
       await remote(daemon.rpcPort, "-p", String(moved));
+      // ... and switches the DHT on and uTP off.
+      await remote(daemon.rpcPort, "--dht", "--no-utp");
       const network = await remote(daemon.rpcPort, "-si");
       assert(network.includes(`Listenport: ${moved}`), network);
+      assert(network.includes("uTP enabled: No"), network);
+      assert(network.includes("Distributed hash table enabled: Yes"), network);
       (await Deno.connect({ hostname: "127.0.0.1", port: moved })).close();
       await until("the dropped file renamed", () =>
         Promise.resolve(

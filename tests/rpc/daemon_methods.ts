@@ -12,8 +12,6 @@ export function methodsOver(
     kept,
     downloadDir,
     version: "test",
-    dht: false,
-    utp: false,
     ...more,
   });
 }

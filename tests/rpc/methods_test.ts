@@ -844,6 +844,8 @@ Deno.test("daemon methods: session-set changes peer limits and encryption at onc
     held.release();
     assertEquals(saved.at(-1), {
       downloadDir: root,
+      dht: false,
+      utp: false,
       maxActive: 5,
       maxDownloadRate: 0,
       maxUploadRate: 0,
@@ -953,11 +955,12 @@ Deno.test("daemon methods: session-set changes peer limits and encryption at onc
     const fixed = await get();
     await methods["session-set"]({
       "dht-enabled": fixed["dht-enabled"],
+      "utp-enabled": fixed["utp-enabled"],
+      "pex-enabled": fixed["pex-enabled"],
       "peer-port": fixed["peer-port"],
     });
     for (
       const change of [
-        { "dht-enabled": true },
         { "lpd-enabled": true },
         // Whoever may call the RPC must not choose a program for the daemon to run.
         { "script-torrent-done-enabled": true, "script-torrent-done-filename": "/bin/sh" },
