@@ -518,8 +518,8 @@ export class KeptTorrents {
     const record = this.record(t);
     Object.assign(record, rates);
     const limits = this.#limits.get(t.id)!;
-    limits.download.own.setRate(rateOf(record.downloadRate));
-    limits.upload.own.setRate(rateOf(record.uploadRate));
+    limits.download.own = ownLimit(record.downloadRate, limits.download.own);
+    limits.upload.own = ownLimit(record.uploadRate, limits.upload.own);
     await this.#persist(t);
   }
 
@@ -601,8 +601,8 @@ export class KeptTorrents {
     this.#queue.add(t.id, record.queueRank ?? record.addedDate);
     const hub = this.client.hub;
     this.#limits.set(t.id, {
-      download: new BothLimits(new TokenBucket(rateOf(record.downloadRate)), hub.downloadLimiter),
-      upload: new BothLimits(new TokenBucket(rateOf(record.uploadRate)), hub.uploadLimiter),
+      download: new BothLimits(ownLimit(record.downloadRate), hub.downloadLimiter),
+      upload: new BothLimits(ownLimit(record.uploadRate), hub.uploadLimiter),
     });
     this.#applyBandwidth(t.id, record);
     t.metadata.then(async (fetched) => {
@@ -869,9 +869,19 @@ async function exists(path: string): Promise<boolean> {
   return await Deno.lstat(path).then(() => true, () => false);
 }
 
-/** A `TokenBucket` rate for a setting: 0 (unlimited) when off or absent. */
-function rateOf(setting: RateSetting | undefined): number {
-  return setting?.on ? setting.rate : 0;
+/** The own limit of every torrent without one: never given a rate, it never holds anyone. */
+const UNLIMITED = new TokenBucket(0);
+
+/**
+ * A torrent's own limit for `setting`: `now` given the new rate when it is the torrent's own
+ * (its waiters re-timed at once), a new bucket, or the shared unlimited one when off, so a
+ * thousand torrents without limits hold no thousand buckets.
+ */
+function ownLimit(setting: RateSetting | undefined, now?: TokenBucket): TokenBucket {
+  const rate = setting?.on ? setting.rate : 0;
+  if (now !== undefined && now !== UNLIMITED) now.setRate(rate); // lifted: its waiters go
+  if (rate === 0) return UNLIMITED;
+  return now !== undefined && now !== UNLIMITED ? now : new TokenBucket(rate);
 }
 
 function checkLimit(limit: number, what = "the download queue"): number {

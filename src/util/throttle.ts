@@ -95,8 +95,11 @@ export class TokenBucket {
   readonly #fixedBurst: number | undefined;
   #tokens: number;
   #last: number;
-  /** Waiting callers by priority, low to high. */
-  readonly #lines = [new WaitLine(), new WaitLine(), new WaitLine()];
+  /**
+   * Waiting callers by priority, low to high; made when the first caller waits (a bucket that
+   * never makes anyone wait, as an unlimited one, needs none).
+   */
+  #lines: WaitLine[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
 
   /**
@@ -148,6 +151,7 @@ export class TokenBucket {
         return Promise.resolve();
       }
     }
+    if (this.#lines.length === 0) this.#lines = [new WaitLine(), new WaitLine(), new WaitLine()];
     const line = this.#lines[priority + 1];
     return new Promise<void>((resolve, reject) => {
       const w: Waiter = { bytes, resolve, reject, signal, done: false };
@@ -271,7 +275,8 @@ export class BothLimits {
   /** Whether the shared limit applies to this torrent at all. */
   honorsShared = true;
 
-  constructor(readonly own: TokenBucket, readonly shared: TokenBucket) {}
+  /** @param own the torrent's own limit, which may be replaced later (see `own`). */
+  constructor(public own: TokenBucket, readonly shared: TokenBucket) {}
 
   /** Takes `bytes` from both now, or from neither. */
   tryTake(bytes: number): boolean {
