@@ -205,6 +205,14 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
     inTurn(args, (t) => kept.start(t, { now }));
   /** Settings the daemon's flags fix for its run. */
   const fixed = (): Record<string, unknown> => ({
+    // What we never do, said as Transmission says it, so a remote shows it as it is.
+    "rename-partial-files": false,
+    "trash-original-torrent-files": false,
+    "peer-port-random-on-start": false,
+    "seed-queue-enabled": false,
+    "queue-stalled-enabled": false,
+    "script-torrent-added-enabled": false,
+    "script-torrent-done-seeding-enabled": false,
     "pex-enabled": true,
     "lpd-enabled": false,
     "port-forwarding-enabled": false,

@@ -957,11 +957,14 @@ Deno.test("daemon methods: session-set changes peer limits and encryption at onc
       "dht-enabled": fixed["dht-enabled"],
       "utp-enabled": fixed["utp-enabled"],
       "pex-enabled": fixed["pex-enabled"],
+      "rename-partial-files": fixed["rename-partial-files"],
       "peer-port": fixed["peer-port"],
     });
     for (
       const change of [
         { "lpd-enabled": true },
+        { "rename-partial-files": true },
+        { "trash-original-torrent-files": true },
         // Whoever may call the RPC must not choose a program for the daemon to run.
         { "script-torrent-done-enabled": true, "script-torrent-done-filename": "/bin/sh" },
       ]
