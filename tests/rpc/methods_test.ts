@@ -26,8 +26,9 @@ const DATA = [patternBytes(400_000, 31), patternBytes(400_000, 32)];
 const FILES = DATA.map((data, i) =>
   createTorrentFromBuffers(`q${i}.bin`, data, { pieceLength: 16384, creationDate: null })
 );
-/** A torrent no one seeds. */
-const THIRD = createTorrentFromBuffers("q2.bin", patternBytes(40_000, 33), {
+/** A torrent no one seeds, but for its own tests. */
+const THIRD_DATA = patternBytes(40_000, 33);
+const THIRD = createTorrentFromBuffers("q2.bin", THIRD_DATA, {
   pieceLength: 16384,
   creationDate: null,
 });
@@ -509,6 +510,28 @@ Deno.test("daemon methods: an incomplete folder holds a download until it is com
     );
     const { loaded } = await saved.loadAll();
     assertEquals(loaded.map((l) => l.record.incompleteDir), [undefined, undefined]);
+
+    // A magnet link's data already in the download folder: looked for once its name is known.
+    const third = torrentOf(THIRD);
+    await writePayload(`${root}/seed3`, "q2.bin", THIRD_DATA);
+    await writePayload(`${root}/out`, "q2.bin", THIRD_DATA);
+    const metadataSeeder = await openJob(third, `${root}/seed3`, { seed: true });
+    metadataSeeder.start();
+    try {
+      const magnet =
+        `magnet:?xt=urn:btih:${third.infoHashHex}&x.pe=${LOOPBACK}:${metadataSeeder.port}`;
+      await methods["torrent-add"]({ filename: magnet });
+      await waitFor(
+        "the magnet's torrent seeding",
+        () => client.get(3)?.state === "seeding",
+        10_000,
+      );
+      assertEquals(kept.record(client.get(3)!).incompleteDir, undefined);
+      assert(!(await Deno.stat(`${incomplete}/q2.bin`).then(() => true, () => false)));
+      assertEquals(finished, ["1:moved"], "nothing was downloaded: no done hook");
+    } finally {
+      await metadataSeeder.stop();
+    }
   } finally {
     await kept.close();
     await client.stop();
