@@ -13,6 +13,8 @@ import {
   MAX_CONNECTIONS_LIMIT,
   MAX_PEERS_LIMIT,
   MAX_RATE_LIMIT,
+  MAX_SEED_DURATION_MS,
+  MAX_SEED_RATIO,
   type SpeedSchedule,
 } from "../client/mod.ts";
 import { formatIp, parseIp } from "../util/mod.ts";
@@ -1086,6 +1088,11 @@ function daemonOptions(t: Tokens, env: ParseArgsEnv): DaemonOptions {
   }
   const ratio = last(t, "seedRatio"), idle = last(t, "seedIdle");
   const schedule = last(t, "altSchedule");
+  // A path, when given and not empty ("" is how a settings file says none).
+  const path = (key: "watchDir" | "doneScript" | "incompleteDir") =>
+    last(t, key)?.value || undefined;
+  const watchDir = path("watchDir"), doneScript = path("doneScript");
+  const incompleteDir = path("incompleteDir");
   return {
     command: "daemon",
     output,
@@ -1104,9 +1111,9 @@ function daemonOptions(t: Tokens, env: ParseArgsEnv): DaemonOptions {
     ...(auth === undefined ? {} : { rpcAuth: auth.value }),
     rpcHosts: (t.values.get("rpcHost") ?? []).map((g) => g.value.trim().toLowerCase()),
     stateDir: last(t, "stateDir")?.value || `${defaultStateDir(env.os, env.env)}/daemon`,
-    ...(last(t, "watchDir")?.value ? { watchDir: last(t, "watchDir")!.value } : {}),
-    ...(last(t, "doneScript")?.value ? { doneScript: last(t, "doneScript")!.value } : {}),
-    ...(last(t, "incompleteDir")?.value ? { incompleteDir: last(t, "incompleteDir")!.value } : {}),
+    ...(watchDir ? { watchDir } : {}),
+    ...(doneScript ? { doneScript } : {}),
+    ...(incompleteDir ? { incompleteDir } : {}),
     maxActive: intOption(last(t, "maxActive"), 1, MAX_ACTIVE_LIMIT, DEFAULT_MAX_ACTIVE),
     maxConnections: intOption(
       last(t, "maxConnections"),
@@ -1323,8 +1330,6 @@ export function resolveSelection(selection: FileSelection, fileCount: number): b
 }
 
 const DURATION_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-/** Longest seeding time accepted (a year): bounds the arithmetic. */
-const MAX_DURATION_MS = 365 * 86_400_000;
 
 /**
  * Parses a duration such as `90s`, `30m`, `2h`, `1d`, `1h30m` or `1.5h` into milliseconds. A
@@ -1349,8 +1354,9 @@ export function parseDuration(text: string): number {
       ms += Number(m[1]) * DURATION_UNITS[m[2]];
     }
   }
-  if (!Number.isFinite(ms) || ms > MAX_DURATION_MS) {
-    throw new UsageError(`duration "${printable(text)}" is too long (at most 365d)`);
+  if (!Number.isFinite(ms) || ms > MAX_SEED_DURATION_MS) {
+    const days = MAX_SEED_DURATION_MS / DURATION_UNITS.d;
+    throw new UsageError(`duration "${printable(text)}" is too long (at most ${days}d)`);
   }
   return Math.round(ms);
 }
@@ -1372,12 +1378,12 @@ function seedOptions(t: Tokens): Pick<CliOptions, "seed" | "seedRatio" | "seedTi
   return out;
 }
 
-/** A share ratio from 0 to 10000 with at most six decimals (`--seed-ratio`). */
+/** A share ratio from 0 to `MAX_SEED_RATIO` with at most six decimals (`--seed-ratio`). */
 function ratioOption(given: Given): number {
   const text = given.value.trim();
   const r = /^(?:\d{1,6}(?:\.\d{0,6})?|\.\d{1,6})$/.test(text) ? Number(text) : NaN;
-  if (!(r >= 0 && r <= 10_000)) {
-    throw new UsageError(`${given.label} must be a number from 0 to 10000, e.g. 1.5`);
+  if (!(r >= 0 && r <= MAX_SEED_RATIO)) {
+    throw new UsageError(`${given.label} must be a number from 0 to ${MAX_SEED_RATIO}, e.g. 1.5`);
   }
   return r;
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import {
+  dataDir,
   DEFAULT_SPEED_SETTINGS,
   KeptTorrents,
   runDoneScript,
@@ -80,7 +81,7 @@ export async function runDaemon(
               id: t.id,
               name: t.name ?? record.hash,
               hash: record.hash,
-              dir: record.incompleteDir ?? record.downloadDir, // a move that failed leaves it
+              dir: dataDir(record), // a move that failed leaves it in the incomplete folder
               labels: record.labels ?? [],
               downloaded: t.totals().downloaded,
               trackers: kept.trackersOf(t).flat(),

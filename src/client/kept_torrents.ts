@@ -19,7 +19,12 @@ import {
   type Totals,
 } from "./client.ts";
 import type { TorrentJob } from "./torrent_job.ts";
-import type { RateSetting, SavedTorrent, SavedTorrents } from "./saved_torrents.ts";
+import {
+  dataDir,
+  type RateSetting,
+  type SavedTorrent,
+  type SavedTorrents,
+} from "./saved_torrents.ts";
 import { type SeedLimits, SeedWatch } from "./seed_limits.ts";
 import { priorityRanges } from "./file_priorities.ts";
 import { type QueueMove, QueueOrder } from "./queue_order.ts";
@@ -502,7 +507,7 @@ export class KeptTorrents {
     const high = record.highPriority ?? [], low = record.lowPriority ?? [];
     if (!session || !torrent) return;
     if (this.#prioritized.get(t.id)?.session === session) return;
-    const ranges = priorityRanges(torrent, high, low, record?.unwanted);
+    const ranges = priorityRanges(torrent, high, low, record.unwanted);
     const releases = [
       ...ranges.first.map((r) => session.prioritize(r.from, r.to)),
       ...ranges.last.map((r) => session.defer(r.from, r.to)),
@@ -819,11 +824,6 @@ function ownedPaths(torrent: Torrent, dir: string): string[] {
   return [`${dir}/${torrent.name}`, ...ours];
 }
 
-/** Where a torrent's data is now. */
-function dataDir(record: SavedTorrent): string {
-  return record.incompleteDir ?? record.downloadDir;
-}
-
 /** Deletes a torrent's data and what we kept of it under `dir`. What is already gone is no error. */
 async function deleteLocalData(torrent: Torrent, dir: string): Promise<void> {
   for (const path of ownedPaths(torrent, dir)) {
@@ -879,9 +879,9 @@ const UNLIMITED = new TokenBucket(0);
  */
 function ownLimit(setting: RateSetting | undefined, now?: TokenBucket): TokenBucket {
   const rate = setting?.on ? setting.rate : 0;
-  if (now !== undefined && now !== UNLIMITED) now.setRate(rate); // lifted: its waiters go
-  if (rate === 0) return UNLIMITED;
-  return now !== undefined && now !== UNLIMITED ? now : new TokenBucket(rate);
+  const own = now === UNLIMITED ? undefined : now;
+  own?.setRate(rate); // lifted: its waiters go
+  return rate === 0 ? UNLIMITED : own ?? new TokenBucket(rate);
 }
 
 function checkLimit(limit: number, what = "the download queue"): number {

@@ -13,3 +13,7 @@ export const MAX_PEERS_LIMIT = 1000;
 export const MAX_CONNECTIONS_LIMIT = 1_000_000;
 /** A rate limit, bytes a second (`--max-download-rate`, `speed-limit-down`...): 1 TiB/s. */
 export const MAX_RATE_LIMIT = 1024 ** 4;
+/** A share ratio to seed to (`--seed-ratio`, `seedRatioLimit`). */
+export const MAX_SEED_RATIO = 10_000;
+/** A seeding time (`--seed-time`, `--seed-idle`, `idle-seeding-limit`): a year, in ms. */
+export const MAX_SEED_DURATION_MS = 365 * 86_400_000;

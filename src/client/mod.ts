@@ -33,6 +33,7 @@ export {
   type TrackerEntry,
 } from "./torrent_job.ts";
 export {
+  dataDir,
   type LimitMode,
   type LoadedTorrent,
   type RateSetting,
@@ -54,6 +55,8 @@ export {
   MAX_CONNECTIONS_LIMIT,
   MAX_PEERS_LIMIT,
   MAX_RATE_LIMIT,
+  MAX_SEED_DURATION_MS,
+  MAX_SEED_RATIO,
 } from "./limits.ts";
 export { type BlocklistLog, SessionBlocklist } from "./session_blocklist.ts";
 export { WatchFolder, type WatchFolderOptions } from "./watch_folder.ts";

@@ -235,10 +235,8 @@ export class PeerHub {
       ...(change.dht === undefined ? {} : { dhtOff: !change.dht }),
     };
     if (change.dht && !this.#options.dht) throw new Error("no DHT was set up for this process");
-    const useUtp = (o: PeerHubOptions) => o.utp !== false;
-    if (useUtp(next) === useUtp(this.#options) && dhtWanted(next) === dhtWanted(this.#options)) {
-      return;
-    }
+    const now = this.#options;
+    if (utpWanted(next) === utpWanted(now) && dhtWanted(next) === dhtWanted(now)) return;
     const port = this.port;
     await releasePort(this.#bound);
     try {
@@ -316,7 +314,7 @@ async function bindPort(
   port: number,
   exactly = false,
 ): Promise<BoundPort> {
-  const useUtp = options.utp !== false && options.transport === undefined;
+  const useUtp = utpWanted(options);
   const wantsUdp = useUtp || dhtWanted(options);
   const before = network.utp;
   for (let attempt = 1;; attempt++) {
@@ -333,7 +331,7 @@ async function bindPort(
     let listener: StreamListener | undefined;
     try {
       listener = ports || exactly ? listen(ports?.port ?? port) : firstFreePort(port, listen);
-      const { nodes, error } = ports && options.dht && dhtWanted(options)
+      const { nodes, error } = ports && options.dht && !options.dhtOff
         ? await startDht(ports, options.dht)
         : { nodes: [], error: undefined };
       return {
@@ -355,6 +353,12 @@ async function bindPort(
   }
 }
 
+/** uTP runs beside TCP unless switched off or TCP's place is taken (tests in memory). */
+function utpWanted(options: PeerHubOptions): boolean {
+  return options.utp !== false && options.transport === undefined;
+}
+
+/** The DHT runs when the hub has its settings and it is not switched off. */
 function dhtWanted(options: PeerHubOptions): boolean {
   return options.dht !== undefined && options.dhtOff !== true;
 }

@@ -66,6 +66,21 @@ export interface SavedTorrent {
   secondsSeeding?: number;
 }
 
+/**
+ * Where a torrent's data is now: its incomplete folder until it moved out, else its download
+ * folder.
+ *
+ * @example
+ * ```ts
+ * import { dataDir } from "./saved_torrents.ts";
+ * const record = { hash: "ab", downloadDir: "/srv", addedDate: 0, doneDate: 0, paused: false };
+ * console.log(dataDir(record), dataDir({ ...record, incompleteDir: "/tmp/part" })); // /srv /tmp/part
+ * ```
+ */
+export function dataDir(record: SavedTorrent): string {
+  return record.incompleteDir ?? record.downloadDir;
+}
+
 /** Whose limit applies to a torrent: the session's, its own, or none (Transmission's 0, 1, 2). */
 export type LimitMode = "session" | "own" | "none";
 

@@ -128,7 +128,6 @@ export class SessionBlocklist {
       await Deno.mkdir(this.#dir, { recursive: true });
       await writeFileAtomic(`${this.#dir}/${LIST_FILE}`, bytes, { sync: true });
     }
-    await this.#saveChoices();
     this.#use(parsed, "fetched");
     return this.#list.size;
   }

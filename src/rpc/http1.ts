@@ -623,10 +623,10 @@ async function writeResponse(
       if (next.done) break;
       const value = next.value;
       if (value.length === 0) continue;
-      const framed = chunked
+      const bytes = chunked
         ? concatBytes(encoder.encode(`${value.length.toString(16)}\r\n`), value, CRLF)
         : value;
-      await output.write(pending ? concatBytes(pending, framed) : framed, writeTimeoutMs);
+      await output.write(pending ? concatBytes(pending, bytes) : bytes, writeTimeoutMs);
       pending = undefined;
     }
     const end = chunked ? encoder.encode("0\r\n\r\n") : new Uint8Array(0);
@@ -641,12 +641,6 @@ async function writeResponse(
     state.cancelAnswer = undefined;
   }
 }
-
-/** The 429 a kept-alive client is sent, built once. */
-const TOO_MANY = encoder.encode(
-  "HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain\r\nRetry-After: 1\r\n" +
-    "Content-Length: 18\r\n\r\nToo Many Requests\n",
-);
 
 /**
  * Answers a request past its client's rate with 429. The connection goes on when the request's
@@ -699,14 +693,14 @@ async function linger(input: Input): Promise<void> {
   }
 }
 
-/** A short plain-text response that closes the connection. */
-function simple(status: number, text: string): Uint8Array {
+/** A short plain-text response; it closes the connection unless `keepAlive`. */
+function simple(status: number, text: string, keepAlive = false): Uint8Array {
   const body = encoder.encode(`${text}\n`);
   return concatBytes(
     encoder.encode(
       `HTTP/1.1 ${status} ${reason(status)}\r\nContent-Type: text/plain\r\n` +
         (status === 429 ? "Retry-After: 1\r\n" : "") +
-        `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
+        `Content-Length: ${body.length}\r\n${keepAlive ? "" : "Connection: close\r\n"}\r\n`,
     ),
     body,
   );
@@ -734,6 +728,9 @@ const REASONS: Record<number, string> = {
   503: "Service Unavailable",
   505: "HTTP Version Not Supported",
 };
+
+/** The 429 a kept-alive client is sent, built once. */
+const TOO_MANY = simple(429, "Too Many Requests", true);
 
 function reason(status: number): string {
   return REASONS[status] ?? "Status";

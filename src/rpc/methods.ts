@@ -17,6 +17,8 @@ import {
   MAX_CONNECTIONS_LIMIT,
   MAX_PEERS_LIMIT,
   MAX_RATE_LIMIT,
+  MAX_SEED_DURATION_MS,
+  MAX_SEED_RATIO,
   type QueueMove,
   type RateSetting,
   type SavedTorrent,
@@ -151,10 +153,8 @@ export interface SessionValues {
   blocklistUrl?: string;
 }
 
-/** Most a session's share ratio limit may be, as the daemon's `--seed-ratio` takes it. */
-const MAX_RATIO = 10_000;
-/** Most a session's idle seeding limit may be, in minutes: a year, as `--seed-idle` takes it. */
-const MAX_IDLE_MINUTES = 365 * 24 * 60;
+/** Most a session's idle seeding limit may be, in minutes, as `--seed-idle` takes it. */
+const MAX_IDLE_MINUTES = MAX_SEED_DURATION_MS / 60_000;
 /** Most a session's speed limit may be, in kB/s, as the daemon's rate flags take it. */
 const MAX_SPEED_KB = MAX_RATE_LIMIT / 1024;
 
@@ -295,7 +295,7 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       const global = wholeArg(args, "peer-limit-global", 1, MAX_CONNECTIONS_LIMIT);
       const perTorrent = wholeArg(args, "peer-limit-per-torrent", 1, MAX_PEERS_LIMIT);
       const encryption = encryptionArg(args);
-      const ratio = numberArg(args, "seedRatioLimit", MAX_RATIO);
+      const ratio = numberArg(args, "seedRatioLimit", MAX_SEED_RATIO);
       const ratioOn = boolArg(args, "seedRatioLimited");
       const idle = numberArg(args, "idle-seeding-limit", MAX_IDLE_MINUTES);
       const idleOn = boolArg(args, "idle-seeding-limit-enabled");

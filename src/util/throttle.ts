@@ -74,10 +74,10 @@ function checkBytes(bytes: number): void {
 /**
  * Limits a flow of bytes to `rate` bytes per second, shared fairly (first come, first served) by
  * every caller, e.g. all peer connections of a session; callers of a higher
- * {@link BandwidthPriority} go first, those of a lower one wait while they do. The bucket starts full and holds at most
- * `burst` bytes; a request larger than the burst still passes once the bucket is full and leaves
- * it in debt, so the long-run average never exceeds the rate. Waiting uses one timer, cleared
- * whenever nobody waits. A rate of 0 or `Infinity` means unlimited.
+ * {@link BandwidthPriority} go first, those of a lower one wait while they do. The bucket starts
+ * full and holds at most `burst` bytes; a request larger than the burst still passes once the
+ * bucket is full and leaves it in debt, so the long-run average never exceeds the rate. Waiting
+ * uses one timer, cleared whenever nobody waits. A rate of 0 or `Infinity` means unlimited.
  *
  * @example
  * ```ts
