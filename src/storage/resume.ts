@@ -265,11 +265,9 @@ export async function moveResumePaths(
       stamp.path = now + stamp.path.slice(old.length);
     }
   }
-  try {
-    await writeFileAtomic(path, JSON.stringify(doc) + "\n", { sync: true, mode: 0o644 });
-  } catch (e) {
-    throw fsError(e, "write the resume record", path);
-  }
+  // Not written, the record names the files where they were: the next open checks them.
+  await writeFileAtomic(path, JSON.stringify(doc) + "\n", { sync: true, mode: 0o644 })
+    .catch(() => {});
 }
 
 /** The bitfield, or a reason why the record cannot be trusted. */
