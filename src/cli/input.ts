@@ -6,17 +6,15 @@
  */
 import {
   type Magnet,
+  MAX_TORRENT_FILE_BYTES,
   parseMagnet,
   parseTorrent,
   type Torrent,
   TorrentError,
 } from "../metainfo/mod.ts";
 import { fsReason } from "../storage/mod.ts";
-import { concatBytes } from "../util/mod.ts";
+import { readFileAtMost } from "../util/mod.ts";
 import { CommandError } from "./io.ts";
-
-/** The largest file we will read as a torrent (real ones are well under a few MiB). */
-const MAX_TORRENT_FILE = 64 * 1024 * 1024;
 
 /**
  * Reads and parses a .torrent file, turning every failure into one clear `CommandError` line.
@@ -37,11 +35,17 @@ export async function loadTorrent(input: string): Promise<Torrent> {
   try {
     const info = await Deno.stat(input);
     if (info.isDirectory) throw new CommandError(`${input} is a folder, not a torrent file`);
-    if (info.size > MAX_TORRENT_FILE) {
+    if (info.size > MAX_TORRENT_FILE_BYTES) {
       throw new CommandError(`${input} is too large to be a torrent file (${info.size} bytes)`);
     }
     // Devices and pipes report size 0: read with a bound rather than trusting `stat`.
-    bytes = await readAtMost(input, MAX_TORRENT_FILE);
+    const read = await readFileAtMost(input, MAX_TORRENT_FILE_BYTES);
+    if (read === null) {
+      throw new CommandError(
+        `${input} is too large to be a torrent file (over ${MAX_TORRENT_FILE_BYTES} bytes)`,
+      );
+    }
+    bytes = read;
   } catch (e) {
     if (e instanceof CommandError) throw e;
     throw new CommandError(`cannot read torrent file ${input}: ${fsReason(e)}`);
@@ -52,24 +56,6 @@ export async function loadTorrent(input: string): Promise<Torrent> {
     if (e instanceof TorrentError) throw new CommandError(`${input}: ${e.message}`);
     throw e;
   }
-}
-
-/** The whole file, or a `CommandError` once it passes `max` bytes (e.g. `/dev/zero`). */
-async function readAtMost(path: string, max: number): Promise<Uint8Array> {
-  using file = await Deno.open(path, { read: true });
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const chunk = new Uint8Array(Math.min(1 << 20, max + 1 - total));
-    const n = await file.read(chunk);
-    if (n === null) break;
-    total += n;
-    if (total > max) {
-      throw new CommandError(`${path} is too large to be a torrent file (over ${max} bytes)`);
-    }
-    chunks.push(chunk.subarray(0, n));
-  }
-  return chunks.length === 1 ? chunks[0] : concatBytes(...chunks);
 }
 
 /** A magnet link (`magnet:?...`) or the path of a .torrent file, loaded and checked. */

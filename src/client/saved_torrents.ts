@@ -7,9 +7,15 @@
  *
  * @module
  */
-import { type Magnet, parseMagnet, parseTorrent, type Torrent } from "../metainfo/mod.ts";
-import { torrentFileFromInfo } from "../metainfo/mod.ts";
-import { type BandwidthPriority, writeFileAtomic } from "../util/mod.ts";
+import {
+  type Magnet,
+  MAX_TORRENT_FILE_BYTES,
+  parseMagnet,
+  parseTorrent,
+  type Torrent,
+  torrentFileFromInfo,
+} from "../metainfo/mod.ts";
+import { type BandwidthPriority, readFileAtMost, writeFileAtomic } from "../util/mod.ts";
 
 /** One torrent as saved. */
 export interface SavedTorrent {
@@ -98,7 +104,6 @@ export interface LoadedTorrent {
 
 /** A record bigger than this is not one of ours. */
 const MAX_RECORD_BYTES = 64 * 1024;
-const MAX_TORRENT_BYTES = 64 << 20;
 
 /**
  * The saved torrents in `dir`.
@@ -173,7 +178,7 @@ export class SavedTorrents {
     const record = checkRecord(JSON.parse(text), hash);
     let torrentBytes: Uint8Array | undefined;
     try {
-      torrentBytes = await readBounded(`${this.dir}/${hash}.torrent`, MAX_TORRENT_BYTES);
+      torrentBytes = await readBounded(`${this.dir}/${hash}.torrent`, MAX_TORRENT_FILE_BYTES);
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
     }
@@ -189,9 +194,9 @@ export class SavedTorrents {
 }
 
 async function readBounded(path: string, max: number): Promise<Uint8Array> {
-  const stat = await Deno.stat(path);
-  if (stat.size > max) throw new Error(`${path} is too large`);
-  return await Deno.readFile(path);
+  const bytes = await readFileAtMost(path, max);
+  if (bytes === null) throw new Error(`${path} is too large`);
+  return bytes;
 }
 
 /** The record if `v` is a well-formed one for `hash`; throws why not. */

@@ -7,8 +7,9 @@
  *
  * @module
  */
-import { parseTorrent, TorrentError } from "../metainfo/mod.ts";
+import { MAX_TORRENT_FILE_BYTES, parseTorrent, TorrentError } from "../metainfo/mod.ts";
 import { fsReason } from "../storage/mod.ts";
+import { readFileAtMost } from "../util/mod.ts";
 
 /** What a watch folder runs on. */
 export interface WatchFolderOptions {
@@ -23,8 +24,6 @@ export interface WatchFolderOptions {
 
 /** The default time between two looks at the folder. */
 const INTERVAL_MS = 3000;
-/** Files larger than this are no torrent anyone makes (the RPC's cap too). */
-const MAX_TORRENT_BYTES = 64 << 20;
 /** What a taken file's name gets, as Transmission names it. */
 const ADDED_SUFFIX = ".added";
 
@@ -142,14 +141,13 @@ export class WatchFolder {
   /** Reads, checks and adds one file; why not, when it could not be. */
   async #add(name: string): Promise<string | undefined> {
     const path = `${this.#o.dir}/${name}`;
-    let bytes: Uint8Array;
+    let bytes: Uint8Array | null;
     try {
-      const info = await Deno.stat(path);
-      if (info.size > MAX_TORRENT_BYTES) return `it is larger than ${MAX_TORRENT_BYTES >> 20} MiB`;
-      bytes = await Deno.readFile(path);
+      bytes = await readFileAtMost(path, MAX_TORRENT_FILE_BYTES);
     } catch (e) {
       return fsReason(e);
     }
+    if (bytes === null) return `it is larger than ${MAX_TORRENT_FILE_BYTES >> 20} MiB`;
     try {
       parseTorrent(bytes);
     } catch (e) {

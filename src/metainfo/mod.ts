@@ -23,6 +23,7 @@ export { type Renamed, renamePath } from "./rename.ts";
 export {
   listedFiles,
   MAX_PIECE_COUNT,
+  MAX_TORRENT_FILE_BYTES,
   parseInfo,
   parseTorrent,
   requirePieceHashes,

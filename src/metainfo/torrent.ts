@@ -515,6 +515,9 @@ function isTrailingSpace(b: number): boolean {
   return b === 0x0a || b === 0x0d || b === 0x20 || b === 0x09;
 }
 
+/** The largest .torrent file read from anywhere (real ones are well under a few MiB). */
+export const MAX_TORRENT_FILE_BYTES = 64 << 20;
+
 /**
  * Parses and validates a .torrent file. Names and paths are sanitised so every file stays
  * inside the output folder; the info-hash is taken over the exact bytes of `info`.

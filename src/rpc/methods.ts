@@ -29,7 +29,13 @@ import {
   type TorrentSource,
 } from "../client/mod.ts";
 import type { EncryptionPolicy } from "../peer/mod.ts";
-import { listedFiles, parseMagnet, parseTorrent, type Torrent } from "../metainfo/mod.ts";
+import {
+  listedFiles,
+  MAX_TORRENT_FILE_BYTES,
+  parseMagnet,
+  parseTorrent,
+  type Torrent,
+} from "../metainfo/mod.ts";
 import type { SessionLog } from "../engine/mod.ts";
 import { fsReason } from "../storage/mod.ts";
 import {
@@ -38,6 +44,7 @@ import {
   fetchCapped,
   FetchError,
   isWebAddress,
+  readFileAtMost,
 } from "../util/mod.ts";
 import { displayUrl } from "../tracker/mod.ts";
 import { RpcError, type RpcMethods } from "./server.ts";
@@ -47,8 +54,6 @@ import { trackerEdit } from "./tracker_edits.ts";
 /** The RPC version we speak: Transmission 3's, which its tools check. */
 const RPC_VERSION = 16;
 const RPC_VERSION_MINIMUM = 14;
-/** A .torrent file named by `filename` (a path or a web address) may be at most this large. */
-const MAX_TORRENT_FILE = 64 << 20;
 /** How long a .torrent's download may take. */
 const FETCH_TIMEOUT_MS = 30_000;
 
@@ -804,9 +809,9 @@ async function sourceOf(args: Record<string, unknown>): Promise<TorrentSource> {
     if (filename === undefined) throw new RpcError("torrent-add needs filename or metainfo");
     if (filename.startsWith("magnet:")) return { magnet: parseMagnet(filename) };
     if (isWebAddress(filename)) return { torrent: parseTorrent(await download(filename)) };
-    const stat = await Deno.stat(filename);
-    if (stat.size > MAX_TORRENT_FILE) throw new RpcError(`${filename} is too large`);
-    return { torrent: parseTorrent(await Deno.readFile(filename)) };
+    const bytes = await readFileAtMost(filename, MAX_TORRENT_FILE_BYTES);
+    if (bytes === null) throw new RpcError(`${filename} is too large`);
+    return { torrent: parseTorrent(bytes) };
   } catch (e) {
     if (e instanceof RpcError) throw e;
     throw new RpcError(`invalid or corrupt torrent: ${e instanceof Error ? e.message : e}`);
@@ -818,7 +823,7 @@ async function download(url: string): Promise<Uint8Array> {
   try {
     const { status, body } = await fetchCapped(url, {
       timeoutMs: FETCH_TIMEOUT_MS,
-      maxBytes: MAX_TORRENT_FILE,
+      maxBytes: MAX_TORRENT_FILE_BYTES,
     });
     if (status < 200 || status > 299) throw new RpcError(`${displayUrl(url)} answered ${status}`);
     return body;

@@ -16,6 +16,7 @@ import {
   decodeBase64,
   encodeBase64,
   isValidBitfield,
+  readFileAtMost,
   toHex,
   writeFileAtomic,
 } from "../util/mod.ts";
@@ -250,7 +251,7 @@ export async function moveResumePaths(
   const path = resumePath(root, infoHash);
   const info = await lstatOrNull(path);
   if (info === null || !info.isFile || info.size > MAX_RECORD_BYTES) return;
-  const bytes = await readAtMost(path, info.size);
+  const bytes = await readFileAtMost(path, info.size);
   let doc: unknown;
   try {
     doc = bytes && JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
@@ -283,7 +284,7 @@ async function checkRecord(target: ResumeTarget, infoHash: Uint8Array): Promise<
   if (!info.isFile) return "the resume record is not a regular file";
   const limit = recordLimit(layout);
   if (info.size > limit) return "the resume record is too large";
-  const bytes = await readAtMost(path, info.size);
+  const bytes = await readFileAtMost(path, info.size);
   if (bytes === null) return "the resume record changed while it was read";
 
   let doc: unknown;
@@ -452,20 +453,6 @@ async function lstatOrNull(path: string): Promise<Deno.FileInfo | null> {
     if (errorCode(e) === "ENOENT" || errorCode(e) === "ENOTDIR") return null;
     throw e;
   }
-}
-
-/** The whole file, or null once it passes `max` bytes (it may have grown since `lstat`). */
-async function readAtMost(path: string, max: number): Promise<Uint8Array | null> {
-  using file = await Deno.open(path, { read: true });
-  const out = new Uint8Array(max + 1);
-  let at = 0;
-  for (;;) {
-    const n = await file.read(out.subarray(at, Math.min(out.length, at + (1 << 20))));
-    if (n === null) break;
-    at += n;
-    if (at > max) return null;
-  }
-  return out.subarray(0, at);
 }
 
 /** Creates `<root>/.bittorrent` if needed; refuses a symbolic link or a file in its place. */

@@ -1,7 +1,7 @@
 /**
  * Small shared helpers: the piece bitmap, bytes and hex, SHA-1 and SHA-256, merkle trees, RC4,
  * the rate throttle, a shared UDP port, system libraries through FFI, a capped HTTP GET, files
- * replaced whole.
+ * replaced whole and read within a bound.
  *
  * @module
  */
@@ -51,6 +51,7 @@ export {
 } from "./file_hashing.ts";
 export { type BandwidthPriority, BothLimits, PerSourceLimiter, TokenBucket } from "./throttle.ts";
 export { openLinuxLibrary } from "./native.ts";
+export { readFileAtMost } from "./bounded_read.ts";
 export { releaseFreeMemory } from "./free_memory.ts";
 export { type AtomicWriteOptions, writeFileAtomic } from "./atomic_file.ts";
 export { type DatagramReceiver, type DatagramSender, UdpPort } from "./udp_port.ts";
