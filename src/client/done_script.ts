@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { messageOf } from "../util/mod.ts";
 
 /** What the program is told of the torrent that finished. */
 export interface FinishedTorrent {
@@ -85,5 +86,5 @@ export function runDoneScript(
 function reasonOf(e: unknown): string {
   if (e instanceof Deno.errors.NotFound) return "no such program";
   if (e instanceof Deno.errors.PermissionDenied) return "it is not executable, or not allowed";
-  return e instanceof Error ? e.message : String(e);
+  return messageOf(e);
 }

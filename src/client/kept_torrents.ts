@@ -10,7 +10,7 @@
 import { DEFAULT_MAX_PEERS, type SessionLog } from "../engine/mod.ts";
 import { listedFiles, renamePath, type Torrent } from "../metainfo/mod.ts";
 import { moveResumePaths, STATE_DIR } from "../storage/mod.ts";
-import { type BandwidthPriority, BothLimits, TokenBucket } from "../util/mod.ts";
+import { type BandwidthPriority, BothLimits, messageOf, TokenBucket } from "../util/mod.ts";
 import {
   type Client,
   type ClientTorrent,
@@ -893,8 +893,4 @@ function checkLimit(limit: number, what = "the download queue"): number {
 
 function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
-}
-
-function messageOf(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

@@ -8,7 +8,7 @@
  * @module
  */
 import { Blocklist, fetchBlocklist, parseBlocklistBytes, type PeerNetwork } from "../peer/mod.ts";
-import { isWebAddress, writeFileAtomic } from "../util/mod.ts";
+import { isWebAddress, messageOf, writeFileAtomic } from "../util/mod.ts";
 
 const CHOICES_FILE = "blocklist.json";
 const LIST_FILE = "blocklist.bin";
@@ -169,8 +169,4 @@ async function readChoices(dir: string): Promise<{ url: string; enabled: boolean
     }
   } catch { /* none yet */ }
   return undefined;
-}
-
-function messageOf(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

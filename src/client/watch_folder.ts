@@ -9,7 +9,7 @@
  */
 import { MAX_TORRENT_FILE_BYTES, parseTorrent, TorrentError } from "../metainfo/mod.ts";
 import { fsReason } from "../storage/mod.ts";
-import { readFileAtMost } from "../util/mod.ts";
+import { messageOf, readFileAtMost } from "../util/mod.ts";
 
 /** What a watch folder runs on. */
 export interface WatchFolderOptions {
@@ -79,7 +79,7 @@ export class WatchFolder {
       await this.#scan();
     } catch (e) {
       // A bug here must not end the watching, nor the process.
-      this.#o.log.warn(`watch folder ${this.#o.dir}: ${e instanceof Error ? e.message : e}`);
+      this.#o.log.warn(`watch folder ${this.#o.dir}: ${messageOf(e)}`);
     }
     if (!this.#stopped) {
       this.#timer = setTimeout(() => this.#look(), this.#o.intervalMs ?? INTERVAL_MS);
@@ -157,7 +157,7 @@ export class WatchFolder {
     try {
       await this.#o.add(bytes, name);
     } catch (e) {
-      return e instanceof Error ? e.message : String(e);
+      return messageOf(e);
     }
     return undefined;
   }

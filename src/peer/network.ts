@@ -23,6 +23,7 @@ import {
   tcpTransport,
   type Transport,
 } from "./stream.ts";
+import { messageOf } from "../util/mod.ts";
 
 /** Opens a handshaken connection to a peer for the torrent `options` name. */
 export type PeerDialler = (
@@ -244,8 +245,4 @@ export class PeerNetwork {
       },
     };
   }
-}
-
-function messageOf(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

@@ -44,6 +44,7 @@ import {
   fetchCapped,
   FetchError,
   isWebAddress,
+  messageOf,
   readFileAtMost,
 } from "../util/mod.ts";
 import { displayUrl } from "../tracker/mod.ts";
@@ -225,7 +226,7 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
     "script-torrent-done-filename": context.doneScript ?? "",
   });
   const warn = (t: ClientTorrent) => (e: unknown) =>
-    context.log?.warn(`torrent ${t.id}: ${e instanceof Error ? e.message : e}`);
+    context.log?.warn(`torrent ${t.id}: ${messageOf(e)}`);
   const each = (args: Record<string, unknown>, act: (t: ClientTorrent) => unknown) => {
     for (const t of select(client, args.ids)) act(t);
     return {};
@@ -375,7 +376,7 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       try {
         return { "blocklist-size": await blocklist.update() };
       } catch (e) {
-        throw new RpcError(`blocklist not updated: ${e instanceof Error ? e.message : e}`);
+        throw new RpcError(`blocklist not updated: ${messageOf(e)}`);
       }
     },
 
@@ -722,10 +723,6 @@ function boolArg(args: Record<string, unknown>, key: string): boolean | undefine
   if (v === undefined) return undefined;
   if (typeof v !== "boolean") throw new RpcError(`${key} must be true or false`);
   return v;
-}
-
-function messageOf(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 /** `bandwidthPriority`, when present: -1 low, 0 normal, 1 high. */

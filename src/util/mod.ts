@@ -9,7 +9,7 @@ export { Bitfield, isValidBitfield } from "./bitfield.ts";
 export { bytesEqual, concatBytes, decodeBase64, encodeBase64, fromHex, toHex } from "./bytes.ts";
 export { digestBackend, sha1, sha1Matches, sha256, sha256Into } from "./digest.ts";
 export { Rc4 } from "./rc4.ts";
-export { oneLine } from "./text.ts";
+export { messageOf, oneLine } from "./text.ts";
 export {
   type CappedFetchOptions,
   fetchCapped,
