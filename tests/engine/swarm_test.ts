@@ -11,6 +11,7 @@ import { Storage } from "../../src/storage/mod.ts";
 import { TokenBucket } from "../../src/util/mod.ts";
 import { MemoryTransport } from "../memory_transport.ts";
 import { xorshiftBytes as randomBytes } from "../random.ts";
+import { waitFor } from "../integration/helpers.ts";
 
 interface Node {
   session: Session;
@@ -375,22 +376,16 @@ Deno.test("availableBytes: the wanted bytes a connected peer has, all of them wi
   const partial = await startNode(network, torrent, `${root}/partial`, false, { uploadRate: 1 });
   const seeder = await startNode(network, torrent, `${root}/seed`, true, { uploadRate: 1 });
   const leecher = await startNode(network, torrent, `${root}/leech`, false);
-  const until = async (what: string, check: () => boolean) => {
-    for (const end = performance.now() + 10_000; !check();) {
-      if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
   try {
     assertEquals(leecher.session.availableBytes(), 0, "no peer yet");
     leecher.session.addPeers([{ host: "127.0.0.1", port: partial.port }], "manual");
-    await until("the partial peer's 4 pieces", () => {
+    await waitFor("the partial peer's 4 pieces", () => {
       return leecher.session.availableBytes() === 4 * pieceLength;
-    });
+    }, 10_000);
     leecher.session.addPeers([{ host: "127.0.0.1", port: seeder.port }], "manual");
-    await until("every piece, from the seed", () => {
+    await waitFor("every piece, from the seed", () => {
       return leecher.session.availableBytes() === 10 * pieceLength;
-    });
+    }, 10_000);
   } finally {
     for (const node of [leecher, partial, seeder]) await node.stop();
     await Deno.remove(root, { recursive: true });

@@ -33,6 +33,16 @@ const THIRD = createTorrentFromBuffers("q2.bin", THIRD_DATA, {
   creationDate: null,
 });
 
+/** Whether a file (or anything) is at `path`. */
+function there(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 Deno.test("daemon methods: --max-active 1 queues the second download until the first is done", async () => {
   const root = await Deno.makeTempDir({ prefix: "bt-queue-" });
   const seeders = [];
@@ -290,7 +300,7 @@ Deno.test("daemon methods: torrent-set-location moves the data of a seeding torr
     await waitFor("seeding what it found", () => client.get(1)!.state === "seeding");
     await methods["torrent-set-location"]({ ids: [1], location: `${root}/b`, move: true });
     await assertPayload(`${root}/b`, "q0.bin", DATA[0]);
-    assertEquals(await Deno.stat(`${root}/a/q0.bin`).then(() => true, () => false), false);
+    assertEquals(there(`${root}/a/q0.bin`), false);
     assertEquals(client.get(1)!.state, "seeding", "seeding on from the new place, unchecked");
     assertEquals(client.get(1)!.job!.resumedFromRecord, true, "its resume record moved too");
     const dir = async () =>
@@ -487,21 +497,12 @@ Deno.test("daemon methods: an incomplete folder holds a download until it is com
     await waitFor("both running", () => client.list().every((t) => t.job !== undefined));
     assertEquals(client.get(2)!.state, "seeding", "found complete in its download folder");
     client.get(1)!.job!.addPeers([addressOf(seeder)]);
-    await waitFor("downloading in the incomplete folder", () => {
-      try {
-        return Deno.statSync(`${incomplete}/q0.bin`).isFile;
-      } catch {
-        return false;
-      }
-    });
-    assert(
-      !(await Deno.stat(`${root}/out/q0.bin`).then(() => true, () => false)),
-      "not in the download folder while incomplete",
-    );
+    await waitFor("downloading in the incomplete folder", () => there(`${incomplete}/q0.bin`));
+    assert(!there(`${root}/out/q0.bin`), "not in the download folder while incomplete");
     await waitFor("moved once complete", () => finished.length === 1, 10_000);
     assertEquals(finished, ["1:moved"], "the done hook runs after the move, for the download only");
     await assertPayload(`${root}/out`, "q0.bin", DATA[0]);
-    assert(!(await Deno.stat(`${incomplete}/q0.bin`).then(() => true, () => false)));
+    assert(!there(`${incomplete}/q0.bin`));
     await waitFor("seeding from there", () => client.get(1)!.state === "seeding");
     const dirs = await methods["torrent-get"]({ fields: ["downloadDir"] });
     assertEquals(
@@ -527,7 +528,7 @@ Deno.test("daemon methods: an incomplete folder holds a download until it is com
         10_000,
       );
       assertEquals(kept.record(client.get(3)!).incompleteDir, undefined);
-      assert(!(await Deno.stat(`${incomplete}/q2.bin`).then(() => true, () => false)));
+      assert(!there(`${incomplete}/q2.bin`));
       assertEquals(finished, ["1:moved"], "nothing was downloaded: no done hook");
     } finally {
       await metadataSeeder.stop();
