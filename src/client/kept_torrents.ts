@@ -742,7 +742,7 @@ export class KeptTorrents {
 
   /** Every torrent with its record. */
   *#withRecords(): Iterable<{ t: ClientTorrent; record: SavedTorrent }> {
-    for (const t of this.client.list()) {
+    for (const t of this.client.torrents()) {
       const record = this.#records.get(t.id);
       if (record) yield { t, record };
     }
@@ -771,7 +771,7 @@ export class KeptTorrents {
     if (this.#checks % ACTIVITY_EVERY === 0) this.activity.tick(this.#withRecords());
     const sessionLimits = this.seedLimits.ratio !== undefined ||
       this.seedLimits.idleMs !== undefined;
-    for (const t of this.client.list()) {
+    for (const t of this.client.torrents()) {
       const record = this.#records.get(t.id);
       if (!record) continue;
       this.#applyPriorities(t);

@@ -677,6 +677,16 @@ export class Session {
     return bytes;
   }
 
+  /** Payload bytes received so far, as `stats()` counts them, without building the rest. */
+  get downloaded(): number {
+    return this.#down.total;
+  }
+
+  /** Payload bytes sent so far, as `stats()` counts them, without building the rest. */
+  get uploaded(): number {
+    return this.#up.total;
+  }
+
   /** The numbers for the status line. */
   stats(): SessionStats {
     let chokingUs = 0, interested = 0, encrypted = 0, utp = 0, sending = 0, getting = 0;
