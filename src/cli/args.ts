@@ -102,6 +102,8 @@ export interface CliOptions {
   dht: boolean;
   /** Dial and accept peers over uTP as well as TCP. `--no-utp` turns it off. */
   utp: boolean;
+  /** Trade peer lists with peers (BEP 11; never for private torrents). `--no-pex` turns it off. */
+  pex: boolean;
   /** Fetch from the torrent's (and a magnet link's) web seeds. `--no-web-seeds` turns it off. */
   webSeeds: boolean;
   /** DHT nodes to start from instead of the public routers (`host:port`). */
@@ -159,6 +161,7 @@ export interface DaemonOptions {
   encryption: EncryptionPolicy;
   dht: boolean;
   utp: boolean;
+  pex: boolean;
   dhtBootstrap?: string[];
   /** `--blocklist`: a file or http(s) address of address ranges never connected with. */
   blocklist?: string;
@@ -365,6 +368,7 @@ type Switch =
   | "version"
   | "noDht"
   | "noUtp"
+  | "noPex"
   | "noWebSeeds"
   | "listFiles"
   | "sequential"
@@ -486,6 +490,7 @@ const FLAG_SPECS: readonly FlagSpec[] = [
   { key: "prealloc", label: "--prealloc", about: "reserve disk space first" },
   { key: "noDht", label: "--no-dht", about: "do not use the DHT" },
   { key: "noUtp", label: "--no-utp", about: "TCP only: do not use uTP" },
+  { key: "noPex", label: "--no-pex", about: "do not trade peer lists with peers" },
   { key: "noWebSeeds", label: "--no-web-seeds", about: "do not fetch from web seeds" },
   {
     key: "dhtBootstrap",
@@ -627,6 +632,7 @@ const NETWORK_FLAGS: readonly Flag[] = [
   "maxPeers",
   "noDht",
   "noUtp",
+  "noPex",
   "dhtBootstrap",
   "blocklist",
   "logDir",
@@ -943,6 +949,7 @@ function torrentOptions(
     ...selectionOptions(t),
     dht: !t.switches.has("noDht"),
     utp: !t.switches.has("noUtp"),
+    pex: !t.switches.has("noPex"),
     webSeeds: !t.switches.has("noWebSeeds"),
     dhtBootstrap: bootstrapOption(last(t, "dhtBootstrap")),
     ...blocklistOption(last(t, "blocklist")),
@@ -1101,6 +1108,7 @@ function daemonOptions(t: Tokens, env: ParseArgsEnv): DaemonOptions {
     encryption: encryptionOption(last(t, "encryption")),
     dht: !t.switches.has("noDht"),
     utp: !t.switches.has("noUtp"),
+    pex: !t.switches.has("noPex"),
     dhtBootstrap: bootstrapOption(last(t, "dhtBootstrap")),
     ...blocklistOption(last(t, "blocklist")),
     maxDownloadRate: rateOption(last(t, "maxDownloadRate")),

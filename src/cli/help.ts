@@ -18,6 +18,7 @@ const NETWORK_OPTIONS =
       --no-dht                do not use the DHT to find peers
       --no-utp                reach peers over TCP only (default: uTP first,
                               then TCP; both accepted)
+      --no-pex                do not trade peer lists with peers (PEX)
       --dht-bootstrap <HOST:PORT,...>
                               DHT nodes to start from (default: public routers
                               and the nodes saved by the last run)
@@ -231,8 +232,8 @@ Options:
       --max-peers <NUM>       most peer connections a torrent (default: ${DEFAULT_MAX_PEERS})
       --max-download-rate <RATE>, --max-upload-rate <RATE>
                               limits for all torrents together (0 = none)
-      --no-dht, --no-utp, --dht-bootstrap <HOST:PORT,...>, --blocklist <FILE|URL>
-                              as for download
+      --no-dht, --no-utp, --no-pex, --dht-bootstrap <HOST:PORT,...>,
+      --blocklist <FILE|URL>  as for download
       --log-dir <DIR>         folder for the log file
   -v, --verbose               write debug messages to the log
 

@@ -21,6 +21,7 @@ export type ClientFlags =
     | "bind"
     | "encryption"
     | "utp"
+    | "pex"
     | "dht"
     | "dhtBootstrap"
     | "blocklist"
@@ -61,7 +62,7 @@ export function watchInterrupts(stopSignal?: AbortSignal): {
 
 /**
  * The client for these options, its hub with the peer port (one clear line when none can be
- * had), uTP unless `--no-utp`, the DHT unless off or not `wanted` (a private torrent), the rate
+ * had), uTP unless `--no-utp`, PEX unless `--no-pex`, the DHT unless off or not `wanted` (a private torrent), the rate
  * limits.
  */
 export async function openClient(
@@ -80,6 +81,7 @@ export async function openClient(
       hostname: options.bind,
       encryption: options.encryption,
       utp: options.utp,
+      pex: options.pex,
       // Set up even when off, so a daemon can switch it on.
       dht: wanted
         ? {

@@ -107,8 +107,8 @@ export async function withSettingsFile(
  * ```ts
  * import { sessionSettings } from "./settings_file.ts";
  * console.log(sessionSettings({
- *   downloadDir: "/srv", dht: true, utp: false, maxActive: 3, maxDownloadRate: 0, maxUploadRate: 1024,
- *   maxConnections: Infinity, maxPeers: 50, encryption: "prefer", seedRatio: 1 / 3,
+ *   downloadDir: "/srv", dht: true, utp: false, pex: true, maxActive: 3, maxDownloadRate: 0,
+ *   maxUploadRate: 1024, maxConnections: Infinity, maxPeers: 50, encryption: "prefer", seedRatio: 1 / 3,
  *   startAdded: false, altDownloadRate: 51200, altUploadRate: 51200, altSpeed: true,
  *   altSchedule: { begin: 540, end: 1020, days: 62 },
  * }));
@@ -117,6 +117,7 @@ export async function withSettingsFile(
  * //   port: undefined,
  * //   "no-dht": undefined,
  * //   "no-utp": true,
+//   "no-pex": undefined,
  * //   "incomplete-dir": undefined,
  * //   "max-active": 3,
  * //   "max-download-rate": undefined,
@@ -143,6 +144,7 @@ export function sessionSettings(
     port: values.peerPort,
     "no-dht": values.dht ? undefined : true,
     "no-utp": values.utp ? undefined : true,
+    "no-pex": values.pex ? undefined : true,
     "incomplete-dir": values.incompleteDir,
     "max-active": values.maxActive,
     "max-download-rate": values.maxDownloadRate || undefined,

@@ -75,6 +75,7 @@ export class MetadataJob {
       dial: hub.network.dial,
       maxPeers: opts.maxPeers,
       listenPort: hub.port,
+      pex: () => hub.pex,
       log: opts.log,
     });
     this.#fetcher.start();

@@ -42,6 +42,8 @@ export interface PeerHubOptions {
   blocklist?: Blocklist;
   /** uTP beside TCP, both ways; default true. */
   utp?: boolean;
+  /** Peer lists traded with peers (BEP 11); default true. */
+  pex?: boolean;
   /** The stream transport under TCP's place; default TCP (tests: in memory, with no uTP). */
   transport?: Transport;
   /**
@@ -120,6 +122,8 @@ export class PeerHub {
   maxConnections: number;
   /** Torrents sharing the connection budget now (see `share`). */
   #sharing = 0;
+  /** Whether torrents trade peer lists with peers (BEP 11), settable: each asks it as it goes. */
+  pex: boolean;
 
   private constructor(
     network: PeerNetwork,
@@ -132,6 +136,7 @@ export class PeerHub {
     this.#bound = bound;
     this.#options = options;
     this.maxConnections = options.maxConnections ?? Infinity;
+    this.pex = options.pex ?? true;
     this.buffers = new BufferPool(options.maxBufferedBytes ?? DEFAULT_SHARED_BUFFERS);
     this.downloadLimiter = new TokenBucket(options.maxDownloadRate ?? 0);
     this.uploadLimiter = new TokenBucket(options.maxUploadRate ?? 0);

@@ -746,6 +746,7 @@ async function openEngine(
       dial: hub.network.dial,
       maxPeers: opts.maxPeers,
       peerShare: () => hub.peerShare(),
+      pex: () => hub.pex,
       sharedBuffers: hub.buffers,
       seed: opts.seed,
       log: opts.log,

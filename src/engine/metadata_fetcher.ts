@@ -52,6 +52,8 @@ export interface MetadataFetcherOptions {
   tickMs?: number;
   /** No PEX for private torrents; a magnet does not say, so default false. */
   private?: boolean;
+  /** Whether peer lists from peers are taken now (BEP 11), asked each time; default yes. */
+  pex?: () => boolean;
   log?: SessionLog;
 }
 
@@ -241,7 +243,9 @@ export class MetadataFetcher {
         this.#request(peer);
       } else if (m.id === LOCAL_EXTENSION_IDS.ut_metadata) {
         this.#onMetadata(peer, m.payload);
-      } else if (m.id === LOCAL_EXTENSION_IDS.ut_pex && !this.#o.private) {
+      } else if (
+        m.id === LOCAL_EXTENSION_IDS.ut_pex && !this.#o.private && (this.#o.pex?.() ?? true)
+      ) {
         this.addPeers(parsePex(m.payload).added, "pex");
       }
     } catch (e) {

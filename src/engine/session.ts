@@ -183,6 +183,11 @@ export interface SessionOptions {
   /** Least time between two PEX messages to one peer (BEP 11 says a minute). */
   pexIntervalMs?: number;
   /**
+   * Whether peer lists are traded with peers now (BEP 11), asked each time; default yes. Never
+   * for a private torrent (BEP 27).
+   */
+  pex?: () => boolean;
+  /**
    * Pieces to download (default: all). Others are never requested; the download is finished
    * when every wanted piece is had, and without all pieces the session never claims to be a
    * seed. A file selection makes this the pieces its chosen files touch.
@@ -1062,7 +1067,7 @@ export class Session {
         peer.ext = parseExtendedHandshake(payload);
       } else if (id === LOCAL_EXTENSION_IDS.ut_metadata) {
         this.#onMetadataMessage(peer, parseMetadataMessage(payload));
-      } else if (id === LOCAL_EXTENSION_IDS.ut_pex && !this.torrent.private) {
+      } else if (id === LOCAL_EXTENSION_IDS.ut_pex && this.#pexOn()) {
         this.addPeers(parsePex(payload).added, "pex");
       }
     } catch (e) {
@@ -1089,7 +1094,7 @@ export class Session {
 
   /** Tells each PEX-capable peer which peers joined and left since we last told it (BEP 11). */
   #sendPex(now: number): void {
-    if (this.torrent.private) return;
+    if (!this.#pexOn()) return;
     const everyone: { peer: Peer; entry: PexPeer }[] = [];
     for (const p of this.#peers) {
       const at = p.listenAddress;
@@ -1107,6 +1112,10 @@ export class Session {
       const message = peer.pex.next(others, now);
       if (message) peer.conn.send(encodeExtended(remoteId, encodePex(message)));
     }
+  }
+
+  #pexOn(): boolean {
+    return !this.torrent.private && (this.#o.pex?.() ?? true);
   }
 
   #protocolError(peer: Peer, reason: string): void {

@@ -132,9 +132,10 @@ export function addCounts(earlier: SessionCounts, now: SessionCounts): SessionCo
 /** The session's settings that outlive a run, in bytes a second (0: unlimited). */
 export interface SessionValues {
   downloadDir: string;
-  /** Whether the DHT and uTP are on. */
+  /** Whether the DHT, uTP and PEX are on. */
   dht: boolean;
   utp: boolean;
+  pex: boolean;
   /** The peer port asked for. */
   peerPort?: number;
   /** The incomplete folder, while on. */
@@ -219,7 +220,6 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
     "queue-stalled-enabled": false,
     "script-torrent-added-enabled": false,
     "script-torrent-done-seeding-enabled": false,
-    "pex-enabled": true,
     "lpd-enabled": false,
     "port-forwarding-enabled": false,
     "script-torrent-done-enabled": context.doneScript !== undefined,
@@ -247,6 +247,7 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
         "peer-port": client.hub.port,
         "dht-enabled": client.hub.dhtEnabled,
         "utp-enabled": client.hub.utpEnabled,
+        "pex-enabled": client.hub.pex,
         "incomplete-dir": settings.incompleteDir,
         "incomplete-dir-enabled": kept.incompleteDir !== undefined,
         ...fixed(),
@@ -286,6 +287,7 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       const dir = optionalString(args, "download-dir");
       const peerPort = wholeArg(args, "peer-port", 1, 65535);
       const network = { dht: boolArg(args, "dht-enabled"), utp: boolArg(args, "utp-enabled") };
+      const pex = boolArg(args, "pex-enabled");
       const named = args["incomplete-dir"];
       if (named !== undefined && typeof named !== "string") {
         throw new RpcError("incomplete-dir must be a string");
@@ -338,6 +340,8 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       if (global !== undefined) client.hub.maxConnections = global;
       if (perTorrent !== undefined) kept.maxPeers = perTorrent;
       if (encryption !== undefined) client.hub.network.encryption = encryption;
+      // Each torrent asks as it trades: the next round follows the new choice.
+      if (pex !== undefined) client.hub.pex = pex;
       settings.seedRatio.value = ratio ?? settings.seedRatio.value;
       settings.seedRatio.on = ratioOn ?? settings.seedRatio.on;
       settings.idleMinutes.value = idle ?? settings.idleMinutes.value;
@@ -350,6 +354,7 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
         downloadDir: settings.downloadDir,
         dht: client.hub.dhtEnabled,
         utp: client.hub.utpEnabled,
+        pex: client.hub.pex,
         ...(settings.peerPort === undefined ? {} : { peerPort: settings.peerPort }),
         ...(kept.incompleteDir === undefined ? {} : { incompleteDir: kept.incompleteDir }),
         maxActive: kept.maxActive,

@@ -26,6 +26,7 @@ Deno.test("settings file: flags in JSON, the command line wins, bad keys and val
         "max-download-rate": "2M",
         "no-dht": true,
         "no-utp": false,
+        "no-pex": true,
         "max-active": 3,
       }),
     );
@@ -35,7 +36,12 @@ Deno.test("settings file: flags in JSON, the command line wins, bad keys and val
       [options.output, options.rpcPort, options.rpcHosts, options.maxDownloadRate],
       ["/srv/t", 9999, ["nas.lan", "box"], 2 * 1024 * 1024],
     );
-    assertEquals([options.dht, options.utp, options.maxActive], [false, true, 3]);
+    assertEquals([options.dht, options.utp, options.pex, options.maxActive], [
+      false,
+      true,
+      false,
+      3,
+    ]);
 
     for (
       const [bad, message] of [
@@ -76,6 +82,7 @@ Deno.test("settings file: the session's seeding limits, added-paused choice and 
       downloadDir: "/srv",
       dht: true,
       utp: true,
+      pex: true,
       maxActive: 5,
       maxDownloadRate: 0,
       maxUploadRate: 0,
@@ -100,6 +107,7 @@ Deno.test("settings file: the session's seeding limits, added-paused choice and 
         peerPort: 51413,
         dht: false,
         utp: false,
+        pex: false,
       }),
     );
     const argv = ["--state-dir", dir];
@@ -114,8 +122,8 @@ Deno.test("settings file: the session's seeding limits, added-paused choice and 
       [51_200, 10_000, true, { begin: 1320, end: 420, days: 65 }],
     );
     assertEquals(
-      [options.incompleteDir, options.port, options.dht, options.utp],
-      ["/srv/incomplete", 51413, false, false],
+      [options.incompleteDir, options.port, options.dht, options.utp, options.pex],
+      ["/srv/incomplete", 51413, false, false, false],
     );
     // Switched off: the keys go, and the defaults (no limit, added torrents start) are back.
     await saveSettings(dir, sessionSettings({ ...session, startAdded: true }));

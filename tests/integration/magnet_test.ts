@@ -98,34 +98,68 @@ Deno.test("a magnet link's download takes over the metadata phase's connections"
   }
 });
 
-Deno.test("PEX: a leecher that knows one peer learns the rest of the swarm", async () => {
+/**
+ * Two seeders, a slow leecher ("middle") connected to both, and a leecher that is told only of
+ * the middle: PEX (every 100 ms here) is how it can learn of the seeders. `off` names whose
+ * hub has PEX off.
+ */
+async function pexSwarm(root: string, off?: "middle" | "leecher") {
   const torrent = torrentOf(
     createTorrentFromBuffers("pex-demo", files, { pieceLength: 16384, creationDate: null }),
   );
-  const root = await Deno.makeTempDir();
   await writePayload(`${root}/seed`, torrent.name, files);
   const pex = { pexIntervalMs: 100 };
   const seeders = [
     await openJob(torrent, `${root}/seed`, { seed: true, session: pex }),
     await openJob(torrent, `${root}/seed`, { seed: true, session: pex }),
   ];
-  // The middle is a slow leecher connected to both seeders, so it stays a leecher for a while.
+  // Slow, so it stays a leecher for a while.
   const middle = await openJob(torrent, `${root}/hub`, {
     peers: seeders.map(addressOf),
-    hub: { maxDownloadRate: 64 * 1024 },
+    hub: { maxDownloadRate: 64 * 1024, pex: off !== "middle" },
     session: pex,
   });
-  const leecher = await openJob(torrent, `${root}/leech`, { session: pex });
+  const leecher = await openJob(torrent, `${root}/leech`, {
+    hub: { pex: off !== "leecher" },
+    session: pex,
+  });
+  for (const job of [...seeders, middle]) job.start();
+  leecher.start();
+  leecher.addPeers([addressOf(middle)]);
+  return {
+    torrent,
+    leecher,
+    stop: async () => {
+      for (const job of [leecher, middle, ...seeders]) await job.stop();
+    },
+  };
+}
+
+Deno.test("PEX: a leecher that knows one peer learns the rest of the swarm", async () => {
+  const root = await Deno.makeTempDir();
+  const swarm = await pexSwarm(root);
   try {
-    for (const job of [...seeders, middle]) job.start();
-    leecher.start();
-    leecher.addPeers([addressOf(middle)]);
-    await within("download", 15_000, leecher.done);
-    const stats = leecher.stats();
+    await within("download", 15_000, swarm.leecher.done);
+    const stats = swarm.leecher.stats();
     assert(stats.peersKnown >= 3, `learnt only ${stats.peersKnown} peers`);
-    await assertPayload(`${root}/leech`, torrent.name, files);
+    await assertPayload(`${root}/leech`, swarm.torrent.name, files);
   } finally {
-    for (const job of [leecher, middle, ...seeders]) await job.stop();
+    await swarm.stop();
     await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("PEX off (--no-pex): a peer neither tells its peers nor takes what it is told", async () => {
+  for (const off of ["middle", "leecher"] as const) {
+    const root = await Deno.makeTempDir();
+    const swarm = await pexSwarm(root, off);
+    try {
+      // Ten PEX rounds: with PEX on, the seeders are known after the first.
+      await new Promise((r) => setTimeout(r, 1000));
+      assertEquals(swarm.leecher.stats().peersKnown, 1, `PEX off at the ${off}`);
+    } finally {
+      await swarm.stop();
+      await Deno.remove(root, { recursive: true });
+    }
   }
 });

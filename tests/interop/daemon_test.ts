@@ -215,12 +215,13 @@ Deno.test({
       // transmission-remote -p moves the peer port while the daemon runs.
       const moved = await freeTcpUdpPort();
       await remote(daemon.rpcPort, "-p", String(moved));
-      // ... and switches the DHT on and uTP off.
-      await remote(daemon.rpcPort, "--dht", "--no-utp");
+      // ... and switches the DHT on, uTP and PEX off.
+      await remote(daemon.rpcPort, "--dht", "--no-utp", "--no-pex");
       const network = await remote(daemon.rpcPort, "-si");
       assert(network.includes(`Listenport: ${moved}`), network);
       assert(network.includes("uTP enabled: No"), network);
       assert(network.includes("Distributed hash table enabled: Yes"), network);
+      assert(network.includes("Peer exchange allowed: No"), network);
       (await Deno.connect({ hostname: "127.0.0.1", port: moved })).close();
       await until("the dropped file renamed", () =>
         Promise.resolve(

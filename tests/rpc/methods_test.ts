@@ -850,17 +850,22 @@ Deno.test("daemon methods: session-set changes peer limits and encryption at onc
       [600, 20],
     );
     assertEquals((await get()).encryption, "preferred");
+    assertEquals([(await get())["pex-enabled"], client.hub.pex], [true, true]);
     await methods["session-set"]({
       "peer-limit-global": 50,
       "peer-limit-per-torrent": 7,
       encryption: "required",
+      "pex-enabled": false,
     });
     const now = await get();
     assertEquals(
-      [now["peer-limit-global"], now["peer-limit-per-torrent"], now.encryption],
-      [50, 7, "required"],
+      [now["peer-limit-global"], now["peer-limit-per-torrent"], now.encryption, now["pex-enabled"]],
+      [50, 7, "required", false],
     );
-    assertEquals([client.hub.maxConnections, client.hub.network.encryption], [50, "require"]);
+    assertEquals(
+      [client.hub.maxConnections, client.hub.network.encryption, client.hub.pex],
+      [50, "require", false],
+    );
     // A running torrent takes the new limit at once, a resting one when it wakes.
     const job = client.get(1)!.job!;
     const held = await job.hold();
@@ -870,6 +875,7 @@ Deno.test("daemon methods: session-set changes peer limits and encryption at onc
       downloadDir: root,
       dht: false,
       utp: false,
+      pex: false,
       maxActive: 5,
       maxDownloadRate: 0,
       maxUploadRate: 0,
@@ -956,6 +962,7 @@ Deno.test("daemon methods: session-set changes peer limits and encryption at onc
         { "peer-limit-per-torrent": 9, encryption: "sometimes" },
         { "download-queue-size": 3, "speed-limit-down": -1 },
         { "download-queue-size": 3, "start-added-torrents": "yes" },
+        { "download-queue-size": 3, "pex-enabled": 1 },
       ]
     ) {
       await assertRejects(async () => await methods["session-set"](bad), RpcError);
