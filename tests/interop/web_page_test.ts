@@ -352,12 +352,15 @@ Deno.test({
         await browser.evaluate(`document.getElementById("set-peers").value = ""`);
         await browser.type("#set-peers", "9");
         await browser.evaluate(`document.getElementById("set-encryption").value = "required"`);
+        assertEquals(await browser.evaluate(`document.getElementById("set-pex").checked`), true);
+        await browser.click("#set-pex");
         await browser.click("#settings-save");
         const session = () => rpc("session-get");
         await until("the settings over RPC", async () => {
           const s = await session();
           return s["speed-limit-down"] === 500 && s["speed-limit-down-enabled"] === true &&
             s["peer-limit-per-torrent"] === 9 && s.encryption === "required" &&
+            s["pex-enabled"] === false &&
             s["incomplete-dir-enabled"] === true &&
             s["incomplete-dir"] === `${downloads}/incomplete`;
         }, 10_000);

@@ -571,7 +571,7 @@ filesList.addEventListener("change", async (event) => {
 byId("files-close").addEventListener("click", closeFiles);
 
 // ---------------------------------------------------------------------------------------------
-// Settings: the session's folder, limits and encryption, read when the panel opens
+// Settings: the session's folder, limits and ways to peers, read when the panel opens
 
 const settings = /** @type {HTMLDetailsElement} */ (byId("settings"));
 const encryption = /** @type {HTMLSelectElement} */ (byId("set-encryption"));
@@ -595,6 +595,9 @@ async function loadSettings() {
     ? `(${s["blocklist-size"]} address ranges)`
     : "";
   encryption.value = s.encryption;
+  field("set-dht").checked = s["dht-enabled"] === true;
+  field("set-utp").checked = s["utp-enabled"] === true;
+  field("set-pex").checked = s["pex-enabled"] === true;
 }
 
 settings.addEventListener("toggle", () => {
@@ -633,6 +636,11 @@ byId("settings-form").addEventListener("submit", async (event) => {
       seedRatioLimited: ratio !== "",
       ...(ratio === "" ? {} : { seedRatioLimit: Number(ratio) }),
       encryption: encryption.value,
+      // Sent as they were, these change nothing (the port is bound again only on a change).
+      "dht-enabled": field("set-dht").checked,
+      "utp-enabled": field("set-utp").checked,
+      "pex-enabled": field("set-pex").checked,
+
       "blocklist-url": field("set-blocklist").value.trim(),
       "blocklist-enabled": field("set-blocklist-on").checked,
     });
