@@ -85,7 +85,10 @@ export async function runDownload(
       log.warn(message);
       reporter.notice({ kind: "warning", message });
     }
-    log.info(`encryption: ${options.encryption}; uTP ${options.utp ? "on" : "off"}`);
+    log.info(
+      `encryption: ${options.encryption}; uTP ${options.utp ? "on" : "off"}; ` +
+        `PEX ${options.pex ? "on" : "off"}`,
+    );
     log.info(`listening for peers on ${options.bind ?? "every address"}, port ${hub.port}`);
     warnPortMoved(hub.port);
 
