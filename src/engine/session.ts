@@ -682,6 +682,19 @@ export class Session {
     return bytes;
   }
 
+  /**
+   * For each piece, how many connected peers have it, or -1 for a piece we have (Transmission's
+   * `availability`). Seeds are counted apart from the picker's tallies, as they have everything.
+   */
+  pieceAvailability(): number[] {
+    let seeds = 0;
+    for (const peer of this.#peers) if (peer.seed) seeds++;
+    return Array.from(
+      { length: this.have.size },
+      (_, i) => this.have.has(i) ? -1 : seeds + this.#picker.availability(i),
+    );
+  }
+
   /** Payload bytes received so far, as `stats()` counts them, without building the rest. */
   get downloaded(): number {
     return this.#down.total;

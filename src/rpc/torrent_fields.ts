@@ -14,7 +14,7 @@ import type {
 } from "../client/mod.ts";
 import type { PeerView, SessionStats } from "../engine/mod.ts";
 import { listedFiles, type Torrent, torrentMagnet } from "../metainfo/mod.ts";
-import { encodeBase64 } from "../util/mod.ts";
+import { encodeBase64, mediaType } from "../util/mod.ts";
 import { verifiedBytesOf } from "../storage/mod.ts";
 import { trackerListText } from "./tracker_edits.ts";
 
@@ -173,6 +173,21 @@ class Source {
   }
 }
 
+/**
+ * The media type that most of a torrent's bytes are, without parameters, as Transmission's
+ * `primary-mime-type` has it; bytes before the metadata.
+ */
+function primaryMediaType(torrent: Torrent | undefined): string {
+  const bytes = new Map<string, number>();
+  for (const f of torrent ? listedFiles(torrent).map((i) => torrent.files[i]) : []) {
+    const type = mediaType(f.path[f.path.length - 1] ?? "").split(";")[0];
+    bytes.set(type, (bytes.get(type) ?? 0) + f.length);
+  }
+  let best = "application/octet-stream", most = -1;
+  for (const [type, n] of bytes) if (n > most) [best, most] = [type, n];
+  return best;
+}
+
 /** Each field `torrent-get` knows, read from a torrent's `Source`. */
 const FIELDS: Record<string, (s: Source) => unknown> = {
   id: (s) => s.t.id,
@@ -237,6 +252,16 @@ const FIELDS: Record<string, (s: Source) => unknown> = {
   // Bytes thrown away: blocks of pieces that failed their hash, and blocks nobody asked for.
   corruptEver: (s) => s.stats?.wasted ?? 0,
   desiredAvailable: (s) => s.t.job?.session?.availableBytes() ?? 0,
+  // Without peers (a resting job): none has any piece; unknown while closed or without metadata.
+  availability: (s) => {
+    const job = s.t.job;
+    if (!job) return [];
+    return job.session?.pieceAvailability() ??
+      Array.from({ length: job.have.size }, (_, i) => job.have.has(i) ? -1 : 0);
+  },
+  "primary-mime-type": (s) => primaryMediaType(s.torrent),
+  // Transmission's bandwidth groups: we have none, so no torrent is in one.
+  group: () => "",
   // Pieces are verified as they arrive: nothing is held unchecked.
   haveUnchecked: () => 0,
   webseeds: (s) => s.torrent?.urlList ?? [],

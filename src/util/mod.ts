@@ -52,6 +52,7 @@ export {
 export { type BandwidthPriority, BothLimits, PerSourceLimiter, TokenBucket } from "./throttle.ts";
 export { openLinuxLibrary } from "./native.ts";
 export { readFileAtMost } from "./bounded_read.ts";
+export { mediaType } from "./media_type.ts";
 export { releaseFreeMemory } from "./free_memory.ts";
 export { type AtomicWriteOptions, writeFileAtomic } from "./atomic_file.ts";
 export { type DatagramReceiver, type DatagramSender, UdpPort } from "./udp_port.ts";

@@ -10,6 +10,7 @@
 import type { Client, HeldEngine } from "../client/mod.ts";
 import { listedFiles, type Torrent } from "../metainfo/mod.ts";
 import { textResponse } from "../rpc/mod.ts";
+import { mediaType } from "../util/mod.ts";
 
 /** The path streams are served under. */
 export const STREAM_PATH = "/stream/";
@@ -86,7 +87,7 @@ export async function serveStream(
   }
   const headers: Record<string, string> = {
     "Accept-Ranges": "bytes",
-    "Content-Type": contentType(file.path[file.path.length - 1]),
+    "Content-Type": mediaType(file.path[file.path.length - 1]),
     "Content-Length": String(end - start),
     "Content-Disposition": `inline; filename*=UTF-8''${
       encodeURIComponent(file.path[file.path.length - 1])
@@ -183,35 +184,4 @@ export function parseRange(
   if (start >= length) return "unsatisfiable";
   if (last < start) return undefined;
   return { start, end: Math.min(last, length - 1) + 1 };
-}
-
-const TYPES: Record<string, string> = {
-  mp4: "video/mp4",
-  m4v: "video/mp4",
-  mkv: "video/x-matroska",
-  webm: "video/webm",
-  avi: "video/x-msvideo",
-  mov: "video/quicktime",
-  ts: "video/mp2t",
-  mp3: "audio/mpeg",
-  m4a: "audio/mp4",
-  flac: "audio/flac",
-  ogg: "audio/ogg",
-  opus: "audio/ogg",
-  wav: "audio/wav",
-  jpg: "image/jpeg",
-  jpeg: "image/jpeg",
-  png: "image/png",
-  gif: "image/gif",
-  pdf: "application/pdf",
-  txt: "text/plain; charset=utf-8",
-  srt: "text/plain; charset=utf-8",
-  vtt: "text/vtt",
-};
-
-/** A media type from a file name's extension; bytes otherwise. */
-function contentType(name: string): string {
-  const dot = name.lastIndexOf(".");
-  return (dot >= 0 ? TYPES[name.slice(dot + 1).toLowerCase()] : undefined) ??
-    "application/octet-stream";
 }

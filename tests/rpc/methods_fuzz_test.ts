@@ -73,6 +73,8 @@ const FIELDS = [
   "peers",
   "peersFrom",
   "pieces",
+  "availability",
+  "primary-mime-type",
   "magnetLink",
   "labels",
   "queuePosition",

@@ -195,6 +195,38 @@ Deno.test("daemon methods: queue-move-* and queuePosition decide which waiting t
   }
 });
 
+Deno.test("daemon methods: primary-mime-type is the kind most of a torrent's bytes are; no groups", async () => {
+  const root = await Deno.makeTempDir({ prefix: "bt-mime-" });
+  const client = await Client.open({ port: 0, hostname: LOOPBACK, utp: false });
+  const kept = await KeptTorrents.open({ client, maxActive: 5 });
+  try {
+    const methods = methodsOver(kept, root);
+    const kinds = [
+      [["Film.MKV", 30_000], ["subs.srt", 2_000], ["cover.jpg", 10_000]],
+      [["a.txt", 5_000], ["b.srt", 5_000], ["c.mkv", 8_000]],
+      [["data", 1_000]],
+    ] as const;
+    for (const [n, files] of kinds.entries()) {
+      const torrent = createTorrentFromBuffers(
+        `kind${n}`,
+        files.map(([name, size]) => ({ path: [name], data: new Uint8Array(size) })),
+        { pieceLength: 16384, creationDate: null },
+      );
+      await methods["torrent-add"]({ metainfo: encodeBase64(torrent), paused: true });
+    }
+    const got = await methods["torrent-get"]({ fields: ["primary-mime-type", "group"] });
+    assertEquals(got.torrents, [
+      { "primary-mime-type": "video/x-matroska", group: "" },
+      { "primary-mime-type": "text/plain", group: "" },
+      { "primary-mime-type": "application/octet-stream", group: "" },
+    ]);
+  } finally {
+    await kept.close();
+    await client.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test("daemon methods: a torrent's own rate limit holds it back; a seed ratio met stops it", async () => {
   const root = await Deno.makeTempDir({ prefix: "bt-limits-" });
   await writePayload(`${root}/seed`, "q0.bin", DATA[0]);
@@ -231,12 +263,22 @@ Deno.test("daemon methods: a torrent's own rate limit holds it back; a seed rati
     assertEquals([peers[0].isDownloadingFrom, peers[0].progress], [true, 1]);
     assert(String(peers[0].clientName).startsWith("bittorrent"), String(peers[0].clientName));
     assertEquals(peersFrom.fromTracker, 1, "given to the job as if by a tracker");
+    // Held back, some pieces are had (-1) and the rest are the seeder's alone (1).
+    const during = (await get(["availability"])).availability as number[];
+    assertEquals(during.length, Math.ceil(DATA[0].length / 16384));
+    assert(during.every((n) => n === -1 || n === 1), `availability ${during}`);
+    assert(during.includes(1), `some pieces still to come: ${during}`);
     await methods["torrent-set"]({ ids: [1], downloadLimited: false });
     await waitFor("done once the limit is off", () => client.get(1)!.state === "seeding", 10_000);
     assertEquals((await get(["downloadedEver"])).downloadedEver, DATA[0].length);
     // What UIs show of a complete torrent: its piece map, share, magnet link, file count.
     const shown = await get(["pieces", "percentComplete", "magnetLink", "file-count", "comment"]);
     const pieceCount = Math.ceil(DATA[0].length / 16384);
+    assertEquals(
+      (await get(["availability"])).availability,
+      new Array(pieceCount).fill(-1),
+      "every piece had",
+    );
     const bits = decodeBase64(shown.pieces as string)!;
     assertEquals(bits.length, Math.ceil(pieceCount / 8));
     assertEquals(bits[0], 0xff, "every piece had");
