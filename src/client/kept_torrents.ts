@@ -565,6 +565,17 @@ export class KeptTorrents {
     await this.#persist(t);
   }
 
+  /**
+   * How long until `t` meets its idle seeding limit (Transmission's `etaIdle`), or undefined
+   * when it is not seeding under one: the second-by-second check watches it from the first
+   * second it is.
+   */
+  idleLeftMs(t: ClientTorrent): number | undefined {
+    const watch = this.#watches.get(t.id), limit = this.seedLimitsOf(t).idleMs;
+    if (!watch || limit === undefined || t.state !== "seeding") return undefined;
+    return Math.max(0, limit - watch.idleMs());
+  }
+
   /** The seeding limits that apply to `t`: its own, the session's, or none, for each. */
   seedLimitsOf(t: ClientTorrent): SeedLimits {
     const { seedRatio, seedIdle } = this.record(t);

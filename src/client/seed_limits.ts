@@ -79,6 +79,11 @@ export class SeedWatch {
     this.#lastUpload = now;
   }
 
+  /** How long, at `now`, since the torrent last uploaded (or since the watch began). */
+  idleMs(now: number = performance.now()): number {
+    return now - this.#lastUpload;
+  }
+
   /** The limit of `limits` met at `now` given the torrent's current counts, or undefined. */
   check(
     stats: { uploaded: number; totalBytes: number },

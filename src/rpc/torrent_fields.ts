@@ -232,6 +232,10 @@ const FIELDS: Record<string, (s: Source) => unknown> = {
     return down > 0 ? uploaded / down : -1;
   },
   eta: (s) => s.left === 0 ? 0 : s.rate > 0 ? Math.round(s.left / s.rate) : -1,
+  etaIdle: (s) => {
+    const left = s.kept.idleLeftMs(s.t);
+    return left === undefined ? -1 : Math.round(left / 1000);
+  },
   peersConnected: (s) => s.stats?.peersConnected ?? s.t.metadataStats()?.peersConnected ?? 0,
   peersSendingToUs: (s) => s.stats?.peersSendingToUs ?? 0,
   peersGettingFromUs: (s) => s.stats?.peersGettingFromUs ?? 0,

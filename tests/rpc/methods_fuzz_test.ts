@@ -81,6 +81,7 @@ const FIELDS = [
   "percentDone",
   "percentComplete",
   "eta",
+  "etaIdle",
   "uploadRatio",
   "doneDate",
 ];

@@ -288,15 +288,29 @@ Deno.test("daemon methods: a torrent's own rate limit holds it back; a seed rati
       String(shown.magnetLink),
     );
 
+    // An idle limit of its own: etaIdle counts down to it once the check watches the torrent.
+    assertEquals((await get(["etaIdle"])).etaIdle, -1, "no idle limit");
+    await methods["torrent-set"]({ ids: [1], seedIdleLimit: 10, seedIdleMode: 1 });
+    let etaIdle = -1;
+    for (const end = Date.now() + 5_000; etaIdle === -1 && Date.now() < end;) {
+      await new Promise((r) => setTimeout(r, 100));
+      etaIdle = (await get(["etaIdle"])).etaIdle as number;
+    }
+    assert(etaIdle > 590 && etaIdle <= 600, `etaIdle ${etaIdle}`);
+
     // A ratio of 0 is met at once: the torrent stops, finished.
     await methods["torrent-set"]({ ids: [1], seedRatioLimit: 0, seedRatioMode: 1 });
     await waitFor("stopped by its ratio", () => client.get(1)!.state === "paused", 5_000);
-    assertEquals(await get(["status", "isFinished", "seedRatioMode", "seedRatioLimit"]), {
-      status: 0,
-      isFinished: true,
-      seedRatioMode: 1,
-      seedRatioLimit: 0,
-    });
+    assertEquals(
+      await get(["status", "isFinished", "seedRatioMode", "seedRatioLimit", "etaIdle"]),
+      {
+        status: 0,
+        isFinished: true,
+        seedRatioMode: 1,
+        seedRatioLimit: 0,
+        etaIdle: -1,
+      },
+    );
     const bad = methods["torrent-set"]({ ids: [1], seedRatioMode: 7, downloadLimit: 5 });
     await assertRejects(() => Promise.resolve(bad), RpcError, "seedRatioMode");
     assertEquals((await get(["downloadLimit"])).downloadLimit, 50, "a bad request changes nothing");
