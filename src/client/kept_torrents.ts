@@ -314,6 +314,19 @@ export class KeptTorrents {
     if (deleteData && t.torrent) await deleteLocalData(t.torrent, dataDir(record));
   }
 
+  /**
+   * Fetches `t`'s pieces in order, or rarest first again (Transmission's `sequentialDownload`);
+   * a running torrent reopens with the choice, from its resume record.
+   */
+  async setSequential(t: ClientTorrent, sequential: boolean): Promise<void> {
+    const record = this.record(t);
+    if ((record.sequential === true) === sequential) return;
+    if (sequential) record.sequential = true;
+    else delete record.sequential;
+    await this.#persist(t);
+    await this.#reopen(t, () => t.reopen({ sequential }));
+  }
+
   /** Sets the files not wanted; a running torrent reopens with the choice, from its resume record. */
   async setUnwanted(t: ClientTorrent, unwanted: number[]): Promise<void> {
     const record = this.record(t);
@@ -692,6 +705,7 @@ export class KeptTorrents {
           // A thousand seeding torrents without peers need no thousand sessions.
           rest: true,
           selected: selection(t.torrent!, record),
+          sequential: record.sequential === true,
           trackers: record.trackers,
           limits: this.#limits.get(t.id),
         });

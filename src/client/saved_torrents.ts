@@ -52,6 +52,8 @@ export interface SavedTorrent {
   bandwidthPriority?: BandwidthPriority;
   /** Set when the process's rate limits do not apply to it. */
   ignoresSessionLimits?: boolean;
+  /** Set when its pieces are fetched in order (media watched while it arrives). */
+  sequential?: boolean;
   /** Seed until this share ratio; whose limit applies. */
   seedRatio?: { mode: LimitMode; ratio: number };
   /** Stop seeding after this long without uploading; whose limit applies. */
@@ -233,6 +235,7 @@ function checkRecord(v: unknown, hash: string): SavedTorrent {
       ? { bandwidthPriority: r.bandwidthPriority }
       : {}),
     ...(r.ignoresSessionLimits === true ? { ignoresSessionLimits: true } : {}),
+    ...(r.sequential === true ? { sequential: true } : {}),
     ...(isLimit(r.seedRatio, "ratio") ? { seedRatio: r.seedRatio } : {}),
     ...(isLimit(r.seedIdle, "ms") ? { seedIdle: r.seedIdle } : {}),
     ...(typeof r.queueRank === "number" && Number.isFinite(r.queueRank)

@@ -476,6 +476,7 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       const peerLimit = wholeArg(args, "peer-limit", 1, MAX_PEERS_LIMIT);
       const editTrackers = trackerEdit(args);
       const labels = labelsArg(args);
+      const sequential = boolArg(args, "sequentialDownload");
       const bandwidth = {
         priority: priorityArg(args),
         honorsSessionLimits: boolArg(args, "honorsSessionLimits"),
@@ -503,6 +504,7 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
         if (unwanted !== undefined) await kept.setUnwanted(t, unwanted);
         if (trackers !== undefined) await kept.setTrackers(t, trackers);
         if (labels !== undefined) await kept.setLabels(t, labels);
+        if (sequential !== undefined) await kept.setSequential(t, sequential);
         if (Object.values(bandwidth).some((v) => v !== undefined)) {
           await kept.setBandwidth(t, bandwidth);
         }

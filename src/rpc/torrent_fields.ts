@@ -264,6 +264,7 @@ const FIELDS: Record<string, (s: Source) => unknown> = {
       Array.from({ length: job.have.size }, (_, i) => job.have.has(i) ? -1 : 0);
   },
   "primary-mime-type": (s) => primaryMediaType(s.torrent),
+  sequentialDownload: (s) => s.info.sequential === true,
   // Transmission's bandwidth groups: we have none, so no torrent is in one.
   group: () => "",
   // Pieces are verified as they arrive: nothing is held unchecked.

@@ -82,6 +82,7 @@ const FIELDS = [
   "percentComplete",
   "eta",
   "etaIdle",
+  "sequentialDownload",
   "uploadRatio",
   "doneDate",
 ];

@@ -237,7 +237,12 @@ Deno.test("daemon methods: a torrent's own rate limit holds it back; a seed rati
   try {
     const methods = methodsOver(kept, `${root}/out`);
     await methods["torrent-add"]({ metainfo: encodeBase64(FILES[0]), paused: true });
-    await methods["torrent-set"]({ ids: [1], downloadLimit: 50, downloadLimited: true });
+    await methods["torrent-set"]({
+      ids: [1],
+      downloadLimit: 50,
+      downloadLimited: true,
+      sequentialDownload: true,
+    });
     const get = async (fields: string[]) =>
       ((await methods["torrent-get"]({ ids: [1], fields })).torrents as Record<string, unknown>[])[
         0
@@ -263,12 +268,20 @@ Deno.test("daemon methods: a torrent's own rate limit holds it back; a seed rati
     assertEquals([peers[0].isDownloadingFrom, peers[0].progress], [true, 1]);
     assert(String(peers[0].clientName).startsWith("bittorrent"), String(peers[0].clientName));
     assertEquals(peersFrom.fromTracker, 1, "given to the job as if by a tracker");
+    // In order (sequentialDownload): what it has is the first pieces, none past a gap.
+    const have = client.get(1)!.job!.have;
+    const gap = Array.from({ length: have.size }, (_, i) => i).find((i) => !have.has(i));
+    assert(gap !== undefined && gap > 0, `some pieces had, not all: first missing ${gap}`);
+    for (let i = gap; i < have.size; i++) assert(!have.has(i), `piece ${i} had past ${gap}`);
+    assertEquals((await get(["sequentialDownload"])).sequentialDownload, true);
     // Held back, some pieces are had (-1) and the rest are the seeder's alone (1).
     const during = (await get(["availability"])).availability as number[];
     assertEquals(during.length, Math.ceil(DATA[0].length / 16384));
     assert(during.every((n) => n === -1 || n === 1), `availability ${during}`);
     assert(during.includes(1), `some pieces still to come: ${during}`);
-    await methods["torrent-set"]({ ids: [1], downloadLimited: false });
+    // Rarest first again: the running torrent reopens with the choice and goes on.
+    await methods["torrent-set"]({ ids: [1], downloadLimited: false, sequentialDownload: false });
+    assertEquals((await get(["sequentialDownload"])).sequentialDownload, false);
     await waitFor("done once the limit is off", () => client.get(1)!.state === "seeding", 10_000);
     assertEquals((await get(["downloadedEver"])).downloadedEver, DATA[0].length);
     // What UIs show of a complete torrent: its piece map, share, magnet link, file count.
@@ -498,13 +511,22 @@ Deno.test("daemon methods: a high bandwidthPriority torrent has the session's do
     // Sharing the limit evenly, the other would be as far along (the two run side by side).
     assert(normal < 200_000, `the high one went first: ${normal} bytes of the other by then`);
 
-    await methods["torrent-set"]({ ids: [1], honorsSessionLimits: false, bandwidthPriority: -1 });
+    await methods["torrent-set"]({
+      ids: [1],
+      honorsSessionLimits: false,
+      bandwidthPriority: -1,
+      sequentialDownload: true,
+    });
     assertEquals(await shown(), [[-1, false], [1, true]]);
     const { loaded } = await saved.loadAll();
     const record = loaded.find((r) => r.record.hash === client.get(1)!.infoHashHex);
     assertEquals(
-      [record?.record.bandwidthPriority, record?.record.ignoresSessionLimits],
-      [-1, true],
+      [
+        record?.record.bandwidthPriority,
+        record?.record.ignoresSessionLimits,
+        record?.record.sequential,
+      ],
+      [-1, true, true],
       "kept in its record for the next run",
     );
     await waitFor("the other done", () => client.get(1)!.state === "seeding", 10_000);
