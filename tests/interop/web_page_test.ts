@@ -287,16 +287,18 @@ Deno.test({
               "seedRatioLimit",
               "seedRatioMode",
               "bandwidthPriority",
+              "sequentialDownload",
             ],
           })).torrents[0];
         await browser.type("#t-down", "300");
         await browser.type("#t-ratio", "2.5");
         await browser.evaluate(`document.getElementById("t-priority").value = "1"`);
+        await browser.click("#t-sequential");
         await browser.click("#t-save");
         await until("the torrent's limits over RPC", async () => {
           const t = await limits();
           return t.downloadLimited && t.downloadLimit === 300 && t.seedRatioMode === 1 &&
-            t.seedRatioLimit === 2.5 && t.bandwidthPriority === 1;
+            t.seedRatioLimit === 2.5 && t.bandwidthPriority === 1 && t.sequentialDownload;
         }, 10_000);
         await browser.waitFor(
           "the limits read back",

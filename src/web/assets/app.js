@@ -435,6 +435,7 @@ async function loadLimits(id) {
       "seedRatioLimit",
       "seedRatioMode",
       "bandwidthPriority",
+      "sequentialDownload",
       "downloadDir",
     ],
   });
@@ -444,6 +445,7 @@ async function loadLimits(id) {
   field("t-up").value = t.uploadLimited ? String(t.uploadLimit) : "";
   field("t-ratio").value = t.seedRatioMode === 1 ? String(t.seedRatioLimit) : "";
   priority.value = String(t.bandwidthPriority);
+  field("t-sequential").checked = t.sequentialDownload === true;
   field("t-location").value = t.downloadDir;
 }
 
@@ -480,6 +482,8 @@ byId("torrent-limits").addEventListener("submit", async (event) => {
       seedRatioMode: ratio === "" ? 0 : 1,
       ...(ratio === "" ? {} : { seedRatioLimit: Number(ratio) }),
       bandwidthPriority: Number(priority.value),
+      // Sent unchanged, it changes nothing; changed, a running torrent reopens with it.
+      sequentialDownload: field("t-sequential").checked,
     });
     // Read back before saying so: a field changed after the message is not overwritten.
     await loadLimits(id).catch(() => {});
