@@ -589,6 +589,14 @@ export class KeptTorrents {
     return Math.max(0, limit - watch.idleMs());
   }
 
+  /**
+   * Where `t`'s .torrent file is kept (Transmission's `torrentFile`): "" before its metadata,
+   * or when the torrents are not kept on disk.
+   */
+  torrentFileOf(t: ClientTorrent): string {
+    return t.torrent && this.#saved ? this.#saved.torrentPath(this.record(t).hash) : "";
+  }
+
   /** The seeding limits that apply to `t`: its own, the session's, or none, for each. */
   seedLimitsOf(t: ClientTorrent): SeedLimits {
     const { seedRatio, seedIdle } = this.record(t);

@@ -127,19 +127,29 @@ export class SavedTorrents {
 
   /** Writes `record` (atomically). */
   async save(record: SavedTorrent): Promise<void> {
-    await this.#write(`${record.hash}.json`, new TextEncoder().encode(JSON.stringify(record)));
+    const bytes = new TextEncoder().encode(JSON.stringify(record));
+    await this.#write(this.#recordPath(record.hash), bytes);
+  }
+
+  /** Where the torrent itself is kept (see `saveTorrent`), whether it is there yet or not. */
+  torrentPath(hash: string): string {
+    return `${this.dir}/${hash}.torrent`;
+  }
+
+  #recordPath(hash: string): string {
+    return `${this.dir}/${hash}.json`;
   }
 
   /** Keeps the torrent itself beside its record, with its piece layers when it has them. */
   async saveTorrent(hash: string, torrent: Torrent): Promise<void> {
     const bytes = torrentFileFromInfo(torrent.infoBytes, torrent.announce, torrent.v2Pieces);
-    await this.#write(`${hash}.torrent`, bytes);
+    await this.#write(this.torrentPath(hash), bytes);
   }
 
   /** Forgets a torrent. What is already gone is no error. */
   async remove(hash: string): Promise<void> {
-    for (const name of [`${hash}.json`, `${hash}.torrent`]) {
-      await Deno.remove(`${this.dir}/${name}`).catch(() => {});
+    for (const path of [this.#recordPath(hash), this.torrentPath(hash)]) {
+      await Deno.remove(path).catch(() => {});
     }
   }
 
@@ -175,12 +185,12 @@ export class SavedTorrents {
 
   async #load(hash: string): Promise<LoadedTorrent> {
     const text = new TextDecoder().decode(
-      await readBounded(`${this.dir}/${hash}.json`, MAX_RECORD_BYTES),
+      await readBounded(this.#recordPath(hash), MAX_RECORD_BYTES),
     );
     const record = checkRecord(JSON.parse(text), hash);
     let torrentBytes: Uint8Array | undefined;
     try {
-      torrentBytes = await readBounded(`${this.dir}/${hash}.torrent`, MAX_TORRENT_FILE_BYTES);
+      torrentBytes = await readBounded(this.torrentPath(hash), MAX_TORRENT_FILE_BYTES);
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
     }
@@ -189,9 +199,9 @@ export class SavedTorrents {
     return { record, source: { magnet: parseMagnet(record.magnet) } };
   }
 
-  async #write(name: string, bytes: Uint8Array): Promise<void> {
+  async #write(path: string, bytes: Uint8Array): Promise<void> {
     await Deno.mkdir(this.dir, { recursive: true });
-    await writeFileAtomic(`${this.dir}/${name}`, bytes, { sync: true });
+    await writeFileAtomic(path, bytes, { sync: true });
   }
 }
 

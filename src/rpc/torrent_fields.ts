@@ -265,6 +265,7 @@ const FIELDS: Record<string, (s: Source) => unknown> = {
   },
   "primary-mime-type": (s) => primaryMediaType(s.torrent),
   sequentialDownload: (s) => s.info.sequential === true,
+  torrentFile: (s) => s.kept.torrentFileOf(s.t),
   // Transmission's bandwidth groups: we have none, so no torrent is in one.
   group: () => "",
   // Pieces are verified as they arrive: nothing is held unchecked.

@@ -83,6 +83,7 @@ const FIELDS = [
   "eta",
   "etaIdle",
   "sequentialDownload",
+  "torrentFile",
   "uploadRatio",
   "doneDate",
 ];

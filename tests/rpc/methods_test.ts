@@ -4,7 +4,7 @@
  * is done, however often it is stopped and started while it waits.
  */
 import { Client, KeptTorrents, SavedTorrents, SessionBlocklist } from "../../src/client/mod.ts";
-import { createTorrentFromBuffers } from "../../src/metainfo/mod.ts";
+import { createTorrentFromBuffers, parseTorrent } from "../../src/metainfo/mod.ts";
 import { RpcError, type SessionCounts, type SessionValues } from "../../src/rpc/mod.ts";
 import { methodsOver } from "./daemon_methods.ts";
 import { decodeBase64, encodeBase64 } from "../../src/util/mod.ts";
@@ -520,6 +520,14 @@ Deno.test("daemon methods: a high bandwidthPriority torrent has the session's do
     assertEquals(await shown(), [[-1, false], [1, true]]);
     const { loaded } = await saved.loadAll();
     const record = loaded.find((r) => r.record.hash === client.get(1)!.infoHashHex);
+    const [{ torrentFile }] = (await methods["torrent-get"]({ ids: [1], fields: ["torrentFile"] }))
+      .torrents as { torrentFile: string }[];
+    assertEquals(torrentFile, `${root}/state/${client.get(1)!.infoHashHex}.torrent`);
+    assertEquals(
+      parseTorrent(await Deno.readFile(torrentFile)).infoHashHex,
+      client.get(1)!.infoHashHex,
+      "the torrent is there",
+    );
     assertEquals(
       [
         record?.record.bandwidthPriority,
