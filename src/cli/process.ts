@@ -62,8 +62,8 @@ export function watchInterrupts(stopSignal?: AbortSignal): {
 
 /**
  * The client for these options, its hub with the peer port (one clear line when none can be
- * had), uTP unless `--no-utp`, PEX unless `--no-pex`, the DHT unless off or not `wanted` (a private torrent), the rate
- * limits.
+ * had), uTP unless `--no-utp`, PEX unless `--no-pex`, the DHT unless off or not `wanted` (a
+ * private torrent), the rate limits.
  */
 export async function openClient(
   options: ClientFlags,

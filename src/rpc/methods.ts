@@ -818,7 +818,7 @@ async function sourceOf(args: Record<string, unknown>): Promise<TorrentSource> {
     return { torrent: parseTorrent(bytes) };
   } catch (e) {
     if (e instanceof RpcError) throw e;
-    throw new RpcError(`invalid or corrupt torrent: ${e instanceof Error ? e.message : e}`);
+    throw new RpcError(`invalid or corrupt torrent: ${messageOf(e)}`);
   }
 }
 
