@@ -207,6 +207,8 @@ export class ClientTorrent {
   #lastStats: SessionStats | undefined;
   /** Bytes moved by the jobs before the current one, and by earlier runs. */
   #earlier: Totals;
+  /** The job `pause` is stopping: blocks still arrive while it stops, and count. */
+  #stopping: TorrentJob | undefined;
   #error: string | undefined;
   /**
    * Settles with the torrent and the peers met so far (at once for a .torrent). The live
@@ -342,10 +344,10 @@ export class ClientTorrent {
 
   /** Payload bytes moved over the torrent's life: every job's, and earlier runs' (`totals`). */
   totals(): Totals {
-    const now = this.#job;
+    const now = this.#job, stopping = this.#stopping;
     return {
-      uploaded: this.#earlier.uploaded + (now?.uploaded ?? 0),
-      downloaded: this.#earlier.downloaded + (now?.downloaded ?? 0),
+      uploaded: this.#earlier.uploaded + (now?.uploaded ?? 0) + (stopping?.uploaded ?? 0),
+      downloaded: this.#earlier.downloaded + (now?.downloaded ?? 0) + (stopping?.downloaded ?? 0),
     };
   }
 
@@ -415,12 +417,22 @@ export class ClientTorrent {
     const job = this.#job;
     if (!job || this.#removed) return;
     this.#paused = true;
-    this.#earlier = this.totals();
     this.#job = undefined;
+    this.#stopping = job;
     this.#started = false;
     // A reopened torrent (a verify, a change of files) dials again the peers this one knew.
     this.#knownPeers = job.knownPeers();
-    await job.stop();
+    try {
+      await job.stop();
+    } finally {
+      // Its bytes join the earlier ones only now: a block that came in while it stopped is
+      // on disk, so the next job will not fetch (and count) it again.
+      this.#earlier = {
+        uploaded: this.#earlier.uploaded + job.uploaded,
+        downloaded: this.#earlier.downloaded + job.downloaded,
+      };
+      this.#stopping = undefined;
+    }
     const idle = { downloadRate: 0, uploadRate: 0, peersSendingToUs: 0, peersGettingFromUs: 0 };
     this.#lastStats = { ...job.stats(), ...idle, peersConnected: 0 };
   }
