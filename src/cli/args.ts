@@ -5,18 +5,19 @@
  * @module
  */
 import type { EncryptionPolicy } from "../peer/mod.ts";
-import { DEFAULT_MAX_PEERS } from "../engine/mod.ts";
 import type { TorrentVersion } from "../metainfo/mod.ts";
+// The two leaves of client/ that import nothing at run time, not its face: parsing a command
+// line (every command's first step) need not load the client, its engine and their peers.
 import {
-  DEFAULT_SPEED_SETTINGS,
+  DEFAULT_MAX_PEERS,
   MAX_ACTIVE_LIMIT,
   MAX_CONNECTIONS_LIMIT,
   MAX_PEERS_LIMIT,
   MAX_RATE_LIMIT,
   MAX_SEED_DURATION_MS,
   MAX_SEED_RATIO,
-  type SpeedSchedule,
-} from "../client/mod.ts";
+} from "../client/limits.ts";
+import { DEFAULT_SPEED_SETTINGS, type SpeedSchedule } from "../client/speed_limits.ts";
 import { formatIp, parseIp } from "../util/mod.ts";
 
 /** The commands the first word of the command line may name (`download` when absent). */

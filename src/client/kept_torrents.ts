@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { DEFAULT_MAX_PEERS, type SessionLog } from "../engine/mod.ts";
+import type { SessionLog } from "../engine/mod.ts";
 import { listedFiles, renamePath, type Torrent } from "../metainfo/mod.ts";
 import { moveResumePaths, STATE_DIR } from "../storage/mod.ts";
 import { type BandwidthPriority, BothLimits, messageOf, TokenBucket } from "../util/mod.ts";
@@ -29,6 +29,7 @@ import { type SeedLimits, SeedWatch } from "./seed_limits.ts";
 import { priorityRanges } from "./file_priorities.ts";
 import { type QueueMove, QueueOrder } from "./queue_order.ts";
 import { ActivityClock } from "./activity.ts";
+import { DEFAULT_MAX_PEERS } from "./limits.ts";
 
 /** How often seeding limits are checked. */
 const CHECK_MS = 1000;

@@ -1,10 +1,13 @@
 /**
  * The most a user may ask of a client, on the command line or over the RPC alike: a setting
  * one of them changes is saved as the other reads it, so both must hold it to the same bounds.
+ * It imports nothing, so that the command line's parser reads it without loading the client.
  *
  * @module
  */
 
+/** Peers a torrent keeps unless its user says (`--max-peers`, `peer-limit-per-torrent`). */
+export const DEFAULT_MAX_PEERS = 20;
 /** Torrents downloading at once (`--max-active`, `download-queue-size`). */
 export const MAX_ACTIVE_LIMIT = 10_000;
 /** Peers of one torrent (`--max-peers`, `peer-limit-per-torrent`, `peer-limit`). */

@@ -51,6 +51,7 @@ export { type AddChoices, KeptTorrents, type KeptTorrentsOptions } from "./kept_
 export type { QueueMove } from "./queue_order.ts";
 export { ActivityClock } from "./activity.ts";
 export {
+  DEFAULT_MAX_PEERS,
   MAX_ACTIVE_LIMIT,
   MAX_CONNECTIONS_LIMIT,
   MAX_PEERS_LIMIT,

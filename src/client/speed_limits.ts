@@ -2,7 +2,8 @@
  * The process's speed limits: the usual ones, and the alternative ones ("turtle mode", as
  * Transmission calls them) that a user switches on by hand, or a weekly schedule switches on
  * and off, to leave the line to others during the day, say. Whichever apply are set on the
- * peer hub's shared limiters, at once for every torrent.
+ * peer hub's shared limiters, at once for every torrent. It imports nothing at run time: the
+ * command line's parser reads its defaults.
  *
  * @module
  */

@@ -27,7 +27,6 @@ export {
 export { ActivePiece } from "./piece.ts";
 export { RateMeter } from "./rate.ts";
 export {
-  DEFAULT_MAX_PEERS,
   type PeerView,
   type PieceStore,
   Session,

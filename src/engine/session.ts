@@ -197,12 +197,9 @@ export interface SessionOptions {
   sequential?: boolean;
 }
 
-/** Peers a torrent keeps when not told. */
-export const DEFAULT_MAX_PEERS = 20;
-
-/** Defaults of the tunable options. */
+/** Defaults of the tunable options (a client passes its own `maxPeers`, the user's). */
 const DEFAULTS = {
-  maxPeers: DEFAULT_MAX_PEERS,
+  maxPeers: 20,
   seed: false,
   connectTimeoutMs: 10_000,
   requestTimeoutMs: 20_000,
