@@ -31,15 +31,20 @@ import { type QueueMove, QueueOrder } from "./queue_order.ts";
 import { ActivityClock } from "./activity.ts";
 import { DEFAULT_MAX_PEERS } from "./limits.ts";
 
-/** How often seeding limits are checked. */
+/** How often seeding limits and file priorities are looked at, while any torrent has some. */
 const CHECK_MS = 1000;
-/** How often the byte totals of running torrents are saved (checks between saves). */
-const SAVE_TOTALS_EVERY = 60;
 /**
- * How often the torrents' times are brought up to date (checks between): a pass over a
- * thousand idle torrents every second would cost a daemon's idle CPU more than all else.
+ * How often the check runs while none has: the torrents' times want no more, and an idle
+ * daemon woken every second for nothing spends more CPU on waking than on anything else.
  */
-const ACTIVITY_EVERY = 10;
+const QUIET_CHECK_MS = 10_000;
+/** How often the byte totals of running torrents are saved. */
+const SAVE_TOTALS_MS = 60_000;
+/**
+ * How often the torrents' times are brought up to date: a pass over a thousand idle torrents
+ * every second would cost a daemon's idle CPU more than all else.
+ */
+const ACTIVITY_MS = 10_000;
 /** How long a removed torrent's id is told to those asking what changed (`recentlyRemoved`). */
 const REMOVED_KEPT_MS = 60_000;
 
@@ -123,21 +128,26 @@ export class KeptTorrents {
   readonly #limits = new Map<number, { download: BothLimits; upload: BothLimits }>();
   /** Seeding torrents with a limit to meet. */
   readonly #watches = new Map<number, SeedWatch>();
+  /**
+   * Torrents with seeding limits or file priorities of their own, which the check looks at
+   * every second even without session limits (on a big seedbox, a few of many).
+   */
+  readonly #ownRules = new Set<number>();
   /** The ids of torrents removed lately, with when. */
   readonly #removed = new Map<number, number>();
   /** Each torrent's byte totals when this run took it up, to tell what the run moved. */
   readonly #runStart = new Map<number, Totals>();
   /** What this run moved of torrents removed since, and how many it added. */
   readonly #thisRun = { uploaded: 0, downloaded: 0, added: 0 };
-  readonly #timer: ReturnType<typeof setInterval>;
-  #checks = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the next check runs (performance.now()). */
+  #checkAt = 0;
+  #activityAt = performance.now();
+  #totalsSavedAt = performance.now();
+  #closed = false;
   /** Each torrent's start and activity dates, its time downloading and seeding, its checks. */
   readonly activity = new ActivityClock();
-  /**
-   * The session's seeding limits, for torrents that follow them (`mode: "session"`, the
-   * default); none by default.
-   */
-  seedLimits: { ratio?: number; idleMs?: number } = {};
+  #seedLimits: { ratio?: number; idleMs?: number } = {};
   /**
    * The session's incomplete folder (Transmission's `incomplete-dir`), when on: a torrent added
    * while it is downloads there and moves to its download folder once complete, unless its
@@ -153,10 +163,20 @@ export class KeptTorrents {
     this.incompleteDir = options.incompleteDir;
     this.#maxPeers = options.maxPeers ?? DEFAULT_MAX_PEERS;
     this.#maxActive = checkLimit(options.maxActive);
-    const timer = setInterval(() => this.#check(), CHECK_MS);
-    // A check left to do never keeps the process alive.
-    Deno.unrefTimer(timer);
-    this.#timer = timer;
+    this.#scheduleCheck();
+  }
+
+  /**
+   * The session's seeding limits, for torrents that follow them (`mode: "session"`, the
+   * default); none by default. Set, one met stops its torrents within a second.
+   */
+  get seedLimits(): { ratio?: number; idleMs?: number } {
+    return this.#seedLimits;
+  }
+
+  set seedLimits(limits: { ratio?: number; idleMs?: number }) {
+    this.#seedLimits = limits;
+    this.#checkSoon();
   }
 
   /** Adds back every saved torrent (each queued unless it was stopped) and says what was skipped. */
@@ -304,6 +324,7 @@ export class KeptTorrents {
     this.#records.delete(t.id);
     this.#limits.delete(t.id);
     this.#watches.delete(t.id);
+    this.#ownRules.delete(t.id);
     this.#prioritized.delete(t.id);
     this.#waiting.delete(t.id);
     this.#queue.remove(t.id);
@@ -502,6 +523,7 @@ export class KeptTorrents {
     const record = this.record(t);
     record.highPriority = high;
     record.lowPriority = low;
+    this.#noteOwnRules(t.id, record);
     this.#prioritized.get(t.id)?.release();
     this.#prioritized.delete(t.id);
     this.#applyPriorities(t);
@@ -575,7 +597,9 @@ export class KeptTorrents {
     t: ClientTorrent,
     limits: Pick<SavedTorrent, "seedRatio" | "seedIdle">,
   ): Promise<void> {
-    Object.assign(this.record(t), limits);
+    const record = this.record(t);
+    Object.assign(record, limits);
+    this.#noteOwnRules(t.id, record);
     await this.#persist(t);
   }
 
@@ -618,7 +642,8 @@ export class KeptTorrents {
 
   /** Stops the seeding-limit checks and saves every record with its totals (torrents go on). */
   async close(): Promise<void> {
-    clearInterval(this.#timer);
+    this.#closed = true;
+    clearTimeout(this.#timer);
     await Promise.all(this.client.list().map((t) => this.#persist(t)));
   }
 
@@ -632,6 +657,7 @@ export class KeptTorrents {
       totals: { uploaded: record.uploaded ?? 0, downloaded: record.downloaded ?? 0 },
     });
     this.#records.set(t.id, record);
+    this.#noteOwnRules(t.id, record);
     this.#runStart.set(t.id, {
       uploaded: record.uploaded ?? 0,
       downloaded: record.downloaded ?? 0,
@@ -801,37 +827,89 @@ export class KeptTorrents {
    * the byte totals of those that moved any.
    */
   #check(): void {
-    const saveTotals = ++this.#checks % SAVE_TOTALS_EVERY === 0;
-    if (this.#checks % ACTIVITY_EVERY === 0) this.activity.tick(this.#withRecords());
-    const sessionLimits = this.seedLimits.ratio !== undefined ||
-      this.seedLimits.idleMs !== undefined;
-    for (const t of this.client.torrents()) {
-      const record = this.#records.get(t.id);
-      if (!record) continue;
-      this.#applyPriorities(t);
-      if (saveTotals && t.job) {
-        const { uploaded, downloaded } = t.totals();
-        if (uploaded !== record.uploaded || downloaded !== record.downloaded) this.#persist(t);
+    const now = performance.now();
+    if (now - this.#activityAt >= ACTIVITY_MS) {
+      this.#activityAt = now;
+      this.activity.tick(this.#withRecords());
+    }
+    if (now - this.#totalsSavedAt >= SAVE_TOTALS_MS) {
+      this.#totalsSavedAt = now;
+      this.#saveMovedTotals();
+    }
+    const sessionLimits = this.#sessionLimits();
+    if (!sessionLimits) {
+      for (const id of this.#watches.keys()) if (!this.#ownRules.has(id)) this.#watches.delete(id);
+    }
+    // Without session limits, a torrent with no rules of its own has nothing to look at.
+    for (const id of sessionLimits ? this.#records.keys() : this.#ownRules) {
+      const t = this.client.get(id), record = this.#records.get(id);
+      if (t && record) this.#look(t, record);
+    }
+  }
+
+  /** Runs the check in a second while a torrent has rules to look at, else in ten. */
+  #scheduleCheck(): void {
+    if (this.#closed) return;
+    const ms = this.#sessionLimits() || this.#ownRules.size > 0 ? CHECK_MS : QUIET_CHECK_MS;
+    clearTimeout(this.#timer);
+    this.#checkAt = performance.now() + ms;
+    this.#timer = setTimeout(() => {
+      try {
+        this.#check();
+      } finally {
+        this.#scheduleCheck();
       }
-      // The limits first: they cost nothing, a torrent's state costs its session's numbers.
-      if (!sessionLimits && record.seedRatio?.mode !== "own" && record.seedIdle?.mode !== "own") {
-        this.#watches.delete(t.id);
-        continue;
-      }
-      const limits = this.seedLimitsOf(t);
-      if ((limits.ratio === undefined && limits.idleMs === undefined) || t.state !== "seeding") {
-        this.#watches.delete(t.id);
-        continue;
-      }
-      let watch = this.#watches.get(t.id);
-      if (!watch) this.#watches.set(t.id, watch = new SeedWatch());
-      const totalBytes = t.stats()?.totalBytes ?? 0;
-      const met = watch.check({ uploaded: t.totals().uploaded, totalBytes }, limits);
-      if (!met) continue;
+    }, ms);
+    // A check left to do never keeps the process alive.
+    Deno.unrefTimer(this.#timer);
+  }
+
+  /** After a change that gives a torrent rules to look at: the next check within a second. */
+  #checkSoon(): void {
+    if (this.#checkAt - performance.now() > CHECK_MS) this.#scheduleCheck();
+  }
+
+  #sessionLimits(): boolean {
+    return this.#seedLimits.ratio !== undefined || this.#seedLimits.idleMs !== undefined;
+  }
+
+  /** Applies `t`'s file priorities to a new session, and stops it if it met a seeding limit. */
+  #look(t: ClientTorrent, record: SavedTorrent): void {
+    this.#applyPriorities(t);
+    const limits = this.seedLimitsOf(t);
+    if ((limits.ratio === undefined && limits.idleMs === undefined) || t.state !== "seeding") {
       this.#watches.delete(t.id);
-      this.#log?.info(`torrent ${t.id}: seeding limit met (${met.limit}); stopping`);
-      record.finished = true;
-      this.stop(t).catch((e) => this.#log?.warn(`torrent ${t.id}: ${messageOf(e)}`));
+      return;
+    }
+    let watch = this.#watches.get(t.id);
+    if (!watch) this.#watches.set(t.id, watch = new SeedWatch());
+    const totalBytes = t.stats()?.totalBytes ?? 0;
+    const met = watch.check({ uploaded: t.totals().uploaded, totalBytes }, limits);
+    if (!met) return;
+    this.#watches.delete(t.id);
+    this.#log?.info(`torrent ${t.id}: seeding limit met (${met.limit}); stopping`);
+    record.finished = true;
+    this.stop(t).catch((e) => this.#log?.warn(`torrent ${t.id}: ${messageOf(e)}`));
+  }
+
+  /** Saves the records of running torrents whose byte totals moved since last saved. */
+  #saveMovedTotals(): void {
+    for (const { t, record } of this.#withRecords()) {
+      if (!t.job) continue;
+      const { uploaded, downloaded } = t.totals();
+      if (uploaded !== record.uploaded || downloaded !== record.downloaded) this.#persist(t);
+    }
+  }
+
+  /** Notes whether `id` has rules of its own for the check to look at (see `#ownRules`). */
+  #noteOwnRules(id: number, record: SavedTorrent): void {
+    const own = record.seedRatio?.mode === "own" || record.seedIdle?.mode === "own" ||
+      (record.highPriority?.length ?? 0) > 0 || (record.lowPriority?.length ?? 0) > 0;
+    if (own) {
+      this.#ownRules.add(id);
+      this.#checkSoon();
+    } else {
+      this.#ownRules.delete(id);
     }
   }
 }

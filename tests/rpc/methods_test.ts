@@ -913,6 +913,37 @@ Deno.test("daemon methods: the daemon's seeding limits and --paused hold from th
   }
 });
 
+Deno.test("daemon methods: the session's ratio limit stops the torrents that follow it, not the others", async () => {
+  const root = await Deno.makeTempDir({ prefix: "bt-session-ratio-" });
+  await writePayload(root, "q0.bin", DATA[0]);
+  await writePayload(root, "q1.bin", DATA[1]);
+  const client = await Client.open({ port: 0, hostname: LOOPBACK, utp: false });
+  const kept = await KeptTorrents.open({ client, maxActive: 5 });
+  try {
+    const methods = methodsOver(kept, root);
+    for (const file of FILES) await methods["torrent-add"]({ metainfo: encodeBase64(file) });
+    const seeding = () => [1, 2].map((id) => client.get(id)!.state === "seeding");
+    await waitFor("both seeding", () => seeding().every((s) => s), 10_000);
+    // Torrent 2 seeds without a ratio limit, the session's included.
+    await methods["torrent-set"]({ ids: [2], seedRatioMode: 2 });
+    await methods["session-set"]({ seedRatioLimited: true, seedRatioLimit: 0 });
+    await waitFor("torrent 1 stopped by the session's ratio", () => !seeding()[0], 5_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    assertEquals(seeding(), [false, true]);
+    const finished = await methods["torrent-get"]({ ids: [1], fields: ["isFinished"] });
+    assertEquals(finished.torrents, [{ isFinished: true }]);
+    // The session's limit off, torrent 2 follows the session again and seeds on.
+    await methods["session-set"]({ seedRatioLimited: false });
+    await methods["torrent-set"]({ ids: [2], seedRatioMode: 0 });
+    await new Promise((r) => setTimeout(r, 1500));
+    assertEquals(seeding(), [false, true]);
+  } finally {
+    await kept.close();
+    await client.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test("daemon methods: session-set changes peer limits and encryption at once", async () => {
   const root = await Deno.makeTempDir({ prefix: "bt-limits-" });
   const bytes = FILES[0];
