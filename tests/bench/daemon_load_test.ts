@@ -106,11 +106,19 @@ Deno.test("daemon_load: flags, the handshake and the tables", () => {
   assert(/held after 5 s\s*\|\s*3/.test(conn), conn);
   const probes = (ok: number) => ({ sent: 15, ok, throttled: 15 - ok, errors: 0, okMs: [4] });
   const hostile = renderHostileTable(1e9, [
-    { kind: "quiet", what: "quiet", seconds: [2], daemonCpuSeconds: [1], probes: probes(15) },
+    {
+      kind: "quiet",
+      what: "quiet",
+      seconds: [2],
+      rpcSeconds: [2.1],
+      daemonCpuSeconds: [1],
+      probes: probes(15),
+    },
     {
       kind: "busy core",
       what: "beside a busy core",
       seconds: [2.5],
+      rpcSeconds: [2.6],
       daemonCpuSeconds: [1],
       probes: probes(15),
     },
@@ -118,9 +126,11 @@ Deno.test("daemon_load: flags, the handshake and the tables", () => {
       kind: "attacked",
       what: "under attack",
       seconds: [3],
+      rpcSeconds: [4.25],
       daemonCpuSeconds: [2],
       probes: probes(5),
     },
   ]);
   assert(hostile.includes("slowdown under attack: 1.50x (1.20x against a busy core)"), hostile);
+  assert(/under attack\s*\|\s*1\s*\|\s*3\.00\s*\|\s*333\.3\s*\|\s*4\.25/.test(hostile), hostile);
 });
