@@ -59,6 +59,8 @@ const HEAD_END = new Uint8Array([13, 10, 13, 10]);
 /** How long after its listener fails the server listens again. */
 const RELISTEN_MS = 1000;
 const READ_SIZE = 16 * 1024;
+/** The largest body a request past its client's rate may have and keep its connection. */
+const THROTTLED_BODY_BYTES = 64 * 1024;
 /** How long a shutdown waits for handlers still at work. */
 const SHUTDOWN_WAIT_MS = 1000;
 /** How long a write may wait for the client to read before the connection is closed. */
@@ -270,7 +272,7 @@ export class Http1Server {
       }
       if (head === undefined) return;
       if (this.#limiter && !this.#limiter.allow(remote.hostname)) {
-        if (!await throttle(input, head)) return;
+        if (!await throttle(input, head, this.#options.headTimeoutMs ?? 10_000)) return;
         continue;
       }
       let request: Request, body: Body | undefined;
@@ -383,6 +385,23 @@ class Input {
         this.watchdog.expireIn(timeoutMs);
         at += await this.conn.write(bytes.subarray(at));
       }
+    } finally {
+      this.watchdog.clear();
+    }
+  }
+
+  /**
+   * Reads the next `n` bytes and drops them; false when the connection ends first or they do
+   * not all arrive in `timeoutMs` (the connection is closed then).
+   */
+  async skip(n: number, timeoutMs: number): Promise<boolean> {
+    this.watchdog.expireIn(timeoutMs);
+    try {
+      while (this.#buffer.length < n) if (!await this.#fill()) return false;
+      this.#buffer = this.#buffer.subarray(n);
+      return true;
+    } catch {
+      return false;
     } finally {
       this.watchdog.clear();
     }
@@ -644,15 +663,17 @@ async function writeResponse(
 
 /**
  * Answers a request past its client's rate with 429. The connection goes on when the request's
- * body (if any) has arrived whole with its head, and is dropped; otherwise it closes, as a
- * refused body does. False when the connection is done.
+ * body (if any) is declared small: it is read and dropped, so that a client past its rate
+ * does not come back on a new connection each time, which costs both sides more. A larger
+ * body, or one without a length, closes the connection as a refused body does. False when
+ * the connection is done.
  */
-async function throttle(input: Input, head: Head): Promise<boolean> {
+async function throttle(input: Input, head: Head, timeoutMs: number): Promise<boolean> {
   const declared = head.field("content-length") ?? "0";
   const length = /^\d{1,15}$/.test(declared) ? Number(declared) : NaN;
-  const whole = head.keepAlive && head.field("transfer-encoding") === undefined &&
-    !Number.isNaN(length) && input.take(length) !== undefined;
-  if (!whole) {
+  const small = head.keepAlive && head.field("transfer-encoding") === undefined &&
+    length <= THROTTLED_BODY_BYTES;
+  if (!small || !await input.skip(length, timeoutMs)) {
     await refuse(input, new BadRequest(429, "Too Many Requests"));
     return false;
   }
