@@ -54,6 +54,11 @@ Deno.test("rpc: the first request gets 409 with the id; with it, methods answer 
       result: "success",
       tag: 12,
     });
+    // Its length said, the answer goes in one write, not in chunks.
+    assertEquals(
+      [ok.headers.get("Content-Length"), ok.headers.get("Transfer-Encoding")],
+      [String(new TextEncoder().encode(ok.text).length), null],
+    );
     // Transmission's own tools post to the path with a trailing slash.
     const slash = await post(
       `${url}/`,
