@@ -1329,7 +1329,7 @@ async function hostileRun(ctx: HostileCtx, row: HostileRow): Promise<AttackRepor
   let report: AttackReport | undefined;
   try {
     const d = await startDaemon(ctx.work, `${row.kind} daemon`, out, [], config);
-    let seconds: number;
+    let rpcSeconds: number | undefined;
     try {
       const sessionId = await sessionIdOf(d.rpcPort);
       let attackerPid = 0, attackerCpu0 = 0;
@@ -1369,11 +1369,8 @@ async function hostileRun(ctx: HostileCtx, row: HostileRow): Promise<AttackRepor
       try {
         await d.rpc.call("torrent-add", { metainfo: ctx.torrent.base64, "download-dir": out });
         await waitComplete(d, 1, config.timeoutSec * 1000, note);
-        const rpcSeconds = (performance.now() - start) / 1000;
+        rpcSeconds = (performance.now() - start) / 1000;
         row.daemonCpuSeconds.push(processCpuSeconds(d.pid) - cpu0);
-        seconds = await loggedDownloadSeconds(`${d.dir}/logs`) ?? rpcSeconds;
-        row.seconds.push(seconds);
-        row.rpcSeconds.push(rpcSeconds);
       } finally {
         const p = await probes.stop();
         row.probes.sent += p.sent;
@@ -1397,6 +1394,11 @@ async function hostileRun(ctx: HostileCtx, row: HostileRow): Promise<AttackRepor
     } finally {
       await stopDaemon(d, note);
     }
+    // The log is whole once the daemon has stopped.
+    const logged = await loggedDownloadSeconds(`${d.dir}/logs`);
+    if (logged === undefined) throw new BenchError(`${d.name}: no download in its log`);
+    row.seconds.push(logged);
+    row.rpcSeconds.push(rpcSeconds!);
     const wrong = await firstDifference([[`${out}/h.bin`, `${ctx.data}/h.bin`]]);
     if (wrong) throw new BenchError(`WRONG DATA: ${wrong}`);
     return report;
