@@ -5,7 +5,9 @@
  * @module
  */
 import { isAbsolute, resolve } from "node:path";
-import { RpcCallError, RpcClient } from "../rpc/mod.ts";
+// The RPC's client alone, not its face: a remote command need not load the server's methods,
+// and with them the whole client (a third of its start-up).
+import { RpcCallError, RpcClient } from "../rpc/client.ts";
 import { encodeBase64, oneLine } from "../util/mod.ts";
 import type { RemoteOptions } from "./args.ts";
 import { formatBytes, formatEta, formatRate } from "./format.ts";
