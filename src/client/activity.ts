@@ -27,6 +27,8 @@ function nowSeconds(): number {
 export class ActivityClock {
   /** When each torrent was last started (Unix seconds). */
   readonly #startedAt = new Map<number, number>();
+  /** When each torrent's settings or metadata last changed in this run (Unix seconds). */
+  readonly #editedAt = new Map<number, number>();
   /** Each torrent's bytes moved at the last tick, to see when they change. */
   readonly #bytes = new Map<number, number>();
   /** How far a check of each torrent's data has got, from 0 to 1, while one runs. */
@@ -43,6 +45,20 @@ export class ActivityClock {
     return this.#startedAt.get(id) ?? 0;
   }
 
+  /** `id`'s settings or metadata change now (a user's edit, a magnet link's metadata). */
+  edited(id: number): void {
+    this.#editedAt.set(id, nowSeconds());
+  }
+
+  /**
+   * When `id`'s settings or metadata last changed in this run, in Unix seconds (Transmission's
+   * `editDate`, which its web client watches to fetch a torrent's files and trackers again);
+   * 0 when they have not.
+   */
+  editDate(id: number): number {
+    return this.#editedAt.get(id) ?? 0;
+  }
+
   /** A check of `id`'s data has got to `checked` pieces of `total`. */
   checking(id: number, checked: number, total: number): void {
     this.#checked.set(id, total > 0 ? checked / total : 1);
@@ -56,6 +72,7 @@ export class ActivityClock {
   /** Forgets `id` (removed). */
   forget(id: number): void {
     this.#startedAt.delete(id);
+    this.#editedAt.delete(id);
     this.#bytes.delete(id);
     this.#checked.delete(id);
   }

@@ -671,6 +671,7 @@ export class KeptTorrents {
     this.#applyBandwidth(t.id, record);
     t.metadata.then(async (fetched) => {
       if (!("torrent" in source)) {
+        this.activity.edited(t.id);
         this.#saved?.saveTorrent(record.hash, fetched.torrent).catch((e) =>
           this.#log?.warn(`torrent ${record.hash}: its metadata not saved: ${messageOf(e)}`)
         );

@@ -508,6 +508,7 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
         if (Object.values(bandwidth).some((v) => v !== undefined)) {
           await kept.setBandwidth(t, bandwidth);
         }
+        kept.activity.edited(t.id);
       }
       return {};
     },
@@ -515,10 +516,13 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       const location = optionalString(args, "location");
       if (location === undefined) throw new RpcError("torrent-set-location needs a location");
       const move = boolArg(args, "move") ?? false;
-      return await inTurn(args, (t) =>
-        kept.setLocation(t, location, move).catch((e) => {
-          throw new RpcError(`torrent ${t.id} not moved: ${fsReason(e)}`);
-        }));
+      return await inTurn(
+        args,
+        (t) =>
+          kept.setLocation(t, location, move).then(() => kept.activity.edited(t.id), (e) => {
+            throw new RpcError(`torrent ${t.id} not moved: ${fsReason(e)}`);
+          }),
+      );
     },
     "torrent-rename-path": async (args) => {
       const torrents = select(client, args.ids);
@@ -533,6 +537,7 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       await kept.renamePath(t, path, name).catch((e) => {
         throw new RpcError(`torrent ${t.id} not renamed: ${fsReason(e)}`);
       });
+      kept.activity.edited(t.id);
       return { id: t.id, path, name };
     },
     "torrent-verify": (args) => each(args, (t) => kept.verify(t).catch(warn(t))),

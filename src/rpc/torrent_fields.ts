@@ -244,6 +244,7 @@ const FIELDS: Record<string, (s: Source) => unknown> = {
   addedDate: (s) => s.info.addedDate,
   doneDate: (s) => s.info.doneDate,
   startDate: (s) => s.kept.activity.startDate(s.t.id),
+  editDate: (s) => s.kept.activity.editDate(s.t.id),
   activityDate: (s) => s.info.activityDate ?? 0,
   secondsDownloading: (s) => Math.round(s.info.secondsDownloading ?? 0),
   secondsSeeding: (s) => Math.round(s.info.secondsSeeding ?? 0),

@@ -82,6 +82,7 @@ const FIELDS = [
   "percentComplete",
   "eta",
   "etaIdle",
+  "editDate",
   "sequentialDownload",
   "torrentFile",
   "uploadRatio",

@@ -195,7 +195,7 @@ Deno.test("daemon methods: queue-move-* and queuePosition decide which waiting t
   }
 });
 
-Deno.test("daemon methods: primary-mime-type is the kind most of a torrent's bytes are; no groups", async () => {
+Deno.test("daemon methods: primary-mime-type is the kind most of a torrent's bytes are; no groups; editDate", async () => {
   const root = await Deno.makeTempDir({ prefix: "bt-mime-" });
   const client = await Client.open({ port: 0, hostname: LOOPBACK, utp: false });
   const kept = await KeptTorrents.open({ client, maxActive: 5 });
@@ -220,6 +220,16 @@ Deno.test("daemon methods: primary-mime-type is the kind most of a torrent's byt
       { "primary-mime-type": "text/plain", group: "" },
       { "primary-mime-type": "application/octet-stream", group: "" },
     ]);
+    // editDate: 0 until a user changes a torrent's settings, then when they did.
+    const editDates = async () =>
+      ((await methods["torrent-get"]({ fields: ["editDate"] })).torrents as { editDate: number }[])
+        .map((t) => t.editDate);
+    assertEquals(await editDates(), [0, 0, 0]);
+    const before = Math.floor(Date.now() / 1000);
+    await methods["torrent-set"]({ ids: [2], labels: ["edited"] });
+    const [one, two, three] = await editDates();
+    assert(two >= before && two <= Date.now() / 1000, `editDate ${two}, edited at ${before}`);
+    assertEquals([one, three], [0, 0]);
   } finally {
     await kept.close();
     await client.stop();
@@ -369,7 +379,9 @@ Deno.test("daemon methods: torrent-set-location moves the data of a seeding torr
     const methods = methodsOver(kept, `${root}/a`);
     await methods["torrent-add"]({ metainfo: encodeBase64(FILES[0]) });
     await waitFor("seeding what it found", () => client.get(1)!.state === "seeding");
+    assertEquals(kept.activity.editDate(1), 0);
     await methods["torrent-set-location"]({ ids: [1], location: `${root}/b`, move: true });
+    assert(kept.activity.editDate(1) > 0, "a move is an edit");
     await assertPayload(`${root}/b`, "q0.bin", DATA[0]);
     assertEquals(there(`${root}/a/q0.bin`), false);
     assertEquals(client.get(1)!.state, "seeding", "seeding on from the new place, unchecked");
@@ -617,6 +629,10 @@ Deno.test("daemon methods: an incomplete folder holds a download until it is com
       );
       assertEquals(kept.record(client.get(3)!).incompleteDir, undefined);
       assert(!there(`${incomplete}/q2.bin`));
+      // Its metadata arrived in this run: its editDate says when (a UI fetches its files then).
+      const { torrents } = await methods["torrent-get"]({ ids: [3], fields: ["editDate"] });
+      const editDate = (torrents as { editDate: number }[])[0].editDate;
+      assert(Math.abs(editDate - Date.now() / 1000) < 15, `editDate ${editDate}`);
       assertEquals(finished, ["1:moved"], "nothing was downloaded: no done hook");
     } finally {
       await metadataSeeder.stop();
