@@ -586,6 +586,19 @@ export class TorrentJob {
     for (const a of this.#announcers) a.announceNow();
   }
 
+  /**
+   * From when one of its trackers takes a manual announce at once (epoch ms), or `undefined`
+   * when none would (none running, or each busy or backing off).
+   */
+  get manualAnnounceAt(): number | undefined {
+    let soonest: number | undefined;
+    for (const a of this.#announcers) {
+      const at = a.manualAnnounceAt;
+      if (at !== undefined && (soonest === undefined || at < soonest)) soonest = at;
+    }
+    return soonest;
+  }
+
   /** Dials these peers too, counted by the source each names (`manual` when none). */
   addPeers(peers: (PeerAddress & { source?: PeerSource })[]): void {
     if (peers.length === 0) return;

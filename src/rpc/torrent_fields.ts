@@ -245,6 +245,12 @@ const FIELDS: Record<string, (s: Source) => unknown> = {
   doneDate: (s) => s.info.doneDate,
   startDate: (s) => s.kept.activity.startDate(s.t.id),
   editDate: (s) => s.kept.activity.editDate(s.t.id),
+  // When torrent-reannounce asks at once (Unix seconds, past when it may now); -1 when it would
+  // be ignored, as for a stopped torrent or one without trackers.
+  manualAnnounceTime: (s) => {
+    const at = s.t.job?.manualAnnounceAt;
+    return at === undefined ? -1 : Math.floor(at / 1000);
+  },
   activityDate: (s) => s.info.activityDate ?? 0,
   secondsDownloading: (s) => Math.round(s.info.secondsDownloading ?? 0),
   secondsSeeding: (s) => Math.round(s.info.secondsSeeding ?? 0),

@@ -166,6 +166,17 @@ export class Announcer {
     return this.#nextAt;
   }
 
+  /**
+   * From when `announceNow` announces at once (epoch ms; past when it may now): the last answer
+   * plus the tracker's minimum interval. `undefined` while it would be ignored.
+   */
+  get manualAnnounceAt(): number | undefined {
+    if (this.#state !== "running" || this.#inflight !== undefined || this.#failures > 0) {
+      return undefined;
+    }
+    return this.#lastSuccessAt + this.#minIntervalMs;
+  }
+
   /** Begins announcing: `started` at once, then at the tracker's interval. */
   start(): void {
     if (this.#state !== "idle") return;
@@ -187,8 +198,8 @@ export class Announcer {
    * a request is in flight or while backing off after failures (a retry is already scheduled).
    */
   announceNow(): void {
-    if (this.#state !== "running" || this.#inflight !== undefined || this.#failures > 0) return;
-    const earliest = this.#lastSuccessAt + this.#minIntervalMs;
+    const earliest = this.manualAnnounceAt;
+    if (earliest === undefined) return;
     const now = Date.now();
     if (now >= earliest) this.#kick();
     else if (this.#nextAt === undefined || earliest < this.#nextAt) this.#schedule(earliest - now);

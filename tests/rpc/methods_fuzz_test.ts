@@ -83,6 +83,7 @@ const FIELDS = [
   "eta",
   "etaIdle",
   "editDate",
+  "manualAnnounceTime",
   "sequentialDownload",
   "torrentFile",
   "uploadRatio",

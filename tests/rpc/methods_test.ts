@@ -6,6 +6,7 @@
 import { Client, KeptTorrents, SavedTorrents, SessionBlocklist } from "../../src/client/mod.ts";
 import { createTorrentFromBuffers, parseTorrent } from "../../src/metainfo/mod.ts";
 import { RpcError, type SessionCounts, type SessionValues } from "../../src/rpc/mod.ts";
+import { startTracker } from "../../src/tracker/mod.ts";
 import { methodsOver } from "./daemon_methods.ts";
 import { decodeBase64, encodeBase64 } from "../../src/util/mod.ts";
 import { assert, assertEquals, assertRejects } from "../assert.ts";
@@ -956,6 +957,43 @@ Deno.test("daemon methods: the session's ratio limit stops the torrents that fol
   } finally {
     await kept.close();
     await client.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("daemon methods: manualAnnounceTime says when a reannounce is taken at once; -1 stopped", async () => {
+  const root = await Deno.makeTempDir({ prefix: "bt-reannounce-" });
+  const tracker = await startTracker({ hostname: LOOPBACK });
+  const data = patternBytes(40_000, 34);
+  const torrent = createTorrentFromBuffers("r.bin", data, {
+    pieceLength: 16384,
+    announce: [[tracker.httpUrl]],
+    creationDate: null,
+  });
+  await writePayload(root, "r.bin", data);
+  const client = await Client.open({ port: 0, hostname: LOOPBACK, utp: false });
+  const kept = await KeptTorrents.open({ client, maxActive: 5 });
+  try {
+    const methods = methodsOver(kept, root);
+    await methods["torrent-add"]({ metainfo: encodeBase64(torrent) });
+    const allowedAt = async () =>
+      ((await methods["torrent-get"]({ ids: [1], fields: ["manualAnnounceTime"] })).torrents as {
+        manualAnnounceTime: number;
+      }[])[0].manualAnnounceTime;
+    // Our tracker's minimum interval is 30 s: once it answered, a reannounce waits that long.
+    let at = -1;
+    for (const end = Date.now() + 5_000; at <= Date.now() / 1000 && Date.now() < end;) {
+      await new Promise((r) => setTimeout(r, 50));
+      at = await allowedAt();
+    }
+    const wait = at - Date.now() / 1000;
+    assert(wait > 25 && wait <= 31, `a reannounce taken in ${wait} s`);
+    await methods["torrent-stop"]({ ids: [1] });
+    assertEquals(await allowedAt(), -1, "a stopped torrent announces nothing");
+  } finally {
+    await kept.close();
+    await client.stop();
+    await tracker.close();
     await Deno.remove(root, { recursive: true });
   }
 });

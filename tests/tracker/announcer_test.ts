@@ -205,6 +205,8 @@ Deno.test("Announcer: announceNow respects the minimum interval", async () => {
   const { a, peers } = make({ tiers: [["http://t/announce"]], announce: s.fn });
   a.start();
   await until(() => s.calls.length === 1 && peers.length === 1);
+  const allowed = a.manualAnnounceAt ?? 0;
+  assert(allowed - Date.now() > 50 && allowed - Date.now() <= 150, `allowed at ${allowed}`);
   a.announceNow();
   await sleep(50);
   assertEquals(s.calls.length, 1, "too early");
@@ -216,6 +218,7 @@ Deno.test("Announcer: announceNow respects the minimum interval", async () => {
   await sleep(30);
   assertEquals(s.calls.length, 2);
   await a.stop();
+  assertEquals(a.manualAnnounceAt, undefined, "stopped: none taken");
 });
 
 Deno.test("Announcer: stop cancels a request in flight and still says stopped", async () => {
