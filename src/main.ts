@@ -79,11 +79,12 @@ export async function main(args: string[], io: CommandIO = processIO()): Promise
  */
 async function failure(e: unknown): Promise<[number, string]> {
   if (e instanceof UsageError) return [2, `bittorrent: ${e.message}`];
+  if (e instanceof CommandError) return [1, `bittorrent: error: ${e.message}`];
   const [{ TorrentError }, { StorageError }] = await Promise.all([
     import("./metainfo/mod.ts"),
     import("./storage/mod.ts"),
   ]);
-  if (e instanceof CommandError || e instanceof TorrentError || e instanceof StorageError) {
+  if (e instanceof TorrentError || e instanceof StorageError) {
     return [1, `bittorrent: error: ${e.message}`];
   }
   return [1, `bittorrent: unexpected error: ${e instanceof Error ? e.stack : e}`];

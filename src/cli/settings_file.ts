@@ -117,7 +117,7 @@ export async function withSettingsFile(
  * //   port: undefined,
  * //   "no-dht": undefined,
  * //   "no-utp": true,
-//   "no-pex": undefined,
+ * //   "no-pex": undefined,
  * //   "incomplete-dir": undefined,
  * //   "max-active": 3,
  * //   "max-download-rate": undefined,

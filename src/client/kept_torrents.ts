@@ -34,17 +34,18 @@ import { DEFAULT_MAX_PEERS } from "./limits.ts";
 /** How often seeding limits and file priorities are looked at, while any torrent has some. */
 const CHECK_MS = 1000;
 /**
- * How often the check runs while none has: the torrents' times want no more, and an idle
- * daemon woken every second for nothing spends more CPU on waking than on anything else.
- */
-const QUIET_CHECK_MS = 10_000;
-/** How often the byte totals of running torrents are saved. */
-const SAVE_TOTALS_MS = 60_000;
-/**
  * How often the torrents' times are brought up to date: a pass over a thousand idle torrents
  * every second would cost a daemon's idle CPU more than all else.
  */
 const ACTIVITY_MS = 10_000;
+/**
+ * How often the check runs while no torrent has limits or priorities: the torrents' times want
+ * no more, and an idle daemon woken every second for nothing spends more CPU on waking than on
+ * anything else.
+ */
+const QUIET_CHECK_MS = ACTIVITY_MS;
+/** How often the byte totals of running torrents are saved. */
+const SAVE_TOTALS_MS = 60_000;
 /** How long a removed torrent's id is told to those asking what changed (`recentlyRemoved`). */
 const REMOVED_KEPT_MS = 60_000;
 

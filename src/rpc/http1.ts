@@ -59,6 +59,8 @@ const HEAD_END = new Uint8Array([13, 10, 13, 10]);
 /** How long after its listener fails the server listens again. */
 const RELISTEN_MS = 1000;
 const READ_SIZE = 16 * 1024;
+/** The default of `headTimeoutMs`. */
+const HEAD_TIMEOUT_MS = 10_000;
 /** The largest body a request past its client's rate may have and keep its connection. */
 const THROTTLED_BODY_BYTES = 64 * 1024;
 /** How long a shutdown waits for handlers still at work. */
@@ -241,7 +243,11 @@ export class Http1Server {
 
   /** How long a connection waits for a request's head before it may be closed for another. */
   #grace(): number {
-    return Math.min(1000, (this.#options.headTimeoutMs ?? 10_000) / 4);
+    return Math.min(1000, this.#headTimeoutMs() / 4);
+  }
+
+  #headTimeoutMs(): number {
+    return this.#options.headTimeoutMs ?? HEAD_TIMEOUT_MS;
   }
 
   #relisten(): void {
@@ -261,7 +267,7 @@ export class Http1Server {
       state.waitingSince = performance.now();
       try {
         head = await input.head(
-          this.#options.headTimeoutMs ?? 10_000,
+          this.#headTimeoutMs(),
           this.#options.maxHeadBytes ?? 16 * 1024,
         );
       } catch (e) {
@@ -272,7 +278,7 @@ export class Http1Server {
       }
       if (head === undefined) return;
       if (this.#limiter && !this.#limiter.allow(remote.hostname)) {
-        if (!await throttle(input, head, this.#options.headTimeoutMs ?? 10_000)) return;
+        if (!await throttle(input, head, this.#headTimeoutMs())) return;
         continue;
       }
       let request: Request, body: Body | undefined;

@@ -644,7 +644,6 @@ byId("settings-form").addEventListener("submit", async (event) => {
       "dht-enabled": field("set-dht").checked,
       "utp-enabled": field("set-utp").checked,
       "pex-enabled": field("set-pex").checked,
-
       "blocklist-url": field("set-blocklist").value.trim(),
       "blocklist-enabled": field("set-blocklist-on").checked,
     });
