@@ -5,8 +5,7 @@
  * @module
  */
 import { createTorrentFromPath, parseTorrent, TorrentError } from "../metainfo/mod.ts";
-import { fsReason } from "../storage/mod.ts";
-import { FileHashingError } from "../util/mod.ts";
+import { FileHashingError, fsReason } from "../util/mod.ts";
 import type { CreateCommandOptions } from "./args.ts";
 import { CommandError, type CommandIO, processIO } from "./io.ts";
 import { emptySnapshot, ProgressDisplay } from "./display.ts";

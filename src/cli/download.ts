@@ -12,8 +12,8 @@ import {
   type Torrent,
   torrentFileFromInfo,
 } from "../metainfo/mod.ts";
-import { fsReason, STATE_DIR } from "../storage/mod.ts";
-import { writeFileAtomic } from "../util/mod.ts";
+import { STATE_DIR } from "../storage/mod.ts";
+import { fsReason, writeFileAtomic } from "../util/mod.ts";
 import { CommandError, type CommandIO, EXIT_INTERRUPTED, processIO } from "./io.ts";
 import { loadInput } from "./input.ts";
 import { type CliOptions, resolveSelection } from "./args.ts";

@@ -12,8 +12,7 @@ import {
   type Torrent,
   TorrentError,
 } from "../metainfo/mod.ts";
-import { fsReason } from "../storage/mod.ts";
-import { readFileAtMost } from "../util/mod.ts";
+import { fsReason, readFileAtMost } from "../util/mod.ts";
 import { CommandError } from "./io.ts";
 
 /**

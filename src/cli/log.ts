@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { fsReason } from "../storage/mod.ts";
+import { fsReason } from "../util/mod.ts";
 
 /** Severity of a log line, from chatty to serious. */
 export type LogLevel = "debug" | "info" | "warn" | "error";

@@ -7,8 +7,7 @@
 import { Client } from "../client/mod.ts";
 import { DEFAULT_BOOTSTRAP } from "../dht/mod.ts";
 import { type Blocklist, loadBlocklist } from "../peer/mod.ts";
-import { fsReason } from "../storage/mod.ts";
-import { FetchError } from "../util/mod.ts";
+import { FetchError, fsReason } from "../util/mod.ts";
 import { type CliOptions, defaultStateDir } from "./args.ts";
 import { CommandError, type CommandIO } from "./io.ts";
 import { Logger } from "./log.ts";

@@ -12,8 +12,7 @@
  * @module
  */
 import type { SessionValues } from "../rpc/mod.ts";
-import { fsReason } from "../storage/mod.ts";
-import { writeFileAtomic } from "../util/mod.ts";
+import { fsReason, writeFileAtomic } from "../util/mod.ts";
 import { commandFlags, type DaemonOptions, formatSchedule, parseArgs, UsageError } from "./args.ts";
 
 /** The file's name in the daemon's state folder. */

@@ -8,8 +8,7 @@
  * @module
  */
 import { MAX_TORRENT_FILE_BYTES, parseTorrent, TorrentError } from "../metainfo/mod.ts";
-import { fsReason } from "../storage/mod.ts";
-import { messageOf, readFileAtMost } from "../util/mod.ts";
+import { fsReason, messageOf, readFileAtMost } from "../util/mod.ts";
 
 /** What a watch folder runs on. */
 export interface WatchFolderOptions {

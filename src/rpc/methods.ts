@@ -37,12 +37,12 @@ import {
   type Torrent,
 } from "../metainfo/mod.ts";
 import type { SessionLog } from "../engine/mod.ts";
-import { fsReason } from "../storage/mod.ts";
 import {
   type BandwidthPriority,
   decodeBase64,
   fetchCapped,
   FetchError,
+  fsReason,
   isWebAddress,
   messageOf,
   readFileAtMost,

@@ -7,8 +7,9 @@
  * @module
  */
 import type { FileHandle } from "node:fs/promises";
+import { errorCode } from "../util/mod.ts";
 import { DiskWriter, replacedFileError } from "./disk_writer.ts";
-import { errorCode, fsError } from "./error.ts";
+import { fsError } from "./error.ts";
 import { dropCachedPages } from "./page_cache.ts";
 
 /**

@@ -34,7 +34,7 @@
  *
  * @module
  */
-export { fsReason, StorageError } from "./error.ts";
+export { StorageError } from "./error.ts";
 export { type Segment, segmentsOf, type StorageFile, type StorageLayout } from "./layout.ts";
 export { Storage, type StorageOptions } from "./storage.ts";
 export { sharedPieces, verifiedBytesOf, wantedPieces } from "./selection.ts";

@@ -12,8 +12,9 @@
  * @module
  */
 import { join } from "node:path";
+import { errorCode } from "../util/mod.ts";
 import { DataFile } from "./data_file.ts";
-import { errorCode, fsError, StorageError } from "./error.ts";
+import { fsError, StorageError } from "./error.ts";
 
 /** Folder inside the output folder that holds the client's own files (part file, records). */
 export const STATE_DIR = ".bittorrent";

@@ -6,7 +6,8 @@
  * @module
  */
 import { basename, dirname, join, resolve, sep } from "node:path";
-import { errorCode, fsError, StorageError } from "./error.ts";
+import { errorCode } from "../util/mod.ts";
+import { fsError, StorageError } from "./error.ts";
 import { isStored, type StorageLayout } from "./layout.ts";
 
 /**

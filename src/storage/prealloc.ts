@@ -14,7 +14,8 @@
  *
  * @module
  */
-import { errorCode, fsError, StorageError } from "./error.ts";
+import { errorCode } from "../util/mod.ts";
+import { fsError, StorageError } from "./error.ts";
 
 /** Zeros written per call while preallocating. */
 const CHUNK = 4 * 1024 * 1024;

@@ -15,12 +15,13 @@ import {
   Bitfield,
   decodeBase64,
   encodeBase64,
+  errorCode,
   isValidBitfield,
   readFileAtMost,
   toHex,
   writeFileAtomic,
 } from "../util/mod.ts";
-import { errorCode, fsError, StorageError } from "./error.ts";
+import { fsError, StorageError } from "./error.ts";
 import { isStored, type StorageLayout } from "./layout.ts";
 
 /** Format version written into every record; a record of another version is stale. */

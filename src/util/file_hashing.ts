@@ -8,6 +8,7 @@
  * @module
  */
 import { sha1 } from "./digest.ts";
+import { fsReason } from "./os_error.ts";
 import {
   blocksRoot,
   type FileMerkle,
@@ -115,7 +116,7 @@ export function hashTask(task: HashTask, buffer: { bytes: Uint8Array }): Uint8Ar
     try {
       file = Deno.openSync(s.path, { read: true });
     } catch (e) {
-      throw new FileHashingError(`cannot read ${s.path}: ${reason(e)}`, s.path);
+      throw new FileHashingError(`cannot read ${s.path}: ${fsReason(e)}`, s.path);
     }
     try {
       file.seekSync(s.position, Deno.SeekMode.Start);
@@ -128,20 +129,13 @@ export function hashTask(task: HashTask, buffer: { bytes: Uint8Array }): Uint8Ar
       }
     } catch (e) {
       if (e instanceof FileHashingError) throw e;
-      throw new FileHashingError(`cannot read ${s.path}: ${reason(e)}`, s.path);
+      throw new FileHashingError(`cannot read ${s.path}: ${fsReason(e)}`, s.path);
     } finally {
       file.close();
     }
   }
   if (filled > 0) hashPiece();
   return hashes;
-}
-
-function reason(e: unknown): string {
-  if (e instanceof Deno.errors.NotFound) return "no such file";
-  if (e instanceof Deno.errors.PermissionDenied) return "permission denied";
-  if (e instanceof Deno.errors.IsADirectory) return "it is a folder";
-  return e instanceof Error ? e.message : String(e);
 }
 
 /** What every task of one `hashFiles` call makes, as `HashTask` spells it. */

@@ -1,7 +1,7 @@
 /**
  * Small shared helpers: the piece bitmap, bytes and hex, SHA-1 and SHA-256, merkle trees, RC4,
  * the rate throttle, a shared UDP port, system libraries through FFI, a capped HTTP GET, files
- * replaced whole and read within a bound.
+ * replaced whole and read within a bound, OS errors in words.
  *
  * @module
  */
@@ -52,6 +52,7 @@ export {
 export { type BandwidthPriority, BothLimits, PerSourceLimiter, TokenBucket } from "./throttle.ts";
 export { openLinuxLibrary } from "./native.ts";
 export { readFileAtMost } from "./bounded_read.ts";
+export { errorCode, fsReason } from "./os_error.ts";
 export { mediaType } from "./media_type.ts";
 export { releaseFreeMemory } from "./free_memory.ts";
 export { type AtomicWriteOptions, writeFileAtomic } from "./atomic_file.ts";

@@ -1,5 +1,5 @@
 import { StorageError } from "../../src/storage/mod.ts";
-import { errorCode, fsError } from "../../src/storage/error.ts";
+import { fsError } from "../../src/storage/error.ts";
 import { assert, assertEquals } from "../assert.ts";
 
 function osError(code: string): Error {
@@ -28,11 +28,4 @@ Deno.test("fsError: OS error codes become one clear line naming the path", () =>
   assertEquals(unknown.code, undefined);
   const already = new StorageError("kept");
   assert(fsError(already, "write", "/x") === already, "StorageError passes through");
-});
-
-Deno.test("errorCode: Deno error classes map to codes", () => {
-  assertEquals(errorCode(new Deno.errors.NotFound("x")), "ENOENT");
-  assertEquals(errorCode(new Deno.errors.PermissionDenied("x")), "EACCES");
-  assertEquals(errorCode(null), undefined);
-  assertEquals(errorCode("ENOENT"), undefined);
 });

@@ -64,7 +64,7 @@ Deno.test("hashFiles: a missing file or one shorter than said is a FileHashingEr
       await assertRejects(
         () => hashFiles([{ path: `${dir}/gone`, length: 10 }], 16384, { workers }),
         FileHashingError,
-        `cannot read ${dir}/gone: no such file`,
+        `cannot read ${dir}/gone: no such file or folder`,
       );
     }
   } finally {
