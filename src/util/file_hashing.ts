@@ -1,7 +1,7 @@
 /**
- * The piece hashes of files on disk, on worker threads: each worker reads a run of whole pieces
- * itself and hashes them, so reading and hashing spread over every core and the main thread only
- * hands out runs and collects hashes. v1 hashes the files laid end to end (SHA-1 a piece); v2
+ * The piece hashes of files on disk, on every core: the calling thread and a worker thread per
+ * other core each take runs of whole pieces from one queue, read them and hash them, so reading
+ * and hashing spread over the cores without one waiting on another. v1 hashes the files laid end to end (SHA-1 a piece); v2
  * starts each file on a piece and builds its merkle tree (BEP 52); hybrid does both over the same
  * aligned pieces, each piece read once.
  *
@@ -63,8 +63,8 @@ export type HashAnswer =
 const TASK_BYTES = 4 * 1024 * 1024;
 /** Tasks queued at each worker, so it never waits for the next one. */
 const IN_FLIGHT = 2;
-/** Most workers started; a worker reads and hashes a core's worth. */
-const MAX_WORKERS = 4;
+/** Most threads hashing, the calling thread among them; each reads and hashes a core's worth. */
+const MAX_THREADS = 4;
 /** Payloads below this are hashed on the calling thread unless workers are asked for. */
 const SMALL_BYTES = 16 * 1024 * 1024;
 
@@ -224,8 +224,8 @@ export interface HashFilesOptions {
   /** Called after each run of pieces with the bytes hashed so far and the total. */
   onProgress?: (done: number, total: number) => void;
   /**
-   * Worker threads; default: one per core, at most 4 (none below 16 MiB). 0 hashes on this
-   * thread.
+   * Worker threads hashing beside this one; default: one per core but this thread's, three at
+   * most (none below 16 MiB). 0 hashes on this thread alone.
    */
   workers?: number;
 }
@@ -286,21 +286,21 @@ export async function hashFiles(
     done += task.segments.reduce((n, s) => n + s.length, 0);
     options.onProgress?.(done, total);
   };
-  // A worker costs some 30 ms to start: small payloads hash faster on this thread.
+  // A worker takes this thread some 15 ms to start: small payloads hash faster here alone.
   const byDefault = total < SMALL_BYTES
     ? 0
-    : Math.min(navigator.hardwareConcurrency ?? 1, MAX_WORKERS);
-  const wanted = Math.min(options.workers ?? byDefault, Math.ceil(total / TASK_BYTES));
+    : Math.min(navigator.hardwareConcurrency ?? 1, MAX_THREADS) - 1;
+  const wanted = Math.min(options.workers ?? byDefault, Math.ceil(total / TASK_BYTES) - 1);
+  // Started first, the workers load their code while this thread hashes.
   const workers = Array.from({ length: Math.max(0, wanted) }, () => new HashWorker());
-  if (workers.length === 0) {
-    const buffer = { bytes: new Uint8Array(0) };
-    for (const task of tasks) finished(task, hashTask(task, buffer));
-  } else {
-    try {
-      await Promise.all(workers.map((w) => w.drain(tasks, finished)));
-    } finally {
-      for (const w of workers) w.worker.terminate();
-    }
+  const queue = new TaskQueue(tasks);
+  try {
+    await Promise.all([hashHere(queue, finished), ...workers.map((w) => w.drain(queue, finished))]);
+  } catch (e) {
+    queue.close();
+    throw e;
+  } finally {
+    for (const w of workers) w.worker.terminate();
   }
   return { pieces, merkle: roots && fileTrees(files, pieceLength, roots) };
 }
@@ -320,6 +320,52 @@ function fileTrees(
     if (count === 1) return { root: row.slice() };
     const layer = row.slice();
     return { root: layerRoot(layer, pieceLength), layer };
+  });
+}
+
+/** The tasks of one `hashFiles` call, taken by every thread hashing until done or closed. */
+class TaskQueue implements Iterator<HashTask> {
+  #closed = false;
+
+  constructor(readonly tasks: Iterator<HashTask>) {}
+
+  next(): IteratorResult<HashTask> {
+    return this.#closed ? { done: true, value: undefined } : this.tasks.next();
+  }
+
+  /** Ends the queue for every thread: one of them failed. */
+  close(): void {
+    this.#closed = true;
+  }
+}
+
+/**
+ * Hashes tasks from `queue` on this thread, one per turn of the event loop, so the workers'
+ * answers are taken (and their next tasks given) in between.
+ */
+async function hashHere(
+  queue: Iterator<HashTask>,
+  finished: (task: HashTask, hashes: Uint8Array) => void,
+): Promise<void> {
+  const buffer = { bytes: new Uint8Array(0) };
+  for (let next = queue.next(); !next.done; next = queue.next()) {
+    finished(next.value, hashTask(next.value, buffer));
+    await nextTurn();
+  }
+}
+
+/**
+ * Resolves on a later turn of the event loop, once the messages already waiting are taken; a
+ * message port rather than a timer, which may be held back to 4 ms when timers nest.
+ */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => {
+    const { port1, port2 } = new MessageChannel();
+    port1.onmessage = () => {
+      port1.close();
+      resolve();
+    };
+    port2.postMessage(null);
   });
 }
 
