@@ -12,7 +12,7 @@
 import { parseArgs, UsageError } from "./cli/args.ts";
 import { JsonEvents } from "./cli/events.ts";
 import { helpText } from "./cli/help.ts";
-import { CommandError, type CommandIO, processIO } from "./cli/io.ts";
+import { CommandError, type CommandIO, EXIT_OUTPUT_CLOSED, processIO } from "./cli/io.ts";
 import denoConfig from "../deno.json" with { type: "json" };
 
 /** The version printed by `--version`. */
@@ -21,8 +21,17 @@ export const VERSION: string = denoConfig.version;
 /**
  * Runs the CLI with `args` and returns the exit code. Everything it prints goes through `io`,
  * failures as one line on its `err` (and, with `--json`, an `error` event on its `out`).
+ *
+ * Once `io.outputClosed` is aborted (the reader of a pipe gone) the run ends as SIGPIPE ends
+ * other programs: at once, with exit code 141; but a download stops as for Ctrl-C (its resume
+ * record saved) and the daemon, whose work is not its output, goes on.
  */
 export async function main(args: string[], io: CommandIO = processIO()): Promise<number> {
+  const code = await runCommand(args, io);
+  return io.outputClosed?.aborted ? EXIT_OUTPUT_CLOSED : code;
+}
+
+async function runCommand(args: string[], io: CommandIO): Promise<number> {
   let json = false;
   try {
     const parsed = parseArgs(args);
@@ -36,6 +45,12 @@ export async function main(args: string[], io: CommandIO = processIO()): Promise
     }
     // Events are the output of download, verify and create; `info --json` is one object.
     json = "json" in parsed && parsed.command !== "info" && parsed.json === true;
+    // A download (or a magnet's info) stops through its interrupt watch; the daemon goes on.
+    const stopsOnItsOwn = parsed.command === undefined || parsed.command === "download" ||
+      parsed.command === "info" || parsed.command === "daemon";
+    if (!stopsOnItsOwn) {
+      io.outputClosed?.addEventListener("abort", () => Deno.exit(EXIT_OUTPUT_CLOSED));
+    }
     switch (parsed.command) {
       case "verify":
         return await (await import("./cli/verify.ts")).runVerify(parsed, io);
@@ -59,7 +74,7 @@ export async function main(args: string[], io: CommandIO = processIO()): Promise
       case "stats":
         return await (await import("./cli/remote.ts")).runRemote(parsed, io);
       default:
-        return await (await import("./cli/download.ts")).runDownload(parsed, io);
+        return await (await import("./cli/download.ts")).runDownload(parsed, io, io.outputClosed);
     }
   } catch (e) {
     const [code, line] = await failure(e);

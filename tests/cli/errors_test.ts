@@ -352,3 +352,41 @@ Deno.test("cli: SIGINT exits 130 and keeps only written pieces; a rerun resumes"
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("cli: a closed standard output ends a run quietly with 141; a download stops cleanly", async () => {
+  const dir = await workdir();
+  try {
+    const data = new Uint8Array(64 * 1024).fill(7);
+    await Deno.writeFile(`${dir}/a.bin`, data);
+    await Deno.writeFile(`${dir}/a.torrent`, createTorrentFromBuffers("a.bin", data));
+    const runs = [
+      ["completions", "bash"],
+      ["create", `${dir}/a.bin`, "-o", `${dir}/b.torrent`, "--json"],
+      // Its one peer is a closed port: the download runs until something stops it.
+      ["-i", `${dir}/a.torrent`, "-o", `${dir}/out`, "--peer", "127.0.0.1:9", "--no-dht", "--json"],
+    ];
+    for (const args of runs) {
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--quiet", MAIN, ...args],
+        cwd: dir,
+        env: { NO_COLOR: "1", XDG_STATE_HOME: `${dir}/state` },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      await child.stdout.cancel(); // the reader is gone before the first line is written
+      const [status, stderr] = await Promise.all([child.status, new Response(child.stderr).text()]);
+      assertEquals(status.code, 141, `${args.join(" ")}: stderr: ${stderr}`);
+      assertEquals(stderr, "", args.join(" "));
+    }
+    // create ends before hashing, as SIGPIPE would end it: no torrent is written.
+    assert(!(await Deno.stat(`${dir}/b.torrent`).then(() => true, () => false)), "no b.torrent");
+    // The download stopped as for Ctrl-C, through its log's last line.
+    const logs = `${dir}/state/bittorrent/logs`;
+    const [log] = await Array.fromAsync(Deno.readDir(logs));
+    const lines = (await Deno.readTextFile(`${logs}/${log.name}`)).trimEnd().split("\n");
+    assert(lines.at(-1)!.includes("finished (interrupted)"), lines.at(-1));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
