@@ -20,7 +20,7 @@
  */
 export interface WriterBatch {
   /** Files named here for the first time: their id, path and the inode and device opened. */
-  files: { file: number; path: string; ino: number; dev: number }[];
+  files: { file: number; path: string; ino: number | null; dev: number }[];
   /** The memory the writes read; each write names one by its index here. */
   buffers: (SharedArrayBuffer | ArrayBuffer)[];
   /** Requests in order: `[op, file, buffer, offset, length, position]` each. */
@@ -72,7 +72,7 @@ const BATCH_DELAY_MS = 3;
  * await Deno.writeFile(`${dir}/a`, new Uint8Array(0));
  * const { ino, dev } = await Deno.stat(`${dir}/a`);
  * const writer = DiskWriter.acquire();
- * await writer.write(`${dir}/a`, ino!, dev, new Uint8Array([1, 2, 3]), 2);
+ * await writer.write(`${dir}/a`, ino, dev, new Uint8Array([1, 2, 3]), 2);
  * await writer.forget(`${dir}/a`);
  * writer.release();
  * console.log(await Deno.readFile(`${dir}/a`)); // Uint8Array(5) [ 0, 0, 1, 2, 3 ]
@@ -113,7 +113,7 @@ export class DiskWriter {
    * device `dev`. A `data` over a `SharedArrayBuffer` must stay unchanged until this settles.
    * Rejects with an `Error` carrying the OS `code` (`ENOSPC`, ...).
    */
-  write(path: string, ino: number, dev: number, data: Uint8Array, position: number) {
+  write(path: string, ino: number | null, dev: number, data: Uint8Array, position: number) {
     if (this.#users === 0) return Promise.reject(new Error("disk writer not acquired"));
     let file = this.#fileIds.get(path);
     if (file === undefined) {

@@ -21,7 +21,7 @@ import { errorCode } from "../util/os_error.ts";
 /** A file the main thread named, opened on its first write. */
 interface Target {
   path: string;
-  ino: number;
+  ino: number | null;
   dev: number;
   file?: Deno.FsFile;
   /** Where the file's offset stands (-1: unknown, after a failed write). */

@@ -109,11 +109,39 @@ Deno.test("DataFile: reads past the end are short; a read-only file refuses writ
   });
 });
 
+Deno.test("DataFile: reads asked at once, anywhere in the file, each get their own bytes", async () => {
+  await withTempDir(async (dir) => {
+    const data = new Uint8Array(100_000).map((_, i) => (i * 7 + (i >> 8)) & 0xff);
+    await Deno.writeFile(`${dir}/a`, data);
+    const file = await DataFile.open(`${dir}/a`, { write: false });
+    // Runs that continue each other and jumps back and forth, all in flight together.
+    const asks = [[0, 5000], [5000, 5000], [70_000, 3000], [10_000, 1], [99_990, 50], [0, 100_000]];
+    const got = await Promise.all(asks.map(async ([position, length]) => {
+      const buf = new Uint8Array(length + 2);
+      const n = await file.read(buf, 2, length, position);
+      return buf.subarray(2, 2 + n);
+    }));
+    asks.forEach(([position, length], i) => {
+      assertEquals(got[i], data.subarray(position, position + length), `read at ${position}`);
+    });
+    await file.close();
+  });
+});
+
 Deno.test("DataFile: never opens through a symbolic link, nor writes to a file swapped in later", async () => {
   await withTempDir(async (dir) => {
     await Deno.writeFile(`${dir}/secret`, new Uint8Array([9, 9, 9]));
     await Deno.symlink(`${dir}/secret`, `${dir}/link`);
     await assertRejects(() => DataFile.open(`${dir}/link`, { write: true }));
+    // Nor is a file made through one, dangling or not.
+    await Deno.symlink(`${dir}/made`, `${dir}/dangling`);
+    for (const name of ["link", "dangling"]) {
+      const refused = await assertRejects(() =>
+        DataFile.open(`${dir}/${name}`, { write: true, create: true })
+      );
+      assertEquals((refused as { code?: string }).code, "ELOOP", name);
+    }
+    assertEquals(await Deno.stat(`${dir}/made`).catch(() => "none"), "none");
 
     const file = await DataFile.open(`${dir}/a`, { write: true, create: true });
     // Replaced by a link before the first write: the writer must not follow it.
