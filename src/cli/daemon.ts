@@ -20,15 +20,15 @@ import { webPages } from "../web/mod.ts";
 import type { DaemonOptions } from "./args.ts";
 import { saveSettings, sessionSettings } from "./settings_file.ts";
 import { loadStats, saveStats } from "./stats_file.ts";
-import { encodeBase64, fsReason, releaseFreeMemory } from "../util/mod.ts";
+import { encodeBase64, fsReason, MemoryReleaser } from "../util/mod.ts";
 import { resolve } from "node:path";
 import { CommandError, type CommandIO, processIO } from "./io.ts";
 import { openClient, openLog, watchInterrupts } from "./process.ts";
 
 /**
- * How often the daemon gives the C allocator's free memory back: what a burst freed (a
- * thousand checks, a download's buffers) otherwise stays resident. Each call takes well under
- * a millisecond when there is little to give.
+ * How often the daemon gives back what a burst left behind (the heap's garbage once quiet, the C
+ * allocator's free memory; see `MemoryReleaser`), which otherwise stays resident. A look takes
+ * well under a millisecond when there is little to give.
  */
 const RELEASE_MEMORY_MS = 10_000;
 /**
@@ -159,7 +159,8 @@ export async function runDaemon(
         `http://${host}:${server.port}/transmission/rpc`;
       log.info(`daemon running: ${line}`);
       io.out(`bittorrent daemon: ${line} (Ctrl-C stops)\n`);
-      const release = setInterval(releaseFreeMemory, RELEASE_MEMORY_MS);
+      const memory = new MemoryReleaser();
+      const release = setInterval(() => memory.release(), RELEASE_MEMORY_MS);
       const statsTimer = setInterval(keepStats, SAVE_STATS_MS);
       const scheduleTimer = setInterval(() => speeds.tick(), SCHEDULE_CHECK_MS);
       // A dropped file is added as a torrent-add of its bytes would add it.

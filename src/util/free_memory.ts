@@ -1,30 +1,99 @@
 /**
- * Giving memory the C allocator holds free back to the system. glibc keeps what a burst freed
- * (a thousand torrents' files read at their check, a finished download's buffers) in its
- * arenas, where it still counts as the process's resident memory until reused; only
- * `malloc_trim` hands those pages back. A long-running process calls this now and then.
+ * Giving back the memory a burst of work left behind, in a long-running process.
+ *
+ * Two kinds stay resident after a burst (a thousand torrents added and checked, a UI's polls, a
+ * finished download). The JavaScript heap's garbage: V8 collects it as allocation goes on, and
+ * its memory reducer collects a few rounds once the process first goes quiet, but not again for
+ * a smaller burst, so an idle daemon kept the garbage of its last polls (some 8 MB after ten
+ * `torrent-get`s of 1,000 torrents). And what the C allocator holds free: glibc keeps freed
+ * memory (the heap's external buffers among it) in its arenas, resident until reused, and only
+ * `malloc_trim` hands those pages back.
  *
  * @module
  */
 import { openLinuxLibrary } from "./native.ts";
 
+/** Heap grown since the last collection that is worth collecting once the process is quiet. */
+const GARBAGE_BYTES = 2 * 1024 * 1024;
+/** A heap that moved less than this between two looks belongs to a quiet process. */
+const QUIET_BYTES = 256 * 1024;
+
 let libc: { malloc_trim(pad: number | bigint): number } | null | undefined;
 
-/**
- * Returns the allocator's free pages to the system; false where that cannot be done here (not
- * Linux with glibc, or no FFI permission), which only leaves them as they are.
- *
- * @example
- * ```ts
- * import { releaseFreeMemory } from "./free_memory.ts";
- * console.log(typeof releaseFreeMemory()); // boolean
- * ```
- */
-export function releaseFreeMemory(): boolean {
+/** Returns the C allocator's free pages to the system where that can be done (glibc, FFI). */
+function trimAllocator(): void {
   libc ??= openLinuxLibrary(["libc.so.6"], {
     malloc_trim: { parameters: ["usize"], result: "i32" },
   });
-  if (libc === null) return false;
-  libc.malloc_trim(0);
-  return true;
+  libc?.malloc_trim(0);
+}
+
+/** What a `MemoryReleaser` looks at and calls; the process's own by default. */
+export interface MemoryHooks {
+  /** Bytes the JavaScript heap holds, garbage included. */
+  heapUsed(): number;
+  /** A full collection, or undefined where V8 does not offer one (`--expose-gc` unset). */
+  collect?: () => void;
+  /** Hands the C allocator's free pages back. */
+  trim(): void;
+}
+
+/** V8's `gc` with `--expose-gc`; the options object picks the kind of collection. */
+type ExposedGc = (options?: { type: "major"; execution: "sync"; flavor: "last-resort" }) => void;
+
+function processHooks(): MemoryHooks {
+  const gc = (globalThis as { gc?: ExposedGc }).gc;
+  return {
+    heapUsed: () => Deno.memoryUsage().heapUsed,
+    // The last-resort kind also hands back the pages it emptied, which a plain one keeps pooled.
+    collect: gc && (() => gc({ type: "major", execution: "sync", flavor: "last-resort" })),
+    trim: trimAllocator,
+  };
+}
+
+/**
+ * Gives memory back when `release` is called now and then (the daemon: every 10 s): once the
+ * heap stopped moving between two calls but holds `GARBAGE_BYTES` more than after the last
+ * collection, it collects (a pause of some 10-30 ms, taken when nothing else is going on);
+ * then it trims the C allocator. While work goes on the heap moves, and V8 collects as it
+ * allocates.
+ *
+ * @example
+ * ```ts
+ * import { MemoryReleaser } from "./free_memory.ts";
+ * let used = 10e6, collections = 0;
+ * const releaser = new MemoryReleaser({
+ *   heapUsed: () => used,
+ *   collect: () => { collections++; used = 10e6; },
+ *   trim: () => {},
+ * });
+ * used = 15e6; // a burst
+ * releaser.release(); // the heap moved since the last look: busy
+ * releaser.release(); // quiet now, 5 MB above the last collection
+ * console.log(collections, used); // 1 10000000
+ * ```
+ */
+export class MemoryReleaser {
+  readonly #hooks: MemoryHooks;
+  #lastLook: number;
+  #afterCollection: number;
+
+  constructor(hooks: MemoryHooks = processHooks()) {
+    this.#hooks = hooks;
+    this.#lastLook = this.#afterCollection = hooks.heapUsed();
+  }
+
+  /** Looks once: collects the heap's garbage if it is time (see the class), then trims. */
+  release(): void {
+    let used = this.#hooks.heapUsed();
+    const quiet = Math.abs(used - this.#lastLook) < QUIET_BYTES;
+    if (quiet && used - this.#afterCollection >= GARBAGE_BYTES && this.#hooks.collect) {
+      this.#hooks.collect();
+      used = this.#afterCollection = this.#hooks.heapUsed();
+    }
+    this.#lastLook = used;
+    // A heap below the mark was collected by V8 meanwhile: garbage counts from there.
+    this.#afterCollection = Math.min(this.#afterCollection, used);
+    this.#hooks.trim();
+  }
 }

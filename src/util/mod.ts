@@ -54,7 +54,7 @@ export { openLinuxLibrary } from "./native.ts";
 export { readFileAtMost } from "./bounded_read.ts";
 export { errorCode, fsReason } from "./os_error.ts";
 export { mediaType } from "./media_type.ts";
-export { releaseFreeMemory } from "./free_memory.ts";
+export { type MemoryHooks, MemoryReleaser } from "./free_memory.ts";
 export { type AtomicWriteOptions, writeFileAtomic } from "./atomic_file.ts";
 export { type DatagramReceiver, type DatagramSender, UdpPort } from "./udp_port.ts";
 export { formatIp, formatIPv6, parseIp, parseIPv4, parseIPv6 } from "./ip.ts";
