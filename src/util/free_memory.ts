@@ -14,9 +14,12 @@
 import { openLinuxLibrary } from "./native.ts";
 
 /** Heap grown since the last collection that is worth collecting once the process is quiet. */
-const GARBAGE_BYTES = 2 * 1024 * 1024;
-/** A heap that moved less than this between two looks belongs to a quiet process. */
-const QUIET_BYTES = 256 * 1024;
+const GROWN_BYTES = 2 * 1024 * 1024;
+/**
+ * A heap that moved less than this between two looks (10 s apart in the daemon) belongs to a
+ * quiet process: a thousand idle torrents' timers allocate some 50 KB a second, work MBs.
+ */
+const QUIET_BYTES = 1024 * 1024;
 
 let libc: { malloc_trim(pad: number | bigint): number } | null | undefined;
 
@@ -30,8 +33,8 @@ function trimAllocator(): void {
 
 /** What a `MemoryReleaser` looks at and calls; the process's own by default. */
 export interface MemoryHooks {
-  /** Bytes the JavaScript heap holds, garbage included. */
-  heapUsed(): number;
+  /** Bytes the JavaScript heap holds (garbage included) and the memory it has taken for that. */
+  heap(): { used: number; committed: number };
   /** A full collection, or undefined where V8 does not offer one (`--expose-gc` unset). */
   collect?: () => void;
   /** Hands the C allocator's free pages back. */
@@ -44,7 +47,10 @@ type ExposedGc = (options?: { type: "major"; execution: "sync"; flavor: "last-re
 function processHooks(): MemoryHooks {
   const gc = (globalThis as { gc?: ExposedGc }).gc;
   return {
-    heapUsed: () => Deno.memoryUsage().heapUsed,
+    heap: () => {
+      const { heapUsed, heapTotal } = Deno.memoryUsage();
+      return { used: heapUsed, committed: heapTotal };
+    },
     // The last-resort kind also hands back the pages it emptied, which a plain one keeps pooled.
     collect: gc && (() => gc({ type: "major", execution: "sync", flavor: "last-resort" })),
     trim: trimAllocator,
@@ -53,8 +59,8 @@ function processHooks(): MemoryHooks {
 
 /**
  * Gives memory back when `release` is called now and then (the daemon: every 10 s): once the
- * heap stopped moving between two calls but holds `GARBAGE_BYTES` more than after the last
- * collection, it collects (a pause of some 10-30 ms, taken when nothing else is going on);
+ * heap has about stopped moving between two calls but has taken `GROWN_BYTES` more than after
+ * the last collection, it collects (a pause of some 40 ms, taken when little else is going on);
  * then it trims the C allocator. While work goes on the heap moves, and V8 collects as it
  * allocates.
  *
@@ -63,7 +69,7 @@ function processHooks(): MemoryHooks {
  * import { MemoryReleaser } from "./free_memory.ts";
  * let used = 10e6, collections = 0;
  * const releaser = new MemoryReleaser({
- *   heapUsed: () => used,
+ *   heap: () => ({ used, committed: used + 1e6 }),
  *   collect: () => { collections++; used = 10e6; },
  *   trim: () => {},
  * });
@@ -75,25 +81,30 @@ function processHooks(): MemoryHooks {
  */
 export class MemoryReleaser {
   readonly #hooks: MemoryHooks;
-  #lastLook: number;
-  #afterCollection: number;
+  /** The heap's use at the last look. */
+  #lastUsed: number;
+  /** What the heap had taken after the last collection. */
+  #mark: number;
 
   constructor(hooks: MemoryHooks = processHooks()) {
     this.#hooks = hooks;
-    this.#lastLook = this.#afterCollection = hooks.heapUsed();
+    const { used, committed } = hooks.heap();
+    this.#lastUsed = used;
+    this.#mark = committed;
   }
 
   /** Looks once: collects the heap's garbage if it is time (see the class), then trims. */
   release(): void {
-    let used = this.#hooks.heapUsed();
-    const quiet = Math.abs(used - this.#lastLook) < QUIET_BYTES;
-    if (quiet && used - this.#afterCollection >= GARBAGE_BYTES && this.#hooks.collect) {
+    let heap = this.#hooks.heap();
+    const quiet = Math.abs(heap.used - this.#lastUsed) < QUIET_BYTES;
+    if (quiet && heap.committed - this.#mark >= GROWN_BYTES && this.#hooks.collect) {
       this.#hooks.collect();
-      used = this.#afterCollection = this.#hooks.heapUsed();
+      heap = this.#hooks.heap();
+      this.#mark = heap.committed;
     }
-    this.#lastLook = used;
-    // A heap below the mark was collected by V8 meanwhile: garbage counts from there.
-    this.#afterCollection = Math.min(this.#afterCollection, used);
+    this.#lastUsed = heap.used;
+    // A heap that gave memory back meanwhile (V8's own doing) counts from there.
+    this.#mark = Math.min(this.#mark, heap.committed);
     this.#hooks.trim();
   }
 }
