@@ -98,6 +98,16 @@ async function main(args: string[]): Promise<number> {
     console.error(`create_speed: ${e instanceof Error ? e.message : e}`);
     return 2;
   }
+  try {
+    return await measure(config);
+  } catch (e) {
+    console.error(`create_speed: ${e instanceof Error ? e.message : e}`);
+    return 1;
+  }
+}
+
+/** Makes the folder, runs every maker in turns and prints the table. */
+async function measure(config: CreateSpeedConfig): Promise<number> {
   const { size, files, pieceLength, runs } = config;
   const cores = navigator.hardwareConcurrency ?? 1;
   const work = await Deno.makeTempDir({ prefix: "bt-create-speed-" });
@@ -184,11 +194,4 @@ async function main(args: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) {
-  try {
-    Deno.exit(await main(Deno.args));
-  } catch (e) {
-    console.error(`create_speed: ${e instanceof Error ? e.message : e}`);
-    Deno.exit(1);
-  }
-}
+if (import.meta.main) Deno.exit(await main(Deno.args));
