@@ -1,9 +1,9 @@
 /**
  * The piece hashes of files on disk, on every core: the calling thread and a worker thread per
  * other core each take runs of whole pieces from one queue, read them and hash them, so reading
- * and hashing spread over the cores without one waiting on another. v1 hashes the files laid end to end (SHA-1 a piece); v2
- * starts each file on a piece and builds its merkle tree (BEP 52); hybrid does both over the same
- * aligned pieces, each piece read once.
+ * and hashing spread over the cores without one waiting on another. v1 hashes the files laid end
+ * to end (SHA-1 a piece); v2 starts each file on a piece and builds its merkle tree (BEP 52);
+ * hybrid does both over the same aligned pieces, each piece read once.
  *
  * @module
  */
@@ -325,12 +325,15 @@ function fileTrees(
 
 /** The tasks of one `hashFiles` call, taken by every thread hashing until done or closed. */
 class TaskQueue implements Iterator<HashTask> {
+  readonly #tasks: Iterator<HashTask>;
   #closed = false;
 
-  constructor(readonly tasks: Iterator<HashTask>) {}
+  constructor(tasks: Iterator<HashTask>) {
+    this.#tasks = tasks;
+  }
 
   next(): IteratorResult<HashTask> {
-    return this.#closed ? { done: true, value: undefined } : this.tasks.next();
+    return this.#closed ? { done: true, value: undefined } : this.#tasks.next();
   }
 
   /** Ends the queue for every thread: one of them failed. */
