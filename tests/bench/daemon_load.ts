@@ -39,11 +39,11 @@
  *   time against the quiet one is the slowdown, and against the busy-core one what the attack
  *   costs beyond the attacker's CPU. A download's time is the daemon's own, from its log (files
  *   opened to download complete): our polls share the flood's rate limit, and a throttled one
- *   waits a second; the time our polls saw is shown beside it. A well-behaved client meanwhile sends one `torrent-get`
- *   every 200 ms (one try each) in every run, and its answers and their latency are reported. Every
- *   RPC client here is 127.0.0.1, like the attacker, so it shares the attacker's rate-limit
- *   bucket. `--nofile N` runs every daemon under `prlimit` with N open files at most, as a
- *   service manager's default (1024) would.
+ *   waits a second; the time our polls saw is shown beside it. A well-behaved client meanwhile
+ *   sends one `torrent-get` every 200 ms (one try each) in every run, and its answers and their
+ *   latency are reported. Every RPC client here is 127.0.0.1, like the attacker, so it shares the
+ *   attacker's rate-limit bucket. `--nofile N` runs every daemon under `prlimit` with N open
+ *   files at most, as a service manager's default (1024) would.
  *
  * Timed downloads repeat `--runs` (3) times, interleaved; tables show medians. Our processes
  * run as the shipped executable does (the compile task's V8 flags and code cache choice),
