@@ -238,7 +238,8 @@ Deno.test("web seed: a mirror and a peer share the download; --no-web-seeds leav
   await withTempDir(async (root) => {
     const data = patternBytes(4 << 20, 17);
     await writePayload(`${root}/seed`, "big.bin", data);
-    // A mirror slower to answer than the peer, so both have their share.
+    // A mirror slow to answer and a peer slow to send (some 2 s for the whole), so neither can
+    // take it all before the other starts, however fast the machine.
     const slow: Behaviour = () => new Promise((r) => setTimeout(() => r(undefined), 50));
     await withServer(`${root}/seed`, slow, async (server) => {
       const torrent = torrentOf(createTorrentFromBuffers("big.bin", data, {
@@ -246,7 +247,11 @@ Deno.test("web seed: a mirror and a peer share the download; --no-web-seeds leav
         urlList: [server.url],
         creationDate: null,
       }));
-      const seeder = await openJob(torrent, `${root}/seed`, { seed: true, webSeeds: false });
+      const seeder = await openJob(torrent, `${root}/seed`, {
+        seed: true,
+        webSeeds: false,
+        hub: { maxUploadRate: 2_000_000 },
+      });
       seeder.start();
       try {
         for (const webSeeds of [true, false]) {
