@@ -118,6 +118,11 @@ export class Client {
   readonly #byHash = new Map<string, ClientTorrent>();
   #nextId = 1;
   #stopping: Promise<void> | undefined;
+  /** Takes a removed torrent out; one function for all, where one each cost a closure each. */
+  readonly #forget = (torrent: ClientTorrent): void => {
+    this.#byId.delete(torrent.id);
+    for (const [hash, t] of this.#byHash) if (t === torrent) this.#byHash.delete(hash);
+  };
 
   private constructor(hub: PeerHub) {
     this.hub = hub;
@@ -139,10 +144,7 @@ export class Client {
       const existing = this.#byHash.get(hash);
       if (existing) throw new DuplicateTorrentError(existing);
     }
-    const torrent = new ClientTorrent(this.#nextId++, this.hub, source, options, () => {
-      this.#byId.delete(torrent.id);
-      for (const hash of hashes) this.#byHash.delete(hash);
-    });
+    const torrent = new ClientTorrent(this.#nextId++, this.hub, source, options, this.#forget);
     this.#byId.set(torrent.id, torrent);
     for (const hash of hashes) this.#byHash.set(hash, torrent);
     return torrent;
@@ -186,7 +188,7 @@ export class ClientTorrent {
   readonly id: number;
   readonly #hub: PeerHub;
   #options: AddOptions;
-  readonly #forget: () => void;
+  readonly #forget: (torrent: ClientTorrent) => void;
   #fetch: MetadataJob | undefined;
   /** The addresses the last job knew, given to the next. */
   #knownPeers: SourcedAddress[] = [];
@@ -210,11 +212,8 @@ export class ClientTorrent {
   /** The job `pause` is stopping: blocks still arrive while it stops, and count. */
   #stopping: TorrentJob | undefined;
   #error: string | undefined;
-  /**
-   * Settles with the torrent and the peers met so far (at once for a .torrent). The live
-   * connections of the metadata phase are the torrent's to hand to its first open, not here.
-   */
-  readonly metadata: Promise<Metadata>;
+  /** A magnet link's metadata phase's outcome (see `metadata`). */
+  readonly #metadata: Promise<Metadata> | undefined;
   /** A magnet link's, until its metadata arrives. */
   #magnet: Magnet | undefined;
   #fetched: { resolve(m: Metadata): void; reject(e: unknown): void } | undefined;
@@ -224,7 +223,7 @@ export class ClientTorrent {
     hub: PeerHub,
     source: TorrentSource,
     options: AddOptions,
-    forget: () => void,
+    forget: (torrent: ClientTorrent) => void,
   ) {
     this.id = id;
     this.#hub = hub;
@@ -233,13 +232,21 @@ export class ClientTorrent {
     this.#earlier = { ...(options.totals ?? { uploaded: 0, downloaded: 0 }) };
     if ("torrent" in source) {
       this.#torrent = source.torrent;
-      this.metadata = Promise.resolve({ torrent: source.torrent, peers: [] });
       return;
     }
     this.#magnet = source.magnet;
-    this.metadata = new Promise((resolve, reject) => this.#fetched = { resolve, reject });
-    this.metadata.catch(() => {});
+    this.#metadata = new Promise((resolve, reject) => this.#fetched = { resolve, reject });
+    this.#metadata.catch(() => {});
     this.#fetchMetadata();
+  }
+
+  /**
+   * Settles with the torrent and the peers met so far (at once for a .torrent, whose promise is
+   * made when asked for rather than kept by each of a thousand torrents). The live connections
+   * of the metadata phase are the torrent's to hand to its first open, not here.
+   */
+  get metadata(): Promise<Metadata> {
+    return this.#metadata ?? Promise.resolve({ torrent: this.#torrent!, peers: [] });
   }
 
   /** Starts (or starts again, after a pause) the metadata phase of a magnet link. */
@@ -536,7 +543,7 @@ export class ClientTorrent {
    */
   async remove(): Promise<void> {
     this.#removed = true;
-    this.#forget();
+    this.#forget(this);
     this.#dropHanded("torrent removed");
     await this.#fetch?.stop();
     await this.#job?.stop();

@@ -192,8 +192,8 @@ export class TorrentJob {
   #lookups: DhtLookups[] = [];
   readonly #log: SessionLog;
   #tracker?: TrackerStatus;
-  /** Each tracker's last answer, by its URL as shown (no query). */
-  readonly #trackerAnswers = new Map<string, TrackerStatus & { at: number }>();
+  /** Each tracker's last answer, by its URL as shown (no query); made by the first answer. */
+  #trackerAnswers: Map<string, TrackerStatus & { at: number }> | undefined;
   #finishing: Promise<void> = Promise.resolve();
   #stopping?: Promise<void>;
   #started = false;
@@ -225,7 +225,8 @@ export class TorrentJob {
   readonly #handshake: HandshakeOptions;
   /** `completed` was announced, or is not this job's to announce (data complete at start). */
   #completionCounted: boolean;
-  readonly #completed: Settle;
+  /** Settles `completed`; let go of once it has (a thousand seeds need not keep it). */
+  #completed: Settle | undefined;
   readonly #settle: Settle;
   /** Settles when the download is complete and flushed (never, while seeding) or fails. */
   readonly done: Promise<void>;
@@ -254,6 +255,9 @@ export class TorrentJob {
     this.#log = opts.log ?? quiet;
     this.#dht = opts.torrent.private ? undefined : opts.hub.dht;
     this.#handshake = engine.session.handshakeOptions;
+    // The closures below outlive the constructor; none names `opts`, so none keeps it (with
+    // its first peers and handed connections) for the job's life.
+    const onTracker = opts.events?.tracker;
     const tiers = opts.trackers ?? opts.torrent.announce;
     for (const infoHash of tiers.length > 0 ? swarmHashes(opts.torrent) : []) {
       this.#announcers.push(
@@ -269,8 +273,9 @@ export class TorrentJob {
           onPeers: (peers) => this.addPeers(peers.map((p) => ({ ...p, source: "tracker" }))),
           onStatus: (status) => {
             this.#tracker = status;
+            this.#trackerAnswers ??= new Map();
             this.#trackerAnswers.set(status.url, { ...status, at: Date.now() });
-            opts.events?.tracker?.(status);
+            onTracker?.(status);
             logTracker(this.#log, status);
           },
           ...opts.announcer,
@@ -280,14 +285,8 @@ export class TorrentJob {
     // BEP 3: `completed` is sent when a download completes, never for data complete at start
     // (trackers count it as one more finished download).
     this.#completionCounted = engine.session.complete;
-    let completed!: Settle;
-    this.completed = new Promise((resolve, reject) => completed = { resolve, reject });
-    this.completed.catch(() => {});
-    this.#completed = completed;
-    let settle!: Settle;
-    this.done = new Promise((resolve, reject) => settle = { resolve, reject });
-    this.done.catch(() => {});
-    this.#settle = settle;
+    [this.completed, this.#completed] = settleable();
+    [this.done, this.#settle] = settleable();
     this.#engine = engine;
     this.#wire(engine, true);
   }
@@ -347,7 +346,9 @@ export class TorrentJob {
           this.#completionCounted = true;
           for (const a of this.#announcers) a.completed();
         });
-        this.#finishing.then(this.#completed.resolve, this.#completed.reject);
+        const completed = this.#completed;
+        this.#completed = undefined;
+        if (completed) this.#finishing.then(completed.resolve, completed.reject);
       });
     }
     // A session let go of for a rest ends too; only the job's own end or failure counts.
@@ -653,7 +654,7 @@ export class TorrentJob {
   trackers(): TrackerEntry[] {
     const tiers = this.#announcers[0]?.tiers ?? [];
     return tiers.flatMap((urls, tier) =>
-      urls.map((url) => ({ tier, url, last: this.#trackerAnswers.get(displayUrl(url)) }))
+      urls.map((url) => ({ tier, url, last: this.#trackerAnswers?.get(displayUrl(url)) }))
     );
   }
 
@@ -785,3 +786,16 @@ async function openEngine(
 }
 
 const quiet: SessionLog = { debug() {}, info() {}, warn() {} };
+
+/**
+ * A promise and its two ends, the promise marked handled (its owner may reject it with no
+ * one listening). Made here rather than in a constructor, whose scope the executor would keep.
+ */
+function settleable(): [Promise<void>, Settle] {
+  let settle!: Settle;
+  const promise = new Promise<void>((resolve, reject) => settle = { resolve, reject });
+  promise.catch(ignore);
+  return [promise, settle];
+}
+
+function ignore(): void {}
