@@ -340,7 +340,14 @@ function infoFromDict(info: BencodeDict, infoBytes: Uint8Array): TorrentInfo {
     fail("piece count does not match total length");
   }
 
-  const v1Pieces = pieces === undefined ? undefined : new Sha1Pieces(pieces.slice());
+  // The torrent's own copy of its info dictionary, not a view keeping the whole file it came
+  // in. `pieces` lies inside it (the decoder hands out views of its input): the hashes are a
+  // view of the copy rather than a second copy, which is most of a large torrent's metadata.
+  const ownInfoBytes = infoBytes.slice();
+  const piecesAt = pieces === undefined ? 0 : pieces.byteOffset - infoBytes.byteOffset;
+  const v1Pieces = pieces === undefined
+    ? undefined
+    : new Sha1Pieces(ownInfoBytes.subarray(piecesAt, piecesAt + pieces.length));
   const v2Pieces = v2 === undefined ? undefined : new MerklePieces(pieceLength, v2.merkle);
   const hashes = v1Pieces && v2Pieces
     ? new HybridPieces(v1Pieces, v2Pieces)
@@ -349,7 +356,7 @@ function infoFromDict(info: BencodeDict, infoBytes: Uint8Array): TorrentInfo {
     infoHash,
     infoHashHex,
     version: v1Pieces && v2Pieces ? "hybrid" : v1Pieces ? "v1" : "v2",
-    infoBytes: infoBytes.slice(),
+    infoBytes: ownInfoBytes,
     name,
     pieceLength,
     pieceCount,

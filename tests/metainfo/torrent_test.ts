@@ -59,6 +59,19 @@ Deno.test("single-file torrent: layout, hashes and info-hash over the info bytes
   assertEquals(t.urlList, []);
 });
 
+Deno.test("the piece hashes are a view of the torrent's own info bytes, not a copy nor the file", () => {
+  const file = torrent(single({ pieces: hashes(2) }));
+  for (const t of [parseTorrent(file), parseInfo(parseTorrent(file).infoBytes)]) {
+    const table = t.v1Pieces!.table;
+    assertEquals(table, hashes(2));
+    assert(table.buffer === t.infoBytes.buffer, "shares the info bytes");
+    assert(
+      t.infoBytes.buffer !== file.buffer &&
+        t.infoBytes.byteLength === t.infoBytes.buffer.byteLength,
+    );
+  }
+});
+
 Deno.test("a total that is an exact multiple of the piece length has a full last piece", () => {
   const t = parse(single({ length: 32768 }));
   assertEquals(pieceLengthAt(t, 1), 16384);
