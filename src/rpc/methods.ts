@@ -40,6 +40,7 @@ import type { SessionLog } from "../engine/mod.ts";
 import {
   type BandwidthPriority,
   decodeBase64,
+  diskSpace,
   fetchCapped,
   FetchError,
   fsReason,
@@ -439,8 +440,8 @@ export function transmissionMethods(context: MethodContext): RpcMethods {
       const path = optionalString(args, "path");
       if (path === undefined) throw new RpcError("free-space needs a path");
       try {
-        const fs = await (await import("node:fs/promises")).statfs(path);
-        return { path, "size-bytes": fs.bavail * fs.bsize, total_size: fs.blocks * fs.bsize };
+        const space = await diskSpace(path);
+        return { path, "size-bytes": space.available, total_size: space.total };
       } catch (e) {
         throw new RpcError(`free-space: ${path}: ${fsReason(e)}`);
       }

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { errorCode } from "../util/mod.ts";
+import { diskSpace, errorCode } from "../util/mod.ts";
 import { fsError, StorageError } from "./error.ts";
 
 /** Zeros written per call while preallocating. */
@@ -105,8 +105,7 @@ export async function preallocate(
 /** Bytes available to this user on the file system holding `dir`, if the platform says. */
 async function freeSpace(dir: string): Promise<number | undefined> {
   try {
-    const s = await (await import("node:fs/promises")).statfs(dir);
-    const free = Number(s.bavail) * Number(s.bsize);
+    const free = (await diskSpace(dir)).available;
     return Number.isFinite(free) && free >= 0 ? free : undefined;
   } catch {
     return undefined;

@@ -1,7 +1,7 @@
 /**
  * Small shared helpers: the piece bitmap, bytes and hex, SHA-1 and SHA-256, merkle trees, RC4,
  * the rate throttle, a shared UDP port, system libraries through FFI, a capped HTTP GET, files
- * replaced whole and read within a bound, OS errors in words.
+ * replaced whole and read within a bound, OS errors in words, a file system's free space.
  *
  * @module
  */
@@ -55,6 +55,7 @@ export { readFileAtMost } from "./bounded_read.ts";
 export { errorCode, fsReason } from "./os_error.ts";
 export { mediaType } from "./media_type.ts";
 export { type MemoryHooks, MemoryReleaser } from "./free_memory.ts";
+export { type DiskSpace, diskSpace } from "./disk_space.ts";
 export { type AtomicWriteOptions, writeFileAtomic } from "./atomic_file.ts";
 export { type DatagramReceiver, type DatagramSender, UdpPort } from "./udp_port.ts";
 export { formatIp, formatIPv6, parseIp, parseIPv4, parseIPv6 } from "./ip.ts";
