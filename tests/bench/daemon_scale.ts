@@ -27,7 +27,10 @@
  *   was seeding, the torrent-get timing done: what an idle seedbox keeps once the garbage of the
  *   burst of adds is collected and given back, which the first figure may still hold.
  * - idle CPU: utime+stime over `--idle` seconds (default 10) with nothing asked of the daemon,
- *   starting 3 s after the last torrent was seeding, as % of one core.
+ *   starting 3 s after the last torrent was seeding, as % of one core: it may still hold what
+ *   the burst left to do (a collection of the heap's garbage, which takes ours some 40 ms once).
+ * - idle CPU settled: the same over the last half of the settle time (30 s at most), ending at
+ *   the settled RSS reading: what an idle seedbox costs for as long as it stays idle.
  * - torrent-get all: median wall time of 10 `torrent-get` requests for every torrent with the
  *   fields a UI lists (response body read, not parsed).
  *
@@ -101,6 +104,7 @@ export interface ScaleRow {
   rssBytes?: number;
   settledRssBytes?: number;
   idleCpuPercent?: number;
+  settledIdleCpuPercent?: number;
   getAllMs?: number;
   failed?: string;
 }
@@ -110,6 +114,8 @@ const PIECE = 16 * 1024;
 const MIN_FILE = 4 * 1024;
 const MAX_FILE = 64 * 1024;
 const POLL_MS = 500;
+/** Longest idle CPU window of the settle time (see the module doc). */
+const SETTLED_IDLE_MS = 30_000;
 /** Pause between the last torrent seeding and the idle window (resume records being saved). */
 const SETTLE_MS = 3000;
 /** Transmission's status "seeding". */
@@ -424,10 +430,22 @@ async function measure(
         `${Math.round(bytes / 1024)} KiB`,
     );
     if (config.settleSeconds > 0) {
-      await delay(Math.max(0, seedingAt + config.settleSeconds * 1000 - performance.now()));
+      const end = seedingAt + config.settleSeconds * 1000;
+      const span = Math.min(SETTLED_IDLE_MS, config.settleSeconds * 500);
+      await delay(Math.max(0, end - span - performance.now()));
+      const cpuFrom = processCpuSeconds(pid);
+      t = performance.now();
+      await delay(Math.max(0, end - performance.now()));
+      const settledIdle = (performance.now() - t) / 1000;
+      const settledCpu = processCpuSeconds(pid) - cpuFrom;
+      // A window cut short by slow torrent-gets says too little to report.
+      if (settledIdle >= 1) row.settledIdleCpuPercent = settledCpu / settledIdle * 100;
       row.settledRssBytes = (await processMemory(pid)).rss;
       note(
-        `${name}: ${config.settleSeconds} s after all seeding: RSS ${mb(row.settledRssBytes)} MB`,
+        `${name}: ${config.settleSeconds} s after all seeding: RSS ${
+          mb(row.settledRssBytes)
+        } MB; ` +
+          `${settledCpu.toFixed(2)} CPU s in the ${settledIdle.toFixed(0)} s before`,
       );
     }
   } catch (e) {
@@ -485,6 +503,7 @@ export function renderScaleTable(torrents: number, rows: ScaleRow[]): string {
     "RSS empty (MB)",
     "per torrent (KB)",
     "idle CPU (% core)",
+    "idle CPU settled (% core)",
     "torrent-get all (ms)",
   ];
   const fmt = (v: number | undefined, digits: number) =>
@@ -504,6 +523,7 @@ export function renderScaleTable(torrents: number, rows: ScaleRow[]): string {
         0,
       ),
       fmt(r.idleCpuPercent, 2),
+      fmt(r.settledIdleCpuPercent, 2),
       fmt(r.getAllMs, 1),
     ]
   );
@@ -570,7 +590,7 @@ const USAGE = `deno run --allow-all tests/bench/daemon_scale.ts [options]
   --timeout SEC       seconds until every torrent must seed (default 120 + 0.6 per torrent)
   --dead-tracker      every torrent names a tracker on a closed 127.0.0.1 port
   --profile           run ours under --cpu-prof and print its top functions
-  --smoke             20 torrents, ours only, a 2 s idle window (a quick check)
+  --smoke             20 torrents, ours only, a 2 s idle window, 8 s to settle (a quick check)
   --tmp DIR           parent of the work folder (default: system temp)
   --keep              keep the work folder
   -h, --help          this text`;
@@ -625,7 +645,7 @@ export async function scaleConfigFromArgs(args: string[]): Promise<ScaleConfig |
     daemons,
     concurrency: intFlag(values.concurrency, "concurrency", 1, 64) ?? 1,
     idleSeconds: intFlag(values.idle, "idle", 1, 3600) ?? (smoke ? 2 : 10),
-    settleSeconds: intFlag(values.settle, "settle", 0, 3600) ?? (smoke ? 1 : 60),
+    settleSeconds: intFlag(values.settle, "settle", 0, 3600) ?? (smoke ? 8 : 60),
     getCalls: smoke ? 3 : 10,
     timeoutSec: intFlag(values.timeout, "timeout", 1, 86_400) ??
       Math.round(120 + 0.6 * torrents),

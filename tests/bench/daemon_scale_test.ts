@@ -31,7 +31,7 @@ Deno.test({
     assert(row !== undefined && !row.includes("FAILED"), `no figures for ours: ${why}`);
     const cells = row.split("|").slice(1).map((c) => c.trim());
     assert(
-      cells.length === 8 && cells.every((c) => Number.isFinite(Number(c))),
+      cells.length === 9 && cells.every((c) => Number.isFinite(Number(c))),
       `a figure is missing: ${row}`,
     );
   },
@@ -60,10 +60,12 @@ Deno.test("daemon_scale: flags, the table and /proc figures", async () => {
       rssBytes: 7e7,
       settledRssBytes: 6.5e7,
       idleCpuPercent: 0.1,
+      settledIdleCpuPercent: 0.05,
     },
     { daemon: "transmission", failed: "it stopped" },
   ]);
   assert(table.includes("add 5 (s)") && table.includes("70.0"), table);
   assert(/\|\s+65\.0 \|\s+60\.0 \|\s+2000 \|/.test(table), `settled, empty, per torrent: ${table}`);
+  assert(/\|\s+0\.10 \|\s+0\.05 \|\s+- *$/m.test(table), `idle, settled idle, get: ${table}`);
   assert(table.includes("FAILED: it stopped"), table);
 });
