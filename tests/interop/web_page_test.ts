@@ -306,12 +306,20 @@ Deno.test({
         );
         await browser.evaluate(`document.getElementById("t-down").value = ""`);
         await browser.evaluate(`document.getElementById("t-ratio").value = ""`);
-        // The save's read-back fills the location too: typed before it ends, a location is lost.
+        // A location typed meanwhile stays: a save reads back its own form only.
+        const moved = `${downloads}/moved`;
+        await browser.evaluate(`document.getElementById("t-location").value = ""`);
+        await browser.type("#t-location", moved);
         await browser.evaluate(`document.getElementById("message").textContent = ""`);
         await browser.click("#t-save");
         await browser.waitFor(
           "the cleared limits read back",
           `document.getElementById("message").textContent === "Limits saved"`,
+        );
+        assertEquals(
+          await browser.evaluate(`document.getElementById("t-location").value`),
+          moved,
+          "the location typed while the limits were saved",
         );
         assertEquals(
           await browser.evaluate(`document.getElementById("t-priority").value`),
@@ -324,9 +332,6 @@ Deno.test({
         }, 10_000);
 
         // Its data moved to another folder, after a confirm; it seeds from there.
-        const moved = `${downloads}/moved`;
-        await browser.evaluate(`document.getElementById("t-location").value = ""`);
-        await browser.type("#t-location", moved);
         browser.dialogAnswers.push(true);
         await browser.click("#t-relocate");
         await until("the new location over RPC", async () =>

@@ -413,18 +413,20 @@ function openFiles(id) {
   byId("files").dataset.id = String(id);
   markFilesButtons();
   refresh();
-  loadLimits(id).catch((e) => say(why(e), true));
+  loadForms(id, { limits: true, location: true }).catch((e) => say(why(e), true));
 }
 
 /** The open torrent's place at the session's limits. */
 const priority = /** @type {HTMLSelectElement} */ (byId("t-priority"));
 
 /**
- * Fills the open torrent's limits and location: a limit that is off, and a ratio that follows
- * the session's, show as empty fields.
+ * Fills the open torrent's forms as the daemon has them: its limits (a limit that is off, and a
+ * ratio that follows the session's, show as empty fields), its location, or both. A save reads
+ * back its own form only, so what is being typed in the other is kept.
  * @param {number} id
+ * @param {{ limits: boolean, location: boolean }} which
  */
-async function loadLimits(id) {
+async function loadForms(id, which) {
   const { torrents } = await rpc("torrent-get", {
     ids: [id],
     fields: [
@@ -441,12 +443,14 @@ async function loadLimits(id) {
   });
   const t = torrents[0];
   if (!t || filesOf !== id) return;
-  field("t-down").value = t.downloadLimited ? String(t.downloadLimit) : "";
-  field("t-up").value = t.uploadLimited ? String(t.uploadLimit) : "";
-  field("t-ratio").value = t.seedRatioMode === 1 ? String(t.seedRatioLimit) : "";
-  priority.value = String(t.bandwidthPriority);
-  field("t-sequential").checked = t.sequentialDownload === true;
-  field("t-location").value = t.downloadDir;
+  if (which.limits) {
+    field("t-down").value = t.downloadLimited ? String(t.downloadLimit) : "";
+    field("t-up").value = t.uploadLimited ? String(t.uploadLimit) : "";
+    field("t-ratio").value = t.seedRatioMode === 1 ? String(t.seedRatioLimit) : "";
+    priority.value = String(t.bandwidthPriority);
+    field("t-sequential").checked = t.sequentialDownload === true;
+  }
+  if (which.location) field("t-location").value = t.downloadDir;
 }
 
 byId("torrent-location").addEventListener("submit", async (event) => {
@@ -462,7 +466,7 @@ byId("torrent-location").addEventListener("submit", async (event) => {
   } catch (e) {
     say(why(e), true);
   }
-  await loadLimits(id).catch(() => {});
+  await loadForms(id, { limits: false, location: true }).catch(() => {});
 });
 
 byId("torrent-limits").addEventListener("submit", async (event) => {
@@ -486,7 +490,7 @@ byId("torrent-limits").addEventListener("submit", async (event) => {
       sequentialDownload: field("t-sequential").checked,
     });
     // Read back before saying so: a field changed after the message is not overwritten.
-    await loadLimits(id).catch(() => {});
+    await loadForms(id, { limits: true, location: false }).catch(() => {});
     say("Limits saved");
   } catch (e) {
     say(why(e), true);
