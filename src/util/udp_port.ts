@@ -28,10 +28,15 @@ const READ_BUFFER = 8192;
  */
 const KERNEL_RECEIVE_BUFFER = 4 << 20;
 
-const libc = openLinuxLibrary(["libc.so.6"], {
-  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
-  close: { parameters: ["i32"], result: "i32" },
-});
+function socketCalls() {
+  return openLinuxLibrary(["libc.so.6"], {
+    setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
+    close: { parameters: ["i32"], result: "i32" },
+  });
+}
+
+/** Opened by the first socket, not on import: every command's start-up loads this module. */
+let libc: ReturnType<typeof socketCalls> | undefined;
 
 /**
  * Raises the socket's kernel receive buffer (SO_RCVBUF) through libc. Deno's `node:dgram`
@@ -41,6 +46,7 @@ const libc = openLinuxLibrary(["libc.so.6"], {
  * be closed: left open, it would hold the port after the socket closes.
  */
 function raiseReceiveBuffer(socket: dgram.Socket): void {
+  libc ??= socketCalls();
   if (!libc) return;
   try {
     const state = Object.getOwnPropertySymbols(socket)
