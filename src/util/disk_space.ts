@@ -35,20 +35,34 @@ let libc:
  * ```
  */
 export async function diskSpace(path: string): Promise<DiskSpace> {
+  // A failure is left to `node:fs`, which words the error as Deno does.
+  const space = await statvfsSpace(path);
+  if (space) return space;
+  const s = await (await import("node:fs/promises")).statfs(path);
+  return { available: s.bavail * s.bsize, total: s.blocks * s.bsize };
+}
+
+/**
+ * `diskSpace` through the C library's `statvfs`; undefined where FFI cannot call it, or when the
+ * call fails.
+ *
+ * @example
+ * ```ts
+ * import { statvfsSpace } from "./disk_space.ts";
+ * const space = await statvfsSpace("/no/such/folder");
+ * console.log(space); // undefined
+ * ```
+ */
+export async function statvfsSpace(path: string): Promise<DiskSpace | undefined> {
   libc ??= openLinuxLibrary(["libc.so.6"], {
     // Off the main thread: a network file system may take its time to answer.
     statvfs: { parameters: ["buffer", "buffer"], result: "i32", nonblocking: true },
   });
-  // A NUL would end the C string early, naming another path: the way below refuses it.
-  if (libc && !path.includes("\0")) {
-    const out = new BigUint64Array(STATVFS_BYTES / 8);
-    if (await libc.statvfs(new TextEncoder().encode(`${path}\0`), out) === 0) {
-      // f_frsize, f_blocks, f_bfree, f_bavail: the counts are in fragments.
-      const fragment = out[1];
-      return { available: Number(out[4] * fragment), total: Number(out[2] * fragment) };
-    }
-    // A failure is left to the way below, which words the error as Deno does.
-  }
-  const s = await (await import("node:fs/promises")).statfs(path);
-  return { available: s.bavail * s.bsize, total: s.blocks * s.bsize };
+  // A NUL would end the C string early, naming another path.
+  if (!libc || path.includes("\0")) return undefined;
+  const out = new BigUint64Array(STATVFS_BYTES / 8);
+  if (await libc.statvfs(new TextEncoder().encode(`${path}\0`), out) !== 0) return undefined;
+  // f_frsize, f_blocks, f_bfree, f_bavail: the counts are in fragments.
+  const fragment = out[1];
+  return { available: Number(out[4] * fragment), total: Number(out[2] * fragment) };
 }
