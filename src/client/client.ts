@@ -118,7 +118,7 @@ export class Client {
   readonly #byHash = new Map<string, ClientTorrent>();
   #nextId = 1;
   #stopping: Promise<void> | undefined;
-  /** Takes a removed torrent out; one function for all, where one each cost a closure each. */
+  /** Takes a removed torrent out: one function for every torrent, rather than a closure each. */
   readonly #forget = (torrent: ClientTorrent): void => {
     this.#byId.delete(torrent.id);
     for (const [hash, t] of this.#byHash) if (t === torrent) this.#byHash.delete(hash);

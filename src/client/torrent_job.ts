@@ -225,7 +225,7 @@ export class TorrentJob {
   readonly #handshake: HandshakeOptions;
   /** `completed` was announced, or is not this job's to announce (data complete at start). */
   #completionCounted: boolean;
-  /** Settles `completed`; let go of once it has (a thousand seeds need not keep it). */
+  /** Settles `completed`; let go of when the download completes (seeds need not keep it). */
   #completed: Settle | undefined;
   readonly #settle: Settle;
   /** Settles when the download is complete and flushed (never, while seeding) or fails. */
