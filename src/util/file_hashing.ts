@@ -59,7 +59,7 @@ export type HashAnswer =
   | { id: number; hashes: Uint8Array }
   | { id: number; error: string; path?: string };
 
-/** About this many bytes make one task: large reads, few messages, progress that moves. */
+/** The most bytes in one task: large reads, few messages, progress that moves. */
 const TASK_BYTES = 4 * 1024 * 1024;
 /** Tasks queued at each worker, so it never waits for the next one. */
 const IN_FLIGHT = 2;
@@ -141,20 +141,21 @@ export function hashTask(task: HashTask, buffer: { bytes: Uint8Array }): Uint8Ar
 /** What every task of one `hashFiles` call makes, as `HashTask` spells it. */
 type TaskKind = Pick<HashTask, "sha1" | "padPieces" | "wholeLastPiece">;
 
-/**
- * v1 runs of whole pieces over `files` laid end to end, `TASK_BYTES` or one piece each, made as
- * they are asked.
- */
+/** How many pieces the run starting at a piece takes (the last one may take fewer). */
+type RunLength = (firstPiece: number) => number;
+
+/** v1 runs of whole pieces over `files` laid end to end, made as they are asked. */
 function* streamTasks(
   files: readonly FileSpan[],
   pieceLength: number,
   kind: TaskKind,
+  runLength: RunLength,
 ): Generator<HashTask> {
-  const perTask = Math.max(1, Math.floor(TASK_BYTES / pieceLength)) * pieceLength;
-  let id = 0, file = 0, position = 0;
+  let id = 0, file = 0, position = 0, firstPiece = 0;
   for (;;) {
+    const count = runLength(firstPiece);
     const segments: Segment[] = [];
-    let want = perTask;
+    let want = count * pieceLength;
     while (want > 0 && file < files.length) {
       const left = files[file].length - position;
       if (left === 0) {
@@ -168,8 +169,8 @@ function* streamTasks(
       want -= n;
     }
     if (segments.length === 0) return;
-    const firstPiece = id * (perTask / pieceLength);
     yield { id: id++, pieceLength, segments, firstPiece, ...kind, merkleWidth: 0 };
+    firstPiece += count;
   }
 }
 
@@ -182,18 +183,19 @@ function* alignedTasks(
   files: readonly FileSpan[],
   pieceLength: number,
   kind: TaskKind,
+  runLength: RunLength,
 ): Generator<HashTask> {
-  const perTask = Math.max(1, Math.floor(TASK_BYTES / pieceLength));
   let id = 0, firstPiece = 0;
   const lastWithData = files.findLastIndex((f) => f.length > 0);
   for (let f = 0; f < files.length; f++) {
     const { path, length } = files[f];
     const pieces = Math.ceil(length / pieceLength);
     const merkleWidth = pieces > 1 ? pieceLength / MERKLE_BLOCK : leafCount(length);
-    for (let p = 0; p < pieces; p += perTask) {
+    for (let p = 0, count = 0; p < pieces; p += count) {
+      count = Math.min(runLength(firstPiece + p), pieces - p);
       const position = p * pieceLength;
-      const bytes = Math.min(perTask * pieceLength, length - position);
-      const last = f === lastWithData && p + perTask >= pieces;
+      const bytes = Math.min(count * pieceLength, length - position);
+      const last = f === lastWithData && p + count >= pieces;
       yield {
         id: id++,
         pieceLength,
@@ -272,9 +274,6 @@ export async function hashFiles(
   const pieceCount = aligned ? files.reduce((n, f) => n + piecesOf(f.length), 0) : piecesOf(total);
   const pieces = kind.sha1 ? new Uint8Array(pieceCount * 20) : undefined;
   const roots = aligned ? new Uint8Array(pieceCount * MERKLE_HASH) : undefined;
-  const tasks = aligned
-    ? alignedTasks(files, pieceLength, kind)
-    : streamTasks(files, pieceLength, kind);
   let done = 0;
   const finished = (task: HashTask, hashes: Uint8Array) => {
     const each = bytesPerPiece(task);
@@ -290,9 +289,22 @@ export async function hashFiles(
   const byDefault = total < SMALL_BYTES
     ? 0
     : Math.min(navigator.hardwareConcurrency ?? 1, MAX_THREADS) - 1;
-  const wanted = Math.min(options.workers ?? byDefault, Math.ceil(total / TASK_BYTES) - 1);
+  const wanted = Math.max(
+    0,
+    Math.min(options.workers ?? byDefault, Math.ceil(total / TASK_BYTES) - 1),
+  );
+  // Runs of TASK_BYTES; with workers, shorter as the pieces run out (guided self-scheduling), so
+  // the threads run out of work together rather than all waiting for one finishing a whole run.
+  const most = Math.max(1, Math.floor(TASK_BYTES / pieceLength));
+  const runLength = wanted === 0
+    ? () => most
+    : (first: number) =>
+      Math.max(1, Math.min(most, Math.ceil((pieceCount - first) / (2 * (wanted + 1)))));
+  const tasks = aligned
+    ? alignedTasks(files, pieceLength, kind, runLength)
+    : streamTasks(files, pieceLength, kind, runLength);
   // Started first, the workers load their code while this thread hashes.
-  const workers = Array.from({ length: Math.max(0, wanted) }, () => new HashWorker());
+  const workers = Array.from({ length: wanted }, () => new HashWorker());
   const queue = new TaskQueue(tasks);
   try {
     await Promise.all([hashHere(queue, finished), ...workers.map((w) => w.drain(queue, finished))]);
