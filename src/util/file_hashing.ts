@@ -1,7 +1,8 @@
 /**
  * The piece hashes of files on disk, on every core: the calling thread and a worker thread per
- * other core each take runs of whole pieces from one queue, read them and hash them, so reading
- * and hashing spread over the cores without one waiting on another. v1 hashes the files laid end
+ * other core share one list of runs of whole pieces, each taking the next run no thread has
+ * taken (a counter in shared memory), reading it, hashing it and writing its hashes into shared
+ * memory. No message passes per run, so no thread waits on another. v1 hashes the files laid end
  * to end (SHA-1 a piece); v2 starts each file on a piece and builds its merkle tree (BEP 52);
  * hybrid does both over the same aligned pieces, each piece read once.
  *
@@ -31,16 +32,13 @@ export interface Segment {
   length: number;
 }
 
-/** A run of whole pieces handed to one worker, and what to make of each piece. */
+/** A run of whole pieces, and what to make of each piece. */
 export interface HashTask {
-  id: number;
   pieceLength: number;
   /** The bytes of the pieces, file by file, in order. */
   segments: Segment[];
   /** Index of the run's first piece. */
   firstPiece: number;
-  /** The SHA-1 of each piece (v1, hybrid). */
-  sha1: boolean;
   /**
    * Zero-fill a short piece to a whole one before its SHA-1, as the pad file after it would
    * (hybrid); the run's very last piece only when `wholeLastPiece` too.
@@ -51,22 +49,38 @@ export interface HashTask {
   merkleWidth: number;
 }
 
-/**
- * A worker's answer: per piece, in order, its SHA-1 (when asked) then its merkle root (when
- * asked); or why the pieces could not be read.
- */
-export type HashAnswer =
-  | { id: number; hashes: Uint8Array }
-  | { id: number; error: string; path?: string };
+/** What the threads of one `hashFiles` call share; every buffer is a `SharedArrayBuffer`. */
+export interface HashJob {
+  /** Every run of pieces, in order. */
+  tasks: HashTask[];
+  /** At `NEXT` the index of the next task to take; at `STOP` 1 once a thread has failed. */
+  control: Int32Array;
+  /** Bytes hashed so far, for progress. */
+  hashed: BigInt64Array;
+  /** Where each piece's SHA-1 goes (v1, hybrid). */
+  pieces?: Uint8Array;
+  /** Where the merkle root of each piece's blocks goes (v2, hybrid; in aligned piece order). */
+  roots?: Uint8Array;
+}
 
-/** The most bytes in one task: large reads, few messages, progress that moves. */
+/** A worker's last word: nothing when no task was left, or why it stopped. */
+export interface WorkerOutcome {
+  error?: string;
+  path?: string;
+}
+
+/** `HashJob.control`: the index of the next task to take. */
+const NEXT = 0;
+/** `HashJob.control`: set to 1 once a thread fails, so the others take no more tasks. */
+const STOP = 1;
+/** The most bytes in one task: large reads, and progress that moves. */
 const TASK_BYTES = 4 * 1024 * 1024;
-/** Tasks queued at each worker, so it never waits for the next one. */
-const IN_FLIGHT = 2;
 /** Most threads hashing, the calling thread among them; each reads and hashes a core's worth. */
 const MAX_THREADS = 4;
 /** Payloads below this are hashed on the calling thread unless workers are asked for. */
 const SMALL_BYTES = 16 * 1024 * 1024;
+/** The calling thread lets its event loop run (timers, signals, a worker's news) this often. */
+const YIELD_MS = 50;
 
 /** A file that could not be read as hashing needed. */
 export class FileHashingError extends Error {
@@ -76,37 +90,32 @@ export class FileHashingError extends Error {
   }
 }
 
-/** Bytes of hashes `task` makes a piece. */
-function bytesPerPiece(task: HashTask): number {
-  return (task.sha1 ? 20 : 0) + (task.merkleWidth > 0 ? MERKLE_HASH : 0);
+/** The bytes of a task's pieces. */
+function taskBytes(task: HashTask): number {
+  return task.segments.reduce((n, s) => n + s.length, 0);
 }
 
 /**
  * Reads the pieces of `task` one at a time into `buffer` (grown to a piece when smaller) and
- * returns the hashes of each: a piece is hashed while it is still in the CPU's cache. Throws
- * `FileHashingError` when a file is shorter than it was (changed under us) or cannot be read.
+ * writes the hashes of each into `job`: a piece is hashed while it is still in the CPU's cache.
+ * Throws `FileHashingError` when a file is shorter than it was (changed under us) or cannot be
+ * read.
  */
-export function hashTask(task: HashTask, buffer: { bytes: Uint8Array }): Uint8Array {
+function hashTask(task: HashTask, job: HashJob, buffer: { bytes: Uint8Array }): void {
   const L = task.pieceLength;
   if (buffer.bytes.length < L) buffer.bytes = new Uint8Array(L);
   const piece = buffer.bytes;
-  const total = task.segments.reduce((n, s) => n + s.length, 0);
-  const pieces = Math.ceil(total / L);
-  const each = bytesPerPiece(task);
-  const hashes = new Uint8Array(pieces * each);
+  const pieces = Math.ceil(taskBytes(task) / L);
   let filled = 0, count = 0;
   const hashPiece = () => {
-    const at = count * each;
-    if (task.merkleWidth > 0) {
-      hashes.set(
-        blocksRoot(piece.subarray(0, filled), task.merkleWidth),
-        at + (task.sha1 ? 20 : 0),
-      );
+    const p = task.firstPiece + count;
+    if (job.roots) {
+      job.roots.set(blocksRoot(piece.subarray(0, filled), task.merkleWidth), p * MERKLE_HASH);
     }
-    if (task.sha1) {
+    if (job.pieces) {
       const whole = task.padPieces && (count < pieces - 1 || task.wholeLastPiece);
       if (whole && filled < L) piece.fill(0, filled, L);
-      hashes.set(sha1(piece.subarray(0, whole ? L : filled)), at);
+      job.pieces.set(sha1(piece.subarray(0, whole ? L : filled)), p * 20);
     }
     count++;
     filled = 0;
@@ -135,23 +144,41 @@ export function hashTask(task: HashTask, buffer: { bytes: Uint8Array }): Uint8Ar
     }
   }
   if (filled > 0) hashPiece();
-  return hashes;
+}
+
+/**
+ * Takes the next task of `job` that no thread has taken, hashes it into the job and counts its
+ * bytes; false when none is left or a thread has failed. Its own failure (`FileHashingError`)
+ * stops the other threads too.
+ */
+export function hashNext(job: HashJob, buffer: { bytes: Uint8Array }): boolean {
+  if (Atomics.load(job.control, STOP) !== 0) return false;
+  const task = job.tasks[Atomics.add(job.control, NEXT, 1)];
+  if (task === undefined) return false;
+  try {
+    hashTask(task, job, buffer);
+  } catch (e) {
+    Atomics.store(job.control, STOP, 1);
+    throw e;
+  }
+  Atomics.add(job.hashed, 0, BigInt(taskBytes(task)));
+  return true;
 }
 
 /** What every task of one `hashFiles` call makes, as `HashTask` spells it. */
-type TaskKind = Pick<HashTask, "sha1" | "padPieces" | "wholeLastPiece">;
+type TaskKind = Pick<HashTask, "padPieces" | "wholeLastPiece">;
 
 /** How many pieces the run starting at a piece takes (the last one may take fewer). */
 type RunLength = (firstPiece: number) => number;
 
-/** v1 runs of whole pieces over `files` laid end to end, made as they are asked. */
+/** v1 runs of whole pieces over `files` laid end to end. */
 function* streamTasks(
   files: readonly FileSpan[],
   pieceLength: number,
   kind: TaskKind,
   runLength: RunLength,
 ): Generator<HashTask> {
-  let id = 0, file = 0, position = 0, firstPiece = 0;
+  let file = 0, position = 0, firstPiece = 0;
   for (;;) {
     const count = runLength(firstPiece);
     const segments: Segment[] = [];
@@ -169,7 +196,7 @@ function* streamTasks(
       want -= n;
     }
     if (segments.length === 0) return;
-    yield { id: id++, pieceLength, segments, firstPiece, ...kind, merkleWidth: 0 };
+    yield { pieceLength, segments, firstPiece, ...kind, merkleWidth: 0 };
     firstPiece += count;
   }
 }
@@ -185,7 +212,7 @@ function* alignedTasks(
   kind: TaskKind,
   runLength: RunLength,
 ): Generator<HashTask> {
-  let id = 0, firstPiece = 0;
+  let firstPiece = 0;
   const lastWithData = files.findLastIndex((f) => f.length > 0);
   for (let f = 0; f < files.length; f++) {
     const { path, length } = files[f];
@@ -197,7 +224,6 @@ function* alignedTasks(
       const bytes = Math.min(count * pieceLength, length - position);
       const last = f === lastWithData && p + count >= pieces;
       yield {
-        id: id++,
         pieceLength,
         segments: [{ path, position, length: bytes }],
         firstPiece: firstPiece + p,
@@ -223,7 +249,10 @@ export interface HashFilesOptions {
    * without it the last piece ends with the last file (a single-file torrent).
    */
   wholeLastPiece?: boolean;
-  /** Called after each run of pieces with the bytes hashed so far and the total. */
+  /**
+   * Called as pieces are hashed (after each run this thread hashes, and at the end) with the
+   * bytes hashed so far and the total.
+   */
   onProgress?: (done: number, total: number) => void;
   /**
    * Worker threads hashing beside this one; default: one per core but this thread's, three at
@@ -265,27 +294,13 @@ export async function hashFiles(
   const version = options.version ?? "v1";
   const total = files.reduce((n, f) => n + f.length, 0);
   const kind: TaskKind = {
-    sha1: version !== "v2",
     padPieces: version === "hybrid",
     wholeLastPiece: options.wholeLastPiece ?? false,
   };
   const aligned = version !== "v1";
   const piecesOf = (length: number) => Math.ceil(length / pieceLength);
   const pieceCount = aligned ? files.reduce((n, f) => n + piecesOf(f.length), 0) : piecesOf(total);
-  const pieces = kind.sha1 ? new Uint8Array(pieceCount * 20) : undefined;
-  const roots = aligned ? new Uint8Array(pieceCount * MERKLE_HASH) : undefined;
-  let done = 0;
-  const finished = (task: HashTask, hashes: Uint8Array) => {
-    const each = bytesPerPiece(task);
-    for (let i = 0; i < hashes.length / each; i++) {
-      const at = i * each, p = task.firstPiece + i;
-      if (pieces) pieces.set(hashes.subarray(at, at + 20), p * 20);
-      if (roots) roots.set(hashes.subarray(at + each - MERKLE_HASH, at + each), p * MERKLE_HASH);
-    }
-    done += task.segments.reduce((n, s) => n + s.length, 0);
-    options.onProgress?.(done, total);
-  };
-  // A worker takes this thread some 15 ms to start: small payloads hash faster here alone.
+  // A worker takes this thread some 10 ms to start: small payloads hash faster here alone.
   const byDefault = total < SMALL_BYTES
     ? 0
     : Math.min(navigator.hardwareConcurrency ?? 1, MAX_THREADS) - 1;
@@ -300,21 +315,39 @@ export async function hashFiles(
     ? () => most
     : (first: number) =>
       Math.max(1, Math.min(most, Math.ceil((pieceCount - first) / (2 * (wanted + 1)))));
-  const tasks = aligned
-    ? alignedTasks(files, pieceLength, kind, runLength)
-    : streamTasks(files, pieceLength, kind, runLength);
-  // Started first, the workers load their code while this thread hashes.
+  const shared = (bytes: number) => new SharedArrayBuffer(bytes);
+  const job: HashJob = {
+    tasks: [
+      ...(aligned
+        ? alignedTasks(files, pieceLength, kind, runLength)
+        : streamTasks(files, pieceLength, kind, runLength)),
+    ],
+    control: new Int32Array(shared(8)),
+    hashed: new BigInt64Array(shared(8)),
+    pieces: version !== "v2" ? new Uint8Array(shared(pieceCount * 20)) : undefined,
+    roots: aligned ? new Uint8Array(shared(pieceCount * MERKLE_HASH)) : undefined,
+  };
+  let reported = -1;
+  const report = () => {
+    const done = Number(Atomics.load(job.hashed, 0));
+    if (done !== reported) options.onProgress?.(reported = done, total);
+  };
   const workers = Array.from({ length: wanted }, () => new HashWorker());
-  const queue = new TaskQueue(tasks);
   try {
-    await Promise.all([hashHere(queue, finished), ...workers.map((w) => w.drain(queue, finished))]);
+    // The workers are given the job first, so they load their code while this thread hashes.
+    await Promise.all([...workers.map((w) => w.run(job)), hashHere(job, report)]);
   } catch (e) {
-    queue.close();
+    Atomics.store(job.control, STOP, 1);
     throw e;
   } finally {
     for (const w of workers) w.worker.terminate();
   }
-  return { pieces, merkle: roots && fileTrees(files, pieceLength, roots) };
+  report();
+  // Copies out of shared memory: the hashes go on to places that take no shared buffer.
+  return {
+    pieces: job.pieces?.slice(),
+    merkle: job.roots && fileTrees(files, pieceLength, job.roots),
+  };
 }
 
 /** Each file's merkle hashes from the roots of its pieces (in aligned piece order). */
@@ -335,37 +368,19 @@ function fileTrees(
   });
 }
 
-/** The tasks of one `hashFiles` call, taken by every thread hashing until done or closed. */
-class TaskQueue implements Iterator<HashTask> {
-  readonly #tasks: Iterator<HashTask>;
-  #closed = false;
-
-  constructor(tasks: Iterator<HashTask>) {
-    this.#tasks = tasks;
-  }
-
-  next(): IteratorResult<HashTask> {
-    return this.#closed ? { done: true, value: undefined } : this.#tasks.next();
-  }
-
-  /** Ends the queue for every thread: one of them failed. */
-  close(): void {
-    this.#closed = true;
-  }
-}
-
 /**
- * Hashes tasks from `queue` on this thread, one per turn of the event loop, so the workers'
- * answers are taken (and their next tasks given) in between.
+ * Hashes tasks of `job` on this thread until none is left, calling `hashed` after each; it lets
+ * the event loop run every `YIELD_MS`, so that timers fire and a failed worker's news is heard.
  */
-async function hashHere(
-  queue: Iterator<HashTask>,
-  finished: (task: HashTask, hashes: Uint8Array) => void,
-): Promise<void> {
+async function hashHere(job: HashJob, hashed: () => void): Promise<void> {
   const buffer = { bytes: new Uint8Array(0) };
-  for (let next = queue.next(); !next.done; next = queue.next()) {
-    finished(next.value, hashTask(next.value, buffer));
-    await nextTurn();
+  let yielded = performance.now();
+  while (hashNext(job, buffer)) {
+    hashed();
+    if (performance.now() - yielded >= YIELD_MS) {
+      await nextTurn();
+      yielded = performance.now();
+    }
   }
 }
 
@@ -384,48 +399,30 @@ function nextTurn(): Promise<void> {
   });
 }
 
-/** One worker thread and the tasks it has been given. */
+/** One worker thread hashing beside this one. */
 class HashWorker {
   readonly worker = new Worker(new URL("./hash_worker.ts", import.meta.url), { type: "module" });
 
-  /** Feeds the worker tasks from the shared queue until it is empty, `IN_FLIGHT` at a time. */
-  drain(
-    tasks: Iterator<HashTask>,
-    finished: (task: HashTask, hashes: Uint8Array) => void,
-  ): Promise<void> {
+  /**
+   * Gives the worker `job`; resolves once it finds no task left, rejects when it fails (and
+   * then stops the other threads too).
+   */
+  run(job: HashJob): Promise<void> {
     return new Promise((resolve, reject) => {
-      const given = new Map<number, HashTask>();
-      let ended = false;
-      const give = () => {
-        while (!ended && given.size < IN_FLIGHT) {
-          const next = tasks.next();
-          if (next.done) {
-            ended = true;
-            break;
-          }
-          given.set(next.value.id, next.value);
-          this.worker.postMessage(next.value);
-        }
-        if (ended && given.size === 0) resolve();
+      const fail = (error: FileHashingError) => {
+        Atomics.store(job.control, STOP, 1);
+        reject(error);
       };
-      this.worker.onmessage = (event: MessageEvent<HashAnswer>) => {
-        const answer = event.data;
-        const task = given.get(answer.id)!;
-        given.delete(answer.id);
-        if ("error" in answer) {
-          ended = true;
-          reject(new FileHashingError(answer.error, answer.path));
-          return;
-        }
-        finished(task, answer.hashes);
-        give();
+      this.worker.onmessage = (event: MessageEvent<WorkerOutcome>) => {
+        const { error, path } = event.data;
+        if (error === undefined) resolve();
+        else fail(new FileHashingError(error, path));
       };
       this.worker.onerror = (event) => {
         event.preventDefault();
-        ended = true;
-        reject(new FileHashingError(`hashing stopped: ${event.message}`));
+        fail(new FileHashingError(`hashing stopped: ${event.message}`));
       };
-      give();
+      this.worker.postMessage(job);
     });
   }
 }

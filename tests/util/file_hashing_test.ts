@@ -18,7 +18,7 @@ Deno.test("hashFiles: files of odd sizes, empty ones among them, hash as one str
     // Pieces cross files; a task of 4 MiB holds several files and a file spans tasks.
     const sizes = [5 * 1024 * 1024 + 3, 0, 1, 700_001, 3 * 1024 * 1024 - 5, 0, 16_383];
     const parts = sizes.map((n, i) => xorshiftBytes(n, i + 1));
-    const files = [];
+    const files: { path: string; length: number }[] = [];
     for (let i = 0; i < parts.length; i++) {
       await Deno.writeFile(`${dir}/f${i}`, parts[i]);
       files.push({ path: `${dir}/f${i}`, length: sizes[i] });
@@ -72,13 +72,36 @@ Deno.test("hashFiles: a missing file or one shorter than said is a FileHashingEr
   }
 });
 
+Deno.test("hashFiles: a file gone from the middle of a large payload fails it with its error, whichever thread reads it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "bt-hash-" });
+  try {
+    const files: { path: string; length: number }[] = [];
+    for (let i = 0; i < 10; i++) {
+      const path = `${dir}/${i === 5 ? "gone" : `f${i}`}`;
+      if (i !== 5) await Deno.writeFile(path, new Uint8Array(2 << 20).fill(i));
+      files.push({ path, length: 2 << 20 });
+    }
+    for (const workers of [1, 2, 3]) {
+      for (const version of ["v1", "hybrid"] as const) {
+        await assertRejects(
+          () => hashFiles(files, 16384, { workers, version }),
+          FileHashingError,
+          `cannot read ${dir}/gone: no such file or folder`,
+        );
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("hashFiles v2 and hybrid: each file's tree, and SHA-1s over the files aligned by pads", async () => {
   const dir = await Deno.makeTempDir({ prefix: "bt-hash-" });
   try {
     // Several tasks in one file, files of one piece or less, an empty one among them.
     const sizes = [9 * 1024 * 1024 + 5, 0, 1, 40_000, 262_144, 700_001];
     const parts = sizes.map((n, i) => xorshiftBytes(n, i + 20));
-    const files = [];
+    const files: { path: string; length: number }[] = [];
     for (let i = 0; i < parts.length; i++) {
       await Deno.writeFile(`${dir}/f${i}`, parts[i]);
       files.push({ path: `${dir}/f${i}`, length: sizes[i] });
