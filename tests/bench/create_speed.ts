@@ -75,16 +75,16 @@ interface Row {
  * @example
  * ```ts
  * import { renderCreateTable } from "./create_speed.ts";
- * const rows = [{ name: "mktorrent -t 2", wall: [0.42, 0.44], cpu: [0.85, 0.86] }];
+ * const rows = [{ name: "mktorrent -t 2", wall: [0.4211, 0.4437], cpu: [0.85, 0.86] }];
  * console.log(renderCreateTable(rows, 2 ** 30).split("\n")[1].split(/\s+/).slice(0, 5));
- * // [ "mktorrent", "-t", "2", "0.43", "0.42" ]
+ * // [ "mktorrent", "-t", "2", "0.432", "0.421" ]
  * ```
  */
 export function renderCreateTable(rows: Row[], size: number): string {
   const lines = rows.map((r) => {
     const wall = median(r.wall);
-    return `${r.name.padEnd(22)} ${wall.toFixed(2).padStart(7)} ${
-      Math.min(...r.wall).toFixed(2).padStart(7)
+    return `${r.name.padEnd(22)} ${wall.toFixed(3).padStart(7)} ${
+      Math.min(...r.wall).toFixed(3).padStart(7)
     } ${median(r.cpu).toFixed(2).padStart(7)} ${(size / wall / 1e9).toFixed(2).padStart(8)}`;
   });
   return `maker                   wall s  best s   CPU s    GB/s\n${lines.join("\n")}`;
