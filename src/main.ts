@@ -11,7 +11,6 @@
  */
 import { parseArgs, UsageError } from "./cli/args.ts";
 import { JsonEvents } from "./cli/events.ts";
-import { helpText } from "./cli/help.ts";
 import { CommandError, type CommandIO, EXIT_OUTPUT_CLOSED, processIO } from "./cli/io.ts";
 import denoConfig from "../deno.json" with { type: "json" };
 
@@ -36,7 +35,7 @@ async function runCommand(args: string[], io: CommandIO): Promise<number> {
   try {
     const parsed = parseArgs(args);
     if ("help" in parsed) {
-      io.out(helpText(parsed.topic));
+      io.out((await import("./cli/help.ts")).helpText(parsed.topic));
       return 0;
     }
     if ("version" in parsed) {
