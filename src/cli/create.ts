@@ -65,6 +65,7 @@ export async function runCreate(
     throw createError(options.path, e);
   }
   writeNew(options.output, bytes);
+  if (options.quiet && events === undefined) return 0; // the report would be for no one
   const torrent = parseTorrent(bytes);
   const report = torrentReport(torrent);
   const elapsedMs = performance.now() - started;
