@@ -41,6 +41,7 @@ Deno.test("hashFiles: files of odd sizes, empty ones among them, hash as one str
           },
         });
         assertEquals(got.pieces, want, `piece ${pieceLength}, ${workers} workers`);
+        assert(!(got.pieces!.buffer instanceof SharedArrayBuffer), "hashes out of shared memory");
         assertEquals(got.merkle, undefined, "v1 only");
         assertEquals(seen.at(-1), all.length, "progress reaches the total");
         assert(seen.every((d, i) => i === 0 || d > seen[i - 1]), "progress only grows");
@@ -137,6 +138,13 @@ Deno.test("hashFiles v2 and hybrid: each file's tree, and SHA-1s over the files 
             workers,
           });
           assertEquals(hybrid.merkle, trees, `hybrid trees, ${where}`);
+          const layers = hybrid.merkle!.flatMap((t) =>
+            t?.layer ? [t.root, t.layer] : t ? [t.root] : []
+          );
+          assert(
+            layers.every((b) => !(b.buffer instanceof SharedArrayBuffer)),
+            "out of shared memory",
+          );
           assertEquals(hybrid.pieces, aligned(whole), `hybrid pieces, whole ${whole}, ${where}`);
         }
       }
