@@ -22,7 +22,7 @@ export async function runCreate(
   options: CreateCommandOptions,
   io: CommandIO = processIO(),
 ): Promise<number> {
-  checkOutputFree(options.output);
+  checkOutput(options.output);
   const started = performance.now();
   const events = options.json ? new JsonEvents(io.out) : undefined;
   const display = new ProgressDisplay({
@@ -64,7 +64,12 @@ export async function runCreate(
     display.finish([]);
     throw createError(options.path, e);
   }
-  writeNew(options.output, bytes);
+  try {
+    writeNew(options.output, bytes);
+  } catch (e) {
+    display.finish([]);
+    throw e;
+  }
   if (options.quiet && events === undefined) return 0; // the report would be for no one
   const torrent = parseTorrent(bytes);
   const report = torrentReport(torrent);
@@ -82,17 +87,26 @@ export async function runCreate(
 }
 
 /**
- * A clear error before any hashing when the output is taken. This and the write are
- * synchronous, as the command has nothing else to do meanwhile: an asynchronous write took some
- * 5 ms of its run, a synchronous one under 1 ms.
+ * A clear error before any hashing, which may take hours, when the output is taken or its
+ * folder cannot take a new file (missing, not a folder, read-only): a file made there and
+ * removed at once says so. This and the write are synchronous, as the command has nothing else
+ * to do meanwhile: an asynchronous write took some 5 ms of its run, a synchronous one under 1 ms.
  */
-function checkOutputFree(output: string): void {
+function checkOutput(output: string): void {
+  let taken = true;
   try {
     Deno.lstatSync(output);
   } catch {
-    return; // nothing there (or nothing we may look at: the write will say)
+    taken = false; // nothing there (or nothing we may look at: the probe will say)
   }
-  throw new CommandError(`${output} already exists; not replacing it`);
+  if (taken) throw new CommandError(`${output} already exists; not replacing it`);
+  const cut = Math.max(output.lastIndexOf("/"), output.lastIndexOf("\\"));
+  const folder = cut < 0 ? "." : output.slice(0, cut) || output[0];
+  try {
+    Deno.removeSync(Deno.makeTempFileSync({ dir: folder, prefix: ".bittorrent-create-" }));
+  } catch (e) {
+    throw new CommandError(`cannot write ${output}: ${fsReason(e)}`);
+  }
 }
 
 function writeNew(output: string, bytes: Uint8Array): void {

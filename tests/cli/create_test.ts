@@ -242,6 +242,24 @@ Deno.test("create: mistakes are one line, and nothing is written or replaced", a
   });
 });
 
+Deno.test("create: an output folder that cannot take the torrent fails before any hashing", async () => {
+  await withDir(async (dir) => {
+    await write(`${dir}/x.bin`, new Uint8Array(100));
+    const cases: [string, string][] = [
+      [`${dir}/nowhere/n.torrent`, "no such file or folder"],
+      [`${dir}/x.bin/n.torrent`, "a part of the path is a file, not a folder"],
+    ];
+    for (const [output, says] of cases) {
+      const r = await run("create", `${dir}/x.bin`, "-o", output);
+      // No progress line: nothing was hashed.
+      assertEquals([r.code, r.out], [1, ""], r.err);
+      assertEquals(r.err, `bittorrent: error: cannot write ${output}: ${says}\n`);
+    }
+    const left = [...Deno.readDirSync(dir)].map((e) => e.name);
+    assertEquals(left, ["x.bin"], "nothing left behind");
+  });
+});
+
 Deno.test("create: hybrid by default, or --v2: the torrent the same files make in memory", async () => {
   await withDir(async (dir) => {
     const files: [string, Uint8Array][] = [
