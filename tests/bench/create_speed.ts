@@ -5,9 +5,12 @@
  * table prints the median and fastest wall seconds, the median CPU seconds and the rate over the
  * median wall time. Ours runs as the shipped executable does (the compile task's V8 flags), both
  * as `--v1` (what mktorrent makes: the info-hashes must match, and the script fails when they do
- * not) and as the default hybrid. Without mktorrent its row is left out, said on stderr.
+ * not) and as the default hybrid; or, with `--ours`, it is that compiled executable, which
+ * starts without `deno run`'s work of finding and resolving the modules. Without mktorrent its
+ * row is left out, said on stderr.
  *
  *     deno run -A tests/bench/create_speed.ts [--size 1G] [--files 64] [--piece 256K] [--runs 5]
+ *         [--ours ./bittorrent]
  *
  * Exit code 0 when every run made its torrent, 1 otherwise, 2 for bad flags. Slowness never
  * fails it.
@@ -29,6 +32,8 @@ export interface CreateSpeedConfig {
   files: number;
   pieceLength: number;
   runs: number;
+  /** A compiled `bittorrent` to time instead of `deno run` of the sources. */
+  ours?: string;
 }
 
 /**
@@ -49,6 +54,7 @@ export function createSpeedConfig(args: string[]): CreateSpeedConfig {
       files: { type: "string" },
       piece: { type: "string" },
       runs: { type: "string" },
+      ours: { type: "string" },
     },
   });
   const size = parseSize(values.size ?? "1G");
@@ -59,7 +65,8 @@ export function createSpeedConfig(args: string[]): CreateSpeedConfig {
   }
   const files = intFlag(values.files, "files", 1, 10_000) ?? 64;
   if (size < files) throw new BenchError("--size must give every file at least a byte");
-  return { size, files, pieceLength, runs: intFlag(values.runs, "runs", 1, 100) ?? 5 };
+  const runs = intFlag(values.runs, "runs", 1, 100) ?? 5;
+  return { size, files, pieceLength, runs, ...(values.ours ? { ours: values.ours } : {}) };
 }
 
 /** One maker's figures over its runs. */
@@ -122,15 +129,15 @@ async function measure(config: CreateSpeedConfig): Promise<number> {
       seed: 11,
     });
     for await (const entry of Deno.readDir(data)) await Deno.readFile(`${data}/${entry.name}`);
+    const start = config.ours === undefined
+      ? { cmd: Deno.execPath(), words: ["run", ...compileRunFlags(), "-A", MAIN_TS] }
+      : { cmd: config.ours, words: [] };
     const ours = (kind: "v1" | "hybrid") => ({
       name: `ours --${kind}`,
       out: `${work}/ours-${kind}.torrent`,
-      cmd: Deno.execPath(),
+      cmd: start.cmd,
       args: (out: string) => [
-        "run",
-        ...compileRunFlags(),
-        "-A",
-        MAIN_TS,
+        ...start.words,
         "create",
         data,
         "-o",

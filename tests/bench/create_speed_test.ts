@@ -39,6 +39,7 @@ Deno.test("create_speed: flags", () => {
     pieceLength: 256 * 1024,
     runs: 5,
   });
+  assertEquals(createSpeedConfig(["--ours", "./bittorrent"]).ours, "./bittorrent");
   assertThrows(() => createSpeedConfig(["--piece", "100K"]), BenchError, "power of two");
   assertThrows(() => createSpeedConfig(["--size", "10", "--files", "20"]), BenchError, "a byte");
   assertThrows(() => createSpeedConfig(["--runs", "0"]), BenchError, "--runs");
