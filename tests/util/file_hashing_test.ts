@@ -1,7 +1,7 @@
 /** Piece hashes of files on disk, on worker threads and on this one, against hashing in memory. */
 import { FileHashingError, fileMerkle, hashFiles, sha1 } from "../../src/util/mod.ts";
 import { assert, assertEquals, assertRejects } from "../assert.ts";
-import { xorshiftBytes } from "../random.ts";
+import { mulberry32, randomInt, xorshiftBytes } from "../random.ts";
 
 /** SHA-1 of every `pieceLength` bytes of `data`, concatenated. */
 function expected(data: Uint8Array, pieceLength: number): Uint8Array {
@@ -12,23 +12,54 @@ function expected(data: Uint8Array, pieceLength: number): Uint8Array {
   return out;
 }
 
+/** `parts` end to end. */
+function concat(parts: Uint8Array[]): Uint8Array {
+  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.length;
+  }
+  return all;
+}
+
+/**
+ * The v1 half of a hybrid: the SHA-1s over the files padded with zeros to whole pieces, the
+ * last one too when `whole`.
+ */
+function alignedPieces(parts: Uint8Array[], pieceLength: number, whole: boolean): Uint8Array {
+  const chunks = parts.filter((p) => p.length > 0).map((p, i, all) => {
+    const last = i === all.length - 1 && !whole;
+    const padded = new Uint8Array(
+      last ? p.length : Math.ceil(p.length / pieceLength) * pieceLength,
+    );
+    padded.set(p);
+    return padded;
+  });
+  return expected(concat(chunks), pieceLength);
+}
+
+/** Writes `parts` as files f0, f1, ... in `dir`. */
+async function writeParts(
+  dir: string,
+  parts: Uint8Array[],
+): Promise<{ path: string; length: number }[]> {
+  const files: { path: string; length: number }[] = [];
+  for (const [i, part] of parts.entries()) {
+    await Deno.writeFile(`${dir}/f${i}`, part);
+    files.push({ path: `${dir}/f${i}`, length: part.length });
+  }
+  return files;
+}
+
 Deno.test("hashFiles: files of odd sizes, empty ones among them, hash as one stream, by any number of workers", async () => {
   const dir = await Deno.makeTempDir({ prefix: "bt-hash-" });
   try {
     // Pieces cross files; a task of 4 MiB holds several files and a file spans tasks.
     const sizes = [5 * 1024 * 1024 + 3, 0, 1, 700_001, 3 * 1024 * 1024 - 5, 0, 16_383];
     const parts = sizes.map((n, i) => xorshiftBytes(n, i + 1));
-    const files: { path: string; length: number }[] = [];
-    for (let i = 0; i < parts.length; i++) {
-      await Deno.writeFile(`${dir}/f${i}`, parts[i]);
-      files.push({ path: `${dir}/f${i}`, length: sizes[i] });
-    }
-    const all = new Uint8Array(sizes.reduce((a, b) => a + b, 0));
-    let at = 0;
-    for (const p of parts) {
-      all.set(p, at);
-      at += p.length;
-    }
+    const files = await writeParts(dir, parts);
+    const all = concat(parts);
     for (const pieceLength of [16384, 262144, 4 * 1024 * 1024, 8 * 1024 * 1024]) {
       const want = expected(all, pieceLength);
       for (const workers of [0, 1, 2]) {
@@ -102,30 +133,9 @@ Deno.test("hashFiles v2 and hybrid: each file's tree, and SHA-1s over the files 
     // Several tasks in one file, files of one piece or less, an empty one among them.
     const sizes = [9 * 1024 * 1024 + 5, 0, 1, 40_000, 262_144, 700_001];
     const parts = sizes.map((n, i) => xorshiftBytes(n, i + 20));
-    const files: { path: string; length: number }[] = [];
-    for (let i = 0; i < parts.length; i++) {
-      await Deno.writeFile(`${dir}/f${i}`, parts[i]);
-      files.push({ path: `${dir}/f${i}`, length: sizes[i] });
-    }
+    const files = await writeParts(dir, parts);
     for (const pieceLength of [16384, 262144]) {
       const trees = parts.map((p) => p.length > 0 ? fileMerkle(p, pieceLength) : undefined);
-      // The v1 half of a hybrid: every file padded with zeros to a whole piece.
-      const aligned = (whole: boolean) => {
-        const chunks = parts.filter((p) => p.length > 0).map((p, i, all) => {
-          const last = i === all.length - 1 && !whole;
-          const size = last ? p.length : Math.ceil(p.length / pieceLength) * pieceLength;
-          const padded = new Uint8Array(size);
-          padded.set(p);
-          return padded;
-        });
-        const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-        let at = 0;
-        for (const c of chunks) {
-          all.set(c, at);
-          at += c.length;
-        }
-        return expected(all, pieceLength);
-      };
       for (const workers of [0, 2]) {
         const where = `piece ${pieceLength}, ${workers} workers`;
         const v2 = await hashFiles(files, pieceLength, { version: "v2", workers });
@@ -145,9 +155,62 @@ Deno.test("hashFiles v2 and hybrid: each file's tree, and SHA-1s over the files 
             layers.every((b) => !(b.buffer instanceof SharedArrayBuffer)),
             "out of shared memory",
           );
-          assertEquals(hybrid.pieces, aligned(whole), `hybrid pieces, whole ${whole}, ${where}`);
+          assertEquals(
+            hybrid.pieces,
+            alignedPieces(parts, pieceLength, whole),
+            `hybrid pieces, whole ${whole}, ${where}`,
+          );
         }
       }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("hashFiles: random sets of files hash as in memory, by any number of threads", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "bt-hash-" });
+  try {
+    const random = mulberry32(52);
+    for (let round = 0; round < 24; round++) {
+      const pieceLength = [16384, 32768, 65536, 262144][randomInt(random, 4)];
+      // Empty files, files of a byte, files ending on or beside a piece, files of megabytes.
+      const size = () => {
+        switch (randomInt(random, 5)) {
+          case 0:
+            return randomInt(random, 3) === 0 ? 0 : 1;
+          case 1:
+            return pieceLength * (1 + randomInt(random, 4)) + randomInt(random, 3) - 1;
+          default:
+            return randomInt(random, 3 * 1024 * 1024);
+        }
+      };
+      const parts = Array.from(
+        { length: 1 + randomInt(random, 10) },
+        (_, i) => xorshiftBytes(size(), round * 100 + i + 1),
+      );
+      if (parts.every((p) => p.length === 0)) parts.push(xorshiftBytes(1, round));
+      const version = (["v1", "v2", "hybrid"] as const)[randomInt(random, 3)];
+      const workers = randomInt(random, 4);
+      const wholeLastPiece = randomInt(random, 2) === 1;
+      const where = `round ${round}: ${version}, ${parts.length} files, piece ${pieceLength}, ` +
+        `${workers} workers`;
+      const got = await hashFiles(await writeParts(dir, parts), pieceLength, {
+        version,
+        workers,
+        wholeLastPiece,
+      });
+      if (version === "v1") {
+        assertEquals(got.pieces, expected(concat(parts), pieceLength), where);
+      } else {
+        const trees = parts.map((p) => p.length > 0 ? fileMerkle(p, pieceLength) : undefined);
+        assertEquals(got.merkle, trees, where);
+        const pieces = version === "hybrid"
+          ? alignedPieces(parts, pieceLength, wholeLastPiece)
+          : undefined;
+        assertEquals(got.pieces, pieces, where);
+      }
+      for (const entry of Deno.readDirSync(dir)) Deno.removeSync(`${dir}/${entry.name}`);
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
