@@ -904,6 +904,13 @@ function checkNotAMistypedCommand(positionals: readonly string[]): void {
 }
 
 /** The options of `download`, `verify` and `info`. */
+/** What each command that takes one torrent says when given none. */
+const MISSING_INPUT = {
+  download: "missing -i <torrent-file|magnet> (see --help)",
+  verify: "missing the .torrent file to verify (see bittorrent help verify)",
+  info: "missing the .torrent file or magnet link to show (see bittorrent help info)",
+};
+
 function torrentOptions(
   t: Tokens,
   command: "download" | "verify" | "info" | undefined,
@@ -923,11 +930,7 @@ function torrentOptions(
   }
   const input = flagInput ?? positionals[0];
   if (input === undefined || input.trim() === "") {
-    throw new UsageError(
-      command === "verify"
-        ? "missing the .torrent file to verify (see bittorrent help verify)"
-        : "missing -i <torrent-file|magnet> (see --help)",
-    );
+    throw new UsageError(MISSING_INPUT[command ?? "download"]);
   }
 
   const output = last(t, "output")?.value ?? ".";

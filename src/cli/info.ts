@@ -86,12 +86,13 @@ export function torrentReport(torrent: Torrent): TorrentReport {
  *   announce: [["udp://127.0.0.1:6969"]], creationDate: 0,
  * }));
  * const lines = renderTorrentInfo(t).split("\n");
- * console.log(lines[0], "|", lines.find((l) => l.startsWith("Created"))); // Name:        a.txt | Created:     1970-01-01 00:00:00 UTC by bittorrent
+ * console.log(lines[0], "|", lines.find((l) => l.startsWith("Created"))); // Name:         a.txt | Created:      1970-01-01 00:00:00 UTC by bittorrent
  * ```
  */
 export function renderTorrentInfo(torrent: Torrent): string {
   const r = torrentReport(torrent);
-  const field = (label: string, value: string) => `${`${label}:`.padEnd(13)}${oneLine(value)}`;
+  const field = (label: string, value: string) =>
+    `${`${label}:`.padEnd(LABEL_WIDTH)}${oneLine(value)}`;
   const lines = [
     field("Name", r.name),
     field("Info-hash", r.infoHash ?? "none (v2 only)"),
@@ -119,14 +120,19 @@ export function renderTorrentInfo(torrent: Torrent): string {
   r.trackers.forEach((tier, i) => {
     tier.forEach((url, j) => {
       const head = j === 0 ? `tier ${i + 1}: ` : " ".repeat(`tier ${i + 1}: `.length);
-      lines.push(i === 0 && j === 0 ? field("Trackers", head + url) : " ".repeat(13) + head + url);
+      lines.push(
+        i === 0 && j === 0 ? field("Trackers", head + url) : " ".repeat(LABEL_WIDTH) + head + url,
+      );
     });
   });
   r.webSeeds.forEach((url, i) =>
-    lines.push(i === 0 ? field("Web seeds", url) : " ".repeat(13) + url)
+    lines.push(i === 0 ? field("Web seeds", url) : " ".repeat(LABEL_WIDTH) + url)
   );
   return `${lines.join("\n")}\n${renderFileList(torrent)}`;
 }
+
+/** Columns of a label of `renderTorrentInfo`: the longest ("Info-hash v2:") and a space. */
+const LABEL_WIDTH = 14;
 
 const VERSION_NAMES: Record<TorrentVersion, string> = {
   v1: "v1",

@@ -402,6 +402,7 @@ Deno.test("parseArgs: command words read as commands, not inputs", () => {
   const info = options(parseArgs(["info", "x.torrent", "--json"], LINUX));
   assertEquals([info.command, info.input, info.json], ["info", "x.torrent", true]);
   usage(["info", "x.torrent", "--seed"], "--seed does not apply to info");
+  usage(["info"], "missing the .torrent file or magnet link to show (see bittorrent help info)");
   assertEquals(parseArgs(["completions", "zsh"], LINUX), { command: "completions", shell: "zsh" });
   usage(["completions", "tcsh"], "completions needs one shell: bash, zsh, fish");
   // A file named like a command is an input when given as a path.

@@ -400,26 +400,26 @@ Deno.test("info: the report for people, terminal escapes from the torrent defuse
     }
     // The name is sanitised (ESC -> "_") when parsed; the comment and creator are not, so
     // the report replaces their control characters (line break included) with "?".
-    assertEquals(lines[at("Name")], "Name:        show_[31m");
-    assertEquals(lines[at("Info-hash")], `Info-hash:   ${infoHash}`);
-    assert(lines[at("Magnet")].startsWith(`Magnet:      magnet:?xt=urn:btih:${infoHash}`));
+    assertEquals(lines[at("Name")], "Name:         show_[31m");
+    assertEquals(lines[at("Info-hash")], `Info-hash:    ${infoHash}`);
+    assert(lines[at("Magnet")].startsWith(`Magnet:       magnet:?xt=urn:btih:${infoHash}`));
     assertEquals(
       lines[at("Size")],
-      "Size:        32.0 KiB (32768 bytes) in 2 pieces of 16.0 KiB",
+      "Size:         32.0 KiB (32768 bytes) in 2 pieces of 16.0 KiB",
     );
-    assertEquals(lines[at("Private")], "Private:     yes (peers from its trackers only)");
-    assertEquals(lines[at("Created")], "Created:     2023-11-14 22:13:20 UTC by maker?[2K");
-    assertEquals(lines[at("Comment")], "Comment:     first line??]0;pwned? and ?2J");
+    assertEquals(lines[at("Private")], "Private:      yes (peers from its trackers only)");
+    assertEquals(lines[at("Created")], "Created:      2023-11-14 22:13:20 UTC by maker?[2K");
+    assertEquals(lines[at("Comment")], "Comment:      first line??]0;pwned? and ?2J");
     const trackers = at("Trackers");
     assertEquals(lines.slice(trackers, trackers + 3), [
-      "Trackers:    tier 1: http://tracker.invalid/announce",
-      "                     http://backup.invalid/announce",
-      "             tier 2: udp://tracker.invalid:6969",
+      "Trackers:     tier 1: http://tracker.invalid/announce",
+      "                      http://backup.invalid/announce",
+      "              tier 2: udp://tracker.invalid:6969",
     ]);
     const seeds = at("Web seeds");
     assertEquals(lines.slice(seeds, seeds + 2), [
-      "Web seeds:   http://seed.invalid/files/",
-      "             http://mirror.invalid/files/",
+      "Web seeds:    http://seed.invalid/files/",
+      "              http://mirror.invalid/files/",
     ]);
     // Then the numbered file list, under the torrent's folder, sizes right-aligned.
     assertEquals(lines.slice(seeds + 2), [
@@ -444,6 +444,24 @@ async function runExecutable(file: string): Promise<Run> {
   const text = new TextDecoder();
   return { code, out: text.decode(stdout), err: text.decode(stderr) };
 }
+
+Deno.test("info: every label of a hybrid torrent's report stands apart from its value", async () => {
+  const bytes = createTorrentFromBuffers("set", [
+    { path: ["a.bin"], data: new Uint8Array(40_000).fill(1) },
+    { path: ["b.bin"], data: new Uint8Array(10).fill(2) },
+  ], { version: "hybrid", pieceLength: 16384, creationDate: null });
+  const path = await Deno.makeTempFile({ suffix: ".torrent" });
+  try {
+    await Deno.writeFile(path, bytes);
+    const run = await runMain(["info", path]);
+    assert(!("threw" in run), "main threw");
+    const header = run.out.split("\n").filter((l) => /^[A-Z][a-z0-9 -]*:/.test(l));
+    assert(header.some((l) => l.startsWith("Info-hash v2: ")), run.out);
+    for (const line of header) assert(/^[A-Z][a-z0-9 -]*: +\S/.test(line), line);
+  } finally {
+    await Deno.remove(path);
+  }
+});
 
 Deno.test({
   name: "info --json: the executable's exit codes and streams, for a good and a bad torrent",
