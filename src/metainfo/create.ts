@@ -8,8 +8,10 @@
 import { compareBytes, type Encodable, encode, latin1 } from "../bencode/mod.ts";
 import {
   concatBytes,
+  FileHashingError,
   type FileMerkle,
   fileMerkle,
+  fsReason,
   hashFiles,
   MAX_PIECE_LENGTH,
   MERKLE_BLOCK,
@@ -371,15 +373,38 @@ function byName(a: Deno.DirEntry, b: Deno.DirEntry): number {
  */
 function walk(dir: string, rel: string[], out: DiskFile[]): void {
   const entries: Deno.DirEntry[] = [];
-  for (const e of Deno.readDirSync(dir)) {
-    if (!e.isSymlink && !e.name.startsWith(".")) entries.push(e);
+  try {
+    for (const e of Deno.readDirSync(dir)) {
+      if (!e.isSymlink && !e.name.startsWith(".")) entries.push(e);
+    }
+  } catch (e) {
+    throw unreadable(dir, e);
   }
   entries.sort(byName);
   for (const e of entries) {
     const abs = `${dir}/${e.name}`;
     if (e.isDirectory) walk(abs, [...rel, e.name], out);
-    else if (e.isFile) out.push({ abs, rel: [...rel, e.name], size: Deno.statSync(abs).size });
+    else if (e.isFile) out.push({ abs, rel: [...rel, e.name], size: sizeOf(abs) });
   }
+}
+
+function sizeOf(path: string): number {
+  try {
+    return Deno.statSync(path).size;
+  } catch (e) {
+    throw unreadable(path, e);
+  }
+}
+
+/**
+ * Why `path`, found by the walk, cannot be read. A name that is not valid UTF-8 comes out of
+ * the folder's listing with U+FFFD in place of its odd bytes, and then names no file.
+ */
+function unreadable(path: string, e: unknown): FileHashingError {
+  const reason = e instanceof Deno.errors.NotFound && path.includes("\uFFFD")
+    ? "its name is not valid UTF-8, as a torrent's names must be; rename it"
+    : fsReason(e);
+  return new FileHashingError(`cannot read ${path}: ${reason}`, path);
 }
 
 async function baseName(path: string): Promise<string> {
@@ -394,8 +419,9 @@ async function baseName(path: string): Promise<string> {
  * Makes a .torrent from a file or folder on disk, hashed by `hashFiles` (on worker threads for
  * large payloads). A folder is walked in byte order of the names in each folder (as a v2 file
  * tree orders them), leaving out symlinks and hidden names; the path given is taken as it is.
- * Throws `TorrentError` when there is nothing to share, `FileHashingError` when a file cannot be
- * read or changes meanwhile, and Deno's errors for a path that cannot be listed.
+ * Throws `TorrentError` when there is nothing to share, `FileHashingError` naming a file or
+ * folder in it that cannot be read or a file that changes meanwhile, and Deno's errors for a
+ * path given that cannot be read.
  *
  * @example
  * ```ts

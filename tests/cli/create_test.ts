@@ -260,6 +260,36 @@ Deno.test("create: an output folder that cannot take the torrent fails before an
   });
 });
 
+Deno.test({
+  name: "create: a name that is not UTF-8 is named in one line, in a folder below too",
+  // Linux takes any bytes in a name; macOS and Windows file systems refuse such names.
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    await withDir(async (dir) => {
+      for (const [folder, made] of [["top", "bad\\377name"], ["deep", "sub\\376/f.bin"]]) {
+        await write(`${dir}/${folder}/ok.bin`, new Uint8Array(10));
+        // Deno takes paths as UTF-8 text, so the shell makes the odd bytes.
+        const { success } = await new Deno.Command("sh", {
+          args: [
+            "-c",
+            `mkdir -p "$(dirname "$(printf '${made}')")" && printf x > "$(printf '${made}')"`,
+          ],
+          cwd: `${dir}/${folder}`,
+        }).output();
+        assert(success, `could not make ${made}`);
+        const r = await run("create", `${dir}/${folder}`, "-o", `${dir}/${folder}.torrent`);
+        assertEquals([r.code, r.out], [1, ""], r.err);
+        const bad = made.startsWith("bad") ? "bad\uFFFDname" : "sub\uFFFD";
+        assertEquals(
+          r.err,
+          `bittorrent: error: cannot read ${dir}/${folder}/${bad}: its name is not valid UTF-8, ` +
+            "as a torrent's names must be; rename it\n",
+        );
+      }
+    });
+  },
+});
+
 Deno.test("create: hybrid by default, or --v2: the torrent the same files make in memory", async () => {
   await withDir(async (dir) => {
     const files: [string, Uint8Array][] = [
