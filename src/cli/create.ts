@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { createTorrentFromPath, parseTorrent, TorrentError } from "../metainfo/mod.ts";
+import { createTorrentFromPath, dataLength, parseTorrent, TorrentError } from "../metainfo/mod.ts";
 import { FileHashingError, fsReason } from "../util/mod.ts";
 import type { CreateCommandOptions } from "./args.ts";
 import { CommandError, type CommandIO, processIO } from "./io.ts";
@@ -76,7 +76,7 @@ export async function runCreate(
   const elapsedMs = performance.now() - started;
   display.finish([
     `Created ${options.output}: ${plural(report.files.length, "file")}, ` +
-    `${formatBytes(torrent.totalLength)} in ${plural(torrent.pieceCount, "piece")} of ` +
+    `${formatBytes(dataLength(torrent))} in ${plural(torrent.pieceCount, "piece")} of ` +
     `${formatBytes(torrent.pieceLength)} (hashed in ${formatElapsed(elapsedMs)})`,
     ...(report.infoHash === null ? [] : [`Info-hash: ${report.infoHash}`]),
     ...(report.infoHashV2 === null ? [] : [`Info-hash v2: ${report.infoHashV2}`]),

@@ -5,7 +5,13 @@
  *
  * @module
  */
-import { listedFiles, type Torrent, torrentMagnet, type TorrentVersion } from "../metainfo/mod.ts";
+import {
+  dataLength,
+  listedFiles,
+  type Torrent,
+  torrentMagnet,
+  type TorrentVersion,
+} from "../metainfo/mod.ts";
 import { toHex } from "../util/mod.ts";
 import { formatBytes, plural } from "./format.ts";
 
@@ -99,11 +105,7 @@ export function renderTorrentInfo(torrent: Torrent): string {
     ...(r.infoHashV2 === null ? [] : [field("Info-hash v2", r.infoHashV2)]),
     field("Format", VERSION_NAMES[r.version]),
     field("Magnet", r.magnet),
-    field(
-      "Size",
-      `${formatBytes(r.totalLength)} (${r.totalLength} bytes) in ${plural(r.pieceCount, "piece")}` +
-        ` of ${formatBytes(r.pieceLength)}`,
-    ),
+    field("Size", sizeLine(torrent)),
     field("Private", r.private ? "yes (peers from its trackers only)" : "no"),
   ];
   if (r.missingPieceLayers > 0) {
@@ -133,6 +135,19 @@ export function renderTorrentInfo(torrent: Torrent): string {
 
 /** Columns of a label of `renderTorrentInfo`: the longest ("Info-hash v2:") and a space. */
 const LABEL_WIDTH = 14;
+
+/**
+ * The files' bytes and the pieces they fill; where pad files make the pieces' bytes more, those
+ * too, which progress and checks count.
+ */
+function sizeLine(torrent: Torrent): string {
+  const data = dataLength(torrent);
+  const pieces = `${plural(torrent.pieceCount, "piece")} of ${formatBytes(torrent.pieceLength)}`;
+  const padded = data === torrent.totalLength
+    ? ""
+    : `, ${formatBytes(torrent.totalLength)} with pad files`;
+  return `${formatBytes(data)} (${data} bytes) in ${pieces}${padded}`;
+}
 
 const VERSION_NAMES: Record<TorrentVersion, string> = {
   v1: "v1",
@@ -172,7 +187,7 @@ export function renderFileList(torrent: Torrent): string {
   const sizeWidth = Math.max(0, ...sizes.map((s) => s.length));
   const lines = [
     `${oneLine(torrent.name)}: ${plural(listed.length, "file")}, ` +
-    `${formatBytes(torrent.totalLength)} in ${plural(torrent.pieceCount, "piece")} of ` +
+    `${formatBytes(dataLength(torrent))} in ${plural(torrent.pieceCount, "piece")} of ` +
     formatBytes(torrent.pieceLength),
   ];
   listed.forEach((fileIndex, k) => {

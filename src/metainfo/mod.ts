@@ -21,6 +21,7 @@
 export { TorrentError } from "./error.ts";
 export { type Renamed, renamePath } from "./rename.ts";
 export {
+  dataLength,
   listedFiles,
   MAX_PIECE_COUNT,
   MAX_TORRENT_FILE_BYTES,

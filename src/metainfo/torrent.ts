@@ -589,3 +589,20 @@ export function listedFiles(torrent: Torrent): number[] {
   });
   return out;
 }
+
+/**
+ * The bytes of the torrent's files, its pad files left out: what a user's data weighs. A v2 or
+ * hybrid torrent of files smaller than a piece pads each to a whole piece, so `totalLength`
+ * (the pieces' bytes, which progress and checks count) can be many times as much.
+ *
+ * @example
+ * ```ts
+ * import { createTorrentFromBuffers, dataLength, parseTorrent } from "./mod.ts";
+ * const files = [{ path: ["a"], data: new Uint8Array(5) }, { path: ["b"], data: new Uint8Array(7) }];
+ * const torrent = parseTorrent(createTorrentFromBuffers("set", files, { version: "hybrid" }));
+ * console.log(dataLength(torrent), torrent.totalLength); // 12 32768
+ * ```
+ */
+export function dataLength(torrent: Torrent): number {
+  return torrent.files.reduce((n, f) => f.padding ? n : n + f.length, 0);
+}

@@ -445,7 +445,7 @@ async function runExecutable(file: string): Promise<Run> {
   return { code, out: text.decode(stdout), err: text.decode(stderr) };
 }
 
-Deno.test("info: every label of a hybrid torrent's report stands apart from its value", async () => {
+Deno.test("info: a hybrid torrent's report: labels apart from values, sizes without the pads", async () => {
   const bytes = createTorrentFromBuffers("set", [
     { path: ["a.bin"], data: new Uint8Array(40_000).fill(1) },
     { path: ["b.bin"], data: new Uint8Array(10).fill(2) },
@@ -458,6 +458,14 @@ Deno.test("info: every label of a hybrid torrent's report stands apart from its 
     const header = run.out.split("\n").filter((l) => /^[A-Z][a-z0-9 -]*:/.test(l));
     assert(header.some((l) => l.startsWith("Info-hash v2: ")), run.out);
     for (const line of header) assert(/^[A-Z][a-z0-9 -]*: +\S/.test(line), line);
+    // The files' bytes first; the pieces' bytes, pad files in, after.
+    assert(
+      header.includes(
+        "Size:         39.1 KiB (40010 bytes) in 4 pieces of 16.0 KiB, 64.0 KiB with pad files",
+      ),
+      run.out,
+    );
+    assert(run.out.includes("\nset: 2 files, 39.1 KiB in 4 pieces of 16.0 KiB\n"), run.out);
   } finally {
     await Deno.remove(path);
   }
