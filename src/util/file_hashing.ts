@@ -90,22 +90,18 @@ export class FileHashingError extends Error {
   }
 }
 
-/** The bytes of a task's pieces. */
-function taskBytes(task: HashTask): number {
-  return task.segments.reduce((n, s) => n + s.length, 0);
-}
-
 /**
  * Reads the pieces of `task` one at a time into `buffer` (grown to a piece when smaller) and
  * writes the hashes of each into `job`: a piece is hashed while it is still in the CPU's cache.
- * Throws `FileHashingError` when a file is shorter than it was (changed under us) or cannot be
- * read.
+ * Returns the bytes read. Throws `FileHashingError` when a file is shorter than it was (changed
+ * under us) or cannot be read.
  */
-function hashTask(task: HashTask, job: HashJob, buffer: { bytes: Uint8Array }): void {
+function hashTask(task: HashTask, job: HashJob, buffer: { bytes: Uint8Array }): number {
   const L = task.pieceLength;
   if (buffer.bytes.length < L) buffer.bytes = new Uint8Array(L);
   const piece = buffer.bytes;
-  const pieces = Math.ceil(taskBytes(task) / L);
+  const bytes = task.segments.reduce((n, s) => n + s.length, 0);
+  const pieces = Math.ceil(bytes / L);
   let filled = 0, count = 0;
   const hashPiece = () => {
     const p = task.firstPiece + count;
@@ -144,6 +140,7 @@ function hashTask(task: HashTask, job: HashJob, buffer: { bytes: Uint8Array }): 
     }
   }
   if (filled > 0) hashPiece();
+  return bytes;
 }
 
 /**
@@ -155,13 +152,14 @@ export function hashNext(job: HashJob, buffer: { bytes: Uint8Array }): boolean {
   if (Atomics.load(job.control, STOP) !== 0) return false;
   const task = job.tasks[Atomics.add(job.control, NEXT, 1)];
   if (task === undefined) return false;
+  let bytes: number;
   try {
-    hashTask(task, job, buffer);
+    bytes = hashTask(task, job, buffer);
   } catch (e) {
     Atomics.store(job.control, STOP, 1);
     throw e;
   }
-  Atomics.add(job.hashed, 0, BigInt(taskBytes(task)));
+  Atomics.add(job.hashed, 0, BigInt(bytes));
   return true;
 }
 
@@ -405,22 +403,18 @@ class HashWorker {
 
   /**
    * Gives the worker `job`; resolves once it finds no task left, rejects when it fails (and
-   * then stops the other threads too).
+   * `hashFiles` then stops the other threads).
    */
   run(job: HashJob): Promise<void> {
     return new Promise((resolve, reject) => {
-      const fail = (error: FileHashingError) => {
-        Atomics.store(job.control, STOP, 1);
-        reject(error);
-      };
       this.worker.onmessage = (event: MessageEvent<WorkerOutcome>) => {
         const { error, path } = event.data;
         if (error === undefined) resolve();
-        else fail(new FileHashingError(error, path));
+        else reject(new FileHashingError(error, path));
       };
       this.worker.onerror = (event) => {
         event.preventDefault();
-        fail(new FileHashingError(`hashing stopped: ${event.message}`));
+        reject(new FileHashingError(`hashing stopped: ${event.message}`));
       };
       this.worker.postMessage(job);
     });
