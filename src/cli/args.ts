@@ -903,7 +903,6 @@ function checkNotAMistypedCommand(positionals: readonly string[]): void {
   );
 }
 
-/** The options of `download`, `verify` and `info`. */
 /** What each command that takes one torrent says when given none. */
 const MISSING_INPUT = {
   download: "missing -i <torrent-file|magnet> (see --help)",
@@ -911,6 +910,7 @@ const MISSING_INPUT = {
   info: "missing the .torrent file or magnet link to show (see bittorrent help info)",
 };
 
+/** The options of `download`, `verify` and `info`. */
 function torrentOptions(
   t: Tokens,
   command: "download" | "verify" | "info" | undefined,
