@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { openLinuxLibrary } from "../util/mod.ts";
+import { lazyLinuxLibrary } from "../util/mod.ts";
 
 const POSIX_FADV_DONTNEED = 4;
 /**
@@ -24,25 +24,16 @@ const POSIX_FADV_DONTNEED = 4;
 const O_NONBLOCK = 0o4000;
 const O_NOFOLLOW = Deno.build.arch === "aarch64" ? 0o100000 : 0o400000;
 
-const SYMBOLS = {
+/** The C library's calls (glibc, then musl), opened by the first use; `null` where none opens. */
+const libc = lazyLinuxLibrary(["libc.so.6", "libc.so"], {
   open: { parameters: ["buffer", "i32"], result: "i32", nonblocking: true },
   posix_fadvise: { parameters: ["i32", "i64", "i64", "i32"], result: "i32", nonblocking: true },
   close: { parameters: ["i32"], result: "i32" },
-} as const;
-
-type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
-
-/** The C library's calls; `null` where they cannot be had. Loaded on first use. */
-let libc: Libc | null | undefined;
-
-/** glibc, then musl. */
-function loadLibc(): Libc | null {
-  return openLinuxLibrary(["libc.so.6", "libc.so"], SYMBOLS);
-}
+});
 
 /** True when `dropCachedPages` can do its work in this process. */
 export function canDropCachedPages(): boolean {
-  return (libc ??= loadLibc()) !== null;
+  return libc() !== null;
 }
 
 /**
@@ -62,7 +53,7 @@ export function canDropCachedPages(): boolean {
  * ```
  */
 export async function dropCachedPages(path: string): Promise<void> {
-  const c = libc ??= loadLibc();
+  const c = libc();
   if (c === null) return;
   // Read-only, and never blocking or following a link swapped in for the file.
   const fd = await c.open(new TextEncoder().encode(`${path}\0`), O_NONBLOCK | O_NOFOLLOW);

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { openLinuxLibrary } from "./native.ts";
+import { lazyLinuxLibrary } from "./native.ts";
 
 /** Bytes of one file system. */
 export interface DiskSpace {
@@ -18,10 +18,10 @@ export interface DiskSpace {
 /** glibc's `struct statvfs` on 64-bit Linux is 112 bytes; room to spare. */
 const STATVFS_BYTES = 128;
 
-let libc:
-  | { statvfs(path: BufferSource, out: BufferSource): Promise<number> }
-  | null
-  | undefined;
+const libc = lazyLinuxLibrary(["libc.so.6"], {
+  // Off the main thread: a network file system may take its time to answer.
+  statvfs: { parameters: ["buffer", "buffer"], result: "i32", nonblocking: true },
+});
 
 /**
  * The space of the file system holding `path`. Rejects with the OS error (`fsReason` puts it in
@@ -54,14 +54,11 @@ export async function diskSpace(path: string): Promise<DiskSpace> {
  * ```
  */
 export async function statvfsSpace(path: string): Promise<DiskSpace | undefined> {
-  libc ??= openLinuxLibrary(["libc.so.6"], {
-    // Off the main thread: a network file system may take its time to answer.
-    statvfs: { parameters: ["buffer", "buffer"], result: "i32", nonblocking: true },
-  });
+  const c = libc();
   // A NUL would end the C string early, naming another path.
-  if (!libc || path.includes("\0")) return undefined;
+  if (!c || path.includes("\0")) return undefined;
   const out = new BigUint64Array(STATVFS_BYTES / 8);
-  if (await libc.statvfs(new TextEncoder().encode(`${path}\0`), out) !== 0) return undefined;
+  if (await c.statvfs(new TextEncoder().encode(`${path}\0`), out) !== 0) return undefined;
   // f_frsize, f_blocks, f_bfree, f_bavail: the counts are in fragments.
   const fragment = out[1];
   return { available: Number(out[4] * fragment), total: Number(out[2] * fragment) };

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { openLinuxLibrary } from "./native.ts";
+import { lazyLinuxLibrary } from "./native.ts";
 
 /** Heap grown since the last collection that is worth collecting once the process is quiet. */
 const GROWN_BYTES = 2 * 1024 * 1024;
@@ -21,14 +21,13 @@ const GROWN_BYTES = 2 * 1024 * 1024;
  */
 const QUIET_BYTES = 1024 * 1024;
 
-let libc: { malloc_trim(pad: number | bigint): number } | null | undefined;
+const libc = lazyLinuxLibrary(["libc.so.6"], {
+  malloc_trim: { parameters: ["usize"], result: "i32" },
+});
 
 /** Returns the C allocator's free pages to the system where that can be done (glibc, FFI). */
 function trimAllocator(): void {
-  libc ??= openLinuxLibrary(["libc.so.6"], {
-    malloc_trim: { parameters: ["usize"], result: "i32" },
-  });
-  libc?.malloc_trim(0);
+  libc()?.malloc_trim(0n);
 }
 
 /** What a `MemoryReleaser` looks at and calls; the process's own by default. */

@@ -50,7 +50,7 @@ export {
   type HashFilesOptions,
 } from "./file_hashing.ts";
 export { type BandwidthPriority, BothLimits, PerSourceLimiter, TokenBucket } from "./throttle.ts";
-export { openLinuxLibrary } from "./native.ts";
+export { lazyLinuxLibrary, openLinuxLibrary } from "./native.ts";
 export { readFileAtMost } from "./bounded_read.ts";
 export { errorCode, fsReason } from "./os_error.ts";
 export { mediaType } from "./media_type.ts";

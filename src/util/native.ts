@@ -34,3 +34,28 @@ export function openLinuxLibrary<const S extends Deno.ForeignLibraryInterface>(
   }
   return null;
 }
+
+/**
+ * `openLinuxLibrary` put off to the first call of the function returned, and its answer, the
+ * library or `null`, kept from then on: for calls a run may never need, and not to be tried
+ * again where they cannot be had.
+ *
+ * @example
+ * ```ts
+ * import { lazyLinuxLibrary } from "./native.ts";
+ * const libc = lazyLinuxLibrary(["libc.so.6", "libc.so"], {
+ *   getpid: { parameters: [], result: "i32" },
+ * });
+ * console.log(libc() === libc()); // true (opened once)
+ * ```
+ */
+export function lazyLinuxLibrary<const S extends Deno.ForeignLibraryInterface>(
+  names: readonly string[],
+  symbols: S,
+): () => Deno.DynamicLibrary<S>["symbols"] | null {
+  let opened: Deno.DynamicLibrary<S>["symbols"] | null | undefined;
+  return () => {
+    if (opened === undefined) opened = openLinuxLibrary(names, symbols);
+    return opened;
+  };
+}

@@ -6,7 +6,7 @@
  * @module
  */
 import type dgram from "node:dgram";
-import { openLinuxLibrary } from "./native.ts";
+import { lazyLinuxLibrary } from "./native.ts";
 
 /** Takes a datagram when it is one of its protocol's: returns false to let others look. */
 export type DatagramReceiver = (datagram: Uint8Array, host: string, port: number) => boolean;
@@ -28,15 +28,11 @@ const READ_BUFFER = 8192;
  */
 const KERNEL_RECEIVE_BUFFER = 4 << 20;
 
-function socketCalls() {
-  return openLinuxLibrary(["libc.so.6"], {
-    setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
-    close: { parameters: ["i32"], result: "i32" },
-  });
-}
-
 /** Opened by the first socket, not on import: every command's start-up loads this module. */
-let libc: ReturnType<typeof socketCalls> | undefined;
+const socketCalls = lazyLinuxLibrary(["libc.so.6"], {
+  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+});
 
 /**
  * Raises the socket's kernel receive buffer (SO_RCVBUF) through libc. Deno's `node:dgram`
@@ -46,7 +42,7 @@ let libc: ReturnType<typeof socketCalls> | undefined;
  * be closed: left open, it would hold the port after the socket closes.
  */
 function raiseReceiveBuffer(socket: dgram.Socket): void {
-  libc ??= socketCalls();
+  const libc = socketCalls();
   if (!libc) return;
   try {
     const state = Object.getOwnPropertySymbols(socket)
