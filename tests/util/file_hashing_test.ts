@@ -1,5 +1,5 @@
 /** Piece hashes of files on disk, on worker threads and on this one, against hashing in memory. */
-import { FileHashingError, fileMerkle, hashFiles, sha1 } from "../../src/util/mod.ts";
+import { concatBytes, FileHashingError, fileMerkle, hashFiles, sha1 } from "../../src/util/mod.ts";
 import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { mulberry32, randomInt, xorshiftBytes } from "../random.ts";
 
@@ -10,17 +10,6 @@ function expected(data: Uint8Array, pieceLength: number): Uint8Array {
     out.set(sha1(data.subarray(at, at + pieceLength)), p * 20);
   }
   return out;
-}
-
-/** `parts` end to end. */
-function concat(parts: Uint8Array[]): Uint8Array {
-  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    all.set(p, at);
-    at += p.length;
-  }
-  return all;
 }
 
 /**
@@ -36,7 +25,7 @@ function alignedPieces(parts: Uint8Array[], pieceLength: number, whole: boolean)
     padded.set(p);
     return padded;
   });
-  return expected(concat(chunks), pieceLength);
+  return expected(concatBytes(...chunks), pieceLength);
 }
 
 /** Writes `parts` as files f0, f1, ... in `dir`. */
@@ -59,7 +48,7 @@ Deno.test("hashFiles: files of odd sizes, empty ones among them, hash as one str
     const sizes = [5 * 1024 * 1024 + 3, 0, 1, 700_001, 3 * 1024 * 1024 - 5, 0, 16_383];
     const parts = sizes.map((n, i) => xorshiftBytes(n, i + 1));
     const files = await writeParts(dir, parts);
-    const all = concat(parts);
+    const all = concatBytes(...parts);
     for (const pieceLength of [16384, 262144, 4 * 1024 * 1024, 8 * 1024 * 1024]) {
       const want = expected(all, pieceLength);
       for (const workers of [0, 1, 2]) {
@@ -201,7 +190,7 @@ Deno.test("hashFiles: random sets of files hash as in memory, by any number of t
         wholeLastPiece,
       });
       if (version === "v1") {
-        assertEquals(got.pieces, expected(concat(parts), pieceLength), where);
+        assertEquals(got.pieces, expected(concatBytes(...parts), pieceLength), where);
       } else {
         const trees = parts.map((p) => p.length > 0 ? fileMerkle(p, pieceLength) : undefined);
         assertEquals(got.merkle, trees, where);
