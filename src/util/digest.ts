@@ -12,10 +12,13 @@
  */
 import { openLinuxLibrary } from "./native.ts";
 
-const LIBCRYPTO_SYMBOLS = {
+const LIBCRYPTO = ["libcrypto.so.3", "libcrypto.so"];
+const SHA1_SYMBOLS = {
   SHA1_Init: { parameters: ["buffer"], result: "i32" },
   SHA1_Update: { parameters: ["buffer", "buffer", "usize"], result: "i32" },
   SHA1_Final: { parameters: ["buffer", "buffer"], result: "i32" },
+} as const;
+const SHA256_SYMBOLS = {
   SHA256_Init: { parameters: ["buffer"], result: "i32" },
   SHA256_Update: { parameters: ["buffer", "buffer", "usize"], result: "i32" },
   SHA256_Final: { parameters: ["buffer", "buffer"], result: "i32" },
@@ -34,11 +37,10 @@ interface NativeHash {
 /** An OpenSSL call as `NativeHash` uses it. */
 type NativeCall = (...args: (Uint8Array | number)[]) => number;
 
-/** OpenSSL's calls, or `null` where they cannot be had. */
-const native = openLinuxLibrary(
-  ["libcrypto.so.3", "libcrypto.so"],
-  LIBCRYPTO_SYMBOLS,
-) as unknown as Record<keyof typeof LIBCRYPTO_SYMBOLS, NativeCall> | null;
+/** OpenSSL's SHA-1 calls, or `null` where they cannot be had: then none of OpenSSL is used. */
+const native = openLinuxLibrary(LIBCRYPTO, SHA1_SYMBOLS) as unknown as
+  | Record<keyof typeof SHA1_SYMBOLS, NativeCall>
+  | null;
 /** `node:crypto`, loaded only where OpenSSL is not (it costs each thread some 10 ms to load). */
 const nodeCrypto = native === null ? await import("node:crypto") : null;
 
@@ -48,14 +50,22 @@ class Digest {
   readonly #context = new Uint8Array(128);
   /** Where each digest lands; valid until the next call. */
   readonly digest: Uint8Array;
+  /** OpenSSL's calls once bound, `null` where `node:crypto` hashes. */
+  #calls: NativeHash | null | undefined;
 
-  constructor(readonly name: "sha1" | "sha256", size: number, readonly calls: NativeHash | null) {
+  /** `bind` gives OpenSSL's calls, or `null` where OpenSSL is not used; called at the first hash. */
+  constructor(
+    readonly name: "sha1" | "sha256",
+    size: number,
+    readonly bind: () => NativeHash | null,
+  ) {
     this.digest = new Uint8Array(size);
   }
 
   /** Hashes `data` (one chunk, or several in order) into `digest`, and returns it. */
   run(data: Uint8Array | readonly Uint8Array[]): Uint8Array {
-    const c = this.calls;
+    if (this.#calls === undefined) this.#calls = this.bind();
+    const c = this.#calls;
     if (c === null) {
       const hash = nodeCrypto!.createHash(this.name);
       if (data instanceof Uint8Array) hash.update(data);
@@ -80,24 +90,24 @@ class Digest {
   }
 }
 
-const SHA1 = new Digest(
-  "sha1",
-  20,
+const SHA1 = new Digest("sha1", 20, () =>
   native && {
     init: native.SHA1_Init,
     update: native.SHA1_Update,
     final: native.SHA1_Final,
-  },
-);
-const SHA256 = new Digest(
-  "sha256",
-  32,
-  native && {
-    init: native.SHA256_Init,
-    update: native.SHA256_Update,
-    final: native.SHA256_Final,
-  },
-);
+  });
+/**
+ * SHA-256's calls are bound at its first use: binding a call costs a thread some 0.2 ms as it
+ * starts, and much of the work (v1 pieces, MSE, the DHT) never asks for SHA-256.
+ */
+const SHA256 = new Digest("sha256", 32, () => {
+  if (native === null) return null;
+  const calls = openLinuxLibrary(LIBCRYPTO, SHA256_SYMBOLS) as unknown as
+    | Record<keyof typeof SHA256_SYMBOLS, NativeCall>
+    | null;
+  if (calls === null) throw new Error("this libcrypto has SHA-1 but not SHA-256");
+  return { init: calls.SHA256_Init, update: calls.SHA256_Update, final: calls.SHA256_Final };
+});
 
 /** Which implementation hashes in this process. */
 export function digestBackend(): "openssl" | "node:crypto" {
