@@ -357,13 +357,6 @@ interface DiskFile {
   size: number;
 }
 
-function byName(a: Deno.DirEntry, b: Deno.DirEntry): number {
-  const x = utf8.encode(a.name), y = utf8.encode(b.name);
-  const n = Math.min(x.length, y.length);
-  for (let i = 0; i < n; i++) if (x[i] !== y[i]) return x[i] - y[i];
-  return x.length - y.length;
-}
-
 /**
  * Regular files under `dir`, by name within each folder. Symbolic links (they may point
  * anywhere, even round in a loop), special files and hidden names (`.git`, `.DS_Store`: rarely
@@ -372,16 +365,17 @@ function byName(a: Deno.DirEntry, b: Deno.DirEntry): number {
  * 5 ms that way, against 1 ms).
  */
 function walk(dir: string, rel: string[], out: DiskFile[]): void {
-  const entries: Deno.DirEntry[] = [];
+  // Each name with its UTF-8 bytes, encoded once rather than at each comparison of the sort.
+  const entries: { e: Deno.DirEntry; bytes: Uint8Array }[] = [];
   try {
     for (const e of Deno.readDirSync(dir)) {
-      if (!e.isSymlink && !e.name.startsWith(".")) entries.push(e);
+      if (!e.isSymlink && !e.name.startsWith(".")) entries.push({ e, bytes: utf8.encode(e.name) });
     }
   } catch (e) {
     throw unreadable(dir, e);
   }
-  entries.sort(byName);
-  for (const e of entries) {
+  entries.sort((a, b) => compareBytes(a.bytes, b.bytes));
+  for (const { e } of entries) {
     const abs = `${dir}/${e.name}`;
     if (e.isDirectory) walk(abs, [...rel, e.name], out);
     else if (e.isFile) out.push({ abs, rel: [...rel, e.name], size: sizeOf(abs) });
