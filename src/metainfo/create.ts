@@ -6,18 +6,14 @@
  * @module
  */
 import { compareBytes, type Encodable, encode, latin1 } from "../bencode/mod.ts";
-import {
-  concatBytes,
-  FileHashingError,
-  type FileMerkle,
-  fileMerkle,
-  fsReason,
-  hashFiles,
-  MAX_PIECE_LENGTH,
-  MERKLE_BLOCK,
-  type MerklePieces,
-  sha1,
-} from "../util/mod.ts";
+// util's leaves, not its face: `bittorrent create` loads this module first, and need not wait
+// for the rate throttle, the UDP port, the HTTP fetch and the rest before it starts hashing.
+import { concatBytes } from "../util/bytes.ts";
+import { sha1 } from "../util/digest.ts";
+import { FileHashingError, hashFiles } from "../util/file_hashing.ts";
+import { type FileMerkle, fileMerkle, MERKLE_BLOCK } from "../util/merkle.ts";
+import { fsReason } from "../util/os_error.ts";
+import { MAX_PIECE_LENGTH, type MerklePieces } from "../util/pieces.ts";
 import { TorrentError } from "./error.ts";
 import type { TorrentVersion } from "./torrent.ts";
 
