@@ -3,11 +3,12 @@
  * warm data: a folder of pseudo-random files (1 GiB in 64 files by default) is written once and
  * read once into the page cache, then each maker runs `--runs` times, taking turns, and the
  * table prints the median and fastest wall seconds, the median CPU seconds and the rate over the
- * median wall time. Ours runs as the shipped executable does (the compile task's V8 flags), both
- * as `--v1` (what mktorrent makes: the info-hashes must match, and the script fails when they do
- * not) and as the default hybrid; or, with `--ours`, it is that compiled executable, which
- * starts without `deno run`'s work of finding and resolving the modules. Without mktorrent its
- * row is left out, said on stderr.
+ * median wall time. Ours runs as the shipped executable does (`compileRunFlags`: the compile
+ * task's V8 flags, each module loaded at its first import), both as `--v1` (what mktorrent
+ * makes: the info-hashes must match, and the script fails when they do not) and as the default
+ * hybrid; or, with `--ours`, it is that compiled executable, which also starts without `deno
+ * run`'s reading and transpiling of each module's source. Without mktorrent its row is left
+ * out, said on stderr.
  *
  *     deno run -A tests/bench/create_speed.ts [--size 1G] [--files 64] [--piece 256K] [--runs 5]
  *         [--ours ./bittorrent]

@@ -115,8 +115,8 @@ export interface BenchResult {
 }
 
 /**
- * How our processes run: with the V8 flags and code cache choice of the `compile` task, as the
- * executable does.
+ * How our processes run: as the executable does, with the V8 flags and code cache choice of the
+ * `compile` task and each module loaded at its first import (`compileRunFlags`).
  */
 export const OUR_RUN = ["run", "-A", ...compileRunFlags()];
 
