@@ -44,7 +44,8 @@ async function writeParts(
 Deno.test("hashFiles: files of odd sizes, empty ones among them, hash as one stream, by any number of workers", async () => {
   const dir = await Deno.makeTempDir({ prefix: "bt-hash-" });
   try {
-    // Pieces cross files; a task of 4 MiB holds several files and a file spans tasks.
+    // Pieces cross files; with workers the runs (shorter as the pieces run out) hold several
+    // files each, and a file spans runs.
     const sizes = [5 * 1024 * 1024 + 3, 0, 1, 700_001, 3 * 1024 * 1024 - 5, 0, 16_383];
     const parts = sizes.map((n, i) => xorshiftBytes(n, i + 1));
     const files = await writeParts(dir, parts);
