@@ -57,7 +57,7 @@ class Digest {
   constructor(
     readonly name: "sha1" | "sha256",
     size: number,
-    readonly bind: () => NativeHash | null,
+    private readonly bind: () => NativeHash | null,
   ) {
     this.digest = new Uint8Array(size);
   }
