@@ -50,6 +50,10 @@ async function runCommand(args: string[], io: CommandIO): Promise<number> {
     if (!stopsOnItsOwn) {
       io.outputClosed?.addEventListener("abort", () => Deno.exit(EXIT_OUTPUT_CLOSED));
     }
+    // `info` and `--files` show a torrent and exit: a .torrent file needs no client to show.
+    if (parsed.command === "info" || ("listFiles" in parsed && parsed.listFiles === true)) {
+      return await (await import("./cli/inspect.ts")).runInspect(parsed, io, io.outputClosed);
+    }
     switch (parsed.command) {
       case "verify":
         return await (await import("./cli/verify.ts")).runVerify(parsed, io);

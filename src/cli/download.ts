@@ -21,7 +21,7 @@ import { checkingSnapshot, emptySnapshot, ProgressDisplay, type Snapshot } from 
 import { JsonEvents } from "./events.ts";
 import { JsonReporter, type Reporter, TerminalReporter } from "./report.ts";
 import { formatDuration } from "./format.ts";
-import { renderFileList, renderTorrentInfo, torrentReport } from "./info.ts";
+import { describeTorrent } from "./info.ts";
 import type { Logger } from "./log.ts";
 import { openClient, openLog, watchInterrupts } from "./process.ts";
 
@@ -281,12 +281,6 @@ function noPeerSourceReason(
     : "the torrent names no tracker";
   const noDht = known?.private ? "it is private (no DHT)" : "the DHT is off";
   return `no way to find peers: ${names}, ${noDht}, and no --peer was given`;
-}
-
-/** What `info` (`--json`) or `--files` prints of a torrent. */
-function describeTorrent(torrent: Torrent, options: CliOptions): string {
-  if (options.command !== "info") return renderFileList(torrent);
-  return options.json ? `${JSON.stringify(torrentReport(torrent))}\n` : renderTorrentInfo(torrent);
 }
 
 /** "tracker 3, dht 2" from per-source peer counts, or undefined when nobody is connected. */

@@ -13,6 +13,7 @@ import {
   type TorrentVersion,
 } from "../metainfo/mod.ts";
 import { toHex } from "../util/mod.ts";
+import type { CliOptions } from "./args.ts";
 import { formatBytes, plural } from "./format.ts";
 
 /** `bittorrent info --json`: one object; absent values are null. */
@@ -196,6 +197,15 @@ export function renderFileList(torrent: Torrent): string {
     lines.push(`  ${index}  ${sizes[k].padStart(sizeWidth)}  ${path}`);
   });
   return lines.join("\n") + "\n";
+}
+
+/** What `info` (`--json`) or a download's `--files` prints of a torrent. */
+export function describeTorrent(
+  torrent: Torrent,
+  options: Pick<CliOptions, "command" | "json">,
+): string {
+  if (options.command !== "info") return renderFileList(torrent);
+  return options.json ? `${JSON.stringify(torrentReport(torrent))}\n` : renderTorrentInfo(torrent);
 }
 
 /** Keeps names from a torrent on one line and free of terminal escapes. */
