@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { basicAuthorization, RPC_PATH } from "./server.ts";
+import { basicAuthorization, RPC_PATH, SESSION_HEADER } from "./protocol.ts";
 
 /** A call that failed: the server is unreachable, refused us, or answered with an error. */
 export class RpcCallError extends Error {
@@ -70,7 +70,7 @@ export class RpcClient {
       const response = await this.#post(body);
       if (response.status === 409) {
         await response.body?.cancel();
-        this.#sessionId = response.headers.get("X-Transmission-Session-Id") ?? "";
+        this.#sessionId = response.headers.get(SESSION_HEADER) ?? "";
         continue;
       }
       if (response.status === 401) {
@@ -98,7 +98,7 @@ export class RpcClient {
   }
 
   async #post(body: string): Promise<Response> {
-    const headers: Record<string, string> = { "X-Transmission-Session-Id": this.#sessionId };
+    const headers: Record<string, string> = { [SESSION_HEADER]: this.#sessionId };
     if (this.#authorization) headers.Authorization = this.#authorization;
     try {
       return await fetch(this.url, {

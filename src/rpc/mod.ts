@@ -13,6 +13,7 @@
  * @module
  */
 export { DEFAULT_RPC_URL, RpcCallError, RpcClient } from "./client.ts";
+export { RPC_PATH } from "./protocol.ts";
 export {
   addCounts,
   type MethodContext,
@@ -25,7 +26,6 @@ export {
   DEFAULT_RPC_PORT,
   type MethodResult,
   type PageHandler,
-  RPC_PATH,
   RpcError,
   type RpcMethods,
   RpcServer,

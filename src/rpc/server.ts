@@ -12,14 +12,11 @@
  *
  * @module
  */
-import { encodeBase64 } from "../util/mod.ts";
 import { Http1Server } from "./http1.ts";
+import { basicAuthorization, RPC_PATH, SESSION_HEADER } from "./protocol.ts";
 
-/** The path every RPC request goes to. */
-export const RPC_PATH = "/transmission/rpc";
 /** Transmission's own RPC port. */
 export const DEFAULT_RPC_PORT = 9091;
-const SESSION_HEADER = "X-Transmission-Session-Id";
 const encoder = new TextEncoder();
 /**
  * A request body larger than this is refused unread: room for a .torrent of 6 MiB in base64
@@ -247,20 +244,6 @@ function hostOf(header: string): string {
   if (h.startsWith("[")) return h.slice(1, h.indexOf("]") > 0 ? h.indexOf("]") : undefined);
   const colon = h.lastIndexOf(":");
   return colon >= 0 && h.indexOf(":") === colon ? h.slice(0, colon) : h;
-}
-
-/**
- * The `Authorization` value of HTTP Basic for `user:password`, its bytes UTF-8 (RFC 7617):
- * `btoa` would refuse a character past Latin-1, and send Latin-1 for the others.
- *
- * @example
- * ```ts
- * import { basicAuthorization } from "./server.ts";
- * console.log(basicAuthorization("u:€")); // Basic dTrigqw=
- * ```
- */
-export function basicAuthorization(login: string): string {
-  return `Basic ${encodeBase64(encoder.encode(login))}`;
 }
 
 /** Compares two strings in time that does not depend on where they first differ. */
