@@ -185,9 +185,12 @@ export function renderVerifyReport(report: VerifyReport, quiet = false): string[
   }
   const { have } = report;
   const missing = report.files.filter((f) => f.missing).length;
+  // The files' bytes rather than the pieces': v2 and hybrid pad each file to a whole piece.
+  const size = report.files.reduce((n, f) => n + f.length, 0);
+  const verified = report.files.reduce((n, f) => n + f.verifiedBytes, 0);
   lines.push(
-    `Total: ${formatPercent(report.bytesDone, report.totalBytes)} of ` +
-      `${formatBytes(report.totalBytes)} verified, ${have.count}/${have.size} pieces` +
+    `Total: ${formatPercent(verified, size)} of ${formatBytes(size)} verified, ` +
+      `${have.count}/${have.size} pieces` +
       (missing > 0 ? `, ${missing} of ${report.files.length} files missing` : "") +
       `: ${report.complete ? "complete" : "incomplete"}`,
   );

@@ -96,6 +96,32 @@ Deno.test("verify: complete data prints 100 % per file and exits 0", async () =>
   });
 });
 
+Deno.test("verify: the total counts the files' bytes, not the pad files of a hybrid torrent", async () => {
+  await withDir(async (dir) => {
+    const files = Array.from({ length: 20 }, (_, i) => ({
+      path: [`f${i}.txt`],
+      data: xorshiftBytes(1000, 90 + i),
+    }));
+    const bytes = createTorrentFromBuffers("small", files, {
+      pieceLength: PIECE,
+      creationDate: null,
+      version: "hybrid",
+    });
+    await Deno.writeFile(`${dir}/t.torrent`, bytes);
+    for (const f of files) {
+      await Deno.mkdir(`${dir}/out/small`, { recursive: true });
+      await Deno.writeFile(`${dir}/out/small/${f.path[0]}`, f.data);
+    }
+    await Deno.remove(`${dir}/out/small/f3.txt`);
+    const io = captureIO();
+    assertEquals(await runVerify(options(`${dir}/t.torrent`, `${dir}/out`, true), io), 1);
+    assertEquals(
+      io.text(),
+      "Total: 95.0% of 19.5 KiB verified, 19/20 pieces, 1 of 20 files missing: incomplete\n",
+    );
+  });
+});
+
 Deno.test("verify: a damaged piece makes both files it spans partial; exit 1", async () => {
   await withDir(async (dir) => {
     const { writeAll } = await fixture(dir);
