@@ -108,10 +108,8 @@ Deno.test("verify: the total counts the files' bytes, not the pad files of a hyb
       version: "hybrid",
     });
     await Deno.writeFile(`${dir}/t.torrent`, bytes);
-    for (const f of files) {
-      await Deno.mkdir(`${dir}/out/small`, { recursive: true });
-      await Deno.writeFile(`${dir}/out/small/${f.path[0]}`, f.data);
-    }
+    await Deno.mkdir(`${dir}/out/small`, { recursive: true });
+    for (const f of files) await Deno.writeFile(`${dir}/out/small/${f.path[0]}`, f.data);
     await Deno.remove(`${dir}/out/small/f3.txt`);
     const io = captureIO();
     assertEquals(await runVerify(options(`${dir}/t.torrent`, `${dir}/out`, true), io), 1);
